@@ -1,0 +1,623 @@
+//! Importing a catalogue file: all or nothing.
+//!
+//! Pass 1 reads the file and checks every row and every cross-row rule, keeping
+//! only per-product facts in memory. Pass 2 reads it again and writes in one
+//! transaction, chunk by chunk; the store then checks the rules the resulting
+//! catalogue must keep. Any problem → rollback, and every problem is reported.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use super::columns::Field;
+use super::file::{RawRow, Stop, read_rows};
+use super::hash::{content_hash, price_hash, product_hash};
+use super::model::{Product, Status};
+use super::problem::Problem;
+use super::row::{Columns, PRODUCT_FIELDS, ParsedRow, parse};
+use crate::inventory::{MovementKind, NewMovement};
+use crate::store::{CHUNK, CatalogueWrite, Store, StoreError, VariantRecord, Violation};
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    pub file: String,
+    pub dry_run: bool,
+    pub rows: u64,
+    pub products: Counts,
+    pub skus: Counts,
+    pub stock_movements: u64,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{file}: {} problem(s); nothing was imported", problems.len())]
+    Invalid {
+        file: String,
+        problems: Vec<Problem>,
+        warnings: Vec<String>,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("import stopped: {0}")]
+    Interrupted(String),
+}
+
+impl ImportError {
+    /// Every problem as `FILE:ROW:COLUMN: reason`, one per line.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            Self::Invalid { file, problems, .. } => {
+                problems.iter().map(|p| p.located(file).to_string()).collect()
+            }
+            other => vec![other.to_string()],
+        }
+    }
+}
+
+/// Progress callbacks (rows read), so the CLI can draw a bar.
+pub trait Progress: Send + Sync {
+    fn pass(&self, name: &'static str, total: Option<u64>);
+    fn rows(&self, done: u64);
+}
+
+pub struct NoProgress;
+impl Progress for NoProgress {
+    fn pass(&self, _: &'static str, _: Option<u64>) {}
+    fn rows(&self, _: u64) {}
+}
+
+/// What pass 1 keeps of a product: its merged fields and the rows of its variants.
+struct ProductEntry {
+    first_row: u64,
+    /// Per `PRODUCT_FIELDS`: the value and the row that first stated it.
+    fields: Vec<Option<(String, u64)>>,
+    /// Per variant row: its option values.
+    variants: Vec<(u64, [Option<String>; 2])>,
+    product: Option<Product>,
+}
+
+/// What pass 1 learned, which pass 2 and the final check need.
+struct Validated {
+    columns: Columns,
+    products: HashMap<String, ProductEntry>,
+    sku_rows: HashMap<String, u64>,
+    rows: u64,
+}
+
+pub async fn import_file(
+    store: &dyn Store,
+    path: &Path,
+    dry_run: bool,
+    progress: Arc<dyn Progress>,
+) -> Result<ImportReport, ImportError> {
+    let file = path.display().to_string();
+    let base_dir = base_dir(path);
+    let (validated, warnings) = {
+        let (path, base_dir, progress) = (path.to_path_buf(), base_dir.clone(), progress.clone());
+        tokio::task::spawn_blocking(move || validate(&path, &base_dir, progress.as_ref()))
+            .await
+            .map_err(|e| ImportError::Interrupted(e.to_string()))?
+    };
+    let warnings: Vec<String> = warnings.iter().map(|w| w.located(&file).to_string()).collect();
+    let validated = match validated {
+        Ok(v) => Arc::new(v),
+        Err(problems) => {
+            return Err(ImportError::Invalid {
+                file,
+                problems,
+                warnings,
+            });
+        }
+    };
+
+    let mut writer = store.begin_catalogue_write().await?;
+    let applied = apply(writer.as_mut(), path, &base_dir, &file, validated.clone(), progress).await;
+    let mut report = match applied {
+        Ok(report) => report,
+        Err(err) => {
+            writer.rollback().await?;
+            return Err(with_warnings(err, warnings));
+        }
+    };
+    let violations = writer.violations().await?;
+    if !violations.is_empty() {
+        writer.rollback().await?;
+        return Err(ImportError::Invalid {
+            file,
+            problems: violations
+                .iter()
+                .map(|v| violation_problem(v, &validated))
+                .collect(),
+            warnings,
+        });
+    }
+    if dry_run {
+        writer.rollback().await?;
+    } else {
+        writer.commit().await?;
+    }
+    report.file = file;
+    report.dry_run = dry_run;
+    report.rows = validated.rows;
+    report.warnings = warnings;
+    Ok(report)
+}
+
+fn with_warnings(err: ImportError, new: Vec<String>) -> ImportError {
+    match err {
+        ImportError::Invalid { file, problems, .. } => ImportError::Invalid {
+            file,
+            problems,
+            warnings: new,
+        },
+        other => other,
+    }
+}
+
+/// Relative image paths are relative to the file's folder.
+fn base_dir(path: &Path) -> PathBuf {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let dir = parent.map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
+fn validate(
+    path: &Path,
+    base_dir: &Path,
+    progress: &dyn Progress,
+) -> (Result<Validated, Vec<Problem>>, Vec<Problem>) {
+    progress.pass("checking", None);
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    let mut columns: Option<Columns> = None;
+    let mut header_failed = false;
+    let mut products: HashMap<String, ProductEntry> = HashMap::new();
+    let mut sku_rows: HashMap<String, u64> = HashMap::new();
+    let mut rows = 0_u64;
+
+    let read = read_rows(path, |raw: RawRow| {
+        let Some(cols) = &columns else {
+            match Columns::from_header(&raw) {
+                Ok((cols, header_warnings)) => {
+                    warnings.extend(header_warnings);
+                    columns = Some(cols);
+                    return Ok(());
+                }
+                Err(header_problems) => {
+                    problems.extend(header_problems);
+                    header_failed = true;
+                    return Err(());
+                }
+            }
+        };
+        rows += 1;
+        if rows.is_multiple_of(1024) {
+            progress.rows(rows);
+        }
+        let Some(parsed) = parse(cols, &raw, base_dir, &mut problems) else {
+            return Ok(());
+        };
+        check_row(&parsed, &mut products, &mut sku_rows, &mut problems);
+        Ok(())
+    });
+    if let Err(Stop::Problem(problem)) = read {
+        problems.push(problem);
+    }
+    progress.rows(rows);
+    let Some(columns) = columns else {
+        if !header_failed && problems.is_empty() {
+            problems.push(Problem::file(
+                "the file has no header row; expected one row of column names, then one row per SKU",
+            ));
+        }
+        return (Err(problems), warnings);
+    };
+    if rows == 0 && problems.is_empty() {
+        problems.push(Problem::file("the file has a header row but no products"));
+    }
+    for (product_id, entry) in &mut products {
+        finish_product(product_id, entry, &columns, &mut problems);
+    }
+    if !problems.is_empty() {
+        problems.sort_by_key(|p| (p.row, p.column.as_ref().map(|c| (c.len(), c.clone()))));
+        return (Err(problems), warnings);
+    }
+    let validated = Validated {
+        columns,
+        products,
+        sku_rows,
+        rows,
+    };
+    (Ok(validated), warnings)
+}
+
+/// Rules between rows: unique SKUs and rows of one product that agree.
+fn check_row(
+    parsed: &ParsedRow,
+    products: &mut HashMap<String, ProductEntry>,
+    sku_rows: &mut HashMap<String, u64>,
+    problems: &mut Vec<Problem>,
+) {
+    let sku = &parsed.variant.sku;
+    if let Some(first) = sku_rows.get(sku) {
+        problems.push(Problem::cell(
+            parsed.row,
+            parsed.sku_column,
+            format!("SKU \"{sku}\" is also on row {first}; each SKU may appear once"),
+        ));
+        return;
+    }
+    sku_rows.insert(sku.clone(), parsed.row);
+
+    let entry = products
+        .entry(parsed.product_id.clone())
+        .or_insert_with(|| ProductEntry {
+            first_row: parsed.row,
+            fields: vec![None; PRODUCT_FIELDS.len()],
+            variants: Vec::new(),
+            product: None,
+        });
+    for (i, value) in parsed.product_fields.iter().enumerate() {
+        let Some((value, col)) = value else { continue };
+        match &entry.fields[i] {
+            None => entry.fields[i] = Some((value.clone(), parsed.row)),
+            Some((earlier, row)) if earlier != value => problems.push(Problem::cell(
+                parsed.row,
+                *col,
+                format!(
+                    "{} \"{value}\" differs from \"{earlier}\" on row {row} of the same product \"{}\"",
+                    PRODUCT_FIELDS[i].name(),
+                    parsed.product_id
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
+    let values = [
+        parsed.option_values[0].as_ref().map(|(v, _)| v.clone()),
+        parsed.option_values[1].as_ref().map(|(v, _)| v.clone()),
+    ];
+    entry.variants.push((parsed.row, values));
+}
+
+/// Builds the merged product and checks its variants' options against it.
+fn finish_product(
+    product_id: &str,
+    entry: &mut ProductEntry,
+    columns: &Columns,
+    problems: &mut Vec<Problem>,
+) {
+    let field = |f: Field| -> Option<String> {
+        let i = PRODUCT_FIELDS.iter().position(|p| *p == f)?;
+        entry.fields[i].as_ref().map(|(v, _)| v.clone())
+    };
+    let name = field(Field::Name);
+    if name.is_none() {
+        problems.push(problem_at(
+            entry.first_row,
+            columns,
+            Field::Name,
+            format!("name is empty (no row of product \"{product_id}\" gives one)"),
+        ));
+    }
+    let option_names: Vec<String> = [field(Field::Option1Name), field(Field::Option2Name)]
+        .into_iter()
+        .flatten()
+        .collect();
+    if field(Field::Option1Name).is_none() && field(Field::Option2Name).is_some() {
+        problems.push(problem_at(
+            entry.first_row,
+            columns,
+            Field::Option2Name,
+            format!("product \"{product_id}\" has option2_name but no option1_name"),
+        ));
+    }
+    let mut combos: HashMap<&[Option<String>; 2], u64> = HashMap::new();
+    for (row, values) in &entry.variants {
+        for (axis, value) in values.iter().enumerate() {
+            let (value_field, name_field) = if axis == 0 {
+                (Field::Option1Value, Field::Option1Name)
+            } else {
+                (Field::Option2Value, Field::Option2Name)
+            };
+            match (option_names.get(axis), value) {
+                (Some(name), None) => problems.push(problem_at(
+                    *row,
+                    columns,
+                    value_field,
+                    format!(
+                        "{} is empty but product \"{product_id}\" has option \"{name}\"",
+                        value_field.name()
+                    ),
+                )),
+                (None, Some(value)) => problems.push(problem_at(
+                    *row,
+                    columns,
+                    value_field,
+                    format!(
+                        "{} \"{value}\" is given but product \"{product_id}\" has no {}",
+                        value_field.name(),
+                        name_field.name()
+                    ),
+                )),
+                _ => {}
+            }
+        }
+        if let Some(first) = combos.insert(values, *row) {
+            combos.insert(values, first);
+            let message = if option_names.is_empty() {
+                format!(
+                    "product \"{product_id}\" has several SKUs (also row {first}) but no option to tell them apart"
+                )
+            } else {
+                let shown: Vec<&str> = values.iter().flatten().map(String::as_str).collect();
+                format!(
+                    "options \"{}\" repeat row {first} of product \"{product_id}\"; each SKU needs its own",
+                    shown.join(" / ")
+                )
+            };
+            problems.push(problem_at(*row, columns, Field::Option1Value, message));
+        }
+    }
+    let status = match field(Field::Status).as_deref() {
+        Some("inactive") => Status::Inactive,
+        _ => Status::Active,
+    };
+    entry.product = Some(Product {
+        product_id: product_id.to_string(),
+        name: name.unwrap_or_default(),
+        description: field(Field::Description).unwrap_or_default(),
+        category: field(Field::Category).unwrap_or_default(),
+        brand: field(Field::Brand).unwrap_or_default(),
+        origin: field(Field::Origin).unwrap_or_default(),
+        status,
+        option_names,
+    });
+}
+
+fn problem_at(row: u64, columns: &Columns, field: Field, message: String) -> Problem {
+    match columns.column(field) {
+        Some(col) => Problem::cell(row, col, message),
+        None => Problem::row(row, message),
+    }
+}
+
+/// Pass 2: the file again, written chunk by chunk in one transaction.
+async fn apply(
+    writer: &mut dyn CatalogueWrite,
+    path: &Path,
+    base_dir: &Path,
+    file: &str,
+    validated: Arc<Validated>,
+    progress: Arc<dyn Progress>,
+) -> Result<ImportReport, ImportError> {
+    progress.pass("writing", Some(validated.rows));
+    let (tx, mut rx) = mpsc::channel::<Result<Vec<ParsedRow>, Problem>>(4);
+    let reader = {
+        let (path, base_dir, validated) = (path.to_path_buf(), base_dir.to_path_buf(), validated.clone());
+        tokio::task::spawn_blocking(move || stream_rows(&path, &base_dir, &validated, tx))
+    };
+    let mut report = ImportReport {
+        file: file.to_string(),
+        dry_run: false,
+        rows: 0,
+        products: Counts::default(),
+        skus: Counts::default(),
+        stock_movements: 0,
+        warnings: Vec::new(),
+    };
+    let mut state = ApplyState::default();
+    let source = format!(
+        "import:{}",
+        path.file_name().map_or_else(|| file.to_string(), |n| n.to_string_lossy().into_owned())
+    );
+    let mut done = 0_u64;
+    while let Some(chunk) = rx.recv().await {
+        let chunk = chunk.map_err(|problem| ImportError::Invalid {
+            file: file.to_string(),
+            problems: vec![problem],
+            warnings: Vec::new(),
+        })?;
+        done += chunk.len() as u64;
+        apply_chunk(writer, chunk, &validated, &mut state, &mut report, &source).await?;
+        progress.rows(done);
+    }
+    reader
+        .await
+        .map_err(|e| ImportError::Interrupted(e.to_string()))?;
+    if done != validated.rows {
+        return Err(ImportError::Interrupted(format!(
+            "{file} changed while it was being imported ({} rows checked, {done} read); nothing was imported",
+            validated.rows
+        )));
+    }
+    Ok(report)
+}
+
+fn stream_rows(
+    path: &Path,
+    base_dir: &Path,
+    validated: &Validated,
+    tx: mpsc::Sender<Result<Vec<ParsedRow>, Problem>>,
+) {
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut header_seen = false;
+    let read = read_rows(path, |raw| {
+        if !header_seen {
+            header_seen = true;
+            return Ok(());
+        }
+        let mut problems = Vec::new();
+        match parse(&validated.columns, &raw, base_dir, &mut problems) {
+            Some(parsed) => chunk.push(parsed),
+            None => {
+                let problem = problems
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| Problem::row(raw.row, "this row changed since it was checked"));
+                let _ = tx.blocking_send(Err(problem));
+                return Err(());
+            }
+        }
+        if chunk.len() == CHUNK {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+            tx.blocking_send(Ok(full)).map_err(|_| ())?;
+        }
+        Ok(())
+    });
+    match read {
+        Ok(()) if !chunk.is_empty() => {
+            let _ = tx.blocking_send(Ok(chunk));
+        }
+        Err(Stop::Problem(problem)) => {
+            let _ = tx.blocking_send(Err(problem));
+        }
+        _ => {}
+    }
+}
+
+#[derive(Default)]
+struct ApplyState {
+    products_seen: HashSet<String>,
+    next_position: HashMap<String, i64>,
+}
+
+async fn apply_chunk(
+    writer: &mut dyn CatalogueWrite,
+    chunk: Vec<ParsedRow>,
+    validated: &Validated,
+    state: &mut ApplyState,
+    report: &mut ImportReport,
+    source: &str,
+) -> Result<(), ImportError> {
+    let product_of = |id: &str| -> Result<&Product, ImportError> {
+        validated
+            .products
+            .get(id)
+            .and_then(|e| e.product.as_ref())
+            .ok_or_else(|| ImportError::Interrupted(format!("product {id} changed while importing")))
+    };
+
+    let mut new_products: Vec<&Product> = Vec::new();
+    for row in &chunk {
+        if state.products_seen.insert(row.product_id.clone()) {
+            new_products.push(product_of(&row.product_id)?);
+        }
+    }
+    let ids: Vec<String> = new_products.iter().map(|p| p.product_id.clone()).collect();
+    let stored = writer.product_hashes(&ids).await?;
+    let mut product_writes = Vec::new();
+    for product in new_products {
+        let hash = product_hash(product);
+        match stored.get(&product.product_id) {
+            None => report.products.created += 1,
+            Some(old) if *old == hash => {
+                report.products.unchanged += 1;
+                continue;
+            }
+            Some(_) => report.products.updated += 1,
+        }
+        product_writes.push((product.clone(), hash));
+    }
+    writer.put_products(&product_writes).await?;
+
+    let skus: Vec<String> = chunk.iter().map(|r| r.variant.sku.clone()).collect();
+    let states = writer.variant_states(&skus).await?;
+    let mut variant_writes = Vec::new();
+    let mut movements = Vec::new();
+    for row in chunk {
+        let product = product_of(&row.product_id)?;
+        let mut variant = row.variant;
+        let position = state.next_position.entry(row.product_id.clone()).or_insert(0);
+        variant.position = *position;
+        *position += 1;
+        variant.option_values = row
+            .option_values
+            .into_iter()
+            .flatten()
+            .map(|(value, _)| value)
+            .collect();
+        let record = VariantRecord {
+            content_hash: content_hash(product, &variant),
+            price_hash: price_hash(&variant),
+            variant,
+        };
+        let old = states.get(&record.variant.sku);
+        let changed = old.is_none_or(|s| {
+            s.content_hash != record.content_hash
+                || s.price_hash != record.price_hash
+                || s.product_id != record.variant.product_id
+                || s.position != record.variant.position
+        });
+        let on_hand = old.map_or(0, |s| s.on_hand);
+        let counted = row.stock.filter(|n| *n != on_hand);
+        match (old, changed || counted.is_some()) {
+            (None, _) => report.skus.created += 1,
+            (Some(_), true) => report.skus.updated += 1,
+            (Some(_), false) => report.skus.unchanged += 1,
+        }
+        if let Some(counted) = counted {
+            movements.push(NewMovement {
+                sku: record.variant.sku.clone(),
+                delta: counted - on_hand,
+                kind: MovementKind::Count,
+                reason: format!("stock count {counted} from catalogue import"),
+                source: source.to_string(),
+                external_ref: None,
+            });
+        }
+        if changed {
+            variant_writes.push(record);
+        }
+    }
+    writer.put_variants(&variant_writes).await?;
+    writer.record_movements(&movements).await?;
+    report.stock_movements += movements.len() as u64;
+    Ok(())
+}
+
+fn violation_problem(violation: &Violation, validated: &Validated) -> Problem {
+    let sku_row = |sku: &str| validated.sku_rows.get(sku).copied();
+    let at = |row: Option<u64>, field: Field, message: String| match row {
+        Some(row) => problem_at(row, &validated.columns, field, message),
+        None => Problem::file(message),
+    };
+    match violation {
+        Violation::ProductWithoutVariants { product_id } => at(
+            None,
+            Field::ProductId,
+            format!(
+                "product \"{product_id}\" would have no SKUs left: this file moves all of them to other products"
+            ),
+        ),
+        Violation::OptionsMismatch { sku, product_id } => {
+            let entry = validated.products.get(product_id);
+            at(
+                entry.map(|e| e.first_row),
+                Field::Option1Name,
+                format!(
+                    "the options of product \"{product_id}\" no longer fit SKU \"{sku}\", which is already in the catalogue but not in this file; list it here with matching option values"
+                ),
+            )
+        }
+        Violation::DuplicateOptions { product_id, skus } => at(
+            skus.iter().find_map(|s| sku_row(s)),
+            Field::Option1Value,
+            format!(
+                "SKUs {} of product \"{product_id}\" would have the same option values",
+                skus.join(", ")
+            ),
+        ),
+    }
+}

@@ -1,0 +1,389 @@
+//! One catalogue row parsed and checked on its own; cross-row rules live in `import`.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+
+use super::barcode;
+use super::columns::Field;
+use super::file::{Cell, RawRow};
+use super::model::{MAX_ID_CHARS, MAX_NAME_CHARS, Status, Variant, is_valid_identifier};
+use super::number::{self, NumberError};
+use super::problem::Problem;
+use super::text::{char_len, clean, fold};
+
+/// Which column holds which field.
+#[derive(Debug, Clone)]
+pub struct Columns {
+    index: HashMap<Field, usize>,
+    width: usize,
+}
+
+impl Columns {
+    /// Reads the header row; unknown columns are returned as warnings.
+    pub fn from_header(header: &RawRow) -> Result<(Self, Vec<Problem>), Vec<Problem>> {
+        let (mut problems, mut warnings) = (Vec::new(), Vec::new());
+        let mut index = HashMap::new();
+        for (i, cell) in header.cells.iter().enumerate() {
+            let title = clean(&cell.text);
+            if title.is_empty() {
+                continue;
+            }
+            match Field::from_header(&title) {
+                Some(field) => {
+                    if let Some(first) = index.insert(field, i) {
+                        index.insert(field, first);
+                        problems.push(Problem::cell(
+                            header.row,
+                            i,
+                            format!(
+                                "column \"{title}\" repeats \"{}\" (column {})",
+                                field.name(),
+                                super::columns::letter(first)
+                            ),
+                        ));
+                    }
+                }
+                None => warnings.push(Problem::cell(
+                    header.row,
+                    i,
+                    format!("unknown column \"{title}\" is ignored"),
+                )),
+            }
+        }
+        for field in Field::REQUIRED {
+            if !index.contains_key(&field) {
+                problems.push(Problem::row(
+                    header.row,
+                    format!("missing required column {}", field.describe()),
+                ));
+            }
+        }
+        if problems.is_empty() {
+            let width = header.cells.len();
+            Ok((Self { index, width }, warnings))
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub fn column(&self, field: Field) -> Option<usize> {
+        self.index.get(&field).copied()
+    }
+}
+
+/// Product-level fields as one row states them (`None`: left blank, inherit).
+pub const PRODUCT_FIELDS: [Field; 8] = [
+    Field::Name,
+    Field::Description,
+    Field::Category,
+    Field::Brand,
+    Field::Origin,
+    Field::Status,
+    Field::Option1Name,
+    Field::Option2Name,
+];
+
+#[derive(Debug, Clone)]
+pub struct ParsedRow {
+    pub row: u64,
+    pub product_id: String,
+    pub sku_column: usize,
+    /// Same order as `PRODUCT_FIELDS`, with the column each came from.
+    pub product_fields: Vec<Option<(String, usize)>>,
+    /// Option values with the column each came from.
+    pub option_values: [Option<(String, usize)>; 2],
+    /// Position and option values are filled in by the import.
+    pub variant: Variant,
+    pub stock: Option<i64>,
+}
+
+/// Parses one data row, adding every problem it has to `problems`.
+pub fn parse(
+    columns: &Columns,
+    raw: &RawRow,
+    base_dir: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<ParsedRow> {
+    let before = problems.len();
+    let row = raw.row;
+    let empty = Cell::default();
+    let cell = |field: Field| -> Option<(&Cell, usize)> {
+        columns
+            .index
+            .get(&field)
+            .map(|&i| (raw.cells.get(i).unwrap_or(&empty), i))
+    };
+    let text = |field: Field| -> Option<(String, usize)> {
+        cell(field)
+            .map(|(c, i)| (clean(&c.text), i))
+            .filter(|(t, _)| !t.is_empty())
+    };
+
+    for (i, c) in raw.cells.iter().enumerate().skip(columns.width) {
+        if !c.is_blank() {
+            problems.push(Problem::cell(
+                row,
+                i,
+                format!("value \"{}\" is in a column with no header", clean(&c.text)),
+            ));
+        }
+    }
+
+    let mut identifier = |field: Field| -> String {
+        match text(field) {
+            None => {
+                let col = columns.index.get(&field).copied().unwrap_or(0);
+                problems.push(Problem::cell(row, col, format!("{} is empty", field.name())));
+                String::new()
+            }
+            Some((id, col)) => {
+                if !is_valid_identifier(&id) {
+                    problems.push(Problem::cell(
+                        row,
+                        col,
+                        format!(
+                            "{} \"{id}\" must be 1–{MAX_ID_CHARS} printable ASCII characters without spaces",
+                            field.name()
+                        ),
+                    ));
+                }
+                id
+            }
+        }
+    };
+    let product_id = identifier(Field::ProductId);
+    let sku = identifier(Field::Sku);
+
+    let mut product_fields = Vec::with_capacity(PRODUCT_FIELDS.len());
+    for field in PRODUCT_FIELDS {
+        let value = text(field).and_then(|(value, col)| match field {
+            Field::Name if char_len(&value) > MAX_NAME_CHARS => {
+                problems.push(Problem::cell(
+                    row,
+                    col,
+                    format!(
+                        "name has {} characters; at most {MAX_NAME_CHARS} are allowed",
+                        char_len(&value)
+                    ),
+                ));
+                None
+            }
+            Field::Status => match Status::parse(&fold(&value)) {
+                Some(status) => Some((status.as_str().to_string(), col)),
+                None => {
+                    problems.push(Problem::cell(
+                        row,
+                        col,
+                        format!(
+                            "status \"{value}\" must be active or inactive (đang bán / ngừng bán)"
+                        ),
+                    ));
+                    None
+                }
+            },
+            _ => Some((value, col)),
+        });
+        product_fields.push(value);
+    }
+
+    let price = match cell(Field::Price) {
+        Some((c, col)) if c.is_blank() => {
+            problems.push(Problem::cell(row, col, "price is empty"));
+            0
+        }
+        Some((c, col)) => match number::vnd(c) {
+            Ok(p) if p > 0 => p,
+            Ok(_) => {
+                problems.push(Problem::cell(
+                    row,
+                    col,
+                    format!("price \"{}\" must be greater than 0", c.text.trim()),
+                ));
+                0
+            }
+            Err(err) => {
+                problems.push(number_problem(row, col, "price", c, &err, "a whole number of VND"));
+                0
+            }
+        },
+        None => 0,
+    };
+
+    let mut whole = |field: Field| -> Option<i64> {
+        let (c, col) = cell(field).filter(|(c, _)| !c.is_blank())?;
+        match number::whole(c) {
+            Ok(n) if n >= 0 => Some(n),
+            Ok(_) => {
+                problems.push(Problem::cell(
+                    row,
+                    col,
+                    format!("{} \"{}\" must be 0 or more", field.name(), c.text.trim()),
+                ));
+                None
+            }
+            Err(err) => {
+                problems.push(number_problem(row, col, field.name(), c, &err, "a whole number"));
+                None
+            }
+        }
+    };
+    let stock = whole(Field::Stock);
+    let weight_g = whole(Field::WeightG);
+
+    let mut centimetres = |field: Field| -> Option<i64> {
+        let (c, col) = cell(field).filter(|(c, _)| !c.is_blank())?;
+        match number::centimetres_as_mm(c) {
+            Ok(mm) => Some(mm),
+            Err(_) => {
+                problems.push(Problem::cell(
+                    row,
+                    col,
+                    format!(
+                        "{} \"{}\" must be centimetres ≥ 0 with at most one decimal",
+                        field.name(),
+                        c.text.trim()
+                    ),
+                ));
+                None
+            }
+        }
+    };
+    let length_mm = centimetres(Field::LengthCm);
+    let width_mm = centimetres(Field::WidthCm);
+    let height_mm = centimetres(Field::HeightCm);
+
+    let barcode = cell(Field::Barcode)
+        .filter(|(c, _)| !c.is_blank())
+        .and_then(|(c, col)| {
+            let code = barcode_text(c);
+            match barcode::validate(&code) {
+                Ok(()) => Some(code),
+                Err(err) => {
+                    problems.push(Problem::cell(
+                        row,
+                        col,
+                        format!("barcode \"{code}\" {err}"),
+                    ));
+                    None
+                }
+            }
+        });
+
+    let images = match cell(Field::Images) {
+        Some((c, col)) => images(&c.text, base_dir, row, col, problems),
+        None => Vec::new(),
+    };
+
+    let option_values = [text(Field::Option1Value), text(Field::Option2Value)];
+
+    if problems.len() > before {
+        return None;
+    }
+    Some(ParsedRow {
+        row,
+        product_id: product_id.clone(),
+        sku_column: columns.column(Field::Sku).unwrap_or(0),
+        product_fields,
+        option_values,
+        variant: Variant {
+            sku,
+            product_id,
+            position: 0,
+            option_values: Vec::new(),
+            price,
+            weight_g,
+            length_mm,
+            width_mm,
+            height_mm,
+            barcode,
+            images,
+        },
+        stock,
+    })
+}
+
+fn number_problem(
+    row: u64,
+    col: usize,
+    what: &str,
+    cell: &Cell,
+    err: &NumberError,
+    expected: &str,
+) -> Problem {
+    let shown = cell.text.trim();
+    let message = match err {
+        NumberError::Fractional => format!("{what} \"{shown}\" has a fractional part; it must be {expected}"),
+        NumberError::NotANumber => format!("{what} \"{shown}\" is not a number; it must be {expected}"),
+    };
+    Problem::cell(row, col, message)
+}
+
+/// Spreadsheets drop leading zeros from numeric barcodes: put them back.
+fn barcode_text(cell: &Cell) -> String {
+    let code = clean(&cell.text);
+    if cell.number.is_some() && code.chars().all(|c| c.is_ascii_digit()) {
+        let width = [8, 12, 13].into_iter().find(|w| *w >= code.len());
+        if let Some(width) = width {
+            return format!("{code:0>width$}");
+        }
+    }
+    code
+}
+
+/// `|`-separated http(s) URLs or paths relative to the catalogue file.
+fn images(
+    raw: &str,
+    base_dir: &Path,
+    row: u64,
+    col: usize,
+    problems: &mut Vec<Problem>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for item in raw.split('|').map(clean).filter(|s| !s.is_empty()) {
+        if let Some((scheme, _)) = item.split_once("://") {
+            let scheme = scheme.to_ascii_lowercase();
+            match url::Url::parse(&item) {
+                Ok(url) if (scheme == "http" || scheme == "https") && url.host().is_some() => {
+                    out.push(item)
+                }
+                Ok(_) if scheme != "http" && scheme != "https" => problems.push(Problem::cell(
+                    row,
+                    col,
+                    format!("image \"{item}\" must be an http(s) URL or a file path"),
+                )),
+                _ => problems.push(Problem::cell(
+                    row,
+                    col,
+                    format!("image \"{item}\" is not a valid URL"),
+                )),
+            }
+            continue;
+        }
+        let path = normalise(&base_dir.join(&item));
+        if path.is_file() {
+            out.push(path.to_string_lossy().into_owned());
+        } else {
+            problems.push(Problem::cell(
+                row,
+                col,
+                format!("image file \"{item}\" not found (looked for {})", path.display()),
+            ));
+        }
+    }
+    out
+}
+
+/// Resolves `.` and `..` without touching the file system, so hashes stay stable.
+fn normalise(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}

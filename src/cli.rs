@@ -1,0 +1,384 @@
+//! The `chosync` command line: parse, load settings, open the store, run one command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::catalogue::export::export_file;
+use crate::catalogue::import::{ImportError, ImportReport, Progress, import_file};
+use crate::clock::SystemClock;
+use crate::inventory::{MovementKind, NewMovement};
+use crate::settings::{LogFormat, Settings, SettingsError};
+use crate::store::{self, Store, StoreError};
+
+#[derive(Debug, Parser)]
+#[command(name = "chosync", version, about = "Keeps one cooperative catalogue in sync with its marketplaces")]
+pub struct Cli {
+    /// Configuration file (TOML); CHOSYNC__SECTION__KEY variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite://FILE (created on first use) or postgres://…
+    /// [default: database.url from the config, else sqlite://chosync.db]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or upgrade the database schema.
+    Migrate,
+    /// Validate the configuration and list every problem.
+    CheckConfig,
+    /// Import a catalogue (CSV or XLSX): all rows or nothing.
+    Import {
+        file: PathBuf,
+        /// Check and report what would change, without writing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export the catalogue (CSV or XLSX, by the file's extension).
+    Export { file: PathBuf },
+    /// Show stock levels, or one SKU with its recent movements.
+    #[command(args_conflicts_with_subcommands = true)]
+    Stock {
+        sku: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<StockAction>,
+    },
+    /// Measure import speed and memory (see `chosync bench import --help`).
+    Bench {
+        #[command(subcommand)]
+        what: crate::bench::BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StockAction {
+    /// Correct the stock of one SKU by DELTA units, with a reason.
+    Adjust {
+        sku: String,
+        #[arg(allow_negative_numbers = true)]
+        delta: i64,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Prints a line to stdout; a closed pipe (`chosync stock | head`) is not an error.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// Exit codes: 0 ok, 1 failure, 2 invalid input.
+const INVALID: u8 = 2;
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(err) => {
+            let prefix = cli
+                .config
+                .as_ref()
+                .map_or_else(|| "configuration".to_string(), |p| p.display().to_string());
+            for line in err.to_string().lines() {
+                eprintln!("{prefix}: {line}");
+            }
+            return ExitCode::from(INVALID);
+        }
+    };
+    init_logging(&settings);
+    let url = cli.database.clone().unwrap_or_else(|| settings.database.url.clone());
+    match execute(cli.command, &settings, &url).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            for line in &failure.lines {
+                eprintln!("{line}");
+            }
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+struct Failure {
+    code: u8,
+    lines: Vec<String>,
+}
+
+impl Failure {
+    fn invalid(lines: Vec<String>) -> Self {
+        Self { code: INVALID, lines }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(err: StoreError) -> Self {
+        let code = match err {
+            StoreError::UnknownSku(_)
+            | StoreError::NegativeStock { .. }
+            | StoreError::UnsupportedUrl(_) => INVALID,
+            _ => 1,
+        };
+        Self {
+            code,
+            lines: vec![format!("error: {err}")],
+        }
+    }
+}
+
+impl From<SettingsError> for Failure {
+    fn from(err: SettingsError) -> Self {
+        Failure::invalid(err.to_string().lines().map(str::to_string).collect())
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(err: anyhow::Error) -> Self {
+        Self {
+            code: 1,
+            lines: vec![format!("error: {err:#}")],
+        }
+    }
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CHOSYNC_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&settings.log.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match settings.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+}
+
+async fn open(url: &str) -> Result<Arc<dyn Store>, Failure> {
+    store::open(url, Arc::new(SystemClock)).await.map_err(|err| Failure {
+        code: if matches!(err, StoreError::UnsupportedUrl(_)) { INVALID } else { 1 },
+        lines: vec![format!("error: {}: {err}", crate::redact::url(url))],
+    })
+}
+
+async fn execute(command: Command, settings: &Settings, url: &str) -> Result<(), Failure> {
+    match command {
+        Command::Migrate => {
+            open(url).await?;
+            say!("database {} is up to date", crate::redact::url(url));
+        }
+        Command::CheckConfig => {
+            let problems = settings.problems();
+            if !problems.is_empty() {
+                return Err(Failure::invalid(problems.iter().map(ToString::to_string).collect()));
+            }
+            say!("configuration is valid");
+        }
+        Command::Import { file, dry_run, json } => {
+            let store = open(url).await?;
+            let progress = Arc::new(Bar::new());
+            let result = import_file(store.as_ref(), &file, dry_run, progress.clone()).await;
+            progress.bar.finish_and_clear();
+            match result {
+                Ok(report) => print_import(&report, json),
+                Err(err) => {
+                    if let ImportError::Invalid { warnings, .. } = &err {
+                        for w in warnings {
+                            eprintln!("warning: {w}");
+                        }
+                    }
+                    let code = match err {
+                        ImportError::Invalid { .. } => INVALID,
+                        _ => 1,
+                    };
+                    return Err(Failure {
+                        code,
+                        lines: err.lines(),
+                    });
+                }
+            }
+        }
+        Command::Export { file } => {
+            let store = open(url).await?;
+            let rows = export_file(store.as_ref(), &file).await.map_err(|err| Failure {
+                code: 1,
+                lines: vec![format!("error: {err}")],
+            })?;
+            say!("exported {rows} SKUs to {}", file.display());
+        }
+        Command::Stock { sku, json, action } => {
+            let store = open(url).await?;
+            match action {
+                Some(StockAction::Adjust {
+                    sku,
+                    delta,
+                    reason,
+                    json,
+                }) => adjust(store.as_ref(), sku, delta, reason, json).await?,
+                None => show_stock(store.as_ref(), sku.as_deref(), json).await?,
+            }
+        }
+        Command::Bench { what } => crate::bench::run(what).await?,
+    }
+    Ok(())
+}
+
+fn print_import(report: &ImportReport, json: bool) {
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    if json {
+        say!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
+        return;
+    }
+    let verb = if report.dry_run { "would import" } else { "imported" };
+    say!("{} {} ({} rows):", verb, report.file, report.rows);
+    for (what, c) in [("products", report.products), ("SKUs", report.skus)] {
+        say!(
+            "  {what:<9} {} created, {} updated, {} unchanged",
+            c.created, c.updated, c.unchanged
+        );
+    }
+    say!("  stock     {} counts recorded", report.stock_movements);
+    if report.dry_run {
+        say!("dry run: nothing was written");
+    }
+}
+
+async fn adjust(
+    store: &dyn Store,
+    sku: String,
+    delta: i64,
+    reason: String,
+    json: bool,
+) -> Result<(), Failure> {
+    let reason = crate::catalogue::text::clean(&reason);
+    if reason.is_empty() {
+        return Err(Failure::invalid(vec!["error: --reason must not be empty".into()]));
+    }
+    if delta == 0 {
+        return Err(Failure::invalid(vec!["error: DELTA must not be 0".into()]));
+    }
+    let row = store
+        .record_movement(&NewMovement {
+            sku,
+            delta,
+            kind: MovementKind::Adjust,
+            reason,
+            source: "cli".into(),
+            external_ref: None,
+        })
+        .await?;
+    if json {
+        say!("{}", serde_json::to_string_pretty(&row).unwrap_or_default());
+    } else {
+        say!(
+            "{}: on hand {} ({delta:+}), reserved {}, available {}",
+            row.sku, row.on_hand, row.reserved, row.available
+        );
+    }
+    Ok(())
+}
+
+async fn show_stock(store: &dyn Store, sku: Option<&str>, json: bool) -> Result<(), Failure> {
+    let rows = store.stock(sku).await?;
+    if let Some(sku) = sku {
+        let Some(row) = rows.first() else {
+            return Err(StoreError::UnknownSku(sku.to_string()).into());
+        };
+        let movements = store.movements(sku, 20).await?;
+        if json {
+            let out = serde_json::json!({ "stock": row, "movements": movements });
+            say!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            return Ok(());
+        }
+        say!("{} — {} {}", row.sku, row.name, row.option_values.join(" / "));
+        say!(
+            "on hand {}, reserved {}, available {}",
+            row.on_hand, row.reserved, row.available
+        );
+        if !movements.is_empty() {
+            say!("\nrecent movements:");
+            for m in &movements {
+                say!(
+                    "  {}  {:>+6}  {:<6}  {}  ({})",
+                    m.created_at.format("%Y-%m-%d %H:%M:%S"),
+                    m.delta,
+                    m.kind.as_str(),
+                    m.reason,
+                    m.source
+                );
+            }
+        }
+        return Ok(());
+    }
+    if json {
+        say!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        return Ok(());
+    }
+    say!(
+        "{:<24} {:<40} {:>8} {:>8} {:>9}",
+        "SKU", "PRODUCT", "ON HAND", "RESERVED", "AVAILABLE"
+    );
+    for r in &rows {
+        let mut label = r.name.clone();
+        if !r.option_values.is_empty() {
+            label = format!("{label} ({})", r.option_values.join(" / "));
+        }
+        let label: String = if label.chars().count() > 40 {
+            label.chars().take(39).chain(['…']).collect()
+        } else {
+            label
+        };
+        say!(
+            "{:<24} {:<40} {:>8} {:>8} {:>9}",
+            r.sku, label, r.on_hand, r.reserved, r.available
+        );
+    }
+    Ok(())
+}
+
+/// A progress bar on a terminal; invisible otherwise.
+struct Bar {
+    bar: ProgressBar,
+}
+
+impl Bar {
+    fn new() -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{msg:>9} [{bar:40}] {pos}/{len} rows ({per_sec})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        Self { bar }
+    }
+}
+
+impl Progress for Bar {
+    fn pass(&self, name: &'static str, total: Option<u64>) {
+        self.bar.set_message(name);
+        self.bar.set_position(0);
+        self.bar.set_length(total.unwrap_or(0));
+    }
+
+    fn rows(&self, done: u64) {
+        if self.bar.length().unwrap_or(0) < done {
+            self.bar.set_length(done);
+        }
+        self.bar.set_position(done);
+    }
+}

@@ -1,0 +1,40 @@
+//! Stock: an append-only ledger of movements; levels move only with a movement.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MovementKind {
+    /// A stock count (import or stocktake) set the level: delta = counted − previous.
+    Count,
+    /// An operator's correction with a reason.
+    Adjust,
+}
+
+impl MovementKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Count => "count",
+            Self::Adjust => "adjust",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "count" => Some(Self::Count),
+            "adjust" => Some(Self::Adjust),
+            _ => None,
+        }
+    }
+}
+
+/// A movement to record. `external_ref` makes it idempotent per `source`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMovement {
+    pub sku: String,
+    pub delta: i64,
+    pub kind: MovementKind,
+    pub reason: String,
+    pub source: String,
+    pub external_ref: Option<String>,
+}

@@ -1,0 +1,10 @@
+//! chosync: one cooperative catalogue, kept in sync with every marketplace it sells on.
+
+pub mod bench;
+pub mod catalogue;
+pub mod cli;
+pub mod clock;
+pub mod inventory;
+pub mod redact;
+pub mod settings;
+pub mod store;

@@ -1,0 +1,182 @@
+//! Typed configuration: `config/chosync.toml` (or `--config FILE`), overridden by
+//! environment variables `CHOSYNC__SECTION__KEY`, overridden by command-line flags.
+
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://FILE` (created on first use) or `postgres://…`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// A tracing filter: `info`, `chosync=debug,sqlx=warn`, …
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://chosync.db".to_string(),
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            level: "info".to_string(),
+            format: LogFormat::Pretty,
+        }
+    }
+}
+
+/// A setting that is present but wrong: which key, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingProblem {
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for SettingProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("config file {0} does not exist")]
+    Missing(String),
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<SettingProblem>),
+}
+
+impl Settings {
+    /// Reads `file` (when given), then `CHOSYNC__…` variables, then checks the result.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(SettingsError::Missing(file.display().to_string()));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Env::prefixed("CHOSYNC__").split("__"));
+        let settings: Settings = figment.extract().map_err(|errors| {
+            SettingsError::Invalid(
+                errors
+                    .into_iter()
+                    .map(|e| SettingProblem {
+                        key: if e.path.is_empty() {
+                            "(file)".to_string()
+                        } else {
+                            e.path.join(".")
+                        },
+                        message: describe_figment(&e),
+                    })
+                    .collect(),
+            )
+        })?;
+        let problems = settings.problems();
+        if problems.is_empty() {
+            Ok(settings)
+        } else {
+            Err(SettingsError::Invalid(problems))
+        }
+    }
+
+    /// Every rule a loaded configuration breaks.
+    pub fn problems(&self) -> Vec<SettingProblem> {
+        let mut out = Vec::new();
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            out.push(SettingProblem {
+                key: "database.url".into(),
+                message: format!(
+                    "\"{}\" is not a database URL; use sqlite://FILE or postgres://…",
+                    crate::redact::url(url)
+                ),
+            });
+        }
+        if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            out.push(SettingProblem {
+                key: "log.level".into(),
+                message: format!("\"{}\" is not a log filter: {err}", self.log.level),
+            });
+        }
+        out
+    }
+}
+
+fn describe_figment(err: &figment::error::Error) -> String {
+    let mut message = err.kind.to_string();
+    if let Some(source) = &err.metadata.as_ref().and_then(|m| m.source.as_ref()) {
+        message.push_str(&format!(" (from {source})"));
+    } else if let Some(meta) = &err.metadata {
+        message.push_str(&format!(" (from {})", meta.name));
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::Builder::new()
+            .suffix(".toml")
+            .tempfile()
+            .expect("temp file");
+        std::fs::write(file.path(), text).expect("write");
+        file
+    }
+
+    #[test]
+    fn the_documented_example_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/chosync.toml");
+        let settings = Settings::load(Some(&path)).expect("example config loads");
+        assert_eq!(settings.database.url, "sqlite://chosync.db");
+    }
+
+    #[test]
+    fn a_misspelt_key_is_named() {
+        let file = write("[database]\nurll = \"sqlite://x.db\"\n");
+        let err = Settings::load(Some(file.path())).expect_err("unknown key");
+        let text = err.to_string();
+        assert!(text.starts_with("database.urll: unknown field: found `urll`"), "{text}");
+    }
+
+    #[test]
+    fn a_wrong_value_is_named_with_its_key() {
+        let file = write("[database]\nurl = \"mysql://x\"\n[log]\nformat = \"xml\"\n");
+        let err = Settings::load(Some(file.path())).expect_err("bad values");
+        let text = err.to_string();
+        assert!(text.contains("log.format: unknown variant: found `xml`"), "{text}");
+    }
+}

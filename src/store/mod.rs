@@ -1,0 +1,472 @@
+//! Persistence behind one trait with domain methods, and two engines:
+//! embedded SQLite (one machine) and PostgreSQL (several replicas).
+
+mod postgres;
+mod sqlite;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::catalogue::model::{Product, Variant};
+use crate::clock::Clock;
+use crate::inventory::{MovementKind, NewMovement};
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unknown SKU \"{0}\"")]
+    UnknownSku(String),
+    #[error("stock of {sku} would fall to {would_be}; stock cannot go below zero (on hand: {on_hand})")]
+    NegativeStock {
+        sku: String,
+        on_hand: i64,
+        would_be: i64,
+    },
+    #[error("database URL \"{0}\" is not supported; use sqlite://FILE or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("corrupt row in {table}: {detail}")]
+    Corrupt { table: &'static str, detail: String },
+}
+
+/// What the store holds for a variant, to decide whether an import changes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariantState {
+    pub product_id: String,
+    pub position: i64,
+    pub content_hash: String,
+    pub price_hash: String,
+    pub on_hand: i64,
+}
+
+/// A variant ready to be written, with its aspect hashes.
+#[derive(Debug, Clone)]
+pub struct VariantRecord {
+    pub variant: Variant,
+    pub content_hash: String,
+    pub price_hash: String,
+}
+
+/// A catalogue rule broken by the state a write would leave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Violation {
+    ProductWithoutVariants { product_id: String },
+    OptionsMismatch { sku: String, product_id: String },
+    DuplicateOptions { product_id: String, skus: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StockRow {
+    pub sku: String,
+    pub product_id: String,
+    pub name: String,
+    pub option_values: Vec<String>,
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub available: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StockMovement {
+    pub id: i64,
+    pub sku: String,
+    pub delta: i64,
+    pub kind: MovementKind,
+    pub reason: String,
+    pub source: String,
+    pub external_ref: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One exported line: a variant with its product and stock on hand.
+#[derive(Debug, Clone)]
+pub struct CatalogueRow {
+    pub product: Product,
+    pub variant: Variant,
+    pub on_hand: i64,
+}
+
+/// Keyset position for paging through the catalogue in export order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogueCursor {
+    pub product_id: String,
+    pub position: i64,
+    pub sku: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CatalogueSummary {
+    pub products: i64,
+    pub skus: i64,
+    pub units_on_hand: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Opens one write transaction for a catalogue change; nothing is visible
+    /// to others until `commit`, and dropping it rolls back.
+    async fn begin_catalogue_write(&self) -> Result<Box<dyn CatalogueWrite>, StoreError>;
+
+    /// Records one stock movement and moves the level with it, atomically.
+    async fn record_movement(&self, movement: &NewMovement) -> Result<StockRow, StoreError>;
+
+    async fn stock(&self, sku: Option<&str>) -> Result<Vec<StockRow>, StoreError>;
+
+    /// Newest first.
+    async fn movements(&self, sku: &str, limit: i64) -> Result<Vec<StockMovement>, StoreError>;
+
+    /// Variants in export order (product, position, SKU), after `after`.
+    async fn catalogue_page(
+        &self,
+        after: Option<&CatalogueCursor>,
+        limit: i64,
+    ) -> Result<Vec<CatalogueRow>, StoreError>;
+
+    async fn summary(&self) -> Result<CatalogueSummary, StoreError>;
+}
+
+/// The steps of a catalogue import inside one transaction.
+#[async_trait]
+pub trait CatalogueWrite: Send {
+    /// Stored product hashes for the given ids (absent ids are new).
+    async fn product_hashes(&mut self, ids: &[String])
+    -> Result<HashMap<String, String>, StoreError>;
+
+    async fn put_products(&mut self, products: &[(Product, String)]) -> Result<(), StoreError>;
+
+    async fn variant_states(
+        &mut self,
+        skus: &[String],
+    ) -> Result<HashMap<String, VariantState>, StoreError>;
+
+    /// Inserts or replaces variants (and their images); new SKUs start with 0 on hand.
+    async fn put_variants(&mut self, variants: &[VariantRecord]) -> Result<(), StoreError>;
+
+    async fn record_movements(&mut self, movements: &[NewMovement]) -> Result<(), StoreError>;
+
+    /// Catalogue rules the pending state breaks.
+    async fn violations(&mut self) -> Result<Vec<Violation>, StoreError>;
+
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+
+    async fn rollback(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// Opens (creating if needed) and migrates the database a URL names.
+pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url, clock).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::open(url, clock).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_string()))
+    }
+}
+
+/// Page size for bulk statements: well under both engines' bind-parameter limits.
+pub const CHUNK: usize = 500;
+
+fn options_vec(first: Option<String>, second: Option<String>) -> Vec<String> {
+    first.into_iter().chain(second).collect()
+}
+
+fn parse_kind(kind: &str) -> Result<MovementKind, StoreError> {
+    MovementKind::parse(kind).ok_or_else(|| StoreError::Corrupt {
+        table: "stock_movements",
+        detail: format!("unknown kind {kind:?}"),
+    })
+}
+
+fn parse_status(status: &str) -> Result<crate::catalogue::model::Status, StoreError> {
+    crate::catalogue::model::Status::parse(status).ok_or_else(|| StoreError::Corrupt {
+        table: "products",
+        detail: format!("unknown status {status:?}"),
+    })
+}
+
+/// Column sets both engines select, decoded by sqlx's derived `FromRow`.
+mod rows {
+    use super::*;
+    use crate::catalogue::model::Product;
+
+    #[derive(sqlx::FromRow)]
+    pub struct CatalogueCols {
+        pub product_id: String,
+        pub name: String,
+        pub description: String,
+        pub category: String,
+        pub brand: String,
+        pub origin: String,
+        pub status: String,
+        pub option1_name: Option<String>,
+        pub option2_name: Option<String>,
+        pub sku: String,
+        pub position: i64,
+        pub option1_value: Option<String>,
+        pub option2_value: Option<String>,
+        pub price: i64,
+        pub weight_g: Option<i64>,
+        pub length_mm: Option<i64>,
+        pub width_mm: Option<i64>,
+        pub height_mm: Option<i64>,
+        pub barcode: Option<String>,
+        pub on_hand: i64,
+    }
+
+    impl CatalogueCols {
+        pub fn into_row(self, images: Vec<String>) -> Result<CatalogueRow, StoreError> {
+            Ok(CatalogueRow {
+                product: Product {
+                    product_id: self.product_id.clone(),
+                    name: self.name,
+                    description: self.description,
+                    category: self.category,
+                    brand: self.brand,
+                    origin: self.origin,
+                    status: parse_status(&self.status)?,
+                    option_names: options_vec(self.option1_name, self.option2_name),
+                },
+                variant: Variant {
+                    sku: self.sku,
+                    product_id: self.product_id,
+                    position: self.position,
+                    option_values: options_vec(self.option1_value, self.option2_value),
+                    price: self.price,
+                    weight_g: self.weight_g,
+                    length_mm: self.length_mm,
+                    width_mm: self.width_mm,
+                    height_mm: self.height_mm,
+                    barcode: self.barcode,
+                    images,
+                },
+                on_hand: self.on_hand,
+            })
+        }
+    }
+
+    #[derive(sqlx::FromRow)]
+    pub struct StockCols {
+        pub sku: String,
+        pub product_id: String,
+        pub name: String,
+        pub option1_value: Option<String>,
+        pub option2_value: Option<String>,
+        pub on_hand: i64,
+        pub reserved: i64,
+    }
+
+    impl From<StockCols> for StockRow {
+        fn from(c: StockCols) -> Self {
+            StockRow {
+                sku: c.sku,
+                product_id: c.product_id,
+                name: c.name,
+                option_values: options_vec(c.option1_value, c.option2_value),
+                available: c.on_hand - c.reserved,
+                on_hand: c.on_hand,
+                reserved: c.reserved,
+            }
+        }
+    }
+
+    #[derive(sqlx::FromRow)]
+    pub struct MovementCols {
+        pub id: i64,
+        pub sku: String,
+        pub delta: i64,
+        pub kind: String,
+        pub reason: String,
+        pub source: String,
+        pub external_ref: Option<String>,
+        pub created_at: DateTime<Utc>,
+    }
+
+    impl TryFrom<MovementCols> for StockMovement {
+        type Error = StoreError;
+        fn try_from(c: MovementCols) -> Result<Self, StoreError> {
+            Ok(StockMovement {
+                id: c.id,
+                sku: c.sku,
+                delta: c.delta,
+                kind: parse_kind(&c.kind)?,
+                reason: c.reason,
+                source: c.source,
+                external_ref: c.external_ref,
+                created_at: c.created_at,
+            })
+        }
+    }
+
+    #[derive(sqlx::FromRow)]
+    pub struct VariantStateCols {
+        pub sku: String,
+        pub product_id: String,
+        pub position: i64,
+        pub content_hash: String,
+        pub price_hash: String,
+        pub on_hand: i64,
+    }
+
+    impl VariantStateCols {
+        pub fn into_pair(self) -> (String, VariantState) {
+            (
+                self.sku,
+                VariantState {
+                    product_id: self.product_id,
+                    position: self.position,
+                    content_hash: self.content_hash,
+                    price_hash: self.price_hash,
+                    on_hand: self.on_hand,
+                },
+            )
+        }
+    }
+
+    #[derive(sqlx::FromRow)]
+    pub struct ImageCols {
+        pub sku: String,
+        pub location: String,
+    }
+
+    /// Attaches images (ordered by SKU, position) to their rows.
+    pub fn with_images(
+        cols: Vec<CatalogueCols>,
+        images: Vec<ImageCols>,
+    ) -> Result<Vec<CatalogueRow>, StoreError> {
+        let mut by_sku: HashMap<String, Vec<String>> = HashMap::new();
+        for image in images {
+            by_sku.entry(image.sku).or_default().push(image.location);
+        }
+        cols.into_iter()
+            .map(|c| {
+                let images = by_sku.remove(&c.sku).unwrap_or_default();
+                c.into_row(images)
+            })
+            .collect()
+    }
+
+    #[derive(sqlx::FromRow)]
+    pub struct OptionsMismatchCols {
+        pub sku: String,
+        pub product_id: String,
+    }
+
+    #[derive(sqlx::FromRow)]
+    pub struct DuplicateCols {
+        pub product_id: String,
+        pub skus: String,
+    }
+
+    /// Gathers the three violation queries' answers.
+    pub fn violations(
+        empty: Vec<String>,
+        mismatched: Vec<OptionsMismatchCols>,
+        duplicated: Vec<DuplicateCols>,
+    ) -> Vec<Violation> {
+        let mut out: Vec<Violation> = empty
+            .into_iter()
+            .map(|product_id| Violation::ProductWithoutVariants { product_id })
+            .collect();
+        out.extend(mismatched.into_iter().map(|m| Violation::OptionsMismatch {
+            sku: m.sku,
+            product_id: m.product_id,
+        }));
+        out.extend(duplicated.into_iter().map(|d| {
+            let mut skus: Vec<String> = d.skus.split(',').map(str::to_string).collect();
+            skus.sort();
+            Violation::DuplicateOptions {
+                product_id: d.product_id,
+                skus,
+            }
+        }));
+        out
+    }
+}
+
+/// SQL both engines run unchanged (sqlx binds `$N` on SQLite too).
+mod sql {
+    macro_rules! catalogue_select {
+        () => {
+            "SELECT p.product_id, p.name, p.description, p.category, p.brand, p.origin, \
+             p.status, p.option1_name, p.option2_name, v.sku, v.position, v.option1_value, \
+             v.option2_value, v.price, v.weight_g, v.length_mm, v.width_mm, v.height_mm, \
+             v.barcode, COALESCE(s.on_hand, 0) AS on_hand \
+             FROM variants v JOIN products p ON p.product_id = v.product_id \
+             LEFT JOIN stock_levels s ON s.sku = v.sku "
+        };
+    }
+
+    macro_rules! stock_select {
+        () => {
+            "SELECT v.sku, v.product_id, p.name, v.option1_value, v.option2_value, \
+             COALESCE(s.on_hand, 0) AS on_hand, COALESCE(s.reserved, 0) AS reserved \
+             FROM variants v JOIN products p ON p.product_id = v.product_id \
+             LEFT JOIN stock_levels s ON s.sku = v.sku "
+        };
+    }
+
+    pub const CATALOGUE_FIRST_PAGE: &str = concat!(
+        catalogue_select!(),
+        "ORDER BY v.product_id, v.position, v.sku LIMIT $1"
+    );
+
+    pub const CATALOGUE_NEXT_PAGE: &str = concat!(
+        catalogue_select!(),
+        "WHERE (v.product_id, v.position, v.sku) > ($1, $2, $3) ",
+        "ORDER BY v.product_id, v.position, v.sku LIMIT $4"
+    );
+
+    pub const STOCK_ALL: &str = concat!(stock_select!(), "ORDER BY v.product_id, v.position, v.sku");
+
+    pub const STOCK_ONE: &str = concat!(stock_select!(), "WHERE v.sku = $1");
+
+    pub const MOVEMENTS: &str = "SELECT id, sku, delta, kind, reason, source, external_ref, \
+        created_at FROM stock_movements WHERE sku = $1 ORDER BY id DESC LIMIT $2";
+
+    pub const SUMMARY: &str = "SELECT (SELECT COUNT(*) FROM products) AS products, \
+        (SELECT COUNT(*) FROM variants) AS skus, \
+        (SELECT CAST(COALESCE(SUM(on_hand), 0) AS BIGINT) FROM stock_levels) AS units";
+
+    /// Inserts the movement unless its (source, external_ref) was seen before.
+    pub const INSERT_MOVEMENT: &str = "INSERT INTO stock_movements \
+        (sku, delta, kind, reason, source, external_ref, created_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7) \
+        ON CONFLICT (source, external_ref) WHERE external_ref IS NOT NULL DO NOTHING \
+        RETURNING id";
+
+    pub const MOVE_LEVEL: &str = "UPDATE stock_levels SET on_hand = on_hand + $1, updated_at = $2 \
+        WHERE sku = $3 AND on_hand + $1 >= 0 RETURNING on_hand";
+
+    pub const LEVEL_OF: &str = "SELECT on_hand FROM stock_levels WHERE sku = $1";
+
+    pub const EMPTY_PRODUCTS: &str = "SELECT p.product_id FROM products p WHERE NOT EXISTS \
+        (SELECT 1 FROM variants v WHERE v.product_id = p.product_id) ORDER BY p.product_id";
+
+    pub const OPTIONS_MISMATCH: &str = "SELECT v.sku, v.product_id FROM variants v \
+        JOIN products p ON p.product_id = v.product_id \
+        WHERE (p.option1_name IS NULL) <> (v.option1_value IS NULL) \
+        OR (p.option2_name IS NULL) <> (v.option2_value IS NULL) ORDER BY v.sku";
+
+    pub const PRODUCT_UPSERT_TAIL: &str = " ON CONFLICT (product_id) DO UPDATE SET \
+        name = excluded.name, description = excluded.description, category = excluded.category, \
+        brand = excluded.brand, origin = excluded.origin, status = excluded.status, \
+        option1_name = excluded.option1_name, option2_name = excluded.option2_name, \
+        content_hash = excluded.content_hash, updated_at = excluded.updated_at";
+
+    pub const VARIANT_UPSERT_TAIL: &str = " ON CONFLICT (sku) DO UPDATE SET \
+        product_id = excluded.product_id, position = excluded.position, \
+        option1_value = excluded.option1_value, option2_value = excluded.option2_value, \
+        price = excluded.price, weight_g = excluded.weight_g, length_mm = excluded.length_mm, \
+        width_mm = excluded.width_mm, height_mm = excluded.height_mm, barcode = excluded.barcode, \
+        content_hash = excluded.content_hash, price_hash = excluded.price_hash, \
+        updated_at = excluded.updated_at";
+}

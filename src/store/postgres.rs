@@ -1,0 +1,345 @@
+//! PostgreSQL for several replicas: bulk statements bind whole arrays (`UNNEST`,
+//! `= ANY`), and catalogue writes serialise on an advisory lock as SQLite's single
+//! writer does.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+
+use super::rows::{self, CatalogueCols, ImageCols, MovementCols, StockCols, VariantStateCols};
+use super::{
+    CatalogueCursor, CatalogueRow, CatalogueSummary, CatalogueWrite, Store, StoreError,
+    StockMovement, StockRow, VariantRecord, VariantState, Violation, sql,
+};
+use crate::catalogue::model::Product;
+use crate::clock::Clock;
+use crate::inventory::NewMovement;
+
+/// Key of the advisory lock that serialises catalogue imports.
+const CATALOGUE_LOCK: i64 = 0x6368_6f73_796e_6301;
+
+pub struct PostgresStore {
+    pool: PgPool,
+    clock: Arc<dyn Clock>,
+}
+
+impl PostgresStore {
+    pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(Self { pool, clock })
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn begin_catalogue_write(&self) -> Result<Box<dyn CatalogueWrite>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CATALOGUE_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        Ok(Box::new(PgCatalogueWrite {
+            tx,
+            now: self.clock.now(),
+        }))
+    }
+
+    async fn record_movement(&self, movement: &NewMovement) -> Result<StockRow, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        record_one(&mut tx, movement, self.clock.now()).await?;
+        let row: StockCols = sqlx::query_as(sql::STOCK_ONE)
+            .bind(&movement.sku)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row.into())
+    }
+
+    async fn stock(&self, sku: Option<&str>) -> Result<Vec<StockRow>, StoreError> {
+        let rows: Vec<StockCols> = match sku {
+            Some(sku) => {
+                sqlx::query_as(sql::STOCK_ONE)
+                    .bind(sku)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => sqlx::query_as(sql::STOCK_ALL).fetch_all(&self.pool).await?,
+        };
+        Ok(rows.into_iter().map(StockRow::from).collect())
+    }
+
+    async fn movements(&self, sku: &str, limit: i64) -> Result<Vec<StockMovement>, StoreError> {
+        let rows: Vec<MovementCols> = sqlx::query_as(sql::MOVEMENTS)
+            .bind(sku)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(StockMovement::try_from).collect()
+    }
+
+    async fn catalogue_page(
+        &self,
+        after: Option<&CatalogueCursor>,
+        limit: i64,
+    ) -> Result<Vec<CatalogueRow>, StoreError> {
+        let cols: Vec<CatalogueCols> = match after {
+            None => {
+                sqlx::query_as(sql::CATALOGUE_FIRST_PAGE)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            Some(c) => {
+                sqlx::query_as(sql::CATALOGUE_NEXT_PAGE)
+                    .bind(&c.product_id)
+                    .bind(c.position)
+                    .bind(&c.sku)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        let skus: Vec<&str> = cols.iter().map(|c| c.sku.as_str()).collect();
+        let images: Vec<ImageCols> = sqlx::query_as(
+            "SELECT sku, location FROM variant_images WHERE sku = ANY($1) ORDER BY sku, position",
+        )
+        .bind(&skus)
+        .fetch_all(&self.pool)
+        .await?;
+        rows::with_images(cols, images)
+    }
+
+    async fn summary(&self) -> Result<CatalogueSummary, StoreError> {
+        let (products, skus, units): (i64, i64, i64) =
+            sqlx::query_as(sql::SUMMARY).fetch_one(&self.pool).await?;
+        Ok(CatalogueSummary {
+            products,
+            skus,
+            units_on_hand: units,
+        })
+    }
+}
+
+/// Records one movement inside `tx`; a repeated (source, external_ref) is a no-op.
+/// The level's row lock (taken by the UPDATE) orders concurrent movements of a SKU.
+async fn record_one(
+    tx: &mut Transaction<'static, Postgres>,
+    m: &NewMovement,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let inserted: Option<i64> = sqlx::query_scalar(sql::INSERT_MOVEMENT)
+        .bind(&m.sku)
+        .bind(m.delta)
+        .bind(m.kind.as_str())
+        .bind(&m.reason)
+        .bind(&m.source)
+        .bind(&m.external_ref)
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(|err| match &err {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                StoreError::UnknownSku(m.sku.clone())
+            }
+            _ => StoreError::Database(err),
+        })?;
+    if inserted.is_none() {
+        return Ok(());
+    }
+    let moved: Option<i64> = sqlx::query_scalar(sql::MOVE_LEVEL)
+        .bind(m.delta)
+        .bind(now)
+        .bind(&m.sku)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if moved.is_some() {
+        return Ok(());
+    }
+    let on_hand: Option<i64> = sqlx::query_scalar(sql::LEVEL_OF)
+        .bind(&m.sku)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Err(match on_hand {
+        None => StoreError::UnknownSku(m.sku.clone()),
+        Some(on_hand) => StoreError::NegativeStock {
+            sku: m.sku.clone(),
+            on_hand,
+            would_be: on_hand + m.delta,
+        },
+    })
+}
+
+struct PgCatalogueWrite {
+    tx: Transaction<'static, Postgres>,
+    now: DateTime<Utc>,
+}
+
+#[async_trait]
+impl CatalogueWrite for PgCatalogueWrite {
+    async fn product_hashes(
+        &mut self,
+        ids: &[String],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT product_id, content_hash FROM products WHERE product_id = ANY($1)",
+        )
+        .bind(ids)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn put_products(&mut self, products: &[(Product, String)]) -> Result<(), StoreError> {
+        let column = |f: fn(&Product) -> Option<&str>| -> Vec<Option<&str>> {
+            products.iter().map(|(p, _)| f(p)).collect()
+        };
+        let hashes: Vec<&str> = products.iter().map(|(_, h)| h.as_str()).collect();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO products (product_id, name, description, category, brand, origin, \
+             status, option1_name, option2_name, content_hash, created_at, updated_at) \
+             SELECT *, $11::timestamptz, $11::timestamptz FROM UNNEST($1::text[], $2::text[], \
+             $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], \
+             $10::text[]) {}",
+            sql::PRODUCT_UPSERT_TAIL
+        )))
+        .bind(column(|p| Some(p.product_id.as_str())))
+        .bind(column(|p| Some(p.name.as_str())))
+        .bind(column(|p| Some(p.description.as_str())))
+        .bind(column(|p| Some(p.category.as_str())))
+        .bind(column(|p| Some(p.brand.as_str())))
+        .bind(column(|p| Some(p.origin.as_str())))
+        .bind(column(|p| Some(p.status.as_str())))
+        .bind(column(|p| p.option_names.first().map(String::as_str)))
+        .bind(column(|p| p.option_names.get(1).map(String::as_str)))
+        .bind(hashes)
+        .bind(self.now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn variant_states(
+        &mut self,
+        skus: &[String],
+    ) -> Result<HashMap<String, VariantState>, StoreError> {
+        // Lock the stock rows: a count computed from these levels must not race an order.
+        let rows: Vec<VariantStateCols> = sqlx::query_as(
+            "SELECT v.sku, v.product_id, v.position, v.content_hash, v.price_hash, s.on_hand \
+             FROM variants v JOIN stock_levels s ON s.sku = v.sku \
+             WHERE v.sku = ANY($1) FOR UPDATE OF s",
+        )
+        .bind(skus)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(rows.into_iter().map(VariantStateCols::into_pair).collect())
+    }
+
+    async fn put_variants(&mut self, variants: &[VariantRecord]) -> Result<(), StoreError> {
+        let text = |f: fn(&VariantRecord) -> Option<&str>| -> Vec<Option<&str>> {
+            variants.iter().map(f).collect()
+        };
+        let int = |f: fn(&VariantRecord) -> Option<i64>| -> Vec<Option<i64>> {
+            variants.iter().map(f).collect()
+        };
+        let skus = text(|r| Some(r.variant.sku.as_str()));
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO variants (sku, product_id, position, option1_value, option2_value, \
+             price, weight_g, length_mm, width_mm, height_mm, barcode, content_hash, price_hash, \
+             created_at, updated_at) \
+             SELECT *, $14::timestamptz, $14::timestamptz FROM UNNEST($1::text[], $2::text[], \
+             $3::int8[], $4::text[], $5::text[], $6::int8[], $7::int8[], $8::int8[], $9::int8[], \
+             $10::int8[], $11::text[], $12::text[], $13::text[]) {}",
+            sql::VARIANT_UPSERT_TAIL
+        )))
+        .bind(&skus)
+        .bind(text(|r| Some(r.variant.product_id.as_str())))
+        .bind(int(|r| Some(r.variant.position)))
+        .bind(text(|r| r.variant.option_values.first().map(String::as_str)))
+        .bind(text(|r| r.variant.option_values.get(1).map(String::as_str)))
+        .bind(int(|r| Some(r.variant.price)))
+        .bind(int(|r| r.variant.weight_g))
+        .bind(int(|r| r.variant.length_mm))
+        .bind(int(|r| r.variant.width_mm))
+        .bind(int(|r| r.variant.height_mm))
+        .bind(text(|r| r.variant.barcode.as_deref()))
+        .bind(text(|r| Some(r.content_hash.as_str())))
+        .bind(text(|r| Some(r.price_hash.as_str())))
+        .bind(self.now)
+        .execute(&mut *self.tx)
+        .await?;
+
+        sqlx::query("DELETE FROM variant_images WHERE sku = ANY($1)")
+            .bind(&skus)
+            .execute(&mut *self.tx)
+            .await?;
+        let (mut image_skus, mut positions, mut locations) = (Vec::new(), Vec::new(), Vec::new());
+        for r in variants {
+            for (location, position) in r.variant.images.iter().zip(0_i64..) {
+                image_skus.push(r.variant.sku.as_str());
+                positions.push(position);
+                locations.push(location.as_str());
+            }
+        }
+        sqlx::query(
+            "INSERT INTO variant_images (sku, position, location) \
+             SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[])",
+        )
+        .bind(image_skus)
+        .bind(positions)
+        .bind(locations)
+        .execute(&mut *self.tx)
+        .await?;
+
+        sqlx::query(
+            "INSERT INTO stock_levels (sku, on_hand, updated_at) \
+             SELECT sku, 0, $2 FROM UNNEST($1::text[]) AS sku ON CONFLICT (sku) DO NOTHING",
+        )
+        .bind(&skus)
+        .bind(self.now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn record_movements(&mut self, movements: &[NewMovement]) -> Result<(), StoreError> {
+        for m in movements {
+            record_one(&mut self.tx, m, self.now).await?;
+        }
+        Ok(())
+    }
+
+    async fn violations(&mut self) -> Result<Vec<Violation>, StoreError> {
+        let empty: Vec<String> = sqlx::query_scalar(sql::EMPTY_PRODUCTS)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let mismatched = sqlx::query_as(sql::OPTIONS_MISMATCH)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let duplicated = sqlx::query_as(
+            "SELECT product_id, string_agg(sku, ',') AS skus FROM variants \
+             GROUP BY product_id, option1_value, option2_value HAVING COUNT(*) > 1 \
+             ORDER BY product_id",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(rows::violations(empty, mismatched, duplicated))
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<(), StoreError> {
+        Ok(self.tx.rollback().await?)
+    }
+}

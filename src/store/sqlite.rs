@@ -1,0 +1,371 @@
+//! Embedded SQLite: WAL, a busy timeout, and `BEGIN IMMEDIATE` for every write so
+//! writers queue up front instead of failing mid-transaction on a lock upgrade.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Sqlite, Transaction};
+
+use super::rows::{self, CatalogueCols, ImageCols, MovementCols, StockCols, VariantStateCols};
+use super::{
+    CHUNK, CatalogueCursor, CatalogueRow, CatalogueSummary, CatalogueWrite, Store, StoreError,
+    StockMovement, StockRow, VariantRecord, VariantState, Violation, sql,
+};
+use crate::catalogue::model::Product;
+use crate::clock::Clock;
+use crate::inventory::NewMovement;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    clock: Arc<dyn Clock>,
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool, clock })
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn begin_catalogue_write(&self) -> Result<Box<dyn CatalogueWrite>, StoreError> {
+        Ok(Box::new(SqliteCatalogueWrite {
+            tx: self.begin_write().await?,
+            now: self.clock.now(),
+        }))
+    }
+
+    async fn record_movement(&self, movement: &NewMovement) -> Result<StockRow, StoreError> {
+        let mut tx = self.begin_write().await?;
+        record_one(&mut tx, movement, self.clock.now()).await?;
+        let row: StockCols = sqlx::query_as(sql::STOCK_ONE)
+            .bind(&movement.sku)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row.into())
+    }
+
+    async fn stock(&self, sku: Option<&str>) -> Result<Vec<StockRow>, StoreError> {
+        let rows: Vec<StockCols> = match sku {
+            Some(sku) => {
+                sqlx::query_as(sql::STOCK_ONE)
+                    .bind(sku)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => sqlx::query_as(sql::STOCK_ALL).fetch_all(&self.pool).await?,
+        };
+        Ok(rows.into_iter().map(StockRow::from).collect())
+    }
+
+    async fn movements(&self, sku: &str, limit: i64) -> Result<Vec<StockMovement>, StoreError> {
+        let rows: Vec<MovementCols> = sqlx::query_as(sql::MOVEMENTS)
+            .bind(sku)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(StockMovement::try_from).collect()
+    }
+
+    async fn catalogue_page(
+        &self,
+        after: Option<&CatalogueCursor>,
+        limit: i64,
+    ) -> Result<Vec<CatalogueRow>, StoreError> {
+        let cols: Vec<CatalogueCols> = match after {
+            None => {
+                sqlx::query_as(sql::CATALOGUE_FIRST_PAGE)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            Some(c) => {
+                sqlx::query_as(sql::CATALOGUE_NEXT_PAGE)
+                    .bind(&c.product_id)
+                    .bind(c.position)
+                    .bind(&c.sku)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        let mut images: Vec<ImageCols> = Vec::new();
+        for chunk in cols.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT sku, location FROM variant_images WHERE sku IN (",
+            );
+            let mut list = q.separated(", ");
+            for c in chunk {
+                list.push_bind(c.sku.as_str());
+            }
+            q.push(") ORDER BY sku, position");
+            images.extend(q.build_query_as::<ImageCols>().fetch_all(&self.pool).await?);
+        }
+        rows::with_images(cols, images)
+    }
+
+    async fn summary(&self) -> Result<CatalogueSummary, StoreError> {
+        let (products, skus, units): (i64, i64, i64) =
+            sqlx::query_as(sql::SUMMARY).fetch_one(&self.pool).await?;
+        Ok(CatalogueSummary {
+            products,
+            skus,
+            units_on_hand: units,
+        })
+    }
+}
+
+/// Records one movement inside `tx`; a repeated (source, external_ref) is a no-op.
+async fn record_one(
+    tx: &mut Transaction<'static, Sqlite>,
+    m: &NewMovement,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let inserted: Option<i64> = sqlx::query_scalar(sql::INSERT_MOVEMENT)
+        .bind(&m.sku)
+        .bind(m.delta)
+        .bind(m.kind.as_str())
+        .bind(&m.reason)
+        .bind(&m.source)
+        .bind(&m.external_ref)
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(|err| unknown_sku_or(err, &m.sku))?;
+    if inserted.is_none() {
+        return Ok(());
+    }
+    let moved: Option<i64> = sqlx::query_scalar(sql::MOVE_LEVEL)
+        .bind(m.delta)
+        .bind(now)
+        .bind(&m.sku)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if moved.is_some() {
+        return Ok(());
+    }
+    let on_hand: Option<i64> = sqlx::query_scalar(sql::LEVEL_OF)
+        .bind(&m.sku)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Err(match on_hand {
+        None => StoreError::UnknownSku(m.sku.clone()),
+        Some(on_hand) => StoreError::NegativeStock {
+            sku: m.sku.clone(),
+            on_hand,
+            would_be: on_hand + m.delta,
+        },
+    })
+}
+
+/// A movement for a SKU that does not exist fails its foreign key.
+fn unknown_sku_or(err: sqlx::Error, sku: &str) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::UnknownSku(sku.to_string())
+        }
+        _ => StoreError::Database(err),
+    }
+}
+
+struct SqliteCatalogueWrite {
+    tx: Transaction<'static, Sqlite>,
+    now: DateTime<Utc>,
+}
+
+#[async_trait]
+impl CatalogueWrite for SqliteCatalogueWrite {
+    async fn product_hashes(
+        &mut self,
+        ids: &[String],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT product_id, content_hash FROM products WHERE product_id IN (",
+            );
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(id.as_str());
+            }
+            q.push(")");
+            let rows: Vec<(String, String)> = q.build_query_as().fetch_all(&mut *self.tx).await?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    async fn put_products(&mut self, products: &[(Product, String)]) -> Result<(), StoreError> {
+        let now = self.now;
+        for chunk in products.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO products (product_id, name, description, category, brand, origin, \
+                 status, option1_name, option2_name, content_hash, created_at, updated_at) ",
+            );
+            q.push_values(chunk, |mut b, (p, hash)| {
+                b.push_bind(p.product_id.as_str())
+                    .push_bind(p.name.as_str())
+                    .push_bind(p.description.as_str())
+                    .push_bind(p.category.as_str())
+                    .push_bind(p.brand.as_str())
+                    .push_bind(p.origin.as_str())
+                    .push_bind(p.status.as_str())
+                    .push_bind(p.option_names.first().map(String::as_str))
+                    .push_bind(p.option_names.get(1).map(String::as_str))
+                    .push_bind(hash.as_str())
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            q.push(sql::PRODUCT_UPSERT_TAIL);
+            q.build().execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn variant_states(
+        &mut self,
+        skus: &[String],
+    ) -> Result<HashMap<String, VariantState>, StoreError> {
+        let mut out = HashMap::with_capacity(skus.len());
+        for chunk in skus.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT v.sku, v.product_id, v.position, v.content_hash, v.price_hash, \
+                 COALESCE(s.on_hand, 0) AS on_hand FROM variants v \
+                 LEFT JOIN stock_levels s ON s.sku = v.sku WHERE v.sku IN (",
+            );
+            let mut list = q.separated(", ");
+            for sku in chunk {
+                list.push_bind(sku.as_str());
+            }
+            q.push(")");
+            let rows: Vec<VariantStateCols> =
+                q.build_query_as().fetch_all(&mut *self.tx).await?;
+            out.extend(rows.into_iter().map(VariantStateCols::into_pair));
+        }
+        Ok(out)
+    }
+
+    async fn put_variants(&mut self, variants: &[VariantRecord]) -> Result<(), StoreError> {
+        let now = self.now;
+        // Each variant binds 15 values: stay well under SQLite's 32766.
+        for chunk in variants.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO variants (sku, product_id, position, option1_value, option2_value, \
+                 price, weight_g, length_mm, width_mm, height_mm, barcode, content_hash, \
+                 price_hash, created_at, updated_at) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                let v = &r.variant;
+                b.push_bind(v.sku.as_str())
+                    .push_bind(v.product_id.as_str())
+                    .push_bind(v.position)
+                    .push_bind(v.option_values.first().map(String::as_str))
+                    .push_bind(v.option_values.get(1).map(String::as_str))
+                    .push_bind(v.price)
+                    .push_bind(v.weight_g)
+                    .push_bind(v.length_mm)
+                    .push_bind(v.width_mm)
+                    .push_bind(v.height_mm)
+                    .push_bind(v.barcode.as_deref())
+                    .push_bind(r.content_hash.as_str())
+                    .push_bind(r.price_hash.as_str())
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            q.push(sql::VARIANT_UPSERT_TAIL);
+            q.build().execute(&mut *self.tx).await?;
+
+            let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM variant_images WHERE sku IN (");
+            let mut list = q.separated(", ");
+            for r in chunk {
+                list.push_bind(r.variant.sku.as_str());
+            }
+            q.push(")");
+            q.build().execute(&mut *self.tx).await?;
+
+            let images: Vec<(&str, i64, &str)> = chunk
+                .iter()
+                .flat_map(|r| {
+                    r.variant
+                        .images
+                        .iter()
+                        .zip(0..)
+                        .map(|(loc, i)| (r.variant.sku.as_str(), i, loc.as_str()))
+                })
+                .collect();
+            for images in images.chunks(CHUNK) {
+                let mut q = QueryBuilder::<Sqlite>::new(
+                    "INSERT INTO variant_images (sku, position, location) ",
+                );
+                q.push_values(images, |mut b, (sku, i, loc)| {
+                    b.push_bind(*sku).push_bind(*i).push_bind(*loc);
+                });
+                q.build().execute(&mut *self.tx).await?;
+            }
+
+            let mut q =
+                QueryBuilder::<Sqlite>::new("INSERT INTO stock_levels (sku, on_hand, updated_at) ");
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(r.variant.sku.as_str()).push_bind(0_i64).push_bind(now);
+            });
+            q.push(" ON CONFLICT (sku) DO NOTHING");
+            q.build().execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn record_movements(&mut self, movements: &[NewMovement]) -> Result<(), StoreError> {
+        for m in movements {
+            record_one(&mut self.tx, m, self.now).await?;
+        }
+        Ok(())
+    }
+
+    async fn violations(&mut self) -> Result<Vec<Violation>, StoreError> {
+        let empty: Vec<String> = sqlx::query_scalar(sql::EMPTY_PRODUCTS)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let mismatched = sqlx::query_as(sql::OPTIONS_MISMATCH)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let duplicated = sqlx::query_as(
+            "SELECT product_id, group_concat(sku, ',') AS skus FROM variants \
+             GROUP BY product_id, option1_value, option2_value HAVING COUNT(*) > 1 \
+             ORDER BY product_id",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(rows::violations(empty, mismatched, duplicated))
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<(), StoreError> {
+        Ok(self.tx.rollback().await?)
+    }
+}
