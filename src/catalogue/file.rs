@@ -129,22 +129,31 @@ fn read_csv(path: &Path, visit: &mut dyn FnMut(RawRow) -> Result<(), ()>) -> Res
         .has_headers(false)
         .flexible(true)
         .delimiter(delimiter)
-        .from_reader(reader);
+        .from_reader(LineCounter::new(reader));
     let mut record = csv::ByteRecord::new();
+    let mut embedded_newlines = 0_u64;
     loop {
-        let line = csv.position().line();
+        let start = csv.position().byte();
         match csv.read_byte_record(&mut record) {
             Ok(false) => return Ok(()),
             Ok(true) => {}
             Err(err) => {
-                let row = err.position().map_or(line, |p| p.line());
+                let byte = err.position().map_or(start, |p| p.byte());
                 return Err(Stop::Problem(Problem::row(
-                    row,
+                    csv.get_mut().line_at(byte),
                     format!("cannot read this row as CSV: {}", csv_reason(&err)),
                 )));
             }
         }
-        let row = record.position().map_or(line, |p| p.line());
+        // A record's start offset includes blank lines skipped before it, so place
+        // the record by its last byte; then discount newlines inside quoted cells,
+        // which a spreadsheet shows within one row.
+        let end = csv.position().byte().saturating_sub(1).max(start);
+        embedded_newlines += record
+            .iter()
+            .map(|f| f.iter().filter(|b| **b == b'\n').count() as u64)
+            .sum::<u64>();
+        let row = csv.get_mut().line_at(end).saturating_sub(embedded_newlines);
         let mut cells = Vec::with_capacity(record.len());
         for field in record.iter() {
             match std::str::from_utf8(field) {
@@ -161,6 +170,49 @@ fn read_csv(path: &Path, visit: &mut dyn FnMut(RawRow) -> Result<(), ()>) -> Res
             continue;
         }
         visit(RawRow { row, cells }).map_err(|()| Stop::Visitor)?;
+    }
+}
+
+/// Line numbers from byte offsets. The csv crate's own line count is off after a
+/// blank CRLF line, and users must find rows where their spreadsheet shows them.
+/// Only newlines still in the read-ahead window are kept, so memory stays flat.
+struct LineCounter<R> {
+    inner: R,
+    offset: u64,
+    pending: std::collections::VecDeque<u64>,
+    lines_before: u64,
+}
+
+impl<R> LineCounter<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            offset: 0,
+            pending: std::collections::VecDeque::new(),
+            lines_before: 0,
+        }
+    }
+
+    /// The 1-based line on which the byte at `offset` stands (offsets only grow).
+    fn line_at(&mut self, offset: u64) -> u64 {
+        while self.pending.front().is_some_and(|nl| *nl < offset) {
+            self.pending.pop_front();
+            self.lines_before += 1;
+        }
+        self.lines_before + 1
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for LineCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for (i, b) in buf[..n].iter().enumerate() {
+            if *b == b'\n' {
+                self.pending.push_back(self.offset + i as u64);
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
     }
 }
 

@@ -1,0 +1,255 @@
+//! The same store stories, run on SQLite and on PostgreSQL.
+
+mod common;
+
+use std::sync::Arc;
+
+use chosync::catalogue::export::export_file;
+use chosync::inventory::{MovementKind, NewMovement};
+use chosync::store::StoreError;
+use common::{HEADER, TestDb, demo_catalogue, file};
+
+fn adjust(sku: &str, delta: i64) -> NewMovement {
+    NewMovement {
+        sku: sku.into(),
+        delta,
+        kind: MovementKind::Adjust,
+        reason: "test".into(),
+        source: "test".into(),
+        external_ref: None,
+    }
+}
+
+async fn the_sample_catalogue_imports_and_a_second_import_changes_nothing(db: &TestDb) {
+    let first = db.import(&demo_catalogue()).await.expect("import");
+    assert_eq!(first.products.created, 14);
+    assert_eq!(first.skus.created, 32);
+    assert_eq!(first.stock_movements, 32);
+    let summary = db.store.summary().await.expect("summary");
+    assert_eq!((summary.products, summary.skus), (14, 32));
+
+    let before = db.snapshot().await;
+    let second = db.import(&demo_catalogue()).await.expect("re-import");
+    assert_eq!(second.products.unchanged, 14);
+    assert_eq!(second.skus.unchanged, 32);
+    assert_eq!(second.stock_movements, 0);
+    assert_eq!(db.snapshot().await, before);
+}
+
+async fn a_changed_stock_value_becomes_a_count_movement(db: &TestDb) {
+    let (_d, v1) = file(
+        "c.csv",
+        &format!("{HEADER}\nP1,Miến dong,MD-1,,,65000,10,\n"),
+    );
+    db.import(&v1).await.expect("first");
+    let (_d2, v2) = file(
+        "c.csv",
+        &format!("{HEADER}\nP1,Miến dong,MD-1,,,65000,4,\n"),
+    );
+    let report = db.import(&v2).await.expect("second");
+    assert_eq!(report.skus.updated, 1);
+    assert_eq!(report.stock_movements, 1);
+    let movements = db.store.movements("MD-1", 10).await.expect("movements");
+    let deltas: Vec<(i64, MovementKind)> = movements.iter().map(|m| (m.delta, m.kind)).collect();
+    assert_eq!(deltas, vec![(-6, MovementKind::Count), (10, MovementKind::Count)]);
+    assert_eq!(movements[0].source, "import:c.csv");
+    assert_eq!(db.store.stock(Some("MD-1")).await.expect("stock")[0].on_hand, 4);
+}
+
+async fn a_file_with_one_bad_row_changes_nothing(db: &TestDb) {
+    db.import(&demo_catalogue()).await.expect("import");
+    let before = db.snapshot().await;
+    let (_d, bad) = file(
+        "bad.csv",
+        &format!(
+            "{HEADER}\nTD-QUE,Tinh dầu quế,TDQ-10ML,Dung tích,10 ml,99000,1,\nNEW,Sản phẩm mới,NEW-1,,,12.5,3,\n"
+        ),
+    );
+    let err = db.import(&bad).await.expect_err("invalid");
+    assert_eq!(err.lines().len(), 1, "{:?}", err.lines());
+    assert_eq!(db.snapshot().await, before);
+}
+
+async fn a_dry_run_reports_the_changes_and_writes_nothing(db: &TestDb) {
+    let before = db.snapshot().await;
+    let report = db.dry_run(&demo_catalogue()).await.expect("dry run");
+    assert!(report.dry_run);
+    assert_eq!(report.skus.created, 32);
+    assert_eq!(report.stock_movements, 32);
+    assert_eq!(db.snapshot().await, before);
+}
+
+async fn stock_cannot_be_adjusted_below_zero(db: &TestDb) {
+    db.import(&demo_catalogue()).await.expect("import");
+    let before = db.snapshot().await;
+    let err = db
+        .store
+        .record_movement(&adjust("TDQ-10ML", -121))
+        .await
+        .expect_err("below zero");
+    assert!(
+        matches!(err, StoreError::NegativeStock { on_hand: 120, would_be: -1, .. }),
+        "{err}"
+    );
+    assert_eq!(db.snapshot().await, before);
+    let row = db
+        .store
+        .record_movement(&adjust("TDQ-10ML", -120))
+        .await
+        .expect("down to zero");
+    assert_eq!((row.on_hand, row.available), (0, 0));
+    let err = db
+        .store
+        .record_movement(&adjust("NO-SUCH", 1))
+        .await
+        .expect_err("unknown");
+    assert!(matches!(err, StoreError::UnknownSku(ref s) if s == "NO-SUCH"), "{err}");
+}
+
+async fn a_movement_with_a_known_external_ref_is_applied_once(db: &TestDb) {
+    db.import(&demo_catalogue()).await.expect("import");
+    let mut m = adjust("MD-500G", -2);
+    m.source = "shopee-huongngan".into();
+    m.external_ref = Some("order-2411:line-1:sale".into());
+    for _ in 0..3 {
+        db.store.record_movement(&m).await.expect("record");
+    }
+    let row = &db.store.stock(Some("MD-500G")).await.expect("stock")[0];
+    assert_eq!(row.on_hand, 298);
+    assert_eq!(db.store.movements("MD-500G", 10).await.expect("moves").len(), 2);
+}
+
+async fn concurrent_adjustments_are_all_counted(db: &TestDb) {
+    db.import(&demo_catalogue()).await.expect("import");
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let store = Arc::clone(&db.store);
+        tasks.push(tokio::spawn(async move {
+            store.record_movement(&adjust("NH-100G", -1)).await
+        }));
+    }
+    for task in tasks {
+        task.await.expect("join").expect("adjust");
+    }
+    let row = &db.store.stock(Some("NH-100G")).await.expect("stock")[0];
+    assert_eq!(row.on_hand, 150 - 40);
+}
+
+async fn the_level_always_equals_the_sum_of_its_movements(db: &TestDb) {
+    db.import(&demo_catalogue()).await.expect("import");
+    db.store.record_movement(&adjust("MO-1L", 7)).await.expect("in");
+    db.store.record_movement(&adjust("MO-1L", -3)).await.expect("out");
+    let _ = db.store.record_movement(&adjust("MO-1L", -100)).await;
+    for row in db.store.stock(None).await.expect("stock") {
+        let sum: i64 = db
+            .store
+            .movements(&row.sku, 1000)
+            .await
+            .expect("movements")
+            .iter()
+            .map(|m| m.delta)
+            .sum();
+        assert_eq!(sum, row.on_hand, "{}", row.sku);
+    }
+}
+
+async fn export_then_import_changes_nothing_in_csv_and_xlsx(db: &TestDb) {
+    db.import(&demo_catalogue()).await.expect("import");
+    db.store.record_movement(&adjust("HD-1KG", -9)).await.expect("adjust");
+    let before = db.snapshot().await;
+    for name in ["out.csv", "out.xlsx"] {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join(name);
+        assert_eq!(export_file(db.store.as_ref(), &path).await.expect("export"), 32);
+        let report = db.import(&path).await.expect("import export");
+        assert_eq!(report.skus.unchanged, 32, "{name}");
+        assert_eq!(report.stock_movements, 0, "{name}");
+        assert_eq!(db.snapshot().await, before, "{name}");
+    }
+}
+
+async fn exporting_pages_through_a_large_catalogue(db: &TestDb) {
+    let dir = tempfile::tempdir().expect("dir");
+    let source = dir.path().join("big.csv");
+    chosync::bench::generate_catalogue(&source, 2_345).expect("generate");
+    assert_eq!(db.import(&source).await.expect("import").skus.created, 2_345);
+    let out = dir.path().join("out.csv");
+    assert_eq!(export_file(db.store.as_ref(), &out).await.expect("export"), 2_345);
+    let text = std::fs::read_to_string(&out).expect("read");
+    assert_eq!(text.lines().count(), 2_346);
+    let report = db.import(&out).await.expect("re-import");
+    assert_eq!(report.skus.unchanged, 2_345);
+}
+
+async fn moving_every_sku_out_of_a_product_is_refused(db: &TestDb) {
+    db.import(&demo_catalogue()).await.expect("import");
+    let before = db.snapshot().await;
+    let (_d, moved) = file(
+        "move.csv",
+        &format!("{HEADER}\nQUYT-SAY-2,Quýt sấy dẻo,QS-200G,,,55000,160,\n"),
+    );
+    let err = db.import(&moved).await.expect_err("refused");
+    assert_eq!(
+        err.lines(),
+        vec![format!(
+            "{}: product \"QUYT-SAY\" would have no SKUs left: this file moves all of them to other products",
+            moved.display()
+        )]
+    );
+    assert_eq!(db.snapshot().await, before);
+}
+
+async fn new_option_names_must_fit_skus_the_file_leaves_out(db: &TestDb) {
+    db.import(&demo_catalogue()).await.expect("import");
+    let before = db.snapshot().await;
+    let (_d, partial) = file(
+        "partial.csv",
+        &format!(
+            "{HEADER}\nMIEN-DONG,Miến dong Côn Minh,MD-500G,Khối lượng,500 g,65000,300,\nMIEN-DONG,,MD-250G,Khối lượng,250 g,35000,10,\n"
+        ),
+    );
+    assert_eq!(db.import(&partial).await.expect("compatible").skus.created, 1);
+    let (_d, renamed) = file(
+        "renamed.csv",
+        &format!("{HEADER}\nMIEN-DONG,Miến dong Côn Minh,MD-500G,,,65000,300,\n"),
+    );
+    let err = db.import(&renamed).await.expect_err("refused");
+    let lines = err.lines();
+    assert!(
+        lines.iter().any(|l| l.contains(
+            "the options of product \"MIEN-DONG\" no longer fit SKU \"MD-1KG\", which is already in the catalogue but not in this file"
+        )),
+        "{lines:?}"
+    );
+    assert!(db.snapshot().await != before, "the compatible import landed");
+}
+
+async fn stock_movements_cannot_be_rewritten(db: &TestDb) {
+    db.import(&demo_catalogue()).await.expect("import");
+    // The ledger is append-only in the schema itself, not just by convention.
+    let result = if db.url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.expect("connect");
+        sqlx::query("UPDATE stock_movements SET delta = 999").execute(&pool).await.map(|_| ())
+    } else {
+        let pool = sqlx::PgPool::connect(&db.url).await.expect("connect");
+        sqlx::query("DELETE FROM stock_movements").execute(&pool).await.map(|_| ())
+    };
+    let err = result.expect_err("append-only");
+    assert!(err.to_string().contains("stock_movements is append-only"), "{err}");
+}
+
+on_both_engines!(
+    the_sample_catalogue_imports_and_a_second_import_changes_nothing,
+    a_changed_stock_value_becomes_a_count_movement,
+    a_file_with_one_bad_row_changes_nothing,
+    a_dry_run_reports_the_changes_and_writes_nothing,
+    stock_cannot_be_adjusted_below_zero,
+    a_movement_with_a_known_external_ref_is_applied_once,
+    concurrent_adjustments_are_all_counted,
+    the_level_always_equals_the_sum_of_its_movements,
+    export_then_import_changes_nothing_in_csv_and_xlsx,
+    exporting_pages_through_a_large_catalogue,
+    moving_every_sku_out_of_a_product_is_refused,
+    new_option_names_must_fit_skus_the_file_leaves_out,
+    stock_movements_cannot_be_rewritten,
+);
