@@ -15,7 +15,11 @@ use crate::settings::{LogFormat, Settings, SettingsError};
 use crate::store::{self, Store, StoreError};
 
 #[derive(Debug, Parser)]
-#[command(name = "chosync", version, about = "Keeps one cooperative catalogue in sync with its marketplaces")]
+#[command(
+    name = "chosync",
+    version,
+    about = "Keeps one cooperative catalogue in sync with its marketplaces"
+)]
 pub struct Cli {
     /// Configuration file (TOML); CHOSYNC__SECTION__KEY variables override it.
     #[arg(long, global = true, value_name = "FILE")]
@@ -101,7 +105,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
     };
     init_logging(&settings);
-    let url = cli.database.clone().unwrap_or_else(|| settings.database.url.clone());
+    let url = cli
+        .database
+        .clone()
+        .unwrap_or_else(|| settings.database.url.clone());
     match execute(cli.command, &settings, &url).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -120,7 +127,10 @@ struct Failure {
 
 impl Failure {
     fn invalid(lines: Vec<String>) -> Self {
-        Self { code: INVALID, lines }
+        Self {
+            code: INVALID,
+            lines,
+        }
     }
 }
 
@@ -168,10 +178,16 @@ fn init_logging(settings: &Settings) {
 }
 
 async fn open(url: &str) -> Result<Arc<dyn Store>, Failure> {
-    store::open(url, Arc::new(SystemClock)).await.map_err(|err| Failure {
-        code: if matches!(err, StoreError::UnsupportedUrl(_)) { INVALID } else { 1 },
-        lines: vec![format!("error: {}: {err}", crate::redact::url(url))],
-    })
+    store::open(url, Arc::new(SystemClock))
+        .await
+        .map_err(|err| Failure {
+            code: if matches!(err, StoreError::UnsupportedUrl(_)) {
+                INVALID
+            } else {
+                1
+            },
+            lines: vec![format!("error: {}: {err}", crate::redact::url(url))],
+        })
 }
 
 async fn execute(command: Command, settings: &Settings, url: &str) -> Result<(), Failure> {
@@ -183,11 +199,17 @@ async fn execute(command: Command, settings: &Settings, url: &str) -> Result<(),
         Command::CheckConfig => {
             let problems = settings.problems();
             if !problems.is_empty() {
-                return Err(Failure::invalid(problems.iter().map(ToString::to_string).collect()));
+                return Err(Failure::invalid(
+                    problems.iter().map(ToString::to_string).collect(),
+                ));
             }
             say!("configuration is valid");
         }
-        Command::Import { file, dry_run, json } => {
+        Command::Import {
+            file,
+            dry_run,
+            json,
+        } => {
             let store = open(url).await?;
             let progress = Arc::new(Bar::new());
             let result = import_file(store.as_ref(), &file, dry_run, progress.clone()).await;
@@ -213,10 +235,12 @@ async fn execute(command: Command, settings: &Settings, url: &str) -> Result<(),
         }
         Command::Export { file } => {
             let store = open(url).await?;
-            let rows = export_file(store.as_ref(), &file).await.map_err(|err| Failure {
-                code: 1,
-                lines: vec![format!("error: {err}")],
-            })?;
+            let rows = export_file(store.as_ref(), &file)
+                .await
+                .map_err(|err| Failure {
+                    code: 1,
+                    lines: vec![format!("error: {err}")],
+                })?;
             say!("exported {rows} SKUs to {}", file.display());
         }
         Command::Stock { sku, json, action } => {
@@ -241,15 +265,24 @@ fn print_import(report: &ImportReport, json: bool) {
         eprintln!("warning: {w}");
     }
     if json {
-        say!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
+        say!(
+            "{}",
+            serde_json::to_string_pretty(report).unwrap_or_default()
+        );
         return;
     }
-    let verb = if report.dry_run { "would import" } else { "imported" };
+    let verb = if report.dry_run {
+        "would import"
+    } else {
+        "imported"
+    };
     say!("{} {} ({} rows):", verb, report.file, report.rows);
     for (what, c) in [("products", report.products), ("SKUs", report.skus)] {
         say!(
             "  {what:<9} {} created, {} updated, {} unchanged",
-            c.created, c.updated, c.unchanged
+            c.created,
+            c.updated,
+            c.unchanged
         );
     }
     say!("  stock     {} counts recorded", report.stock_movements);
@@ -267,7 +300,9 @@ async fn adjust(
 ) -> Result<(), Failure> {
     let reason = crate::catalogue::text::clean(&reason);
     if reason.is_empty() {
-        return Err(Failure::invalid(vec!["error: --reason must not be empty".into()]));
+        return Err(Failure::invalid(vec![
+            "error: --reason must not be empty".into(),
+        ]));
     }
     if delta == 0 {
         return Err(Failure::invalid(vec!["error: DELTA must not be 0".into()]));
@@ -287,7 +322,10 @@ async fn adjust(
     } else {
         say!(
             "{}: on hand {} ({delta:+}), reserved {}, available {}",
-            row.sku, row.on_hand, row.reserved, row.available
+            row.sku,
+            row.on_hand,
+            row.reserved,
+            row.available
         );
     }
     Ok(())
@@ -305,10 +343,17 @@ async fn show_stock(store: &dyn Store, sku: Option<&str>, json: bool) -> Result<
             say!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
             return Ok(());
         }
-        say!("{} — {} {}", row.sku, row.name, row.option_values.join(" / "));
+        say!(
+            "{} — {} {}",
+            row.sku,
+            row.name,
+            row.option_values.join(" / ")
+        );
         say!(
             "on hand {}, reserved {}, available {}",
-            row.on_hand, row.reserved, row.available
+            row.on_hand,
+            row.reserved,
+            row.available
         );
         if !movements.is_empty() {
             say!("\nrecent movements:");
@@ -326,12 +371,19 @@ async fn show_stock(store: &dyn Store, sku: Option<&str>, json: bool) -> Result<
         return Ok(());
     }
     if json {
-        say!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
         return Ok(());
     }
     say!(
         "{:<24} {:<40} {:>8} {:>8} {:>9}",
-        "SKU", "PRODUCT", "ON HAND", "RESERVED", "AVAILABLE"
+        "SKU",
+        "PRODUCT",
+        "ON HAND",
+        "RESERVED",
+        "AVAILABLE"
     );
     for r in &rows {
         let mut label = r.name.clone();
@@ -345,7 +397,11 @@ async fn show_stock(store: &dyn Store, sku: Option<&str>, json: bool) -> Result<
         };
         say!(
             "{:<24} {:<40} {:>8} {:>8} {:>9}",
-            r.sku, label, r.on_hand, r.reserved, r.available
+            r.sku,
+            label,
+            r.on_hand,
+            r.reserved,
+            r.available
         );
     }
     Ok(())

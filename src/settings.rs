@@ -169,7 +169,10 @@ mod tests {
         let file = write("[database]\nurll = \"sqlite://x.db\"\n");
         let err = Settings::load(Some(file.path())).expect_err("unknown key");
         let text = err.to_string();
-        assert!(text.starts_with("database.urll: unknown field: found `urll`"), "{text}");
+        assert!(
+            text.starts_with("database.urll: unknown field: found `urll`"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -177,6 +180,9 @@ mod tests {
         let file = write("[database]\nurl = \"mysql://x\"\n[log]\nformat = \"xml\"\n");
         let err = Settings::load(Some(file.path())).expect_err("bad values");
         let text = err.to_string();
-        assert!(text.contains("log.format: unknown variant: found `xml`"), "{text}");
+        assert!(
+            text.contains("log.format: unknown variant: found `xml`"),
+            "{text}"
+        );
     }
 }

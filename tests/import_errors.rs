@@ -30,7 +30,10 @@ async fn problems_in(text: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_missing_required_column_is_named_with_its_vietnamese_alias() {
     let lines = problems_in("product_id,name,sku\nP1,Nấm,N-1\n").await;
-    assert_eq!(lines, vec!["FILE:1: missing required column \"price\" (or \"Giá\")"]);
+    assert_eq!(
+        lines,
+        vec!["FILE:1: missing required column \"price\" (or \"Giá\")"]
+    );
 }
 
 #[tokio::test]
@@ -44,7 +47,10 @@ async fn an_unknown_column_is_a_warning_and_is_ignored() {
     assert_eq!(report.skus.created, 1);
     assert_eq!(
         report.warnings,
-        vec![format!("{}:1:E: unknown column \"Ghi chú\" is ignored", path.display())]
+        vec![format!(
+            "{}:1:E: unknown column \"Ghi chú\" is ignored",
+            path.display()
+        )]
     );
 }
 
@@ -188,7 +194,11 @@ async fn decomposed_vietnamese_is_stored_composed() {
     assert_ne!(nfd, "Mộc nhĩ đen rừng");
     let (_d, path) = file(
         "c.csv",
-        &format!("product_id,name,sku,price,Tên phân loại 1,Phân loại 1\nP1,  {nfd} ,MN-1,45000,{},{}\n", "Khối lượng".nfd().collect::<String>(), "100 g"),
+        &format!(
+            "product_id,name,sku,price,Tên phân loại 1,Phân loại 1\nP1,  {nfd} ,MN-1,45000,{},{}\n",
+            "Khối lượng".nfd().collect::<String>(),
+            "100 g"
+        ),
     );
     db.import(&path).await.expect("imports");
     let row = &db.store.stock(Some("MN-1")).await.expect("stock")[0];
@@ -223,7 +233,9 @@ async fn files_that_are_not_catalogues_are_refused() {
     let (_d, png) = file("catalogue.csv", "\u{89}PNG\r\n\u{1a}\n\0\0\0\rIHDR");
     assert_eq!(
         problems(&png).await,
-        vec!["FILE: this is not CSV text (it contains binary data); use a .csv (UTF-8) or .xlsx file"]
+        vec![
+            "FILE: this is not CSV text (it contains binary data); use a .csv (UTF-8) or .xlsx file"
+        ]
     );
     let (_d, pdf) = file("catalogue.pdf", "%PDF-1.7");
     assert_eq!(
@@ -265,7 +277,9 @@ async fn an_empty_file_and_an_empty_sheet_are_refused() {
     book.save(&path).expect("save");
     assert_eq!(
         problems(&path).await,
-        vec!["FILE: the first sheet \"Sản phẩm\" is empty; expected a header row and one row per SKU"]
+        vec![
+            "FILE: the first sheet \"Sản phẩm\" is empty; expected a header row and one row per SKU"
+        ]
     );
 }
 
@@ -275,9 +289,16 @@ async fn an_xlsx_with_numeric_cells_imports() {
     let path = dir.path().join("c.xlsx");
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
-    for (col, title) in ["Mã sản phẩm", "Tên sản phẩm", "Mã SKU", "Giá", "Tồn kho", "Mã vạch"]
-        .iter()
-        .enumerate()
+    for (col, title) in [
+        "Mã sản phẩm",
+        "Tên sản phẩm",
+        "Mã SKU",
+        "Giá",
+        "Tồn kho",
+        "Mã vạch",
+    ]
+    .iter()
+    .enumerate()
     {
         sheet.write_string(0, col as u16, *title).expect("header");
     }
@@ -302,9 +323,16 @@ async fn an_xlsx_with_numeric_cells_imports() {
 
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
-    for (col, title) in ["Mã sản phẩm", "Tên sản phẩm", "Mã SKU", "Giá", "Tồn kho", "Mã vạch"]
-        .iter()
-        .enumerate()
+    for (col, title) in [
+        "Mã sản phẩm",
+        "Tên sản phẩm",
+        "Mã SKU",
+        "Giá",
+        "Tồn kho",
+        "Mã vạch",
+    ]
+    .iter()
+    .enumerate()
     {
         sheet.write_string(0, col as u16, *title).expect("header");
     }
@@ -318,7 +346,10 @@ async fn an_xlsx_with_numeric_cells_imports() {
     let db = TestDb::sqlite().await;
     let report = db.import(&path).await.expect("imports");
     assert_eq!(report.skus.created, 1);
-    assert_eq!(db.store.stock(Some("2024")).await.expect("stock")[0].on_hand, 250);
+    assert_eq!(
+        db.store.stock(Some("2024")).await.expect("stock")[0].on_hand,
+        250
+    );
 }
 
 #[tokio::test]
@@ -328,8 +359,14 @@ async fn images_must_be_urls_or_files_beside_the_catalogue() {
     )
     .await;
     assert_eq!(lines.len(), 2, "{lines:?}");
-    assert!(lines[0].starts_with("FILE:2:E: image file \"anh/khong-co.jpg\" not found (looked for /"), "{lines:?}");
-    assert_eq!(lines[1], "FILE:3:E: image \"ftp://x/y.jpg\" must be an http(s) URL or a file path");
+    assert!(
+        lines[0].starts_with("FILE:2:E: image file \"anh/khong-co.jpg\" not found (looked for /"),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines[1],
+        "FILE:3:E: image \"ftp://x/y.jpg\" must be an http(s) URL or a file path"
+    );
 }
 
 #[tokio::test]

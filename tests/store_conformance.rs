@@ -51,9 +51,15 @@ async fn a_changed_stock_value_becomes_a_count_movement(db: &TestDb) {
     assert_eq!(report.stock_movements, 1);
     let movements = db.store.movements("MD-1", 10).await.expect("movements");
     let deltas: Vec<(i64, MovementKind)> = movements.iter().map(|m| (m.delta, m.kind)).collect();
-    assert_eq!(deltas, vec![(-6, MovementKind::Count), (10, MovementKind::Count)]);
+    assert_eq!(
+        deltas,
+        vec![(-6, MovementKind::Count), (10, MovementKind::Count)]
+    );
     assert_eq!(movements[0].source, "import:c.csv");
-    assert_eq!(db.store.stock(Some("MD-1")).await.expect("stock")[0].on_hand, 4);
+    assert_eq!(
+        db.store.stock(Some("MD-1")).await.expect("stock")[0].on_hand,
+        4
+    );
 }
 
 async fn a_file_with_one_bad_row_changes_nothing(db: &TestDb) {
@@ -88,7 +94,14 @@ async fn stock_cannot_be_adjusted_below_zero(db: &TestDb) {
         .await
         .expect_err("below zero");
     assert!(
-        matches!(err, StoreError::NegativeStock { on_hand: 120, would_be: -1, .. }),
+        matches!(
+            err,
+            StoreError::NegativeStock {
+                on_hand: 120,
+                would_be: -1,
+                ..
+            }
+        ),
         "{err}"
     );
     assert_eq!(db.snapshot().await, before);
@@ -103,7 +116,10 @@ async fn stock_cannot_be_adjusted_below_zero(db: &TestDb) {
         .record_movement(&adjust("NO-SUCH", 1))
         .await
         .expect_err("unknown");
-    assert!(matches!(err, StoreError::UnknownSku(ref s) if s == "NO-SUCH"), "{err}");
+    assert!(
+        matches!(err, StoreError::UnknownSku(ref s) if s == "NO-SUCH"),
+        "{err}"
+    );
 }
 
 async fn a_movement_with_a_known_external_ref_is_applied_once(db: &TestDb) {
@@ -116,7 +132,14 @@ async fn a_movement_with_a_known_external_ref_is_applied_once(db: &TestDb) {
     }
     let row = &db.store.stock(Some("MD-500G")).await.expect("stock")[0];
     assert_eq!(row.on_hand, 298);
-    assert_eq!(db.store.movements("MD-500G", 10).await.expect("moves").len(), 2);
+    assert_eq!(
+        db.store
+            .movements("MD-500G", 10)
+            .await
+            .expect("moves")
+            .len(),
+        2
+    );
 }
 
 async fn concurrent_adjustments_are_all_counted(db: &TestDb) {
@@ -137,8 +160,14 @@ async fn concurrent_adjustments_are_all_counted(db: &TestDb) {
 
 async fn the_level_always_equals_the_sum_of_its_movements(db: &TestDb) {
     db.import(&demo_catalogue()).await.expect("import");
-    db.store.record_movement(&adjust("MO-1L", 7)).await.expect("in");
-    db.store.record_movement(&adjust("MO-1L", -3)).await.expect("out");
+    db.store
+        .record_movement(&adjust("MO-1L", 7))
+        .await
+        .expect("in");
+    db.store
+        .record_movement(&adjust("MO-1L", -3))
+        .await
+        .expect("out");
     let _ = db.store.record_movement(&adjust("MO-1L", -100)).await;
     for row in db.store.stock(None).await.expect("stock") {
         let sum: i64 = db
@@ -155,12 +184,18 @@ async fn the_level_always_equals_the_sum_of_its_movements(db: &TestDb) {
 
 async fn export_then_import_changes_nothing_in_csv_and_xlsx(db: &TestDb) {
     db.import(&demo_catalogue()).await.expect("import");
-    db.store.record_movement(&adjust("HD-1KG", -9)).await.expect("adjust");
+    db.store
+        .record_movement(&adjust("HD-1KG", -9))
+        .await
+        .expect("adjust");
     let before = db.snapshot().await;
     for name in ["out.csv", "out.xlsx"] {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join(name);
-        assert_eq!(export_file(db.store.as_ref(), &path).await.expect("export"), 32);
+        assert_eq!(
+            export_file(db.store.as_ref(), &path).await.expect("export"),
+            32
+        );
         let report = db.import(&path).await.expect("import export");
         assert_eq!(report.skus.unchanged, 32, "{name}");
         assert_eq!(report.stock_movements, 0, "{name}");
@@ -172,9 +207,15 @@ async fn exporting_pages_through_a_large_catalogue(db: &TestDb) {
     let dir = tempfile::tempdir().expect("dir");
     let source = dir.path().join("big.csv");
     chosync::bench::generate_catalogue(&source, 2_345).expect("generate");
-    assert_eq!(db.import(&source).await.expect("import").skus.created, 2_345);
+    assert_eq!(
+        db.import(&source).await.expect("import").skus.created,
+        2_345
+    );
     let out = dir.path().join("out.csv");
-    assert_eq!(export_file(db.store.as_ref(), &out).await.expect("export"), 2_345);
+    assert_eq!(
+        export_file(db.store.as_ref(), &out).await.expect("export"),
+        2_345
+    );
     let text = std::fs::read_to_string(&out).expect("read");
     assert_eq!(text.lines().count(), 2_346);
     let report = db.import(&out).await.expect("re-import");
@@ -208,7 +249,10 @@ async fn new_option_names_must_fit_skus_the_file_leaves_out(db: &TestDb) {
             "{HEADER}\nMIEN-DONG,Miến dong Côn Minh,MD-500G,Khối lượng,500 g,65000,300,\nMIEN-DONG,,MD-250G,Khối lượng,250 g,35000,10,\n"
         ),
     );
-    assert_eq!(db.import(&partial).await.expect("compatible").skus.created, 1);
+    assert_eq!(
+        db.import(&partial).await.expect("compatible").skus.created,
+        1
+    );
     let (_d, renamed) = file(
         "renamed.csv",
         &format!("{HEADER}\nMIEN-DONG,Miến dong Côn Minh,MD-500G,,,65000,300,\n"),
@@ -221,7 +265,10 @@ async fn new_option_names_must_fit_skus_the_file_leaves_out(db: &TestDb) {
         )),
         "{lines:?}"
     );
-    assert!(db.snapshot().await != before, "the compatible import landed");
+    assert!(
+        db.snapshot().await != before,
+        "the compatible import landed"
+    );
 }
 
 async fn stock_movements_cannot_be_rewritten(db: &TestDb) {
@@ -229,13 +276,22 @@ async fn stock_movements_cannot_be_rewritten(db: &TestDb) {
     // The ledger is append-only in the schema itself, not just by convention.
     let result = if db.url.starts_with("sqlite:") {
         let pool = sqlx::SqlitePool::connect(&db.url).await.expect("connect");
-        sqlx::query("UPDATE stock_movements SET delta = 999").execute(&pool).await.map(|_| ())
+        sqlx::query("UPDATE stock_movements SET delta = 999")
+            .execute(&pool)
+            .await
+            .map(|_| ())
     } else {
         let pool = sqlx::PgPool::connect(&db.url).await.expect("connect");
-        sqlx::query("DELETE FROM stock_movements").execute(&pool).await.map(|_| ())
+        sqlx::query("DELETE FROM stock_movements")
+            .execute(&pool)
+            .await
+            .map(|_| ())
     };
     let err = result.expect_err("append-only");
-    assert!(err.to_string().contains("stock_movements is append-only"), "{err}");
+    assert!(
+        err.to_string().contains("stock_movements is append-only"),
+        "{err}"
+    );
 }
 
 on_both_engines!(

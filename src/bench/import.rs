@@ -89,9 +89,11 @@ pub async fn run(skus: u64, postgres: Option<&str>) -> anyhow::Result<ImportBenc
         let mut url = url::Url::parse(server)?;
         url.set_path(&name);
         let result = measure("postgres", url.as_str(), &file).await;
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-            .execute(&admin)
-            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&admin)
+        .await?;
         engines.push(result?);
     }
     Ok(ImportBench {

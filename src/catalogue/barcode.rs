@@ -15,10 +15,9 @@ impl std::fmt::Display for BarcodeError {
                 f,
                 "has {n} digits; EAN-8, UPC-A and EAN-13 have 8, 12 or 13"
             ),
-            Self::CheckDigit { expected, found } => write!(
-                f,
-                "check digit is {found} but should be {expected}"
-            ),
+            Self::CheckDigit { expected, found } => {
+                write!(f, "check digit is {found} but should be {expected}")
+            }
         }
     }
 }

@@ -46,8 +46,13 @@ pub async fn export_file(store: &dyn Store, path: &Path) -> Result<u64, ExportEr
             Sink::Xlsx(Box::new(book), 0)
         }
     };
-    sink.row(Field::ALL.iter().map(|f| Cell::Text(f.name().to_string())).collect())
-        .map_err(&fail)?;
+    sink.row(
+        Field::ALL
+            .iter()
+            .map(|f| Cell::Text(f.name().to_string()))
+            .collect(),
+    )
+    .map_err(&fail)?;
     let mut cursor: Option<CatalogueCursor> = None;
     let mut written = 0_u64;
     loop {
@@ -118,9 +123,10 @@ fn relative_to(image: &str, dir: &Path) -> String {
     if image.contains("://") {
         return image.to_string();
     }
-    Path::new(image)
-        .strip_prefix(dir)
-        .map_or_else(|_| image.to_string(), |rel| rel.to_string_lossy().into_owned())
+    Path::new(image).strip_prefix(dir).map_or_else(
+        |_| image.to_string(),
+        |rel| rel.to_string_lossy().into_owned(),
+    )
 }
 
 enum Sink {

@@ -83,10 +83,7 @@ pub enum Stop {
 }
 
 /// Calls `visit` for every non-blank row, header first.
-pub fn read_rows(
-    path: &Path,
-    mut visit: impl FnMut(RawRow) -> Result<(), ()>,
-) -> Result<(), Stop> {
+pub fn read_rows(path: &Path, mut visit: impl FnMut(RawRow) -> Result<(), ()>) -> Result<(), Stop> {
     let format = Format::of(path).map_err(Stop::Problem)?;
     match format {
         Format::Csv => read_csv(path, &mut visit),

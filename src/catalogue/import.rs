@@ -57,9 +57,10 @@ impl ImportError {
     /// Every problem as `FILE:ROW:COLUMN: reason`, one per line.
     pub fn lines(&self) -> Vec<String> {
         match self {
-            Self::Invalid { file, problems, .. } => {
-                problems.iter().map(|p| p.located(file).to_string()).collect()
-            }
+            Self::Invalid { file, problems, .. } => problems
+                .iter()
+                .map(|p| p.located(file).to_string())
+                .collect(),
             other => vec![other.to_string()],
         }
     }
@@ -109,7 +110,10 @@ pub async fn import_file(
             .await
             .map_err(|e| ImportError::Interrupted(e.to_string()))?
     };
-    let warnings: Vec<String> = warnings.iter().map(|w| w.located(&file).to_string()).collect();
+    let warnings: Vec<String> = warnings
+        .iter()
+        .map(|w| w.located(&file).to_string())
+        .collect();
     let validated = match validated {
         Ok(v) => Arc::new(v),
         Err(problems) => {
@@ -122,7 +126,15 @@ pub async fn import_file(
     };
 
     let mut writer = store.begin_catalogue_write().await?;
-    let applied = apply(writer.as_mut(), path, &base_dir, &file, validated.clone(), progress).await;
+    let applied = apply(
+        writer.as_mut(),
+        path,
+        &base_dir,
+        &file,
+        validated.clone(),
+        progress,
+    )
+    .await;
     let mut report = match applied {
         Ok(report) => report,
         Err(err) => {
@@ -405,7 +417,11 @@ async fn apply(
     progress.pass("writing", Some(validated.rows));
     let (tx, mut rx) = mpsc::channel::<Result<Vec<ParsedRow>, Problem>>(4);
     let reader = {
-        let (path, base_dir, validated) = (path.to_path_buf(), base_dir.to_path_buf(), validated.clone());
+        let (path, base_dir, validated) = (
+            path.to_path_buf(),
+            base_dir.to_path_buf(),
+            validated.clone(),
+        );
         tokio::task::spawn_blocking(move || stream_rows(&path, &base_dir, &validated, tx))
     };
     let mut report = ImportReport {
@@ -420,7 +436,8 @@ async fn apply(
     let mut state = ApplyState::default();
     let source = format!(
         "import:{}",
-        path.file_name().map_or_else(|| file.to_string(), |n| n.to_string_lossy().into_owned())
+        path.file_name()
+            .map_or_else(|| file.to_string(), |n| n.to_string_lossy().into_owned())
     );
     let mut done = 0_u64;
     while let Some(chunk) = rx.recv().await {
@@ -460,12 +477,11 @@ fn stream_rows(
         }
         let mut problems = Vec::new();
         match parse(&validated.columns, &raw, base_dir, &mut problems) {
-            Some(parsed) => chunk.push(parsed),
-            None => {
-                let problem = problems
-                    .into_iter()
-                    .next()
-                    .unwrap_or_else(|| Problem::row(raw.row, "this row changed since it was checked"));
+            Some(parsed) if problems.is_empty() => chunk.push(parsed),
+            _ => {
+                let problem = problems.into_iter().next().unwrap_or_else(|| {
+                    Problem::row(raw.row, "this row changed since it was checked")
+                });
                 let _ = tx.blocking_send(Err(problem));
                 return Err(());
             }
@@ -506,7 +522,9 @@ async fn apply_chunk(
             .products
             .get(id)
             .and_then(|e| e.product.as_ref())
-            .ok_or_else(|| ImportError::Interrupted(format!("product {id} changed while importing")))
+            .ok_or_else(|| {
+                ImportError::Interrupted(format!("product {id} changed while importing"))
+            })
     };
 
     let mut new_products: Vec<&Product> = Vec::new();
@@ -539,7 +557,10 @@ async fn apply_chunk(
     for row in chunk {
         let product = product_of(&row.product_id)?;
         let mut variant = row.variant;
-        let position = state.next_position.entry(row.product_id.clone()).or_insert(0);
+        let position = state
+            .next_position
+            .entry(row.product_id.clone())
+            .or_insert(0);
         variant.position = *position;
         *position += 1;
         variant.option_values = row
@@ -582,7 +603,7 @@ async fn apply_chunk(
         }
     }
     writer.put_variants(&variant_writes).await?;
-    writer.record_movements(&movements).await?;
+    writer.record_counts(&movements).await?;
     report.stock_movements += movements.len() as u64;
     Ok(())
 }

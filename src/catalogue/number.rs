@@ -41,7 +41,10 @@ fn parse_grouped(text: &str) -> Result<i64, NumberError> {
         return Err(NumberError::NotANumber);
     }
     let separators: Vec<char> = digits.chars().filter(|c| *c == '.' || *c == ',').collect();
-    if digits.chars().any(|c| !(c.is_ascii_digit() || c == '.' || c == ',')) {
+    if digits
+        .chars()
+        .any(|c| !(c.is_ascii_digit() || c == '.' || c == ','))
+    {
         return Err(NumberError::NotANumber);
     }
     if !separators.is_empty() {
@@ -159,7 +162,10 @@ mod tests {
         assert_eq!(centimetres_as_mm(&text("12")), Ok(120));
         assert_eq!(centimetres_as_mm(&text("2,5")), Ok(25));
         assert_eq!(centimetres_as_mm(&Cell::number(2.5)), Ok(25));
-        assert_eq!(centimetres_as_mm(&text("2.55")), Err(NumberError::Fractional));
+        assert_eq!(
+            centimetres_as_mm(&text("2.55")),
+            Err(NumberError::Fractional)
+        );
         assert_eq!(mm_as_centimetres(25), "2.5");
         assert_eq!(mm_as_centimetres(120), "12");
     }

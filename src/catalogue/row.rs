@@ -97,14 +97,15 @@ pub struct ParsedRow {
     pub stock: Option<i64>,
 }
 
-/// Parses one data row, adding every problem it has to `problems`.
+/// Parses one data row, adding every problem it has to `problems`. A row with
+/// problems is returned too (with blanks where values were wrong), for checks
+/// across rows; it must never be written.
 pub fn parse(
     columns: &Columns,
     raw: &RawRow,
     base_dir: &Path,
     problems: &mut Vec<Problem>,
 ) -> Option<ParsedRow> {
-    let before = problems.len();
     let row = raw.row;
     let empty = Cell::default();
     let cell = |field: Field| -> Option<(&Cell, usize)> {
@@ -133,7 +134,11 @@ pub fn parse(
         match text(field) {
             None => {
                 let col = columns.index.get(&field).copied().unwrap_or(0);
-                problems.push(Problem::cell(row, col, format!("{} is empty", field.name())));
+                problems.push(Problem::cell(
+                    row,
+                    col,
+                    format!("{} is empty", field.name()),
+                ));
                 String::new()
             }
             Some((id, col)) => {
@@ -166,7 +171,7 @@ pub fn parse(
                         char_len(&value)
                     ),
                 ));
-                None
+                Some((value, col))
             }
             Field::Status => match Status::parse(&fold(&value)) {
                 Some(status) => Some((status.as_str().to_string(), col)),
@@ -202,7 +207,14 @@ pub fn parse(
                 0
             }
             Err(err) => {
-                problems.push(number_problem(row, col, "price", c, &err, "a whole number of VND"));
+                problems.push(number_problem(
+                    row,
+                    col,
+                    "price",
+                    c,
+                    &err,
+                    "a whole number of VND",
+                ));
                 0
             }
         },
@@ -222,7 +234,14 @@ pub fn parse(
                 None
             }
             Err(err) => {
-                problems.push(number_problem(row, col, field.name(), c, &err, "a whole number"));
+                problems.push(number_problem(
+                    row,
+                    col,
+                    field.name(),
+                    c,
+                    &err,
+                    "a whole number",
+                ));
                 None
             }
         }
@@ -259,11 +278,7 @@ pub fn parse(
             match barcode::validate(&code) {
                 Ok(()) => Some(code),
                 Err(err) => {
-                    problems.push(Problem::cell(
-                        row,
-                        col,
-                        format!("barcode \"{code}\" {err}"),
-                    ));
+                    problems.push(Problem::cell(row, col, format!("barcode \"{code}\" {err}")));
                     None
                 }
             }
@@ -276,7 +291,9 @@ pub fn parse(
 
     let option_values = [text(Field::Option1Value), text(Field::Option2Value)];
 
-    if problems.len() > before {
+    // A row whose other cells are wrong still takes part in the cross-row checks,
+    // so one pass reports everything; only a row without identity cannot.
+    if product_id.is_empty() || sku.is_empty() {
         return None;
     }
     Some(ParsedRow {
@@ -312,8 +329,12 @@ fn number_problem(
 ) -> Problem {
     let shown = cell.text.trim();
     let message = match err {
-        NumberError::Fractional => format!("{what} \"{shown}\" has a fractional part; it must be {expected}"),
-        NumberError::NotANumber => format!("{what} \"{shown}\" is not a number; it must be {expected}"),
+        NumberError::Fractional => {
+            format!("{what} \"{shown}\" has a fractional part; it must be {expected}")
+        }
+        NumberError::NotANumber => {
+            format!("{what} \"{shown}\" is not a number; it must be {expected}")
+        }
     };
     Problem::cell(row, col, message)
 }
@@ -366,7 +387,10 @@ fn images(
             problems.push(Problem::cell(
                 row,
                 col,
-                format!("image file \"{item}\" not found (looked for {})", path.display()),
+                format!(
+                    "image file \"{item}\" not found (looked for {})",
+                    path.display()
+                ),
             ));
         }
     }

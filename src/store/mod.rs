@@ -22,7 +22,9 @@ pub use sqlite::SqliteStore;
 pub enum StoreError {
     #[error("unknown SKU \"{0}\"")]
     UnknownSku(String),
-    #[error("stock of {sku} would fall to {would_be}; stock cannot go below zero (on hand: {on_hand})")]
+    #[error(
+        "stock of {sku} would fall to {would_be}; stock cannot go below zero (on hand: {on_hand})"
+    )]
     NegativeStock {
         sku: String,
         on_hand: i64,
@@ -59,9 +61,17 @@ pub struct VariantRecord {
 /// A catalogue rule broken by the state a write would leave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Violation {
-    ProductWithoutVariants { product_id: String },
-    OptionsMismatch { sku: String, product_id: String },
-    DuplicateOptions { product_id: String, skus: Vec<String> },
+    ProductWithoutVariants {
+        product_id: String,
+    },
+    OptionsMismatch {
+        sku: String,
+        product_id: String,
+    },
+    DuplicateOptions {
+        product_id: String,
+        skus: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -138,8 +148,10 @@ pub trait Store: Send + Sync {
 #[async_trait]
 pub trait CatalogueWrite: Send {
     /// Stored product hashes for the given ids (absent ids are new).
-    async fn product_hashes(&mut self, ids: &[String])
-    -> Result<HashMap<String, String>, StoreError>;
+    async fn product_hashes(
+        &mut self,
+        ids: &[String],
+    ) -> Result<HashMap<String, String>, StoreError>;
 
     async fn put_products(&mut self, products: &[(Product, String)]) -> Result<(), StoreError>;
 
@@ -151,7 +163,9 @@ pub trait CatalogueWrite: Send {
     /// Inserts or replaces variants (and their images); new SKUs start with 0 on hand.
     async fn put_variants(&mut self, variants: &[VariantRecord]) -> Result<(), StoreError>;
 
-    async fn record_movements(&mut self, movements: &[NewMovement]) -> Result<(), StoreError>;
+    /// Records stock counts in bulk: each movement's delta was computed from the
+    /// level `variant_states` returned in this transaction, so none can go negative.
+    async fn record_counts(&mut self, movements: &[NewMovement]) -> Result<(), StoreError>;
 
     /// Catalogue rules the pending state breaks.
     async fn violations(&mut self) -> Result<Vec<Violation>, StoreError>;
@@ -425,7 +439,8 @@ mod sql {
         "ORDER BY v.product_id, v.position, v.sku LIMIT $4"
     );
 
-    pub const STOCK_ALL: &str = concat!(stock_select!(), "ORDER BY v.product_id, v.position, v.sku");
+    pub const STOCK_ALL: &str =
+        concat!(stock_select!(), "ORDER BY v.product_id, v.position, v.sku");
 
     pub const STOCK_ONE: &str = concat!(stock_select!(), "WHERE v.sku = $1");
 

@@ -13,8 +13,8 @@ use sqlx::{Postgres, Transaction};
 
 use super::rows::{self, CatalogueCols, ImageCols, MovementCols, StockCols, VariantStateCols};
 use super::{
-    CatalogueCursor, CatalogueRow, CatalogueSummary, CatalogueWrite, Store, StoreError,
-    StockMovement, StockRow, VariantRecord, VariantState, Violation, sql,
+    CatalogueCursor, CatalogueRow, CatalogueSummary, CatalogueWrite, StockMovement, StockRow,
+    Store, StoreError, VariantRecord, VariantState, Violation, sql,
 };
 use crate::catalogue::model::Product;
 use crate::clock::Clock;
@@ -264,7 +264,9 @@ impl CatalogueWrite for PgCatalogueWrite {
         .bind(&skus)
         .bind(text(|r| Some(r.variant.product_id.as_str())))
         .bind(int(|r| Some(r.variant.position)))
-        .bind(text(|r| r.variant.option_values.first().map(String::as_str)))
+        .bind(text(|r| {
+            r.variant.option_values.first().map(String::as_str)
+        }))
         .bind(text(|r| r.variant.option_values.get(1).map(String::as_str)))
         .bind(int(|r| Some(r.variant.price)))
         .bind(int(|r| r.variant.weight_g))
@@ -311,10 +313,34 @@ impl CatalogueWrite for PgCatalogueWrite {
         Ok(())
     }
 
-    async fn record_movements(&mut self, movements: &[NewMovement]) -> Result<(), StoreError> {
-        for m in movements {
-            record_one(&mut self.tx, m, self.now).await?;
-        }
+    async fn record_counts(&mut self, movements: &[NewMovement]) -> Result<(), StoreError> {
+        let skus: Vec<&str> = movements.iter().map(|m| m.sku.as_str()).collect();
+        let deltas: Vec<i64> = movements.iter().map(|m| m.delta).collect();
+        let kinds: Vec<&str> = movements.iter().map(|m| m.kind.as_str()).collect();
+        let reasons: Vec<&str> = movements.iter().map(|m| m.reason.as_str()).collect();
+        let sources: Vec<&str> = movements.iter().map(|m| m.source.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO stock_movements (sku, delta, kind, reason, source, created_at) \
+             SELECT *, $6::timestamptz FROM UNNEST($1::text[], $2::int8[], $3::text[], \
+             $4::text[], $5::text[])",
+        )
+        .bind(&skus)
+        .bind(&deltas)
+        .bind(kinds)
+        .bind(reasons)
+        .bind(sources)
+        .bind(self.now)
+        .execute(&mut *self.tx)
+        .await?;
+        sqlx::query(
+            "UPDATE stock_levels s SET on_hand = s.on_hand + d.delta, updated_at = $3 \
+             FROM UNNEST($1::text[], $2::int8[]) AS d (sku, delta) WHERE s.sku = d.sku",
+        )
+        .bind(&skus)
+        .bind(&deltas)
+        .bind(self.now)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 

@@ -15,8 +15,8 @@ use sqlx::{QueryBuilder, Sqlite, Transaction};
 
 use super::rows::{self, CatalogueCols, ImageCols, MovementCols, StockCols, VariantStateCols};
 use super::{
-    CHUNK, CatalogueCursor, CatalogueRow, CatalogueSummary, CatalogueWrite, Store, StoreError,
-    StockMovement, StockRow, VariantRecord, VariantState, Violation, sql,
+    CHUNK, CatalogueCursor, CatalogueRow, CatalogueSummary, CatalogueWrite, StockMovement,
+    StockRow, Store, StoreError, VariantRecord, VariantState, Violation, sql,
 };
 use crate::catalogue::model::Product;
 use crate::clock::Clock;
@@ -122,7 +122,11 @@ impl Store for SqliteStore {
                 list.push_bind(c.sku.as_str());
             }
             q.push(") ORDER BY sku, position");
-            images.extend(q.build_query_as::<ImageCols>().fetch_all(&self.pool).await?);
+            images.extend(
+                q.build_query_as::<ImageCols>()
+                    .fetch_all(&self.pool)
+                    .await?,
+            );
         }
         rows::with_images(cols, images)
     }
@@ -261,8 +265,7 @@ impl CatalogueWrite for SqliteCatalogueWrite {
                 list.push_bind(sku.as_str());
             }
             q.push(")");
-            let rows: Vec<VariantStateCols> =
-                q.build_query_as().fetch_all(&mut *self.tx).await?;
+            let rows: Vec<VariantStateCols> = q.build_query_as().fetch_all(&mut *self.tx).await?;
             out.extend(rows.into_iter().map(VariantStateCols::into_pair));
         }
         Ok(out)
@@ -329,7 +332,9 @@ impl CatalogueWrite for SqliteCatalogueWrite {
             let mut q =
                 QueryBuilder::<Sqlite>::new("INSERT INTO stock_levels (sku, on_hand, updated_at) ");
             q.push_values(chunk, |mut b, r| {
-                b.push_bind(r.variant.sku.as_str()).push_bind(0_i64).push_bind(now);
+                b.push_bind(r.variant.sku.as_str())
+                    .push_bind(0_i64)
+                    .push_bind(now);
             });
             q.push(" ON CONFLICT (sku) DO NOTHING");
             q.build().execute(&mut *self.tx).await?;
@@ -337,9 +342,32 @@ impl CatalogueWrite for SqliteCatalogueWrite {
         Ok(())
     }
 
-    async fn record_movements(&mut self, movements: &[NewMovement]) -> Result<(), StoreError> {
-        for m in movements {
-            record_one(&mut self.tx, m, self.now).await?;
+    async fn record_counts(&mut self, movements: &[NewMovement]) -> Result<(), StoreError> {
+        let now = self.now;
+        for chunk in movements.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO stock_movements (sku, delta, kind, reason, source, created_at) ",
+            );
+            q.push_values(chunk, |mut b, m| {
+                b.push_bind(m.sku.as_str())
+                    .push_bind(m.delta)
+                    .push_bind(m.kind.as_str())
+                    .push_bind(m.reason.as_str())
+                    .push_bind(m.source.as_str())
+                    .push_bind(now);
+            });
+            q.build().execute(&mut *self.tx).await?;
+
+            let mut q = QueryBuilder::<Sqlite>::new("WITH d (sku, delta) AS (");
+            q.push_values(chunk, |mut b, m| {
+                b.push_bind(m.sku.as_str()).push_bind(m.delta);
+            });
+            q.push(
+                ") UPDATE stock_levels SET on_hand = stock_levels.on_hand + d.delta, updated_at = ",
+            )
+            .push_bind(now)
+            .push(" FROM d WHERE stock_levels.sku = d.sku");
+            q.build().execute(&mut *self.tx).await?;
         }
         Ok(())
     }

@@ -1,0 +1,174 @@
+//! The `chosync` binary as a user runs it: output, exit codes, files.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{demo_catalogue, file};
+
+fn chosync(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chosync"))
+        .arg("--database")
+        .arg(format!("sqlite://{}", db.display()))
+        .args(args)
+        .env_remove("CHOSYNC__DATABASE__URL")
+        .output()
+        .expect("run chosync")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn importing_the_sample_reports_counts_and_json() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("c.db");
+    let sample = demo_catalogue();
+    let out = chosync(&db, &["import", sample.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("products  14 created, 0 updated, 0 unchanged"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("SKUs      32 created, 0 updated, 0 unchanged"),
+        "{stdout}"
+    );
+
+    let out = chosync(&db, &["import", "--json", sample.to_str().expect("utf-8")]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(report["skus"]["unchanged"], 32);
+    assert_eq!(report["stock_movements"], 0);
+}
+
+#[test]
+fn an_invalid_file_exits_2_and_lists_every_problem() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("c.db");
+    let (_d, bad) = file(
+        "hàng.csv",
+        "product_id,name,sku,price,stock\nP1,Nấm,N-1,\"12,5\",1\nP2,,M-1,45000,-1\n",
+    );
+    let out = chosync(&db, &["import", bad.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2));
+    let shown = bad.display();
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "{shown}:2:D: price \"12,5\" has a fractional part; it must be a whole number of VND\n\
+             {shown}:3:B: name is empty (no row of product \"P2\" gives one)\n\
+             {shown}:3:E: stock \"-1\" must be 0 or more\n"
+        )
+    );
+    let out = chosync(&db, &["stock", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(rows, serde_json::json!([]), "nothing imported");
+}
+
+#[test]
+fn a_dry_run_writes_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("c.db");
+    let sample = demo_catalogue();
+    let out = chosync(
+        &db,
+        &["import", "--dry-run", sample.to_str().expect("utf-8")],
+    );
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("dry run: nothing was written"));
+    let out = chosync(&db, &["stock", "--json"]);
+    assert_eq!(text(&out.stdout).trim(), "[]");
+}
+
+#[test]
+fn stock_adjustments_are_recorded_and_a_negative_result_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("c.db");
+    chosync(&db, &["import", demo_catalogue().to_str().expect("utf-8")]);
+    let out = chosync(
+        &db,
+        &[
+            "stock",
+            "adjust",
+            "TDQ-10ML",
+            "-5",
+            "--reason",
+            "vỡ khi đóng gói",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "TDQ-10ML: on hand 115 (-5), reserved 0, available 115\n"
+    );
+    let out = chosync(
+        &db,
+        &["stock", "adjust", "TDQ-10ML", "-116", "--reason", "x"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "error: stock of TDQ-10ML would fall to -1; stock cannot go below zero (on hand: 115)\n"
+    );
+    let out = chosync(&db, &["stock", "TDQ-10ML", "--json"]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(shown["stock"]["on_hand"], 115);
+    assert_eq!(shown["movements"][0]["reason"], "vỡ khi đóng gói");
+    assert_eq!(shown["movements"][0]["kind"], "adjust");
+    assert_eq!(shown["movements"][1]["kind"], "count");
+}
+
+#[test]
+fn export_writes_csv_and_xlsx_that_import_unchanged() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("c.db");
+    chosync(&db, &["import", demo_catalogue().to_str().expect("utf-8")]);
+    for name in ["out.csv", "out.xlsx"] {
+        let path = dir.path().join(name);
+        let out = chosync(&db, &["export", path.to_str().expect("utf-8")]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = chosync(&db, &["import", "--json", path.to_str().expect("utf-8")]);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(report["skus"]["unchanged"], 32, "{name}");
+    }
+}
+
+#[test]
+fn a_bad_config_names_the_key_and_exits_2() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("c.db");
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "[database]\nurl = \"mysql://u:hunter2@h/db\"\n").expect("write");
+    let out = chosync(
+        &db,
+        &["--config", config.to_str().expect("utf-8"), "check-config"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("database.url: \"mysql://u:***@h/db\" is not a database URL"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "secrets never printed");
+
+    let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/chosync.toml");
+    let out = chosync(
+        &db,
+        &["--config", good.to_str().expect("utf-8"), "check-config"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn an_environment_variable_overrides_the_config_file() {
+    let out = Command::new(env!("CARGO_BIN_EXE_chosync"))
+        .args(["check-config"])
+        .env("CHOSYNC__LOG__LEVEL", "chosync=[")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("log.level: \"chosync=[\" is not a log filter"));
+}
