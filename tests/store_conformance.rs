@@ -5,6 +5,7 @@ mod common;
 use std::sync::Arc;
 
 use chosync::catalogue::export::export_file;
+use chosync::clock::Clock;
 use chosync::inventory::{MovementKind, NewMovement};
 use chosync::store::StoreError;
 use common::{HEADER, TestDb, demo_catalogue, file};
@@ -294,7 +295,24 @@ async fn stock_movements_cannot_be_rewritten(db: &TestDb) {
     );
 }
 
+async fn movements_carry_the_time_they_were_recorded(db: &TestDb) {
+    db.import(&demo_catalogue()).await.expect("import");
+    let imported_at = db.clock.now();
+    db.clock.advance(chrono::Duration::minutes(90));
+    db.store
+        .record_movement(&adjust("GBT-5KG", -1))
+        .await
+        .expect("adjust");
+    let moves = db.store.movements("GBT-5KG", 10).await.expect("movements");
+    let times: Vec<_> = moves.iter().map(|m| m.created_at).collect();
+    assert_eq!(
+        times,
+        vec![imported_at + chrono::Duration::minutes(90), imported_at]
+    );
+}
+
 on_both_engines!(
+    movements_carry_the_time_they_were_recorded,
     the_sample_catalogue_imports_and_a_second_import_changes_nothing,
     a_changed_stock_value_becomes_a_count_movement,
     a_file_with_one_bad_row_changes_nothing,

@@ -78,14 +78,19 @@ impl Progress for NoProgress {
     fn rows(&self, _: u64) {}
 }
 
-/// What pass 1 keeps of a product: its merged fields and the rows of its variants.
-struct ProductEntry {
+/// What pass 1 gathers of a product while reading: its fields as merged so far
+/// and the option values of each variant row.
+struct ProductDraft {
     first_row: u64,
     /// Per `PRODUCT_FIELDS`: the value and the row that first stated it.
     fields: Vec<Option<(String, u64)>>,
-    /// Per variant row: its option values.
     variants: Vec<(u64, [Option<String>; 2])>,
-    product: Option<Product>,
+}
+
+/// What pass 2 needs of a product once the file has been read.
+struct ProductEntry {
+    first_row: u64,
+    product: Product,
 }
 
 /// What pass 1 learned, which pass 2 and the final check need.
@@ -194,7 +199,7 @@ fn validate(
     let mut warnings = Vec::new();
     let mut columns: Option<Columns> = None;
     let mut header_failed = false;
-    let mut products: HashMap<String, ProductEntry> = HashMap::new();
+    let mut drafts: HashMap<String, ProductDraft> = HashMap::new();
     let mut sku_rows: HashMap<String, u64> = HashMap::new();
     let mut rows = 0_u64;
 
@@ -220,7 +225,7 @@ fn validate(
         let Some(parsed) = parse(cols, &raw, base_dir, &mut problems) else {
             return Ok(());
         };
-        check_row(&parsed, &mut products, &mut sku_rows, &mut problems);
+        check_row(&parsed, &mut drafts, &mut sku_rows, &mut problems);
         Ok(())
     });
     if let Err(Stop::Problem(problem)) = read {
@@ -238,9 +243,17 @@ fn validate(
     if rows == 0 && problems.is_empty() {
         problems.push(Problem::file("the file has a header row but no products"));
     }
-    for (product_id, entry) in &mut products {
-        finish_product(product_id, entry, &columns, &mut problems);
-    }
+    let products: HashMap<String, ProductEntry> = drafts
+        .into_iter()
+        .map(|(product_id, draft)| {
+            let product = finish_product(&product_id, &draft, &columns, &mut problems);
+            let entry = ProductEntry {
+                first_row: draft.first_row,
+                product,
+            };
+            (product_id, entry)
+        })
+        .collect();
     if !problems.is_empty() {
         problems.sort_by_key(|p| (p.row, p.column.as_ref().map(|c| (c.len(), c.clone()))));
         return (Err(problems), warnings);
@@ -257,7 +270,7 @@ fn validate(
 /// Rules between rows: unique SKUs and rows of one product that agree.
 fn check_row(
     parsed: &ParsedRow,
-    products: &mut HashMap<String, ProductEntry>,
+    products: &mut HashMap<String, ProductDraft>,
     sku_rows: &mut HashMap<String, u64>,
     problems: &mut Vec<Problem>,
 ) {
@@ -274,11 +287,10 @@ fn check_row(
 
     let entry = products
         .entry(parsed.product_id.clone())
-        .or_insert_with(|| ProductEntry {
+        .or_insert_with(|| ProductDraft {
             first_row: parsed.row,
             fields: vec![None; PRODUCT_FIELDS.len()],
             variants: Vec::new(),
-            product: None,
         });
     for (i, value) in parsed.product_fields.iter().enumerate() {
         let Some((value, col)) = value else { continue };
@@ -306,18 +318,19 @@ fn check_row(
 /// Builds the merged product and checks its variants' options against it.
 fn finish_product(
     product_id: &str,
-    entry: &mut ProductEntry,
+    draft: &ProductDraft,
     columns: &Columns,
     problems: &mut Vec<Problem>,
-) {
+) -> Product {
+    let first_row = draft.first_row;
     let field = |f: Field| -> Option<String> {
         let i = PRODUCT_FIELDS.iter().position(|p| *p == f)?;
-        entry.fields[i].as_ref().map(|(v, _)| v.clone())
+        draft.fields[i].as_ref().map(|(v, _)| v.clone())
     };
     let name = field(Field::Name);
     if name.is_none() {
         problems.push(problem_at(
-            entry.first_row,
+            first_row,
             columns,
             Field::Name,
             format!("name is empty (no row of product \"{product_id}\" gives one)"),
@@ -329,14 +342,14 @@ fn finish_product(
         .collect();
     if field(Field::Option1Name).is_none() && field(Field::Option2Name).is_some() {
         problems.push(problem_at(
-            entry.first_row,
+            first_row,
             columns,
             Field::Option2Name,
             format!("product \"{product_id}\" has option2_name but no option1_name"),
         ));
     }
     let mut combos: HashMap<&[Option<String>; 2], u64> = HashMap::new();
-    for (row, values) in &entry.variants {
+    for (row, values) in &draft.variants {
         for (axis, value) in values.iter().enumerate() {
             let (value_field, name_field) = if axis == 0 {
                 (Field::Option1Value, Field::Option1Name)
@@ -386,7 +399,7 @@ fn finish_product(
         Some("inactive") => Status::Inactive,
         _ => Status::Active,
     };
-    entry.product = Some(Product {
+    Product {
         product_id: product_id.to_string(),
         name: name.unwrap_or_default(),
         description: field(Field::Description).unwrap_or_default(),
@@ -395,7 +408,7 @@ fn finish_product(
         origin: field(Field::Origin).unwrap_or_default(),
         status,
         option_names,
-    });
+    }
 }
 
 fn problem_at(row: u64, columns: &Columns, field: Field, message: String) -> Problem {
@@ -521,7 +534,7 @@ async fn apply_chunk(
         validated
             .products
             .get(id)
-            .and_then(|e| e.product.as_ref())
+            .map(|e| &e.product)
             .ok_or_else(|| {
                 ImportError::Interrupted(format!("product {id} changed while importing"))
             })

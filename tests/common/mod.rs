@@ -7,14 +7,23 @@ use std::sync::Arc;
 
 use chosync::catalogue::export::export_file;
 use chosync::catalogue::import::{ImportError, ImportReport, NoProgress, import_file};
-use chosync::clock::SystemClock;
+use chosync::clock::FixedClock;
 use chosync::store::{self, Store};
 
 pub const POSTGRES_ENV: &str = "CHOSYNC_TEST_POSTGRES_URL";
 
+/// Every test database runs on this clock, so stored times are exact.
+pub fn test_clock() -> Arc<FixedClock> {
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-29T08:00:00+07:00")
+        .expect("valid time")
+        .to_utc();
+    Arc::new(FixedClock::new(start))
+}
+
 pub struct TestDb {
     pub url: String,
     pub store: Arc<dyn Store>,
+    pub clock: Arc<FixedClock>,
     _dir: Option<tempfile::TempDir>,
     postgres: Option<(String, String)>,
 }
@@ -23,12 +32,12 @@ impl TestDb {
     pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let store = store::open(&url, Arc::new(SystemClock))
-            .await
-            .expect("open SQLite");
+        let clock = test_clock();
+        let store = store::open(&url, clock.clone()).await.expect("open SQLite");
         Self {
             url,
             store,
+            clock,
             _dir: Some(dir),
             postgres: None,
         }
@@ -58,12 +67,14 @@ impl TestDb {
         let mut url = url::Url::parse(&server).expect("valid URL");
         url.set_path(&name);
         let url = url.to_string();
-        let store = store::open(&url, Arc::new(SystemClock))
+        let clock = test_clock();
+        let store = store::open(&url, clock.clone())
             .await
             .expect("open PostgreSQL");
         Some(Self {
             url,
             store,
+            clock,
             _dir: None,
             postgres: Some((server, name)),
         })
