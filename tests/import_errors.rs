@@ -283,73 +283,65 @@ async fn an_empty_file_and_an_empty_sheet_are_refused() {
     );
 }
 
+/// A workbook as a cooperative types it: numbers in numeric cells.
+fn numeric_workbook(path: &Path, with_fractional_price_row: bool) {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    let headers = [
+        "Mã sản phẩm",
+        "Tên sản phẩm",
+        "Mã SKU",
+        "Giá",
+        "Tồn kho",
+        "Mã vạch",
+    ];
+    for (col, title) in headers.iter().enumerate() {
+        sheet.write_string(0, col as u16, *title).expect("header");
+    }
+    sheet.write_string(1, 0, "P1").expect("cell");
+    sheet.write_string(1, 1, "Gạo Bao Thai").expect("cell");
+    sheet.write_number(1, 2, 2024.0).expect("numeric SKU");
+    sheet.write_number(1, 3, 60000.0).expect("price");
+    sheet.write_number(1, 4, 250.0).expect("stock");
+    // A UPC-A stored as a number loses its leading zero.
+    sheet.write_number(1, 5, 36000291452.0).expect("barcode");
+    if with_fractional_price_row {
+        sheet.write_string(2, 0, "P2").expect("cell");
+        sheet.write_string(2, 1, "Hạt dẻ").expect("cell");
+        sheet.write_string(2, 2, "HD-1").expect("cell");
+        sheet.write_number(2, 3, 70000.5).expect("price");
+    }
+    book.save(path).expect("save");
+}
+
 #[tokio::test]
 async fn an_xlsx_with_numeric_cells_imports() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("c.xlsx");
-    let mut book = rust_xlsxwriter::Workbook::new();
-    let sheet = book.add_worksheet();
-    for (col, title) in [
-        "Mã sản phẩm",
-        "Tên sản phẩm",
-        "Mã SKU",
-        "Giá",
-        "Tồn kho",
-        "Mã vạch",
-    ]
-    .iter()
-    .enumerate()
-    {
-        sheet.write_string(0, col as u16, *title).expect("header");
-    }
-    sheet.write_string(1, 0, "P1").expect("cell");
-    sheet.write_string(1, 1, "Gạo Bao Thai").expect("cell");
-    sheet.write_number(1, 2, 2024.0).expect("numeric SKU");
-    sheet.write_number(1, 3, 60000.0).expect("price");
-    sheet.write_number(1, 4, 250.0).expect("stock");
-    // A UPC-A stored as a number loses its leading zero; it is restored.
-    sheet.write_number(1, 5, 36000291452.0).expect("barcode");
-    sheet.write_string(2, 0, "P2").expect("cell");
-    sheet.write_string(2, 1, "Hạt dẻ").expect("cell");
-    sheet.write_string(2, 2, "HD-1").expect("cell");
-    sheet.write_number(2, 3, 70000.5).expect("price");
-    book.save(&path).expect("save");
-
-    let lines = problems(&path).await;
+    numeric_workbook(&path, true);
     assert_eq!(
-        lines,
+        problems(&path).await,
         vec!["FILE:3:D: price \"70000.5\" has a fractional part; it must be a whole number of VND"]
     );
 
-    let mut book = rust_xlsxwriter::Workbook::new();
-    let sheet = book.add_worksheet();
-    for (col, title) in [
-        "Mã sản phẩm",
-        "Tên sản phẩm",
-        "Mã SKU",
-        "Giá",
-        "Tồn kho",
-        "Mã vạch",
-    ]
-    .iter()
-    .enumerate()
-    {
-        sheet.write_string(0, col as u16, *title).expect("header");
-    }
-    sheet.write_string(1, 0, "P1").expect("cell");
-    sheet.write_string(1, 1, "Gạo Bao Thai").expect("cell");
-    sheet.write_number(1, 2, 2024.0).expect("numeric SKU");
-    sheet.write_number(1, 3, 60000.0).expect("price");
-    sheet.write_number(1, 4, 250.0).expect("stock");
-    sheet.write_number(1, 5, 36000291452.0).expect("barcode");
-    book.save(&path).expect("save");
+    numeric_workbook(&path, false);
     let db = TestDb::sqlite().await;
-    let report = db.import(&path).await.expect("imports");
-    assert_eq!(report.skus.created, 1);
+    assert_eq!(db.import(&path).await.expect("imports").skus.created, 1);
     assert_eq!(
         db.store.stock(Some("2024")).await.expect("stock")[0].on_hand,
         250
     );
+    let out = dir.path().join("out.csv");
+    chosync::catalogue::export::export_file(db.store.as_ref(), &out)
+        .await
+        .expect("export");
+    let record = csv::Reader::from_path(&out)
+        .expect("read")
+        .records()
+        .next()
+        .expect("one row")
+        .expect("record");
+    assert_eq!((&record[10], &record[16]), ("60000", "036000291452"));
 }
 
 #[tokio::test]
