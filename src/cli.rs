@@ -87,6 +87,9 @@ macro_rules! say {
     }};
 }
 
+/// A bound far above any real stock count, so levels can never overflow.
+const MAX_ADJUSTMENT: u64 = 1_000_000_000;
+
 /// Exit codes: 0 ok, 1 failure, 2 invalid input.
 const INVALID: u8 = 2;
 
@@ -306,6 +309,11 @@ async fn adjust(
     }
     if delta == 0 {
         return Err(Failure::invalid(vec!["error: DELTA must not be 0".into()]));
+    }
+    if delta.unsigned_abs() > MAX_ADJUSTMENT {
+        return Err(Failure::invalid(vec![format!(
+            "error: DELTA {delta} is too large; one adjustment moves at most {MAX_ADJUSTMENT} units"
+        )]));
     }
     let row = store
         .record_movement(&NewMovement {

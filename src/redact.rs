@@ -1,17 +1,30 @@
 //! Keeps secrets out of what chosync prints.
 
-/// A URL with any password replaced, for messages and logs.
+/// A URL with any password (in the authority or the query) masked, for
+/// messages and logs. What cannot be parsed is not shown at all.
 pub fn url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => match raw.rsplit_once('@') {
-            Some((_, host)) => format!("***@{host}"),
-            None => raw.to_string(),
-        },
+    let Ok(mut parsed) = url::Url::parse(raw) else {
+        return "(an unreadable URL)".to_string();
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
     }
+    if parsed.query().is_some() {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let secret = ["pass", "secret", "token", "key"]
+                    .iter()
+                    .any(|word| k.to_ascii_lowercase().contains(word));
+                (
+                    k.into_owned(),
+                    if secret { "***".into() } else { v.into_owned() },
+                )
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 #[cfg(test)]
@@ -23,6 +36,10 @@ mod tests {
             "postgres://chosync:***@db:5432/chosync"
         );
         assert_eq!(super::url("sqlite://chosync.db"), "sqlite://chosync.db");
-        assert!(!super::url("garbage:s3cret@x").contains("s3cret"));
+        assert!(!super::url("garbage s3cret@x").contains("s3cret"));
+        assert_eq!(
+            super::url("postgres://u@h/db?password=s3cret&sslmode=require"),
+            "postgres://u@h/db?password=***&sslmode=require"
+        );
     }
 }

@@ -172,3 +172,25 @@ fn an_environment_variable_overrides_the_config_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("log.level: \"chosync=[\" is not a log filter"));
 }
+
+#[test]
+fn a_database_password_never_appears_in_errors() {
+    let out = Command::new(env!("CARGO_BIN_EXE_chosync"))
+        .args([
+            "--database",
+            "postgres://chosync:hunter2@127.0.0.1:1/chosync?password=s3cret",
+            "migrate",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("postgres://chosync:***@127.0.0.1:1/chosync?password=***"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("hunter2") && !stderr.contains("s3cret"),
+        "{stderr}"
+    );
+}

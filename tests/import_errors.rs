@@ -369,3 +369,121 @@ async fn a_description_over_several_lines_keeps_later_row_numbers_right() {
     .await;
     assert_eq!(lines, vec!["FILE:3:E: price \"-1\" must be greater than 0"]);
 }
+
+#[tokio::test]
+async fn old_mac_line_endings_are_counted_as_rows() {
+    let lines = problems_in("product_id,name,sku,price\rP1,Nấm,N-1,1000\r\rP2,Mộc,M-1,x\r").await;
+    assert_eq!(
+        lines,
+        vec!["FILE:4:D: price \"x\" is not a number; it must be a whole number of VND"]
+    );
+}
+
+#[tokio::test]
+async fn a_value_under_a_blank_header_is_refused() {
+    let lines = problems_in("product_id,name,,sku,price\nP1,Nấm,quà tặng,N-1,1000\n").await;
+    assert_eq!(
+        lines,
+        vec!["FILE:2:C: value \"quà tặng\" is in a column with no header"]
+    );
+}
+
+#[tokio::test]
+async fn option_columns_come_in_pairs() {
+    let lines = problems_in("product_id,name,sku,price,Phân loại 1\nP1,Nấm,N-1,1000,100 g\n").await;
+    assert_eq!(
+        lines,
+        vec![
+            "FILE:1: missing column \"option1_name\" (or \"Tên phân loại 1\") to go with \"option1_value\""
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_price_too_large_for_a_spreadsheet_is_refused() {
+    let lines = problems_in("product_id,name,sku,price\nP1,Nấm,N-1,12345678901234567\n").await;
+    assert_eq!(
+        lines,
+        vec!["FILE:2:D: price \"12345678901234567\" is too large"]
+    );
+}
+
+#[tokio::test]
+async fn excel_errors_and_dates_are_not_taken_as_values() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("c.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (col, title) in ["product_id", "name", "sku", "price"].iter().enumerate() {
+        sheet.write_string(0, col as u16, *title).expect("header");
+    }
+    sheet.write_string(1, 0, "P1").expect("cell");
+    sheet.write_formula(1, 1, "=1/0").expect("formula");
+    sheet
+        .set_formula_result(1, 1, "#DIV/0!")
+        .write_string(1, 2, "N-1")
+        .expect("cell");
+    let date = rust_xlsxwriter::ExcelDateTime::from_ymd(2026, 11, 29).expect("date");
+    let format = rust_xlsxwriter::Format::new().set_num_format("dd/mm/yyyy");
+    sheet
+        .write_datetime_with_format(1, 3, &date, &format)
+        .expect("date");
+    book.save(&path).expect("save");
+    let lines = problems(&path).await;
+    assert_eq!(
+        lines,
+        vec![
+            "FILE:2:B: cell \"#DIV/0!\" holds the Excel error #DIV/0!",
+            "FILE:2:D: cell \"46355\" holds a date; catalogue cells are text or numbers",
+        ]
+    );
+}
+
+/// Rewrites the file when the writing pass starts, as a spreadsheet saved at the
+/// wrong moment would.
+struct RewriteOnWrite(std::path::PathBuf, String);
+
+impl chosync::catalogue::import::Progress for RewriteOnWrite {
+    fn pass(&self, name: &'static str, _: Option<u64>) {
+        if name == "writing" {
+            std::fs::write(&self.0, &self.1).expect("rewrite");
+        }
+    }
+    fn rows(&self, _: u64) {}
+}
+
+#[tokio::test]
+async fn a_file_changed_during_the_import_is_not_imported() {
+    let db = TestDb::sqlite().await;
+    db.import(&demo_catalogue()).await.expect("sample");
+    let before = db.snapshot().await;
+    let (_d, path) = file("c.csv", "product_id,name,sku,price\nP1,Nấm,N-1,1000\n");
+    let swapped = "product_id,name,sku,price\nP1,Nấm,N-1,-5\n".to_string();
+    let progress = std::sync::Arc::new(RewriteOnWrite(path.clone(), swapped));
+    let err = chosync::catalogue::import::import_file(db.store.as_ref(), &path, false, progress)
+        .await
+        .expect_err("changed underneath");
+    assert_eq!(
+        err.lines(),
+        vec![format!(
+            "{}:2:D: price \"-5\" must be greater than 0",
+            path.display()
+        )]
+    );
+    assert_eq!(db.snapshot().await, before);
+
+    let (_d, path) = file("c.csv", "product_id,name,sku,price\nP1,Nấm,N-1,1000\n");
+    let same_shape = "product_id,name,sku,price\nP1,Nấm,N-1,2000\n".to_string();
+    let progress = std::sync::Arc::new(RewriteOnWrite(path.clone(), same_shape));
+    let err = chosync::catalogue::import::import_file(db.store.as_ref(), &path, false, progress)
+        .await
+        .expect_err("changed underneath");
+    assert_eq!(
+        err.lines(),
+        vec![format!(
+            "import stopped: {} changed while it was being imported; nothing was imported",
+            path.display()
+        )]
+    );
+    assert_eq!(db.snapshot().await, before);
+}

@@ -311,7 +311,64 @@ async fn movements_carry_the_time_they_were_recorded(db: &TestDb) {
     );
 }
 
+async fn a_file_without_optional_columns_keeps_what_it_does_not_mention(db: &TestDb) {
+    db.import(&demo_catalogue()).await.expect("import");
+    let before = db.snapshot().await;
+    let (_d, prices) = file(
+        "prices.csv",
+        "Mã sản phẩm,Tên sản phẩm,Mã SKU,Giá\nTD-QUE,Tinh dầu quế Bắc Kạn,TDQ-10ML,89000\n",
+    );
+    let report = db.import(&prices).await.expect("price update");
+    assert_eq!((report.skus.updated, report.products.unchanged), (1, 1));
+    let after = db.snapshot().await;
+    let changed: Vec<(&str, &str)> = before
+        .lines()
+        .zip(after.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(changed.len(), 1, "only the one price changed: {changed:?}");
+    assert!(
+        changed[0].1.contains(",89000,120,40,3,3,9,8936045000014,"),
+        "{changed:?}"
+    );
+}
+
+async fn adding_a_sku_keeps_the_order_and_export_round_trips(db: &TestDb) {
+    db.import(&demo_catalogue()).await.expect("import");
+    let (_d, added) = file(
+        "added.csv",
+        "product_id,name,sku,option1_name,option1_value,price,stock\n\
+         TD-QUE,Tinh dầu quế Bắc Kạn,TDQ-5ML,Dung tích,5 ml,45000,10\n\
+         TD-QUE,,TDQ-50ML,Dung tích,50 ml,290000,\n",
+    );
+    let report = db.import(&added).await.expect("add a size");
+    assert_eq!((report.skus.created, report.skus.unchanged), (1, 1));
+    let mut order = Vec::new();
+    db.store
+        .for_each_catalogue_row(&mut |row| {
+            if row.product.product_id == "TD-QUE" {
+                order.push((row.variant.position, row.variant.sku));
+            }
+            Ok(())
+        })
+        .await
+        .expect("walk");
+    // Existing SKUs keep their order; the new one is placed by its row in the file.
+    let skus: Vec<&str> = order.iter().map(|(_, sku)| sku.as_str()).collect();
+    let positions: Vec<i64> = order.iter().map(|(p, _)| *p).collect();
+    assert_eq!(positions, vec![0, 1, 2, 3]);
+    assert_eq!(skus, vec!["TDQ-10ML", "TDQ-5ML", "TDQ-50ML", "TDQ-100ML"]);
+
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out.csv");
+    export_file(db.store.as_ref(), &out).await.expect("export");
+    let again = db.import(&out).await.expect("re-import");
+    assert_eq!((again.skus.unchanged, again.skus.updated), (33, 0));
+}
+
 on_both_engines!(
+    a_file_without_optional_columns_keeps_what_it_does_not_mention,
+    adding_a_sku_keeps_the_order_and_export_round_trips,
     movements_carry_the_time_they_were_recorded,
     the_sample_catalogue_imports_and_a_second_import_changes_nothing,
     a_changed_stock_value_becomes_a_count_movement,

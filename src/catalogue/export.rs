@@ -8,7 +8,7 @@ use rust_xlsxwriter::{Workbook, XlsxError};
 use super::columns::Field;
 use super::file::Format;
 use super::number::mm_as_centimetres;
-use crate::store::{CatalogueCursor, CatalogueRow, Store, StoreError};
+use crate::store::{CatalogueRow, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -17,8 +17,6 @@ pub enum ExportError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
-
-const PAGE: i64 = 1000;
 
 /// Exports every variant; returns the number of rows written.
 pub async fn export_file(store: &dyn Store, path: &Path) -> Result<u64, ExportError> {
@@ -53,21 +51,13 @@ pub async fn export_file(store: &dyn Store, path: &Path) -> Result<u64, ExportEr
             .collect(),
     )
     .map_err(&fail)?;
-    let mut cursor: Option<CatalogueCursor> = None;
-    let mut written = 0_u64;
-    loop {
-        let page = store.catalogue_page(cursor.as_ref(), PAGE).await?;
-        let Some(last) = page.last() else { break };
-        cursor = Some(CatalogueCursor {
-            product_id: last.variant.product_id.clone(),
-            position: last.variant.position,
-            sku: last.variant.sku.clone(),
-        });
-        for row in &page {
-            sink.row(cells(row, &dir)).map_err(&fail)?;
-            written += 1;
-        }
-    }
+    let written = store
+        .for_each_catalogue_row(&mut |row| sink.row(cells(&row, &dir)))
+        .await
+        .map_err(|err| match err {
+            StoreError::Aborted(message) => fail(message),
+            other => ExportError::Store(other),
+        })?;
     sink.finish(temp.path()).map_err(&fail)?;
     temp.persist(path).map_err(|e| fail(e.to_string()))?;
     Ok(written)

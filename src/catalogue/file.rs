@@ -15,6 +15,8 @@ use super::problem::Problem;
 pub struct Cell {
     pub text: String,
     pub number: Option<f64>,
+    /// Why the cell cannot be read as a value (an Excel error, a date).
+    pub invalid: Option<String>,
 }
 
 impl Cell {
@@ -22,6 +24,15 @@ impl Cell {
         Self {
             text: text.into(),
             number: None,
+            invalid: None,
+        }
+    }
+
+    fn invalid(text: String, why: String) -> Self {
+        Self {
+            text,
+            number: None,
+            invalid: Some(why),
         }
     }
 
@@ -34,11 +45,12 @@ impl Cell {
         Self {
             text,
             number: Some(n),
+            invalid: None,
         }
     }
 
     pub fn is_blank(&self) -> bool {
-        self.number.is_none() && self.text.trim().is_empty()
+        self.number.is_none() && self.invalid.is_none() && self.text.trim().is_empty()
     }
 }
 
@@ -96,6 +108,8 @@ fn io_problem(err: std::io::Error) -> Stop {
 }
 
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+/// Excel's limit (XFD); a file claiming more is damaged or hostile.
+const MAX_COLUMNS: usize = 16_384;
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 fn read_csv(path: &Path, visit: &mut dyn FnMut(RawRow) -> Result<(), ()>) -> Result<(), Stop> {
@@ -146,10 +160,7 @@ fn read_csv(path: &Path, visit: &mut dyn FnMut(RawRow) -> Result<(), ()>) -> Res
         // the record by its last byte; then discount newlines inside quoted cells,
         // which a spreadsheet shows within one row.
         let end = csv.position().byte().saturating_sub(1).max(start);
-        embedded_newlines += record
-            .iter()
-            .map(|f| f.iter().filter(|b| **b == b'\n').count() as u64)
-            .sum::<u64>();
+        embedded_newlines += record.iter().map(line_breaks).sum::<u64>();
         let row = csv.get_mut().line_at(end).saturating_sub(embedded_newlines);
         let mut cells = Vec::with_capacity(record.len());
         for field in record.iter() {
@@ -170,6 +181,18 @@ fn read_csv(path: &Path, visit: &mut dyn FnMut(RawRow) -> Result<(), ()>) -> Res
     }
 }
 
+/// Line breaks in `bytes`: LF, CRLF (counted once) or a lone CR (old Mac files).
+fn line_breaks(bytes: &[u8]) -> u64 {
+    let mut count = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        let lone_cr = *b == b'\r' && bytes.get(i + 1) != Some(&b'\n');
+        if *b == b'\n' || lone_cr {
+            count += 1;
+        }
+    }
+    count
+}
+
 /// Line numbers from byte offsets. The csv crate's own line count is off after a
 /// blank CRLF line, and users must find rows where their spreadsheet shows them.
 /// Only newlines still in the read-ahead window are kept, so memory stays flat.
@@ -178,6 +201,8 @@ struct LineCounter<R> {
     offset: u64,
     pending: std::collections::VecDeque<u64>,
     lines_before: u64,
+    /// The previous chunk ended with CR: a LF starting this one completes it.
+    after_cr: bool,
 }
 
 impl<R> LineCounter<R> {
@@ -187,6 +212,7 @@ impl<R> LineCounter<R> {
             offset: 0,
             pending: std::collections::VecDeque::new(),
             lines_before: 0,
+            after_cr: false,
         }
     }
 
@@ -204,10 +230,17 @@ impl<R: std::io::Read> std::io::Read for LineCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         for (i, b) in buf[..n].iter().enumerate() {
-            if *b == b'\n' {
-                self.pending.push_back(self.offset + i as u64);
+            // A line ends at LF, or at a CR not followed by LF; CRLF ends it at CR.
+            match b {
+                b'\r' => self.pending.push_back(self.offset + i as u64),
+                b'\n' if !(self.after_cr || (i > 0 && buf[i - 1] == b'\r')) => {
+                    self.pending.push_back(self.offset + i as u64)
+                }
+                _ => {}
             }
+            self.after_cr = false;
         }
+        self.after_cr = n > 0 && buf[n - 1] == b'\r';
         self.offset += n as u64;
         Ok(n)
     }
@@ -278,6 +311,12 @@ fn read_xlsx(path: &Path, visit: &mut dyn FnMut(RawRow) -> Result<(), ()>) -> Re
             cells: Vec::new(),
         });
         let column = column as usize;
+        if column >= MAX_COLUMNS {
+            return Err(Stop::Problem(Problem::row(
+                row,
+                format!("a cell lies beyond Excel's last column ({MAX_COLUMNS} columns)"),
+            )));
+        }
         if target.cells.len() <= column {
             target.cells.resize(column + 1, Cell::default());
         }
@@ -301,9 +340,15 @@ fn convert(value: &DataRef<'_>) -> Cell {
         DataRef::String(s) => Cell::text(s.as_str()),
         DataRef::SharedString(s) => Cell::text(*s),
         DataRef::Bool(b) => Cell::text(if *b { "TRUE" } else { "FALSE" }),
-        DataRef::DateTime(d) => Cell::text(format!("(date {})", d.as_f64())),
-        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Cell::text(s.as_str()),
-        DataRef::Error(e) => Cell::text(format!("{e}")),
+        DataRef::DateTime(d) => Cell::invalid(
+            d.as_f64().to_string(),
+            "holds a date; catalogue cells are text or numbers".into(),
+        ),
+        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Cell::invalid(
+            s.clone(),
+            "holds a date or duration; catalogue cells are text or numbers".into(),
+        ),
+        DataRef::Error(e) => Cell::invalid(e.to_string(), format!("holds the Excel error {e}")),
         DataRef::Empty => Cell::default(),
     }
 }

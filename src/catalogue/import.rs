@@ -5,17 +5,18 @@
 //! transaction, chunk by chunk; the store then checks the rules the resulting
 //! catalogue must keep. Any problem → rollback, and every problem is reported.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::columns::Field;
 use super::file::{RawRow, Stop, read_rows};
 use super::hash::{content_hash, price_hash, product_hash};
-use super::model::{Product, Status};
+use super::model::{Product, Status, Variant};
 use super::problem::Problem;
 use super::row::{Columns, PRODUCT_FIELDS, ParsedRow, parse};
 use crate::inventory::{MovementKind, NewMovement};
@@ -91,13 +92,16 @@ struct ProductDraft {
 struct ProductEntry {
     first_row: u64,
     product: Product,
+    /// Whether pass 2 has written it (after filling in the fields whose column
+    /// the file leaves out from what the store holds).
+    settled: bool,
 }
 
 /// What pass 1 learned, which pass 2 and the final check need.
 struct Validated {
-    columns: Columns,
+    columns: Arc<Columns>,
     products: HashMap<String, ProductEntry>,
-    sku_rows: HashMap<String, u64>,
+    sku_rows: Arc<HashMap<String, u64>>,
     rows: u64,
 }
 
@@ -109,6 +113,7 @@ pub async fn import_file(
 ) -> Result<ImportReport, ImportError> {
     let file = path.display().to_string();
     let base_dir = base_dir(path);
+    let digest_before = digest(path).await?;
     let (validated, warnings) = {
         let (path, base_dir, progress) = (path.to_path_buf(), base_dir.clone(), progress.clone());
         tokio::task::spawn_blocking(move || validate(&path, &base_dir, progress.as_ref()))
@@ -119,8 +124,8 @@ pub async fn import_file(
         .iter()
         .map(|w| w.located(&file).to_string())
         .collect();
-    let validated = match validated {
-        Ok(v) => Arc::new(v),
+    let mut validated = match validated {
+        Ok(v) => v,
         Err(problems) => {
             return Err(ImportError::Invalid {
                 file,
@@ -136,7 +141,7 @@ pub async fn import_file(
         path,
         &base_dir,
         &file,
-        validated.clone(),
+        &mut validated,
         progress,
     )
     .await;
@@ -147,6 +152,7 @@ pub async fn import_file(
             return Err(with_warnings(err, warnings));
         }
     };
+    writer.renumber_positions().await?;
     let violations = writer.violations().await?;
     if !violations.is_empty() {
         writer.rollback().await?;
@@ -158,6 +164,13 @@ pub async fn import_file(
                 .collect(),
             warnings,
         });
+    }
+    // Pass 2 read the file again: it must be the file pass 1 checked.
+    if digest(path).await? != digest_before {
+        writer.rollback().await?;
+        return Err(ImportError::Interrupted(format!(
+            "{file} changed while it was being imported; nothing was imported"
+        )));
     }
     if dry_run {
         writer.rollback().await?;
@@ -180,6 +193,18 @@ fn with_warnings(err: ImportError, new: Vec<String>) -> ImportError {
         },
         other => other,
     }
+}
+
+async fn digest(path: &Path) -> Result<Vec<u8>, ImportError> {
+    let path = path.to_path_buf();
+    let hashed = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut std::fs::File::open(&path)?, &mut hasher)?;
+        Ok(hasher.finalize().to_vec())
+    })
+    .await
+    .map_err(|e| ImportError::Interrupted(e.to_string()))?;
+    hashed.map_err(|e| ImportError::Interrupted(format!("cannot read the file: {e}")))
 }
 
 /// Relative image paths are relative to the file's folder.
@@ -250,6 +275,7 @@ fn validate(
             let entry = ProductEntry {
                 first_row: draft.first_row,
                 product,
+                settled: false,
             };
             (product_id, entry)
         })
@@ -259,9 +285,9 @@ fn validate(
         return (Err(problems), warnings);
     }
     let validated = Validated {
-        columns,
+        columns: Arc::new(columns),
         products,
-        sku_rows,
+        sku_rows: Arc::new(sku_rows),
         rows,
     };
     (Ok(validated), warnings)
@@ -349,7 +375,13 @@ fn finish_product(
         ));
     }
     let mut combos: HashMap<&[Option<String>; 2], u64> = HashMap::new();
-    for (row, values) in &draft.variants {
+    // Without option columns the stored options stay; the store checks them.
+    let variants = if columns.has_options() {
+        &draft.variants[..]
+    } else {
+        &[]
+    };
+    for (row, values) in variants {
         for (axis, value) in values.iter().enumerate() {
             let (value_field, name_field) = if axis == 0 {
                 (Field::Option1Value, Field::Option1Name)
@@ -424,18 +456,15 @@ async fn apply(
     path: &Path,
     base_dir: &Path,
     file: &str,
-    validated: Arc<Validated>,
+    validated: &mut Validated,
     progress: Arc<dyn Progress>,
 ) -> Result<ImportReport, ImportError> {
     progress.pass("writing", Some(validated.rows));
     let (tx, mut rx) = mpsc::channel::<Result<Vec<ParsedRow>, Problem>>(4);
     let reader = {
-        let (path, base_dir, validated) = (
-            path.to_path_buf(),
-            base_dir.to_path_buf(),
-            validated.clone(),
-        );
-        tokio::task::spawn_blocking(move || stream_rows(&path, &base_dir, &validated, tx))
+        let (path, base_dir) = (path.to_path_buf(), base_dir.to_path_buf());
+        let (columns, sku_rows) = (validated.columns.clone(), validated.sku_rows.clone());
+        tokio::task::spawn_blocking(move || stream_rows(&path, &base_dir, &columns, &sku_rows, tx))
     };
     let mut report = ImportReport {
         file: file.to_string(),
@@ -446,12 +475,12 @@ async fn apply(
         stock_movements: 0,
         warnings: Vec::new(),
     };
-    let mut state = ApplyState::default();
     let source = format!(
         "import:{}",
         path.file_name()
             .map_or_else(|| file.to_string(), |n| n.to_string_lossy().into_owned())
     );
+    let mut next_position: HashMap<String, i64> = HashMap::new();
     let mut done = 0_u64;
     while let Some(chunk) = rx.recv().await {
         let chunk = chunk.map_err(|problem| ImportError::Invalid {
@@ -460,7 +489,16 @@ async fn apply(
             warnings: Vec::new(),
         })?;
         done += chunk.len() as u64;
-        apply_chunk(writer, chunk, &validated, &mut state, &mut report, &source).await?;
+        settle_products(writer, &chunk, validated, &mut report).await?;
+        write_variants(
+            writer,
+            chunk,
+            validated,
+            &mut next_position,
+            &mut report,
+            &source,
+        )
+        .await?;
         progress.rows(done);
     }
     reader
@@ -478,7 +516,8 @@ async fn apply(
 fn stream_rows(
     path: &Path,
     base_dir: &Path,
-    validated: &Validated,
+    columns: &Columns,
+    sku_rows: &HashMap<String, u64>,
     tx: mpsc::Sender<Result<Vec<ParsedRow>, Problem>>,
 ) {
     let mut chunk = Vec::with_capacity(CHUNK);
@@ -489,11 +528,16 @@ fn stream_rows(
             return Ok(());
         }
         let mut problems = Vec::new();
-        match parse(&validated.columns, &raw, base_dir, &mut problems) {
-            Some(parsed) if problems.is_empty() => chunk.push(parsed),
+        let parsed = parse(columns, &raw, base_dir, &mut problems);
+        match parsed {
+            Some(parsed)
+                if problems.is_empty() && sku_rows.get(&parsed.variant.sku) == Some(&raw.row) =>
+            {
+                chunk.push(parsed)
+            }
             _ => {
                 let problem = problems.into_iter().next().unwrap_or_else(|| {
-                    Problem::row(raw.row, "this row changed since it was checked")
+                    Problem::row(raw.row, "this row changed since the file was checked")
                 });
                 let _ = tx.blocking_send(Err(problem));
                 return Err(());
@@ -516,83 +560,110 @@ fn stream_rows(
     }
 }
 
-#[derive(Default)]
-struct ApplyState {
-    products_seen: HashSet<String>,
-    next_position: HashMap<String, i64>,
+fn entry<'a>(validated: &'a Validated, id: &str) -> Result<&'a ProductEntry, ImportError> {
+    validated
+        .products
+        .get(id)
+        .ok_or_else(|| ImportError::Interrupted(format!("product {id} changed while importing")))
 }
 
-async fn apply_chunk(
+/// Writes the products this chunk mentions for the first time, keeping stored
+/// values for the fields whose column the file leaves out.
+async fn settle_products(
+    writer: &mut dyn CatalogueWrite,
+    chunk: &[ParsedRow],
+    validated: &mut Validated,
+    report: &mut ImportReport,
+) -> Result<(), ImportError> {
+    let mut ids: Vec<String> = Vec::new();
+    for row in chunk {
+        if !entry(validated, &row.product_id)?.settled && !ids.contains(&row.product_id) {
+            ids.push(row.product_id.clone());
+        }
+    }
+    let stored = writer.stored_products(&ids).await?;
+    let columns = validated.columns.clone();
+    let mut writes = Vec::new();
+    for id in ids {
+        let Some(entry) = validated.products.get_mut(&id) else {
+            continue;
+        };
+        entry.settled = true;
+        let product = &mut entry.product;
+        let Some(old) = stored.get(&id) else {
+            report.products.created += 1;
+            writes.push((product.clone(), product_hash(product)));
+            continue;
+        };
+        let keep = |field: Field| !columns.has(field);
+        if keep(Field::Description) {
+            product.description.clone_from(&old.description);
+        }
+        if keep(Field::Category) {
+            product.category.clone_from(&old.category);
+        }
+        if keep(Field::Brand) {
+            product.brand.clone_from(&old.brand);
+        }
+        if keep(Field::Origin) {
+            product.origin.clone_from(&old.origin);
+        }
+        if keep(Field::Status) {
+            product.status = old.status;
+        }
+        if !columns.has_options() {
+            product.option_names.clone_from(&old.option_names);
+        }
+        if product == old {
+            report.products.unchanged += 1;
+        } else {
+            report.products.updated += 1;
+            writes.push((product.clone(), product_hash(product)));
+        }
+    }
+    writer.put_products(&writes).await?;
+    Ok(())
+}
+
+/// Writes the chunk's variants that changed and records stock counts.
+async fn write_variants(
     writer: &mut dyn CatalogueWrite,
     chunk: Vec<ParsedRow>,
     validated: &Validated,
-    state: &mut ApplyState,
+    next_position: &mut HashMap<String, i64>,
     report: &mut ImportReport,
     source: &str,
 ) -> Result<(), ImportError> {
-    let product_of = |id: &str| -> Result<&Product, ImportError> {
-        validated
-            .products
-            .get(id)
-            .map(|e| &e.product)
-            .ok_or_else(|| {
-                ImportError::Interrupted(format!("product {id} changed while importing"))
-            })
-    };
-
-    let mut new_products: Vec<&Product> = Vec::new();
-    for row in &chunk {
-        if state.products_seen.insert(row.product_id.clone()) {
-            new_products.push(product_of(&row.product_id)?);
-        }
-    }
-    let ids: Vec<String> = new_products.iter().map(|p| p.product_id.clone()).collect();
-    let stored = writer.product_hashes(&ids).await?;
-    let mut product_writes = Vec::new();
-    for product in new_products {
-        let hash = product_hash(product);
-        match stored.get(&product.product_id) {
-            None => report.products.created += 1,
-            Some(old) if *old == hash => {
-                report.products.unchanged += 1;
-                continue;
-            }
-            Some(_) => report.products.updated += 1,
-        }
-        product_writes.push((product.clone(), hash));
-    }
-    writer.put_products(&product_writes).await?;
-
+    let columns = &validated.columns;
     let skus: Vec<String> = chunk.iter().map(|r| r.variant.sku.clone()).collect();
     let states = writer.variant_states(&skus).await?;
-    let mut variant_writes = Vec::new();
+    let mut writes = Vec::new();
     let mut movements = Vec::new();
     for row in chunk {
-        let product = product_of(&row.product_id)?;
+        let product = &entry(validated, &row.product_id)?.product;
+        let old = states.get(&row.variant.sku);
         let mut variant = row.variant;
-        let position = state
-            .next_position
-            .entry(row.product_id.clone())
-            .or_insert(0);
-        variant.position = *position;
-        *position += 1;
         variant.option_values = row
             .option_values
             .into_iter()
             .flatten()
             .map(|(value, _)| value)
             .collect();
+        let position = next_position.entry(row.product_id.clone()).or_insert(0);
+        variant.position = *position;
+        *position += 1;
+        if let Some(old) = old {
+            keep_absent_fields(&mut variant, &old.variant, columns);
+        }
         let record = VariantRecord {
             content_hash: content_hash(product, &variant),
             price_hash: price_hash(&variant),
             variant,
         };
-        let old = states.get(&record.variant.sku);
         let changed = old.is_none_or(|s| {
             s.content_hash != record.content_hash
                 || s.price_hash != record.price_hash
-                || s.product_id != record.variant.product_id
-                || s.position != record.variant.position
+                || s.variant.product_id != record.variant.product_id
         });
         let on_hand = old.map_or(0, |s| s.on_hand);
         let counted = row.stock.filter(|n| *n != on_hand);
@@ -612,13 +683,39 @@ async fn apply_chunk(
             });
         }
         if changed {
-            variant_writes.push(record);
+            writes.push(record);
         }
     }
-    writer.put_variants(&variant_writes).await?;
+    writer.put_variants(&writes).await?;
     writer.record_counts(&movements).await?;
     report.stock_movements += movements.len() as u64;
     Ok(())
+}
+
+/// A column the file leaves out leaves the stored value as it is.
+fn keep_absent_fields(variant: &mut Variant, old: &Variant, columns: &Columns) {
+    let keep = |field: Field| !columns.has(field);
+    if keep(Field::WeightG) {
+        variant.weight_g = old.weight_g;
+    }
+    if keep(Field::LengthCm) {
+        variant.length_mm = old.length_mm;
+    }
+    if keep(Field::WidthCm) {
+        variant.width_mm = old.width_mm;
+    }
+    if keep(Field::HeightCm) {
+        variant.height_mm = old.height_mm;
+    }
+    if keep(Field::Barcode) {
+        variant.barcode.clone_from(&old.barcode);
+    }
+    if keep(Field::Images) {
+        variant.images.clone_from(&old.images);
+    }
+    if !columns.has_options() {
+        variant.option_values.clone_from(&old.option_values);
+    }
 }
 
 fn violation_problem(violation: &Violation, validated: &Validated) -> Problem {

@@ -10,7 +10,12 @@ use super::file::Cell;
 pub enum NumberError {
     NotANumber,
     Fractional,
+    TooLarge,
 }
+
+/// Largest whole number accepted: exact as a spreadsheet number (2^53 ≈ 9.007e15),
+/// so an exported XLSX reads back the same.
+pub const MAX_WHOLE: i64 = 9_000_000_000_000_000;
 
 const CURRENCY_MARKS: [&str; 6] = ["vnđ", "vnd", "đồng", "dong", "₫", "đ"];
 
@@ -62,16 +67,20 @@ fn parse_grouped(text: &str) -> Result<i64, NumberError> {
         }
     }
     let plain: String = digits.chars().filter(char::is_ascii_digit).collect();
-    let value: i64 = plain.parse().map_err(|_| NumberError::NotANumber)?;
+    let value: i64 = plain.parse().map_err(|_| NumberError::TooLarge)?;
+    if value > MAX_WHOLE {
+        return Err(NumberError::TooLarge);
+    }
     Ok(if negative { -value } else { value })
 }
 
 /// A whole number from a cell; numeric spreadsheet cells are taken as they are.
 pub fn whole(cell: &Cell) -> Result<i64, NumberError> {
     match cell.number {
+        Some(n) if !n.is_finite() => Err(NumberError::NotANumber),
         Some(n) if n.fract() != 0.0 => Err(NumberError::Fractional),
-        Some(n) if n.abs() < 9.0e15 => Ok(n as i64),
-        Some(_) => Err(NumberError::NotANumber),
+        Some(n) if n.abs() <= MAX_WHOLE as f64 => Ok(n as i64),
+        Some(_) => Err(NumberError::TooLarge),
         None => parse_grouped(&strip_currency(&cell.text)),
     }
 }
@@ -83,9 +92,14 @@ pub fn vnd(cell: &Cell) -> Result<i64, NumberError> {
 
 /// A length in centimetres with at most one decimal, returned in millimetres.
 pub fn centimetres_as_mm(cell: &Cell) -> Result<i64, NumberError> {
-    let text = match cell.number {
+    let text: String = match cell.number {
         Some(n) => format!("{n}"),
-        None => cell.text.replace(',', "."),
+        None => cell
+            .text
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| if c == ',' { '.' } else { c })
+            .collect(),
     };
     let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
     if int.is_empty() || !int.chars().all(|c| c.is_ascii_digit()) {
@@ -98,12 +112,13 @@ pub fn centimetres_as_mm(cell: &Cell) -> Result<i64, NumberError> {
     if frac.len() > 1 {
         return Err(NumberError::Fractional);
     }
-    let whole: i64 = int.parse().map_err(|_| NumberError::NotANumber)?;
+    let whole: i64 = int.parse().map_err(|_| NumberError::TooLarge)?;
     let tenth: i64 = frac.parse().unwrap_or(0);
     whole
         .checked_mul(10)
         .and_then(|mm| mm.checked_add(tenth))
-        .ok_or(NumberError::NotANumber)
+        .filter(|mm| *mm <= MAX_WHOLE)
+        .ok_or(NumberError::TooLarge)
 }
 
 /// Millimetres written back as centimetres, the way `centimetres_as_mm` reads them.
@@ -151,6 +166,17 @@ mod tests {
     }
 
     #[test]
+    fn numbers_beyond_what_a_spreadsheet_holds_exactly_are_refused() {
+        assert_eq!(vnd(&text("9.000.000.000.000.000")), Ok(MAX_WHOLE));
+        assert_eq!(vnd(&text("12345678901234567")), Err(NumberError::TooLarge));
+        assert_eq!(
+            vnd(&text("99999999999999999999999")),
+            Err(NumberError::TooLarge)
+        );
+        assert_eq!(vnd(&Cell::number(1e17)), Err(NumberError::TooLarge));
+    }
+
+    #[test]
     fn garbage_is_not_a_number() {
         for s in ["", "abc", "12a", "1..000", ".000", "--5", "12k"] {
             assert_eq!(vnd(&text(s)), Err(NumberError::NotANumber), "{s}");
@@ -166,6 +192,7 @@ mod tests {
             centimetres_as_mm(&text("2.55")),
             Err(NumberError::Fractional)
         );
+        assert_eq!(centimetres_as_mm(&text(" 12 ")), Ok(120));
         assert_eq!(mm_as_centimetres(25), "2.5");
         assert_eq!(mm_as_centimetres(120), "12");
     }

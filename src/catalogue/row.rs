@@ -15,7 +15,8 @@ use super::text::{char_len, clean, fold};
 #[derive(Debug, Clone)]
 pub struct Columns {
     index: HashMap<Field, usize>,
-    width: usize,
+    /// Per column: whether its header cell has a title.
+    titled: Vec<bool>,
 }
 
 impl Columns {
@@ -50,6 +51,35 @@ impl Columns {
                 )),
             }
         }
+        // Options come as name/value pairs, and a second axis needs a first.
+        let pairs = [
+            (Field::Option1Name, Field::Option1Value),
+            (Field::Option2Name, Field::Option2Value),
+        ];
+        for (name, value) in pairs {
+            let (has_name, has_value) = (index.contains_key(&name), index.contains_key(&value));
+            if has_name != has_value {
+                let (missing, present) = if has_name {
+                    (value, name)
+                } else {
+                    (name, value)
+                };
+                problems.push(Problem::row(
+                    header.row,
+                    format!(
+                        "missing column {} to go with \"{}\"",
+                        missing.describe(),
+                        present.name()
+                    ),
+                ));
+            }
+        }
+        if index.contains_key(&Field::Option2Name) && !index.contains_key(&Field::Option1Name) {
+            problems.push(Problem::row(
+                header.row,
+                "option2 columns need option1 columns too",
+            ));
+        }
         for field in Field::REQUIRED {
             if !index.contains_key(&field) {
                 problems.push(Problem::row(
@@ -59,11 +89,24 @@ impl Columns {
             }
         }
         if problems.is_empty() {
-            let width = header.cells.len();
-            Ok((Self { index, width }, warnings))
+            let titled = header
+                .cells
+                .iter()
+                .map(|c| !clean(&c.text).is_empty())
+                .collect();
+            Ok((Self { index, titled }, warnings))
         } else {
             Err(problems)
         }
+    }
+
+    pub fn has(&self, field: Field) -> bool {
+        self.index.contains_key(&field)
+    }
+
+    /// Whether the file states options at all; if not, stored options stay.
+    pub fn has_options(&self) -> bool {
+        self.has(Field::Option1Name) || self.has(Field::Option1Value)
     }
 
     pub fn column(&self, field: Field) -> Option<usize> {
@@ -120,13 +163,20 @@ pub fn parse(
             .filter(|(t, _)| !t.is_empty())
     };
 
-    for (i, c) in raw.cells.iter().enumerate().skip(columns.width) {
-        if !c.is_blank() {
+    for (i, c) in raw.cells.iter().enumerate() {
+        if c.is_blank() {
+            continue;
+        }
+        if !columns.titled.get(i).copied().unwrap_or(false) {
             problems.push(Problem::cell(
                 row,
                 i,
                 format!("value \"{}\" is in a column with no header", clean(&c.text)),
             ));
+        } else if let Some(why) = &c.invalid
+            && columns.index.values().any(|col| *col == i)
+        {
+            problems.push(Problem::cell(row, i, format!("cell \"{}\" {why}", c.text)));
         }
     }
 
@@ -335,6 +385,7 @@ fn number_problem(
         NumberError::NotANumber => {
             format!("{what} \"{shown}\" is not a number; it must be {expected}")
         }
+        NumberError::TooLarge => format!("{what} \"{shown}\" is too large"),
     };
     Problem::cell(row, col, message)
 }

@@ -1,6 +1,33 @@
 //! Persistence behind one trait with domain methods, and two engines:
 //! embedded SQLite (one machine) and PostgreSQL (several replicas).
 
+/// SELECT lists both engines share; each engine supplies its image aggregate
+/// (`group_concat` / `string_agg`, ordered by position, `|`-joined: an imported
+/// image location never contains `|`).
+macro_rules! variant_columns {
+    ($images:expr) => {
+        concat!(
+            "v.sku, v.product_id, v.position, v.option1_value, v.option2_value, v.price, \
+             v.weight_g, v.length_mm, v.width_mm, v.height_mm, v.barcode, ",
+            $images,
+            " AS images, v.content_hash, v.price_hash, COALESCE(s.on_hand, 0) AS on_hand "
+        )
+    };
+}
+
+macro_rules! catalogue_query {
+    ($images:expr, $order:expr) => {
+        concat!(
+            "SELECT p.product_id AS p_id, p.name, p.description, p.category, p.brand, p.origin, \
+             p.status, p.option1_name, p.option2_name, ",
+            variant_columns!($images),
+            "FROM variants v JOIN products p ON p.product_id = v.product_id \
+             LEFT JOIN stock_levels s ON s.sku = v.sku ORDER BY ",
+            $order
+        )
+    };
+}
+
 mod postgres;
 mod sqlite;
 
@@ -36,15 +63,17 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Aborted(String),
     #[error("corrupt row in {table}: {detail}")]
     Corrupt { table: &'static str, detail: String },
 }
 
-/// What the store holds for a variant, to decide whether an import changes it.
+/// What the store holds for a variant: to decide whether an import changes it,
+/// and to keep fields whose column a file leaves out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VariantState {
-    pub product_id: String,
-    pub position: i64,
+    pub variant: Variant,
     pub content_hash: String,
     pub price_hash: String,
     pub on_hand: i64,
@@ -105,14 +134,6 @@ pub struct CatalogueRow {
     pub on_hand: i64,
 }
 
-/// Keyset position for paging through the catalogue in export order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CatalogueCursor {
-    pub product_id: String,
-    pub position: i64,
-    pub sku: String,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct CatalogueSummary {
     pub products: i64,
@@ -134,12 +155,12 @@ pub trait Store: Send + Sync {
     /// Newest first.
     async fn movements(&self, sku: &str, limit: i64) -> Result<Vec<StockMovement>, StoreError>;
 
-    /// Variants in export order (product, position, SKU), after `after`.
-    async fn catalogue_page(
+    /// Every variant with its product and stock, in export order (product, position,
+    /// SKU), from one consistent snapshot; `visit` may stop the walk with an error.
+    async fn for_each_catalogue_row(
         &self,
-        after: Option<&CatalogueCursor>,
-        limit: i64,
-    ) -> Result<Vec<CatalogueRow>, StoreError>;
+        visit: &mut (dyn FnMut(CatalogueRow) -> Result<(), String> + Send),
+    ) -> Result<u64, StoreError>;
 
     async fn summary(&self) -> Result<CatalogueSummary, StoreError>;
 }
@@ -147,25 +168,32 @@ pub trait Store: Send + Sync {
 /// The steps of a catalogue import inside one transaction.
 #[async_trait]
 pub trait CatalogueWrite: Send {
-    /// Stored product hashes for the given ids (absent ids are new).
-    async fn product_hashes(
+    /// Stored products among the given ids (absent ids are new).
+    async fn stored_products(
         &mut self,
         ids: &[String],
-    ) -> Result<HashMap<String, String>, StoreError>;
+    ) -> Result<HashMap<String, Product>, StoreError>;
 
     async fn put_products(&mut self, products: &[(Product, String)]) -> Result<(), StoreError>;
 
+    /// Stored variants among the given SKUs, with stock on hand; on PostgreSQL the
+    /// stock rows stay locked until the transaction ends.
     async fn variant_states(
         &mut self,
         skus: &[String],
     ) -> Result<HashMap<String, VariantState>, StoreError>;
 
     /// Inserts or replaces variants (and their images); new SKUs start with 0 on hand.
+    /// An existing variant keeps its position: order is the order SKUs first arrived.
     async fn put_variants(&mut self, variants: &[VariantRecord]) -> Result<(), StoreError>;
 
     /// Records stock counts in bulk: each movement's delta was computed from the
     /// level `variant_states` returned in this transaction, so none can go negative.
     async fn record_counts(&mut self, movements: &[NewMovement]) -> Result<(), StoreError>;
+
+    /// Numbers each product's variants 0, 1, 2… in (position, SKU) order, closing
+    /// the gaps and ties that new and moved SKUs leave.
+    async fn renumber_positions(&mut self) -> Result<(), StoreError>;
 
     /// Catalogue rules the pending state breaks.
     async fn violations(&mut self) -> Result<Vec<Violation>, StoreError>;
@@ -210,20 +238,12 @@ fn parse_status(status: &str) -> Result<crate::catalogue::model::Status, StoreEr
 /// Column sets both engines select, decoded by sqlx's derived `FromRow`.
 mod rows {
     use super::*;
-    use crate::catalogue::model::Product;
 
+    /// The variant columns of `variant_columns!`.
     #[derive(sqlx::FromRow)]
-    pub struct CatalogueCols {
-        pub product_id: String,
-        pub name: String,
-        pub description: String,
-        pub category: String,
-        pub brand: String,
-        pub origin: String,
-        pub status: String,
-        pub option1_name: Option<String>,
-        pub option2_name: Option<String>,
+    pub struct VariantCols {
         pub sku: String,
+        pub product_id: String,
         pub position: i64,
         pub option1_value: Option<String>,
         pub option2_value: Option<String>,
@@ -233,36 +253,87 @@ mod rows {
         pub width_mm: Option<i64>,
         pub height_mm: Option<i64>,
         pub barcode: Option<String>,
+        pub images: Option<String>,
+        pub content_hash: String,
+        pub price_hash: String,
         pub on_hand: i64,
     }
 
+    impl VariantCols {
+        pub fn into_state(self) -> (String, VariantState) {
+            let sku = self.sku.clone();
+            let on_hand = self.on_hand;
+            let variant = Variant {
+                sku: self.sku,
+                product_id: self.product_id,
+                position: self.position,
+                option_values: options_vec(self.option1_value, self.option2_value),
+                price: self.price,
+                weight_g: self.weight_g,
+                length_mm: self.length_mm,
+                width_mm: self.width_mm,
+                height_mm: self.height_mm,
+                barcode: self.barcode,
+                images: self
+                    .images
+                    .map(|joined| joined.split('|').map(str::to_string).collect())
+                    .unwrap_or_default(),
+            };
+            let state = VariantState {
+                variant,
+                content_hash: self.content_hash,
+                price_hash: self.price_hash,
+                on_hand,
+            };
+            (sku, state)
+        }
+    }
+
+    #[derive(sqlx::FromRow)]
+    pub struct ProductCols {
+        #[sqlx(rename = "p_id")]
+        pub product_id: String,
+        pub name: String,
+        pub description: String,
+        pub category: String,
+        pub brand: String,
+        pub origin: String,
+        pub status: String,
+        pub option1_name: Option<String>,
+        pub option2_name: Option<String>,
+    }
+
+    impl ProductCols {
+        pub fn into_product(self) -> Result<Product, StoreError> {
+            Ok(Product {
+                product_id: self.product_id,
+                name: self.name,
+                description: self.description,
+                category: self.category,
+                brand: self.brand,
+                origin: self.origin,
+                status: parse_status(&self.status)?,
+                option_names: options_vec(self.option1_name, self.option2_name),
+            })
+        }
+    }
+
+    /// One row of `catalogue_query!`.
+    #[derive(sqlx::FromRow)]
+    pub struct CatalogueCols {
+        #[sqlx(flatten)]
+        pub product: ProductCols,
+        #[sqlx(flatten)]
+        pub variant: VariantCols,
+    }
+
     impl CatalogueCols {
-        pub fn into_row(self, images: Vec<String>) -> Result<CatalogueRow, StoreError> {
+        pub fn into_row(self) -> Result<CatalogueRow, StoreError> {
+            let (_, state) = self.variant.into_state();
             Ok(CatalogueRow {
-                product: Product {
-                    product_id: self.product_id.clone(),
-                    name: self.name,
-                    description: self.description,
-                    category: self.category,
-                    brand: self.brand,
-                    origin: self.origin,
-                    status: parse_status(&self.status)?,
-                    option_names: options_vec(self.option1_name, self.option2_name),
-                },
-                variant: Variant {
-                    sku: self.sku,
-                    product_id: self.product_id,
-                    position: self.position,
-                    option_values: options_vec(self.option1_value, self.option2_value),
-                    price: self.price,
-                    weight_g: self.weight_g,
-                    length_mm: self.length_mm,
-                    width_mm: self.width_mm,
-                    height_mm: self.height_mm,
-                    barcode: self.barcode,
-                    images,
-                },
-                on_hand: self.on_hand,
+                product: self.product.into_product()?,
+                variant: state.variant,
+                on_hand: state.on_hand,
             })
         }
     }
@@ -321,54 +392,6 @@ mod rows {
     }
 
     #[derive(sqlx::FromRow)]
-    pub struct VariantStateCols {
-        pub sku: String,
-        pub product_id: String,
-        pub position: i64,
-        pub content_hash: String,
-        pub price_hash: String,
-        pub on_hand: i64,
-    }
-
-    impl VariantStateCols {
-        pub fn into_pair(self) -> (String, VariantState) {
-            (
-                self.sku,
-                VariantState {
-                    product_id: self.product_id,
-                    position: self.position,
-                    content_hash: self.content_hash,
-                    price_hash: self.price_hash,
-                    on_hand: self.on_hand,
-                },
-            )
-        }
-    }
-
-    #[derive(sqlx::FromRow)]
-    pub struct ImageCols {
-        pub sku: String,
-        pub location: String,
-    }
-
-    /// Attaches images (ordered by SKU, position) to their rows.
-    pub fn with_images(
-        cols: Vec<CatalogueCols>,
-        images: Vec<ImageCols>,
-    ) -> Result<Vec<CatalogueRow>, StoreError> {
-        let mut by_sku: HashMap<String, Vec<String>> = HashMap::new();
-        for image in images {
-            by_sku.entry(image.sku).or_default().push(image.location);
-        }
-        cols.into_iter()
-            .map(|c| {
-                let images = by_sku.remove(&c.sku).unwrap_or_default();
-                c.into_row(images)
-            })
-            .collect()
-    }
-
-    #[derive(sqlx::FromRow)]
     pub struct OptionsMismatchCols {
         pub sku: String,
         pub product_id: String,
@@ -395,7 +418,7 @@ mod rows {
             product_id: m.product_id,
         }));
         out.extend(duplicated.into_iter().map(|d| {
-            let mut skus: Vec<String> = d.skus.split(',').map(str::to_string).collect();
+            let mut skus: Vec<String> = d.skus.split(' ').map(str::to_string).collect();
             skus.sort();
             Violation::DuplicateOptions {
                 product_id: d.product_id,
@@ -408,17 +431,6 @@ mod rows {
 
 /// SQL both engines run unchanged (sqlx binds `$N` on SQLite too).
 mod sql {
-    macro_rules! catalogue_select {
-        () => {
-            "SELECT p.product_id, p.name, p.description, p.category, p.brand, p.origin, \
-             p.status, p.option1_name, p.option2_name, v.sku, v.position, v.option1_value, \
-             v.option2_value, v.price, v.weight_g, v.length_mm, v.width_mm, v.height_mm, \
-             v.barcode, COALESCE(s.on_hand, 0) AS on_hand \
-             FROM variants v JOIN products p ON p.product_id = v.product_id \
-             LEFT JOIN stock_levels s ON s.sku = v.sku "
-        };
-    }
-
     macro_rules! stock_select {
         () => {
             "SELECT v.sku, v.product_id, p.name, v.option1_value, v.option2_value, \
@@ -427,17 +439,6 @@ mod sql {
              LEFT JOIN stock_levels s ON s.sku = v.sku "
         };
     }
-
-    pub const CATALOGUE_FIRST_PAGE: &str = concat!(
-        catalogue_select!(),
-        "ORDER BY v.product_id, v.position, v.sku LIMIT $1"
-    );
-
-    pub const CATALOGUE_NEXT_PAGE: &str = concat!(
-        catalogue_select!(),
-        "WHERE (v.product_id, v.position, v.sku) > ($1, $2, $3) ",
-        "ORDER BY v.product_id, v.position, v.sku LIMIT $4"
-    );
 
     pub const STOCK_ALL: &str =
         concat!(stock_select!(), "ORDER BY v.product_id, v.position, v.sku");
@@ -471,6 +472,13 @@ mod sql {
         WHERE (p.option1_name IS NULL) <> (v.option1_value IS NULL) \
         OR (p.option2_name IS NULL) <> (v.option2_value IS NULL) ORDER BY v.sku";
 
+    pub const RENUMBER_POSITIONS: &str = "UPDATE variants SET position = r.rn FROM \
+        (SELECT sku, ROW_NUMBER() OVER (PARTITION BY product_id ORDER BY position, sku) - 1 AS rn \
+        FROM variants) AS r WHERE variants.sku = r.sku AND variants.position <> r.rn";
+
+    pub const PRODUCT_COLUMNS: &str = "SELECT product_id AS p_id, name, description, category, \
+        brand, origin, status, option1_name, option2_name FROM products ";
+
     pub const PRODUCT_UPSERT_TAIL: &str = " ON CONFLICT (product_id) DO UPDATE SET \
         name = excluded.name, description = excluded.description, category = excluded.category, \
         brand = excluded.brand, origin = excluded.origin, status = excluded.status, \
@@ -478,7 +486,7 @@ mod sql {
         content_hash = excluded.content_hash, updated_at = excluded.updated_at";
 
     pub const VARIANT_UPSERT_TAIL: &str = " ON CONFLICT (sku) DO UPDATE SET \
-        product_id = excluded.product_id, position = excluded.position, \
+        product_id = excluded.product_id, \
         option1_value = excluded.option1_value, option2_value = excluded.option2_value, \
         price = excluded.price, weight_g = excluded.weight_g, length_mm = excluded.length_mm, \
         width_mm = excluded.width_mm, height_mm = excluded.height_mm, barcode = excluded.barcode, \

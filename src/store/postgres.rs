@@ -3,18 +3,21 @@
 //! writer does.
 
 use std::collections::HashMap;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use futures_util::TryStreamExt;
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
-use super::rows::{self, CatalogueCols, ImageCols, MovementCols, StockCols, VariantStateCols};
+use super::rows::{self, CatalogueCols, MovementCols, ProductCols, StockCols, VariantCols};
 use super::{
-    CatalogueCursor, CatalogueRow, CatalogueSummary, CatalogueWrite, StockMovement, StockRow,
-    Store, StoreError, VariantRecord, VariantState, Violation, sql,
+    CatalogueRow, CatalogueSummary, CatalogueWrite, StockMovement, StockRow, Store, StoreError,
+    VariantRecord, VariantState, Violation, sql,
 };
 use crate::catalogue::model::Product;
 use crate::clock::Clock;
@@ -23,6 +26,19 @@ use crate::inventory::NewMovement;
 /// Key of the advisory lock that serialises catalogue imports.
 const CATALOGUE_LOCK: i64 = 0x6368_6f73_796e_6301;
 
+macro_rules! images {
+    () => {
+        "(SELECT string_agg(location, '|' ORDER BY position) \
+         FROM variant_images i WHERE i.sku = v.sku)"
+    };
+}
+
+/// Byte order ("C"), as SQLite sorts, whatever the database's collation.
+const CATALOGUE: &str = catalogue_query!(
+    images!(),
+    "v.product_id COLLATE \"C\", v.position, v.sku COLLATE \"C\""
+);
+
 pub struct PostgresStore {
     pool: PgPool,
     clock: Arc<dyn Clock>,
@@ -30,10 +46,14 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)?;
+        // One direct connection first: an unreachable server fails at once,
+        // instead of after the pool's retries.
+        PgConnection::connect_with(&options).await?.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
+            .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         Ok(Self { pool, clock })
@@ -87,36 +107,23 @@ impl Store for PostgresStore {
         rows.into_iter().map(StockMovement::try_from).collect()
     }
 
-    async fn catalogue_page(
+    async fn for_each_catalogue_row(
         &self,
-        after: Option<&CatalogueCursor>,
-        limit: i64,
-    ) -> Result<Vec<CatalogueRow>, StoreError> {
-        let cols: Vec<CatalogueCols> = match after {
-            None => {
-                sqlx::query_as(sql::CATALOGUE_FIRST_PAGE)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            Some(c) => {
-                sqlx::query_as(sql::CATALOGUE_NEXT_PAGE)
-                    .bind(&c.product_id)
-                    .bind(c.position)
-                    .bind(&c.sku)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
-        let skus: Vec<&str> = cols.iter().map(|c| c.sku.as_str()).collect();
-        let images: Vec<ImageCols> = sqlx::query_as(
-            "SELECT sku, location FROM variant_images WHERE sku = ANY($1) ORDER BY sku, position",
-        )
-        .bind(&skus)
-        .fetch_all(&self.pool)
-        .await?;
-        rows::with_images(cols, images)
+        visit: &mut (dyn FnMut(CatalogueRow) -> Result<(), String> + Send),
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let mut rows = sqlx::query_as::<_, CatalogueCols>(CATALOGUE).fetch(&mut *tx);
+        let mut count = 0;
+        while let Some(cols) = rows.try_next().await? {
+            visit(cols.into_row()?).map_err(StoreError::Aborted)?;
+            count += 1;
+        }
+        drop(rows);
+        tx.commit().await?;
+        Ok(count)
     }
 
     async fn summary(&self) -> Result<CatalogueSummary, StoreError> {
@@ -186,17 +193,20 @@ struct PgCatalogueWrite {
 
 #[async_trait]
 impl CatalogueWrite for PgCatalogueWrite {
-    async fn product_hashes(
+    async fn stored_products(
         &mut self,
         ids: &[String],
-    ) -> Result<HashMap<String, String>, StoreError> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT product_id, content_hash FROM products WHERE product_id = ANY($1)",
-        )
+    ) -> Result<HashMap<String, Product>, StoreError> {
+        let rows: Vec<ProductCols> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{}WHERE product_id = ANY($1)",
+            sql::PRODUCT_COLUMNS
+        )))
         .bind(ids)
         .fetch_all(&mut *self.tx)
         .await?;
-        Ok(rows.into_iter().collect())
+        rows.into_iter()
+            .map(|row| row.into_product().map(|p| (p.product_id.clone(), p)))
+            .collect()
     }
 
     async fn put_products(&mut self, products: &[(Product, String)]) -> Result<(), StoreError> {
@@ -233,15 +243,16 @@ impl CatalogueWrite for PgCatalogueWrite {
         skus: &[String],
     ) -> Result<HashMap<String, VariantState>, StoreError> {
         // Lock the stock rows: a count computed from these levels must not race an order.
-        let rows: Vec<VariantStateCols> = sqlx::query_as(
-            "SELECT v.sku, v.product_id, v.position, v.content_hash, v.price_hash, s.on_hand \
-             FROM variants v JOIN stock_levels s ON s.sku = v.sku \
-             WHERE v.sku = ANY($1) FOR UPDATE OF s",
-        )
+        let rows: Vec<VariantCols> = sqlx::query_as(concat!(
+            "SELECT ",
+            variant_columns!(images!()),
+            "FROM variants v JOIN stock_levels s ON s.sku = v.sku \
+             WHERE v.sku = ANY($1) FOR UPDATE OF s"
+        ))
         .bind(skus)
         .fetch_all(&mut *self.tx)
         .await?;
-        Ok(rows.into_iter().map(VariantStateCols::into_pair).collect())
+        Ok(rows.into_iter().map(VariantCols::into_state).collect())
     }
 
     async fn put_variants(&mut self, variants: &[VariantRecord]) -> Result<(), StoreError> {
@@ -344,6 +355,13 @@ impl CatalogueWrite for PgCatalogueWrite {
         Ok(())
     }
 
+    async fn renumber_positions(&mut self) -> Result<(), StoreError> {
+        sqlx::query(sql::RENUMBER_POSITIONS)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     async fn violations(&mut self) -> Result<Vec<Violation>, StoreError> {
         let empty: Vec<String> = sqlx::query_scalar(sql::EMPTY_PRODUCTS)
             .fetch_all(&mut *self.tx)
@@ -352,7 +370,7 @@ impl CatalogueWrite for PgCatalogueWrite {
             .fetch_all(&mut *self.tx)
             .await?;
         let duplicated = sqlx::query_as(
-            "SELECT product_id, string_agg(sku, ',') AS skus FROM variants \
+            "SELECT product_id, string_agg(sku, ' ') AS skus FROM variants \
              GROUP BY product_id, option1_value, option2_value HAVING COUNT(*) > 1 \
              ORDER BY product_id",
         )

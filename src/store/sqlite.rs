@@ -8,19 +8,29 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Sqlite, Transaction};
 
-use super::rows::{self, CatalogueCols, ImageCols, MovementCols, StockCols, VariantStateCols};
+use super::rows::{self, CatalogueCols, MovementCols, ProductCols, StockCols, VariantCols};
 use super::{
-    CHUNK, CatalogueCursor, CatalogueRow, CatalogueSummary, CatalogueWrite, StockMovement,
-    StockRow, Store, StoreError, VariantRecord, VariantState, Violation, sql,
+    CHUNK, CatalogueRow, CatalogueSummary, CatalogueWrite, StockMovement, StockRow, Store,
+    StoreError, VariantRecord, VariantState, Violation, sql,
 };
 use crate::catalogue::model::Product;
 use crate::clock::Clock;
 use crate::inventory::NewMovement;
+
+macro_rules! images {
+    () => {
+        "(SELECT group_concat(location, '|' ORDER BY position) \
+         FROM variant_images i WHERE i.sku = v.sku)"
+    };
+}
+
+const CATALOGUE: &str = catalogue_query!(images!(), "v.product_id, v.position, v.sku");
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -90,45 +100,21 @@ impl Store for SqliteStore {
         rows.into_iter().map(StockMovement::try_from).collect()
     }
 
-    async fn catalogue_page(
+    async fn for_each_catalogue_row(
         &self,
-        after: Option<&CatalogueCursor>,
-        limit: i64,
-    ) -> Result<Vec<CatalogueRow>, StoreError> {
-        let cols: Vec<CatalogueCols> = match after {
-            None => {
-                sqlx::query_as(sql::CATALOGUE_FIRST_PAGE)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            Some(c) => {
-                sqlx::query_as(sql::CATALOGUE_NEXT_PAGE)
-                    .bind(&c.product_id)
-                    .bind(c.position)
-                    .bind(&c.sku)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
-        let mut images: Vec<ImageCols> = Vec::new();
-        for chunk in cols.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "SELECT sku, location FROM variant_images WHERE sku IN (",
-            );
-            let mut list = q.separated(", ");
-            for c in chunk {
-                list.push_bind(c.sku.as_str());
-            }
-            q.push(") ORDER BY sku, position");
-            images.extend(
-                q.build_query_as::<ImageCols>()
-                    .fetch_all(&self.pool)
-                    .await?,
-            );
+        visit: &mut (dyn FnMut(CatalogueRow) -> Result<(), String> + Send),
+    ) -> Result<u64, StoreError> {
+        // One read transaction: in WAL mode it sees a single snapshot throughout.
+        let mut tx = self.pool.begin().await?;
+        let mut rows = sqlx::query_as::<_, CatalogueCols>(CATALOGUE).fetch(&mut *tx);
+        let mut count = 0;
+        while let Some(cols) = rows.try_next().await? {
+            visit(cols.into_row()?).map_err(StoreError::Aborted)?;
+            count += 1;
         }
-        rows::with_images(cols, images)
+        drop(rows);
+        tx.commit().await?;
+        Ok(count)
     }
 
     async fn summary(&self) -> Result<CatalogueSummary, StoreError> {
@@ -202,22 +188,24 @@ struct SqliteCatalogueWrite {
 
 #[async_trait]
 impl CatalogueWrite for SqliteCatalogueWrite {
-    async fn product_hashes(
+    async fn stored_products(
         &mut self,
         ids: &[String],
-    ) -> Result<HashMap<String, String>, StoreError> {
+    ) -> Result<HashMap<String, Product>, StoreError> {
         let mut out = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "SELECT product_id, content_hash FROM products WHERE product_id IN (",
-            );
+            let mut q = QueryBuilder::<Sqlite>::new(sql::PRODUCT_COLUMNS);
+            q.push("WHERE product_id IN (");
             let mut list = q.separated(", ");
             for id in chunk {
                 list.push_bind(id.as_str());
             }
             q.push(")");
-            let rows: Vec<(String, String)> = q.build_query_as().fetch_all(&mut *self.tx).await?;
-            out.extend(rows);
+            let rows: Vec<ProductCols> = q.build_query_as().fetch_all(&mut *self.tx).await?;
+            for row in rows {
+                let product = row.into_product()?;
+                out.insert(product.product_id.clone(), product);
+            }
         }
         Ok(out)
     }
@@ -255,18 +243,18 @@ impl CatalogueWrite for SqliteCatalogueWrite {
     ) -> Result<HashMap<String, VariantState>, StoreError> {
         let mut out = HashMap::with_capacity(skus.len());
         for chunk in skus.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "SELECT v.sku, v.product_id, v.position, v.content_hash, v.price_hash, \
-                 COALESCE(s.on_hand, 0) AS on_hand FROM variants v \
-                 LEFT JOIN stock_levels s ON s.sku = v.sku WHERE v.sku IN (",
-            );
+            let mut q = QueryBuilder::<Sqlite>::new(concat!(
+                "SELECT ",
+                variant_columns!(images!()),
+                "FROM variants v LEFT JOIN stock_levels s ON s.sku = v.sku WHERE v.sku IN ("
+            ));
             let mut list = q.separated(", ");
             for sku in chunk {
                 list.push_bind(sku.as_str());
             }
             q.push(")");
-            let rows: Vec<VariantStateCols> = q.build_query_as().fetch_all(&mut *self.tx).await?;
-            out.extend(rows.into_iter().map(VariantStateCols::into_pair));
+            let rows: Vec<VariantCols> = q.build_query_as().fetch_all(&mut *self.tx).await?;
+            out.extend(rows.into_iter().map(VariantCols::into_state));
         }
         Ok(out)
     }
@@ -372,6 +360,13 @@ impl CatalogueWrite for SqliteCatalogueWrite {
         Ok(())
     }
 
+    async fn renumber_positions(&mut self) -> Result<(), StoreError> {
+        sqlx::query(sql::RENUMBER_POSITIONS)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     async fn violations(&mut self) -> Result<Vec<Violation>, StoreError> {
         let empty: Vec<String> = sqlx::query_scalar(sql::EMPTY_PRODUCTS)
             .fetch_all(&mut *self.tx)
@@ -380,7 +375,7 @@ impl CatalogueWrite for SqliteCatalogueWrite {
             .fetch_all(&mut *self.tx)
             .await?;
         let duplicated = sqlx::query_as(
-            "SELECT product_id, group_concat(sku, ',') AS skus FROM variants \
+            "SELECT product_id, group_concat(sku, ' ') AS skus FROM variants \
              GROUP BY product_id, option1_value, option2_value HAVING COUNT(*) > 1 \
              ORDER BY product_id",
         )
