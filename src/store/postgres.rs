@@ -197,8 +197,10 @@ impl CatalogueWrite for PgCatalogueWrite {
         &mut self,
         ids: &[String],
     ) -> Result<HashMap<String, Product>, StoreError> {
+        // Joining the unnested ids plans as index lookups even before the first
+        // ANALYZE; `= ANY` on a table that grew inside this import would seq-scan.
         let rows: Vec<ProductCols> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{}WHERE product_id = ANY($1)",
+            "{}WHERE product_id IN (SELECT UNNEST($1::text[]))",
             sql::PRODUCT_COLUMNS
         )))
         .bind(ids)
@@ -247,7 +249,7 @@ impl CatalogueWrite for PgCatalogueWrite {
             "SELECT ",
             variant_columns!(images!()),
             "FROM variants v JOIN stock_levels s ON s.sku = v.sku \
-             WHERE v.sku = ANY($1) FOR UPDATE OF s"
+             WHERE v.sku IN (SELECT UNNEST($1::text[])) FOR UPDATE OF s"
         ))
         .bind(skus)
         .fetch_all(&mut *self.tx)
