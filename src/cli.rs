@@ -412,6 +412,13 @@ async fn show_stock(store: &dyn Store, sku: Option<&str>, json: bool) -> Result<
             r.available
         );
     }
+    let total = store.summary().await?;
+    say!(
+        "{} products, {} SKUs, {} units on hand",
+        total.products,
+        total.skus,
+        total.units_on_hand
+    );
     Ok(())
 }
 

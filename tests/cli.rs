@@ -113,6 +113,12 @@ fn stock_adjustments_are_recorded_and_a_negative_result_is_refused() {
         text(&out.stderr),
         "error: stock of TDQ-10ML would fall to -1; stock cannot go below zero (on hand: 115)\n"
     );
+    let out = chosync(&db, &["stock"]);
+    let listing = text(&out.stdout);
+    assert!(
+        listing.ends_with("14 products, 32 SKUs, 2925 units on hand\n"),
+        "{listing}"
+    );
     let out = chosync(&db, &["stock", "TDQ-10ML", "--json"]);
     let shown: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(shown["stock"]["on_hand"], 115);

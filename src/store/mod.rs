@@ -221,6 +221,28 @@ fn options_vec(first: Option<String>, second: Option<String>) -> Vec<String> {
     first.into_iter().chain(second).collect()
 }
 
+/// Why a movement that moved no level was refused, given the SKU's level.
+fn refused(m: &NewMovement, on_hand: Option<i64>) -> StoreError {
+    match on_hand {
+        None => StoreError::UnknownSku(m.sku.clone()),
+        Some(on_hand) => StoreError::NegativeStock {
+            sku: m.sku.clone(),
+            on_hand,
+            would_be: on_hand + m.delta,
+        },
+    }
+}
+
+/// A movement for a SKU that does not exist fails its foreign key.
+fn unknown_sku_or(err: sqlx::Error, sku: &str) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::UnknownSku(sku.to_string())
+        }
+        _ => StoreError::Database(err),
+    }
+}
+
 fn parse_kind(kind: &str) -> Result<MovementKind, StoreError> {
     MovementKind::parse(kind).ok_or_else(|| StoreError::Corrupt {
         table: "stock_movements",

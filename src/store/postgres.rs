@@ -17,7 +17,7 @@ use sqlx::{Postgres, Transaction};
 use super::rows::{self, CatalogueCols, MovementCols, ProductCols, StockCols, VariantCols};
 use super::{
     CatalogueRow, CatalogueSummary, CatalogueWrite, StockMovement, StockRow, Store, StoreError,
-    VariantRecord, VariantState, Violation, sql,
+    VariantRecord, VariantState, Violation, refused, sql, unknown_sku_or,
 };
 use crate::catalogue::model::Product;
 use crate::clock::Clock;
@@ -154,12 +154,7 @@ async fn record_one(
         .bind(now)
         .fetch_optional(&mut **tx)
         .await
-        .map_err(|err| match &err {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                StoreError::UnknownSku(m.sku.clone())
-            }
-            _ => StoreError::Database(err),
-        })?;
+        .map_err(|err| unknown_sku_or(err, &m.sku))?;
     if inserted.is_none() {
         return Ok(());
     }
@@ -176,14 +171,7 @@ async fn record_one(
         .bind(&m.sku)
         .fetch_optional(&mut **tx)
         .await?;
-    Err(match on_hand {
-        None => StoreError::UnknownSku(m.sku.clone()),
-        Some(on_hand) => StoreError::NegativeStock {
-            sku: m.sku.clone(),
-            on_hand,
-            would_be: on_hand + m.delta,
-        },
-    })
+    Err(refused(m, on_hand))
 }
 
 struct PgCatalogueWrite {

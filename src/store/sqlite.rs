@@ -17,7 +17,7 @@ use sqlx::{QueryBuilder, Sqlite, Transaction};
 use super::rows::{self, CatalogueCols, MovementCols, ProductCols, StockCols, VariantCols};
 use super::{
     CHUNK, CatalogueRow, CatalogueSummary, CatalogueWrite, StockMovement, StockRow, Store,
-    StoreError, VariantRecord, VariantState, Violation, sql,
+    StoreError, VariantRecord, VariantState, Violation, refused, sql, unknown_sku_or,
 };
 use crate::catalogue::model::Product;
 use crate::clock::Clock;
@@ -161,24 +161,7 @@ async fn record_one(
         .bind(&m.sku)
         .fetch_optional(&mut **tx)
         .await?;
-    Err(match on_hand {
-        None => StoreError::UnknownSku(m.sku.clone()),
-        Some(on_hand) => StoreError::NegativeStock {
-            sku: m.sku.clone(),
-            on_hand,
-            would_be: on_hand + m.delta,
-        },
-    })
-}
-
-/// A movement for a SKU that does not exist fails its foreign key.
-fn unknown_sku_or(err: sqlx::Error, sku: &str) -> StoreError {
-    match &err {
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-            StoreError::UnknownSku(sku.to_string())
-        }
-        _ => StoreError::Database(err),
-    }
+    Err(refused(m, on_hand))
 }
 
 struct SqliteCatalogueWrite {
