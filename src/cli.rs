@@ -22,7 +22,7 @@ use crate::store::{self, Store, StoreError};
 )]
 pub struct Cli {
     /// Configuration file (TOML); CHOSYNC__SECTION__KEY variables override it.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", env = "CHOSYNC_CONFIG")]
     pub config: Option<PathBuf>,
     /// Database URL: sqlite://FILE (created on first use) or postgres://…
     /// [default: database.url from the config, else sqlite://chosync.db]

@@ -13,6 +13,7 @@ fn chosync(db: &Path, args: &[&str]) -> Output {
         .arg(format!("sqlite://{}", db.display()))
         .args(args)
         .env_remove("CHOSYNC__DATABASE__URL")
+        .env_remove("CHOSYNC_CONFIG")
         .output()
         .expect("run chosync")
 }
