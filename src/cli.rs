@@ -189,7 +189,10 @@ async fn open(url: &str) -> Result<Arc<dyn Store>, Failure> {
             } else {
                 1
             },
-            lines: vec![format!("error: {}: {err}", crate::redact::url(url))],
+            lines: vec![match err {
+                StoreError::UnsupportedUrl(_) => format!("error: {err}"),
+                _ => format!("error: {}: {err}", crate::redact::url(url)),
+            }],
         })
 }
 

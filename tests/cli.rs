@@ -201,3 +201,16 @@ fn a_database_password_never_appears_in_errors() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_unsupported_database_url_is_refused_without_its_password() {
+    let out = Command::new(env!("CARGO_BIN_EXE_chosync"))
+        .args(["--database", "mysql://u:s3cret@h/db", "stock"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "error: database URL \"mysql://u:***@h/db\" is not supported; use sqlite://FILE or postgres://…\n"
+    );
+}

@@ -146,17 +146,33 @@ async fn option_names_must_agree_within_a_product() {
 
 #[tokio::test]
 async fn variants_without_options_or_with_repeated_options_are_refused() {
-    let lines = problems_in(&format!(
-        "{HEADER}\nP1,Nấm,N-1,,,75000,1,\nP1,,N-2,,,75000,1,\nP2,Trà,T-1,Loại,Xanh,1000,1,\nP2,,T-2,Loại,Xanh,1000,1,\nP2,,T-3,,,1000,1,\n"
-    ))
+    let lines = problems_in(
+        "product_id,name,sku,option1_name,option1_value,option2_name,option2_value,price\n\
+         P1,Nấm,N-1,,,,,75000\nP1,,N-2,,,,,75000\n\
+         P2,Trà,T-1,Loại,Xanh,Gói,100 g,1000\nP2,,T-2,Loại,Xanh,Gói,100 g,1000\nP2,,T-3,,,Gói,200 g,1000\n",
+    )
     .await;
     assert_eq!(
         lines,
         vec![
             "FILE:3:E: product \"P1\" has several SKUs (also row 2) but no option to tell them apart",
-            "FILE:5:E: options \"Xanh\" repeat row 4 of product \"P2\"; each SKU needs its own",
+            "FILE:5:E: options \"Xanh / 100 g\" repeat row 4 of product \"P2\"; each SKU needs its own",
             "FILE:6:E: option1_value is empty but product \"P2\" has option \"Loại\"",
         ]
+    );
+}
+
+#[tokio::test]
+async fn repeated_options_are_caught_when_the_file_leaves_an_axis_out() {
+    // Without option2 columns stored values may complete the combination, so the
+    // check runs on the written catalogue instead.
+    let lines = problems_in(&format!(
+        "{HEADER}\nP2,Trà,T-1,Loại,Xanh,1000,1,\nP2,,T-2,Loại,Xanh,1000,1,\n"
+    ))
+    .await;
+    assert_eq!(
+        lines,
+        vec!["FILE:2:E: SKUs T-1, T-2 of product \"P2\" would have the same option values"]
     );
 }
 
@@ -486,4 +502,50 @@ async fn a_file_changed_during_the_import_is_not_imported() {
         )]
     );
     assert_eq!(db.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn images_in_a_folder_named_with_a_bar_are_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let folder = dir.path().join("ảnh|2026");
+    std::fs::create_dir(&folder).expect("mkdir");
+    std::fs::write(folder.join("que.png"), b"png").expect("image");
+    let path = folder.join("c.csv");
+    std::fs::write(
+        &path,
+        "product_id,name,sku,price,images\nP1,Quế,Q-1,1000,que.png\n",
+    )
+    .expect("write");
+    let lines = problems(&path).await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("FILE:2:E: image \"que.png\" lies under ")
+            && lines[0]
+                .ends_with("whose name contains \"|\", the image separator; move the images"),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_cell_longer_than_a_spreadsheet_holds_is_refused() {
+    let long = "mô tả ".repeat(6_000);
+    let lines = problems_in(&format!(
+        "product_id,name,description,sku,price\nP1,Nấm,{},N-1,1000\n",
+        long.trim()
+    ))
+    .await;
+    assert_eq!(
+        lines,
+        vec!["FILE:2:C: cell has 35999 characters; a spreadsheet cell holds at most 32767"]
+    );
+}
+
+#[tokio::test]
+async fn a_workbook_with_a_damaged_cell_reference_is_refused() {
+    // A cell reference no spreadsheet writes (`r="ZZZZZZZ2"`); the reader must
+    // report a problem, never crash or import.
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/damaged-cell-reference.xlsx");
+    let lines = problems(&path).await;
+    assert!(!lines.is_empty());
 }

@@ -353,11 +353,11 @@ async fn adding_a_sku_keeps_the_order_and_export_round_trips(db: &TestDb) {
         })
         .await
         .expect("walk");
-    // Existing SKUs keep their order; the new one is placed by its row in the file.
+    // Existing SKUs keep their places; the new one goes after them.
     let skus: Vec<&str> = order.iter().map(|(_, sku)| sku.as_str()).collect();
     let positions: Vec<i64> = order.iter().map(|(p, _)| *p).collect();
     assert_eq!(positions, vec![0, 1, 2, 3]);
-    assert_eq!(skus, vec!["TDQ-10ML", "TDQ-5ML", "TDQ-50ML", "TDQ-100ML"]);
+    assert_eq!(skus, vec!["TDQ-10ML", "TDQ-50ML", "TDQ-100ML", "TDQ-5ML"]);
 
     let dir = tempfile::tempdir().expect("dir");
     let out = dir.path().join("out.csv");
@@ -366,7 +366,54 @@ async fn adding_a_sku_keeps_the_order_and_export_round_trips(db: &TestDb) {
     assert_eq!((again.skus.unchanged, again.skus.updated), (33, 0));
 }
 
+async fn renaming_a_product_from_one_row_changes_only_the_product(db: &TestDb) {
+    db.import(&demo_catalogue()).await.expect("import");
+    let (_d, renamed) = file(
+        "renamed.csv",
+        "product_id,name,sku,price\nMOC-NHI,Mộc nhĩ đen rừng Chợ Đồn,MN-100G,45000\n",
+    );
+    let report = db.import(&renamed).await.expect("rename");
+    assert_eq!((report.products.updated, report.skus.unchanged), (1, 1));
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out.csv");
+    export_file(db.store.as_ref(), &out).await.expect("export");
+    let again = db.import(&out).await.expect("re-import");
+    assert_eq!((again.skus.unchanged, again.products.unchanged), (32, 14));
+}
+
+async fn a_file_with_only_the_first_option_keeps_the_second(db: &TestDb) {
+    db.import(&demo_catalogue()).await.expect("import");
+    let (_d, first_axis) = file(
+        "loai.csv",
+        "product_id,name,sku,price,option1_name,option1_value\n\
+         TRA-SHAN,Trà Shan tuyết Bằng Phúc,SHAN-XANH-100G,185000,Loại,Trà xanh\n",
+    );
+    let report = db.import(&first_axis).await.expect("price change");
+    assert_eq!((report.skus.updated, report.products.unchanged), (1, 1));
+    let row = &db.store.stock(Some("SHAN-XANH-100G")).await.expect("stock")[0];
+    assert_eq!(row.option_values, vec!["Trà xanh", "100 g"]);
+}
+
+async fn a_new_sku_without_option_values_is_named_at_its_row(db: &TestDb) {
+    db.import(&demo_catalogue()).await.expect("import");
+    let (_d, path) = file(
+        "new.csv",
+        "product_id,name,sku,price\nHAT-DE,Hạt dẻ Bắc Kạn,HD-2KG,260000\n",
+    );
+    let err = db.import(&path).await.expect_err("needs options");
+    assert_eq!(
+        err.lines(),
+        vec![format!(
+            "{}:2:C: SKU \"HD-2KG\" has no values for some options of product \"HAT-DE\"; add the option columns to the file",
+            path.display()
+        )]
+    );
+}
+
 on_both_engines!(
+    renaming_a_product_from_one_row_changes_only_the_product,
+    a_file_with_only_the_first_option_keeps_the_second,
+    a_new_sku_without_option_values_is_named_at_its_row,
     a_file_without_optional_columns_keeps_what_it_does_not_mention,
     adding_a_sku_keeps_the_order_and_export_round_trips,
     movements_carry_the_time_they_were_recorded,

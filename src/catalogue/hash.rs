@@ -19,7 +19,7 @@ pub fn product_hash(product: &Product) -> String {
 
 #[derive(Serialize)]
 struct VariantContent<'a> {
-    product: &'a Product,
+    product_id: &'a str,
     option_values: &'a [String],
     weight_g: Option<i64>,
     length_mm: Option<i64>,
@@ -29,11 +29,12 @@ struct VariantContent<'a> {
     images: &'a [String],
 }
 
-/// What a marketplace listing shows for this SKU other than price and stock:
-/// a product-level change changes the content hash of every variant.
-pub fn content_hash(product: &Product, variant: &Variant) -> String {
+/// The variant's own content other than price and stock. Product-level fields
+/// have their own hash, so a product change does not rewrite every variant row;
+/// a listing's content is the pair of both.
+pub fn content_hash(variant: &Variant) -> String {
     digest(&VariantContent {
-        product,
+        product_id: &variant.product_id,
         option_values: &variant.option_values,
         weight_g: variant.weight_g,
         length_mm: variant.length_mm,
@@ -87,12 +88,15 @@ mod tests {
         let (p, v) = (product(), variant());
         let mut cheaper = v.clone();
         cheaper.price = 80_000;
-        assert_eq!(content_hash(&p, &v), content_hash(&p, &cheaper));
+        assert_eq!(content_hash(&v), content_hash(&cheaper));
         assert_ne!(price_hash(&v), price_hash(&cheaper));
 
         let mut renamed = p.clone();
         renamed.name = "Tinh dầu quế Bắc Kạn".into();
-        assert_ne!(content_hash(&p, &v), content_hash(&renamed, &v));
-        assert_eq!(content_hash(&p, &v), content_hash(&product(), &variant()));
+        assert_ne!(product_hash(&p), product_hash(&renamed));
+        let mut bigger = v.clone();
+        bigger.option_values = vec!["50 ml".into()];
+        assert_ne!(content_hash(&v), content_hash(&bigger));
+        assert_eq!(content_hash(&v), content_hash(&variant()));
     }
 }

@@ -95,6 +95,8 @@ struct ProductEntry {
     /// Whether pass 2 has written it (after filling in the fields whose column
     /// the file leaves out from what the store holds).
     settled: bool,
+    /// Where the product's next new variant goes: after those it already has.
+    next_position: i64,
 }
 
 /// What pass 1 learned, which pass 2 and the final check need.
@@ -116,9 +118,19 @@ pub async fn import_file(
     let digest_before = digest(path).await?;
     let (validated, warnings) = {
         let (path, base_dir, progress) = (path.to_path_buf(), base_dir.clone(), progress.clone());
-        tokio::task::spawn_blocking(move || validate(&path, &base_dir, progress.as_ref()))
+        match tokio::task::spawn_blocking(move || validate(&path, &base_dir, progress.as_ref()))
             .await
-            .map_err(|e| ImportError::Interrupted(e.to_string()))?
+        {
+            Ok(outcome) => outcome,
+            // A reader library that panics on a malformed file: the file is damaged.
+            Err(join) if join.is_panic() => (
+                Err(vec![Problem::file(
+                    "this file is damaged and cannot be read; save it again from your spreadsheet",
+                )]),
+                Vec::new(),
+            ),
+            Err(join) => return Err(ImportError::Interrupted(join.to_string())),
+        }
     };
     let warnings: Vec<String> = warnings
         .iter()
@@ -148,14 +160,15 @@ pub async fn import_file(
     let mut report = match applied {
         Ok(report) => report,
         Err(err) => {
-            writer.rollback().await?;
+            // The import's own error is the one to report; a failed rollback
+            // leaves nothing behind either (the transaction dies with it).
+            let _ = writer.rollback().await;
             return Err(with_warnings(err, warnings));
         }
     };
-    writer.renumber_positions().await?;
     let violations = writer.violations().await?;
     if !violations.is_empty() {
-        writer.rollback().await?;
+        let _ = writer.rollback().await;
         return Err(ImportError::Invalid {
             file,
             problems: violations
@@ -167,7 +180,7 @@ pub async fn import_file(
     }
     // Pass 2 read the file again: it must be the file pass 1 checked.
     if digest(path).await? != digest_before {
-        writer.rollback().await?;
+        let _ = writer.rollback().await;
         return Err(ImportError::Interrupted(format!(
             "{file} changed while it was being imported; nothing was imported"
         )));
@@ -276,6 +289,7 @@ fn validate(
                 first_row: draft.first_row,
                 product,
                 settled: false,
+                next_position: 0,
             };
             (product_id, entry)
         })
@@ -375,14 +389,12 @@ fn finish_product(
         ));
     }
     let mut combos: HashMap<&[Option<String>; 2], u64> = HashMap::new();
-    // Without option columns the stored options stay; the store checks them.
-    let variants = if columns.has_options() {
-        &draft.variants[..]
-    } else {
-        &[]
-    };
-    for (row, values) in variants {
+    let axes = columns.option_axes();
+    for (row, values) in &draft.variants {
         for (axis, value) in values.iter().enumerate() {
+            if !axes[axis] {
+                continue;
+            }
             let (value_field, name_field) = if axis == 0 {
                 (Field::Option1Value, Field::Option1Name)
             } else {
@@ -410,6 +422,11 @@ fn finish_product(
                 )),
                 _ => {}
             }
+        }
+        // With an axis left out, stored values complete the combination: the
+        // store checks uniqueness after the write instead.
+        if axes != [true, true] {
+            continue;
         }
         if let Some(first) = combos.insert(values, *row) {
             combos.insert(values, first);
@@ -480,7 +497,6 @@ async fn apply(
         path.file_name()
             .map_or_else(|| file.to_string(), |n| n.to_string_lossy().into_owned())
     );
-    let mut next_position: HashMap<String, i64> = HashMap::new();
     let mut done = 0_u64;
     while let Some(chunk) = rx.recv().await {
         let chunk = chunk.map_err(|problem| ImportError::Invalid {
@@ -490,15 +506,7 @@ async fn apply(
         })?;
         done += chunk.len() as u64;
         settle_products(writer, &chunk, validated, &mut report).await?;
-        write_variants(
-            writer,
-            chunk,
-            validated,
-            &mut next_position,
-            &mut report,
-            &source,
-        )
-        .await?;
+        write_variants(writer, chunk, validated, &mut report, &source).await?;
         progress.rows(done);
     }
     reader
@@ -589,8 +597,9 @@ async fn settle_products(
             continue;
         };
         entry.settled = true;
+        entry.next_position = stored.get(&id).map_or(0, |s| s.next_position);
         let product = &mut entry.product;
-        let Some(old) = stored.get(&id) else {
+        let Some(old) = stored.get(&id).map(|s| &s.product) else {
             report.products.created += 1;
             writes.push((product.clone(), product_hash(product)));
             continue;
@@ -611,9 +620,9 @@ async fn settle_products(
         if keep(Field::Status) {
             product.status = old.status;
         }
-        if !columns.has_options() {
-            product.option_names.clone_from(&old.option_names);
-        }
+        let names = &product.option_names;
+        let from_file = [names.first().cloned(), names.get(1).cloned()];
+        product.option_names = merge_axes(from_file, &old.option_names, columns.option_axes());
         if product == old {
             report.products.unchanged += 1;
         } else {
@@ -629,34 +638,44 @@ async fn settle_products(
 async fn write_variants(
     writer: &mut dyn CatalogueWrite,
     chunk: Vec<ParsedRow>,
-    validated: &Validated,
-    next_position: &mut HashMap<String, i64>,
+    validated: &mut Validated,
     report: &mut ImportReport,
     source: &str,
 ) -> Result<(), ImportError> {
-    let columns = &validated.columns;
+    let columns = validated.columns.clone();
     let skus: Vec<String> = chunk.iter().map(|r| r.variant.sku.clone()).collect();
     let states = writer.variant_states(&skus).await?;
     let mut writes = Vec::new();
     let mut movements = Vec::new();
     for row in chunk {
-        let product = &entry(validated, &row.product_id)?.product;
         let old = states.get(&row.variant.sku);
         let mut variant = row.variant;
-        variant.option_values = row
-            .option_values
-            .into_iter()
-            .flatten()
-            .map(|(value, _)| value)
-            .collect();
-        let position = next_position.entry(row.product_id.clone()).or_insert(0);
-        variant.position = *position;
-        *position += 1;
+        let [first, second] = row.option_values;
+        let stored_values = old.map_or(&[][..], |s| &s.variant.option_values[..]);
+        variant.option_values = merge_axes(
+            [first.map(|(v, _)| v), second.map(|(v, _)| v)],
+            stored_values,
+            columns.option_axes(),
+        );
+        // A variant keeps its place; a new or moved one goes after the product's others.
+        variant.position = match old {
+            Some(s) if s.variant.product_id == variant.product_id => s.variant.position,
+            _ => {
+                let entry = validated.products.get_mut(&row.product_id).ok_or_else(|| {
+                    ImportError::Interrupted(format!(
+                        "product {} changed while importing",
+                        row.product_id
+                    ))
+                })?;
+                entry.next_position += 1;
+                entry.next_position - 1
+            }
+        };
         if let Some(old) = old {
-            keep_absent_fields(&mut variant, &old.variant, columns);
+            keep_absent_fields(&mut variant, &old.variant, &columns);
         }
         let record = VariantRecord {
-            content_hash: content_hash(product, &variant),
+            content_hash: content_hash(&variant),
             price_hash: price_hash(&variant),
             variant,
         };
@@ -713,9 +732,23 @@ fn keep_absent_fields(variant: &mut Variant, old: &Variant, columns: &Columns) {
     if keep(Field::Images) {
         variant.images.clone_from(&old.images);
     }
-    if !columns.has_options() {
-        variant.option_values.clone_from(&old.option_values);
-    }
+}
+
+/// Option names or values per axis: from the file where it has the axis,
+/// else as stored.
+fn merge_axes(from_file: [Option<String>; 2], stored: &[String], axes: [bool; 2]) -> Vec<String> {
+    let [first, second] = from_file;
+    let pick = |axis: usize, file: Option<String>| {
+        if axes[axis] {
+            file
+        } else {
+            stored.get(axis).cloned()
+        }
+    };
+    [pick(0, first), pick(1, second)]
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 fn violation_problem(violation: &Violation, validated: &Validated) -> Problem {
@@ -730,6 +763,13 @@ fn violation_problem(violation: &Violation, validated: &Validated) -> Problem {
             Field::ProductId,
             format!(
                 "product \"{product_id}\" would have no SKUs left: this file moves all of them to other products"
+            ),
+        ),
+        Violation::OptionsMismatch { sku, product_id } if sku_row(sku).is_some() => at(
+            sku_row(sku),
+            Field::Sku,
+            format!(
+                "SKU \"{sku}\" has no values for some options of product \"{product_id}\"; add the option columns to the file"
             ),
         ),
         Violation::OptionsMismatch { sku, product_id } => {

@@ -11,6 +11,9 @@ use super::number::{self, NumberError};
 use super::problem::Problem;
 use super::text::{char_len, clean, fold};
 
+/// Excel's limit for one cell; longer text could not be exported to XLSX.
+const MAX_CELL_CHARS: usize = 32_767;
+
 /// Which column holds which field.
 #[derive(Debug, Clone)]
 pub struct Columns {
@@ -104,9 +107,10 @@ impl Columns {
         self.index.contains_key(&field)
     }
 
-    /// Whether the file states options at all; if not, stored options stay.
-    pub fn has_options(&self) -> bool {
-        self.has(Field::Option1Name) || self.has(Field::Option1Value)
+    /// Which option axes the file states (name and value columns come in pairs);
+    /// an axis it leaves out keeps the stored names and values.
+    pub fn option_axes(&self) -> [bool; 2] {
+        [self.has(Field::Option1Name), self.has(Field::Option2Name)]
     }
 
     pub fn column(&self, field: Field) -> Option<usize> {
@@ -166,6 +170,14 @@ pub fn parse(
     for (i, c) in raw.cells.iter().enumerate() {
         if c.is_blank() {
             continue;
+        }
+        let length = char_len(&c.text);
+        if length > MAX_CELL_CHARS {
+            problems.push(Problem::cell(
+                row,
+                i,
+                format!("cell has {length} characters; a spreadsheet cell holds at most {MAX_CELL_CHARS}"),
+            ));
         }
         if !columns.titled.get(i).copied().unwrap_or(false) {
             problems.push(Problem::cell(
@@ -432,7 +444,16 @@ fn images(
             continue;
         }
         let path = normalise(&base_dir.join(&item));
-        if path.is_file() {
+        if path.to_string_lossy().contains('|') {
+            problems.push(Problem::cell(
+                row,
+                col,
+                format!(
+                    "image \"{item}\" lies under {}, whose name contains \"|\", the image separator; move the images",
+                    path.display()
+                ),
+            ));
+        } else if path.is_file() {
             out.push(path.to_string_lossy().into_owned());
         } else {
             problems.push(Problem::cell(

@@ -57,6 +57,7 @@ pub enum StoreError {
         on_hand: i64,
         would_be: i64,
     },
+    /// Holds the URL with any password masked.
     #[error("database URL \"{0}\" is not supported; use sqlite://FILE or postgres://…")]
     UnsupportedUrl(String),
     #[error("database: {0}")]
@@ -77,6 +78,13 @@ pub struct VariantState {
     pub content_hash: String,
     pub price_hash: String,
     pub on_hand: i64,
+}
+
+/// A stored product, and the position its next new variant takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredProduct {
+    pub product: Product,
+    pub next_position: i64,
 }
 
 /// A variant ready to be written, with its aspect hashes.
@@ -172,7 +180,7 @@ pub trait CatalogueWrite: Send {
     async fn stored_products(
         &mut self,
         ids: &[String],
-    ) -> Result<HashMap<String, Product>, StoreError>;
+    ) -> Result<HashMap<String, StoredProduct>, StoreError>;
 
     async fn put_products(&mut self, products: &[(Product, String)]) -> Result<(), StoreError>;
 
@@ -184,16 +192,11 @@ pub trait CatalogueWrite: Send {
     ) -> Result<HashMap<String, VariantState>, StoreError>;
 
     /// Inserts or replaces variants (and their images); new SKUs start with 0 on hand.
-    /// An existing variant keeps its position: order is the order SKUs first arrived.
     async fn put_variants(&mut self, variants: &[VariantRecord]) -> Result<(), StoreError>;
 
     /// Records stock counts in bulk: each movement's delta was computed from the
     /// level `variant_states` returned in this transaction, so none can go negative.
     async fn record_counts(&mut self, movements: &[NewMovement]) -> Result<(), StoreError>;
-
-    /// Numbers each product's variants 0, 1, 2… in (position, SKU) order, closing
-    /// the gaps and ties that new and moved SKUs leave.
-    async fn renumber_positions(&mut self) -> Result<(), StoreError>;
 
     /// Catalogue rules the pending state breaks.
     async fn violations(&mut self) -> Result<Vec<Violation>, StoreError>;
@@ -210,7 +213,7 @@ pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>, St
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(PostgresStore::open(url, clock).await?))
     } else {
-        Err(StoreError::UnsupportedUrl(url.to_string()))
+        Err(StoreError::UnsupportedUrl(crate::redact::url(url)))
     }
 }
 
@@ -337,6 +340,28 @@ mod rows {
                 status: parse_status(&self.status)?,
                 option_names: options_vec(self.option1_name, self.option2_name),
             })
+        }
+    }
+
+    #[derive(sqlx::FromRow)]
+    pub struct StoredProductCols {
+        #[sqlx(flatten)]
+        pub product: ProductCols,
+        pub next_position: i64,
+    }
+
+    impl StoredProductCols {
+        pub fn into_pair(self) -> Result<(String, StoredProduct), StoreError> {
+            let product = self.product.into_product()?;
+            let id = product.product_id.clone();
+            let next_position = self.next_position;
+            Ok((
+                id,
+                StoredProduct {
+                    product,
+                    next_position,
+                },
+            ))
         }
     }
 
@@ -494,12 +519,10 @@ mod sql {
         WHERE (p.option1_name IS NULL) <> (v.option1_value IS NULL) \
         OR (p.option2_name IS NULL) <> (v.option2_value IS NULL) ORDER BY v.sku";
 
-    pub const RENUMBER_POSITIONS: &str = "UPDATE variants SET position = r.rn FROM \
-        (SELECT sku, ROW_NUMBER() OVER (PARTITION BY product_id ORDER BY position, sku) - 1 AS rn \
-        FROM variants) AS r WHERE variants.sku = r.sku AND variants.position <> r.rn";
-
-    pub const PRODUCT_COLUMNS: &str = "SELECT product_id AS p_id, name, description, category, \
-        brand, origin, status, option1_name, option2_name FROM products ";
+    pub const STORED_PRODUCTS: &str = "SELECT p.product_id AS p_id, p.name, p.description, \
+        p.category, p.brand, p.origin, p.status, p.option1_name, p.option2_name, \
+        (SELECT COALESCE(MAX(v.position) + 1, 0) FROM variants v \
+         WHERE v.product_id = p.product_id) AS next_position FROM products p ";
 
     pub const PRODUCT_UPSERT_TAIL: &str = " ON CONFLICT (product_id) DO UPDATE SET \
         name = excluded.name, description = excluded.description, category = excluded.category, \
@@ -508,7 +531,7 @@ mod sql {
         content_hash = excluded.content_hash, updated_at = excluded.updated_at";
 
     pub const VARIANT_UPSERT_TAIL: &str = " ON CONFLICT (sku) DO UPDATE SET \
-        product_id = excluded.product_id, \
+        product_id = excluded.product_id, position = excluded.position, \
         option1_value = excluded.option1_value, option2_value = excluded.option2_value, \
         price = excluded.price, weight_g = excluded.weight_g, length_mm = excluded.length_mm, \
         width_mm = excluded.width_mm, height_mm = excluded.height_mm, barcode = excluded.barcode, \

@@ -14,10 +14,10 @@ use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
-use super::rows::{self, CatalogueCols, MovementCols, ProductCols, StockCols, VariantCols};
+use super::rows::{self, CatalogueCols, MovementCols, StockCols, StoredProductCols, VariantCols};
 use super::{
     CatalogueRow, CatalogueSummary, CatalogueWrite, StockMovement, StockRow, Store, StoreError,
-    VariantRecord, VariantState, Violation, refused, sql, unknown_sku_or,
+    StoredProduct, VariantRecord, VariantState, Violation, refused, sql, unknown_sku_or,
 };
 use crate::catalogue::model::Product;
 use crate::clock::Clock;
@@ -184,19 +184,17 @@ impl CatalogueWrite for PgCatalogueWrite {
     async fn stored_products(
         &mut self,
         ids: &[String],
-    ) -> Result<HashMap<String, Product>, StoreError> {
+    ) -> Result<HashMap<String, StoredProduct>, StoreError> {
         // Joining the unnested ids plans as index lookups even before the first
         // ANALYZE; `= ANY` on a table that grew inside this import would seq-scan.
-        let rows: Vec<ProductCols> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{}WHERE product_id IN (SELECT UNNEST($1::text[]))",
-            sql::PRODUCT_COLUMNS
+        let rows: Vec<StoredProductCols> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{}WHERE p.product_id IN (SELECT UNNEST($1::text[]))",
+            sql::STORED_PRODUCTS
         )))
         .bind(ids)
         .fetch_all(&mut *self.tx)
         .await?;
-        rows.into_iter()
-            .map(|row| row.into_product().map(|p| (p.product_id.clone(), p)))
-            .collect()
+        rows.into_iter().map(StoredProductCols::into_pair).collect()
     }
 
     async fn put_products(&mut self, products: &[(Product, String)]) -> Result<(), StoreError> {
@@ -342,13 +340,6 @@ impl CatalogueWrite for PgCatalogueWrite {
         .bind(self.now)
         .execute(&mut *self.tx)
         .await?;
-        Ok(())
-    }
-
-    async fn renumber_positions(&mut self) -> Result<(), StoreError> {
-        sqlx::query(sql::RENUMBER_POSITIONS)
-            .execute(&mut *self.tx)
-            .await?;
         Ok(())
     }
 

@@ -14,10 +14,11 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Sqlite, Transaction};
 
-use super::rows::{self, CatalogueCols, MovementCols, ProductCols, StockCols, VariantCols};
+use super::rows::{self, CatalogueCols, MovementCols, StockCols, StoredProductCols, VariantCols};
 use super::{
     CHUNK, CatalogueRow, CatalogueSummary, CatalogueWrite, StockMovement, StockRow, Store,
-    StoreError, VariantRecord, VariantState, Violation, refused, sql, unknown_sku_or,
+    StoreError, StoredProduct, VariantRecord, VariantState, Violation, refused, sql,
+    unknown_sku_or,
 };
 use crate::catalogue::model::Product;
 use crate::clock::Clock;
@@ -174,20 +175,20 @@ impl CatalogueWrite for SqliteCatalogueWrite {
     async fn stored_products(
         &mut self,
         ids: &[String],
-    ) -> Result<HashMap<String, Product>, StoreError> {
+    ) -> Result<HashMap<String, StoredProduct>, StoreError> {
         let mut out = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(sql::PRODUCT_COLUMNS);
-            q.push("WHERE product_id IN (");
+            let mut q = QueryBuilder::<Sqlite>::new(sql::STORED_PRODUCTS);
+            q.push("WHERE p.product_id IN (");
             let mut list = q.separated(", ");
             for id in chunk {
                 list.push_bind(id.as_str());
             }
             q.push(")");
-            let rows: Vec<ProductCols> = q.build_query_as().fetch_all(&mut *self.tx).await?;
+            let rows: Vec<StoredProductCols> = q.build_query_as().fetch_all(&mut *self.tx).await?;
             for row in rows {
-                let product = row.into_product()?;
-                out.insert(product.product_id.clone(), product);
+                let (id, stored) = row.into_pair()?;
+                out.insert(id, stored);
             }
         }
         Ok(out)
@@ -340,13 +341,6 @@ impl CatalogueWrite for SqliteCatalogueWrite {
             .push(" FROM d WHERE stock_levels.sku = d.sku");
             q.build().execute(&mut *self.tx).await?;
         }
-        Ok(())
-    }
-
-    async fn renumber_positions(&mut self) -> Result<(), StoreError> {
-        sqlx::query(sql::RENUMBER_POSITIONS)
-            .execute(&mut *self.tx)
-            .await?;
         Ok(())
     }
 
