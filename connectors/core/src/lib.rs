@@ -1,71 +1,21 @@
-//! The contract between chosync and a marketplace connector.
+//! The contract between chosync and a marketplace connector (DESIGN §4).
 //!
-//! A connector knows one platform's protocol and nothing of the database or the
-//! scheduler. This crate holds what every connector shares; the HTTP toolkit and
-//! the sandbox kit arrive with the first connector.
+//! A connector knows one platform's protocol and nothing of the database or
+//! the scheduler. This crate holds what they all share: the `Connector` trait
+//! and its DTOs, classified errors, the HTTP toolkit (limiter, signing per
+//! attempt, classification, retries, attempt events), token handling, and, with
+//! feature `sandbox`, the kit the platform sandboxes are built from.
 
-use std::time::Duration;
+pub mod clock;
+pub mod connector;
+pub mod credentials;
+pub mod dto;
+mod error;
+pub mod events;
+pub mod http;
+pub mod limiter;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 
-/// How a failed platform call is to be handled, decided once, where it happened.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConnectorError {
-    /// The platform asked us to slow down; wait at least `retry_after`.
-    #[error("rate limited by the platform (retry after {retry_after:?})")]
-    RateLimited { retry_after: Duration },
-    /// A network failure or 5xx that may pass.
-    #[error("transient failure: {0}")]
-    Transient(String),
-    /// Credentials were refused: refresh once, then pause the channel.
-    #[error("unauthorized: {0}")]
-    Unauthorized(String),
-    /// The platform refused this item's data; permanent until the data changes.
-    #[error("rejected ({code}{}): {message}", field.as_deref().map(|f| format!(", field {f}")).unwrap_or_default())]
-    Rejected {
-        code: String,
-        field: Option<String>,
-        message: String,
-    },
-    #[error("not found: {0}")]
-    NotFound(String),
-    /// A non-idempotent write timed out: look the listing up before any retry.
-    #[error("outcome unknown: {0}")]
-    Ambiguous(String),
-}
-
-impl ConnectorError {
-    /// Whether the same call may simply be tried again (after a back-off).
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::RateLimited { .. } | Self::Transient(_))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_throttling_and_transient_failures_are_retried() {
-        assert!(
-            ConnectorError::RateLimited {
-                retry_after: Duration::from_secs(1)
-            }
-            .is_retryable()
-        );
-        assert!(ConnectorError::Transient("503".into()).is_retryable());
-        assert!(!ConnectorError::Ambiguous("timeout".into()).is_retryable());
-        assert!(!ConnectorError::Unauthorized("expired".into()).is_retryable());
-    }
-
-    #[test]
-    fn a_rejection_names_its_field() {
-        let err = ConnectorError::Rejected {
-            code: "error_item_price".into(),
-            field: Some("price".into()),
-            message: "price too low".into(),
-        };
-        assert_eq!(
-            err.to_string(),
-            "rejected (error_item_price, field price): price too low"
-        );
-    }
-}
+pub use connector::{BatchScope, Bucket, Capabilities, Connector, EndpointClass, Limits};
+pub use error::ConnectorError;

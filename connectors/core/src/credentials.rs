@@ -1,0 +1,258 @@
+//! Tokens: connectors get and persist them through a small trait the store
+//! implements (encrypted at rest). Refresh is single-flight per channel, and the
+//! new pair is persisted before it is used: some platforms' refresh tokens are
+//! single-use, so a pair that is used but not saved is a channel lost.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Mutex;
+
+use crate::ConnectorError;
+use crate::clock::Clock;
+
+#[derive(Clone)]
+pub struct TokenPair {
+    pub access_token: SecretString,
+    pub refresh_token: SecretString,
+    pub access_expires_at: DateTime<Utc>,
+    pub refresh_expires_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_expires_at", &self.access_expires_at)
+            .field("refresh_expires_at", &self.refresh_expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("credential store: {0}")]
+pub struct CredentialError(pub String);
+
+/// Where a channel's tokens live between runs.
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    async fn load(&self, channel: &str) -> Result<Option<TokenPair>, CredentialError>;
+    async fn save(&self, channel: &str, tokens: &TokenPair) -> Result<(), CredentialError>;
+}
+
+/// Exchanges a refresh token for a new pair (the platform call).
+#[async_trait]
+pub trait Refresher: Send + Sync {
+    async fn refresh(&self, refresh_token: &SecretString) -> Result<TokenPair, ConnectorError>;
+}
+
+/// A channel's current tokens, refreshed ahead of expiry, one refresh at a time.
+pub struct Tokens {
+    channel: String,
+    store: Arc<dyn CredentialStore>,
+    clock: Arc<dyn Clock>,
+    /// Refresh when the access token has less than this left.
+    margin: Duration,
+    current: Mutex<Option<TokenPair>>,
+}
+
+impl Tokens {
+    pub fn new(channel: &str, store: Arc<dyn CredentialStore>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            channel: channel.to_string(),
+            store,
+            clock,
+            margin: Duration::minutes(5),
+            current: Mutex::new(None),
+        }
+    }
+
+    /// Stores a freshly authorized pair (after the seller consented).
+    pub async fn install(&self, tokens: TokenPair) -> Result<(), ConnectorError> {
+        let mut current = self.current.lock().await;
+        self.persist(&tokens).await?;
+        *current = Some(tokens);
+        Ok(())
+    }
+
+    /// A usable access token, refreshing first when it is about to expire.
+    pub async fn access(&self, refresher: &dyn Refresher) -> Result<SecretString, ConnectorError> {
+        let mut current = self.current.lock().await;
+        let tokens = self.loaded(&mut current).await?;
+        if tokens.access_expires_at - self.margin > self.clock.now() {
+            return Ok(tokens.access_token.clone());
+        }
+        let fresh = self.refresh_locked(&mut current, refresher).await?;
+        Ok(fresh.access_token)
+    }
+
+    /// The platform refused `stale`: refresh once, unless another task already
+    /// did (then its token is returned).
+    pub async fn refused(
+        &self,
+        stale: &SecretString,
+        refresher: &dyn Refresher,
+    ) -> Result<SecretString, ConnectorError> {
+        let mut current = self.current.lock().await;
+        let tokens = self.loaded(&mut current).await?;
+        if tokens.access_token.expose_secret() != stale.expose_secret() {
+            return Ok(tokens.access_token.clone());
+        }
+        let fresh = self.refresh_locked(&mut current, refresher).await?;
+        Ok(fresh.access_token)
+    }
+
+    /// Refreshes now, whatever the expiry says.
+    pub async fn refresh_now(&self, refresher: &dyn Refresher) -> Result<(), ConnectorError> {
+        let mut current = self.current.lock().await;
+        self.loaded(&mut current).await?;
+        self.refresh_locked(&mut current, refresher).await.map(|_| ())
+    }
+
+    async fn loaded<'a>(
+        &self,
+        current: &'a mut Option<TokenPair>,
+    ) -> Result<&'a TokenPair, ConnectorError> {
+        if current.is_none() {
+            *current = self.store.load(&self.channel).await.map_err(store_failure)?;
+        }
+        current.as_ref().ok_or_else(|| {
+            ConnectorError::Unauthorized(format!(
+                "channel {} is not authorized yet; run `chosync channels connect {}`",
+                self.channel, self.channel
+            ))
+        })
+    }
+
+    async fn refresh_locked(
+        &self,
+        current: &mut Option<TokenPair>,
+        refresher: &dyn Refresher,
+    ) -> Result<TokenPair, ConnectorError> {
+        let refresh_token = match current.as_ref() {
+            Some(tokens) => tokens.refresh_token.clone(),
+            None => return Err(ConnectorError::Unauthorized("no tokens".into())),
+        };
+        let fresh = refresher.refresh(&refresh_token).await?;
+        // Saved before anyone uses it: the old refresh token is spent now.
+        self.persist(&fresh).await?;
+        *current = Some(fresh.clone());
+        tracing::info!(channel = %self.channel, expires_at = %fresh.access_expires_at, "tokens refreshed");
+        Ok(fresh)
+    }
+
+    async fn persist(&self, tokens: &TokenPair) -> Result<(), ConnectorError> {
+        self.store
+            .save(&self.channel, tokens)
+            .await
+            .map_err(store_failure)
+    }
+}
+
+fn store_failure(err: CredentialError) -> ConnectorError {
+    ConnectorError::Transient(err.to_string())
+}
+
+/// Keeps tokens in memory only: for tests and the standalone sandboxes.
+#[derive(Default)]
+pub struct MemoryCredentials(std::sync::Mutex<std::collections::HashMap<String, TokenPair>>);
+
+#[async_trait]
+impl CredentialStore for MemoryCredentials {
+    async fn load(&self, channel: &str) -> Result<Option<TokenPair>, CredentialError> {
+        let map = self.0.lock().map_err(|e| CredentialError(e.to_string()))?;
+        Ok(map.get(channel).cloned())
+    }
+
+    async fn save(&self, channel: &str, tokens: &TokenPair) -> Result<(), CredentialError> {
+        let mut map = self.0.lock().map_err(|e| CredentialError(e.to_string()))?;
+        map.insert(channel.to_string(), tokens.clone());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+    use crate::clock::FixedClock;
+
+    struct CountingRefresher {
+        calls: AtomicU32,
+        now: DateTime<Utc>,
+    }
+
+    #[async_trait]
+    impl Refresher for CountingRefresher {
+        async fn refresh(&self, refresh: &SecretString) -> Result<TokenPair, ConnectorError> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            Ok(TokenPair {
+                access_token: format!("access-{n}").into(),
+                refresh_token: format!("{}-next", refresh.expose_secret()).into(),
+                access_expires_at: self.now + Duration::hours(4),
+                refresh_expires_at: None,
+            })
+        }
+    }
+
+    fn pair(now: DateTime<Utc>, expires_in: Duration) -> TokenPair {
+        TokenPair {
+            access_token: "access-0".to_string().into(),
+            refresh_token: "refresh-0".to_string().into(),
+            access_expires_at: now + expires_in,
+            refresh_expires_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_refresh_and_it_is_saved_first() {
+        let now = Utc::now();
+        let store = Arc::new(MemoryCredentials::default());
+        let tokens = Arc::new(Tokens::new("shopee-a", store.clone(), Arc::new(FixedClock::new(now))));
+        tokens.install(pair(now, Duration::minutes(1))).await.expect("install");
+        let refresher = Arc::new(CountingRefresher {
+            calls: AtomicU32::new(0),
+            now,
+        });
+        let mut tasks = Vec::new();
+        for _ in 0..10 {
+            let (tokens, refresher) = (tokens.clone(), refresher.clone());
+            tasks.push(tokio::spawn(async move {
+                tokens.access(refresher.as_ref()).await.map(|t| t.expose_secret().to_string())
+            }));
+        }
+        for task in tasks {
+            assert_eq!(task.await.expect("join").expect("token"), "access-1");
+        }
+        assert_eq!(refresher.calls.load(Ordering::SeqCst), 1);
+        let saved = store.load("shopee-a").await.expect("load").expect("saved");
+        assert_eq!(saved.refresh_token.expose_secret(), "refresh-0-next");
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_is_refreshed_once_even_if_many_saw_it() {
+        let now = Utc::now();
+        let store = Arc::new(MemoryCredentials::default());
+        let tokens = Tokens::new("shopee-a", store, Arc::new(FixedClock::new(now)));
+        tokens.install(pair(now, Duration::hours(3))).await.expect("install");
+        let refresher = CountingRefresher {
+            calls: AtomicU32::new(0),
+            now,
+        };
+        let stale: SecretString = "access-0".to_string().into();
+        let first = tokens.refused(&stale, &refresher).await.expect("refresh");
+        let second = tokens.refused(&stale, &refresher).await.expect("already fresh");
+        assert_eq!(first.expose_secret(), "access-1");
+        assert_eq!(second.expose_secret(), "access-1");
+        assert_eq!(refresher.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn debug_output_hides_the_tokens() {
+        let shown = format!("{:?}", pair(Utc::now(), Duration::hours(1)));
+        assert!(!shown.contains("access-0") && !shown.contains("refresh-0"), "{shown}");
+    }
+}

@@ -1,0 +1,164 @@
+//! Platform-neutral shapes that cross the connector boundary.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ConnectorError;
+
+/// A listing as chosync wants it, already rendered for the channel (price
+/// rules applied, categories mapped, images uploaded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListingDraft {
+    /// The canonical product id; connectors may store it as the listing's SKU.
+    pub product_key: String,
+    pub title: String,
+    pub description: String,
+    /// The platform's (leaf) category id.
+    pub category_id: String,
+    pub brand: Option<String>,
+    /// Platform attribute id → value.
+    pub attributes: Vec<(String, String)>,
+    /// Platform-hosted image references (ids or URLs the platform issued).
+    pub images: Vec<String>,
+    pub weight_g: i64,
+    /// Length, width, height.
+    pub dimensions_cm: Option<[i64; 3]>,
+    /// Platform logistics channel ids to enable.
+    pub logistics: Vec<String>,
+    /// Up to two option axes; every variant has one value per axis.
+    pub option_names: Vec<String>,
+    pub variants: Vec<VariantDraft>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariantDraft {
+    pub sku: String,
+    pub option_values: Vec<String>,
+    /// Whole VND.
+    pub price: i64,
+    pub stock: i64,
+}
+
+/// A listing as the platform holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteListing {
+    pub listing_id: String,
+    pub status: String,
+    pub title: String,
+    pub variants: Vec<RemoteVariant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteVariant {
+    pub sku: String,
+    pub variant_id: String,
+    pub price: i64,
+    pub stock: i64,
+}
+
+impl RemoteListing {
+    pub fn variant(&self, sku: &str) -> Option<&RemoteVariant> {
+        self.variants.iter().find(|v| v.sku == sku)
+    }
+
+    pub fn at(&self, sku: &str) -> Option<RemoteRef> {
+        self.variant(sku).map(|v| RemoteRef {
+            listing_id: self.listing_id.clone(),
+            variant_id: v.variant_id.clone(),
+        })
+    }
+}
+
+/// Where a SKU lives on the platform.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RemoteRef {
+    pub listing_id: String,
+    pub variant_id: String,
+}
+
+/// Set the sellable stock of one SKU to an absolute value (never a delta).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockSet {
+    pub sku: String,
+    pub at: RemoteRef,
+    pub quantity: i64,
+}
+
+/// Set the price of one SKU, whole VND.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceSet {
+    pub sku: String,
+    pub at: RemoteRef,
+    pub price: i64,
+}
+
+/// One item's result inside a batch: partial failure is normal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemOutcome {
+    pub sku: String,
+    pub result: Result<(), ConnectorError>,
+}
+
+/// A time range for listing orders by update time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderWindow {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRef {
+    pub order_id: String,
+    pub status: String,
+}
+
+/// What an order's platform status means for stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    /// Placed, not paid: stock is held.
+    Unpaid,
+    /// Paid, waiting to be shipped.
+    ToShip,
+    /// Handed to the carrier or beyond.
+    Shipped,
+    Completed,
+    /// Cancelled before or after shipping.
+    Cancelled,
+    /// Coming back to the seller.
+    Returned,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub order_id: String,
+    /// The platform's own status word, kept for operators.
+    pub platform_status: String,
+    pub state: OrderState,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub lines: Vec<OrderLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    /// Stable within the order, so effects can be keyed by (order, line).
+    pub line_id: String,
+    pub sku: String,
+    pub quantity: i64,
+}
+
+/// What a verified webhook says changed; always re-fetch, never trust it as state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookHint {
+    OrdersChanged { order_ids: Vec<String> },
+    /// Something chosync does not act on (kept for the log).
+    Other { code: String },
+}
+
+/// One page of a listing walk; `next` continues it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}

@@ -1,0 +1,99 @@
+//! Rate limits per (channel, endpoint class): a permit per attempt, and a pause
+//! when the platform says "too many requests".
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::time::Instant;
+
+use crate::connector::{EndpointClass, Limits};
+
+struct Bucket {
+    /// Burst 1: requests are spaced evenly, so no one-second window ever holds
+    /// more than the quota.
+    limiter: DefaultDirectRateLimiter,
+    paused_until: Mutex<Option<Instant>>,
+}
+
+/// The limiter of one channel.
+#[derive(Clone)]
+pub struct Limiter {
+    by_class: HashMap<EndpointClass, Arc<Bucket>>,
+}
+
+impl Limiter {
+    pub fn new(limits: &Limits) -> Self {
+        let mut by_class = HashMap::new();
+        for bucket in &limits.buckets {
+            let shared = Arc::new(Bucket {
+                limiter: RateLimiter::direct(
+                    Quota::per_second(bucket.per_second).allow_burst(std::num::NonZeroU32::MIN),
+                ),
+                paused_until: Mutex::new(None),
+            });
+            for class in &bucket.classes {
+                by_class.insert(*class, shared.clone());
+            }
+        }
+        Self { by_class }
+    }
+
+    /// Waits for a permit for one attempt of an endpoint of `class`.
+    pub async fn permit(&self, class: EndpointClass) {
+        let Some(bucket) = self.by_class.get(&class) else {
+            return;
+        };
+        loop {
+            let pause = bucket.paused_until.lock().map(|p| *p).unwrap_or(None);
+            match pause {
+                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
+                _ => break,
+            }
+        }
+        bucket.limiter.until_ready().await;
+    }
+
+    /// Holds every request of the class's bucket back for `for_how_long`.
+    pub fn pause(&self, class: EndpointClass, for_how_long: Duration) {
+        if let Some(bucket) = self.by_class.get(&class)
+            && let Ok(mut paused) = bucket.paused_until.lock()
+        {
+            let until = Instant::now() + for_how_long;
+            if paused.is_none_or(|p| p < until) {
+                *paused = Some(until);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU32;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn permits_are_spaced_at_the_quota() {
+        let limits = Limits::shared("shop", NonZeroU32::new(20).expect("non-zero"));
+        let limiter = Limiter::new(&limits);
+        let start = std::time::Instant::now();
+        for _ in 0..21 {
+            limiter.permit(EndpointClass::Inventory).await;
+        }
+        // The first permit is immediate; 20 more at 20/s take a second.
+        let elapsed = start.elapsed();
+        assert!(elapsed >= Duration::from_millis(950), "{elapsed:?}");
+    }
+
+    #[tokio::test]
+    async fn a_pause_holds_the_whole_bucket() {
+        let limits = Limits::shared("shop", NonZeroU32::new(1000).expect("non-zero"));
+        let limiter = Limiter::new(&limits);
+        limiter.pause(EndpointClass::Inventory, Duration::from_millis(300));
+        let start = std::time::Instant::now();
+        limiter.permit(EndpointClass::Orders).await;
+        assert!(start.elapsed() >= Duration::from_millis(290));
+    }
+}

@@ -1,0 +1,278 @@
+//! The kit every platform sandbox is built from: an axum server on loopback,
+//! in-memory state, counters, fault injection, per-shop throttling, signed
+//! webhook delivery, and one control API for tests and benchmarks:
+//!
+//! `GET /_sandbox/stats`, `GET /_sandbox/listings`, `POST /_sandbox/orders`
+//! `{sku, quantity}`, `POST /_sandbox/orders/{id}/cancel`, `POST
+//! /_sandbox/orders/{id}/ship`, `POST /_sandbox/faults`, `POST
+//! /_sandbox/webhook-target` `{url}`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// What a test can break on purpose.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Share of calls answered 503 before anything is done.
+    pub error_rate: f64,
+    /// Share of calls whose answer never arrives (the work is done first).
+    pub timeout_rate: f64,
+    /// Share of calls answered with an unreadable body (the work is done first).
+    pub malformed_rate: f64,
+    /// Added to every call.
+    pub latency_ms: u64,
+    /// Answer every call "too many requests".
+    pub throttle: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Calls per endpoint path, control API excluded.
+    pub calls: BTreeMap<String, u64>,
+    pub throttled: u64,
+    pub rejected_signatures: u64,
+    /// Most calls a shop made within one second (counted from the sandbox's start).
+    pub peak_rps: BTreeMap<String, u64>,
+}
+
+#[derive(Default)]
+struct Seconds {
+    second: u64,
+    count: u64,
+}
+
+/// Platform state the control API reaches into.
+pub trait Platform: Send + Sync + 'static {
+    /// Items, variants, stock and price as the platform holds them.
+    fn listings(&self) -> Value;
+    /// A buyer orders `quantity` of `sku`; returns the order id.
+    fn place_order(&self, sku: &str, quantity: i64) -> Result<String, String>;
+    fn cancel_order(&self, order_id: &str) -> Result<(), String>;
+    fn ship_order(&self, order_id: &str) -> Result<(), String>;
+}
+
+/// Shared machinery of one sandbox instance.
+pub struct Kit {
+    rng: Mutex<fastrand::Rng>,
+    faults: Mutex<Faults>,
+    stats: Mutex<Stats>,
+    seconds: Mutex<HashMap<String, Seconds>>,
+    started: Instant,
+    admission: DefaultKeyedRateLimiter<String>,
+    webhook_target: Mutex<Option<String>>,
+    webhooks: reqwest::Client,
+}
+
+impl Kit {
+    /// `seed` makes fault injection reproducible; `rate` is each shop's quota
+    /// per second (a burst of `rate` is tolerated, as real gateways do).
+    pub fn new(seed: u64, rate: NonZeroU32) -> Arc<Self> {
+        Arc::new(Self {
+            rng: Mutex::new(fastrand::Rng::with_seed(seed)),
+            faults: Mutex::new(Faults::default()),
+            stats: Mutex::new(Stats::default()),
+            seconds: Mutex::new(HashMap::new()),
+            started: Instant::now(),
+            admission: RateLimiter::keyed(Quota::per_second(rate)),
+            webhook_target: Mutex::new(None),
+            webhooks: reqwest::Client::new(),
+        })
+    }
+
+    pub fn count_call(&self, endpoint: &str) {
+        if let Ok(mut stats) = self.stats.lock() {
+            *stats.calls.entry(endpoint.to_string()).or_default() += 1;
+        }
+    }
+
+    pub fn count_rejected_signature(&self) {
+        if let Ok(mut stats) = self.stats.lock() {
+            stats.rejected_signatures += 1;
+        }
+    }
+
+    /// Admits one call of `shop`; `false` means answer "too many requests".
+    pub fn admit(&self, shop: &str) -> bool {
+        self.count_second(shop);
+        let forced = self.faults.lock().map(|f| f.throttle).unwrap_or(false);
+        let admitted = !forced && self.admission.check_key(&shop.to_string()).is_ok();
+        if !admitted && let Ok(mut stats) = self.stats.lock() {
+            stats.throttled += 1;
+        }
+        admitted
+    }
+
+    fn count_second(&self, shop: &str) {
+        let now = self.started.elapsed().as_secs();
+        let Ok(mut seconds) = self.seconds.lock() else {
+            return;
+        };
+        let entry = seconds.entry(shop.to_string()).or_default();
+        if entry.second != now {
+            *entry = Seconds {
+                second: now,
+                count: 0,
+            };
+        }
+        entry.count += 1;
+        let count = entry.count;
+        if let Ok(mut stats) = self.stats.lock() {
+            let peak = stats.peak_rps.entry(shop.to_string()).or_default();
+            *peak = (*peak).max(count);
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        if let Ok(mut current) = self.faults.lock() {
+            *current = faults;
+        }
+    }
+
+    fn roll(&self, rate: f64) -> bool {
+        rate > 0.0 && self.rng.lock().map(|mut r| r.f64() < rate).unwrap_or(false)
+    }
+
+    /// Posts a signed webhook to the registered target, in the background.
+    pub fn deliver_webhook(&self, body: Vec<u8>, headers: Vec<(&'static str, String)>) {
+        let Some(url) = self.webhook_target.lock().ok().and_then(|t| t.clone()) else {
+            return;
+        };
+        let mut request = self.webhooks.post(url).body(body);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        tokio::spawn(async move {
+            if let Err(err) = request.send().await {
+                tracing::warn!(error = %err.without_url(), "sandbox webhook not delivered");
+            }
+        });
+    }
+
+    pub fn webhook_target(&self) -> Option<String> {
+        self.webhook_target.lock().ok().and_then(|t| t.clone())
+    }
+}
+
+/// Wraps the platform's routes in fault injection and adds the control API.
+pub fn router(kit: Arc<Kit>, platform: Arc<dyn Platform>, api: Router) -> Router {
+    let api = api.layer(axum::middleware::from_fn_with_state(kit.clone(), inject_faults));
+    let control = Router::new()
+        .route("/_sandbox/stats", get(stats))
+        .route("/_sandbox/listings", get(listings))
+        .route("/_sandbox/orders", post(place_order))
+        .route("/_sandbox/orders/{id}/cancel", post(cancel_order))
+        .route("/_sandbox/orders/{id}/ship", post(ship_order))
+        .route("/_sandbox/faults", post(set_faults))
+        .route("/_sandbox/webhook-target", post(set_webhook_target))
+        .with_state((kit, platform));
+    api.merge(control)
+}
+
+/// Serves on 127.0.0.1:`port` (0: any free port) until the task is dropped.
+pub async fn serve(
+    router: Router,
+    port: u16,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, router).await {
+            tracing::error!(%err, "sandbox server stopped");
+        }
+    });
+    Ok((addr, task))
+}
+
+async fn inject_faults(State(kit): State<Arc<Kit>>, request: Request, next: Next) -> Response {
+    let faults = kit.faults.lock().map(|f| f.clone()).unwrap_or_default();
+    if faults.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+    }
+    if kit.roll(faults.error_rate) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "upstream unavailable").into_response();
+    }
+    let (timeout, malformed) = (kit.roll(faults.timeout_rate), kit.roll(faults.malformed_rate));
+    let response = next.run(request).await;
+    if timeout {
+        // The work is done, the answer is lost: the client's time-out fires first.
+        tokio::time::sleep(Duration::from_secs(120)).await;
+    }
+    if malformed {
+        return (StatusCode::OK, "<html><body>502 Bad Gateway</body></html>").into_response();
+    }
+    response
+}
+
+type ControlState = State<(Arc<Kit>, Arc<dyn Platform>)>;
+
+async fn stats(State((kit, _)): ControlState) -> Response {
+    axum::Json(kit.stats()).into_response()
+}
+
+async fn listings(State((_, platform)): ControlState) -> Response {
+    axum::Json(platform.listings()).into_response()
+}
+
+#[derive(Deserialize)]
+struct NewOrder {
+    sku: String,
+    quantity: i64,
+}
+
+async fn place_order(State((_, platform)): ControlState, body: axum::Json<NewOrder>) -> Response {
+    answer(platform.place_order(&body.sku, body.quantity).map(|id| json!({ "order_id": id })))
+}
+
+async fn cancel_order(State((_, platform)): ControlState, Path(id): Path<String>) -> Response {
+    answer(platform.cancel_order(&id).map(|()| json!({ "order_id": id })))
+}
+
+async fn ship_order(State((_, platform)): ControlState, Path(id): Path<String>) -> Response {
+    answer(platform.ship_order(&id).map(|()| json!({ "order_id": id })))
+}
+
+async fn set_faults(State((kit, _)): ControlState, body: axum::Json<Faults>) -> Response {
+    kit.set_faults(body.0);
+    axum::Json(json!({ "ok": true })).into_response()
+}
+
+#[derive(Deserialize)]
+struct Target {
+    url: String,
+}
+
+async fn set_webhook_target(State((kit, _)): ControlState, body: axum::Json<Target>) -> Response {
+    if let Ok(mut target) = kit.webhook_target.lock() {
+        *target = Some(body.0.url);
+    }
+    axum::Json(json!({ "ok": true })).into_response()
+}
+
+fn answer(result: Result<Value, String>) -> Response {
+    match result {
+        Ok(value) => axum::Json(value).into_response(),
+        Err(message) => (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({ "error": message })),
+        )
+            .into_response(),
+    }
+}
