@@ -198,6 +198,12 @@ mod tests {
         }
     }
 
+    fn at() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-29T08:00:00+07:00")
+            .expect("valid")
+            .to_utc()
+    }
+
     fn pair(now: DateTime<Utc>, expires_in: Duration) -> TokenPair {
         TokenPair {
             access_token: "access-0".to_string().into(),
@@ -209,7 +215,7 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_callers_share_one_refresh_and_it_is_saved_first() {
-        let now = Utc::now();
+        let now = at();
         let store = Arc::new(MemoryCredentials::default());
         let tokens = Arc::new(Tokens::new("shopee-a", store.clone(), Arc::new(FixedClock::new(now))));
         tokens.install(pair(now, Duration::minutes(1))).await.expect("install");
@@ -234,7 +240,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_token_is_refreshed_once_even_if_many_saw_it() {
-        let now = Utc::now();
+        let now = at();
         let store = Arc::new(MemoryCredentials::default());
         let tokens = Tokens::new("shopee-a", store, Arc::new(FixedClock::new(now)));
         tokens.install(pair(now, Duration::hours(3))).await.expect("install");
@@ -252,7 +258,7 @@ mod tests {
 
     #[test]
     fn debug_output_hides_the_tokens() {
-        let shown = format!("{:?}", pair(Utc::now(), Duration::hours(1)));
+        let shown = format!("{:?}", pair(at(), Duration::hours(1)));
         assert!(!shown.contains("access-0") && !shown.contains("refresh-0"), "{shown}");
     }
 }

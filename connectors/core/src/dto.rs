@@ -43,6 +43,9 @@ pub struct VariantDraft {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteListing {
     pub listing_id: String,
+    /// The listing's own SKU, where the platform has one (the product key, or
+    /// the SKU of a single-variant listing).
+    pub listing_sku: Option<String>,
     pub status: String,
     pub title: String,
     pub variants: Vec<RemoteVariant>,
@@ -57,6 +60,11 @@ pub struct RemoteVariant {
 }
 
 impl RemoteListing {
+    /// Whether this listing carries `sku`, as its own SKU or a variant's.
+    pub fn carries(&self, sku: &str) -> bool {
+        self.listing_sku.as_deref() == Some(sku) || self.variant(sku).is_some()
+    }
+
     pub fn variant(&self, sku: &str) -> Option<&RemoteVariant> {
         self.variants.iter().find(|v| v.sku == sku)
     }

@@ -1,0 +1,849 @@
+//! The Shopee connector: requests signed per attempt, shop calls with tokens
+//! refreshed ahead of expiry (and once on refusal), listings, stock, prices,
+//! orders and pushes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chosync_connector::clock::Clock;
+use chosync_connector::credentials::{CredentialStore, Refresher, TokenPair, Tokens};
+use chosync_connector::dto::{
+    ItemOutcome, ListingDraft, Order, OrderRef, OrderWindow, Page, PriceSet, RemoteListing,
+    RemoteRef, RemoteVariant, StockSet, WebhookHint,
+};
+use chosync_connector::events::EventSink;
+use chosync_connector::http::{Endpoint, Http, HttpConfig};
+use chosync_connector::{BatchScope, Capabilities, Connector, ConnectorError, Limits};
+use reqwest::header::HeaderMap;
+use reqwest::{Method, RequestBuilder};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::dto;
+use crate::mapping::{Payload, decode};
+use crate::orders::{split_windows, state_of};
+use crate::sign;
+
+/// Shopee allows one item and at most 50 models per stock or price call.
+pub const MODELS_PER_CALL: usize = 50;
+/// `get_order_detail` and `get_item_base_info` take at most 50 ids.
+pub const IDS_PER_CALL: usize = 50;
+const PAGE_SIZE: i64 = 50;
+/// Shopee documents waiting at least this long between `add_item` and
+/// `init_tier_variation`.
+pub const TIER_WAIT: Duration = Duration::from_secs(5);
+
+mod ep {
+    use chosync_connector::EndpointClass::*;
+    use chosync_connector::http::Endpoint;
+
+    const fn e(path: &'static str, class: chosync_connector::EndpointClass, idempotent: bool) -> Endpoint {
+        Endpoint { path, class, idempotent }
+    }
+
+    pub const AUTH_PARTNER: &str = "/api/v2/shop/auth_partner";
+    pub const TOKEN_GET: Endpoint = e("/api/v2/auth/token/get", Auth, false);
+    // Spends the single-use refresh token: never repeated blindly.
+    pub const TOKEN_REFRESH: Endpoint = e("/api/v2/auth/access_token/get", Auth, false);
+    pub const UPLOAD_IMAGE: Endpoint = e("/api/v2/media_space/upload_image", Media, true);
+    pub const ITEM_LIMIT: Endpoint = e("/api/v2/product/get_item_limit", Catalogue, true);
+    pub const ADD_ITEM: Endpoint = e("/api/v2/product/add_item", Catalogue, false);
+    pub const INIT_TIERS: Endpoint = e("/api/v2/product/init_tier_variation", Catalogue, false);
+    pub const UPDATE_ITEM: Endpoint = e("/api/v2/product/update_item", Catalogue, true);
+    pub const UPDATE_STOCK: Endpoint = e("/api/v2/product/update_stock", Inventory, true);
+    pub const UPDATE_PRICE: Endpoint = e("/api/v2/product/update_price", Inventory, true);
+    pub const ITEM_LIST: Endpoint = e("/api/v2/product/get_item_list", Catalogue, true);
+    pub const BASE_INFO: Endpoint = e("/api/v2/product/get_item_base_info", Catalogue, true);
+    pub const MODEL_LIST: Endpoint = e("/api/v2/product/get_model_list", Catalogue, true);
+    pub const ORDER_LIST: Endpoint = e("/api/v2/order/get_order_list", Orders, true);
+    pub const ORDER_DETAIL: Endpoint = e("/api/v2/order/get_order_detail", Orders, true);
+    pub const LOST_PUSH: Endpoint = e("/api/v2/push/get_lost_push_message", Push, true);
+    pub const CONFIRM_PUSH: Endpoint = e("/api/v2/push/confirm_consumed_lost_push_message", Push, true);
+}
+
+/// One Shopee shop as a chosync channel.
+#[derive(Clone)]
+pub struct ShopeeConfig {
+    pub channel: String,
+    /// e.g. `https://partner.shopeemobile.com` (no trailing slash needed).
+    pub base_url: String,
+    pub partner_id: i64,
+    pub partner_key: SecretString,
+    pub shop_id: i64,
+    /// The push callback URL exactly as registered in the console.
+    pub callback_url: Option<String>,
+    pub limits: Limits,
+    pub http: HttpConfig,
+    pub tier_wait: Duration,
+}
+
+impl ShopeeConfig {
+    /// Shopee publishes no numbers; 10 requests/s per shop is conservative.
+    pub fn default_limits() -> Limits {
+        Limits::shared("shop", NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN))
+    }
+}
+
+pub struct Shopee {
+    config: ShopeeConfig,
+    http: Http,
+    tokens: Tokens,
+    clock: Arc<dyn Clock>,
+    limits_by_category: Mutex<HashMap<String, dto::ItemLimit>>,
+}
+
+impl Shopee {
+    pub fn new(
+        config: ShopeeConfig,
+        credentials: Arc<dyn CredentialStore>,
+        events: Arc<dyn EventSink>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConnectorError> {
+        let http = Http::new(&config.channel, &config.limits, events, config.http)?;
+        let tokens = Tokens::new(&config.channel, credentials, clock.clone());
+        Ok(Self {
+            config,
+            http,
+            tokens,
+            clock,
+            limits_by_category: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.config.base_url.trim_end_matches('/'))
+    }
+
+    /// The link a seller opens to authorize this app for their shop (valid 5 min).
+    pub fn auth_link(&self, redirect: &str) -> Result<String, ConnectorError> {
+        let ts = self.now();
+        let key = self.config.partner_key.expose_secret();
+        let sign = sign::public(key, self.config.partner_id, ep::AUTH_PARTNER, ts);
+        let mut url = url::Url::parse(&self.url(ep::AUTH_PARTNER)).map_err(|e| {
+            ConnectorError::Rejected {
+                code: "bad_base_url".into(),
+                field: Some("base_url".into()),
+                message: e.to_string(),
+            }
+        })?;
+        url.query_pairs_mut()
+            .append_pair("partner_id", &self.config.partner_id.to_string())
+            .append_pair("timestamp", &ts.to_string())
+            .append_pair("sign", &sign)
+            .append_pair("redirect", redirect);
+        Ok(url.to_string())
+    }
+
+    /// Exchanges the authorization `code` for tokens and stores them.
+    pub async fn authorize(&self, code: &str) -> Result<(), ConnectorError> {
+        let body = json!({
+            "code": code,
+            "partner_id": self.config.partner_id,
+            "shop_id": self.config.shop_id,
+        });
+        let tokens: dto::Tokens = self.public_post(&ep::TOKEN_GET, body, Payload::TopLevel).await?;
+        self.tokens.install(self.pair(tokens)).await
+    }
+
+    fn pair(&self, tokens: dto::Tokens) -> TokenPair {
+        let now = self.clock.now();
+        TokenPair {
+            access_token: tokens.access_token.into(),
+            refresh_token: tokens.refresh_token.into(),
+            access_expires_at: now + chrono::Duration::seconds(tokens.expire_in),
+            refresh_expires_at: Some(now + chrono::Duration::days(30)),
+        }
+    }
+
+    async fn public_post<T: DeserializeOwned>(
+        &self,
+        endpoint: &Endpoint,
+        body: Value,
+        payload: Payload,
+    ) -> Result<T, ConnectorError> {
+        self.http
+            .call(
+                endpoint,
+                || Ok(self.signed(Method::POST, endpoint.path, None, &[]).json(&body)),
+                |reply| decode(reply, payload),
+            )
+            .await
+    }
+
+    /// A request with Shopee's common parameters, signed now.
+    fn signed(
+        &self,
+        method: Method,
+        path: &str,
+        access_token: Option<&SecretString>,
+        query: &[(&str, String)],
+    ) -> RequestBuilder {
+        let ts = self.now();
+        let key = self.config.partner_key.expose_secret();
+        let partner = self.config.partner_id;
+        let mut common = vec![
+            ("partner_id", partner.to_string()),
+            ("timestamp", ts.to_string()),
+        ];
+        let sign = match access_token {
+            Some(token) => {
+                let token = token.expose_secret();
+                common.push(("access_token", token.to_string()));
+                common.push(("shop_id", self.config.shop_id.to_string()));
+                sign::shop(key, partner, path, ts, token, self.config.shop_id)
+            }
+            None => sign::public(key, partner, path, ts),
+        };
+        common.push(("sign", sign));
+        self.http
+            .client()
+            .request(method, self.url(path))
+            .query(&common)
+            .query(query)
+    }
+
+    async fn shop_get<T: DeserializeOwned>(
+        &self,
+        endpoint: &Endpoint,
+        query: Vec<(&str, String)>,
+    ) -> Result<T, ConnectorError> {
+        self.shop_call(endpoint, Method::GET, &query, None).await
+    }
+
+    async fn shop_post<T: DeserializeOwned>(
+        &self,
+        endpoint: &Endpoint,
+        body: Value,
+    ) -> Result<T, ConnectorError> {
+        self.shop_call(endpoint, Method::POST, &[], Some(&body)).await
+    }
+
+    /// A shop call; a refused token is refreshed once and the call repeated.
+    async fn shop_call<T: DeserializeOwned>(
+        &self,
+        endpoint: &Endpoint,
+        method: Method,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<T, ConnectorError> {
+        let token = self.tokens.access(self).await?;
+        match self.shop_attempts(endpoint, &method, query, body, &token).await {
+            Err(ConnectorError::Unauthorized(_)) => {
+                let token = self.tokens.refused(&token, self).await?;
+                self.shop_attempts(endpoint, &method, query, body, &token).await
+            }
+            other => other,
+        }
+    }
+
+    async fn shop_attempts<T: DeserializeOwned>(
+        &self,
+        endpoint: &Endpoint,
+        method: &Method,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        token: &SecretString,
+    ) -> Result<T, ConnectorError> {
+        self.http
+            .call(
+                endpoint,
+                || {
+                    let request = self.signed(method.clone(), endpoint.path, Some(token), query);
+                    Ok(match body {
+                        Some(body) => request.json(body),
+                        None => request,
+                    })
+                },
+                |reply| decode(reply, Payload::Response),
+            )
+            .await
+    }
+
+    /// Shopee's limits for a category (title length, price range, …), cached.
+    pub async fn item_limit(&self, category_id: &str) -> Result<dto::ItemLimit, ConnectorError> {
+        if let Some(limit) = self.cached_limit(category_id) {
+            return Ok(limit);
+        }
+        let limit: dto::ItemLimit = self
+            .shop_get(&ep::ITEM_LIMIT, vec![("category_id", category_id.to_string())])
+            .await?;
+        if let Ok(mut cache) = self.limits_by_category.lock() {
+            cache.insert(category_id.to_string(), limit.clone());
+        }
+        Ok(limit)
+    }
+
+    fn cached_limit(&self, category_id: &str) -> Option<dto::ItemLimit> {
+        self.limits_by_category.lock().ok()?.get(category_id).cloned()
+    }
+
+    fn check_against(&self, draft: &ListingDraft, limit: &dto::ItemLimit) -> Result<(), ConnectorError> {
+        let reject = |field: &str, message: String| ConnectorError::Rejected {
+            code: "chosync_item_limit".into(),
+            field: Some(field.into()),
+            message,
+        };
+        let title = draft.title.chars().count() as i64;
+        if title > limit.item_name_length_limit {
+            return Err(reject(
+                "title",
+                format!("title has {title} characters; Shopee allows {} here", limit.item_name_length_limit),
+            ));
+        }
+        for variant in &draft.variants {
+            let range = &limit.price_limit;
+            if (variant.price as f64) < range.min_limit || (variant.price as f64) > range.max_limit {
+                return Err(reject(
+                    "price",
+                    format!(
+                        "price of {} is {} VND; Shopee allows {}–{} here",
+                        variant.sku, variant.price, range.min_limit, range.max_limit
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The SKU a listing carries itself: the only variant's, or the product key.
+    fn listing_sku(draft: &ListingDraft) -> String {
+        match draft.variants.as_slice() {
+            [only] if draft.option_names.is_empty() => only.sku.clone(),
+            _ => draft.product_key.clone(),
+        }
+    }
+
+    async fn create(&self, draft: &ListingDraft) -> Result<RemoteListing, ConnectorError> {
+        let listing_sku = Self::listing_sku(draft);
+        let mut created = None;
+        for _ in 0..3 {
+            match self.shop_post::<dto::AddedItem>(&ep::ADD_ITEM, add_item_body(draft, &listing_sku)).await {
+                Ok(item) => {
+                    created = Some(item.item_id);
+                    break;
+                }
+                // The item may exist now: adopt it rather than create a twin.
+                Err(ConnectorError::Ambiguous(detail)) => {
+                    tracing::warn!(channel = %self.config.channel, sku = %listing_sku, %detail, "add_item outcome unknown; looking the SKU up");
+                    if let Some(found) = self.find_listing_by_sku(&listing_sku).await? {
+                        created = found.listing_id.parse().ok();
+                        break;
+                    }
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        let Some(item_id) = created else {
+            return Err(ConnectorError::Transient("add_item did not complete".into()));
+        };
+        let added_at = tokio::time::Instant::now();
+        if draft.option_names.is_empty() {
+            return self.listing(item_id).await;
+        }
+        let current = self.listing(item_id).await?;
+        if current.variants.iter().any(|v| v.variant_id != "0") {
+            return Ok(current);
+        }
+        tokio::time::sleep_until(added_at + self.config.tier_wait).await;
+        match self
+            .shop_post::<Value>(&ep::INIT_TIERS, tier_body(item_id, draft))
+            .await
+        {
+            Ok(_) => {}
+            Err(ConnectorError::Ambiguous(_)) => {}
+            Err(other) => return Err(other),
+        }
+        let listing = self.listing(item_id).await?;
+        if listing.variants.iter().all(|v| v.variant_id == "0") {
+            return Err(ConnectorError::Ambiguous(format!(
+                "item {item_id} was created but its variants could not be confirmed"
+            )));
+        }
+        Ok(listing)
+    }
+
+    async fn update(&self, draft: &ListingDraft, existing: &RemoteListing) -> Result<RemoteListing, ConnectorError> {
+        let missing: Vec<&str> = draft
+            .variants
+            .iter()
+            .filter(|v| existing.variant(&v.sku).is_none())
+            .map(|v| v.sku.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ConnectorError::Rejected {
+                code: "chosync_new_variants".into(),
+                field: Some("variants".into()),
+                message: format!(
+                    "listing {} has no variant for {}; adding variants to a live Shopee listing is not supported yet",
+                    existing.listing_id,
+                    missing.join(", ")
+                ),
+            });
+        }
+        let item_id: i64 = existing
+            .listing_id
+            .parse()
+            .map_err(|_| ConnectorError::NotFound(format!("item id {}", existing.listing_id)))?;
+        self.shop_post::<Value>(&ep::UPDATE_ITEM, update_item_body(item_id, draft))
+            .await?;
+        self.listing(item_id).await
+    }
+
+    /// One item with its models, as Shopee holds it.
+    async fn listing(&self, item_id: i64) -> Result<RemoteListing, ConnectorError> {
+        let mut listings = self.listings(&[item_id]).await?;
+        listings
+            .pop()
+            .ok_or_else(|| ConnectorError::NotFound(format!("item {item_id}")))
+    }
+
+    async fn listings(&self, item_ids: &[i64]) -> Result<Vec<RemoteListing>, ConnectorError> {
+        let mut out = Vec::new();
+        for ids in item_ids.chunks(IDS_PER_CALL) {
+            let joined = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            let info: dto::BaseInfo = self
+                .shop_get(&ep::BASE_INFO, vec![("item_id_list", joined)])
+                .await?;
+            for item in info.item_list {
+                let variants = if item.has_model {
+                    let models: dto::ModelList = self
+                        .shop_get(&ep::MODEL_LIST, vec![("item_id", item.item_id.to_string())])
+                        .await?;
+                    models
+                        .model
+                        .into_iter()
+                        .map(|m| RemoteVariant {
+                            sku: m.model_sku,
+                            variant_id: m.model_id.to_string(),
+                            price: m.price_info.first().map_or(0, |p| p.original_price as i64),
+                            stock: dto::seller_stock(&m.stock_info_v2),
+                        })
+                        .collect()
+                } else {
+                    vec![RemoteVariant {
+                        sku: item.item_sku.clone(),
+                        variant_id: "0".into(),
+                        price: item.price_info.first().map_or(0, |p| p.original_price as i64),
+                        stock: dto::seller_stock(&item.stock_info_v2),
+                    }]
+                };
+                out.push(RemoteListing {
+                    listing_id: item.item_id.to_string(),
+                    listing_sku: Some(item.item_sku).filter(|s| !s.is_empty()),
+                    status: item.item_status,
+                    title: item.item_name,
+                    variants,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sets stock or price: one call per item with at most 50 models, and one
+    /// outcome per input, in input order.
+    async fn per_item(
+        &self,
+        endpoint: &Endpoint,
+        list_field: &str,
+        items: Vec<(&str, &RemoteRef, Value)>,
+    ) -> Vec<ItemOutcome> {
+        let mut by_item: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, (_, at, _)) in items.iter().enumerate() {
+            by_item.entry(at.listing_id.as_str()).or_default().push(i);
+        }
+        let mut outcomes: Vec<Option<ItemOutcome>> = vec![None; items.len()];
+        for (listing, indexes) in by_item {
+            for chunk in indexes.chunks(MODELS_PER_CALL) {
+                let entries: Vec<Value> = chunk.iter().map(|i| items[*i].2.clone()).collect();
+                let result: Result<dto::BatchResult, ConnectorError> = match listing.parse::<i64>() {
+                    Ok(item_id) => {
+                        let mut body = json!({ "item_id": item_id });
+                        body[list_field] = Value::Array(entries);
+                        self.shop_post(endpoint, body).await
+                    }
+                    Err(_) => Err(ConnectorError::NotFound(format!("item id {listing}"))),
+                };
+                for i in chunk {
+                    let (sku, at, _) = &items[*i];
+                    outcomes[*i] = Some(ItemOutcome {
+                        sku: sku.to_string(),
+                        result: match &result {
+                            Err(err) => Err(err.clone()),
+                            Ok(batch) => batch.outcome(&at.variant_id),
+                        },
+                    });
+                }
+            }
+        }
+        outcomes.into_iter().flatten().collect()
+    }
+
+    /// Push messages Shopee could not deliver (last 3 days, 100 at a time).
+    pub async fn lost_pushes(&self) -> Result<dto::LostPushes, ConnectorError> {
+        self.shop_get(&ep::LOST_PUSH, Vec::new()).await
+    }
+
+    /// Marks lost pushes up to `last_message_id` as handled.
+    pub async fn confirm_pushes(&self, last_message_id: i64) -> Result<(), ConnectorError> {
+        self.shop_post::<Value>(&ep::CONFIRM_PUSH, json!({ "last_message_id": last_message_id }))
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Model 0 stands for an item without variations.
+fn model_id(at: &RemoteRef) -> i64 {
+    at.variant_id.parse().unwrap_or(0)
+}
+
+fn add_item_body(draft: &ListingDraft, listing_sku: &str) -> Value {
+    let cheapest = draft.variants.iter().map(|v| v.price).min().unwrap_or(0);
+    let stock: i64 = draft.variants.iter().map(|v| v.stock).sum();
+    let mut body = json!({
+        "item_name": draft.title,
+        "description": draft.description,
+        "original_price": cheapest,
+        "seller_stock": [{ "stock": stock }],
+        "weight": draft.weight_g as f64 / 1000.0,
+        "category_id": draft.category_id.parse::<i64>().unwrap_or(0),
+        "image": { "image_id_list": draft.images },
+        "item_sku": listing_sku,
+        "item_status": "NORMAL",
+        "condition": "NEW",
+        "logistic_info": draft.logistics.iter().map(|id| json!({
+            "logistic_id": id.parse::<i64>().unwrap_or(0),
+            "enabled": true,
+        })).collect::<Vec<_>>(),
+        "attribute_list": attributes(draft),
+    });
+    extend_common(&mut body, draft);
+    body
+}
+
+fn update_item_body(item_id: i64, draft: &ListingDraft) -> Value {
+    let mut body = json!({
+        "item_id": item_id,
+        "item_name": draft.title,
+        "description": draft.description,
+        "weight": draft.weight_g as f64 / 1000.0,
+        "category_id": draft.category_id.parse::<i64>().unwrap_or(0),
+        "image": { "image_id_list": draft.images },
+        "attribute_list": attributes(draft),
+    });
+    extend_common(&mut body, draft);
+    body
+}
+
+fn extend_common(body: &mut Value, draft: &ListingDraft) {
+    if let Some([length, width, height]) = draft.dimensions_cm {
+        body["dimension"] = json!({
+            "package_length": length,
+            "package_width": width,
+            "package_height": height,
+        });
+    }
+    if let Some(brand) = &draft.brand {
+        body["brand"] = json!({ "brand_id": 0, "original_brand_name": brand });
+    }
+}
+
+fn attributes(draft: &ListingDraft) -> Vec<Value> {
+    draft
+        .attributes
+        .iter()
+        .map(|(id, value)| {
+            json!({
+                "attribute_id": id.parse::<i64>().unwrap_or(0),
+                "attribute_value_list": [{ "value_id": 0, "original_value_name": value }],
+            })
+        })
+        .collect()
+}
+
+fn tier_body(item_id: i64, draft: &ListingDraft) -> Value {
+    // Option values in first-seen order per axis; each model points into them.
+    let mut options: Vec<Vec<String>> = vec![Vec::new(); draft.option_names.len()];
+    for variant in &draft.variants {
+        for (axis, value) in variant.option_values.iter().enumerate() {
+            if let Some(list) = options.get_mut(axis)
+                && !list.contains(value)
+            {
+                list.push(value.clone());
+            }
+        }
+    }
+    let tiers: Vec<Value> = draft
+        .option_names
+        .iter()
+        .zip(&options)
+        .map(|(name, values)| {
+            json!({
+                "variation_id": 0,
+                "variation_name": name,
+                "variation_option_list": values.iter().map(|v| json!({
+                    "variation_option_id": 0,
+                    "variation_option_name": v,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let models: Vec<Value> = draft
+        .variants
+        .iter()
+        .map(|variant| {
+            let tier_index: Vec<usize> = variant
+                .option_values
+                .iter()
+                .enumerate()
+                .map(|(axis, value)| {
+                    options[axis].iter().position(|o| o == value).unwrap_or(0)
+                })
+                .collect();
+            json!({
+                "tier_index": tier_index,
+                "original_price": variant.price,
+                "model_sku": variant.sku,
+                "seller_stock": [{ "stock": variant.stock }],
+            })
+        })
+        .collect();
+    json!({ "item_id": item_id, "standardise_tier_variation": tiers, "model": models })
+}
+
+#[async_trait]
+impl Refresher for Shopee {
+    async fn refresh(&self, refresh_token: &SecretString) -> Result<TokenPair, ConnectorError> {
+        let body = json!({
+            "refresh_token": refresh_token.expose_secret(),
+            "partner_id": self.config.partner_id,
+            "shop_id": self.config.shop_id,
+        });
+        let tokens: dto::Tokens = self
+            .public_post(&ep::TOKEN_REFRESH, body, Payload::TopLevel)
+            .await
+            // A refresh whose outcome is unknown may have spent the token.
+            .map_err(|err| match err {
+                ConnectorError::Ambiguous(detail) => ConnectorError::Unauthorized(format!(
+                    "token refresh did not complete ({detail}); the refresh token may be spent"
+                )),
+                other => other,
+            })?;
+        Ok(self.pair(tokens))
+    }
+}
+
+#[async_trait]
+impl Connector for Shopee {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            stock_batch: MODELS_PER_CALL,
+            price_batch: MODELS_PER_CALL,
+            batch_scope: BatchScope::OneListing,
+            webhooks: true,
+            max_title_chars: 120,
+            max_variants: 50,
+            order_window: Duration::from_secs(15 * 24 * 3600),
+            order_detail_batch: IDS_PER_CALL,
+        }
+    }
+
+    fn default_limits(&self) -> Limits {
+        ShopeeConfig::default_limits()
+    }
+
+    async fn refresh_credentials(&self) -> Result<(), ConnectorError> {
+        self.tokens.refresh_now(self).await
+    }
+
+    async fn upload_image(&self, name: &str, bytes: Vec<u8>) -> Result<String, ConnectorError> {
+        let endpoint = &ep::UPLOAD_IMAGE;
+        let uploaded: dto::Uploaded = self
+            .http
+            .call(
+                endpoint,
+                || {
+                    let part = reqwest::multipart::Part::bytes(bytes.clone())
+                        .file_name(name.to_string());
+                    let form = reqwest::multipart::Form::new()
+                        .part("image", part)
+                        .text("scene", "normal");
+                    Ok(self.signed(Method::POST, endpoint.path, None, &[]).multipart(form))
+                },
+                |reply| decode(reply, Payload::Response),
+            )
+            .await?;
+        Ok(uploaded.image_info.image_id)
+    }
+
+    async fn upsert_listing(
+        &self,
+        draft: &ListingDraft,
+        existing: Option<&RemoteListing>,
+    ) -> Result<RemoteListing, ConnectorError> {
+        let limit = self.item_limit(&draft.category_id).await?;
+        self.check_against(draft, &limit)?;
+        match existing {
+            Some(existing) => self.update(draft, existing).await,
+            None => self.create(draft).await,
+        }
+    }
+
+    async fn find_listing_by_sku(&self, sku: &str) -> Result<Option<RemoteListing>, ConnectorError> {
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.list_remote_listings(cursor.as_deref()).await?;
+            if let Some(found) = page.items.into_iter().find(|l| l.carries(sku)) {
+                return Ok(Some(found));
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(None),
+            }
+        }
+    }
+
+    async fn set_stock(&self, items: &[StockSet]) -> Vec<ItemOutcome> {
+        let entries = items
+            .iter()
+            .map(|s| {
+                let entry = json!({
+                    "model_id": model_id(&s.at),
+                    "seller_stock": [{ "stock": s.quantity }],
+                });
+                (s.sku.as_str(), &s.at, entry)
+            })
+            .collect();
+        self.per_item(&ep::UPDATE_STOCK, "stock_list", entries).await
+    }
+
+    async fn set_price(&self, items: &[PriceSet]) -> Vec<ItemOutcome> {
+        let entries = items
+            .iter()
+            .map(|p| {
+                let entry = json!({ "model_id": model_id(&p.at), "original_price": p.price });
+                (p.sku.as_str(), &p.at, entry)
+            })
+            .collect();
+        self.per_item(&ep::UPDATE_PRICE, "price_list", entries).await
+    }
+
+    async fn list_remote_listings(&self, cursor: Option<&str>) -> Result<Page<RemoteListing>, ConnectorError> {
+        let offset: i64 = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+        let list: dto::ItemList = self
+            .shop_get(
+                &ep::ITEM_LIST,
+                vec![
+                    ("offset", offset.to_string()),
+                    ("page_size", PAGE_SIZE.to_string()),
+                    ("item_status", "NORMAL".into()),
+                    ("item_status", "UNLIST".into()),
+                    ("item_status", "REVIEWING".into()),
+                ],
+            )
+            .await?;
+        let ids: Vec<i64> = list.item.iter().map(|i| i.item_id).collect();
+        let items = self.listings(&ids).await?;
+        let next = list.has_next_page.then(|| list.next_offset.to_string());
+        Ok(Page { items, next })
+    }
+
+    async fn list_orders(&self, window: OrderWindow) -> Result<Vec<OrderRef>, ConnectorError> {
+        let mut out = Vec::new();
+        for (from, to) in split_windows(window, self.capabilities().order_window) {
+            let mut cursor = String::new();
+            loop {
+                let page: dto::OrderList = self
+                    .shop_get(
+                        &ep::ORDER_LIST,
+                        vec![
+                            ("time_range_field", "update_time".into()),
+                            ("time_from", from.to_string()),
+                            ("time_to", to.to_string()),
+                            ("page_size", "100".into()),
+                            ("cursor", cursor.clone()),
+                            ("response_optional_fields", "order_status".into()),
+                        ],
+                    )
+                    .await?;
+                out.extend(page.order_list.into_iter().map(|o| OrderRef {
+                    order_id: o.order_sn,
+                    status: o.order_status.unwrap_or_default(),
+                }));
+                if !page.more || page.next_cursor.is_empty() {
+                    break;
+                }
+                cursor = page.next_cursor;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn get_orders(&self, ids: &[String]) -> Result<Vec<Order>, ConnectorError> {
+        let mut out = Vec::new();
+        for batch in ids.chunks(IDS_PER_CALL) {
+            let detail: dto::OrderDetail = self
+                .shop_get(
+                    &ep::ORDER_DETAIL,
+                    vec![
+                        ("order_sn_list", batch.join(",")),
+                        ("response_optional_fields", "item_list".into()),
+                    ],
+                )
+                .await?;
+            out.extend(detail.order_list.into_iter().map(dto::OrderInfo::into_order));
+        }
+        Ok(out)
+    }
+
+    fn verify_webhook(&self, headers: &HeaderMap, raw_body: &[u8]) -> Result<WebhookHint, ConnectorError> {
+        let Some(callback) = &self.config.callback_url else {
+            return Err(ConnectorError::Unauthorized(
+                "no callback URL is configured for this channel's pushes".into(),
+            ));
+        };
+        let given = headers
+            .get(reqwest::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let key = self.config.partner_key.expose_secret();
+        if !sign::verify(key, &[callback.as_bytes(), b"|", raw_body], given) {
+            return Err(ConnectorError::Unauthorized("push signature does not match".into()));
+        }
+        let push: dto::Push = serde_json::from_slice(raw_body).map_err(|e| ConnectorError::Rejected {
+            code: "bad_push".into(),
+            field: None,
+            message: format!("push body is not Shopee's push JSON: {e}"),
+        })?;
+        Ok(push.hint())
+    }
+}
+
+impl dto::OrderInfo {
+    fn into_order(self) -> Order {
+        let seconds = |s: i64| chrono::DateTime::from_timestamp(s, 0).unwrap_or_default();
+        Order {
+            state: state_of(&self.order_status),
+            created_at: seconds(self.create_time),
+            updated_at: seconds(self.update_time),
+            lines: self
+                .item_list
+                .into_iter()
+                .map(|line| chosync_connector::dto::OrderLine {
+                    line_id: format!("{}:{}", line.item_id, line.model_id),
+                    sku: if line.model_sku.is_empty() { line.item_sku } else { line.model_sku },
+                    quantity: line.model_quantity_purchased,
+                })
+                .collect(),
+            platform_status: self.order_status,
+            order_id: self.order_sn,
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Shopee's JSON shapes, as far as chosync reads them.
+
+use chosync_connector::ConnectorError;
+use chosync_connector::dto::WebhookHint;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds.
+    pub expire_in: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Range {
+    pub min_limit: f64,
+    pub max_limit: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemLimit {
+    pub price_limit: Range,
+    pub stock_limit: Range,
+    pub item_name_length_limit: i64,
+    pub item_image_count_limit: i64,
+    pub item_description_length_limit: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ImageInfo {
+    pub image_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Uploaded {
+    pub image_info: ImageInfo,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AddedItem {
+    pub item_id: i64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PriceInfo {
+    pub original_price: f64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Stock {
+    pub stock: i64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StockInfo {
+    #[serde(default)]
+    pub seller_stock: Vec<Stock>,
+}
+
+/// Seller stock summed over locations.
+pub fn seller_stock(info: &StockInfo) -> i64 {
+    info.seller_stock.iter().map(|s| s.stock).sum()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BaseItem {
+    pub item_id: i64,
+    #[serde(default)]
+    pub item_sku: String,
+    #[serde(default)]
+    pub item_name: String,
+    #[serde(default)]
+    pub item_status: String,
+    #[serde(default)]
+    pub has_model: bool,
+    #[serde(default)]
+    pub price_info: Vec<PriceInfo>,
+    #[serde(default)]
+    pub stock_info_v2: StockInfo,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BaseInfo {
+    #[serde(default)]
+    pub item_list: Vec<BaseItem>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Model {
+    pub model_id: i64,
+    #[serde(default)]
+    pub model_sku: String,
+    #[serde(default)]
+    pub price_info: Vec<PriceInfo>,
+    #[serde(default)]
+    pub stock_info_v2: StockInfo,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ModelList {
+    #[serde(default)]
+    pub model: Vec<Model>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ItemRef {
+    pub item_id: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ItemList {
+    #[serde(default)]
+    pub item: Vec<ItemRef>,
+    #[serde(default)]
+    pub has_next_page: bool,
+    #[serde(default)]
+    pub next_offset: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Failure {
+    pub model_id: i64,
+    #[serde(default)]
+    pub failed_reason: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Success {
+    pub model_id: i64,
+}
+
+/// `update_stock` / `update_price`: partial failure is normal.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BatchResult {
+    #[serde(default)]
+    pub success_list: Vec<Success>,
+    #[serde(default)]
+    pub failure_list: Vec<Failure>,
+}
+
+impl BatchResult {
+    pub fn outcome(&self, model_id: &str) -> Result<(), ConnectorError> {
+        let id: i64 = model_id.parse().unwrap_or(-1);
+        if let Some(failure) = self.failure_list.iter().find(|f| f.model_id == id) {
+            return Err(ConnectorError::Rejected {
+                code: "failure_list".into(),
+                field: None,
+                message: failure.failed_reason.clone(),
+            });
+        }
+        if self.success_list.iter().any(|s| s.model_id == id) {
+            Ok(())
+        } else {
+            Err(ConnectorError::Ambiguous(format!(
+                "model {model_id} is in neither success_list nor failure_list"
+            )))
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderSummary {
+    pub order_sn: String,
+    #[serde(default)]
+    pub order_status: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderList {
+    #[serde(default)]
+    pub more: bool,
+    #[serde(default)]
+    pub next_cursor: String,
+    #[serde(default)]
+    pub order_list: Vec<OrderSummary>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderItem {
+    pub item_id: i64,
+    #[serde(default)]
+    pub item_sku: String,
+    #[serde(default)]
+    pub model_id: i64,
+    #[serde(default)]
+    pub model_sku: String,
+    pub model_quantity_purchased: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderInfo {
+    pub order_sn: String,
+    pub order_status: String,
+    pub create_time: i64,
+    pub update_time: i64,
+    #[serde(default)]
+    pub item_list: Vec<OrderItem>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderDetail {
+    #[serde(default)]
+    pub order_list: Vec<OrderInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Push {
+    pub code: i64,
+    #[serde(default)]
+    pub shop_id: i64,
+    #[serde(default)]
+    pub timestamp: i64,
+    #[serde(default)]
+    pub data: serde_json::Value,
+}
+
+impl Push {
+    /// Code 3 is an order status update; the rest chosync only logs.
+    pub fn hint(&self) -> WebhookHint {
+        match (self.code, self.data.get("ordersn").and_then(|o| o.as_str())) {
+            (3, Some(order)) => WebhookHint::OrdersChanged {
+                order_ids: vec![order.to_string()],
+            },
+            _ => WebhookHint::Other {
+                code: self.code.to_string(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LostPushes {
+    #[serde(default)]
+    pub push_message_list: Vec<Push>,
+    #[serde(default)]
+    pub has_next_page: bool,
+    #[serde(default)]
+    pub last_message_id: Option<i64>,
+}
