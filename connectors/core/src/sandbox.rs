@@ -37,6 +37,8 @@ pub struct Faults {
     pub latency_ms: u64,
     /// Answer every call "too many requests".
     pub throttle: bool,
+    /// Limit the faults above to one endpoint path (e.g. `/api/v2/product/add_item`).
+    pub only: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,6 +205,9 @@ pub async fn serve(
 
 async fn inject_faults(State(kit): State<Arc<Kit>>, request: Request, next: Next) -> Response {
     let faults = kit.faults.lock().map(|f| f.clone()).unwrap_or_default();
+    if faults.only.as_ref().is_some_and(|only| only != request.uri().path()) {
+        return next.run(request).await;
+    }
     if faults.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
     }

@@ -1,0 +1,737 @@
+//! Shopee's endpoints as the sandbox answers them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Multipart, RawQuery, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::state::{Item, Model, PARENT_CATEGORIES, State as Memory, is_leaf};
+use super::{ShopeeError, ShopeeSandbox, envelope, fail, top_level};
+
+type S = State<Arc<ShopeeSandbox>>;
+
+/// Query parameters in order (some repeat, like `item_status`).
+struct Query {
+    pairs: Vec<(String, String)>,
+    map: HashMap<String, String>,
+}
+
+impl Query {
+    fn parse(raw: Option<String>) -> Self {
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+        let map = pairs.iter().cloned().collect();
+        Self { pairs, map }
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.map.get(name).map(String::as_str)
+    }
+
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    fn int(&self, name: &str) -> Result<Option<i64>, ShopeeError> {
+        match self.get(name) {
+            None | Some("") => Ok(None),
+            Some(raw) => raw
+                .parse()
+                .map(Some)
+                .map_err(|_| fail("error_param", format!("Invalid {name}."))),
+        }
+    }
+}
+
+pub fn routes(sandbox: Arc<ShopeeSandbox>) -> Router {
+    Router::new()
+        .route("/api/v2/shop/auth_partner", get(auth_partner))
+        .route("/api/v2/auth/token/get", post(token_get))
+        .route("/api/v2/auth/access_token/get", post(token_refresh))
+        .route("/api/v2/media_space/upload_image", post(upload_image))
+        .route("/api/v2/product/get_item_limit", get(shop_get))
+        .route("/api/v2/product/add_item", post(shop_post))
+        .route("/api/v2/product/init_tier_variation", post(shop_post))
+        .route("/api/v2/product/update_item", post(shop_post))
+        .route("/api/v2/product/update_stock", post(shop_post))
+        .route("/api/v2/product/update_price", post(shop_post))
+        .route("/api/v2/product/get_item_list", get(shop_get))
+        .route("/api/v2/product/get_item_base_info", get(shop_get))
+        .route("/api/v2/product/get_model_list", get(shop_get))
+        .route("/api/v2/order/get_order_list", get(shop_get))
+        .route("/api/v2/order/get_order_detail", get(shop_get))
+        .route("/api/v2/push/get_lost_push_message", get(shop_get))
+        .route("/api/v2/push/confirm_consumed_lost_push_message", post(shop_post))
+        .with_state(sandbox)
+}
+
+async fn auth_partner(State(s): S, RawQuery(raw): RawQuery) -> Response {
+    let path = "/api/v2/shop/auth_partner";
+    let query = Query::parse(raw);
+    if let Err(err) = s.admit(path, &query.map, false) {
+        return envelope(&s, Err(err));
+    }
+    let Some(redirect) = query.get("redirect").filter(|r| !r.is_empty()) else {
+        return envelope(&s, Err(fail("error_param", "There is no redirect in query.")));
+    };
+    // The seller "logs in and confirms" at once.
+    let code = s.issue_code();
+    let separator = if redirect.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{redirect}{separator}code={code}&shop_id={}", s.config.shop_id)).into_response()
+}
+
+fn body_json(body: &Bytes) -> Result<Value, ShopeeError> {
+    serde_json::from_slice(body).map_err(|_| fail("error_param", "Request body is not valid JSON."))
+}
+
+fn check_ids(s: &ShopeeSandbox, body: &Value) -> Result<(), ShopeeError> {
+    if body["partner_id"].as_i64() != Some(s.config.partner_id) {
+        return Err(fail("error_param", "partner_id in body does not match."));
+    }
+    if body["shop_id"].as_i64() != Some(s.config.shop_id) {
+        return Err(fail("invalid_shop_id", "Invalid shop_id."));
+    }
+    Ok(())
+}
+
+async fn token_get(State(s): S, RawQuery(raw): RawQuery, body: Bytes) -> Response {
+    let result = (|| {
+        s.admit("/api/v2/auth/token/get", &Query::parse(raw).map, false)?;
+        let body = body_json(&body)?;
+        check_ids(&s, &body)?;
+        let code = body["code"].as_str().unwrap_or("");
+        let now = s.now();
+        let mut state = s.state();
+        if !state.take_code(code, now) {
+            return Err(fail("invalid_code", "Invalid code."));
+        }
+        let (access, refresh) = state.issue_tokens(now, s.config.access_ttl);
+        Ok(tokens_json(&s, access, refresh))
+    })();
+    top_level(&s, result)
+}
+
+fn tokens_json(s: &ShopeeSandbox, access: String, refresh: String) -> Value {
+    json!({
+        "access_token": access,
+        "refresh_token": refresh,
+        "expire_in": s.config.access_ttl.num_seconds(),
+        "shop_id_list": [s.config.shop_id],
+        "merchant_id_list": [],
+    })
+}
+
+async fn token_refresh(State(s): S, RawQuery(raw): RawQuery, body: Bytes) -> Response {
+    let result = (|| {
+        s.admit("/api/v2/auth/access_token/get", &Query::parse(raw).map, false)?;
+        let body = body_json(&body)?;
+        check_ids(&s, &body)?;
+        let token = body["refresh_token"].as_str().unwrap_or("");
+        let now = s.now();
+        let mut state = s.state();
+        if !state.spend_refresh(token, now) {
+            return Err(fail("error_shop_refresh_token", "Invalid refresh_token."));
+        }
+        let (access, refresh) = state.issue_tokens(now, s.config.access_ttl);
+        Ok(tokens_json(&s, access, refresh))
+    })();
+    top_level(&s, result)
+}
+
+async fn upload_image(State(s): S, RawQuery(raw): RawQuery, mut form: Multipart) -> Response {
+    let path = "/api/v2/media_space/upload_image";
+    if let Err(err) = s.admit(path, &Query::parse(raw).map, false) {
+        return envelope(&s, Err(err));
+    }
+    let mut image: Option<Vec<u8>> = None;
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) if field.name() == Some("image") => match field.bytes().await {
+                Ok(bytes) => image = Some(bytes.to_vec()),
+                Err(_) => return envelope(&s, Err(fail("error_param", "Unreadable image."))),
+            },
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(_) => return envelope(&s, Err(fail("error_param", "Invalid multipart body."))),
+        }
+    }
+    let result = (|| {
+        let image = image.ok_or_else(|| fail("error_param", "There is no image in the form."))?;
+        if image.len() > 10 * 1024 * 1024 {
+            return Err(fail("error_image_size", "Image should be at most 10 MB."));
+        }
+        let png = image.starts_with(b"\x89PNG\r\n\x1a\n");
+        let jpeg = image.starts_with(&[0xFF, 0xD8, 0xFF]);
+        if !png && !jpeg {
+            return Err(fail("error_image_format", "Only JPG, JPEG and PNG are supported."));
+        }
+        let mut state = s.state();
+        let id = format!("vn-11134207-{:016x}", state.next_id());
+        state.images.insert(id.clone());
+        Ok(json!({
+            "image_info": {
+                "image_id": id,
+                "image_url_list": [{ "image_url_region": "VN", "image_url": format!("https://cf.shopee.vn/file/{id}") }],
+            }
+        }))
+    })();
+    envelope(&s, result)
+}
+
+/// Every other shop GET: authenticated, then routed by path.
+async fn shop_get(State(s): S, uri: axum::http::Uri, RawQuery(raw): RawQuery) -> Response {
+    let query = Query::parse(raw);
+    let result = s
+        .admit(uri.path(), &query.map, true)
+        .and_then(|_| match uri.path() {
+            "/api/v2/product/get_item_limit" => Ok(item_limit()),
+            "/api/v2/product/get_item_list" => s.item_list(&query),
+            "/api/v2/product/get_item_base_info" => s.base_info(&query),
+            "/api/v2/product/get_model_list" => s.model_list(&query),
+            "/api/v2/order/get_order_list" => s.order_list(&query),
+            "/api/v2/order/get_order_detail" => s.order_detail(&query),
+            "/api/v2/push/get_lost_push_message" => Ok(s.lost_pushes()),
+            _ => Err(fail("error_not_found", "No such API.")),
+        });
+    envelope(&s, result)
+}
+
+/// Every other shop POST.
+async fn shop_post(State(s): S, uri: axum::http::Uri, RawQuery(raw): RawQuery, body: Bytes) -> Response {
+    let query = Query::parse(raw);
+    let result = s.admit(uri.path(), &query.map, true).and_then(|_| {
+        let body = body_json(&body)?;
+        match uri.path() {
+            "/api/v2/product/add_item" => s.add_item(&body),
+            "/api/v2/product/init_tier_variation" => s.init_tiers(&body),
+            "/api/v2/product/update_item" => s.update_item(&body),
+            "/api/v2/product/update_stock" => s.update_stock(&body),
+            "/api/v2/product/update_price" => s.update_price(&body),
+            "/api/v2/push/confirm_consumed_lost_push_message" => {
+                let last = body["last_message_id"].as_i64().ok_or_else(|| fail("error_param", "Invalid last_message_id."))?;
+                s.state().confirm_pushes(last);
+                Ok(json!({}))
+            }
+            _ => Err(fail("error_not_found", "No such API.")),
+        }
+    });
+    envelope(&s, result)
+}
+
+fn item_limit() -> Value {
+    json!({
+        "price_limit": { "min_limit": 1000.0, "max_limit": 120000000.0 },
+        "stock_limit": { "min_limit": 0.0, "max_limit": 999999.0 },
+        "item_name_length_limit": 120,
+        "item_image_count_limit": 9,
+        "item_description_length_limit": 3000,
+        "tier_variation_name_length_limit": 14,
+        "tier_variation_option_length_limit": 20,
+    })
+}
+
+/// VN prices are whole dong.
+fn vnd(value: &Value, what: &str) -> Result<i64, ShopeeError> {
+    let price = value
+        .as_f64()
+        .ok_or_else(|| fail("error_param", format!("{what} is required.")))?;
+    if price.fract() != 0.0 {
+        return Err(fail("error_invalid_price", format!("{what} must be an integer for VN.")));
+    }
+    if !(1000.0..=120_000_000.0).contains(&price) {
+        return Err(fail("error_price_exceed_max_limitt", format!("{what} is out of the allowed range.")));
+    }
+    Ok(price as i64)
+}
+
+/// Within one item the dearest model may cost at most 5× the cheapest (VN).
+fn spread_ok(prices: impl Iterator<Item = i64> + Clone) -> bool {
+    let (min, max) = (prices.clone().min(), prices.max());
+    matches!((min, max), (Some(min), Some(max)) if max <= min * 5)
+}
+
+fn stock_value(list: &Value) -> Option<i64> {
+    list.as_array()?.first()?["stock"].as_i64()
+}
+
+impl ShopeeSandbox {
+    fn check_item_fields(&self, body: &Value, state: &Memory, creating: bool) -> Result<(), ShopeeError> {
+        if creating || body.get("item_name").is_some() {
+            let name = body["item_name"].as_str().unwrap_or("").trim();
+            let length = name.chars().count();
+            if length == 0 {
+                return Err(fail("error_item_name_is_too_short", "Item name is required."));
+            }
+            if length > 120 {
+                return Err(fail("error_name_length_limit", "Item name should be at most 120 characters."));
+            }
+        }
+        if creating || body.get("category_id").is_some() {
+            let category = body["category_id"].as_i64().unwrap_or(0);
+            if PARENT_CATEGORIES.contains(&category) {
+                return Err(fail("error_invalid_category", "Category is not a leaf category."));
+            }
+            if !is_leaf(category) {
+                return Err(fail("error_invalid_category", "Invalid category_id."));
+            }
+        }
+        if creating || body.get("image").is_some() {
+            let images = body["image"]["image_id_list"].as_array().cloned().unwrap_or_default();
+            if images.is_empty() || images.len() > 9 {
+                return Err(fail("error_image_unavailable", "Between 1 and 9 images are required."));
+            }
+            if images.iter().any(|i| !i.as_str().is_some_and(|id| state.images.contains(id))) {
+                return Err(fail("error_image_unavailable", "Image is not uploaded to media space."));
+            }
+        }
+        if creating || body.get("description").is_some() {
+            let length = body["description"].as_str().unwrap_or("").chars().count();
+            if !(20..=3000).contains(&length) {
+                return Err(fail("error_desc_length_min_limit", "Description should be 20 to 3000 characters."));
+            }
+        }
+        if creating && body["weight"].as_f64().is_none_or(|w| w <= 0.0) {
+            return Err(fail("error_param", "Weight is required."));
+        }
+        Ok(())
+    }
+
+    fn add_item(&self, body: &Value) -> Result<Value, ShopeeError> {
+        let mut state = self.state();
+        self.check_item_fields(body, &state, true)?;
+        let price = vnd(&body["original_price"], "original_price")?;
+        if body["logistic_info"].as_array().is_none_or(|l| l.is_empty()) {
+            return Err(fail("error_param", "logistic_info is required."));
+        }
+        let stock = stock_value(&body["seller_stock"]).unwrap_or(0);
+        if stock < 0 {
+            return Err(fail("error_stock_invalid", "Stock should be at least 0."));
+        }
+        let item_id = state.next_id();
+        let item = Item {
+            item_id,
+            item_sku: body["item_sku"].as_str().unwrap_or("").to_string(),
+            name: body["item_name"].as_str().unwrap_or("").to_string(),
+            description: body["description"].as_str().unwrap_or("").to_string(),
+            category_id: body["category_id"].as_i64().unwrap_or(0),
+            status: "NORMAL".into(),
+            images: string_list(&body["image"]["image_id_list"]),
+            weight: body["weight"].as_f64().unwrap_or(0.0),
+            price,
+            stock,
+            created: std::time::Instant::now(),
+            update_time: self.now().timestamp(),
+            tiers: Vec::new(),
+            models: Vec::new(),
+        };
+        let answer = json!({
+            "item_id": item_id,
+            "item_status": "NORMAL",
+            "item_name": item.name,
+            "item_sku": item.item_sku,
+            "price_info": { "original_price": price },
+            "seller_stock": [{ "stock": stock }],
+        });
+        state.items.insert(item_id, item);
+        Ok(answer)
+    }
+
+    fn init_tiers(&self, body: &Value) -> Result<Value, ShopeeError> {
+        let item_id = body["item_id"].as_i64().ok_or_else(|| fail("error_param", "Invalid item_id."))?;
+        let mut state = self.state();
+        let next_ids: Vec<i64> = (0..50).map(|_| state.next_id()).collect();
+        let item = state
+            .items
+            .get_mut(&item_id)
+            .ok_or_else(|| fail("error_item_not_found", "Item_id is not found."))?;
+        if item.created.elapsed() < self.config.tier_wait {
+            return Err(fail("error_busy", "The item is still being created; call init_tier_variation at least 5 seconds after add_item."));
+        }
+        if !item.models.is_empty() {
+            return Err(fail("error_param", "Tier variation has been initialized for this item."));
+        }
+        let tiers = body["standardise_tier_variation"].as_array().cloned().unwrap_or_default();
+        if tiers.is_empty() || tiers.len() > 2 {
+            return Err(fail("error_tier_var_too_many", "An item has 1 or 2 tier variations."));
+        }
+        let mut parsed: Vec<(String, Vec<String>)> = Vec::new();
+        for tier in &tiers {
+            let name = tier["variation_name"].as_str().unwrap_or("").to_string();
+            let options: Vec<String> = tier["variation_option_list"]
+                .as_array()
+                .map(|o| o.iter().filter_map(|v| v["variation_option_name"].as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            if name.is_empty() || options.is_empty() {
+                return Err(fail("error_param", "Each tier variation needs a name and options."));
+            }
+            if options.len() > 20 {
+                return Err(fail("error_tier_opt_too_many", "A tier variation has at most 20 options."));
+            }
+            parsed.push((name, options));
+        }
+        let models = body["model"].as_array().cloned().unwrap_or_default();
+        if models.is_empty() || models.len() > 50 {
+            return Err(fail("error_model_count_over_limit", "An item has 1 to 50 models."));
+        }
+        let mut built: Vec<Model> = Vec::new();
+        for (model, model_id) in models.iter().zip(next_ids) {
+            let tier_index: Vec<usize> = model["tier_index"]
+                .as_array()
+                .map(|t| t.iter().filter_map(|i| i.as_u64().map(|i| i as usize)).collect())
+                .unwrap_or_default();
+            let valid = tier_index.len() == parsed.len()
+                && tier_index.iter().zip(&parsed).all(|(i, (_, options))| *i < options.len());
+            if !valid {
+                return Err(fail("error_param", "Wrong tier_index."));
+            }
+            if built.iter().any(|m| m.tier_index == tier_index) {
+                return Err(fail("error_param", "Repeat tier_index."));
+            }
+            let sku = model["model_sku"].as_str().unwrap_or("").to_string();
+            if sku.chars().count() > 100 {
+                return Err(fail("error_param", "model_sku should be at most 100 characters."));
+            }
+            built.push(Model {
+                model_id,
+                tier_index,
+                sku,
+                price: vnd(&model["original_price"], "original_price")?,
+                stock: stock_value(&model["seller_stock"]).unwrap_or(0),
+            });
+        }
+        if !spread_ok(built.iter().map(|m| m.price)) {
+            return Err(fail("error_invalid_price", "The most expensive model may cost at most 5 times the cheapest."));
+        }
+        item.tiers = parsed;
+        item.models = built;
+        item.update_time = self.now().timestamp();
+        let models: Vec<Value> = item
+            .models
+            .iter()
+            .map(|m| json!({ "tier_index": m.tier_index, "model_id": m.model_id, "model_sku": m.sku }))
+            .collect();
+        Ok(json!({ "item_id": item_id, "model": models }))
+    }
+
+    fn update_item(&self, body: &Value) -> Result<Value, ShopeeError> {
+        let item_id = body["item_id"].as_i64().ok_or_else(|| fail("error_param", "Invalid item_id."))?;
+        let mut state = self.state();
+        if !state.items.contains_key(&item_id) {
+            return Err(fail("error_item_not_found", "Item_id is not found."));
+        }
+        self.check_item_fields(body, &state, false)?;
+        let now = self.now().timestamp();
+        let item = state
+            .items
+            .get_mut(&item_id)
+            .ok_or_else(|| fail("error_item_not_found", "Item_id is not found."))?;
+        if let Some(name) = body["item_name"].as_str() {
+            item.name = name.to_string();
+        }
+        if let Some(description) = body["description"].as_str() {
+            item.description = description.to_string();
+        }
+        if let Some(category) = body["category_id"].as_i64() {
+            item.category_id = category;
+        }
+        if body.get("image").is_some() {
+            item.images = string_list(&body["image"]["image_id_list"]);
+        }
+        if let Some(weight) = body["weight"].as_f64() {
+            item.weight = weight;
+        }
+        item.update_time = now;
+        Ok(json!({ "item_id": item_id }))
+    }
+
+    /// Shared by update_stock and update_price: one item, 1..50 models.
+    fn batch<'a>(&self, body: &'a Value, list: &str) -> Result<(i64, &'a Vec<Value>), ShopeeError> {
+        let item_id = body["item_id"].as_i64().ok_or_else(|| fail("error_param", "Invalid item_id."))?;
+        let entries = body[list]
+            .as_array()
+            .ok_or_else(|| fail("error_param", format!("{list} is required.")))?;
+        if entries.is_empty() || entries.len() > 50 {
+            return Err(fail("error_param", format!("{list} should have 1 to 50 entries.")));
+        }
+        Ok((item_id, entries))
+    }
+
+    fn update_stock(&self, body: &Value) -> Result<Value, ShopeeError> {
+        let (item_id, entries) = self.batch(body, "stock_list")?;
+        let now = self.now().timestamp();
+        let mut state = self.state();
+        let item = state
+            .items
+            .get_mut(&item_id)
+            .ok_or_else(|| fail("error_item_not_found", "Item_id is not found."))?;
+        let (mut success, mut failure) = (Vec::new(), Vec::new());
+        for entry in entries {
+            let model_id = entry["model_id"].as_i64().unwrap_or(-1);
+            let stock = stock_value(&entry["seller_stock"]);
+            let target = if model_id == 0 && item.models.is_empty() {
+                Some(&mut item.stock)
+            } else {
+                item.models.iter_mut().find(|m| m.model_id == model_id).map(|m| &mut m.stock)
+            };
+            match (target, stock) {
+                (None, _) => failure.push(json!({ "model_id": model_id, "failed_reason": "Wrong model_id." })),
+                (Some(_), None) => failure.push(json!({ "model_id": model_id, "failed_reason": "seller_stock is required." })),
+                (Some(_), Some(s)) if !(0..=999_999).contains(&s) => {
+                    failure.push(json!({ "model_id": model_id, "failed_reason": "Stock is out of the allowed range." }))
+                }
+                (Some(target), Some(s)) => {
+                    *target = s;
+                    success.push(json!({ "model_id": model_id, "stock": s }));
+                }
+            }
+        }
+        item.update_time = now;
+        Ok(json!({ "success_list": success, "failure_list": failure }))
+    }
+
+    fn update_price(&self, body: &Value) -> Result<Value, ShopeeError> {
+        let (item_id, entries) = self.batch(body, "price_list")?;
+        let now = self.now().timestamp();
+        let mut state = self.state();
+        let item = state
+            .items
+            .get_mut(&item_id)
+            .ok_or_else(|| fail("error_item_not_found", "Item_id is not found."))?;
+        let (mut success, mut failure) = (Vec::new(), Vec::new());
+        for entry in entries {
+            let model_id = entry["model_id"].as_i64().unwrap_or(-1);
+            let price = match vnd(&entry["original_price"], "original_price") {
+                Ok(price) => price,
+                Err(err) => {
+                    failure.push(json!({ "model_id": model_id, "failed_reason": err.message }));
+                    continue;
+                }
+            };
+            if model_id == 0 && item.models.is_empty() {
+                item.price = price;
+                success.push(json!({ "model_id": 0, "original_price": price }));
+                continue;
+            }
+            let others = item.models.iter().filter(|m| m.model_id != model_id).map(|m| m.price);
+            let Some(model) = item.models.iter().position(|m| m.model_id == model_id) else {
+                failure.push(json!({ "model_id": model_id, "failed_reason": "Wrong model_id." }));
+                continue;
+            };
+            let prices: Vec<i64> = others.chain(std::iter::once(price)).collect();
+            if !spread_ok(prices.iter().copied()) {
+                failure.push(json!({ "model_id": model_id, "failed_reason": "The most expensive model may cost at most 5 times the cheapest." }));
+                continue;
+            }
+            item.models[model].price = price;
+            success.push(json!({ "model_id": model_id, "original_price": price }));
+        }
+        item.update_time = now;
+        Ok(json!({ "success_list": success, "failure_list": failure }))
+    }
+
+    fn item_list(&self, query: &Query) -> Result<Value, ShopeeError> {
+        let offset = query.int("offset")?.unwrap_or(0);
+        let page_size = query.int("page_size")?.unwrap_or(0);
+        if !(1..=100).contains(&page_size) || offset < 0 {
+            return Err(fail("error_param", "page_size should be between 1 and 100."));
+        }
+        let statuses = query.all("item_status");
+        if statuses.is_empty() {
+            return Err(fail("error_param", "item_status is required."));
+        }
+        let state = self.state();
+        let matching: Vec<&Item> = state
+            .items
+            .values()
+            .filter(|i| statuses.contains(&i.status.as_str()))
+            .collect();
+        let page: Vec<Value> = matching
+            .iter()
+            .skip(offset as usize)
+            .take(page_size as usize)
+            .map(|i| json!({ "item_id": i.item_id, "item_status": i.status, "update_time": i.update_time }))
+            .collect();
+        let next = offset + page.len() as i64;
+        Ok(json!({
+            "item": page,
+            "total_count": matching.len(),
+            "has_next_page": (next as usize) < matching.len(),
+            "next_offset": next,
+        }))
+    }
+
+    fn base_info(&self, query: &Query) -> Result<Value, ShopeeError> {
+        let ids = id_list(query.get("item_id_list"), "item_id_list")?;
+        let state = self.state();
+        let items: Vec<Value> = ids
+            .iter()
+            .filter_map(|id| state.items.get(id))
+            .map(|i| {
+                json!({
+                    "item_id": i.item_id,
+                    "item_sku": i.item_sku,
+                    "item_name": i.name,
+                    "item_status": i.status,
+                    "category_id": i.category_id,
+                    "has_model": !i.models.is_empty(),
+                    "price_info": if i.models.is_empty() { json!([{ "original_price": i.price, "current_price": i.price, "currency": "VND" }]) } else { json!([]) },
+                    "stock_info_v2": { "seller_stock": [{ "stock": i.stock }] },
+                    "image": { "image_id_list": i.images },
+                    "weight": i.weight.to_string(),
+                    "update_time": i.update_time,
+                })
+            })
+            .collect();
+        Ok(json!({ "item_list": items }))
+    }
+
+    fn model_list(&self, query: &Query) -> Result<Value, ShopeeError> {
+        let item_id = query.int("item_id")?.ok_or_else(|| fail("error_param", "Invalid item_id."))?;
+        let state = self.state();
+        let item = state
+            .items
+            .get(&item_id)
+            .ok_or_else(|| fail("error_item_not_found", "Item_id is not found."))?;
+        let tiers: Vec<Value> = item
+            .tiers
+            .iter()
+            .map(|(name, options)| json!({ "name": name, "option_list": options.iter().map(|o| json!({ "option": o })).collect::<Vec<_>>() }))
+            .collect();
+        let models: Vec<Value> = item
+            .models
+            .iter()
+            .map(|m| {
+                json!({
+                    "model_id": m.model_id,
+                    "model_sku": m.sku,
+                    "tier_index": m.tier_index,
+                    "model_status": "MODEL_NORMAL",
+                    "price_info": [{ "original_price": m.price, "current_price": m.price, "currency": "VND" }],
+                    "stock_info_v2": {
+                        "summary_info": { "total_reserved_stock": 0, "total_available_stock": m.stock },
+                        "seller_stock": [{ "stock": m.stock, "if_saleable": true }],
+                    },
+                })
+            })
+            .collect();
+        Ok(json!({ "tier_variation": tiers, "model": models }))
+    }
+
+    fn order_list(&self, query: &Query) -> Result<Value, ShopeeError> {
+        let field = query.get("time_range_field").unwrap_or("");
+        if field != "create_time" && field != "update_time" {
+            return Err(fail("error_param", "time_range_field should be create_time or update_time."));
+        }
+        let from = query.int("time_from")?.ok_or_else(|| fail("error_param", "time_from is required."))?;
+        let to = query.int("time_to")?.ok_or_else(|| fail("error_param", "time_to is required."))?;
+        if to < from || to - from > 15 * 86_400 {
+            return Err(fail("error_param", "The time range should be no longer than 15 days."));
+        }
+        let page_size = query.int("page_size")?.unwrap_or(0);
+        if !(1..=100).contains(&page_size) {
+            return Err(fail("error_param", "page_size should be between 1 and 100."));
+        }
+        let start: usize = match query.get("cursor").unwrap_or("") {
+            "" => 0,
+            cursor => cursor.parse().map_err(|_| fail("error_param", "Invalid cursor."))?,
+        };
+        let state = self.state();
+        let matching: Vec<&super::state::Order> = state
+            .orders
+            .values()
+            .filter(|o| {
+                let t = if field == "update_time" { o.update_time } else { o.create_time };
+                (from..=to).contains(&t)
+            })
+            .collect();
+        let page: Vec<Value> = matching
+            .iter()
+            .skip(start)
+            .take(page_size as usize)
+            .map(|o| json!({ "order_sn": o.order_sn, "order_status": o.status }))
+            .collect();
+        let next = start + page.len();
+        let more = next < matching.len();
+        Ok(json!({
+            "more": more,
+            "next_cursor": if more { next.to_string() } else { String::new() },
+            "order_list": page,
+        }))
+    }
+
+    fn order_detail(&self, query: &Query) -> Result<Value, ShopeeError> {
+        let list = query.get("order_sn_list").unwrap_or("");
+        let sns: Vec<&str> = list.split(',').filter(|s| !s.is_empty()).collect();
+        if sns.is_empty() || sns.len() > 50 {
+            return Err(fail("error_param", "order_sn_list should have 1 to 50 order_sn."));
+        }
+        let with_items = query.get("response_optional_fields").unwrap_or("").split(',').any(|f| f == "item_list");
+        let state = self.state();
+        let orders: Vec<Value> = sns
+            .iter()
+            .filter_map(|sn| state.orders.get(*sn))
+            .map(|o| {
+                let mut order = json!({
+                    "order_sn": o.order_sn,
+                    "order_status": o.status,
+                    "create_time": o.create_time,
+                    "update_time": o.update_time,
+                    "region": "VN",
+                    "currency": "VND",
+                });
+                if with_items {
+                    order["item_list"] = Value::Array(o.lines.iter().map(|line| {
+                        let item = state.items.get(&line.item_id);
+                        let model = item.and_then(|i| i.models.iter().find(|m| m.model_id == line.model_id));
+                        json!({
+                            "item_id": line.item_id,
+                            "item_sku": item.map_or("", |i| i.item_sku.as_str()),
+                            "model_id": line.model_id,
+                            "model_sku": model.map_or("", |m| m.sku.as_str()),
+                            "model_quantity_purchased": line.quantity,
+                            "order_item_id": line.item_id,
+                        })
+                    }).collect());
+                }
+                order
+            })
+            .collect();
+        Ok(json!({ "order_list": orders }))
+    }
+
+    fn lost_pushes(&self) -> Value {
+        let (messages, more, last) = self.state().lost_pushes();
+        json!({ "push_message_list": messages, "has_next_page": more, "last_message_id": last })
+    }
+}
+
+fn id_list(raw: Option<&str>, name: &str) -> Result<Vec<i64>, ShopeeError> {
+    let ids: Vec<i64> = raw
+        .unwrap_or("")
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|_| fail("error_param", format!("Invalid {name}."))))
+        .collect::<Result<_, _>>()?;
+    if ids.is_empty() || ids.len() > 50 {
+        return Err(fail("error_param", format!("{name} should have 1 to 50 ids.")));
+    }
+    Ok(ids)
+}
+
+fn string_list(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+

@@ -1,0 +1,275 @@
+//! The sandbox's memory: tokens, items with tier variations, orders, pushes.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+
+/// Leaf categories the sandbox accepts; their parents are refused as non-leaf.
+pub const PARENT_CATEGORIES: [i64; 2] = [100_001, 100_002];
+pub fn is_leaf(category: i64) -> bool {
+    (100_100..100_200).contains(&category) || (100_200..100_300).contains(&category)
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub model_id: i64,
+    pub tier_index: Vec<usize>,
+    pub sku: String,
+    pub price: i64,
+    pub stock: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub item_id: i64,
+    pub item_sku: String,
+    pub name: String,
+    pub description: String,
+    pub category_id: i64,
+    pub status: String,
+    pub images: Vec<String>,
+    pub weight: f64,
+    /// Price and stock of an item without models.
+    pub price: i64,
+    pub stock: i64,
+    pub created: std::time::Instant,
+    pub update_time: i64,
+    pub tiers: Vec<(String, Vec<String>)>,
+    pub models: Vec<Model>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub item_id: i64,
+    pub model_id: i64,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub order_sn: String,
+    pub status: String,
+    pub create_time: i64,
+    pub update_time: i64,
+    pub lines: Vec<Line>,
+}
+
+struct Refresh {
+    expires: DateTime<Utc>,
+    spent: bool,
+    /// The access token issued with it; it lives 5 more minutes after a refresh.
+    access: String,
+}
+
+#[derive(Default)]
+pub struct State {
+    counter: u64,
+    requests: u64,
+    codes: HashMap<String, DateTime<Utc>>,
+    access: HashMap<String, DateTime<Utc>>,
+    refresh: HashMap<String, Refresh>,
+    pub images: HashSet<String>,
+    pub items: BTreeMap<i64, Item>,
+    pub orders: BTreeMap<String, Order>,
+    lost: Vec<(i64, Value)>,
+}
+
+impl State {
+    fn next(&mut self) -> u64 {
+        self.counter += 1;
+        self.counter
+    }
+
+    pub fn next_request(&mut self) -> u64 {
+        self.requests += 1;
+        self.requests
+    }
+
+    pub fn next_id(&mut self) -> i64 {
+        // Shopee ids are large; the sandbox's are deterministic.
+        3_000_000_000 + self.next() as i64
+    }
+
+    pub fn issue_code(&mut self, now: DateTime<Utc>) -> String {
+        let code = format!("{:032x}", 0x636f_6465_0000_0000_u64 + self.next());
+        self.codes.insert(code.clone(), now + Duration::minutes(10));
+        code
+    }
+
+    /// Spends a code; `false` if unknown, used or expired.
+    pub fn take_code(&mut self, code: &str, now: DateTime<Utc>) -> bool {
+        matches!(self.codes.remove(code), Some(expires) if expires > now)
+    }
+
+    pub fn issue_tokens(&mut self, now: DateTime<Utc>, access_ttl: Duration) -> (String, String) {
+        let access = format!("{:032x}", 0x6163_6365_7373_0000_u64 + self.next());
+        let refresh = format!("{:032x}", 0x7265_6672_6573_6800_u64 + self.next());
+        self.access.insert(access.clone(), now + access_ttl);
+        self.refresh.insert(
+            refresh.clone(),
+            Refresh {
+                expires: now + Duration::days(30),
+                spent: false,
+                access: access.clone(),
+            },
+        );
+        (access, refresh)
+    }
+
+    /// Spends a refresh token; the access token issued with it lives 5 more minutes.
+    pub fn spend_refresh(&mut self, token: &str, now: DateTime<Utc>) -> bool {
+        let Some(entry) = self.refresh.get_mut(token) else {
+            return false;
+        };
+        if entry.spent || entry.expires <= now {
+            return false;
+        }
+        entry.spent = true;
+        let old = entry.access.clone();
+        if let Some(expires) = self.access.get_mut(&old) {
+            *expires = (*expires).min(now + Duration::minutes(5));
+        }
+        true
+    }
+
+    pub fn access_valid(&self, token: &str, now: DateTime<Utc>) -> bool {
+        self.access.get(token).is_some_and(|expires| *expires > now)
+    }
+
+    pub fn item_json(item: &Item) -> Value {
+        let models: Vec<Value> = item
+            .models
+            .iter()
+            .map(|m| json!({ "model_id": m.model_id, "sku": m.sku, "price": m.price, "stock": m.stock, "tier_index": m.tier_index }))
+            .collect();
+        json!({
+            "item_id": item.item_id,
+            "item_sku": item.item_sku,
+            "name": item.name,
+            "status": item.status,
+            "category_id": item.category_id,
+            "price": item.price,
+            "stock": item.stock,
+            "tiers": item.tiers.iter().map(|(name, options)| json!({ "name": name, "options": options })).collect::<Vec<_>>(),
+            "models": models,
+        })
+    }
+
+    pub fn listings_json(&self) -> Value {
+        Value::Array(self.items.values().map(Self::item_json).collect())
+    }
+
+    /// The item and model (0: none) that carry `sku`.
+    fn locate(&self, sku: &str) -> Option<(i64, i64)> {
+        self.items.values().find_map(|item| {
+            if item.models.is_empty() {
+                (item.item_sku == sku).then_some((item.item_id, 0))
+            } else {
+                item.models
+                    .iter()
+                    .find(|m| m.sku == sku)
+                    .map(|m| (item.item_id, m.model_id))
+            }
+        })
+    }
+
+    /// The seller stock of one item or model, to change in place.
+    fn stock_of(&mut self, item_id: i64, model_id: i64) -> Option<&mut i64> {
+        let item = self.items.get_mut(&item_id)?;
+        if model_id == 0 {
+            return Some(&mut item.stock);
+        }
+        item.models
+            .iter_mut()
+            .find(|m| m.model_id == model_id)
+            .map(|m| &mut m.stock)
+    }
+
+    /// A buyer orders: seller stock falls at once (a paid or COD order,
+    /// READY_TO_SHIP).
+    pub fn place_order(&mut self, sku: &str, quantity: i64, now: i64) -> Result<(String, String), String> {
+        if quantity <= 0 {
+            return Err("quantity must be positive".into());
+        }
+        let (item_id, model_id) = self.locate(sku).ok_or_else(|| format!("no listing has SKU {sku}"))?;
+        let stock = self
+            .stock_of(item_id, model_id)
+            .ok_or_else(|| format!("no listing has SKU {sku}"))?;
+        if *stock < quantity {
+            return Err(format!("only {} of {sku} left", *stock));
+        }
+        *stock -= quantity;
+        let n = self.next();
+        let order_sn = format!("2611{n:06}SBX");
+        let status = "READY_TO_SHIP".to_string();
+        self.orders.insert(
+            order_sn.clone(),
+            Order {
+                order_sn: order_sn.clone(),
+                status: status.clone(),
+                create_time: now,
+                update_time: now,
+                lines: vec![Line {
+                    item_id,
+                    model_id,
+                    quantity,
+                }],
+            },
+        );
+        Ok((order_sn, status))
+    }
+
+    /// Cancelled before shipping, the units return to seller stock.
+    pub fn cancel_order(&mut self, order_sn: &str, now: i64) -> Result<(), String> {
+        let order = self
+            .orders
+            .get_mut(order_sn)
+            .ok_or_else(|| format!("no order {order_sn}"))?;
+        if !matches!(order.status.as_str(), "UNPAID" | "READY_TO_SHIP") {
+            return Err(format!("order {order_sn} is {}; it can no longer be cancelled", order.status));
+        }
+        order.status = "CANCELLED".into();
+        order.update_time = now;
+        let lines = order.lines.clone();
+        for line in lines {
+            if let Some(stock) = self.stock_of(line.item_id, line.model_id) {
+                *stock += line.quantity;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn ship_order(&mut self, order_sn: &str, now: i64) -> Result<(), String> {
+        let order = self
+            .orders
+            .get_mut(order_sn)
+            .ok_or_else(|| format!("no order {order_sn}"))?;
+        if order.status != "READY_TO_SHIP" {
+            return Err(format!("order {order_sn} is {}; only READY_TO_SHIP ships", order.status));
+        }
+        order.status = "SHIPPED".into();
+        order.update_time = now;
+        Ok(())
+    }
+
+    pub fn lose_push(&mut self, push: Value) {
+        let id = self.next() as i64;
+        self.lost.push((id, push));
+    }
+
+    /// The earliest 100 unconsumed lost pushes.
+    pub fn lost_pushes(&self) -> (Vec<Value>, bool, Option<i64>) {
+        let page: Vec<&(i64, Value)> = self.lost.iter().take(100).collect();
+        let last = page.last().map(|(id, _)| *id);
+        (
+            page.iter().map(|(_, v)| v.clone()).collect(),
+            self.lost.len() > 100,
+            last,
+        )
+    }
+
+    pub fn confirm_pushes(&mut self, last_id: i64) {
+        self.lost.retain(|(id, _)| *id > last_id);
+    }
+}
