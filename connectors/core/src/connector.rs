@@ -118,7 +118,8 @@ pub trait Connector: Send + Sync {
     ) -> Result<RemoteListing, ConnectorError>;
 
     /// The listing that carries `sku`, if any (adopts a create that timed out).
-    async fn find_listing_by_sku(&self, sku: &str) -> Result<Option<RemoteListing>, ConnectorError>;
+    async fn find_listing_by_sku(&self, sku: &str)
+    -> Result<Option<RemoteListing>, ConnectorError>;
 
     /// Sets absolute stock; one outcome per item, in order.
     async fn set_stock(&self, items: &[StockSet]) -> Vec<ItemOutcome>;

@@ -107,7 +107,9 @@ impl Tokens {
     pub async fn refresh_now(&self, refresher: &dyn Refresher) -> Result<(), ConnectorError> {
         let mut current = self.current.lock().await;
         self.loaded(&mut current).await?;
-        self.refresh_locked(&mut current, refresher).await.map(|_| ())
+        self.refresh_locked(&mut current, refresher)
+            .await
+            .map(|_| ())
     }
 
     async fn loaded<'a>(
@@ -115,7 +117,11 @@ impl Tokens {
         current: &'a mut Option<TokenPair>,
     ) -> Result<&'a TokenPair, ConnectorError> {
         if current.is_none() {
-            *current = self.store.load(&self.channel).await.map_err(store_failure)?;
+            *current = self
+                .store
+                .load(&self.channel)
+                .await
+                .map_err(store_failure)?;
         }
         current.as_ref().ok_or_else(|| {
             ConnectorError::Unauthorized(format!(
@@ -217,8 +223,15 @@ mod tests {
     async fn concurrent_callers_share_one_refresh_and_it_is_saved_first() {
         let now = at();
         let store = Arc::new(MemoryCredentials::default());
-        let tokens = Arc::new(Tokens::new("shopee-a", store.clone(), Arc::new(FixedClock::new(now))));
-        tokens.install(pair(now, Duration::minutes(1))).await.expect("install");
+        let tokens = Arc::new(Tokens::new(
+            "shopee-a",
+            store.clone(),
+            Arc::new(FixedClock::new(now)),
+        ));
+        tokens
+            .install(pair(now, Duration::minutes(1)))
+            .await
+            .expect("install");
         let refresher = Arc::new(CountingRefresher {
             calls: AtomicU32::new(0),
             now,
@@ -227,7 +240,10 @@ mod tests {
         for _ in 0..10 {
             let (tokens, refresher) = (tokens.clone(), refresher.clone());
             tasks.push(tokio::spawn(async move {
-                tokens.access(refresher.as_ref()).await.map(|t| t.expose_secret().to_string())
+                tokens
+                    .access(refresher.as_ref())
+                    .await
+                    .map(|t| t.expose_secret().to_string())
             }));
         }
         for task in tasks {
@@ -243,14 +259,20 @@ mod tests {
         let now = at();
         let store = Arc::new(MemoryCredentials::default());
         let tokens = Tokens::new("shopee-a", store, Arc::new(FixedClock::new(now)));
-        tokens.install(pair(now, Duration::hours(3))).await.expect("install");
+        tokens
+            .install(pair(now, Duration::hours(3)))
+            .await
+            .expect("install");
         let refresher = CountingRefresher {
             calls: AtomicU32::new(0),
             now,
         };
         let stale: SecretString = "access-0".to_string().into();
         let first = tokens.refused(&stale, &refresher).await.expect("refresh");
-        let second = tokens.refused(&stale, &refresher).await.expect("already fresh");
+        let second = tokens
+            .refused(&stale, &refresher)
+            .await
+            .expect("already fresh");
         assert_eq!(first.expose_secret(), "access-1");
         assert_eq!(second.expose_secret(), "access-1");
         assert_eq!(refresher.calls.load(Ordering::SeqCst), 1);
@@ -259,6 +281,9 @@ mod tests {
     #[test]
     fn debug_output_hides_the_tokens() {
         let shown = format!("{:?}", pair(at(), Duration::hours(1)));
-        assert!(!shown.contains("access-0") && !shown.contains("refresh-0"), "{shown}");
+        assert!(
+            !shown.contains("access-0") && !shown.contains("refresh-0"),
+            "{shown}"
+        );
     }
 }

@@ -159,9 +159,13 @@ pub struct OrderLine {
 /// What a verified webhook says changed; always re-fetch, never trust it as state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WebhookHint {
-    OrdersChanged { order_ids: Vec<String> },
+    OrdersChanged {
+        order_ids: Vec<String>,
+    },
     /// Something chosync does not act on (kept for the log).
-    Other { code: String },
+    Other {
+        code: String,
+    },
 }
 
 /// One page of a listing walk; `next` continues it.

@@ -175,7 +175,10 @@ impl Kit {
 
 /// Wraps the platform's routes in fault injection and adds the control API.
 pub fn router(kit: Arc<Kit>, platform: Arc<dyn Platform>, api: Router) -> Router {
-    let api = api.layer(axum::middleware::from_fn_with_state(kit.clone(), inject_faults));
+    let api = api.layer(axum::middleware::from_fn_with_state(
+        kit.clone(),
+        inject_faults,
+    ));
     let control = Router::new()
         .route("/_sandbox/stats", get(stats))
         .route("/_sandbox/listings", get(listings))
@@ -205,7 +208,11 @@ pub async fn serve(
 
 async fn inject_faults(State(kit): State<Arc<Kit>>, request: Request, next: Next) -> Response {
     let faults = kit.faults.lock().map(|f| f.clone()).unwrap_or_default();
-    if faults.only.as_ref().is_some_and(|only| only != request.uri().path()) {
+    if faults
+        .only
+        .as_ref()
+        .is_some_and(|only| only != request.uri().path())
+    {
         return next.run(request).await;
     }
     if faults.latency_ms > 0 {
@@ -214,7 +221,10 @@ async fn inject_faults(State(kit): State<Arc<Kit>>, request: Request, next: Next
     if kit.roll(faults.error_rate) {
         return (StatusCode::SERVICE_UNAVAILABLE, "upstream unavailable").into_response();
     }
-    let (timeout, malformed) = (kit.roll(faults.timeout_rate), kit.roll(faults.malformed_rate));
+    let (timeout, malformed) = (
+        kit.roll(faults.timeout_rate),
+        kit.roll(faults.malformed_rate),
+    );
     let response = next.run(request).await;
     if timeout {
         // The work is done, the answer is lost: the client's time-out fires first.
@@ -243,11 +253,19 @@ struct NewOrder {
 }
 
 async fn place_order(State((_, platform)): ControlState, body: axum::Json<NewOrder>) -> Response {
-    answer(platform.place_order(&body.sku, body.quantity).map(|id| json!({ "order_id": id })))
+    answer(
+        platform
+            .place_order(&body.sku, body.quantity)
+            .map(|id| json!({ "order_id": id })),
+    )
 }
 
 async fn cancel_order(State((_, platform)): ControlState, Path(id): Path<String>) -> Response {
-    answer(platform.cancel_order(&id).map(|()| json!({ "order_id": id })))
+    answer(
+        platform
+            .cancel_order(&id)
+            .map(|()| json!({ "order_id": id })),
+    )
 }
 
 async fn ship_order(State((_, platform)): ControlState, Path(id): Path<String>) -> Response {

@@ -41,14 +41,24 @@ mod ep {
     use chosync_connector::EndpointClass::*;
     use chosync_connector::http::Endpoint;
 
-    const fn e(path: &'static str, class: chosync_connector::EndpointClass, idempotent: bool) -> Endpoint {
-        Endpoint { path, class, idempotent }
+    const fn e(
+        path: &'static str,
+        class: chosync_connector::EndpointClass,
+        idempotent: bool,
+    ) -> Endpoint {
+        Endpoint {
+            path,
+            class,
+            idempotent,
+        }
     }
 
     pub const AUTH_PARTNER: &str = "/api/v2/shop/auth_partner";
-    pub const TOKEN_GET: Endpoint = e("/api/v2/auth/token/get", Auth, false);
-    // Spends the single-use refresh token: never repeated blindly.
-    pub const TOKEN_REFRESH: Endpoint = e("/api/v2/auth/access_token/get", Auth, false);
+    // Codes and refresh tokens are single-use, yet repeating these calls is safe:
+    // if the first attempt spent the token, the repeat is refused, which is
+    // where a lost answer leaves the channel anyway; if it did not, it succeeds.
+    pub const TOKEN_GET: Endpoint = e("/api/v2/auth/token/get", Auth, true);
+    pub const TOKEN_REFRESH: Endpoint = e("/api/v2/auth/access_token/get", Auth, true);
     pub const UPLOAD_IMAGE: Endpoint = e("/api/v2/media_space/upload_image", Media, true);
     pub const ITEM_LIMIT: Endpoint = e("/api/v2/product/get_item_limit", Catalogue, true);
     pub const ADD_ITEM: Endpoint = e("/api/v2/product/add_item", Catalogue, false);
@@ -62,7 +72,11 @@ mod ep {
     pub const ORDER_LIST: Endpoint = e("/api/v2/order/get_order_list", Orders, true);
     pub const ORDER_DETAIL: Endpoint = e("/api/v2/order/get_order_detail", Orders, true);
     pub const LOST_PUSH: Endpoint = e("/api/v2/push/get_lost_push_message", Push, true);
-    pub const CONFIRM_PUSH: Endpoint = e("/api/v2/push/confirm_consumed_lost_push_message", Push, true);
+    pub const CONFIRM_PUSH: Endpoint = e(
+        "/api/v2/push/confirm_consumed_lost_push_message",
+        Push,
+        true,
+    );
 }
 
 /// One Shopee shop as a chosync channel.
@@ -127,13 +141,12 @@ impl Shopee {
         let ts = self.now();
         let key = self.config.partner_key.expose_secret();
         let sign = sign::public(key, self.config.partner_id, ep::AUTH_PARTNER, ts);
-        let mut url = url::Url::parse(&self.url(ep::AUTH_PARTNER)).map_err(|e| {
-            ConnectorError::Rejected {
+        let mut url =
+            url::Url::parse(&self.url(ep::AUTH_PARTNER)).map_err(|e| ConnectorError::Rejected {
                 code: "bad_base_url".into(),
                 field: Some("base_url".into()),
                 message: e.to_string(),
-            }
-        })?;
+            })?;
         url.query_pairs_mut()
             .append_pair("partner_id", &self.config.partner_id.to_string())
             .append_pair("timestamp", &ts.to_string())
@@ -149,7 +162,9 @@ impl Shopee {
             "partner_id": self.config.partner_id,
             "shop_id": self.config.shop_id,
         });
-        let tokens: dto::Tokens = self.public_post(&ep::TOKEN_GET, body, Payload::TopLevel).await?;
+        let tokens: dto::Tokens = self
+            .public_post(&ep::TOKEN_GET, body, Payload::TopLevel)
+            .await?;
         self.tokens.install(self.pair(tokens)).await
     }
 
@@ -172,7 +187,11 @@ impl Shopee {
         self.http
             .call(
                 endpoint,
-                || Ok(self.signed(Method::POST, endpoint.path, None, &[]).json(&body)),
+                || {
+                    Ok(self
+                        .signed(Method::POST, endpoint.path, None, &[])
+                        .json(&body))
+                },
                 |reply| decode(reply, payload),
             )
             .await
@@ -223,7 +242,8 @@ impl Shopee {
         endpoint: &Endpoint,
         body: Value,
     ) -> Result<T, ConnectorError> {
-        self.shop_call(endpoint, Method::POST, &[], Some(&body)).await
+        self.shop_call(endpoint, Method::POST, &[], Some(&body))
+            .await
     }
 
     /// A shop call; a refused token is refreshed once and the call repeated.
@@ -235,10 +255,14 @@ impl Shopee {
         body: Option<&Value>,
     ) -> Result<T, ConnectorError> {
         let token = self.tokens.access(self).await?;
-        match self.shop_attempts(endpoint, &method, query, body, &token).await {
+        match self
+            .shop_attempts(endpoint, &method, query, body, &token)
+            .await
+        {
             Err(ConnectorError::Unauthorized(_)) => {
                 let token = self.tokens.refused(&token, self).await?;
-                self.shop_attempts(endpoint, &method, query, body, &token).await
+                self.shop_attempts(endpoint, &method, query, body, &token)
+                    .await
             }
             other => other,
         }
@@ -273,7 +297,10 @@ impl Shopee {
             return Ok(limit);
         }
         let limit: dto::ItemLimit = self
-            .shop_get(&ep::ITEM_LIMIT, vec![("category_id", category_id.to_string())])
+            .shop_get(
+                &ep::ITEM_LIMIT,
+                vec![("category_id", category_id.to_string())],
+            )
             .await?;
         if let Ok(mut cache) = self.limits_by_category.lock() {
             cache.insert(category_id.to_string(), limit.clone());
@@ -282,10 +309,18 @@ impl Shopee {
     }
 
     fn cached_limit(&self, category_id: &str) -> Option<dto::ItemLimit> {
-        self.limits_by_category.lock().ok()?.get(category_id).cloned()
+        self.limits_by_category
+            .lock()
+            .ok()?
+            .get(category_id)
+            .cloned()
     }
 
-    fn check_against(&self, draft: &ListingDraft, limit: &dto::ItemLimit) -> Result<(), ConnectorError> {
+    fn check_against(
+        &self,
+        draft: &ListingDraft,
+        limit: &dto::ItemLimit,
+    ) -> Result<(), ConnectorError> {
         let reject = |field: &str, message: String| ConnectorError::Rejected {
             code: "chosync_item_limit".into(),
             field: Some(field.into()),
@@ -295,12 +330,16 @@ impl Shopee {
         if title > limit.item_name_length_limit {
             return Err(reject(
                 "title",
-                format!("title has {title} characters; Shopee allows {} here", limit.item_name_length_limit),
+                format!(
+                    "title has {title} characters; Shopee allows {} here",
+                    limit.item_name_length_limit
+                ),
             ));
         }
         for variant in &draft.variants {
             let range = &limit.price_limit;
-            if (variant.price as f64) < range.min_limit || (variant.price as f64) > range.max_limit {
+            if (variant.price as f64) < range.min_limit || (variant.price as f64) > range.max_limit
+            {
                 return Err(reject(
                     "price",
                     format!(
@@ -325,7 +364,10 @@ impl Shopee {
         let listing_sku = Self::listing_sku(draft);
         let mut created = None;
         for _ in 0..3 {
-            match self.shop_post::<dto::AddedItem>(&ep::ADD_ITEM, add_item_body(draft, &listing_sku)).await {
+            match self
+                .shop_post::<dto::AddedItem>(&ep::ADD_ITEM, add_item_body(draft, &listing_sku))
+                .await
+            {
                 Ok(item) => {
                     created = Some(item.item_id);
                     break;
@@ -342,7 +384,9 @@ impl Shopee {
             }
         }
         let Some(item_id) = created else {
-            return Err(ConnectorError::Transient("add_item did not complete".into()));
+            return Err(ConnectorError::Transient(
+                "add_item did not complete".into(),
+            ));
         };
         let added_at = tokio::time::Instant::now();
         if draft.option_names.is_empty() {
@@ -370,7 +414,11 @@ impl Shopee {
         Ok(listing)
     }
 
-    async fn update(&self, draft: &ListingDraft, existing: &RemoteListing) -> Result<RemoteListing, ConnectorError> {
+    async fn update(
+        &self,
+        draft: &ListingDraft,
+        existing: &RemoteListing,
+    ) -> Result<RemoteListing, ConnectorError> {
         let missing: Vec<&str> = draft
             .variants
             .iter()
@@ -431,7 +479,10 @@ impl Shopee {
                     vec![RemoteVariant {
                         sku: item.item_sku.clone(),
                         variant_id: "0".into(),
-                        price: item.price_info.first().map_or(0, |p| p.original_price as i64),
+                        price: item
+                            .price_info
+                            .first()
+                            .map_or(0, |p| p.original_price as i64),
                         stock: dto::seller_stock(&item.stock_info_v2),
                     }]
                 };
@@ -463,7 +514,8 @@ impl Shopee {
         for (listing, indexes) in by_item {
             for chunk in indexes.chunks(MODELS_PER_CALL) {
                 let entries: Vec<Value> = chunk.iter().map(|i| items[*i].2.clone()).collect();
-                let result: Result<dto::BatchResult, ConnectorError> = match listing.parse::<i64>() {
+                let result: Result<dto::BatchResult, ConnectorError> = match listing.parse::<i64>()
+                {
                     Ok(item_id) => {
                         let mut body = json!({ "item_id": item_id });
                         body[list_field] = Value::Array(entries);
@@ -493,9 +545,12 @@ impl Shopee {
 
     /// Marks lost pushes up to `last_message_id` as handled.
     pub async fn confirm_pushes(&self, last_message_id: i64) -> Result<(), ConnectorError> {
-        self.shop_post::<Value>(&ep::CONFIRM_PUSH, json!({ "last_message_id": last_message_id }))
-            .await
-            .map(|_| ())
+        self.shop_post::<Value>(
+            &ep::CONFIRM_PUSH,
+            json!({ "last_message_id": last_message_id }),
+        )
+        .await
+        .map(|_| ())
     }
 }
 
@@ -603,9 +658,7 @@ fn tier_body(item_id: i64, draft: &ListingDraft) -> Value {
                 .option_values
                 .iter()
                 .enumerate()
-                .map(|(axis, value)| {
-                    options[axis].iter().position(|o| o == value).unwrap_or(0)
-                })
+                .map(|(axis, value)| options[axis].iter().position(|o| o == value).unwrap_or(0))
                 .collect();
             json!({
                 "tier_index": tier_index,
@@ -628,14 +681,7 @@ impl Refresher for Shopee {
         });
         let tokens: dto::Tokens = self
             .public_post(&ep::TOKEN_REFRESH, body, Payload::TopLevel)
-            .await
-            // A refresh whose outcome is unknown may have spent the token.
-            .map_err(|err| match err {
-                ConnectorError::Ambiguous(detail) => ConnectorError::Unauthorized(format!(
-                    "token refresh did not complete ({detail}); the refresh token may be spent"
-                )),
-                other => other,
-            })?;
+            .await?;
         Ok(self.pair(tokens))
     }
 }
@@ -670,12 +716,14 @@ impl Connector for Shopee {
             .call(
                 endpoint,
                 || {
-                    let part = reqwest::multipart::Part::bytes(bytes.clone())
-                        .file_name(name.to_string());
+                    let part =
+                        reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string());
                     let form = reqwest::multipart::Form::new()
                         .part("image", part)
                         .text("scene", "normal");
-                    Ok(self.signed(Method::POST, endpoint.path, None, &[]).multipart(form))
+                    Ok(self
+                        .signed(Method::POST, endpoint.path, None, &[])
+                        .multipart(form))
                 },
                 |reply| decode(reply, Payload::Response),
             )
@@ -696,7 +744,10 @@ impl Connector for Shopee {
         }
     }
 
-    async fn find_listing_by_sku(&self, sku: &str) -> Result<Option<RemoteListing>, ConnectorError> {
+    async fn find_listing_by_sku(
+        &self,
+        sku: &str,
+    ) -> Result<Option<RemoteListing>, ConnectorError> {
         let mut cursor: Option<String> = None;
         loop {
             let page = self.list_remote_listings(cursor.as_deref()).await?;
@@ -721,7 +772,8 @@ impl Connector for Shopee {
                 (s.sku.as_str(), &s.at, entry)
             })
             .collect();
-        self.per_item(&ep::UPDATE_STOCK, "stock_list", entries).await
+        self.per_item(&ep::UPDATE_STOCK, "stock_list", entries)
+            .await
     }
 
     async fn set_price(&self, items: &[PriceSet]) -> Vec<ItemOutcome> {
@@ -732,10 +784,14 @@ impl Connector for Shopee {
                 (p.sku.as_str(), &p.at, entry)
             })
             .collect();
-        self.per_item(&ep::UPDATE_PRICE, "price_list", entries).await
+        self.per_item(&ep::UPDATE_PRICE, "price_list", entries)
+            .await
     }
 
-    async fn list_remote_listings(&self, cursor: Option<&str>) -> Result<Page<RemoteListing>, ConnectorError> {
+    async fn list_remote_listings(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<Page<RemoteListing>, ConnectorError> {
         let offset: i64 = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
         let list: dto::ItemList = self
             .shop_get(
@@ -798,12 +854,21 @@ impl Connector for Shopee {
                     ],
                 )
                 .await?;
-            out.extend(detail.order_list.into_iter().map(dto::OrderInfo::into_order));
+            out.extend(
+                detail
+                    .order_list
+                    .into_iter()
+                    .map(dto::OrderInfo::into_order),
+            );
         }
         Ok(out)
     }
 
-    fn verify_webhook(&self, headers: &HeaderMap, raw_body: &[u8]) -> Result<WebhookHint, ConnectorError> {
+    fn verify_webhook(
+        &self,
+        headers: &HeaderMap,
+        raw_body: &[u8],
+    ) -> Result<WebhookHint, ConnectorError> {
         let Some(callback) = &self.config.callback_url else {
             return Err(ConnectorError::Unauthorized(
                 "no callback URL is configured for this channel's pushes".into(),
@@ -815,13 +880,16 @@ impl Connector for Shopee {
             .unwrap_or("");
         let key = self.config.partner_key.expose_secret();
         if !sign::verify(key, &[callback.as_bytes(), b"|", raw_body], given) {
-            return Err(ConnectorError::Unauthorized("push signature does not match".into()));
+            return Err(ConnectorError::Unauthorized(
+                "push signature does not match".into(),
+            ));
         }
-        let push: dto::Push = serde_json::from_slice(raw_body).map_err(|e| ConnectorError::Rejected {
-            code: "bad_push".into(),
-            field: None,
-            message: format!("push body is not Shopee's push JSON: {e}"),
-        })?;
+        let push: dto::Push =
+            serde_json::from_slice(raw_body).map_err(|e| ConnectorError::Rejected {
+                code: "bad_push".into(),
+                field: None,
+                message: format!("push body is not Shopee's push JSON: {e}"),
+            })?;
         Ok(push.hint())
     }
 }
@@ -838,7 +906,11 @@ impl dto::OrderInfo {
                 .into_iter()
                 .map(|line| chosync_connector::dto::OrderLine {
                     line_id: format!("{}:{}", line.item_id, line.model_id),
-                    sku: if line.model_sku.is_empty() { line.item_sku } else { line.model_sku },
+                    sku: if line.model_sku.is_empty() {
+                        line.item_sku
+                    } else {
+                        line.model_sku
+                    },
                     quantity: line.model_quantity_purchased,
                 })
                 .collect(),

@@ -33,7 +33,11 @@ pub fn decode<T: DeserializeOwned>(reply: &Reply, payload: Payload) -> Answer<T>
     let status = reply.status.as_u16();
     if status == 429 {
         let wait = retry_after(&reply.headers).unwrap_or(Duration::from_secs(1));
-        return Answer::failed(ConnectorError::RateLimited { retry_after: wait }, None, None);
+        return Answer::failed(
+            ConnectorError::RateLimited { retry_after: wait },
+            None,
+            None,
+        );
     }
     if status >= 500 {
         let error = ConnectorError::Transient(format!("HTTP {status}"));

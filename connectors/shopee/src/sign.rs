@@ -21,7 +21,10 @@ pub fn hex_hmac(key: &str, message: &[u8]) -> String {
 
 /// Signature of a public API call (auth, token exchange, media upload).
 pub fn public(partner_key: &str, partner_id: i64, path: &str, timestamp: i64) -> String {
-    hex_hmac(partner_key, format!("{partner_id}{path}{timestamp}").as_bytes())
+    hex_hmac(
+        partner_key,
+        format!("{partner_id}{path}{timestamp}").as_bytes(),
+    )
 }
 
 /// Signature of a shop API call.

@@ -23,9 +23,10 @@ struct Query {
 
 impl Query {
     fn parse(raw: Option<String>) -> Self {
-        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
+        let pairs: Vec<(String, String)> =
+            url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect();
         let map = pairs.iter().cloned().collect();
         Self { pairs, map }
     }
@@ -71,7 +72,10 @@ pub fn routes(sandbox: Arc<ShopeeSandbox>) -> Router {
         .route("/api/v2/order/get_order_list", get(shop_get))
         .route("/api/v2/order/get_order_detail", get(shop_get))
         .route("/api/v2/push/get_lost_push_message", get(shop_get))
-        .route("/api/v2/push/confirm_consumed_lost_push_message", post(shop_post))
+        .route(
+            "/api/v2/push/confirm_consumed_lost_push_message",
+            post(shop_post),
+        )
         .with_state(sandbox)
 }
 
@@ -82,12 +86,19 @@ async fn auth_partner(State(s): S, RawQuery(raw): RawQuery) -> Response {
         return envelope(&s, Err(err));
     }
     let Some(redirect) = query.get("redirect").filter(|r| !r.is_empty()) else {
-        return envelope(&s, Err(fail("error_param", "There is no redirect in query.")));
+        return envelope(
+            &s,
+            Err(fail("error_param", "There is no redirect in query.")),
+        );
     };
     // The seller "logs in and confirms" at once.
     let code = s.issue_code();
     let separator = if redirect.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{redirect}{separator}code={code}&shop_id={}", s.config.shop_id)).into_response()
+    Redirect::to(&format!(
+        "{redirect}{separator}code={code}&shop_id={}",
+        s.config.shop_id
+    ))
+    .into_response()
 }
 
 fn body_json(body: &Bytes) -> Result<Value, ShopeeError> {
@@ -133,7 +144,11 @@ fn tokens_json(s: &ShopeeSandbox, access: String, refresh: String) -> Value {
 
 async fn token_refresh(State(s): S, RawQuery(raw): RawQuery, body: Bytes) -> Response {
     let result = (|| {
-        s.admit("/api/v2/auth/access_token/get", &Query::parse(raw).map, false)?;
+        s.admit(
+            "/api/v2/auth/access_token/get",
+            &Query::parse(raw).map,
+            false,
+        )?;
         let body = body_json(&body)?;
         check_ids(&s, &body)?;
         let token = body["refresh_token"].as_str().unwrap_or("");
@@ -173,7 +188,10 @@ async fn upload_image(State(s): S, RawQuery(raw): RawQuery, mut form: Multipart)
         let png = image.starts_with(b"\x89PNG\r\n\x1a\n");
         let jpeg = image.starts_with(&[0xFF, 0xD8, 0xFF]);
         if !png && !jpeg {
-            return Err(fail("error_image_format", "Only JPG, JPEG and PNG are supported."));
+            return Err(fail(
+                "error_image_format",
+                "Only JPG, JPEG and PNG are supported.",
+            ));
         }
         let mut state = s.state();
         let id = format!("vn-11134207-{:016x}", state.next_id());
@@ -207,7 +225,12 @@ async fn shop_get(State(s): S, uri: axum::http::Uri, RawQuery(raw): RawQuery) ->
 }
 
 /// Every other shop POST.
-async fn shop_post(State(s): S, uri: axum::http::Uri, RawQuery(raw): RawQuery, body: Bytes) -> Response {
+async fn shop_post(
+    State(s): S,
+    uri: axum::http::Uri,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
     let query = Query::parse(raw);
     let result = s.admit(uri.path(), &query.map, true).and_then(|_| {
         let body = body_json(&body)?;
@@ -218,7 +241,9 @@ async fn shop_post(State(s): S, uri: axum::http::Uri, RawQuery(raw): RawQuery, b
             "/api/v2/product/update_stock" => s.update_stock(&body),
             "/api/v2/product/update_price" => s.update_price(&body),
             "/api/v2/push/confirm_consumed_lost_push_message" => {
-                let last = body["last_message_id"].as_i64().ok_or_else(|| fail("error_param", "Invalid last_message_id."))?;
+                let last = body["last_message_id"]
+                    .as_i64()
+                    .ok_or_else(|| fail("error_param", "Invalid last_message_id."))?;
                 s.state().confirm_pushes(last);
                 Ok(json!({}))
             }
@@ -246,10 +271,16 @@ fn vnd(value: &Value, what: &str) -> Result<i64, ShopeeError> {
         .as_f64()
         .ok_or_else(|| fail("error_param", format!("{what} is required.")))?;
     if price.fract() != 0.0 {
-        return Err(fail("error_invalid_price", format!("{what} must be an integer for VN.")));
+        return Err(fail(
+            "error_invalid_price",
+            format!("{what} must be an integer for VN."),
+        ));
     }
     if !(1000.0..=120_000_000.0).contains(&price) {
-        return Err(fail("error_price_exceed_max_limitt", format!("{what} is out of the allowed range.")));
+        return Err(fail(
+            "error_price_exceed_max_limitt",
+            format!("{what} is out of the allowed range."),
+        ));
     }
     Ok(price as i64)
 }
@@ -265,39 +296,68 @@ fn stock_value(list: &Value) -> Option<i64> {
 }
 
 impl ShopeeSandbox {
-    fn check_item_fields(&self, body: &Value, state: &Memory, creating: bool) -> Result<(), ShopeeError> {
+    fn check_item_fields(
+        &self,
+        body: &Value,
+        state: &Memory,
+        creating: bool,
+    ) -> Result<(), ShopeeError> {
         if creating || body.get("item_name").is_some() {
             let name = body["item_name"].as_str().unwrap_or("").trim();
             let length = name.chars().count();
             if length == 0 {
-                return Err(fail("error_item_name_is_too_short", "Item name is required."));
+                return Err(fail(
+                    "error_item_name_is_too_short",
+                    "Item name is required.",
+                ));
             }
             if length > 120 {
-                return Err(fail("error_name_length_limit", "Item name should be at most 120 characters."));
+                return Err(fail(
+                    "error_name_length_limit",
+                    "Item name should be at most 120 characters.",
+                ));
             }
         }
         if creating || body.get("category_id").is_some() {
             let category = body["category_id"].as_i64().unwrap_or(0);
             if PARENT_CATEGORIES.contains(&category) {
-                return Err(fail("error_invalid_category", "Category is not a leaf category."));
+                return Err(fail(
+                    "error_invalid_category",
+                    "Category is not a leaf category.",
+                ));
             }
             if !is_leaf(category) {
                 return Err(fail("error_invalid_category", "Invalid category_id."));
             }
         }
         if creating || body.get("image").is_some() {
-            let images = body["image"]["image_id_list"].as_array().cloned().unwrap_or_default();
+            let images = body["image"]["image_id_list"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             if images.is_empty() || images.len() > 9 {
-                return Err(fail("error_image_unavailable", "Between 1 and 9 images are required."));
+                return Err(fail(
+                    "error_image_unavailable",
+                    "Between 1 and 9 images are required.",
+                ));
             }
-            if images.iter().any(|i| !i.as_str().is_some_and(|id| state.images.contains(id))) {
-                return Err(fail("error_image_unavailable", "Image is not uploaded to media space."));
+            if images
+                .iter()
+                .any(|i| !i.as_str().is_some_and(|id| state.images.contains(id)))
+            {
+                return Err(fail(
+                    "error_image_unavailable",
+                    "Image is not uploaded to media space.",
+                ));
             }
         }
         if creating || body.get("description").is_some() {
             let length = body["description"].as_str().unwrap_or("").chars().count();
             if !(20..=3000).contains(&length) {
-                return Err(fail("error_desc_length_min_limit", "Description should be 20 to 3000 characters."));
+                return Err(fail(
+                    "error_desc_length_min_limit",
+                    "Description should be 20 to 3000 characters.",
+                ));
             }
         }
         if creating && body["weight"].as_f64().is_none_or(|w| w <= 0.0) {
@@ -310,7 +370,10 @@ impl ShopeeSandbox {
         let mut state = self.state();
         self.check_item_fields(body, &state, true)?;
         let price = vnd(&body["original_price"], "original_price")?;
-        if body["logistic_info"].as_array().is_none_or(|l| l.is_empty()) {
+        if body["logistic_info"]
+            .as_array()
+            .is_none_or(|l| l.is_empty())
+        {
             return Err(fail("error_param", "logistic_info is required."));
         }
         let stock = stock_value(&body["seller_stock"]).unwrap_or(0);
@@ -347,7 +410,9 @@ impl ShopeeSandbox {
     }
 
     fn init_tiers(&self, body: &Value) -> Result<Value, ShopeeError> {
-        let item_id = body["item_id"].as_i64().ok_or_else(|| fail("error_param", "Invalid item_id."))?;
+        let item_id = body["item_id"]
+            .as_i64()
+            .ok_or_else(|| fail("error_param", "Invalid item_id."))?;
         let mut state = self.state();
         let next_ids: Vec<i64> = (0..50).map(|_| state.next_id()).collect();
         let item = state
@@ -355,42 +420,74 @@ impl ShopeeSandbox {
             .get_mut(&item_id)
             .ok_or_else(|| fail("error_item_not_found", "Item_id is not found."))?;
         if item.created.elapsed() < self.config.tier_wait {
-            return Err(fail("error_busy", "The item is still being created; call init_tier_variation at least 5 seconds after add_item."));
+            return Err(fail(
+                "error_busy",
+                "The item is still being created; call init_tier_variation at least 5 seconds after add_item.",
+            ));
         }
         if !item.models.is_empty() {
-            return Err(fail("error_param", "Tier variation has been initialized for this item."));
+            return Err(fail(
+                "error_param",
+                "Tier variation has been initialized for this item.",
+            ));
         }
-        let tiers = body["standardise_tier_variation"].as_array().cloned().unwrap_or_default();
+        let tiers = body["standardise_tier_variation"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         if tiers.is_empty() || tiers.len() > 2 {
-            return Err(fail("error_tier_var_too_many", "An item has 1 or 2 tier variations."));
+            return Err(fail(
+                "error_tier_var_too_many",
+                "An item has 1 or 2 tier variations.",
+            ));
         }
         let mut parsed: Vec<(String, Vec<String>)> = Vec::new();
         for tier in &tiers {
             let name = tier["variation_name"].as_str().unwrap_or("").to_string();
             let options: Vec<String> = tier["variation_option_list"]
                 .as_array()
-                .map(|o| o.iter().filter_map(|v| v["variation_option_name"].as_str().map(str::to_string)).collect())
+                .map(|o| {
+                    o.iter()
+                        .filter_map(|v| v["variation_option_name"].as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
             if name.is_empty() || options.is_empty() {
-                return Err(fail("error_param", "Each tier variation needs a name and options."));
+                return Err(fail(
+                    "error_param",
+                    "Each tier variation needs a name and options.",
+                ));
             }
             if options.len() > 20 {
-                return Err(fail("error_tier_opt_too_many", "A tier variation has at most 20 options."));
+                return Err(fail(
+                    "error_tier_opt_too_many",
+                    "A tier variation has at most 20 options.",
+                ));
             }
             parsed.push((name, options));
         }
         let models = body["model"].as_array().cloned().unwrap_or_default();
         if models.is_empty() || models.len() > 50 {
-            return Err(fail("error_model_count_over_limit", "An item has 1 to 50 models."));
+            return Err(fail(
+                "error_model_count_over_limit",
+                "An item has 1 to 50 models.",
+            ));
         }
         let mut built: Vec<Model> = Vec::new();
         for (model, model_id) in models.iter().zip(next_ids) {
             let tier_index: Vec<usize> = model["tier_index"]
                 .as_array()
-                .map(|t| t.iter().filter_map(|i| i.as_u64().map(|i| i as usize)).collect())
+                .map(|t| {
+                    t.iter()
+                        .filter_map(|i| i.as_u64().map(|i| i as usize))
+                        .collect()
+                })
                 .unwrap_or_default();
             let valid = tier_index.len() == parsed.len()
-                && tier_index.iter().zip(&parsed).all(|(i, (_, options))| *i < options.len());
+                && tier_index
+                    .iter()
+                    .zip(&parsed)
+                    .all(|(i, (_, options))| *i < options.len());
             if !valid {
                 return Err(fail("error_param", "Wrong tier_index."));
             }
@@ -399,7 +496,10 @@ impl ShopeeSandbox {
             }
             let sku = model["model_sku"].as_str().unwrap_or("").to_string();
             if sku.chars().count() > 100 {
-                return Err(fail("error_param", "model_sku should be at most 100 characters."));
+                return Err(fail(
+                    "error_param",
+                    "model_sku should be at most 100 characters.",
+                ));
             }
             built.push(Model {
                 model_id,
@@ -410,7 +510,10 @@ impl ShopeeSandbox {
             });
         }
         if !spread_ok(built.iter().map(|m| m.price)) {
-            return Err(fail("error_invalid_price", "The most expensive model may cost at most 5 times the cheapest."));
+            return Err(fail(
+                "error_invalid_price",
+                "The most expensive model may cost at most 5 times the cheapest.",
+            ));
         }
         item.tiers = parsed;
         item.models = built;
@@ -424,7 +527,9 @@ impl ShopeeSandbox {
     }
 
     fn update_item(&self, body: &Value) -> Result<Value, ShopeeError> {
-        let item_id = body["item_id"].as_i64().ok_or_else(|| fail("error_param", "Invalid item_id."))?;
+        let item_id = body["item_id"]
+            .as_i64()
+            .ok_or_else(|| fail("error_param", "Invalid item_id."))?;
         let mut state = self.state();
         if !state.items.contains_key(&item_id) {
             return Err(fail("error_item_not_found", "Item_id is not found."));
@@ -456,12 +561,17 @@ impl ShopeeSandbox {
 
     /// Shared by update_stock and update_price: one item, 1..50 models.
     fn batch<'a>(&self, body: &'a Value, list: &str) -> Result<(i64, &'a Vec<Value>), ShopeeError> {
-        let item_id = body["item_id"].as_i64().ok_or_else(|| fail("error_param", "Invalid item_id."))?;
+        let item_id = body["item_id"]
+            .as_i64()
+            .ok_or_else(|| fail("error_param", "Invalid item_id."))?;
         let entries = body[list]
             .as_array()
             .ok_or_else(|| fail("error_param", format!("{list} is required.")))?;
         if entries.is_empty() || entries.len() > 50 {
-            return Err(fail("error_param", format!("{list} should have 1 to 50 entries.")));
+            return Err(fail(
+                "error_param",
+                format!("{list} should have 1 to 50 entries."),
+            ));
         }
         Ok((item_id, entries))
     }
@@ -481,7 +591,10 @@ impl ShopeeSandbox {
             let target = if model_id == 0 && item.models.is_empty() {
                 Some(&mut item.stock)
             } else {
-                item.models.iter_mut().find(|m| m.model_id == model_id).map(|m| &mut m.stock)
+                item.models
+                    .iter_mut()
+                    .find(|m| m.model_id == model_id)
+                    .map(|m| &mut m.stock)
             };
             match (target, stock) {
                 (None, _) => failure.push(json!({ "model_id": model_id, "failed_reason": "Wrong model_id." })),
@@ -522,7 +635,11 @@ impl ShopeeSandbox {
                 success.push(json!({ "model_id": 0, "original_price": price }));
                 continue;
             }
-            let others = item.models.iter().filter(|m| m.model_id != model_id).map(|m| m.price);
+            let others = item
+                .models
+                .iter()
+                .filter(|m| m.model_id != model_id)
+                .map(|m| m.price);
             let Some(model) = item.models.iter().position(|m| m.model_id == model_id) else {
                 failure.push(json!({ "model_id": model_id, "failed_reason": "Wrong model_id." }));
                 continue;
@@ -543,7 +660,10 @@ impl ShopeeSandbox {
         let offset = query.int("offset")?.unwrap_or(0);
         let page_size = query.int("page_size")?.unwrap_or(0);
         if !(1..=100).contains(&page_size) || offset < 0 {
-            return Err(fail("error_param", "page_size should be between 1 and 100."));
+            return Err(fail(
+                "error_param",
+                "page_size should be between 1 and 100.",
+            ));
         }
         let statuses = query.all("item_status");
         if statuses.is_empty() {
@@ -596,7 +716,9 @@ impl ShopeeSandbox {
     }
 
     fn model_list(&self, query: &Query) -> Result<Value, ShopeeError> {
-        let item_id = query.int("item_id")?.ok_or_else(|| fail("error_param", "Invalid item_id."))?;
+        let item_id = query
+            .int("item_id")?
+            .ok_or_else(|| fail("error_param", "Invalid item_id."))?;
         let state = self.state();
         let item = state
             .items
@@ -630,27 +752,46 @@ impl ShopeeSandbox {
     fn order_list(&self, query: &Query) -> Result<Value, ShopeeError> {
         let field = query.get("time_range_field").unwrap_or("");
         if field != "create_time" && field != "update_time" {
-            return Err(fail("error_param", "time_range_field should be create_time or update_time."));
+            return Err(fail(
+                "error_param",
+                "time_range_field should be create_time or update_time.",
+            ));
         }
-        let from = query.int("time_from")?.ok_or_else(|| fail("error_param", "time_from is required."))?;
-        let to = query.int("time_to")?.ok_or_else(|| fail("error_param", "time_to is required."))?;
+        let from = query
+            .int("time_from")?
+            .ok_or_else(|| fail("error_param", "time_from is required."))?;
+        let to = query
+            .int("time_to")?
+            .ok_or_else(|| fail("error_param", "time_to is required."))?;
         if to < from || to - from > 15 * 86_400 {
-            return Err(fail("error_param", "The time range should be no longer than 15 days."));
+            return Err(fail(
+                "error_param",
+                "The time range should be no longer than 15 days.",
+            ));
         }
         let page_size = query.int("page_size")?.unwrap_or(0);
         if !(1..=100).contains(&page_size) {
-            return Err(fail("error_param", "page_size should be between 1 and 100."));
+            return Err(fail(
+                "error_param",
+                "page_size should be between 1 and 100.",
+            ));
         }
         let start: usize = match query.get("cursor").unwrap_or("") {
             "" => 0,
-            cursor => cursor.parse().map_err(|_| fail("error_param", "Invalid cursor."))?,
+            cursor => cursor
+                .parse()
+                .map_err(|_| fail("error_param", "Invalid cursor."))?,
         };
         let state = self.state();
         let matching: Vec<&super::state::Order> = state
             .orders
             .values()
             .filter(|o| {
-                let t = if field == "update_time" { o.update_time } else { o.create_time };
+                let t = if field == "update_time" {
+                    o.update_time
+                } else {
+                    o.create_time
+                };
                 (from..=to).contains(&t)
             })
             .collect();
@@ -673,9 +814,16 @@ impl ShopeeSandbox {
         let list = query.get("order_sn_list").unwrap_or("");
         let sns: Vec<&str> = list.split(',').filter(|s| !s.is_empty()).collect();
         if sns.is_empty() || sns.len() > 50 {
-            return Err(fail("error_param", "order_sn_list should have 1 to 50 order_sn."));
+            return Err(fail(
+                "error_param",
+                "order_sn_list should have 1 to 50 order_sn.",
+            ));
         }
-        let with_items = query.get("response_optional_fields").unwrap_or("").split(',').any(|f| f == "item_list");
+        let with_items = query
+            .get("response_optional_fields")
+            .unwrap_or("")
+            .split(',')
+            .any(|f| f == "item_list");
         let state = self.state();
         let orders: Vec<Value> = sns
             .iter()
@@ -690,18 +838,25 @@ impl ShopeeSandbox {
                     "currency": "VND",
                 });
                 if with_items {
-                    order["item_list"] = Value::Array(o.lines.iter().map(|line| {
-                        let item = state.items.get(&line.item_id);
-                        let model = item.and_then(|i| i.models.iter().find(|m| m.model_id == line.model_id));
-                        json!({
-                            "item_id": line.item_id,
-                            "item_sku": item.map_or("", |i| i.item_sku.as_str()),
-                            "model_id": line.model_id,
-                            "model_sku": model.map_or("", |m| m.sku.as_str()),
-                            "model_quantity_purchased": line.quantity,
-                            "order_item_id": line.item_id,
-                        })
-                    }).collect());
+                    order["item_list"] = Value::Array(
+                        o.lines
+                            .iter()
+                            .map(|line| {
+                                let item = state.items.get(&line.item_id);
+                                let model = item.and_then(|i| {
+                                    i.models.iter().find(|m| m.model_id == line.model_id)
+                                });
+                                json!({
+                                    "item_id": line.item_id,
+                                    "item_sku": item.map_or("", |i| i.item_sku.as_str()),
+                                    "model_id": line.model_id,
+                                    "model_sku": model.map_or("", |m| m.sku.as_str()),
+                                    "model_quantity_purchased": line.quantity,
+                                    "order_item_id": line.item_id,
+                                })
+                            })
+                            .collect(),
+                    );
                 }
                 order
             })
@@ -720,10 +875,16 @@ fn id_list(raw: Option<&str>, name: &str) -> Result<Vec<i64>, ShopeeError> {
         .unwrap_or("")
         .split(',')
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse().map_err(|_| fail("error_param", format!("Invalid {name}."))))
+        .map(|s| {
+            s.parse()
+                .map_err(|_| fail("error_param", format!("Invalid {name}.")))
+        })
         .collect::<Result<_, _>>()?;
     if ids.is_empty() || ids.len() > 50 {
-        return Err(fail("error_param", format!("{name} should have 1 to 50 ids.")));
+        return Err(fail(
+            "error_param",
+            format!("{name} should have 1 to 50 ids."),
+        ));
     }
     Ok(ids)
 }
@@ -731,7 +892,10 @@ fn id_list(raw: Option<&str>, name: &str) -> Result<Vec<i64>, ShopeeError> {
 fn string_list(value: &Value) -> Vec<String> {
     value
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
-

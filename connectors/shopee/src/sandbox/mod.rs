@@ -135,7 +135,9 @@ impl ShopeeSandbox {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Sends an order-status push (code 3), signed as Shopee signs it; kept as
@@ -156,8 +158,13 @@ impl ShopeeSandbox {
         match self.kit.webhook_target() {
             Some(url) => {
                 let signature = sign::push(&self.config.partner_key, &url, &raw);
-                self.kit
-                    .deliver_webhook(raw, vec![("authorization", signature), ("content-type", "application/json".into())]);
+                self.kit.deliver_webhook(
+                    raw,
+                    vec![
+                        ("authorization", signature),
+                        ("content-type", "application/json".into()),
+                    ],
+                );
             }
             None => self.state().lose_push(body),
         }
@@ -263,7 +270,10 @@ impl ShopeeSandbox {
         let key = if shop {
             format!("shop:{}", query.get("shop_id").map_or("", String::as_str))
         } else {
-            format!("partner:{}", query.get("partner_id").map_or("", String::as_str))
+            format!(
+                "partner:{}",
+                query.get("partner_id").map_or("", String::as_str)
+            )
         };
         if !self.kit.admit(&key) {
             return Err(fail(

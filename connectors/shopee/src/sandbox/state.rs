@@ -188,11 +188,18 @@ impl State {
 
     /// A buyer orders: seller stock falls at once (a paid or COD order,
     /// READY_TO_SHIP).
-    pub fn place_order(&mut self, sku: &str, quantity: i64, now: i64) -> Result<(String, String), String> {
+    pub fn place_order(
+        &mut self,
+        sku: &str,
+        quantity: i64,
+        now: i64,
+    ) -> Result<(String, String), String> {
         if quantity <= 0 {
             return Err("quantity must be positive".into());
         }
-        let (item_id, model_id) = self.locate(sku).ok_or_else(|| format!("no listing has SKU {sku}"))?;
+        let (item_id, model_id) = self
+            .locate(sku)
+            .ok_or_else(|| format!("no listing has SKU {sku}"))?;
         let stock = self
             .stock_of(item_id, model_id)
             .ok_or_else(|| format!("no listing has SKU {sku}"))?;
@@ -227,7 +234,10 @@ impl State {
             .get_mut(order_sn)
             .ok_or_else(|| format!("no order {order_sn}"))?;
         if !matches!(order.status.as_str(), "UNPAID" | "READY_TO_SHIP") {
-            return Err(format!("order {order_sn} is {}; it can no longer be cancelled", order.status));
+            return Err(format!(
+                "order {order_sn} is {}; it can no longer be cancelled",
+                order.status
+            ));
         }
         order.status = "CANCELLED".into();
         order.update_time = now;
@@ -246,7 +256,10 @@ impl State {
             .get_mut(order_sn)
             .ok_or_else(|| format!("no order {order_sn}"))?;
         if order.status != "READY_TO_SHIP" {
-            return Err(format!("order {order_sn} is {}; only READY_TO_SHIP ships", order.status));
+            return Err(format!(
+                "order {order_sn} is {}; only READY_TO_SHIP ships",
+                order.status
+            ));
         }
         order.status = "SHIPPED".into();
         order.update_time = now;

@@ -1,0 +1,859 @@
+//! The Shopee connector against the Shopee sandbox, over real loopback HTTP.
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chosync::clock::{Clock, FixedClock, SystemClock};
+use chosync_connector::credentials::{CredentialStore, MemoryCredentials};
+use chosync_connector::dto::{
+    ListingDraft, OrderState, OrderWindow, PriceSet, RemoteListing, StockSet, VariantDraft,
+    WebhookHint,
+};
+use chosync_connector::events::Recorded;
+use chosync_connector::http::{HttpConfig, RetryPolicy};
+use chosync_connector::sandbox::Platform;
+use chosync_connector::{Connector, ConnectorError, Limits};
+use chosync_shopee::sandbox::{Running, SandboxConfig, ShopeeSandbox};
+use chosync_shopee::{Shopee, ShopeeConfig};
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+/// A push as the receiver got it: the `Authorization` header and the raw body.
+type Delivered = (String, Vec<u8>);
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
+
+struct World {
+    running: Running,
+    shopee: Shopee,
+    events: Arc<Recorded>,
+    credentials: Arc<MemoryCredentials>,
+    http: reqwest::Client,
+}
+
+fn rate(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).expect("non-zero")
+}
+
+fn fast_retries() -> HttpConfig {
+    HttpConfig {
+        connect_timeout: Duration::from_secs(2),
+        timeout: Duration::from_secs(2),
+        retry: RetryPolicy {
+            first_delay: Duration::from_millis(50),
+            max_delay: Duration::from_secs(1),
+            deadline: Duration::from_secs(60),
+            max_attempts: 12,
+        },
+    }
+}
+
+async fn world(sandbox: SandboxConfig, client_rate: u32, clock: Arc<dyn Clock>) -> World {
+    let running = ShopeeSandbox::start(sandbox, 0)
+        .await
+        .expect("sandbox starts");
+    let (shopee, events, credentials) = connect(
+        &running,
+        &running.credentials.partner_key,
+        client_rate,
+        clock,
+    );
+    shopee
+        .authorize(&running.credentials.code)
+        .await
+        .expect("authorize with the sandbox's code");
+    World {
+        running,
+        shopee,
+        events,
+        credentials,
+        http: reqwest::Client::new(),
+    }
+}
+
+fn connect(
+    running: &Running,
+    partner_key: &str,
+    client_rate: u32,
+    clock: Arc<dyn Clock>,
+) -> (Shopee, Arc<Recorded>, Arc<MemoryCredentials>) {
+    let events = Arc::new(Recorded::default());
+    let credentials = Arc::new(MemoryCredentials::default());
+    let config = ShopeeConfig {
+        channel: "shopee-test".into(),
+        base_url: running.base_url.clone(),
+        partner_id: running.credentials.partner_id,
+        partner_key: partner_key.to_string().into(),
+        shop_id: running.credentials.shop_id,
+        callback_url: Some("https://erp.example.vn/webhooks/shopee-test".into()),
+        limits: Limits::shared("shop", rate(client_rate)),
+        http: fast_retries(),
+        tier_wait: chosync_shopee::TIER_WAIT,
+    };
+    let shopee =
+        Shopee::new(config, credentials.clone(), events.clone(), clock).expect("connector");
+    (shopee, events, credentials)
+}
+
+fn default_sandbox() -> SandboxConfig {
+    SandboxConfig {
+        rate: rate(200),
+        ..SandboxConfig::default()
+    }
+}
+
+impl World {
+    async fn control(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.running.base_url);
+        let response = self
+            .http
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .expect("control call");
+        response.json().await.expect("control JSON")
+    }
+
+    async fn stats(&self) -> Value {
+        let url = format!("{}/_sandbox/stats", self.running.base_url);
+        self.http
+            .get(url)
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
+    async fn listings(&self) -> Vec<Value> {
+        let url = format!("{}/_sandbox/listings", self.running.base_url);
+        let value: Value = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .expect("listings")
+            .json()
+            .await
+            .expect("JSON");
+        value.as_array().cloned().unwrap_or_default()
+    }
+
+    async fn calls(&self, path: &str) -> u64 {
+        self.stats().await["calls"][path].as_u64().unwrap_or(0)
+    }
+
+    async fn image(&self) -> String {
+        self.shopee
+            .upload_image("que.png", PNG.to_vec())
+            .await
+            .expect("upload")
+    }
+}
+
+/// Cinnamon oil in three sizes and two packs: 2 tiers, 6 models.
+fn oil_draft(image: &str) -> ListingDraft {
+    let mut variants = Vec::new();
+    for (size, price) in [("10 ml", 85_000), ("50 ml", 290_000), ("100 ml", 400_000)] {
+        for pack in ["Chai", "Hộp quà"] {
+            let extra = if pack == "Chai" { 0 } else { 20_000 };
+            variants.push(VariantDraft {
+                sku: format!(
+                    "TDQ-{}-{}",
+                    size.replace(' ', ""),
+                    if pack == "Chai" { "C" } else { "H" }
+                ),
+                option_values: vec![size.into(), pack.into()],
+                price: price + extra,
+                stock: 10,
+            });
+        }
+    }
+    ListingDraft {
+        product_key: "TD-QUE".into(),
+        title: "Tinh dầu quế Bắc Kạn nguyên chất".into(),
+        description: "Tinh dầu quế chưng cất từ vỏ quế rừng Bắc Kạn, thơm ấm, dùng xông phòng."
+            .into(),
+        category_id: "100150".into(),
+        brand: Some("HTX Tinh dầu Ba Bể".into()),
+        attributes: vec![],
+        images: vec![image.into()],
+        weight_g: 120,
+        dimensions_cm: Some([5, 5, 12]),
+        logistics: vec!["50018".into()],
+        option_names: vec!["Dung tích".into(), "Đóng gói".into()],
+        variants,
+    }
+}
+
+fn single_draft(image: &str, sku: &str) -> ListingDraft {
+    ListingDraft {
+        product_key: format!("P-{sku}"),
+        title: format!("Miến dong Côn Minh {sku}"),
+        description: "Miến dong riềng đỏ Côn Minh, sợi dai, không chất tẩy trắng.".into(),
+        category_id: "100210".into(),
+        brand: None,
+        attributes: vec![],
+        images: vec![image.into()],
+        weight_g: 520,
+        dimensions_cm: None,
+        logistics: vec!["50018".into()],
+        option_names: vec![],
+        variants: vec![VariantDraft {
+            sku: sku.into(),
+            option_values: vec![],
+            price: 65_000,
+            stock: 300,
+        }],
+    }
+}
+
+#[tokio::test]
+async fn an_item_with_two_tiers_and_six_models_is_created_priced_stocked_and_listed() {
+    let w = world(default_sandbox(), 50, Arc::new(SystemClock)).await;
+    let image = w.image().await;
+    let oil = w
+        .shopee
+        .upsert_listing(&oil_draft(&image), None)
+        .await
+        .expect("create");
+    assert_eq!(oil.variants.len(), 6);
+    assert_eq!(oil.listing_sku.as_deref(), Some("TD-QUE"));
+    let noodles = w
+        .shopee
+        .upsert_listing(&single_draft(&image, "MD-500G"), None)
+        .await
+        .expect("create single");
+    assert_eq!(noodles.variants[0].variant_id, "0");
+
+    // Stock for all 7 SKUs: one call per item.
+    let mut stock: Vec<StockSet> = oil
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| StockSet {
+            sku: v.sku.clone(),
+            at: oil.at(&v.sku).expect("ref"),
+            quantity: 40 + i as i64,
+        })
+        .collect();
+    stock.push(StockSet {
+        sku: "MD-500G".into(),
+        at: noodles.at("MD-500G").expect("ref"),
+        quantity: 7,
+    });
+    let outcomes = w.shopee.set_stock(&stock).await;
+    assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
+    assert_eq!(
+        outcomes.iter().map(|o| o.sku.as_str()).collect::<Vec<_>>(),
+        stock.iter().map(|s| s.sku.as_str()).collect::<Vec<_>>()
+    );
+    assert_eq!(w.calls("/api/v2/product/update_stock").await, 2);
+
+    let prices: Vec<PriceSet> = oil
+        .variants
+        .iter()
+        .map(|v| PriceSet {
+            sku: v.sku.clone(),
+            at: oil.at(&v.sku).expect("ref"),
+            price: v.price + 1_000,
+        })
+        .collect();
+    let outcomes = w.shopee.set_price(&prices).await;
+    assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
+    assert_eq!(w.calls("/api/v2/product/update_price").await, 1);
+
+    let page = w.shopee.list_remote_listings(None).await.expect("list");
+    assert_eq!(page.items.len(), 2);
+    let listed: &RemoteListing = page
+        .items
+        .iter()
+        .find(|l| l.listing_id == oil.listing_id)
+        .expect("oil listed");
+    let first = listed.variant("TDQ-10ml-C").expect("model");
+    assert_eq!((first.price, first.stock), (86_000, 40));
+    let single = page
+        .items
+        .iter()
+        .find(|l| l.carries("MD-500G"))
+        .expect("noodles");
+    assert_eq!(single.variants[0].stock, 7);
+
+    // The sandbox holds what the connector says.
+    let held = w.listings().await;
+    let models = held
+        .iter()
+        .find(|i| i["item_sku"] == "TD-QUE")
+        .expect("item")["models"]
+        .clone();
+    assert_eq!(models.as_array().map(Vec::len), Some(6));
+}
+
+#[tokio::test]
+async fn more_than_fifty_models_are_sent_in_calls_of_fifty() {
+    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let image = w.image().await;
+    let item = w
+        .shopee
+        .upsert_listing(&single_draft(&image, "HD-1KG"), None)
+        .await
+        .expect("create");
+    let listing_id = item.listing_id.clone();
+    let many: Vec<StockSet> = (0..60)
+        .map(|i| StockSet {
+            sku: format!("GHOST-{i}"),
+            at: chosync_connector::dto::RemoteRef {
+                listing_id: listing_id.clone(),
+                variant_id: (900_000 + i).to_string(),
+            },
+            quantity: 1,
+        })
+        .collect();
+    let outcomes = w.shopee.set_stock(&many).await;
+    assert_eq!(outcomes.len(), 60);
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o.result, Err(ConnectorError::Rejected { .. })))
+    );
+    assert_eq!(w.calls("/api/v2/product/update_stock").await, 2);
+}
+
+#[tokio::test]
+async fn forty_days_of_orders_are_read_in_fifteen_day_windows_and_detailed_in_fifties() {
+    let start = chrono::DateTime::parse_from_rfc3339("2026-10-01T08:00:00+07:00")
+        .expect("time")
+        .to_utc();
+    let clock = Arc::new(FixedClock::new(start));
+    let w = world(
+        SandboxConfig {
+            clock: clock.clone(),
+            ..default_sandbox()
+        },
+        100,
+        clock.clone(),
+    )
+    .await;
+    let image = w.image().await;
+    w.shopee
+        .upsert_listing(&single_draft(&image, "GBT-5KG"), None)
+        .await
+        .expect("create");
+    let mut ids = Vec::new();
+    for _day in 0..40 {
+        for _ in 0..3 {
+            ids.push(w.running.sandbox.place_order("GBT-5KG", 1).expect("order"));
+        }
+        clock.advance(chrono::Duration::days(1));
+    }
+    // Forty days on, the 30-day refresh token has lapsed: the seller authorizes again.
+    let code = w.running.sandbox.issue_code();
+    w.shopee.authorize(&code).await.expect("re-authorize");
+    let window = OrderWindow {
+        from: start - chrono::Duration::hours(1),
+        to: clock.now(),
+    };
+    let refs = w.shopee.list_orders(window).await.expect("orders");
+    let mut found: Vec<String> = refs.iter().map(|r| r.order_id.clone()).collect();
+    found.sort();
+    found.dedup();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(found, expected);
+    assert!(w.calls("/api/v2/order/get_order_list").await >= 3);
+
+    let orders = w.shopee.get_orders(&ids).await.expect("details");
+    assert_eq!(orders.len(), 120);
+    assert_eq!(w.calls("/api/v2/order/get_order_detail").await, 3);
+    assert!(orders.iter().all(|o| o.state == OrderState::ToShip
+        && o.lines[0].sku == "GBT-5KG"
+        && o.lines[0].quantity == 1));
+}
+
+#[tokio::test]
+async fn an_expired_access_token_is_refreshed_once_and_work_continues() {
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-29T08:00:00+07:00")
+        .expect("time")
+        .to_utc();
+    let clock = Arc::new(FixedClock::new(start));
+    let w = world(
+        SandboxConfig {
+            clock: clock.clone(),
+            ..default_sandbox()
+        },
+        100,
+        clock.clone(),
+    )
+    .await;
+    w.shopee
+        .list_remote_listings(None)
+        .await
+        .expect("before expiry");
+    clock.advance(chrono::Duration::hours(4) + chrono::Duration::minutes(1));
+    let (a, b) = tokio::join!(
+        w.shopee.list_remote_listings(None),
+        w.shopee.list_remote_listings(None)
+    );
+    a.expect("after expiry");
+    b.expect("after expiry, concurrently");
+    assert_eq!(w.calls("/api/v2/auth/access_token/get").await, 1);
+}
+
+#[tokio::test]
+async fn a_spent_refresh_token_is_refused_as_unauthorized() {
+    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let old = w
+        .credentials
+        .load("shopee-test")
+        .await
+        .expect("load")
+        .expect("tokens");
+    w.shopee.refresh_credentials().await.expect("first refresh");
+    // A second copy of the channel still holding the spent refresh token.
+    let (stale, _, stale_store) = connect(
+        &w.running,
+        &w.running.credentials.partner_key,
+        100,
+        Arc::new(SystemClock),
+    );
+    stale_store.save("shopee-test", &old).await.expect("seed");
+    let err = stale.refresh_credentials().await.expect_err("spent");
+    assert!(
+        matches!(err, ConnectorError::Unauthorized(ref m) if m.contains("error_shop_refresh_token")),
+        "{err}"
+    );
+    w.shopee
+        .list_remote_listings(None)
+        .await
+        .expect("the live channel still works");
+}
+
+#[tokio::test]
+async fn a_wrong_partner_key_is_rejected_as_a_bad_signature() {
+    let running = ShopeeSandbox::start(default_sandbox(), 0)
+        .await
+        .expect("sandbox");
+    let (shopee, events, _) = connect(&running, "not-the-partner-key", 100, Arc::new(SystemClock));
+    let err = shopee
+        .authorize(&running.credentials.code)
+        .await
+        .expect_err("wrong key");
+    assert!(
+        matches!(err, ConnectorError::Unauthorized(ref m) if m.starts_with("error_sign")),
+        "{err}"
+    );
+    assert_eq!(running.sandbox.kit().stats().rejected_signatures, 1);
+    let recorded = events.events();
+    assert_eq!(recorded.len(), 1, "not retried");
+    assert_eq!(recorded[0].platform_code.as_deref(), Some("error_sign"));
+}
+
+async fn hammer(w: &World, listing: &RemoteListing, calls: usize) {
+    let at = listing.at(&listing.variants[0].sku).expect("ref");
+    let mut tasks = Vec::new();
+    let shopee = Arc::new(&w.shopee);
+    for i in 0..calls {
+        let at = at.clone();
+        let shopee = shopee.clone();
+        tasks.push(async move {
+            let item = StockSet {
+                sku: "MD-1KG".into(),
+                at,
+                quantity: (i % 50) as i64,
+            };
+            shopee.set_stock(&[item]).await
+        });
+    }
+    for outcomes in futures_util::future::join_all(tasks).await {
+        assert!(outcomes[0].result.is_ok(), "{outcomes:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_client_at_the_sandbox_rate_is_never_throttled() {
+    let w = world(
+        SandboxConfig {
+            rate: rate(100),
+            ..SandboxConfig::default()
+        },
+        100,
+        Arc::new(SystemClock),
+    )
+    .await;
+    let image = w.image().await;
+    let item = w
+        .shopee
+        .upsert_listing(&single_draft(&image, "MD-1KG"), None)
+        .await
+        .expect("create");
+    hammer(&w, &item, 500).await;
+    let stats = w.stats().await;
+    assert_eq!(stats["throttled"], 0, "{stats}");
+    assert_eq!(stats["calls"]["/api/v2/product/update_stock"], 500);
+}
+
+#[tokio::test]
+async fn a_client_set_too_fast_backs_off_and_still_completes() {
+    let w = world(
+        SandboxConfig {
+            rate: rate(50),
+            ..SandboxConfig::default()
+        },
+        400,
+        Arc::new(SystemClock),
+    )
+    .await;
+    let image = w.image().await;
+    let item = w
+        .shopee
+        .upsert_listing(&single_draft(&image, "MD-1KG"), None)
+        .await
+        .expect("create");
+    hammer(&w, &item, 300).await;
+    let stats = w.stats().await;
+    assert!(stats["throttled"].as_u64().unwrap_or(0) > 0, "{stats}");
+    let throttled_events = w
+        .events
+        .events()
+        .iter()
+        .filter(|e| e.outcome == "rate_limited")
+        .count();
+    assert!(throttled_events > 0);
+}
+
+#[tokio::test]
+async fn twenty_percent_failures_still_end_in_exactly_one_item_each() {
+    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let image = w.image().await;
+    w.control(
+        "/_sandbox/faults",
+        serde_json::json!({ "error_rate": 0.1, "timeout_rate": 0.1 }),
+    )
+    .await;
+    for sku in ["MD-500G", "MD-1KG", "HD-500G"] {
+        let listing = w
+            .shopee
+            .upsert_listing(&single_draft(&image, sku), None)
+            .await
+            .expect("create under faults");
+        let outcomes = w
+            .shopee
+            .set_stock(&[StockSet {
+                sku: sku.into(),
+                at: listing.at(sku).expect("ref"),
+                quantity: 11,
+            }])
+            .await;
+        assert!(outcomes[0].result.is_ok(), "{outcomes:?}");
+    }
+    w.control("/_sandbox/faults", serde_json::json!({})).await;
+    let held = w.listings().await;
+    for sku in ["MD-500G", "MD-1KG", "HD-500G"] {
+        let twins: Vec<&Value> = held.iter().filter(|i| i["item_sku"] == sku).collect();
+        assert_eq!(twins.len(), 1, "{sku}: {held:?}");
+        assert_eq!(twins[0]["stock"], 11);
+    }
+    let failures = w
+        .events
+        .events()
+        .iter()
+        .filter(|e| e.outcome != "ok")
+        .count();
+    assert!(failures > 0, "faults were injected");
+}
+
+#[tokio::test]
+async fn a_timed_out_add_item_is_adopted_not_created_twice() {
+    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let image = w.image().await;
+    w.control(
+        "/_sandbox/faults",
+        serde_json::json!({ "timeout_rate": 1.0, "only": "/api/v2/product/add_item" }),
+    )
+    .await;
+    let oil = w
+        .shopee
+        .upsert_listing(&oil_draft(&image), None)
+        .await
+        .expect("adopted");
+    assert_eq!(oil.variants.len(), 6);
+    assert_eq!(w.calls("/api/v2/product/add_item").await, 1);
+    assert_eq!(w.listings().await.len(), 1);
+    let ambiguous = w
+        .events
+        .events()
+        .iter()
+        .filter(|e| e.outcome == "ambiguous")
+        .count();
+    assert_eq!(ambiguous, 1);
+}
+
+#[tokio::test]
+async fn pushes_are_signed_like_shopee_and_forgeries_are_refused() {
+    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let image = w.image().await;
+    w.shopee
+        .upsert_listing(&single_draft(&image, "MN-100G"), None)
+        .await
+        .expect("create");
+
+    // A receiver standing in for chosync's webhook ingress.
+    let received: Arc<Mutex<Vec<Delivered>>> = Arc::default();
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/webhooks/shopee-test",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let sink = sink.clone();
+                async move {
+                    let auth = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    sink.lock().expect("lock").push((auth, body.to_vec()));
+                    ""
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    // The sandbox signs with the URL it posts to; the connector must know it.
+    let target = format!("http://{addr}/webhooks/shopee-test");
+    w.control(
+        "/_sandbox/webhook-target",
+        serde_json::json!({ "url": target }),
+    )
+    .await;
+    let order = w
+        .control(
+            "/_sandbox/orders",
+            serde_json::json!({ "sku": "MN-100G", "quantity": 2 }),
+        )
+        .await;
+    let order_id = order["order_id"].as_str().expect("order id").to_string();
+
+    let mut push = None;
+    for _ in 0..50 {
+        if let Some(first) = received.lock().expect("lock").first().cloned() {
+            push = Some(first);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (signature, body) = push.expect("push delivered");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("authorization", signature.parse().expect("header"));
+
+    let (verifier, _, _) = connect_with_callback(&w.running, &target);
+    let hint = verifier
+        .verify_webhook(&headers, &body)
+        .expect("genuine push");
+    assert_eq!(
+        hint,
+        WebhookHint::OrdersChanged {
+            order_ids: vec![order_id]
+        }
+    );
+
+    let mut forged = body.clone();
+    forged.extend_from_slice(b" ");
+    assert!(matches!(
+        verifier.verify_webhook(&headers, &forged),
+        Err(ConnectorError::Unauthorized(_))
+    ));
+    headers.insert("authorization", "00".repeat(32).parse().expect("header"));
+    assert!(matches!(
+        verifier.verify_webhook(&headers, &body),
+        Err(ConnectorError::Unauthorized(_))
+    ));
+}
+
+fn connect_with_callback(
+    running: &Running,
+    callback: &str,
+) -> (Shopee, Arc<Recorded>, Arc<MemoryCredentials>) {
+    let (_, events, credentials) = connect(
+        running,
+        &running.credentials.partner_key,
+        100,
+        Arc::new(SystemClock),
+    );
+    let config = ShopeeConfig {
+        channel: "shopee-test".into(),
+        base_url: running.base_url.clone(),
+        partner_id: running.credentials.partner_id,
+        partner_key: running.credentials.partner_key.clone().into(),
+        shop_id: running.credentials.shop_id,
+        callback_url: Some(callback.into()),
+        limits: ShopeeConfig::default_limits(),
+        http: HttpConfig::default(),
+        tier_wait: chosync_shopee::TIER_WAIT,
+    };
+    let shopee = Shopee::new(
+        config,
+        credentials.clone(),
+        events.clone(),
+        Arc::new(SystemClock),
+    )
+    .expect("connector");
+    (shopee, events, credentials)
+}
+
+#[tokio::test]
+async fn orders_cancelled_before_shipping_give_their_stock_back() {
+    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let image = w.image().await;
+    let item = w
+        .shopee
+        .upsert_listing(&single_draft(&image, "NH-100G"), None)
+        .await
+        .expect("create");
+    let order = w.running.sandbox.place_order("NH-100G", 5).expect("order");
+    assert_eq!(remote_stock(&w).await, 295);
+    w.running.sandbox.cancel_order(&order).expect("cancel");
+    assert_eq!(remote_stock(&w).await, 300);
+    let shipped = w.running.sandbox.place_order("NH-100G", 1).expect("order");
+    w.running.sandbox.ship_order(&shipped).expect("ship");
+    assert!(w.running.sandbox.cancel_order(&shipped).is_err());
+    assert_eq!(remote_stock(&w).await, 299);
+    assert_eq!(item.variants[0].stock, 300);
+}
+
+async fn remote_stock(w: &World) -> i64 {
+    w.shopee
+        .list_remote_listings(None)
+        .await
+        .expect("list")
+        .items[0]
+        .variants[0]
+        .stock
+}
+
+#[tokio::test]
+async fn lost_pushes_are_read_and_confirmed() {
+    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let image = w.image().await;
+    w.shopee
+        .upsert_listing(&single_draft(&image, "QS-200G"), None)
+        .await
+        .expect("create");
+    let order = w.running.sandbox.place_order("QS-200G", 1).expect("order");
+    let lost = w.shopee.lost_pushes().await.expect("lost");
+    assert_eq!(lost.push_message_list.len(), 1);
+    assert_eq!(
+        lost.push_message_list[0].hint(),
+        WebhookHint::OrdersChanged {
+            order_ids: vec![order]
+        }
+    );
+    w.shopee
+        .confirm_pushes(lost.last_message_id.expect("id"))
+        .await
+        .expect("confirm");
+    assert!(
+        w.shopee
+            .lost_pushes()
+            .await
+            .expect("again")
+            .push_message_list
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_logs_or_the_events() {
+    use tracing_subscriber::fmt::MakeWriter;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl<'a> MakeWriter<'a> for Buffer {
+        type Writer = Buffer;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    let buffer = Buffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(buffer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let first_tokens = w
+        .credentials
+        .load("shopee-test")
+        .await
+        .expect("load")
+        .expect("tokens");
+    let image = w.image().await;
+    w.control("/_sandbox/faults", serde_json::json!({ "error_rate": 0.3 }))
+        .await;
+    let item = w
+        .shopee
+        .upsert_listing(&single_draft(&image, "GCL-100G"), None)
+        .await
+        .expect("create");
+    w.shopee.refresh_credentials().await.expect("refresh");
+    let _ = w
+        .shopee
+        .set_price(&[PriceSet {
+            sku: "GCL-100G".into(),
+            at: item.at("GCL-100G").expect("ref"),
+            price: 1,
+        }])
+        .await;
+    let (bad, bad_events, _) = connect(&w.running, "wrong-key", 100, Arc::new(SystemClock));
+    let refused = bad
+        .authorize(&w.running.credentials.code)
+        .await
+        .expect_err("bad key");
+    let last_tokens = w
+        .credentials
+        .load("shopee-test")
+        .await
+        .expect("load")
+        .expect("tokens");
+
+    let logs = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf-8");
+    let events = serde_json::to_string(&w.events.events()).expect("json")
+        + &serde_json::to_string(&bad_events.events()).expect("json");
+    let errors = refused.to_string();
+    assert!(logs.contains("platform call failed"), "the run was logged");
+    let secrets = [
+        w.running.credentials.partner_key.clone(),
+        w.running.credentials.code.clone(),
+        first_tokens.access_token.expose_secret().to_string(),
+        first_tokens.refresh_token.expose_secret().to_string(),
+        last_tokens.access_token.expose_secret().to_string(),
+        last_tokens.refresh_token.expose_secret().to_string(),
+    ];
+    for text in [&logs, &events, &errors] {
+        for secret in &secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a secret leaked into: {text}"
+            );
+        }
+        assert!(!text.contains("sign="), "a signature leaked");
+        assert!(!text.contains("access_token="), "a token parameter leaked");
+    }
+}
