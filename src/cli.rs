@@ -63,6 +63,20 @@ pub enum Command {
         #[command(subcommand)]
         what: crate::bench::BenchCommand,
     },
+    /// Run one marketplace sandbox on loopback; prints one JSON line with its
+    /// base URL and test credentials, then serves until interrupted.
+    Sandbox {
+        platform: crate::sandboxes::Platform,
+        /// 0 picks a free port.
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Calls per second per shop before the platform's throttle answer.
+        #[arg(long, default_value_t = 10)]
+        rate: u32,
+        /// Seed for injected faults, so runs repeat.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -262,6 +276,17 @@ async fn execute(command: Command, settings: &Settings, url: &str) -> Result<(),
             }
         }
         Command::Bench { what } => crate::bench::run(what).await?,
+        Command::Sandbox {
+            platform,
+            port,
+            rate,
+            seed,
+        } => {
+            let started = crate::sandboxes::start(platform, port, rate, seed).await?;
+            say!("{}", started.announcement);
+            tokio::signal::ctrl_c().await.map_err(anyhow::Error::from)?;
+            started.task.abort();
+        }
     }
     Ok(())
 }

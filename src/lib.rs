@@ -6,5 +6,6 @@ pub mod cli;
 pub mod clock;
 pub mod inventory;
 pub mod redact;
+pub mod sandboxes;
 pub mod settings;
 pub mod store;

@@ -214,3 +214,58 @@ fn an_unsupported_database_url_is_refused_without_its_password() {
         "error: database URL \"mysql://u:***@h/db\" is not supported; use sqlite://FILE or postgres://…\n"
     );
 }
+
+#[tokio::test]
+async fn the_shopee_sandbox_runs_standalone_and_announces_itself() {
+    use std::io::BufRead;
+    use std::sync::Arc;
+
+    use chosync::clock::SystemClock;
+    use chosync_connector::Connector;
+    use chosync_connector::credentials::MemoryCredentials;
+    use chosync_connector::events::LogOnly;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chosync"))
+        .args(["sandbox", "shopee", "--port", "0", "--rate", "50"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start sandbox");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("announcement");
+    let announced: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    assert_eq!(announced["platform"], "shopee");
+    let credentials = &announced["credentials"];
+    let config = chosync_shopee::ShopeeConfig {
+        channel: "shopee-cli".into(),
+        base_url: announced["base_url"].as_str().expect("base_url").into(),
+        partner_id: credentials["partner_id"].as_i64().expect("partner_id"),
+        partner_key: credentials["partner_key"]
+            .as_str()
+            .expect("key")
+            .to_string()
+            .into(),
+        shop_id: credentials["shop_id"].as_i64().expect("shop_id"),
+        callback_url: None,
+        limits: chosync_shopee::ShopeeConfig::default_limits(),
+        http: Default::default(),
+        tier_wait: chosync_shopee::TIER_WAIT,
+    };
+    let shopee = chosync_shopee::Shopee::new(
+        config,
+        Arc::new(MemoryCredentials::default()),
+        Arc::new(LogOnly),
+        Arc::new(SystemClock),
+    )
+    .expect("connector");
+    let exchanged = shopee
+        .authorize(credentials["code"].as_str().expect("code"))
+        .await;
+    let listed = shopee.list_remote_listings(None).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    exchanged.expect("the announced code is exchanged");
+    assert!(listed.expect("listing works").items.is_empty());
+}

@@ -1,0 +1,44 @@
+//! The built-in marketplace sandboxes, as `chosync sandbox PLATFORM` runs them.
+
+use std::num::NonZeroU32;
+
+use anyhow::Context;
+use serde_json::json;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Platform {
+    Shopee,
+}
+
+/// A sandbox serving in the background, and the line that announces it.
+pub struct Started {
+    /// `{"platform":…, "base_url":…, "credentials":{…}}` on one line.
+    pub announcement: String,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+pub async fn start(platform: Platform, port: u16, rate: u32, seed: u64) -> anyhow::Result<Started> {
+    let rate = NonZeroU32::new(rate).context("--rate must be at least 1")?;
+    match platform {
+        Platform::Shopee => {
+            let config = chosync_shopee::sandbox::SandboxConfig {
+                seed,
+                rate,
+                ..Default::default()
+            };
+            let running = chosync_shopee::sandbox::ShopeeSandbox::start(config, port)
+                .await
+                .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+            let announcement = json!({
+                "platform": "shopee",
+                "base_url": running.base_url,
+                "credentials": running.credentials,
+            })
+            .to_string();
+            Ok(Started {
+                announcement,
+                task: running.task,
+            })
+        }
+    }
+}
