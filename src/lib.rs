@@ -7,5 +7,6 @@ pub mod clock;
 pub mod inventory;
 pub mod redact;
 pub mod sandboxes;
+pub mod secrets;
 pub mod settings;
 pub mod store;

@@ -12,6 +12,23 @@ use serde::{Deserialize, Serialize};
 pub struct Settings {
     pub database: DatabaseSettings,
     pub log: LogSettings,
+    pub secrets: SecretsSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsSettings {
+    /// Holds the key that seals channel tokens, unless CHOSYNC_SECRET_KEY is set;
+    /// created (owner-only) on first use.
+    pub key_file: std::path::PathBuf,
+}
+
+impl Default for SecretsSettings {
+    fn default() -> Self {
+        Self {
+            key_file: "chosync.key".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -411,6 +411,7 @@ async fn a_new_sku_without_option_values_is_named_at_its_row(db: &TestDb) {
 }
 
 on_both_engines!(
+    channel_tokens_are_stored_sealed,
     renaming_a_product_from_one_row_changes_only_the_product,
     a_file_with_only_the_first_option_keeps_the_second,
     a_new_sku_without_option_values_is_named_at_its_row,
@@ -431,3 +432,42 @@ on_both_engines!(
     new_option_names_must_fit_skus_the_file_leaves_out,
     stock_movements_cannot_be_rewritten,
 );
+
+async fn channel_tokens_are_stored_sealed(db: &TestDb) {
+    use chosync::secrets::{EncryptedCredentials, SecretBox};
+    use chosync_connector::credentials::{CredentialStore, TokenPair};
+    use secrecy::ExposeSecret;
+
+    let credentials = EncryptedCredentials::new(db.store.clone(), SecretBox::from_key(&[7; 32]));
+    assert!(credentials.load("shopee-a").await.expect("load").is_none());
+    let expires = db.clock.now() + chrono::Duration::hours(4);
+    for round in 1..=2 {
+        let tokens = TokenPair {
+            access_token: format!("access-secret-{round}").into(),
+            refresh_token: format!("refresh-secret-{round}").into(),
+            access_expires_at: expires,
+            refresh_expires_at: None,
+        };
+        credentials.save("shopee-a", &tokens).await.expect("save");
+    }
+    let loaded = credentials
+        .load("shopee-a")
+        .await
+        .expect("load")
+        .expect("present");
+    assert_eq!(loaded.access_token.expose_secret(), "access-secret-2");
+    assert_eq!(loaded.refresh_token.expose_secret(), "refresh-secret-2");
+    assert_eq!(loaded.access_expires_at, expires);
+
+    let sealed = db
+        .store
+        .sealed_credentials("shopee-a")
+        .await
+        .expect("raw")
+        .expect("row");
+    let needle = b"secret";
+    assert!(!sealed.ciphertext.windows(needle.len()).any(|w| w == needle));
+    let wrong = EncryptedCredentials::new(db.store.clone(), SecretBox::from_key(&[8; 32]));
+    let err = wrong.load("shopee-a").await.expect_err("wrong key");
+    assert!(err.to_string().contains("cannot be decrypted"), "{err}");
+}

@@ -149,6 +149,13 @@ pub struct CatalogueSummary {
     pub units_on_hand: i64,
 }
 
+/// A secret as stored: nonce and ciphertext (see `crate::secrets`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub nonce: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Opens one write transaction for a catalogue change; nothing is visible
@@ -171,6 +178,15 @@ pub trait Store: Send + Sync {
     ) -> Result<u64, StoreError>;
 
     async fn summary(&self) -> Result<CatalogueSummary, StoreError>;
+
+    async fn sealed_credentials(&self, channel: &str) -> Result<Option<Sealed>, StoreError>;
+
+    /// Replaces the channel's sealed credentials.
+    async fn save_sealed_credentials(
+        &self,
+        channel: &str,
+        sealed: &Sealed,
+    ) -> Result<(), StoreError>;
 }
 
 /// The steps of a catalogue import inside one transaction.
@@ -491,6 +507,14 @@ mod sql {
         concat!(stock_select!(), "ORDER BY v.product_id, v.position, v.sku");
 
     pub const STOCK_ONE: &str = concat!(stock_select!(), "WHERE v.sku = $1");
+
+    pub const SEALED_CREDENTIALS: &str =
+        "SELECT nonce, ciphertext FROM channel_credentials WHERE channel = $1";
+
+    pub const SAVE_SEALED_CREDENTIALS: &str = "INSERT INTO channel_credentials \
+        (channel, nonce, ciphertext, updated_at) VALUES ($1, $2, $3, $4) \
+        ON CONFLICT (channel) DO UPDATE SET nonce = excluded.nonce, \
+        ciphertext = excluded.ciphertext, updated_at = excluded.updated_at";
 
     pub const MOVEMENTS: &str = "SELECT id, sku, delta, kind, reason, source, external_ref, \
         created_at FROM stock_movements WHERE sku = $1 ORDER BY id DESC LIMIT $2";

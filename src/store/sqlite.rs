@@ -16,7 +16,7 @@ use sqlx::{QueryBuilder, Sqlite, Transaction};
 
 use super::rows::{self, CatalogueCols, MovementCols, StockCols, StoredProductCols, VariantCols};
 use super::{
-    CHUNK, CatalogueRow, CatalogueSummary, CatalogueWrite, StockMovement, StockRow, Store,
+    CHUNK, CatalogueRow, CatalogueSummary, CatalogueWrite, Sealed, StockMovement, StockRow, Store,
     StoreError, StoredProduct, VariantRecord, VariantState, Violation, refused, sql,
     unknown_sku_or,
 };
@@ -116,6 +116,31 @@ impl Store for SqliteStore {
         drop(rows);
         tx.commit().await?;
         Ok(count)
+    }
+
+    async fn sealed_credentials(&self, channel: &str) -> Result<Option<Sealed>, StoreError> {
+        let row: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as(sql::SEALED_CREDENTIALS)
+            .bind(channel)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(nonce, ciphertext)| Sealed { nonce, ciphertext }))
+    }
+
+    async fn save_sealed_credentials(
+        &self,
+        channel: &str,
+        sealed: &Sealed,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(sql::SAVE_SEALED_CREDENTIALS)
+            .bind(channel)
+            .bind(&sealed.nonce)
+            .bind(&sealed.ciphertext)
+            .bind(self.clock.now())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn summary(&self) -> Result<CatalogueSummary, StoreError> {
