@@ -72,11 +72,23 @@ async fn world(sandbox: SandboxConfig, client_rate: u32, clock: Arc<dyn Clock>) 
     }
 }
 
+const CALLBACK: &str = "https://erp.example.vn/webhooks/shopee-test";
+
 fn connect(
     running: &Running,
     partner_key: &str,
     client_rate: u32,
     clock: Arc<dyn Clock>,
+) -> (Shopee, Arc<Recorded>, Arc<MemoryCredentials>) {
+    connect_with_callback(running, partner_key, client_rate, clock, CALLBACK)
+}
+
+fn connect_with_callback(
+    running: &Running,
+    partner_key: &str,
+    client_rate: u32,
+    clock: Arc<dyn Clock>,
+    callback: &str,
 ) -> (Shopee, Arc<Recorded>, Arc<MemoryCredentials>) {
     let events = Arc::new(Recorded::default());
     let credentials = Arc::new(MemoryCredentials::default());
@@ -86,7 +98,7 @@ fn connect(
         partner_id: running.credentials.partner_id,
         partner_key: partner_key.to_string().into(),
         shop_id: running.credentials.shop_id,
-        callback_url: Some("https://erp.example.vn/webhooks/shopee-test".into()),
+        callback_url: Some(callback.into()),
         limits: Limits::shared("shop", rate(client_rate)),
         http: fast_retries(),
         tier_wait: chosync_shopee::TIER_WAIT,
@@ -655,7 +667,9 @@ async fn pushes_are_signed_like_shopee_and_forgeries_are_refused() {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("authorization", signature.parse().expect("header"));
 
-    let (verifier, _, _) = connect_with_callback(&w.running, &target);
+    let key = w.running.credentials.partner_key.clone();
+    let (verifier, _, _) =
+        connect_with_callback(&w.running, &key, 100, Arc::new(SystemClock), &target);
     let hint = verifier
         .verify_webhook(&headers, &body)
         .expect("genuine push");
@@ -677,37 +691,6 @@ async fn pushes_are_signed_like_shopee_and_forgeries_are_refused() {
         verifier.verify_webhook(&headers, &body),
         Err(ConnectorError::Unauthorized(_))
     ));
-}
-
-fn connect_with_callback(
-    running: &Running,
-    callback: &str,
-) -> (Shopee, Arc<Recorded>, Arc<MemoryCredentials>) {
-    let (_, events, credentials) = connect(
-        running,
-        &running.credentials.partner_key,
-        100,
-        Arc::new(SystemClock),
-    );
-    let config = ShopeeConfig {
-        channel: "shopee-test".into(),
-        base_url: running.base_url.clone(),
-        partner_id: running.credentials.partner_id,
-        partner_key: running.credentials.partner_key.clone().into(),
-        shop_id: running.credentials.shop_id,
-        callback_url: Some(callback.into()),
-        limits: ShopeeConfig::default_limits(),
-        http: HttpConfig::default(),
-        tier_wait: chosync_shopee::TIER_WAIT,
-    };
-    let shopee = Shopee::new(
-        config,
-        credentials.clone(),
-        events.clone(),
-        Arc::new(SystemClock),
-    )
-    .expect("connector");
-    (shopee, events, credentials)
 }
 
 #[tokio::test]

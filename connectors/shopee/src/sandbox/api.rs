@@ -115,52 +115,62 @@ fn check_ids(s: &ShopeeSandbox, body: &Value) -> Result<(), ShopeeError> {
     Ok(())
 }
 
-async fn token_get(State(s): S, RawQuery(raw): RawQuery, body: Bytes) -> Response {
-    let result = (|| {
-        s.admit("/api/v2/auth/token/get", &Query::parse(raw).map, false)?;
-        let body = body_json(&body)?;
-        check_ids(&s, &body)?;
-        let code = body["code"].as_str().unwrap_or("");
-        let now = s.now();
-        let mut state = s.state();
-        if !state.take_code(code, now) {
-            return Err(fail("invalid_code", "Invalid code."));
-        }
-        let (access, refresh) = state.issue_tokens(now, s.config.access_ttl);
-        Ok(tokens_json(&s, access, refresh))
-    })();
-    top_level(&s, result)
+/// What a token exchange spends: an authorization code or a refresh token.
+enum Grant {
+    Code,
+    Refresh,
 }
 
-fn tokens_json(s: &ShopeeSandbox, access: String, refresh: String) -> Value {
-    json!({
-        "access_token": access,
-        "refresh_token": refresh,
-        "expire_in": s.config.access_ttl.num_seconds(),
-        "shop_id_list": [s.config.shop_id],
-        "merchant_id_list": [],
-    })
+async fn token_get(State(s): S, RawQuery(raw): RawQuery, body: Bytes) -> Response {
+    exchange(&s, "/api/v2/auth/token/get", raw, &body, Grant::Code)
 }
 
 async fn token_refresh(State(s): S, RawQuery(raw): RawQuery, body: Bytes) -> Response {
+    exchange(
+        &s,
+        "/api/v2/auth/access_token/get",
+        raw,
+        &body,
+        Grant::Refresh,
+    )
+}
+
+/// Spends the grant (single-use either way) and issues a new token pair.
+fn exchange(
+    s: &ShopeeSandbox,
+    path: &str,
+    raw: Option<String>,
+    body: &Bytes,
+    grant: Grant,
+) -> Response {
     let result = (|| {
-        s.admit(
-            "/api/v2/auth/access_token/get",
-            &Query::parse(raw).map,
-            false,
-        )?;
-        let body = body_json(&body)?;
-        check_ids(&s, &body)?;
-        let token = body["refresh_token"].as_str().unwrap_or("");
+        s.admit(path, &Query::parse(raw).map, false)?;
+        let body = body_json(body)?;
+        check_ids(s, &body)?;
         let now = s.now();
         let mut state = s.state();
-        if !state.spend_refresh(token, now) {
-            return Err(fail("error_shop_refresh_token", "Invalid refresh_token."));
+        let spent = match grant {
+            Grant::Code => state.take_code(body["code"].as_str().unwrap_or(""), now),
+            Grant::Refresh => {
+                state.spend_refresh(body["refresh_token"].as_str().unwrap_or(""), now)
+            }
+        };
+        if !spent {
+            return Err(match grant {
+                Grant::Code => fail("invalid_code", "Invalid code."),
+                Grant::Refresh => fail("error_shop_refresh_token", "Invalid refresh_token."),
+            });
         }
         let (access, refresh) = state.issue_tokens(now, s.config.access_ttl);
-        Ok(tokens_json(&s, access, refresh))
+        Ok(json!({
+            "access_token": access,
+            "refresh_token": refresh,
+            "expire_in": s.config.access_ttl.num_seconds(),
+            "shop_id_list": [s.config.shop_id],
+            "merchant_id_list": [],
+        }))
     })();
-    top_level(&s, result)
+    top_level(s, result)
 }
 
 async fn upload_image(State(s): S, RawQuery(raw): RawQuery, mut form: Multipart) -> Response {
