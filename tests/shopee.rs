@@ -329,7 +329,7 @@ async fn more_than_fifty_models_are_sent_in_calls_of_fifty() {
     assert!(
         outcomes
             .iter()
-            .all(|o| matches!(o.result, Err(ConnectorError::Rejected { .. })))
+            .all(|o| matches!(o.result, Err(ConnectorError::NotFound(_))))
     );
     assert_eq!(w.calls("/api/v2/product/update_stock").await, 2);
 }
@@ -842,4 +842,71 @@ async fn no_secret_reaches_the_logs_or_the_events() {
         assert!(!text.contains("sign="), "a signature leaked");
         assert!(!text.contains("access_token="), "a token parameter leaked");
     }
+}
+
+#[tokio::test]
+async fn a_draft_beyond_shopees_variation_rules_is_refused_before_anything_is_created() {
+    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let image = w.image().await;
+    let mut draft = oil_draft(&image);
+    draft.variants[5].price = 600_000;
+    draft.variants[0].price = 50_000;
+    let err = w
+        .shopee
+        .upsert_listing(&draft, None)
+        .await
+        .expect_err("spread over 5x");
+    assert!(
+        matches!(err, ConnectorError::Rejected { ref field, .. } if field.as_deref() == Some("price")),
+        "{err}"
+    );
+    assert_eq!(w.calls("/api/v2/product/add_item").await, 0);
+}
+
+#[tokio::test]
+async fn an_item_whose_variations_are_refused_is_not_left_for_sale() {
+    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let image = w.image().await;
+    let mut draft = oil_draft(&image);
+    for variant in &mut draft.variants {
+        variant.option_values[1] = format!("{} đặc biệt cao cấp", variant.option_values[1]);
+    }
+    let err = w
+        .shopee
+        .upsert_listing(&draft, None)
+        .await
+        .expect_err("options too long");
+    assert!(matches!(err, ConnectorError::Rejected { .. }), "{err}");
+    assert_eq!(w.calls("/api/v2/product/add_item").await, 1);
+    assert_eq!(w.calls("/api/v2/product/delete_item").await, 1);
+    let held = w.listings().await;
+    assert!(
+        held.iter().all(|i| i["status"] == "SELLER_DELETE"),
+        "{held:?}"
+    );
+    assert!(
+        w.running.sandbox.place_order("TDQ-10ml-C", 1).is_err(),
+        "nothing to buy"
+    );
+}
+
+#[tokio::test]
+async fn a_sku_asked_twice_in_one_batch_is_sent_once_with_the_last_value() {
+    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let image = w.image().await;
+    let item = w
+        .shopee
+        .upsert_listing(&single_draft(&image, "MO-1L"), None)
+        .await
+        .expect("create");
+    let at = item.at("MO-1L").expect("ref");
+    let twice = [5, 9].map(|quantity| StockSet {
+        sku: "MO-1L".into(),
+        at: at.clone(),
+        quantity,
+    });
+    let outcomes = w.shopee.set_stock(&twice).await;
+    assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
+    assert_eq!(w.calls("/api/v2/product/update_stock").await, 1);
+    assert_eq!(w.listings().await[0]["stock"], 9);
 }

@@ -4,6 +4,7 @@
 //! single-use, so a pair that is used but not saved is a channel lost.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -55,6 +56,8 @@ pub struct Tokens {
     /// Refresh when the access token has less than this left.
     margin: Duration,
     current: Mutex<Option<TokenPair>>,
+    /// The pair in memory is newer than the stored one.
+    unsaved: AtomicBool,
 }
 
 impl Tokens {
@@ -65,6 +68,7 @@ impl Tokens {
             clock,
             margin: Duration::minutes(5),
             current: Mutex::new(None),
+            unsaved: AtomicBool::new(false),
         }
     }
 
@@ -79,9 +83,12 @@ impl Tokens {
     /// A usable access token, refreshing first when it is about to expire.
     pub async fn access(&self, refresher: &dyn Refresher) -> Result<SecretString, ConnectorError> {
         let mut current = self.current.lock().await;
-        let tokens = self.loaded(&mut current).await?;
+        let tokens = self.loaded(&mut current).await?.clone();
+        if self.unsaved.load(Ordering::SeqCst) {
+            self.save_pending(&tokens).await;
+        }
         if tokens.access_expires_at - self.margin > self.clock.now() {
-            return Ok(tokens.access_token.clone());
+            return Ok(tokens.access_token);
         }
         let fresh = self.refresh_locked(&mut current, refresher).await?;
         Ok(fresh.access_token)
@@ -140,12 +147,52 @@ impl Tokens {
             Some(tokens) => tokens.refresh_token.clone(),
             None => return Err(ConnectorError::Unauthorized("no tokens".into())),
         };
-        let fresh = refresher.refresh(&refresh_token).await?;
-        // Saved before anyone uses it: the old refresh token is spent now.
-        self.persist(&fresh).await?;
+        let fresh = match refresher.refresh(&refresh_token).await {
+            Ok(fresh) => fresh,
+            Err(ConnectorError::Unauthorized(detail)) => {
+                // Another process may have refreshed (and saved) since we loaded.
+                let stored = self
+                    .store
+                    .load(&self.channel)
+                    .await
+                    .map_err(store_failure)?;
+                match stored {
+                    Some(stored)
+                        if stored.refresh_token.expose_secret()
+                            != refresh_token.expose_secret() =>
+                    {
+                        *current = Some(stored.clone());
+                        return Ok(stored);
+                    }
+                    _ => return Err(ConnectorError::Unauthorized(detail)),
+                }
+            }
+            Err(other) => return Err(other),
+        };
+        // The old refresh token is spent now: the new pair is saved before it is
+        // used, and kept in memory whatever happens, since it is the only one left.
         *current = Some(fresh.clone());
+        self.unsaved.store(true, Ordering::SeqCst);
+        self.save_pending(&fresh).await;
         tracing::info!(channel = %self.channel, expires_at = %fresh.access_expires_at, "tokens refreshed");
         Ok(fresh)
+    }
+
+    /// Saves a pair not yet saved, with a few quick retries; a store that stays
+    /// down is reported and the save retried on the next use.
+    async fn save_pending(&self, tokens: &TokenPair) {
+        for wait_ms in [0, 100, 500] {
+            tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+            match self.persist(tokens).await {
+                Ok(()) => {
+                    self.unsaved.store(false, Ordering::SeqCst);
+                    return;
+                }
+                Err(err) => {
+                    tracing::error!(channel = %self.channel, error = %err, "refreshed tokens not saved yet");
+                }
+            }
+        }
     }
 
     async fn persist(&self, tokens: &TokenPair) -> Result<(), ConnectorError> {
@@ -252,6 +299,100 @@ mod tests {
         assert_eq!(refresher.calls.load(Ordering::SeqCst), 1);
         let saved = store.load("shopee-a").await.expect("load").expect("saved");
         assert_eq!(saved.refresh_token.expose_secret(), "refresh-0-next");
+    }
+
+    /// Fails the first `failures` saves.
+    struct FlakyStore {
+        inner: MemoryCredentials,
+        failures: AtomicU32,
+    }
+
+    #[async_trait]
+    impl CredentialStore for FlakyStore {
+        async fn load(&self, channel: &str) -> Result<Option<TokenPair>, CredentialError> {
+            self.inner.load(channel).await
+        }
+        async fn save(&self, channel: &str, tokens: &TokenPair) -> Result<(), CredentialError> {
+            if self.failures.load(Ordering::SeqCst) > 0 {
+                self.failures.fetch_sub(1, Ordering::SeqCst);
+                return Err(CredentialError("database is down".into()));
+            }
+            self.inner.save(channel, tokens).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refreshed_pair_survives_a_store_that_is_briefly_down() {
+        let now = at();
+        let store = Arc::new(FlakyStore {
+            inner: MemoryCredentials::default(),
+            failures: AtomicU32::new(0),
+        });
+        let tokens = Tokens::new("shopee-a", store.clone(), Arc::new(FixedClock::new(now)));
+        tokens
+            .install(pair(now, Duration::minutes(1)))
+            .await
+            .expect("install");
+        store.failures.store(4, Ordering::SeqCst);
+        let refresher = CountingRefresher {
+            calls: AtomicU32::new(0),
+            now,
+        };
+        let token = tokens
+            .access(&refresher)
+            .await
+            .expect("refreshed and usable");
+        assert_eq!(token.expose_secret(), "access-1");
+        let stored = store
+            .inner
+            .load("shopee-a")
+            .await
+            .expect("load")
+            .expect("pair");
+        assert_eq!(
+            stored.access_token.expose_secret(),
+            "access-0",
+            "not saved yet"
+        );
+        tokens.access(&refresher).await.expect("still usable");
+        let stored = store
+            .inner
+            .load("shopee-a")
+            .await
+            .expect("load")
+            .expect("pair");
+        assert_eq!(
+            stored.refresh_token.expose_secret(),
+            "refresh-0-next",
+            "saved on next use"
+        );
+        assert_eq!(refresher.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_another_process_made_is_picked_up_from_the_store() {
+        struct Refuses;
+        #[async_trait]
+        impl Refresher for Refuses {
+            async fn refresh(&self, _: &SecretString) -> Result<TokenPair, ConnectorError> {
+                Err(ConnectorError::Unauthorized(
+                    "error_shop_refresh_token".into(),
+                ))
+            }
+        }
+        let now = at();
+        let store = Arc::new(MemoryCredentials::default());
+        let tokens = Tokens::new("shopee-a", store.clone(), Arc::new(FixedClock::new(now)));
+        tokens
+            .install(pair(now, Duration::minutes(1)))
+            .await
+            .expect("install");
+        let mut newer = pair(now, Duration::hours(4));
+        newer.access_token = "access-other".to_string().into();
+        newer.refresh_token = "refresh-other".to_string().into();
+        store.save("shopee-a", &newer).await.expect("other process");
+        let token = tokens.access(&Refuses).await.expect("adopted");
+        assert_eq!(token.expose_secret(), "access-other");
     }
 
     #[tokio::test]

@@ -112,6 +112,7 @@ pub struct Http {
     limiter: Limiter,
     events: Arc<dyn EventSink>,
     retry: RetryPolicy,
+    timeout: Duration,
 }
 
 impl Http {
@@ -133,6 +134,7 @@ impl Http {
             limiter: Limiter::new(limits),
             events,
             retry: config.retry,
+            timeout: config.timeout,
         })
     }
 
@@ -159,7 +161,8 @@ impl Http {
         let deadline = self.retry.deadline;
         let attempt = || async {
             let n = attempts.fetch_add(1, Ordering::Relaxed) + 1;
-            self.attempt(endpoint, n, &build, &decode).await
+            self.attempt(endpoint, n, started + deadline, &build, &decode)
+                .await
         };
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.retry.first_delay)
@@ -187,16 +190,24 @@ impl Http {
         &self,
         endpoint: &Endpoint,
         n: u32,
+        deadline: Instant,
         build: &impl Fn() -> Result<RequestBuilder, ConnectorError>,
         decode: &impl Fn(&Reply) -> Answer<T>,
     ) -> Result<T, ConnectorError> {
-        self.limiter.permit(endpoint.class).await;
+        // The deadline bounds the whole operation: the wait for a permit and
+        // each attempt's time-out too, not only the back-off sleeps.
+        if let Err(still_paused) = self.limiter.permit(endpoint.class, deadline).await {
+            return Err(ConnectorError::RateLimited {
+                retry_after: still_paused,
+            });
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
         let started = Instant::now();
         let mut reached = true;
         let mut http_status = None;
         let answer = match build() {
             Err(err) => Answer::failed(err, None, None),
-            Ok(request) => match request.send().await {
+            Ok(request) => match request.timeout(left.min(self.timeout)).send().await {
                 Err(err) => {
                     reached = !err.is_connect();
                     Answer::failed(transport_error(&err), None, None)

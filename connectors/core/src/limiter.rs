@@ -40,19 +40,33 @@ impl Limiter {
         Self { by_class }
     }
 
-    /// Waits for a permit for one attempt of an endpoint of `class`.
-    pub async fn permit(&self, class: EndpointClass) {
+    /// Waits for a permit for one attempt of an endpoint of `class`, but not
+    /// past `deadline`: then the time the bucket still needs is returned.
+    pub async fn permit(&self, class: EndpointClass, deadline: Instant) -> Result<(), Duration> {
         let Some(bucket) = self.by_class.get(&class) else {
-            return;
+            return Ok(());
         };
         loop {
             let pause = bucket.paused_until.lock().map(|p| *p).unwrap_or(None);
-            match pause {
-                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
-                _ => break,
+            if let Some(until) = pause.filter(|until| *until > Instant::now()) {
+                if until > deadline {
+                    return Err(until - Instant::now());
+                }
+                tokio::time::sleep_until(until).await;
+                continue;
+            }
+            if tokio::time::timeout_at(deadline, bucket.limiter.until_ready())
+                .await
+                .is_err()
+            {
+                return Err(Duration::from_millis(100));
+            }
+            // A throttle answer may have paused the bucket while this task queued.
+            let paused = bucket.paused_until.lock().map(|p| *p).unwrap_or(None);
+            if paused.is_none_or(|until| until <= Instant::now()) {
+                return Ok(());
             }
         }
-        bucket.limiter.until_ready().await;
     }
 
     /// Holds every request of the class's bucket back for `for_how_long`.
@@ -79,8 +93,12 @@ mod tests {
         let limits = Limits::shared("shop", NonZeroU32::new(20).expect("non-zero"));
         let limiter = Limiter::new(&limits);
         let start = std::time::Instant::now();
+        let deadline = Instant::now() + Duration::from_secs(10);
         for _ in 0..21 {
-            limiter.permit(EndpointClass::Inventory).await;
+            limiter
+                .permit(EndpointClass::Inventory, deadline)
+                .await
+                .expect("permit");
         }
         // The first permit is immediate; 20 more at 20/s take a second.
         let elapsed = start.elapsed();
@@ -93,7 +111,26 @@ mod tests {
         let limiter = Limiter::new(&limits);
         limiter.pause(EndpointClass::Inventory, Duration::from_millis(300));
         let start = std::time::Instant::now();
-        limiter.permit(EndpointClass::Orders).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        limiter
+            .permit(EndpointClass::Orders, deadline)
+            .await
+            .expect("permit");
         assert!(start.elapsed() >= Duration::from_millis(290));
+    }
+
+    #[tokio::test]
+    async fn a_pause_beyond_the_deadline_is_reported_not_waited_out() {
+        let limits = Limits::shared("shop", NonZeroU32::new(1000).expect("non-zero"));
+        let limiter = Limiter::new(&limits);
+        limiter.pause(EndpointClass::Inventory, Duration::from_secs(3600));
+        let start = std::time::Instant::now();
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let wait = limiter
+            .permit(EndpointClass::Orders, deadline)
+            .await
+            .expect_err("too long");
+        assert!(start.elapsed() < Duration::from_millis(100));
+        assert!(wait > Duration::from_secs(3500));
     }
 }

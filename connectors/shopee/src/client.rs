@@ -15,7 +15,7 @@ use chosync_connector::dto::{
     RemoteRef, RemoteVariant, StockSet, WebhookHint,
 };
 use chosync_connector::events::EventSink;
-use chosync_connector::http::{Endpoint, Http, HttpConfig};
+use chosync_connector::http::{Answer, Endpoint, Http, HttpConfig, Reply};
 use chosync_connector::{BatchScope, Capabilities, Connector, ConnectorError, Limits};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};
@@ -24,7 +24,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::dto;
-use crate::mapping::{Payload, decode};
+use crate::mapping::{Payload, decode, decode_batch, token_refused};
 use crate::orders::{split_windows, state_of};
 use crate::sign;
 
@@ -64,6 +64,7 @@ mod ep {
     pub const ADD_ITEM: Endpoint = e("/api/v2/product/add_item", Catalogue, false);
     pub const INIT_TIERS: Endpoint = e("/api/v2/product/init_tier_variation", Catalogue, false);
     pub const UPDATE_ITEM: Endpoint = e("/api/v2/product/update_item", Catalogue, true);
+    pub const DELETE_ITEM: Endpoint = e("/api/v2/product/delete_item", Catalogue, true);
     pub const UPDATE_STOCK: Endpoint = e("/api/v2/product/update_stock", Inventory, true);
     pub const UPDATE_PRICE: Endpoint = e("/api/v2/product/update_price", Inventory, true);
     pub const ITEM_LIST: Endpoint = e("/api/v2/product/get_item_list", Catalogue, true);
@@ -234,7 +235,8 @@ impl Shopee {
         endpoint: &Endpoint,
         query: Vec<(&str, String)>,
     ) -> Result<T, ConnectorError> {
-        self.shop_call(endpoint, Method::GET, &query, None).await
+        self.shop_call(endpoint, Method::GET, &query, None, response)
+            .await
     }
 
     async fn shop_post<T: DeserializeOwned>(
@@ -242,7 +244,7 @@ impl Shopee {
         endpoint: &Endpoint,
         body: Value,
     ) -> Result<T, ConnectorError> {
-        self.shop_call(endpoint, Method::POST, &[], Some(&body))
+        self.shop_call(endpoint, Method::POST, &[], Some(&body), response)
             .await
     }
 
@@ -253,16 +255,14 @@ impl Shopee {
         method: Method,
         query: &[(&str, String)],
         body: Option<&Value>,
+        decode: fn(&Reply) -> Answer<T>,
     ) -> Result<T, ConnectorError> {
         let token = self.tokens.access(self).await?;
-        match self
-            .shop_attempts(endpoint, &method, query, body, &token)
-            .await
-        {
-            Err(ConnectorError::Unauthorized(_)) => {
+        let call = |token| self.shop_attempts(endpoint, &method, query, body, token, decode);
+        match call(&token).await {
+            Err(refused) if token_refused(&refused) => {
                 let token = self.tokens.refused(&token, self).await?;
-                self.shop_attempts(endpoint, &method, query, body, &token)
-                    .await
+                call(&token).await
             }
             other => other,
         }
@@ -275,6 +275,7 @@ impl Shopee {
         query: &[(&str, String)],
         body: Option<&Value>,
         token: &SecretString,
+        decode: fn(&Reply) -> Answer<T>,
     ) -> Result<T, ConnectorError> {
         self.http
             .call(
@@ -286,7 +287,7 @@ impl Shopee {
                         None => request,
                     })
                 },
-                |reply| decode(reply, Payload::Response),
+                decode,
             )
             .await
     }
@@ -360,58 +361,97 @@ impl Shopee {
         }
     }
 
+    /// Creates an item. An item with variations is created unlisted with no
+    /// stock, gets its tiers, and only then goes on sale; if its tiers are
+    /// refused it is deleted again, so a failed create leaves nothing to sell.
     async fn create(&self, draft: &ListingDraft) -> Result<RemoteListing, ConnectorError> {
+        check_variations(draft)?;
         let listing_sku = Self::listing_sku(draft);
-        let mut created = None;
-        for _ in 0..3 {
-            match self
-                .shop_post::<dto::AddedItem>(&ep::ADD_ITEM, add_item_body(draft, &listing_sku))
-                .await
-            {
-                Ok(item) => {
-                    created = Some(item.item_id);
-                    break;
-                }
-                // The item may exist now: adopt it rather than create a twin.
-                Err(ConnectorError::Ambiguous(detail)) => {
-                    tracing::warn!(channel = %self.config.channel, sku = %listing_sku, %detail, "add_item outcome unknown; looking the SKU up");
-                    if let Some(found) = self.find_listing_by_sku(&listing_sku).await? {
-                        created = found.listing_id.parse().ok();
-                        break;
-                    }
-                }
-                Err(other) => return Err(other),
-            }
-        }
-        let Some(item_id) = created else {
-            return Err(ConnectorError::Transient(
-                "add_item did not complete".into(),
-            ));
-        };
+        let with_tiers = !draft.option_names.is_empty();
+        let item_id = self.add_item(draft, &listing_sku).await?;
         let added_at = tokio::time::Instant::now();
-        if draft.option_names.is_empty() {
+        if !with_tiers {
             return self.listing(item_id).await;
         }
         let current = self.listing(item_id).await?;
-        if current.variants.iter().any(|v| v.variant_id != "0") {
-            return Ok(current);
-        }
-        tokio::time::sleep_until(added_at + self.config.tier_wait).await;
-        match self
-            .shop_post::<Value>(&ep::INIT_TIERS, tier_body(item_id, draft))
-            .await
-        {
-            Ok(_) => {}
-            Err(ConnectorError::Ambiguous(_)) => {}
-            Err(other) => return Err(other),
+        if current.variants.iter().all(|v| v.variant_id == "0") {
+            tokio::time::sleep_until(added_at + self.config.tier_wait).await;
+            let tiers = self
+                .shop_post::<Value>(&ep::INIT_TIERS, tier_body(item_id, draft))
+                .await;
+            match tiers {
+                Ok(_) | Err(ConnectorError::Ambiguous(_)) => {}
+                Err(refused) => {
+                    self.discard(item_id).await;
+                    return Err(refused);
+                }
+            }
         }
         let listing = self.listing(item_id).await?;
         if listing.variants.iter().all(|v| v.variant_id == "0") {
             return Err(ConnectorError::Ambiguous(format!(
-                "item {item_id} was created but its variants could not be confirmed"
+                "item {item_id} was created but its variations could not be confirmed"
             )));
         }
-        Ok(listing)
+        self.shop_post::<Value>(
+            &ep::UPDATE_ITEM,
+            json!({ "item_id": item_id, "item_status": "NORMAL" }),
+        )
+        .await?;
+        self.listing(item_id).await
+    }
+
+    /// `add_item` is not idempotent: after an answer that was lost, the SKU is
+    /// looked up (twice, a second apart, as Shopee may need a moment to list
+    /// it) and the item adopted; only when it is surely absent is it sent again.
+    async fn add_item(
+        &self,
+        draft: &ListingDraft,
+        listing_sku: &str,
+    ) -> Result<i64, ConnectorError> {
+        let mut last = String::new();
+        for _ in 0..3 {
+            match self
+                .shop_post::<dto::AddedItem>(&ep::ADD_ITEM, add_item_body(draft, listing_sku))
+                .await
+            {
+                Ok(item) => return Ok(item.item_id),
+                Err(ConnectorError::Ambiguous(detail)) => {
+                    tracing::warn!(channel = %self.config.channel, sku = %listing_sku, %detail, "add_item outcome unknown; looking the SKU up");
+                    if let Some(item_id) = self.adopt(listing_sku).await? {
+                        return Ok(item_id);
+                    }
+                    last = detail;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Err(ConnectorError::Ambiguous(format!(
+            "add_item for {listing_sku} did not complete ({last}); look the SKU up before trying again"
+        )))
+    }
+
+    async fn adopt(&self, listing_sku: &str) -> Result<Option<i64>, ConnectorError> {
+        for wait in [Duration::ZERO, Duration::from_secs(1)] {
+            tokio::time::sleep(wait).await;
+            if let Some(found) = self.find_listing_by_sku(listing_sku).await? {
+                let item_id = found.listing_id.parse().map_err(|_| {
+                    ConnectorError::NotFound(format!("item id {}", found.listing_id))
+                })?;
+                return Ok(Some(item_id));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Deletes an unlisted item whose variations were refused.
+    async fn discard(&self, item_id: i64) {
+        if let Err(err) = self
+            .shop_post::<Value>(&ep::DELETE_ITEM, json!({ "item_id": item_id }))
+            .await
+        {
+            tracing::warn!(channel = %self.config.channel, item_id, error = %err, "an unlisted item whose variations were refused is left behind");
+        }
     }
 
     async fn update(
@@ -504,38 +544,51 @@ impl Shopee {
         &self,
         endpoint: &Endpoint,
         list_field: &str,
+        field: &str,
         items: Vec<(&str, &RemoteRef, Value)>,
     ) -> Vec<ItemOutcome> {
-        let mut by_item: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        // Per item, per model: the last value asked for wins (Shopee refuses a
+        // repeated model_id).
+        let mut by_item: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
         for (i, (_, at, _)) in items.iter().enumerate() {
-            by_item.entry(at.listing_id.as_str()).or_default().push(i);
+            by_item
+                .entry(at.listing_id.as_str())
+                .or_default()
+                .insert(at.variant_id.as_str(), i);
         }
-        let mut outcomes: Vec<Option<ItemOutcome>> = vec![None; items.len()];
-        for (listing, indexes) in by_item {
-            for chunk in indexes.chunks(MODELS_PER_CALL) {
-                let entries: Vec<Value> = chunk.iter().map(|i| items[*i].2.clone()).collect();
-                let result: Result<dto::BatchResult, ConnectorError> = match listing.parse::<i64>()
-                {
+        let mut results: HashMap<(&str, &str), Result<(), ConnectorError>> = HashMap::new();
+        for (listing, models) in by_item {
+            let models: Vec<(&str, usize)> = models.into_iter().collect();
+            for chunk in models.chunks(MODELS_PER_CALL) {
+                let entries: Vec<Value> = chunk.iter().map(|(_, i)| items[*i].2.clone()).collect();
+                let batch: Result<dto::BatchResult, ConnectorError> = match listing.parse::<i64>() {
                     Ok(item_id) => {
                         let mut body = json!({ "item_id": item_id });
                         body[list_field] = Value::Array(entries);
-                        self.shop_post(endpoint, body).await
+                        self.shop_call(endpoint, Method::POST, &[], Some(&body), decode_batch)
+                            .await
                     }
                     Err(_) => Err(ConnectorError::NotFound(format!("item id {listing}"))),
                 };
-                for i in chunk {
-                    let (sku, at, _) = &items[*i];
-                    outcomes[*i] = Some(ItemOutcome {
-                        sku: sku.to_string(),
-                        result: match &result {
-                            Err(err) => Err(err.clone()),
-                            Ok(batch) => batch.outcome(&at.variant_id),
-                        },
-                    });
+                for (model, _) in chunk {
+                    let result = match &batch {
+                        Err(err) => Err(err.clone()),
+                        Ok(batch) => batch.outcome(model, field),
+                    };
+                    results.insert((listing, model), result);
                 }
             }
         }
-        outcomes.into_iter().flatten().collect()
+        items
+            .iter()
+            .map(|(sku, at, _)| ItemOutcome {
+                sku: sku.to_string(),
+                result: results
+                    .get(&(at.listing_id.as_str(), at.variant_id.as_str()))
+                    .cloned()
+                    .unwrap_or_else(|| Err(ConnectorError::Transient("not sent".into()))),
+            })
+            .collect()
     }
 
     /// Push messages Shopee could not deliver (last 3 days, 100 at a time).
@@ -554,6 +607,80 @@ impl Shopee {
     }
 }
 
+fn response<T: DeserializeOwned>(reply: &Reply) -> Answer<T> {
+    decode(reply, Payload::Response)
+}
+
+/// Shopee's limits on variations (VN), checked before anything is created.
+fn check_variations(draft: &ListingDraft) -> Result<(), ConnectorError> {
+    let reject = |field: &str, message: String| {
+        Err(ConnectorError::Rejected {
+            code: "chosync_variation_limit".into(),
+            field: Some(field.into()),
+            message,
+        })
+    };
+    if draft.option_names.len() > 2 {
+        return reject("variants", "Shopee allows at most 2 option axes".into());
+    }
+    if draft.variants.len() > 50 {
+        return reject(
+            "variants",
+            format!(
+                "{} variants; Shopee allows at most 50",
+                draft.variants.len()
+            ),
+        );
+    }
+    for axis in 0..draft.option_names.len() {
+        let mut values: Vec<&String> = draft
+            .variants
+            .iter()
+            .filter_map(|v| v.option_values.get(axis))
+            .collect();
+        values.sort();
+        values.dedup();
+        if values.len() > 20 {
+            return reject(
+                "variants",
+                format!(
+                    "{} values for \"{}\"; Shopee allows at most 20",
+                    values.len(),
+                    draft.option_names[axis]
+                ),
+            );
+        }
+    }
+    if draft
+        .variants
+        .iter()
+        .any(|v| v.option_values.len() != draft.option_names.len())
+    {
+        return reject(
+            "variants",
+            "every variant needs one value per option".into(),
+        );
+    }
+    if let Some(long) = draft.variants.iter().find(|v| v.sku.chars().count() > 100) {
+        return reject(
+            "sku",
+            format!("SKU {} is longer than 100 characters", long.sku),
+        );
+    }
+    let prices = draft.variants.iter().map(|v| v.price);
+    if let (Some(min), Some(max)) = (prices.clone().min(), prices.max())
+        && max > min.saturating_mul(5)
+    {
+        return reject(
+            "price",
+            format!(
+                "prices range from {min} to {max} VND; Shopee allows the dearest variant at most 5 times the cheapest"
+            ),
+        );
+    }
+    Ok(())
+}
+
 /// Model 0 stands for an item without variations.
 fn model_id(at: &RemoteRef) -> i64 {
     at.variant_id.parse().unwrap_or(0)
@@ -561,7 +688,13 @@ fn model_id(at: &RemoteRef) -> i64 {
 
 fn add_item_body(draft: &ListingDraft, listing_sku: &str) -> Value {
     let cheapest = draft.variants.iter().map(|v| v.price).min().unwrap_or(0);
-    let stock: i64 = draft.variants.iter().map(|v| v.stock).sum();
+    // With variations to come, nothing is for sale until they are in place.
+    let with_tiers = !draft.option_names.is_empty();
+    let stock: i64 = if with_tiers {
+        0
+    } else {
+        draft.variants.iter().map(|v| v.stock).sum()
+    };
     let mut body = json!({
         "item_name": draft.title,
         "description": draft.description,
@@ -571,7 +704,7 @@ fn add_item_body(draft: &ListingDraft, listing_sku: &str) -> Value {
         "category_id": draft.category_id.parse::<i64>().unwrap_or(0),
         "image": { "image_id_list": draft.images },
         "item_sku": listing_sku,
-        "item_status": "NORMAL",
+        "item_status": if with_tiers { "UNLIST" } else { "NORMAL" },
         "condition": "NEW",
         "logistic_info": draft.logistics.iter().map(|id| json!({
             "logistic_id": id.parse::<i64>().unwrap_or(0),
@@ -772,7 +905,7 @@ impl Connector for Shopee {
                 (s.sku.as_str(), &s.at, entry)
             })
             .collect();
-        self.per_item(&ep::UPDATE_STOCK, "stock_list", entries)
+        self.per_item(&ep::UPDATE_STOCK, "stock_list", "stock", entries)
             .await
     }
 
@@ -784,7 +917,7 @@ impl Connector for Shopee {
                 (p.sku.as_str(), &p.at, entry)
             })
             .collect();
-        self.per_item(&ep::UPDATE_PRICE, "price_list", entries)
+        self.per_item(&ep::UPDATE_PRICE, "price_list", "price", entries)
             .await
     }
 

@@ -4,12 +4,20 @@ use chosync_connector::ConnectorError;
 use chosync_connector::dto::WebhookHint;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 pub struct Tokens {
     pub access_token: String,
     pub refresh_token: String,
     /// Seconds.
     pub expire_in: i64,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("expire_in", &self.expire_in)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,19 +148,26 @@ pub struct BatchResult {
 }
 
 impl BatchResult {
-    pub fn outcome(&self, model_id: &str) -> Result<(), ConnectorError> {
+    pub fn outcome(&self, model_id: &str, field: &str) -> Result<(), ConnectorError> {
         let id: i64 = model_id.parse().unwrap_or(-1);
         if let Some(failure) = self.failure_list.iter().find(|f| f.model_id == id) {
+            let reason = failure.failed_reason.clone();
+            if reason.to_ascii_lowercase().contains("model_id") {
+                return Err(ConnectorError::NotFound(format!(
+                    "model {model_id}: {reason}"
+                )));
+            }
             return Err(ConnectorError::Rejected {
                 code: "failure_list".into(),
-                field: None,
-                message: failure.failed_reason.clone(),
+                field: Some(field.into()),
+                message: reason,
             });
         }
         if self.success_list.iter().any(|s| s.model_id == id) {
             Ok(())
         } else {
-            Err(ConnectorError::Ambiguous(format!(
+            // Setting an absolute value again is harmless.
+            Err(ConnectorError::Transient(format!(
                 "model {model_id} is in neither success_list nor failure_list"
             )))
         }

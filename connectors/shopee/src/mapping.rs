@@ -52,8 +52,9 @@ pub fn decode<T: DeserializeOwned>(reply: &Reply, payload: Payload) -> Answer<T>
     };
     let envelope: Envelope = match serde_json::from_value(value.clone()) {
         Ok(envelope) => envelope,
-        Err(err) => {
-            let error = ConnectorError::Transient(format!("unexpected answer: {err}"));
+        Err(_) => {
+            let error =
+                ConnectorError::Transient("unexpected answer: not Shopee's envelope".into());
             return Answer::failed(error, None, None);
         }
     };
@@ -75,14 +76,54 @@ pub fn decode<T: DeserializeOwned>(reply: &Reply, payload: Payload) -> Answer<T>
         Payload::Response => envelope.response.unwrap_or(Value::Null),
         Payload::TopLevel => value,
     };
+    // serde's own message may quote values from the body (tokens, say): never shown.
     match serde_json::from_value(payload) {
         Ok(decoded) => Answer::ok(decoded, request_id),
-        Err(err) => Answer::failed(
-            ConnectorError::Transient(format!("unexpected answer: {err}")),
+        Err(_) => Answer::failed(
+            ConnectorError::Transient(format!(
+                "unexpected answer: not a {}",
+                std::any::type_name::<T>()
+                    .rsplit("::")
+                    .next()
+                    .unwrap_or("value")
+            )),
             None,
             request_id,
         ),
     }
+}
+
+/// `update_stock` / `update_price`: per-model results, even when the call as a
+/// whole reports an error ("check failure_list").
+pub fn decode_batch(reply: &Reply) -> Answer<crate::dto::BatchResult> {
+    let partial = serde_json::from_slice::<Envelope>(&reply.body)
+        .ok()
+        .filter(|e| e.error.as_deref().is_some_and(|e| !e.is_empty()))
+        .and_then(|e| {
+            let code = e.error.clone();
+            let batch: crate::dto::BatchResult = serde_json::from_value(e.response?).ok()?;
+            (!batch.failure_list.is_empty()).then_some((batch, code, e.request_id))
+        });
+    match partial {
+        Some((batch, code, request_id)) => Answer {
+            result: Ok(batch),
+            platform_code: code,
+            message: None,
+            request_id,
+        },
+        None => decode(reply, Payload::Response),
+    }
+}
+
+/// Whether Shopee refused the access token itself (a refresh may help), as
+/// opposed to the partner, shop or app (it will not).
+pub fn token_refused(error: &ConnectorError) -> bool {
+    let ConnectorError::Unauthorized(detail) = error else {
+        return false;
+    };
+    detail.starts_with("invalid_acceess_token")
+        || detail.starts_with("invalid_access_token")
+        || (detail.starts_with("error_auth") && mentions_token(detail))
 }
 
 /// Shopee's error word (and message) as a classified error.
@@ -96,7 +137,9 @@ pub fn classify(code: &str, message: &str) -> ConnectorError {
         "error_limit" => ConnectorError::RateLimited {
             retry_after: Duration::from_secs(3600),
         },
-        "error_auth" if mentions_token(message) => ConnectorError::Unauthorized(detail()),
+        "error_auth" if mentions_token(message) || message.contains("partner_id") => {
+            ConnectorError::Unauthorized(detail())
+        }
         "invalid_acceess_token"
         | "invalid_access_token"
         | "error_shop_refresh_token"
@@ -131,7 +174,7 @@ pub fn classify(code: &str, message: &str) -> ConnectorError {
 
 fn mentions_token(message: &str) -> bool {
     let lower = message.to_ascii_lowercase();
-    lower.contains("access_token") || lower.contains("access token") || lower.contains("partner_id")
+    lower.contains("access_token") || lower.contains("access token")
 }
 
 /// The listing field an item error is about, for operators.
@@ -195,5 +238,15 @@ mod tests {
             classify("error_auth", "Stock should be larger than reserved stock"),
             ConnectorError::Rejected { .. }
         ));
+        assert!(token_refused(&classify(
+            "invalid_acceess_token",
+            "Invalid access_token."
+        )));
+        assert!(token_refused(&classify(
+            "error_auth",
+            "Invalid access_token."
+        )));
+        assert!(!token_refused(&classify("shop_banned", "Shop is banned.")));
+        assert!(!token_refused(&classify("error_sign", "Wrong sign.")));
     }
 }

@@ -5,16 +5,17 @@ use std::time::Duration;
 use chosync_connector::dto::{OrderState, OrderWindow};
 
 /// Splits a window into consecutive windows no longer than `max` (Shopee: 15
-/// days), as Unix-second pairs.
+/// days), as Unix-second pairs. Both ends are inclusive, so each window starts
+/// one second after the last one ended.
 pub fn split_windows(window: OrderWindow, max: Duration) -> Vec<(i64, i64)> {
     let (from, to) = (window.from.timestamp(), window.to.timestamp());
     let step = (max.as_secs() as i64).max(1);
     let mut out = Vec::new();
     let mut start = from;
-    while start < to {
-        let end = (start + step).min(to);
+    while start <= to {
+        let end = start.saturating_add(step).min(to);
         out.push((start, end));
-        start = end;
+        start = end + 1;
     }
     out
 }
@@ -47,6 +48,6 @@ mod tests {
         assert_eq!(windows[0].0, from.timestamp());
         assert_eq!(windows[2].1, to.timestamp());
         assert!(windows.iter().all(|(a, b)| b - a <= 15 * 86_400));
-        assert!(windows.windows(2).all(|w| w[0].1 == w[1].0));
+        assert!(windows.windows(2).all(|w| w[0].1 + 1 == w[1].0));
     }
 }

@@ -64,6 +64,7 @@ pub fn routes(sandbox: Arc<ShopeeSandbox>) -> Router {
         .route("/api/v2/product/add_item", post(shop_post))
         .route("/api/v2/product/init_tier_variation", post(shop_post))
         .route("/api/v2/product/update_item", post(shop_post))
+        .route("/api/v2/product/delete_item", post(shop_post))
         .route("/api/v2/product/update_stock", post(shop_post))
         .route("/api/v2/product/update_price", post(shop_post))
         .route("/api/v2/product/get_item_list", get(shop_get))
@@ -248,6 +249,7 @@ async fn shop_post(
             "/api/v2/product/add_item" => s.add_item(&body),
             "/api/v2/product/init_tier_variation" => s.init_tiers(&body),
             "/api/v2/product/update_item" => s.update_item(&body),
+            "/api/v2/product/delete_item" => s.delete_item(&body),
             "/api/v2/product/update_stock" => s.update_stock(&body),
             "/api/v2/product/update_price" => s.update_price(&body),
             "/api/v2/push/confirm_consumed_lost_push_message" => {
@@ -280,12 +282,8 @@ fn vnd(value: &Value, what: &str) -> Result<i64, ShopeeError> {
     let price = value
         .as_f64()
         .ok_or_else(|| fail("error_param", format!("{what} is required.")))?;
-    if price.fract() != 0.0 {
-        return Err(fail(
-            "error_invalid_price",
-            format!("{what} must be an integer for VN."),
-        ));
-    }
+    // VN prices are whole dong; Shopee rounds decimals.
+    let price = price.round();
     if !(1000.0..=120_000_000.0).contains(&price) {
         return Err(fail(
             "error_price_exceed_max_limitt",
@@ -303,6 +301,32 @@ fn spread_ok(prices: impl Iterator<Item = i64> + Clone) -> bool {
 
 fn stock_value(list: &Value) -> Option<i64> {
     list.as_array()?.first()?["stock"].as_i64()
+}
+
+/// Seller stock within Shopee's range (`stock_limit` of `get_item_limit`).
+fn checked_stock(list: &Value, required: bool) -> Result<i64, ShopeeError> {
+    match stock_value(list) {
+        None if required => Err(fail("error_param", "seller_stock is required.")),
+        None => Ok(0),
+        Some(stock) if (0..=999_999).contains(&stock) => Ok(stock),
+        Some(_) => Err(fail(
+            "error_stock_invalid",
+            "Stock should be between 0 and 999999.",
+        )),
+    }
+}
+
+/// Shopee refuses a batch that names a model twice.
+fn no_repeats(entries: &[Value]) -> Result<(), ShopeeError> {
+    let mut seen = std::collections::HashSet::new();
+    if entries
+        .iter()
+        .all(|e| seen.insert(e["model_id"].as_i64().unwrap_or(-1)))
+    {
+        Ok(())
+    } else {
+        Err(fail("error_param", "Repeat model_id."))
+    }
 }
 
 impl ShopeeSandbox {
@@ -386,10 +410,7 @@ impl ShopeeSandbox {
         {
             return Err(fail("error_param", "logistic_info is required."));
         }
-        let stock = stock_value(&body["seller_stock"]).unwrap_or(0);
-        if stock < 0 {
-            return Err(fail("error_stock_invalid", "Stock should be at least 0."));
-        }
+        let stock = checked_stock(&body["seller_stock"], false)?;
         let item_id = state.next_id();
         let item = Item {
             item_id,
@@ -428,6 +449,7 @@ impl ShopeeSandbox {
         let item = state
             .items
             .get_mut(&item_id)
+            .filter(|i| i.status != "SELLER_DELETE")
             .ok_or_else(|| fail("error_item_not_found", "Item_id is not found."))?;
         if item.created.elapsed() < self.config.tier_wait {
             return Err(fail(
@@ -462,6 +484,12 @@ impl ShopeeSandbox {
                         .collect()
                 })
                 .unwrap_or_default();
+            if name.chars().count() > 14 || options.iter().any(|o| o.chars().count() > 20) {
+                return Err(fail(
+                    "error_param",
+                    "Variation names have at most 14 characters and options at most 20.",
+                ));
+            }
             if name.is_empty() || options.is_empty() {
                 return Err(fail(
                     "error_param",
@@ -516,7 +544,7 @@ impl ShopeeSandbox {
                 tier_index,
                 sku,
                 price: vnd(&model["original_price"], "original_price")?,
-                stock: stock_value(&model["seller_stock"]).unwrap_or(0),
+                stock: checked_stock(&model["seller_stock"], true)?,
             });
         }
         if !spread_ok(built.iter().map(|m| m.price)) {
@@ -549,6 +577,7 @@ impl ShopeeSandbox {
         let item = state
             .items
             .get_mut(&item_id)
+            .filter(|i| i.status != "SELLER_DELETE")
             .ok_or_else(|| fail("error_item_not_found", "Item_id is not found."))?;
         if let Some(name) = body["item_name"].as_str() {
             item.name = name.to_string();
@@ -565,8 +594,35 @@ impl ShopeeSandbox {
         if let Some(weight) = body["weight"].as_f64() {
             item.weight = weight;
         }
+        match body["item_status"].as_str() {
+            None => {}
+            Some(status @ ("NORMAL" | "UNLIST")) => item.status = status.to_string(),
+            Some(_) => {
+                return Err(fail(
+                    "error_param",
+                    "item_status should be NORMAL or UNLIST.",
+                ));
+            }
+        }
         item.update_time = now;
         Ok(json!({ "item_id": item_id }))
+    }
+
+    /// A deleted item stays known as SELLER_DELETE and can no longer change.
+    fn delete_item(&self, body: &Value) -> Result<Value, ShopeeError> {
+        let item_id = body["item_id"]
+            .as_i64()
+            .ok_or_else(|| fail("error_param", "Invalid item_id."))?;
+        let now = self.now().timestamp();
+        let mut state = self.state();
+        let item = state
+            .items
+            .get_mut(&item_id)
+            .filter(|i| i.status != "SELLER_DELETE")
+            .ok_or_else(|| fail("error_item_not_found", "Item_id is not found."))?;
+        item.status = "SELLER_DELETE".into();
+        item.update_time = now;
+        Ok(json!({}))
     }
 
     /// Shared by update_stock and update_price: one item, 1..50 models.
@@ -583,6 +639,7 @@ impl ShopeeSandbox {
                 format!("{list} should have 1 to 50 entries."),
             ));
         }
+        no_repeats(entries)?;
         Ok((item_id, entries))
     }
 
@@ -593,6 +650,7 @@ impl ShopeeSandbox {
         let item = state
             .items
             .get_mut(&item_id)
+            .filter(|i| i.status != "SELLER_DELETE")
             .ok_or_else(|| fail("error_item_not_found", "Item_id is not found."))?;
         let (mut success, mut failure) = (Vec::new(), Vec::new());
         for entry in entries {
@@ -629,37 +687,43 @@ impl ShopeeSandbox {
         let item = state
             .items
             .get_mut(&item_id)
+            .filter(|i| i.status != "SELLER_DELETE")
             .ok_or_else(|| fail("error_item_not_found", "Item_id is not found."))?;
         let (mut success, mut failure) = (Vec::new(), Vec::new());
+        let mut proposed: Vec<(i64, i64)> = Vec::new();
         for entry in entries {
             let model_id = entry["model_id"].as_i64().unwrap_or(-1);
-            let price = match vnd(&entry["original_price"], "original_price") {
-                Ok(price) => price,
-                Err(err) => {
-                    failure.push(json!({ "model_id": model_id, "failed_reason": err.message }));
-                    continue;
-                }
-            };
-            if model_id == 0 && item.models.is_empty() {
-                item.price = price;
-                success.push(json!({ "model_id": 0, "original_price": price }));
-                continue;
-            }
-            let others = item
-                .models
-                .iter()
-                .filter(|m| m.model_id != model_id)
-                .map(|m| m.price);
-            let Some(model) = item.models.iter().position(|m| m.model_id == model_id) else {
+            let known = (model_id == 0 && item.models.is_empty())
+                || item.models.iter().any(|m| m.model_id == model_id);
+            if !known {
                 failure.push(json!({ "model_id": model_id, "failed_reason": "Wrong model_id." }));
                 continue;
-            };
-            let prices: Vec<i64> = others.chain(std::iter::once(price)).collect();
-            if !spread_ok(prices.iter().copied()) {
-                failure.push(json!({ "model_id": model_id, "failed_reason": "The most expensive model may cost at most 5 times the cheapest." }));
-                continue;
             }
-            item.models[model].price = price;
+            match vnd(&entry["original_price"], "original_price") {
+                Ok(price) => proposed.push((model_id, price)),
+                Err(err) => {
+                    failure.push(json!({ "model_id": model_id, "failed_reason": err.message }))
+                }
+            }
+        }
+        // The 5x rule holds for the item as it would be after the whole batch.
+        let after = item.models.iter().map(|m| {
+            proposed
+                .iter()
+                .find(|(id, _)| *id == m.model_id)
+                .map_or(m.price, |(_, price)| *price)
+        });
+        if !item.models.is_empty() && !spread_ok(after) {
+            for (model_id, _) in proposed.drain(..) {
+                failure.push(json!({ "model_id": model_id, "failed_reason": "The most expensive model may cost at most 5 times the cheapest." }));
+            }
+        }
+        for (model_id, price) in proposed {
+            if model_id == 0 {
+                item.price = price;
+            } else if let Some(model) = item.models.iter_mut().find(|m| m.model_id == model_id) {
+                model.price = price;
+            }
             success.push(json!({ "model_id": model_id, "original_price": price }));
         }
         item.update_time = now;
@@ -773,7 +837,8 @@ impl ShopeeSandbox {
         let to = query
             .int("time_to")?
             .ok_or_else(|| fail("error_param", "time_to is required."))?;
-        if to < from || to - from > 15 * 86_400 {
+        let valid = |t: i64| (0..=4_294_967_295).contains(&t);
+        if !valid(from) || !valid(to) || to < from || to - from > 15 * 86_400 {
             return Err(fail(
                 "error_param",
                 "The time range should be no longer than 15 days.",

@@ -160,18 +160,22 @@ impl State {
         Value::Array(self.items.values().map(Self::item_json).collect())
     }
 
-    /// The item and model (0: none) that carry `sku`.
+    /// The listed item and model (0: none) that carry `sku`.
     fn locate(&self, sku: &str) -> Option<(i64, i64)> {
-        self.items.values().find_map(|item| {
-            if item.models.is_empty() {
-                (item.item_sku == sku).then_some((item.item_id, 0))
-            } else {
-                item.models
-                    .iter()
-                    .find(|m| m.sku == sku)
-                    .map(|m| (item.item_id, m.model_id))
-            }
-        })
+        // Buyers only see listed items.
+        self.items
+            .values()
+            .filter(|i| i.status == "NORMAL")
+            .find_map(|item| {
+                if item.models.is_empty() {
+                    (item.item_sku == sku).then_some((item.item_id, 0))
+                } else {
+                    item.models
+                        .iter()
+                        .find(|m| m.sku == sku)
+                        .map(|m| (item.item_id, m.model_id))
+                }
+            })
     }
 
     /// The seller stock of one item or model, to change in place.
