@@ -704,11 +704,11 @@ async fn orders_cancelled_before_shipping_give_their_stock_back() {
         .expect("create");
     let order = w.running.sandbox.place_order("NH-100G", 5).expect("order");
     assert_eq!(remote_stock(&w).await, 295);
-    w.running.sandbox.cancel_order(&order).expect("cancel");
+    w.running.sandbox.cancel_order(&order, None).expect("cancel");
     assert_eq!(remote_stock(&w).await, 300);
     let shipped = w.running.sandbox.place_order("NH-100G", 1).expect("order");
     w.running.sandbox.ship_order(&shipped).expect("ship");
-    assert!(w.running.sandbox.cancel_order(&shipped).is_err());
+    assert!(w.running.sandbox.cancel_order(&shipped, None).is_err());
     assert_eq!(remote_stock(&w).await, 299);
     assert_eq!(item.variants[0].stock, 300);
 }

@@ -154,6 +154,9 @@ pub struct OrderLine {
     pub line_id: String,
     pub sku: String,
     pub quantity: i64,
+    /// Platforms that track status per line (Lazada) may cancel one line of
+    /// an order; elsewhere it is the order's state.
+    pub state: OrderState,
 }
 
 /// What a verified webhook says changed; always re-fetch, never trust it as state.

@@ -51,6 +51,12 @@ pub struct Stats {
     pub peak_rps: BTreeMap<String, u64>,
 }
 
+/// A named quota with its own rate and, once exceeded, a ban.
+struct NamedQuota {
+    limiter: governor::DefaultDirectRateLimiter,
+    banned_until: Option<Instant>,
+}
+
 #[derive(Default)]
 struct Seconds {
     second: u64,
@@ -63,7 +69,8 @@ pub trait Platform: Send + Sync + 'static {
     fn listings(&self) -> Value;
     /// A buyer orders `quantity` of `sku`; returns the order id.
     fn place_order(&self, sku: &str, quantity: i64) -> Result<String, String>;
-    fn cancel_order(&self, order_id: &str) -> Result<(), String>;
+    /// `reason` is the platform's cancel reason, when the test gives one.
+    fn cancel_order(&self, order_id: &str, reason: Option<&str>) -> Result<(), String>;
     fn ship_order(&self, order_id: &str) -> Result<(), String>;
 }
 
@@ -75,6 +82,8 @@ pub struct Kit {
     seconds: Mutex<HashMap<String, Seconds>>,
     started: Instant,
     admission: DefaultKeyedRateLimiter<String>,
+    /// Quotas other than the default one, with the bans they impose.
+    quotas: Mutex<HashMap<String, NamedQuota>>,
     webhook_target: Mutex<Option<String>>,
     webhooks: reqwest::Client,
 }
@@ -90,6 +99,7 @@ impl Kit {
             seconds: Mutex::new(HashMap::new()),
             started: Instant::now(),
             admission: RateLimiter::keyed(Quota::per_second(rate)),
+            quotas: Mutex::new(HashMap::new()),
             webhook_target: Mutex::new(None),
             webhooks: reqwest::Client::new(),
         })
@@ -112,6 +122,34 @@ impl Kit {
         self.count_second(shop);
         let forced = self.faults.lock().map(|f| f.throttle).unwrap_or(false);
         let admitted = !forced && self.admission.check_key(&shop.to_string()).is_ok();
+        if !admitted && let Ok(mut stats) = self.stats.lock() {
+            stats.throttled += 1;
+        }
+        admitted
+    }
+
+    /// Admits one call on `quota` (e.g. a seller's inventory APIs) at `rate` per
+    /// second; exceeding it bans the quota for `ban`. `shop` is counted for
+    /// the peak-rate statistic.
+    pub fn admit_at(&self, shop: &str, quota: &str, rate: NonZeroU32, ban: Duration) -> bool {
+        self.count_second(shop);
+        let forced = self.faults.lock().map(|f| f.throttle).unwrap_or(false);
+        let admitted = !forced
+            && self.quotas.lock().is_ok_and(|mut quotas| {
+                let entry = quotas.entry(quota.to_string()).or_insert_with(|| NamedQuota {
+                    limiter: RateLimiter::direct(Quota::per_second(rate)),
+                    banned_until: None,
+                });
+                let now = Instant::now();
+                if entry.banned_until.is_some_and(|until| until > now) {
+                    return false;
+                }
+                let ok = entry.limiter.check().is_ok();
+                if !ok {
+                    entry.banned_until = Some(now + ban);
+                }
+                ok
+            });
         if !admitted && let Ok(mut stats) = self.stats.lock() {
             stats.throttled += 1;
         }
@@ -260,10 +298,20 @@ async fn place_order(State((_, platform)): ControlState, body: axum::Json<NewOrd
     )
 }
 
-async fn cancel_order(State((_, platform)): ControlState, Path(id): Path<String>) -> Response {
+#[derive(Deserialize, Default)]
+struct Cancel {
+    reason: Option<String>,
+}
+
+async fn cancel_order(
+    State((_, platform)): ControlState,
+    Path(id): Path<String>,
+    body: Option<axum::Json<Cancel>>,
+) -> Response {
+    let reason = body.map(|b| b.0).unwrap_or_default().reason;
     answer(
         platform
-            .cancel_order(&id)
+            .cancel_order(&id, reason.as_deref())
             .map(|()| json!({ "order_id": id })),
     )
 }

@@ -1030,8 +1030,9 @@ impl Connector for Shopee {
 impl dto::OrderInfo {
     fn into_order(self) -> Order {
         let seconds = |s: i64| chrono::DateTime::from_timestamp(s, 0).unwrap_or_default();
+        let state = state_of(&self.order_status);
         Order {
-            state: state_of(&self.order_status),
+            state,
             created_at: seconds(self.create_time),
             updated_at: seconds(self.update_time),
             lines: self
@@ -1045,6 +1046,7 @@ impl dto::OrderInfo {
                         line.model_sku
                     },
                     quantity: line.model_quantity_purchased,
+                    state,
                 })
                 .collect(),
             platform_status: self.order_status,

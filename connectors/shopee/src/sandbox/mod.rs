@@ -183,7 +183,7 @@ impl Platform for ShopeeSandbox {
         Ok(sn)
     }
 
-    fn cancel_order(&self, order_sn: &str) -> Result<(), String> {
+    fn cancel_order(&self, order_sn: &str, _reason: Option<&str>) -> Result<(), String> {
         let now = self.now().timestamp();
         self.state().cancel_order(order_sn, now)?;
         self.push_order(order_sn, "CANCELLED", now);
