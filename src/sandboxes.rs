@@ -8,6 +8,7 @@ use serde_json::json;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Platform {
     Shopee,
+    Lazada,
 }
 
 /// A sandbox serving in the background, and the line that announces it.
@@ -32,6 +33,28 @@ pub async fn start(platform: Platform, port: u16, rate: u32, seed: u64) -> anyho
             let announcement = json!({
                 "platform": "shopee",
                 "base_url": running.base_url,
+                "credentials": running.credentials,
+            })
+            .to_string();
+            Ok(Started {
+                announcement,
+                task: running.task,
+            })
+        }
+        Platform::Lazada => {
+            // --rate sets the inventory quota; other APIs keep Lazada's lower one.
+            let config = chosync_lazada::sandbox::SandboxConfig {
+                seed,
+                inventory_rate: rate,
+                ..Default::default()
+            };
+            let running = chosync_lazada::sandbox::LazadaSandbox::start(config, port)
+                .await
+                .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+            let announcement = json!({
+                "platform": "lazada",
+                "base_url": running.base_url,
+                "auth_url": running.auth_url,
                 "credentials": running.credentials,
             })
             .to_string();

@@ -72,6 +72,12 @@ impl Tokens {
         }
     }
 
+    /// Refresh this long before the access token expires (default 5 minutes).
+    pub fn with_margin(mut self, margin: Duration) -> Self {
+        self.margin = margin;
+        self
+    }
+
     /// Stores a freshly authorized pair (after the seller consented).
     pub async fn install(&self, tokens: TokenPair) -> Result<(), ConnectorError> {
         let mut current = self.current.lock().await;

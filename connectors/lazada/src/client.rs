@@ -1,0 +1,788 @@
+//! The Lazada connector: calls signed per attempt (upper-case hex over sorted
+//! parameters, millisecond timestamps, never an empty parameter), JSON
+//! `payload`s, tokens refreshed 30 minutes ahead, stock and prices in batches
+//! of up to 50 SKUs across products, orders by update window.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chosync_connector::clock::Clock;
+use chosync_connector::credentials::{CredentialStore, Refresher, TokenPair, Tokens};
+use chosync_connector::dto::{
+    ItemOutcome, ListingDraft, Order, OrderLine, OrderRef, OrderWindow, Page, PriceSet,
+    RemoteListing, RemoteVariant, StockSet, WebhookHint,
+};
+use chosync_connector::events::EventSink;
+use chosync_connector::http::{Answer, Endpoint, Http, HttpConfig, Reply};
+use chosync_connector::{
+    BatchScope, Bucket, Capabilities, Connector, ConnectorError, EndpointClass, Limits,
+};
+use reqwest::header::HeaderMap;
+use reqwest::{Method, RequestBuilder};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::dto::{self, id_text};
+use crate::mapping::{BatchFailures, Payload, decode, decode_batch, token_refused};
+use crate::orders::{format_time, order_state, parse_time, state_of};
+use crate::sign;
+
+/// Stock and price calls carry at most 50 SKUs, from any products.
+pub const SKUS_PER_CALL: usize = 50;
+/// `/orders/items/get` takes at most 50 orders.
+pub const ORDERS_PER_CALL: usize = 50;
+/// `/orders/get` refuses an offset beyond this: the window moves instead.
+pub const MAX_ORDER_OFFSET: i64 = 5_000;
+const ORDER_PAGE: i64 = 100;
+const PRODUCT_PAGE: i64 = 50;
+const MAX_PRODUCT_OFFSET: i64 = 10_000;
+/// `/images/migrate` takes at most 8 URLs.
+const IMAGES_PER_BATCH: usize = 8;
+
+mod ep {
+    use chosync_connector::EndpointClass::*;
+    use chosync_connector::http::Endpoint;
+
+    const fn e(path: &'static str, class: chosync_connector::EndpointClass, idempotent: bool) -> Endpoint {
+        Endpoint { path, class, idempotent }
+    }
+
+    // Spending a code or refresh token twice is refused, which is where a
+    // lost answer leaves the channel anyway: safe to repeat.
+    pub const TOKEN_CREATE: Endpoint = e("/auth/token/create", Auth, true);
+    pub const TOKEN_REFRESH: Endpoint = e("/auth/token/refresh", Auth, true);
+    pub const IMAGE_UPLOAD: Endpoint = e("/image/upload", Media, true);
+    pub const IMAGE_MIGRATE: Endpoint = e("/image/migrate", Media, true);
+    pub const IMAGES_MIGRATE: Endpoint = e("/images/migrate", Media, true);
+    pub const IMAGE_RESPONSE: Endpoint = e("/image/response/get", Media, true);
+    pub const PRODUCT_CREATE: Endpoint = e("/product/create", Catalogue, false);
+    pub const PRODUCT_UPDATE: Endpoint = e("/product/update", Catalogue, true);
+    pub const PRODUCTS_GET: Endpoint = e("/products/get", Catalogue, true);
+    pub const PRODUCT_ITEM_GET: Endpoint = e("/product/item/get", Catalogue, true);
+    pub const SELLABLE_UPDATE: Endpoint = e("/product/stock/sellable/update", Inventory, true);
+    pub const PRICE_QUANTITY_UPDATE: Endpoint = e("/product/price_quantity/update", Inventory, true);
+    pub const ORDERS_GET: Endpoint = e("/orders/get", Orders, true);
+    pub const ORDER_ITEMS_GET: Endpoint = e("/orders/items/get", Orders, true);
+}
+
+/// One Lazada seller as a chosync channel.
+#[derive(Clone)]
+pub struct LazadaConfig {
+    pub channel: String,
+    /// e.g. `https://api.lazada.vn/rest`.
+    pub base_url: String,
+    /// e.g. `https://auth.lazada.com/rest` (token create and refresh).
+    pub auth_url: String,
+    pub app_key: String,
+    pub app_secret: SecretString,
+    pub limits: Limits,
+    pub http: HttpConfig,
+}
+
+impl LazadaConfig {
+    /// Inventory and price APIs: 50 calls/s per seller (documented); other
+    /// APIs: 10 calls/s (conservative).
+    pub fn default_limits() -> Limits {
+        use EndpointClass::*;
+        let rate = |n| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+        Limits {
+            buckets: vec![
+                Bucket {
+                    name: "inventory",
+                    per_second: rate(50),
+                    classes: vec![Inventory],
+                },
+                Bucket {
+                    name: "other",
+                    per_second: rate(10),
+                    classes: vec![Auth, Catalogue, Orders, Media, Push],
+                },
+            ],
+        }
+    }
+}
+
+pub struct Lazada {
+    config: LazadaConfig,
+    http: Http,
+    tokens: Tokens,
+    clock: Arc<dyn Clock>,
+    /// Source image URL → Lazada URL: an image is migrated once.
+    migrated: Mutex<HashMap<String, String>>,
+}
+
+impl Lazada {
+    pub fn new(
+        config: LazadaConfig,
+        credentials: Arc<dyn CredentialStore>,
+        events: Arc<dyn EventSink>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConnectorError> {
+        let http = Http::new(&config.channel, &config.limits, events, config.http)?;
+        // Lazada recommends refreshing about 30 minutes ahead.
+        let tokens = Tokens::new(&config.channel, credentials, clock.clone())
+            .with_margin(chrono::Duration::minutes(30));
+        Ok(Self {
+            config,
+            http,
+            tokens,
+            clock,
+            migrated: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The consent page a seller opens to authorize the app.
+    pub fn auth_link(&self, redirect_uri: &str) -> Result<String, ConnectorError> {
+        let site = self.config.auth_url.trim_end_matches('/').trim_end_matches("/rest");
+        let mut url = url::Url::parse(&format!("{site}/oauth/authorize")).map_err(|e| {
+            ConnectorError::Rejected {
+                code: "bad_auth_url".into(),
+                field: Some("auth_url".into()),
+                message: e.to_string(),
+            }
+        })?;
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("force_auth", "true")
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("client_id", &self.config.app_key);
+        Ok(url.to_string())
+    }
+
+    /// Exchanges the authorization `code` for tokens and stores them.
+    pub async fn authorize(&self, code: &str) -> Result<(), ConnectorError> {
+        let tokens: dto::Tokens = self
+            .call(&ep::TOKEN_CREATE, Method::POST, None, &[("code", code.to_string())], top_level)
+            .await?;
+        self.tokens.install(self.pair(tokens)).await
+    }
+
+    fn pair(&self, tokens: dto::Tokens) -> TokenPair {
+        let now = self.clock.now();
+        TokenPair {
+            access_token: tokens.access_token.into(),
+            refresh_token: tokens.refresh_token.into(),
+            access_expires_at: now + chrono::Duration::seconds(tokens.expires_in),
+            refresh_expires_at: (tokens.refresh_expires_in > 0)
+                .then(|| now + chrono::Duration::seconds(tokens.refresh_expires_in)),
+        }
+    }
+
+    /// A request with Lazada's system parameters, signed now. GET carries the
+    /// parameters in the query, POST in a form body.
+    fn signed(
+        &self,
+        endpoint: &Endpoint,
+        method: &Method,
+        access_token: Option<&SecretString>,
+        params: &[(&str, String)],
+    ) -> RequestBuilder {
+        let base = match endpoint.class {
+            EndpointClass::Auth => &self.config.auth_url,
+            _ => &self.config.base_url,
+        };
+        let timestamp = self.clock.now().timestamp_millis().to_string();
+        let mut all: Vec<(&str, &str)> = vec![
+            ("app_key", self.config.app_key.as_str()),
+            ("timestamp", timestamp.as_str()),
+            ("sign_method", "sha256"),
+        ];
+        if let Some(token) = access_token {
+            all.push(("access_token", token.expose_secret()));
+        }
+        // Never an empty parameter: SDKs disagree on whether to sign them.
+        all.extend(params.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (*k, v.as_str())));
+        let sign = sign::request(self.config.app_secret.expose_secret(), endpoint.path, &all);
+        all.push(("sign", sign.as_str()));
+        let url = format!("{}{}", base.trim_end_matches('/'), endpoint.path);
+        let request = self.http.client().request(method.clone(), url);
+        if *method == Method::GET {
+            request.query(&all)
+        } else {
+            request.form(&all)
+        }
+    }
+
+    async fn call<T>(
+        &self,
+        endpoint: &Endpoint,
+        method: Method,
+        token: Option<&SecretString>,
+        params: &[(&str, String)],
+        decode: fn(&Reply) -> Answer<T>,
+    ) -> Result<T, ConnectorError> {
+        self.http
+            .call(
+                endpoint,
+                || Ok(self.signed(endpoint, &method, token, params)),
+                decode,
+            )
+            .await
+    }
+
+    /// A seller call; a refused token is refreshed once and the call repeated.
+    async fn seller<T>(
+        &self,
+        endpoint: &Endpoint,
+        method: Method,
+        params: &[(&str, String)],
+        decode: fn(&Reply) -> Answer<T>,
+    ) -> Result<T, ConnectorError> {
+        let token = self.tokens.access(self).await?;
+        match self.call(endpoint, method.clone(), Some(&token), params, decode).await {
+            Err(refused) if token_refused(&refused) => {
+                let token = self.tokens.refused(&token, self).await?;
+                self.call(endpoint, method, Some(&token), params, decode).await
+            }
+            other => other,
+        }
+    }
+
+    async fn post_payload<T>(
+        &self,
+        endpoint: &Endpoint,
+        payload: &Value,
+        decode: fn(&Reply) -> Answer<T>,
+    ) -> Result<T, ConnectorError> {
+        let payload = serde_json::to_string(payload).unwrap_or_default();
+        self.seller(endpoint, Method::POST, &[("payload", payload)], decode)
+            .await
+    }
+
+    /// Lazada-hosted URLs for source image URLs, migrating each one once
+    /// (one by one, or in batches of 8 with `/images/migrate`).
+    pub async fn lazada_images(&self, sources: &[String]) -> Result<Vec<String>, ConnectorError> {
+        let known = |url: &str| self.migrated.lock().ok().and_then(|m| m.get(url).cloned());
+        let missing: Vec<&String> = {
+            let mut seen = HashSet::new();
+            sources.iter().filter(|s| known(s).is_none() && seen.insert(s.as_str())).collect()
+        };
+        match missing.as_slice() {
+            [] => {}
+            [one] => {
+                let payload = json!({ "Request": { "Image": { "Url": one } } });
+                let answer: dto::ImageAnswer =
+                    self.post_payload(&ep::IMAGE_MIGRATE, &payload, data).await?;
+                self.remember(one, answer.image.url);
+            }
+            many => {
+                for batch in many.chunks(IMAGES_PER_BATCH) {
+                    self.migrate_batch(batch).await?;
+                }
+            }
+        }
+        sources
+            .iter()
+            .map(|s| known(s).ok_or_else(|| ConnectorError::Transient(format!("image {s} was not migrated"))))
+            .collect()
+    }
+
+    async fn migrate_batch(&self, urls: &[&String]) -> Result<(), ConnectorError> {
+        let payload = json!({ "Request": { "Images": { "Url": urls } } });
+        let batch: dto::Batch = self.post_payload(&ep::IMAGES_MIGRATE, &payload, data).await?;
+        for _ in 0..20 {
+            // Lazada asks for about half a second before the result is ready.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let result: dto::BatchImages = self
+                .seller(&ep::IMAGE_RESPONSE, Method::GET, &[("batch_id", batch.batch_id.clone())], data)
+                .await?;
+            if !result.errors.is_empty() {
+                return Err(ConnectorError::Rejected {
+                    code: "image_migrate".into(),
+                    field: Some("images".into()),
+                    message: format!("{} image(s) could not be migrated", result.errors.len()),
+                });
+            }
+            if result.images.len() == urls.len() {
+                for (source, image) in urls.iter().zip(result.images) {
+                    self.remember(source, image.url);
+                }
+                return Ok(());
+            }
+        }
+        Err(ConnectorError::Transient(format!("image batch {} not finished", batch.batch_id)))
+    }
+
+    fn remember(&self, source: &str, lazada: String) {
+        if let Ok(mut migrated) = self.migrated.lock() {
+            migrated.insert(source.to_string(), lazada);
+        }
+    }
+
+    async fn create(&self, draft: &ListingDraft) -> Result<RemoteListing, ConnectorError> {
+        if draft.variants.len() > SKUS_PER_CALL {
+            return Err(ConnectorError::Rejected {
+                code: "chosync_too_many_skus".into(),
+                field: Some("skus".into()),
+                message: format!("{} SKUs; one create carries at most {SKUS_PER_CALL}", draft.variants.len()),
+            });
+        }
+        let first = draft.variants.first().map(|v| v.sku.clone()).unwrap_or_default();
+        match self.post_payload::<dto::Created>(&ep::PRODUCT_CREATE, &product_payload(draft, None), data).await {
+            Ok(created) => self.listing(created.item_id).await,
+            // SellerSku is unique per shop: a lost answer is settled by looking it up.
+            Err(ConnectorError::Ambiguous(detail)) => {
+                for wait in [Duration::ZERO, Duration::from_secs(1)] {
+                    tokio::time::sleep(wait).await;
+                    if let Some(found) = self.find_listing_by_sku(&first).await? {
+                        return Ok(found);
+                    }
+                }
+                Err(ConnectorError::Ambiguous(format!(
+                    "/product/create for {first} may or may not have been applied ({detail}); look the SKU up before trying again"
+                )))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn update(&self, draft: &ListingDraft, existing: &RemoteListing) -> Result<RemoteListing, ConnectorError> {
+        let missing: Vec<&str> = draft
+            .variants
+            .iter()
+            .filter(|v| existing.variant(&v.sku).is_none())
+            .map(|v| v.sku.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ConnectorError::Rejected {
+                code: "chosync_new_variants".into(),
+                field: Some("skus".into()),
+                message: format!(
+                    "product {} has no SKU {}; adding SKUs to a live Lazada product is not supported yet",
+                    existing.listing_id,
+                    missing.join(", ")
+                ),
+            });
+        }
+        let item_id: i64 = existing
+            .listing_id
+            .parse()
+            .map_err(|_| ConnectorError::NotFound(format!("item id {}", existing.listing_id)))?;
+        let payload = product_payload(draft, Some((item_id, existing)));
+        self.post_payload::<Value>(&ep::PRODUCT_UPDATE, &payload, data).await?;
+        self.listing(item_id).await
+    }
+
+    /// Activates or deactivates SKUs (`active` | `inactive`).
+    pub async fn set_sku_status(&self, listing: &RemoteListing, skus: &[&str], status: &str) -> Result<(), ConnectorError> {
+        let entries: Vec<Value> = skus
+            .iter()
+            .filter_map(|sku| listing.variant(sku))
+            .map(|v| json!({ "SkuId": v.variant_id, "SellerSku": v.sku, "Status": status }))
+            .collect();
+        let payload = json!({ "Request": { "Product": { "ItemId": listing.listing_id, "Skus": { "Sku": entries } } } });
+        self.post_payload::<Value>(&ep::PRODUCT_UPDATE, &payload, data).await.map(|_| ())
+    }
+
+    async fn listing(&self, item_id: i64) -> Result<RemoteListing, ConnectorError> {
+        let product: dto::Product = self
+            .seller(&ep::PRODUCT_ITEM_GET, Method::GET, &[("item_id", item_id.to_string())], data)
+            .await?;
+        Ok(remote(product))
+    }
+
+    /// Stock or price for up to 50 SKUs of any products per call; the last
+    /// value asked for a SKU wins.
+    async fn batched(&self, endpoint: &Endpoint, entries: Vec<(&str, Value)>) -> Vec<ItemOutcome> {
+        let mut latest: BTreeMap<&str, Value> = BTreeMap::new();
+        for (sku, entry) in &entries {
+            latest.insert(sku, entry.clone());
+        }
+        let unique: Vec<(&str, Value)> = latest.into_iter().collect();
+        let mut results: HashMap<&str, Result<(), ConnectorError>> = HashMap::new();
+        for chunk in unique.chunks(SKUS_PER_CALL) {
+            let skus: Vec<&Value> = chunk.iter().map(|(_, e)| e).collect();
+            let payload = json!({ "Request": { "Product": { "Skus": { "Sku": skus } } } });
+            let answer: Result<BatchFailures, ConnectorError> =
+                self.post_payload(endpoint, &payload, decode_batch).await;
+            for (sku, _) in chunk {
+                let result = match &answer {
+                    Err(err) => Err(err.clone()),
+                    Ok(failures) => failures.0.get(*sku).map_or(Ok(()), |e| Err(e.clone())),
+                };
+                results.insert(sku, result);
+            }
+        }
+        entries
+            .iter()
+            .map(|(sku, _)| ItemOutcome {
+                sku: sku.to_string(),
+                result: results
+                    .get(sku)
+                    .cloned()
+                    .unwrap_or_else(|| Err(ConnectorError::Transient("not sent".into()))),
+            })
+            .collect()
+    }
+
+    /// One page of `/orders/get` from `after`, oldest update first.
+    async fn orders_page(&self, after: &str, before: &str, offset: i64) -> Result<dto::Orders, ConnectorError> {
+        self.seller(
+            &ep::ORDERS_GET,
+            Method::GET,
+            &[
+                ("update_after", after.to_string()),
+                ("update_before", before.to_string()),
+                ("sort_by", "updated_at".into()),
+                ("sort_direction", "ASC".into()),
+                ("limit", ORDER_PAGE.to_string()),
+                ("offset", offset.to_string()),
+            ],
+            data,
+        )
+        .await
+    }
+}
+
+fn data<T: DeserializeOwned>(reply: &Reply) -> Answer<T> {
+    decode(reply, Payload::Data)
+}
+
+fn top_level<T: DeserializeOwned>(reply: &Reply) -> Answer<T> {
+    decode(reply, Payload::TopLevel)
+}
+
+fn remote(product: dto::Product) -> RemoteListing {
+    RemoteListing {
+        listing_id: product.item_id.to_string(),
+        listing_sku: None,
+        status: product.status,
+        title: product.attributes["name"].as_str().unwrap_or("").to_string(),
+        variants: product
+            .skus
+            .into_iter()
+            .map(|sku| RemoteVariant {
+                sku: sku.seller_sku,
+                variant_id: sku.sku_id.to_string(),
+                price: sku.price.round() as i64,
+                stock: sku.sellable_stock,
+            })
+            .collect(),
+    }
+}
+
+/// `Request.Product` for create (no `existing`) or update.
+fn product_payload(draft: &ListingDraft, existing: Option<(i64, &RemoteListing)>) -> Value {
+    let mut attributes = json!({
+        "name": draft.title,
+        "description": draft.description,
+    });
+    if let Some(brand) = &draft.brand {
+        attributes["brand"] = json!(brand);
+    }
+    for (name, value) in &draft.attributes {
+        attributes[name.as_str()] = json!(value);
+    }
+    let skus: Vec<Value> = draft
+        .variants
+        .iter()
+        .map(|variant| {
+            let mut sku = json!({
+                "SellerSku": variant.sku,
+                "package_weight": format!("{:.2}", draft.weight_g as f64 / 1000.0),
+            });
+            if let Some([length, width, height]) = draft.dimensions_cm {
+                sku["package_length"] = json!(length.to_string());
+                sku["package_width"] = json!(width.to_string());
+                sku["package_height"] = json!(height.to_string());
+            }
+            let sale_props: serde_json::Map<String, Value> = draft
+                .option_names
+                .iter()
+                .zip(&variant.option_values)
+                .map(|(name, value)| (name.clone(), json!(value)))
+                .collect();
+            if !sale_props.is_empty() {
+                sku["saleProp"] = Value::Object(sale_props);
+            }
+            match existing.and_then(|(_, listing)| listing.variant(&variant.sku)) {
+                Some(remote) => sku["SkuId"] = json!(remote.variant_id),
+                None => {
+                    // Price and stock of existing SKUs go through their own calls.
+                    sku["price"] = json!(variant.price.to_string());
+                    sku["quantity"] = json!(variant.stock.to_string());
+                }
+            }
+            sku
+        })
+        .collect();
+    let mut product = json!({
+        "PrimaryCategory": draft.category_id,
+        "Images": { "Image": draft.images },
+        "Attributes": attributes,
+        "Skus": { "Sku": skus },
+    });
+    if let Some((item_id, _)) = existing {
+        product["ItemId"] = json!(item_id.to_string());
+    }
+    json!({ "Request": { "Product": product } })
+}
+
+#[async_trait]
+impl Refresher for Lazada {
+    async fn refresh(&self, refresh_token: &SecretString) -> Result<TokenPair, ConnectorError> {
+        let tokens: dto::Tokens = self
+            .call(
+                &ep::TOKEN_REFRESH,
+                Method::POST,
+                None,
+                &[("refresh_token", refresh_token.expose_secret().to_string())],
+                top_level,
+            )
+            .await?;
+        Ok(self.pair(tokens))
+    }
+}
+
+#[async_trait]
+impl Connector for Lazada {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            stock_batch: SKUS_PER_CALL,
+            price_batch: SKUS_PER_CALL,
+            batch_scope: BatchScope::AcrossListings,
+            webhooks: true,
+            max_title_chars: 255,
+            max_variants: SKUS_PER_CALL,
+            // No maximum window is documented; offsets stop at 5,000 instead.
+            order_window: Duration::from_secs(u64::MAX / 4),
+            order_detail_batch: ORDERS_PER_CALL,
+        }
+    }
+
+    fn default_limits(&self) -> Limits {
+        LazadaConfig::default_limits()
+    }
+
+    async fn refresh_credentials(&self) -> Result<(), ConnectorError> {
+        self.tokens.refresh_now(self).await
+    }
+
+    async fn upload_image(&self, name: &str, bytes: Vec<u8>) -> Result<String, ConnectorError> {
+        let endpoint = &ep::IMAGE_UPLOAD;
+        let token = self.tokens.access(self).await?;
+        let answer: dto::ImageAnswer = self
+            .http
+            .call(
+                endpoint,
+                || {
+                    // The file is not signed; the other parameters go in the query.
+                    let part = reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string());
+                    let form = reqwest::multipart::Form::new().part("image", part);
+                    let request = self.signed(endpoint, &Method::GET, Some(&token), &[]);
+                    let request = request
+                        .build()
+                        .map_err(|e| ConnectorError::Transient(e.without_url().to_string()))?;
+                    Ok(self
+                        .http
+                        .client()
+                        .post(request.url().clone())
+                        .multipart(form))
+                },
+                data,
+            )
+            .await?;
+        Ok(answer.image.url)
+    }
+
+    async fn upsert_listing(&self, draft: &ListingDraft, existing: Option<&RemoteListing>) -> Result<RemoteListing, ConnectorError> {
+        match existing {
+            Some(existing) => self.update(draft, existing).await,
+            None => self.create(draft).await,
+        }
+    }
+
+    async fn find_listing_by_sku(&self, sku: &str) -> Result<Option<RemoteListing>, ConnectorError> {
+        let list = serde_json::to_string(&[sku]).unwrap_or_default();
+        let page: dto::Products = self
+            .seller(
+                &ep::PRODUCTS_GET,
+                Method::GET,
+                &[("filter", "all".into()), ("sku_seller_list", list), ("limit", "10".into())],
+                data,
+            )
+            .await?;
+        Ok(page.products.into_iter().map(remote).find(|l| l.carries(sku)))
+    }
+
+    /// Sets what buyers can buy: `/product/stock/sellable/update` makes
+    /// Lazada's sellable quantity exactly the allotted one, whatever unpaid
+    /// (withheld) or paid (occupied) orders hold.
+    async fn set_stock(&self, items: &[StockSet]) -> Vec<ItemOutcome> {
+        let entries = items
+            .iter()
+            .map(|s| {
+                let entry = json!({
+                    "ItemId": s.at.listing_id,
+                    "SkuId": s.at.variant_id,
+                    "SellerSku": s.sku,
+                    "SellableQuantity": s.quantity.max(0).to_string(),
+                });
+                (s.sku.as_str(), entry)
+            })
+            .collect();
+        self.batched(&ep::SELLABLE_UPDATE, entries).await
+    }
+
+    async fn set_price(&self, items: &[PriceSet]) -> Vec<ItemOutcome> {
+        let entries = items
+            .iter()
+            .map(|p| {
+                let entry = json!({
+                    "ItemId": p.at.listing_id,
+                    "SkuId": p.at.variant_id,
+                    "SellerSku": p.sku,
+                    "Price": p.price.to_string(),
+                });
+                (p.sku.as_str(), entry)
+            })
+            .collect();
+        self.batched(&ep::PRICE_QUANTITY_UPDATE, entries).await
+    }
+
+    /// Pages by offset (50 a page) and, before the offset cap, moves the
+    /// update window to the last product seen. The cursor is `after|offset`.
+    async fn list_remote_listings(&self, cursor: Option<&str>) -> Result<Page<RemoteListing>, ConnectorError> {
+        let (after, offset) = cursor
+            .and_then(|c| c.split_once('|'))
+            .map(|(a, o)| (a.to_string(), o.parse::<i64>().unwrap_or(0)))
+            .unwrap_or_else(|| ("2000-01-01T00:00:00+00:00".into(), 0));
+        let page: dto::Products = self
+            .seller(
+                &ep::PRODUCTS_GET,
+                Method::GET,
+                &[
+                    ("filter", "all".into()),
+                    ("update_after", after.clone()),
+                    ("limit", PRODUCT_PAGE.to_string()),
+                    ("offset", offset.to_string()),
+                ],
+                data,
+            )
+            .await?;
+        let got = page.products.len() as i64;
+        let last_time = page.products.last().map(|p| p.updated_time.clone());
+        let items = page.products.into_iter().map(remote).collect();
+        let next = if got < PRODUCT_PAGE {
+            None
+        } else if offset + 2 * PRODUCT_PAGE > MAX_PRODUCT_OFFSET {
+            last_time.map(|t| format!("{t}|0"))
+        } else {
+            Some(format!("{after}|{}", offset + PRODUCT_PAGE))
+        };
+        Ok(Page { items, next })
+    }
+
+    /// Walks the window by update time; when the offset would pass 5,000 the
+    /// window restarts at the last `updated_at` seen (duplicates dropped).
+    async fn list_orders(&self, window: OrderWindow) -> Result<Vec<OrderRef>, ConnectorError> {
+        let before = format_time(window.to);
+        let mut after = format_time(window.from);
+        let mut offset = 0;
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        loop {
+            let page = self.orders_page(&after, &before, offset).await?;
+            let got = page.orders.len() as i64;
+            let last_update = page.orders.last().map(|o| o.updated_at.clone());
+            for order in page.orders {
+                let id = id_text(&order.order_id);
+                if seen.insert(id.clone()) {
+                    out.push(OrderRef {
+                        order_id: id,
+                        status: order.statuses.join(","),
+                    });
+                }
+            }
+            if got < ORDER_PAGE {
+                return Ok(out);
+            }
+            if offset + 2 * ORDER_PAGE > MAX_ORDER_OFFSET {
+                let Some(last) = last_update.and_then(|t| parse_time(&t)) else {
+                    return Ok(out);
+                };
+                let moved = format_time(last);
+                if moved == after {
+                    return Err(ConnectorError::Rejected {
+                        code: "chosync_order_window".into(),
+                        field: None,
+                        message: format!("more than {MAX_ORDER_OFFSET} orders were updated at {moved}; Lazada cannot page past them"),
+                    });
+                }
+                after = moved;
+                offset = 0;
+            } else {
+                offset += ORDER_PAGE;
+            }
+        }
+    }
+
+    /// Items of up to 50 orders per call. Lazada has no quantity: each order
+    /// item is one unit, kept as its own line with its own status.
+    async fn get_orders(&self, ids: &[String]) -> Result<Vec<Order>, ConnectorError> {
+        let mut out = Vec::new();
+        for batch in ids.chunks(ORDERS_PER_CALL) {
+            let list = format!("[{}]", batch.join(","));
+            let orders: Vec<dto::OrderItems> = self
+                .seller(&ep::ORDER_ITEMS_GET, Method::GET, &[("order_ids", list)], data)
+                .await?;
+            for order in orders {
+                let lines: Vec<OrderLine> = order
+                    .order_items
+                    .iter()
+                    .map(|item| OrderLine {
+                        line_id: id_text(&item.order_item_id),
+                        sku: item.sku.clone(),
+                        quantity: 1,
+                        state: state_of(&item.status),
+                    })
+                    .collect();
+                let times: Vec<_> = order
+                    .order_items
+                    .iter()
+                    .flat_map(|i| [parse_time(&i.created_at), parse_time(&i.updated_at)])
+                    .flatten()
+                    .collect();
+                let states: Vec<_> = lines.iter().map(|l| l.state).collect();
+                let mut statuses: Vec<&str> = order.order_items.iter().map(|i| i.status.as_str()).collect();
+                statuses.sort();
+                statuses.dedup();
+                out.push(Order {
+                    order_id: id_text(&order.order_id),
+                    platform_status: statuses.join(","),
+                    state: order_state(&states),
+                    created_at: times.iter().min().copied().unwrap_or_default(),
+                    updated_at: times.iter().max().copied().unwrap_or_default(),
+                    lines,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn verify_webhook(&self, headers: &HeaderMap, raw_body: &[u8]) -> Result<WebhookHint, ConnectorError> {
+        let given = headers
+            .get(reqwest::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let secret = self.config.app_secret.expose_secret();
+        if !sign::verify_push(secret, &self.config.app_key, raw_body, given) {
+            return Err(ConnectorError::Unauthorized("push signature does not match".into()));
+        }
+        let push: dto::Push = serde_json::from_slice(raw_body).map_err(|_| ConnectorError::Rejected {
+            code: "bad_push".into(),
+            field: None,
+            message: "push body is not Lazada's push JSON".into(),
+        })?;
+        Ok(match (push.message_type, push.data.get("trade_order_id")) {
+            (0, Some(order)) => WebhookHint::OrdersChanged {
+                order_ids: vec![id_text(order)],
+            },
+            (kind, _) => WebhookHint::Other { code: kind.to_string() },
+        })
+    }
+}

@@ -1,0 +1,612 @@
+//! Lazada's endpoints as the sandbox answers them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Multipart, RawQuery, State};
+use axum::http::Uri;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::payload::{self, list, number, text};
+use super::state::{OrderItem, Product, Sku, State as Memory, is_leaf, time_text};
+use super::{LazadaError, LazadaSandbox, fail};
+use crate::orders::parse_time;
+
+type S = State<Arc<LazadaSandbox>>;
+
+/// The API paths the sandbox serves, under `/rest`.
+pub fn routes(sandbox: Arc<LazadaSandbox>) -> Router {
+    Router::new()
+        .route("/rest/auth/token/create", post(token))
+        .route("/rest/auth/token/refresh", post(token))
+        .route("/rest/image/upload", post(upload))
+        .route("/rest/image/migrate", post(seller_post))
+        .route("/rest/images/migrate", post(seller_post))
+        .route("/rest/image/response/get", get(seller_get))
+        .route("/rest/product/create", post(seller_post))
+        .route("/rest/product/update", post(seller_post))
+        .route("/rest/products/get", get(seller_get))
+        .route("/rest/product/item/get", get(seller_get))
+        .route("/rest/product/stock/sellable/update", post(seller_post))
+        .route("/rest/product/price_quantity/update", post(seller_post))
+        .route("/rest/orders/get", get(seller_get))
+        .route("/rest/orders/items/get", get(seller_get))
+        .with_state(sandbox)
+}
+
+fn api_path(uri: &Uri) -> &str {
+    uri.path().strip_prefix("/rest").unwrap_or(uri.path())
+}
+
+/// Every parameter of a call: query and form body together.
+fn params(query: Option<String>, form: &[u8]) -> HashMap<String, String> {
+    let mut all: HashMap<String, String> = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    all.extend(url::form_urlencoded::parse(form).into_owned());
+    all
+}
+
+fn request_payload(params: &HashMap<String, String>) -> Result<Value, LazadaError> {
+    let raw = params
+        .get("payload")
+        .ok_or_else(|| fail("MissingParameter", "The input parameter payload is missing."))?;
+    payload::parse(raw).ok_or_else(|| fail("InvalidParameter", "payload is neither JSON nor XML."))
+}
+
+async fn token(State(s): S, uri: Uri, RawQuery(query): RawQuery, body: Bytes) -> Response {
+    let path = api_path(&uri).to_string();
+    let params = params(query, &body);
+    let result = s.admit(&path, &params, false).and_then(|()| {
+        let now = s.now();
+        let mut state = s.state();
+        let refresh_expires = if path == "/auth/token/create" {
+            let code = params.get("code").map_or("", String::as_str);
+            if !state.take_code(code, now) {
+                return Err(fail("InvalidCode", "Invalid authorization code."));
+            }
+            now + s.config.refresh_ttl
+        } else {
+            let token = params.get("refresh_token").map_or("", String::as_str);
+            state
+                .refresh_expiry(token, now)
+                .ok_or_else(|| fail("IllegalRefreshToken", "The specified refresh token is invalid or expired."))?
+        };
+        let (access, refresh) = state.issue_tokens(now, s.config.access_ttl, refresh_expires);
+        Ok(json!({
+            "access_token": access,
+            "refresh_token": refresh,
+            "expires_in": s.config.access_ttl.num_seconds(),
+            "refresh_expires_in": (refresh_expires - now).num_seconds(),
+            "country": "vn",
+            "account": "htx-bac-kan@example.vn",
+            "account_platform": "seller_center",
+            "country_user_info": [{ "country": "vn", "seller_id": s.config.seller_id, "user_id": "1001", "short_code": "VN1A2B3C" }],
+        }))
+    });
+    s.answer_top(result)
+}
+
+async fn upload(State(s): S, RawQuery(query): RawQuery, mut form: Multipart) -> Response {
+    // The file is not part of the signature: only the query is checked.
+    let params = params(query, &[]);
+    if let Err(err) = s.admit("/image/upload", &params, true) {
+        return s.answer(Err(err));
+    }
+    let mut image = None;
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) if field.name() == Some("image") => match field.bytes().await {
+                Ok(bytes) => image = Some(bytes.to_vec()),
+                Err(_) => return s.answer(Err(fail("InvalidParameter", "Unreadable image."))),
+            },
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(_) => return s.answer(Err(fail("InvalidParameter", "Invalid multipart body."))),
+        }
+    }
+    let result = (|| {
+        let image = image.ok_or_else(|| fail("MissingParameter", "The input parameter image is missing."))?;
+        let png = image.starts_with(b"\x89PNG\r\n\x1a\n");
+        let jpeg = image.starts_with(&[0xFF, 0xD8, 0xFF]);
+        if !png && !jpeg {
+            return Err(fail("30001", "Only JPG and PNG images are supported."));
+        }
+        if image.len() > 3 * 1024 * 1024 {
+            return Err(fail("30002", "Image should be at most 3 MB."));
+        }
+        Ok(json!({ "image": s.host_image() }))
+    })();
+    s.answer(result)
+}
+
+async fn seller_get(State(s): S, uri: Uri, RawQuery(query): RawQuery) -> Response {
+    let path = api_path(&uri).to_string();
+    let params = params(query, &[]);
+    let result = s.admit(&path, &params, true).and_then(|()| match path.as_str() {
+        "/image/response/get" => s.image_response(&params),
+        "/products/get" => s.products(&params),
+        "/product/item/get" => s.product_item(&params),
+        "/orders/get" => s.orders(&params),
+        "/orders/items/get" => s.order_items(&params),
+        _ => Err(fail("InvalidApi", "No such API.")),
+    });
+    s.answer(result)
+}
+
+async fn seller_post(State(s): S, uri: Uri, RawQuery(query): RawQuery, body: Bytes) -> Response {
+    let path = api_path(&uri).to_string();
+    let params = params(query, &body);
+    let result = s.admit(&path, &params, true).and_then(|()| {
+        let payload = request_payload(&params)?;
+        match path.as_str() {
+            "/image/migrate" => s.migrate_one(&payload),
+            "/images/migrate" => s.migrate_many(&payload),
+            "/product/create" => s.create(&payload),
+            "/product/update" => s.update(&payload),
+            "/product/stock/sellable/update" => s.stock_update(&payload, true),
+            "/product/price_quantity/update" => s.stock_update(&payload, false),
+            _ => Err(fail("InvalidApi", "No such API.")),
+        }
+    });
+    s.answer(result)
+}
+
+/// Lazada fetches images itself: ports 80/443 only, no IP-literal hosts.
+fn fetchable(source: &str) -> bool {
+    let Ok(url) = url::Url::parse(source) else {
+        return false;
+    };
+    let host_ok = matches!(url.host(), Some(url::Host::Domain(_)));
+    let port_ok = url.port().is_none_or(|p| p == 80 || p == 443);
+    matches!(url.scheme(), "http" | "https") && host_ok && port_ok
+}
+
+fn whole_price(value: &Value) -> Result<i64, &'static str> {
+    let price = number(value).ok_or("4118")?;
+    if price <= 0.0 {
+        return Err("4118");
+    }
+    if price.fract() != 0.0 {
+        return Err("4104");
+    }
+    Ok(price as i64)
+}
+
+impl LazadaSandbox {
+    fn host_image(&self) -> Value {
+        let mut state = self.state();
+        let n = state.next_number();
+        let url = format!("https://vn-live.slatic.net/p/{n:032x}.jpg");
+        state.images.insert(url.clone());
+        json!({ "url": url, "hash_code": format!("{n:032x}") })
+    }
+
+    fn migrate_one(&self, payload: &Value) -> Result<Value, LazadaError> {
+        let source = text(&payload["Request"]["Image"]["Url"]).unwrap_or_default();
+        if !fetchable(&source) {
+            return Err(fail("30003", "The image could not be downloaded (http/https, ports 80 or 443, no IP address)."));
+        }
+        Ok(json!({ "image": self.host_image() }))
+    }
+
+    fn migrate_many(&self, payload: &Value) -> Result<Value, LazadaError> {
+        let sources: Vec<String> = list(&payload["Request"]["Images"]["Url"]).iter().filter_map(text).collect();
+        if sources.is_empty() || sources.len() > 8 {
+            return Err(fail("30004", "Between 1 and 8 image URLs are migrated at once."));
+        }
+        let mut state = self.state();
+        let batch_id = format!("batch-{:016x}", state.next_number());
+        state.batches.insert(batch_id.clone(), sources);
+        Ok(json!({ "batch_id": batch_id }))
+    }
+
+    fn image_response(&self, params: &HashMap<String, String>) -> Result<Value, LazadaError> {
+        let batch = params.get("batch_id").cloned().unwrap_or_default();
+        let sources = self
+            .state()
+            .batches
+            .get(&batch)
+            .cloned()
+            .ok_or_else(|| fail("30005", "Unknown batch_id."))?;
+        let (mut images, mut errors) = (Vec::new(), Vec::new());
+        for source in sources {
+            if fetchable(&source) {
+                images.push(self.host_image());
+            } else {
+                errors.push(json!({ "url": source, "message": "download failed" }));
+            }
+        }
+        Ok(json!({ "images": images, "errors": errors }))
+    }
+
+    fn create(&self, payload: &Value) -> Result<Value, LazadaError> {
+        let product = &payload["Request"]["Product"];
+        let category = number(&product["PrimaryCategory"]).unwrap_or(0.0) as i64;
+        if !is_leaf(category) {
+            return Err(fail("500", "PrimaryCategory must be a leaf category."));
+        }
+        let attributes = &product["Attributes"];
+        let name = text(&attributes["name"]).unwrap_or_default();
+        if name.trim().is_empty() || name.chars().count() > 255 {
+            return Err(fail("500", "name is required, at most 255 characters."));
+        }
+        let description = text(&attributes["description"]).unwrap_or_default();
+        if description.chars().count() > 25_000 {
+            return Err(fail("500", "description is at most 25,000 characters."));
+        }
+        let images: Vec<String> = list(&product["Images"]["Image"]).iter().filter_map(text).collect();
+        let mut state = self.state();
+        if images.is_empty() || images.len() > 8 || images.iter().any(|i| !state.images.contains(i)) {
+            return Err(fail("500", "Between 1 and 8 images, all hosted by Lazada, are required."));
+        }
+        let skus = list(&product["Skus"]["Sku"]);
+        if skus.is_empty() {
+            return Err(fail("500", "At least one SKU is required."));
+        }
+        if skus.len() > 50 {
+            return Err(fail("E204", "Too many SKU."));
+        }
+        let mut built: Vec<Sku> = Vec::new();
+        let mut prop_names: Option<Vec<String>> = None;
+        for sku in &skus {
+            let seller_sku = text(&sku["SellerSku"]).unwrap_or_default();
+            if seller_sku.is_empty() {
+                return Err(fail("500", "SellerSku is required."));
+            }
+            if state.find_sku(&seller_sku).is_some() || built.iter().any(|b| b.seller_sku == seller_sku) {
+                return Err(detail_error("4105", &seller_sku, "SellerSku", "SellerSku is duplicate."));
+            }
+            let price = whole_price(&sku["price"])
+                .map_err(|code| detail_error(code, &seller_sku, "price", "Price must be a whole number above 0 for VN."))?;
+            let quantity = number(&sku["quantity"]).unwrap_or(0.0) as i64;
+            if quantity < 0 {
+                return Err(detail_error("500", &seller_sku, "quantity", "quantity cannot be negative."));
+            }
+            let weight = number(&sku["package_weight"]).unwrap_or(0.0);
+            if weight <= 0.0 {
+                return Err(detail_error("500", &seller_sku, "package_weight", "package_weight is required."));
+            }
+            let sale_props: BTreeMap<String, String> = sku["saleProp"]
+                .as_object()
+                .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), text(v)?))).collect())
+                .unwrap_or_default();
+            let names: Vec<String> = sale_props.keys().cloned().collect();
+            // Custom variations: at most 2 sale properties, the same for every SKU.
+            if names.len() > 2 {
+                return Err(fail("BIZ_CHECK_TOTAL_SALE_PROP_MAX_ITEMS", "At most 2 sale properties."));
+            }
+            match &prop_names {
+                Some(first) if *first != names => {
+                    return Err(detail_error("4143", &seller_sku, "saleProp", "All SKUs must declare the same sale properties."));
+                }
+                _ => prop_names = Some(names),
+            }
+            if built.iter().any(|b| b.sale_props == sale_props) {
+                return Err(detail_error("4143", &seller_sku, "saleProp", "Two SKUs have the same sale properties."));
+            }
+            let sku_id = 12_000_000_000 + state.next_number() as i64;
+            built.push(Sku {
+                sku_id,
+                seller_sku,
+                sale_props,
+                price,
+                real: quantity,
+                withheld: 0,
+                occupied: 0,
+                status: "active".into(),
+            });
+        }
+        let item_id = 6_700_000_000 + state.next_number() as i64;
+        let sku_list: Vec<Value> = built
+            .iter()
+            .map(|s| json!({ "seller_sku": s.seller_sku, "shop_sku": format!("{item_id}_VNAMZ-{}", s.sku_id), "sku_id": s.sku_id }))
+            .collect();
+        state.products.insert(
+            item_id,
+            Product {
+                item_id,
+                category,
+                name,
+                description,
+                images,
+                created: std::time::Instant::now(),
+                status: "pending".into(),
+                updated_time: self.now(),
+                skus: built,
+            },
+        );
+        Ok(json!({ "item_id": item_id, "sku_list": sku_list, "item_status": "Pending QC" }))
+    }
+
+    fn update(&self, payload: &Value) -> Result<Value, LazadaError> {
+        let product = &payload["Request"]["Product"];
+        let item_id = number(&product["ItemId"]).unwrap_or(0.0) as i64;
+        let now = self.now();
+        let mut state = self.state();
+        let images_known = {
+            let images: Vec<String> = list(&product["Images"]["Image"]).iter().filter_map(text).collect();
+            images.iter().all(|i| state.images.contains(i))
+        };
+        let stored = state
+            .products
+            .get_mut(&item_id)
+            .filter(|p| p.status != "deleted")
+            .ok_or_else(|| fail("E0208", "Item does not exist."))?;
+        if !images_known {
+            return Err(fail("501", "Images must be hosted by Lazada."));
+        }
+        if let Some(name) = text(&product["Attributes"]["name"]) {
+            if name.trim().is_empty() || name.chars().count() > 255 {
+                return Err(fail("501", "name is required, at most 255 characters."));
+            }
+            stored.name = name;
+        }
+        if let Some(description) = text(&product["Attributes"]["description"]) {
+            stored.description = description;
+        }
+        let images: Vec<String> = list(&product["Images"]["Image"]).iter().filter_map(text).collect();
+        if !images.is_empty() {
+            stored.images = images;
+        }
+        for sku in list(&product["Skus"]["Sku"]) {
+            let sku_id = number(&sku["SkuId"]).unwrap_or(0.0) as i64;
+            let seller_sku = text(&sku["SellerSku"]).unwrap_or_default();
+            let Some(target) = stored.skus.iter_mut().find(|s| s.sku_id == sku_id) else {
+                return Err(detail_error("207", &seller_sku, "SkuId", "SKU does not exist."));
+            };
+            if !seller_sku.is_empty() && seller_sku != target.seller_sku {
+                return Err(detail_error("501", &seller_sku, "SellerSku", "SellerSku cannot be changed."));
+            }
+            match text(&sku["Status"]).as_deref() {
+                None => {}
+                Some(status @ ("active" | "inactive" | "deleted")) => target.status = status.to_string(),
+                Some(_) => return Err(detail_error("501", &seller_sku, "Status", "Status is active, inactive or deleted.")),
+            }
+        }
+        stored.updated_time = now;
+        Ok(json!({}))
+    }
+
+    /// `/product/stock/sellable/update` (sellable = given) or
+    /// `/product/price_quantity/update` (real stock and/or price), up to 50
+    /// SKUs of any products. SKUs refused are named in `detail`; the others apply.
+    fn stock_update(&self, payload: &Value, sellable: bool) -> Result<Value, LazadaError> {
+        let skus = list(&payload["Request"]["Product"]["Skus"]["Sku"]);
+        if skus.is_empty() {
+            return Err(fail("MissingParameter", "No SKU given."));
+        }
+        if skus.len() > 50 {
+            return Err(fail("E204", "Too many SKU."));
+        }
+        let now = self.now();
+        let mut state = self.state();
+        let mut refused = Vec::new();
+        for sku in &skus {
+            let seller_sku = text(&sku["SellerSku"]).unwrap_or_default();
+            let item_id = number(&sku["ItemId"]).unwrap_or(0.0) as i64;
+            let sku_id = number(&sku["SkuId"]).unwrap_or(0.0) as i64;
+            let Some(product) = state.products.get_mut(&item_id).filter(|p| p.status != "deleted") else {
+                refused.push(json!({ "seller_sku": seller_sku, "code": "208", "field": "ItemId", "message": "Item does not exist." }));
+                continue;
+            };
+            let Some(target) = product.skus.iter_mut().find(|s| s.sku_id == sku_id) else {
+                refused.push(json!({ "seller_sku": seller_sku, "code": "207", "field": "SkuId", "message": "SKU does not exist." }));
+                continue;
+            };
+            match apply(target, sku, sellable) {
+                Ok(()) => product.updated_time = now,
+                Err((code, field, message)) => refused.push(json!({ "seller_sku": seller_sku, "code": code, "field": field, "message": message })),
+            }
+        }
+        if refused.is_empty() {
+            Ok(json!({}))
+        } else {
+            Err(LazadaError {
+                code: "501",
+                message: "Some SKUs were not updated.".into(),
+                detail: Some(Value::Array(refused)),
+            })
+        }
+    }
+
+    fn products(&self, params: &HashMap<String, String>) -> Result<Value, LazadaError> {
+        let limit: usize = params.get("limit").and_then(|l| l.parse().ok()).unwrap_or(20);
+        if !(1..=50).contains(&limit) {
+            return Err(fail("E019", "Invalid limit: at most 50."));
+        }
+        let offset: usize = params.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+        if offset > 10_000 {
+            return Err(fail("E014", "Invalid offset: at most 10000."));
+        }
+        let filter = params.get("filter").map_or("all", String::as_str);
+        let after = match params.get("update_after") {
+            Some(text) => Some(parse_time(text).ok_or_else(|| fail("E017", "Invalid update_after."))?),
+            None => None,
+        };
+        let wanted: Option<Vec<String>> = match params.get("sku_seller_list") {
+            Some(raw) => {
+                let list: Vec<String> = serde_json::from_str(raw).map_err(|_| fail("InvalidParameter", "sku_seller_list is a JSON array."))?;
+                if list.len() > 100 {
+                    return Err(fail("InvalidParameter", "sku_seller_list holds at most 100 SKUs."));
+                }
+                Some(list)
+            }
+            None => None,
+        };
+        let now = std::time::Instant::now();
+        let state = self.state();
+        let mut matching: Vec<&Product> = state
+            .products
+            .values()
+            .filter(|p| {
+                let status = p.status_at(now, self.config.qc_delay);
+                match filter {
+                    "all" => status != "deleted",
+                    "live" => status == "active",
+                    other => status == other,
+                }
+            })
+            .filter(|p| after.is_none_or(|a| p.updated_time >= a))
+            .filter(|p| wanted.as_ref().is_none_or(|w| p.skus.iter().any(|s| w.contains(&s.seller_sku))))
+            .collect();
+        matching.sort_by_key(|p| (p.updated_time, p.item_id));
+        let page: Vec<Value> = matching
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|p| Memory::product_json(p, now, self.config.qc_delay))
+            .collect();
+        Ok(json!({ "total_products": matching.len(), "products": page }))
+    }
+
+    fn product_item(&self, params: &HashMap<String, String>) -> Result<Value, LazadaError> {
+        let item_id: i64 = params.get("item_id").and_then(|i| i.parse().ok()).unwrap_or(0);
+        let state = self.state();
+        let product = state
+            .products
+            .get(&item_id)
+            .ok_or_else(|| fail("E0208", "Item does not exist."))?;
+        Ok(Memory::product_json(product, std::time::Instant::now(), self.config.qc_delay))
+    }
+
+    fn orders(&self, params: &HashMap<String, String>) -> Result<Value, LazadaError> {
+        let time = |name: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, LazadaError> {
+            match params.get(name) {
+                None => Ok(None),
+                Some(text) => parse_time(text).map(Some).ok_or_else(|| fail("E017", format!("Invalid {name}."))),
+            }
+        };
+        let (update_after, created_after) = (time("update_after")?, time("created_after")?);
+        if update_after.is_none() && created_after.is_none() {
+            return Err(fail("MissingParameter", "One of created_after or update_after is required."));
+        }
+        let update_before = time("update_before")?;
+        let limit: usize = params.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
+        if !(1..=100).contains(&limit) {
+            return Err(fail("E019", "Invalid limit: at most 100."));
+        }
+        let offset: usize = params.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+        if offset > 5_000 {
+            return Err(fail("E014", "Invalid offset: at most 5000."));
+        }
+        let state = self.state();
+        let mut matching: Vec<&super::state::Order> = state
+            .orders
+            .values()
+            .filter(|o| update_after.is_none_or(|a| o.updated_at >= a))
+            .filter(|o| update_before.is_none_or(|b| o.updated_at <= b))
+            .filter(|o| created_after.is_none_or(|a| o.created_at >= a))
+            .collect();
+        let descending = params.get("sort_direction").map(String::as_str) == Some("DESC");
+        if params.get("sort_by").map(String::as_str) == Some("updated_at") {
+            matching.sort_by_key(|o| (o.updated_at, o.order_id.clone()));
+        } else {
+            matching.sort_by_key(|o| (o.created_at, o.order_id.clone()));
+        }
+        if descending {
+            matching.reverse();
+        }
+        let page: Vec<Value> = matching
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|o| {
+                let mut statuses: Vec<&str> = o.items.iter().map(|i| i.status.as_str()).collect();
+                statuses.sort();
+                statuses.dedup();
+                json!({
+                    "order_id": o.order_id.parse::<i64>().unwrap_or(0),
+                    "order_number": o.order_id,
+                    "statuses": statuses,
+                    "created_at": time_text(o.created_at),
+                    "updated_at": time_text(o.updated_at),
+                    "items_count": o.items.len(),
+                })
+            })
+            .collect();
+        Ok(json!({ "count": page.len(), "countTotal": matching.len(), "orders": page }))
+    }
+
+    fn order_items(&self, params: &HashMap<String, String>) -> Result<Value, LazadaError> {
+        let raw = params.get("order_ids").cloned().unwrap_or_default();
+        let ids: Vec<Value> = serde_json::from_str(&raw).map_err(|_| fail("E016", "order_ids is a JSON array of order ids."))?;
+        if ids.is_empty() || ids.len() > 50 {
+            return Err(fail("E016", "Between 1 and 50 order ids."));
+        }
+        let state = self.state();
+        let orders: Vec<Value> = ids
+            .iter()
+            .filter_map(|id| state.orders.get(&text(id).unwrap_or_default()))
+            .map(|o| {
+                json!({
+                    "order_id": o.order_id.parse::<i64>().unwrap_or(0),
+                    "order_number": o.order_id,
+                    "order_items": o.items.iter().map(item_json).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        Ok(Value::Array(orders))
+    }
+}
+
+fn item_json(item: &OrderItem) -> Value {
+    json!({
+        "order_item_id": item.order_item_id.parse::<i64>().unwrap_or(0),
+        "sku": item.seller_sku,
+        "sku_id": item.sku_id,
+        "product_id": item.item_id,
+        "status": item.status,
+        "created_at": time_text(item.created_at),
+        "updated_at": time_text(item.updated_at),
+    })
+}
+
+/// Applies one SKU's stock or price; `Err((code, field, message))` refuses it.
+fn apply(target: &mut Sku, sku: &Value, sellable: bool) -> Result<(), (&'static str, &'static str, String)> {
+    let held = target.withheld + target.occupied;
+    if sellable {
+        let quantity = number(&sku["SellableQuantity"]).ok_or(("MissingParameter", "SellableQuantity", "SellableQuantity is required.".to_string()))?;
+        if quantity < 0.0 || quantity.fract() != 0.0 {
+            return Err(("212", "SellableQuantity", "Sellable quantity cannot be negative.".into()));
+        }
+        target.real = quantity as i64 + held;
+        return Ok(());
+    }
+    let price = match sku.get("Price") {
+        Some(price) => Some(whole_price(price).map_err(|code| (code, "Price", "Price must be a whole number above 0 for VN.".to_string()))?),
+        None => None,
+    };
+    let quantity = match sku.get("Quantity") {
+        Some(q) => {
+            let q = number(q).ok_or(("500", "Quantity", "Quantity is a number.".to_string()))?;
+            if q < 0.0 || (q as i64) < held {
+                return Err(("500", "Quantity", format!("Quantity must be at least the {held} units held by orders.")));
+            }
+            Some(q as i64)
+        }
+        None => None,
+    };
+    if price.is_none() && quantity.is_none() {
+        return Err(("MissingParameter", "Price", "Price or Quantity is required.".into()));
+    }
+    if let Some(price) = price {
+        target.price = price;
+    }
+    if let Some(quantity) = quantity {
+        target.real = quantity;
+    }
+    Ok(())
+}
+
+fn detail_error(code: &'static str, seller_sku: &str, field: &str, message: &str) -> LazadaError {
+    LazadaError {
+        code,
+        message: message.to_string(),
+        detail: Some(json!([{ "seller_sku": seller_sku, "code": code, "field": field, "message": message }])),
+    }
+}

@@ -1,0 +1,320 @@
+//! The sandbox's memory: tokens, products and SKUs with their stock model,
+//! orders with per-item statuses, migrated images.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+/// Leaf categories the sandbox accepts.
+pub fn is_leaf(category: i64) -> bool {
+    (10_000_100..10_000_200).contains(&category)
+}
+
+#[derive(Debug, Clone)]
+pub struct Sku {
+    pub sku_id: i64,
+    pub seller_sku: String,
+    pub sale_props: BTreeMap<String, String>,
+    pub price: i64,
+    /// Stock in the warehouse; what buyers can buy is real − withheld − occupied.
+    pub real: i64,
+    /// Held by unpaid orders.
+    pub withheld: i64,
+    /// Held by paid orders not yet shipped.
+    pub occupied: i64,
+    pub status: String,
+}
+
+impl Sku {
+    pub fn sellable(&self) -> i64 {
+        self.real - self.withheld - self.occupied
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Product {
+    pub item_id: i64,
+    pub category: i64,
+    pub name: String,
+    pub description: String,
+    pub images: Vec<String>,
+    pub created: Instant,
+    /// `pending` until QC passes, then `active` (or `inactive`/`deleted`).
+    pub status: String,
+    pub updated_time: DateTime<Utc>,
+    pub skus: Vec<Sku>,
+}
+
+impl Product {
+    /// QC passes `qc_delay` after creation.
+    pub fn status_at(&self, now: Instant, qc_delay: Duration) -> &str {
+        if self.status == "pending" && now.duration_since(self.created) >= qc_delay {
+            "active"
+        } else {
+            &self.status
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OrderItem {
+    pub order_item_id: String,
+    pub item_id: i64,
+    pub sku_id: i64,
+    pub seller_sku: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub order_id: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub items: Vec<OrderItem>,
+}
+
+struct Refresh {
+    expires: DateTime<Utc>,
+}
+
+#[derive(Default)]
+pub struct State {
+    counter: u64,
+    requests: u64,
+    codes: HashMap<String, DateTime<Utc>>,
+    access: HashMap<String, DateTime<Utc>>,
+    refresh: HashMap<String, Refresh>,
+    pub images: HashSet<String>,
+    pub batches: HashMap<String, Vec<String>>,
+    pub products: BTreeMap<i64, Product>,
+    pub orders: BTreeMap<String, Order>,
+}
+
+pub fn time_text(time: DateTime<Utc>) -> String {
+    // Lazada's own form: "2026-11-29 10:00:00 +0700".
+    match chrono::FixedOffset::east_opt(7 * 3600) {
+        Some(vietnam) => time.with_timezone(&vietnam).format("%Y-%m-%d %H:%M:%S %z").to_string(),
+        None => time.format("%Y-%m-%d %H:%M:%S +0000").to_string(),
+    }
+}
+
+impl State {
+    pub fn next_number(&mut self) -> u64 {
+        self.counter += 1;
+        self.counter
+    }
+
+    pub fn next_request(&mut self) -> u64 {
+        self.requests += 1;
+        self.requests
+    }
+
+    pub fn issue_code(&mut self, app_key: &str, now: DateTime<Utc>) -> String {
+        let code = format!("0_{app_key}_{:024x}", 0x636f_6465_u64 << 20 | self.next_number());
+        self.codes.insert(code.clone(), now + chrono::Duration::minutes(30));
+        code
+    }
+
+    pub fn take_code(&mut self, code: &str, now: DateTime<Utc>) -> bool {
+        matches!(self.codes.remove(code), Some(expires) if expires > now)
+    }
+
+    /// A new pair; a refresh keeps the refresh token's original expiry.
+    pub fn issue_tokens(
+        &mut self,
+        now: DateTime<Utc>,
+        access_ttl: chrono::Duration,
+        refresh_expires: DateTime<Utc>,
+    ) -> (String, String) {
+        let access = format!("50000{:040x}", 0x6163_6365_7373_u64 << 16 | self.next_number());
+        let refresh = format!("50001{:040x}", 0x7265_6672_6573_u64 << 16 | self.next_number());
+        self.access.insert(access.clone(), now + access_ttl);
+        self.refresh.insert(refresh.clone(), Refresh { expires: refresh_expires });
+        (access, refresh)
+    }
+
+    /// The refresh token's expiry, if it is still good.
+    pub fn refresh_expiry(&self, token: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.refresh.get(token).map(|r| r.expires).filter(|e| *e > now)
+    }
+
+    pub fn access_valid(&self, token: &str, now: DateTime<Utc>) -> bool {
+        self.access.get(token).is_some_and(|expires| *expires > now)
+    }
+
+    pub fn find_sku(&mut self, seller_sku: &str) -> Option<(&mut Product, usize)> {
+        self.products.values_mut().find_map(|p| {
+            let i = p.skus.iter().position(|s| s.seller_sku == seller_sku)?;
+            Some((p, i))
+        })
+    }
+
+    pub fn product_json(product: &Product, now: Instant, qc_delay: Duration) -> Value {
+        json!({
+            "item_id": product.item_id,
+            "primary_category": product.category,
+            "status": product.status_at(now, qc_delay),
+            "attributes": { "name": product.name, "description": product.description },
+            "images": product.images,
+            "updated_time": time_text(product.updated_time),
+            "skus": product.skus.iter().map(|s| json!({
+                "SellerSku": s.seller_sku,
+                "SkuId": s.sku_id,
+                "price": s.price as f64,
+                "quantity": s.real,
+                "sellableStock": s.sellable(),
+                "withholdStock": s.withheld,
+                "occupyStock": s.occupied,
+                "Status": s.status,
+                "saleProp": s.sale_props,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    pub fn listings_json(&self, now: Instant, qc_delay: Duration) -> Value {
+        Value::Array(
+            self.products
+                .values()
+                .map(|p| Self::product_json(p, now, qc_delay))
+                .collect(),
+        )
+    }
+
+    /// A buyer orders: one order item per unit (Lazada has no quantity), all
+    /// `unpaid`, each withholding one unit.
+    pub fn place_order(
+        &mut self,
+        seller_sku: &str,
+        quantity: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(String, Vec<(String, String)>), String> {
+        if quantity <= 0 {
+            return Err("quantity must be positive".into());
+        }
+        let order_number = self.next_number();
+        let first_line = self.next_number();
+        let (product, i) = self
+            .find_sku(seller_sku)
+            .ok_or_else(|| format!("no SKU {seller_sku}"))?;
+        if product.status == "deleted" || product.skus[i].status != "active" {
+            return Err(format!("SKU {seller_sku} is not for sale"));
+        }
+        let sku = &mut product.skus[i];
+        if sku.sellable() < quantity {
+            return Err(format!("only {} of {seller_sku} can be bought", sku.sellable()));
+        }
+        sku.withheld += quantity;
+        let (item_id, sku_id) = (product.item_id, sku.sku_id);
+        let order_id = format!("26042{order_number:010}");
+        let items: Vec<OrderItem> = (0..quantity as u64)
+            .map(|n| OrderItem {
+                order_item_id: format!("26043{:010}", first_line * 100 + n),
+                item_id,
+                sku_id,
+                seller_sku: seller_sku.to_string(),
+                status: "unpaid".into(),
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        let lines = items.iter().map(|i| (i.order_item_id.clone(), i.status.clone())).collect();
+        self.orders.insert(
+            order_id.clone(),
+            Order {
+                order_id: order_id.clone(),
+                created_at: now,
+                updated_at: now,
+                items,
+            },
+        );
+        Ok((order_id, lines))
+    }
+
+    fn sku_mut(&mut self, item_id: i64, sku_id: i64) -> Option<&mut Sku> {
+        self.products
+            .get_mut(&item_id)?
+            .skus
+            .iter_mut()
+            .find(|s| s.sku_id == sku_id)
+    }
+
+    /// Cancelling before shipping releases the hold; an "out of stock" reason
+    /// also sets the SKU's stock to 0, as Lazada does.
+    pub fn cancel_order(
+        &mut self,
+        order_id: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, String)>, String> {
+        let order = self.orders.get_mut(order_id).ok_or_else(|| format!("no order {order_id}"))?;
+        let open: Vec<usize> = (0..order.items.len())
+            .filter(|i| matches!(order.items[*i].status.as_str(), "unpaid" | "pending"))
+            .collect();
+        if open.is_empty() {
+            return Err(format!("order {order_id} has no item that can still be cancelled"));
+        }
+        let mut released = Vec::new();
+        for i in &open {
+            let item = &mut order.items[*i];
+            released.push((item.item_id, item.sku_id, item.status.clone()));
+            item.status = "canceled".into();
+            item.updated_at = now;
+        }
+        order.updated_at = now;
+        let lines = open
+            .iter()
+            .map(|i| (order.items[*i].order_item_id.clone(), "canceled".to_string()))
+            .collect();
+        for (item_id, sku_id, was) in released {
+            if let Some(sku) = self.sku_mut(item_id, sku_id) {
+                if was == "unpaid" {
+                    sku.withheld -= 1;
+                } else {
+                    sku.occupied -= 1;
+                }
+                if reason == Some("out_of_stock") {
+                    sku.real = sku.withheld + sku.occupied;
+                }
+            }
+        }
+        Ok(lines)
+    }
+
+    /// Ready to ship, then shipped: the units leave the warehouse.
+    pub fn ship_order(&mut self, order_id: &str, now: DateTime<Utc>) -> Result<Vec<(String, String)>, String> {
+        let order = self.orders.get_mut(order_id).ok_or_else(|| format!("no order {order_id}"))?;
+        let open: Vec<usize> = (0..order.items.len())
+            .filter(|i| matches!(order.items[*i].status.as_str(), "unpaid" | "pending"))
+            .collect();
+        if open.is_empty() {
+            return Err(format!("order {order_id} has nothing to ship"));
+        }
+        let mut moved = Vec::new();
+        for i in &open {
+            let item = &mut order.items[*i];
+            moved.push((item.item_id, item.sku_id, item.status.clone()));
+            item.status = "shipped".into();
+            item.updated_at = now;
+        }
+        order.updated_at = now;
+        let lines = open
+            .iter()
+            .map(|i| (order.items[*i].order_item_id.clone(), "shipped".to_string()))
+            .collect();
+        for (item_id, sku_id, was) in moved {
+            if let Some(sku) = self.sku_mut(item_id, sku_id) {
+                if was == "unpaid" {
+                    sku.withheld -= 1;
+                } else {
+                    sku.occupied -= 1;
+                }
+                sku.real -= 1;
+            }
+        }
+        Ok(lines)
+    }
+}
