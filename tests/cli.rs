@@ -269,3 +269,56 @@ async fn the_shopee_sandbox_runs_standalone_and_announces_itself() {
     exchanged.expect("the announced code is exchanged");
     assert!(listed.expect("listing works").items.is_empty());
 }
+
+#[tokio::test]
+async fn the_lazada_sandbox_runs_standalone_and_announces_its_auth_host() {
+    use std::io::BufRead;
+    use std::sync::Arc;
+
+    use chosync::clock::SystemClock;
+    use chosync_connector::Connector;
+    use chosync_connector::credentials::MemoryCredentials;
+    use chosync_connector::events::LogOnly;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chosync"))
+        .args(["sandbox", "lazada", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start sandbox");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("announcement");
+    let announced: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    assert_eq!(announced["platform"], "lazada");
+    let credentials = &announced["credentials"];
+    let config = chosync_lazada::LazadaConfig {
+        channel: "lazada-cli".into(),
+        base_url: announced["base_url"].as_str().expect("base_url").into(),
+        auth_url: announced["auth_url"].as_str().expect("auth_url").into(),
+        app_key: credentials["app_key"].as_str().expect("app_key").into(),
+        app_secret: credentials["app_secret"]
+            .as_str()
+            .expect("secret")
+            .to_string()
+            .into(),
+        limits: chosync_lazada::LazadaConfig::default_limits(),
+        http: Default::default(),
+    };
+    let lazada = chosync_lazada::Lazada::new(
+        config,
+        Arc::new(MemoryCredentials::default()),
+        Arc::new(LogOnly),
+        Arc::new(SystemClock),
+    )
+    .expect("connector");
+    let exchanged = lazada
+        .authorize(credentials["code"].as_str().expect("code"))
+        .await;
+    let found = lazada.find_listing_by_sku("NONE").await;
+    let _ = child.kill();
+    let _ = child.wait();
+    exchanged.expect("the announced code is exchanged");
+    assert!(found.expect("lookup works").is_none());
+}

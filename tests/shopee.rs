@@ -704,7 +704,10 @@ async fn orders_cancelled_before_shipping_give_their_stock_back() {
         .expect("create");
     let order = w.running.sandbox.place_order("NH-100G", 5).expect("order");
     assert_eq!(remote_stock(&w).await, 295);
-    w.running.sandbox.cancel_order(&order, None).expect("cancel");
+    w.running
+        .sandbox
+        .cancel_order(&order, None)
+        .expect("cancel");
     assert_eq!(remote_stock(&w).await, 300);
     let shipped = w.running.sandbox.place_order("NH-100G", 1).expect("order");
     w.running.sandbox.ship_order(&shipped).expect("ship");

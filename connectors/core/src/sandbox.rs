@@ -136,10 +136,12 @@ impl Kit {
         let forced = self.faults.lock().map(|f| f.throttle).unwrap_or(false);
         let admitted = !forced
             && self.quotas.lock().is_ok_and(|mut quotas| {
-                let entry = quotas.entry(quota.to_string()).or_insert_with(|| NamedQuota {
-                    limiter: RateLimiter::direct(Quota::per_second(rate)),
-                    banned_until: None,
-                });
+                let entry = quotas
+                    .entry(quota.to_string())
+                    .or_insert_with(|| NamedQuota {
+                        limiter: RateLimiter::direct(Quota::per_second(rate)),
+                        banned_until: None,
+                    });
                 let now = Instant::now();
                 if entry.banned_until.is_some_and(|until| until > now) {
                     return false;

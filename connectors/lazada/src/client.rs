@@ -47,8 +47,16 @@ mod ep {
     use chosync_connector::EndpointClass::*;
     use chosync_connector::http::Endpoint;
 
-    const fn e(path: &'static str, class: chosync_connector::EndpointClass, idempotent: bool) -> Endpoint {
-        Endpoint { path, class, idempotent }
+    const fn e(
+        path: &'static str,
+        class: chosync_connector::EndpointClass,
+        idempotent: bool,
+    ) -> Endpoint {
+        Endpoint {
+            path,
+            class,
+            idempotent,
+        }
     }
 
     // Spending a code or refresh token twice is refused, which is where a
@@ -64,7 +72,8 @@ mod ep {
     pub const PRODUCTS_GET: Endpoint = e("/products/get", Catalogue, true);
     pub const PRODUCT_ITEM_GET: Endpoint = e("/product/item/get", Catalogue, true);
     pub const SELLABLE_UPDATE: Endpoint = e("/product/stock/sellable/update", Inventory, true);
-    pub const PRICE_QUANTITY_UPDATE: Endpoint = e("/product/price_quantity/update", Inventory, true);
+    pub const PRICE_QUANTITY_UPDATE: Endpoint =
+        e("/product/price_quantity/update", Inventory, true);
     pub const ORDERS_GET: Endpoint = e("/orders/get", Orders, true);
     pub const ORDER_ITEMS_GET: Endpoint = e("/orders/items/get", Orders, true);
 }
@@ -137,7 +146,11 @@ impl Lazada {
 
     /// The consent page a seller opens to authorize the app.
     pub fn auth_link(&self, redirect_uri: &str) -> Result<String, ConnectorError> {
-        let site = self.config.auth_url.trim_end_matches('/').trim_end_matches("/rest");
+        let site = self
+            .config
+            .auth_url
+            .trim_end_matches('/')
+            .trim_end_matches("/rest");
         let mut url = url::Url::parse(&format!("{site}/oauth/authorize")).map_err(|e| {
             ConnectorError::Rejected {
                 code: "bad_auth_url".into(),
@@ -156,7 +169,13 @@ impl Lazada {
     /// Exchanges the authorization `code` for tokens and stores them.
     pub async fn authorize(&self, code: &str) -> Result<(), ConnectorError> {
         let tokens: dto::Tokens = self
-            .call(&ep::TOKEN_CREATE, Method::POST, None, &[("code", code.to_string())], top_level)
+            .call(
+                &ep::TOKEN_CREATE,
+                Method::POST,
+                None,
+                &[("code", code.to_string())],
+                top_level,
+            )
             .await?;
         self.tokens.install(self.pair(tokens)).await
     }
@@ -195,7 +214,12 @@ impl Lazada {
             all.push(("access_token", token.expose_secret()));
         }
         // Never an empty parameter: SDKs disagree on whether to sign them.
-        all.extend(params.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (*k, v.as_str())));
+        all.extend(
+            params
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (*k, v.as_str())),
+        );
         let sign = sign::request(self.config.app_secret.expose_secret(), endpoint.path, &all);
         all.push(("sign", sign.as_str()));
         let url = format!("{}{}", base.trim_end_matches('/'), endpoint.path);
@@ -233,10 +257,14 @@ impl Lazada {
         decode: fn(&Reply) -> Answer<T>,
     ) -> Result<T, ConnectorError> {
         let token = self.tokens.access(self).await?;
-        match self.call(endpoint, method.clone(), Some(&token), params, decode).await {
+        match self
+            .call(endpoint, method.clone(), Some(&token), params, decode)
+            .await
+        {
             Err(refused) if token_refused(&refused) => {
                 let token = self.tokens.refused(&token, self).await?;
-                self.call(endpoint, method, Some(&token), params, decode).await
+                self.call(endpoint, method, Some(&token), params, decode)
+                    .await
             }
             other => other,
         }
@@ -259,14 +287,18 @@ impl Lazada {
         let known = |url: &str| self.migrated.lock().ok().and_then(|m| m.get(url).cloned());
         let missing: Vec<&String> = {
             let mut seen = HashSet::new();
-            sources.iter().filter(|s| known(s).is_none() && seen.insert(s.as_str())).collect()
+            sources
+                .iter()
+                .filter(|s| known(s).is_none() && seen.insert(s.as_str()))
+                .collect()
         };
         match missing.as_slice() {
             [] => {}
             [one] => {
                 let payload = json!({ "Request": { "Image": { "Url": one } } });
-                let answer: dto::ImageAnswer =
-                    self.post_payload(&ep::IMAGE_MIGRATE, &payload, data).await?;
+                let answer: dto::ImageAnswer = self
+                    .post_payload(&ep::IMAGE_MIGRATE, &payload, data)
+                    .await?;
                 self.remember(one, answer.image.url);
             }
             many => {
@@ -277,18 +309,28 @@ impl Lazada {
         }
         sources
             .iter()
-            .map(|s| known(s).ok_or_else(|| ConnectorError::Transient(format!("image {s} was not migrated"))))
+            .map(|s| {
+                known(s)
+                    .ok_or_else(|| ConnectorError::Transient(format!("image {s} was not migrated")))
+            })
             .collect()
     }
 
     async fn migrate_batch(&self, urls: &[&String]) -> Result<(), ConnectorError> {
         let payload = json!({ "Request": { "Images": { "Url": urls } } });
-        let batch: dto::Batch = self.post_payload(&ep::IMAGES_MIGRATE, &payload, data).await?;
+        let batch: dto::Batch = self
+            .post_payload(&ep::IMAGES_MIGRATE, &payload, data)
+            .await?;
         for _ in 0..20 {
             // Lazada asks for about half a second before the result is ready.
             tokio::time::sleep(Duration::from_millis(500)).await;
             let result: dto::BatchImages = self
-                .seller(&ep::IMAGE_RESPONSE, Method::GET, &[("batch_id", batch.batch_id.clone())], data)
+                .seller(
+                    &ep::IMAGE_RESPONSE,
+                    Method::GET,
+                    &[("batch_id", batch.batch_id.clone())],
+                    data,
+                )
                 .await?;
             if !result.errors.is_empty() {
                 return Err(ConnectorError::Rejected {
@@ -304,7 +346,10 @@ impl Lazada {
                 return Ok(());
             }
         }
-        Err(ConnectorError::Transient(format!("image batch {} not finished", batch.batch_id)))
+        Err(ConnectorError::Transient(format!(
+            "image batch {} not finished",
+            batch.batch_id
+        )))
     }
 
     fn remember(&self, source: &str, lazada: String) {
@@ -318,11 +363,21 @@ impl Lazada {
             return Err(ConnectorError::Rejected {
                 code: "chosync_too_many_skus".into(),
                 field: Some("skus".into()),
-                message: format!("{} SKUs; one create carries at most {SKUS_PER_CALL}", draft.variants.len()),
+                message: format!(
+                    "{} SKUs; one create carries at most {SKUS_PER_CALL}",
+                    draft.variants.len()
+                ),
             });
         }
-        let first = draft.variants.first().map(|v| v.sku.clone()).unwrap_or_default();
-        match self.post_payload::<dto::Created>(&ep::PRODUCT_CREATE, &product_payload(draft, None), data).await {
+        let first = draft
+            .variants
+            .first()
+            .map(|v| v.sku.clone())
+            .unwrap_or_default();
+        match self
+            .post_payload::<dto::Created>(&ep::PRODUCT_CREATE, &product_payload(draft, None), data)
+            .await
+        {
             Ok(created) => self.listing(created.item_id).await,
             // SellerSku is unique per shop: a lost answer is settled by looking it up.
             Err(ConnectorError::Ambiguous(detail)) => {
@@ -340,7 +395,11 @@ impl Lazada {
         }
     }
 
-    async fn update(&self, draft: &ListingDraft, existing: &RemoteListing) -> Result<RemoteListing, ConnectorError> {
+    async fn update(
+        &self,
+        draft: &ListingDraft,
+        existing: &RemoteListing,
+    ) -> Result<RemoteListing, ConnectorError> {
         let missing: Vec<&str> = draft
             .variants
             .iter()
@@ -363,24 +422,37 @@ impl Lazada {
             .parse()
             .map_err(|_| ConnectorError::NotFound(format!("item id {}", existing.listing_id)))?;
         let payload = product_payload(draft, Some((item_id, existing)));
-        self.post_payload::<Value>(&ep::PRODUCT_UPDATE, &payload, data).await?;
+        self.post_payload::<Value>(&ep::PRODUCT_UPDATE, &payload, data)
+            .await?;
         self.listing(item_id).await
     }
 
     /// Activates or deactivates SKUs (`active` | `inactive`).
-    pub async fn set_sku_status(&self, listing: &RemoteListing, skus: &[&str], status: &str) -> Result<(), ConnectorError> {
+    pub async fn set_sku_status(
+        &self,
+        listing: &RemoteListing,
+        skus: &[&str],
+        status: &str,
+    ) -> Result<(), ConnectorError> {
         let entries: Vec<Value> = skus
             .iter()
             .filter_map(|sku| listing.variant(sku))
             .map(|v| json!({ "SkuId": v.variant_id, "SellerSku": v.sku, "Status": status }))
             .collect();
         let payload = json!({ "Request": { "Product": { "ItemId": listing.listing_id, "Skus": { "Sku": entries } } } });
-        self.post_payload::<Value>(&ep::PRODUCT_UPDATE, &payload, data).await.map(|_| ())
+        self.post_payload::<Value>(&ep::PRODUCT_UPDATE, &payload, data)
+            .await
+            .map(|_| ())
     }
 
     async fn listing(&self, item_id: i64) -> Result<RemoteListing, ConnectorError> {
         let product: dto::Product = self
-            .seller(&ep::PRODUCT_ITEM_GET, Method::GET, &[("item_id", item_id.to_string())], data)
+            .seller(
+                &ep::PRODUCT_ITEM_GET,
+                Method::GET,
+                &[("item_id", item_id.to_string())],
+                data,
+            )
             .await?;
         Ok(remote(product))
     }
@@ -420,7 +492,12 @@ impl Lazada {
     }
 
     /// One page of `/orders/get` from `after`, oldest update first.
-    async fn orders_page(&self, after: &str, before: &str, offset: i64) -> Result<dto::Orders, ConnectorError> {
+    async fn orders_page(
+        &self,
+        after: &str,
+        before: &str,
+        offset: i64,
+    ) -> Result<dto::Orders, ConnectorError> {
         self.seller(
             &ep::ORDERS_GET,
             Method::GET,
@@ -451,7 +528,10 @@ fn remote(product: dto::Product) -> RemoteListing {
         listing_id: product.item_id.to_string(),
         listing_sku: None,
         status: product.status,
-        title: product.attributes["name"].as_str().unwrap_or("").to_string(),
+        title: product.attributes["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
         variants: product
             .skus
             .into_iter()
@@ -571,7 +651,8 @@ impl Connector for Lazada {
                 endpoint,
                 || {
                     // The file is not signed; the other parameters go in the query.
-                    let part = reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string());
+                    let part =
+                        reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string());
                     let form = reqwest::multipart::Form::new().part("image", part);
                     let request = self.signed(endpoint, &Method::GET, Some(&token), &[]);
                     let request = request
@@ -589,24 +670,39 @@ impl Connector for Lazada {
         Ok(answer.image.url)
     }
 
-    async fn upsert_listing(&self, draft: &ListingDraft, existing: Option<&RemoteListing>) -> Result<RemoteListing, ConnectorError> {
+    async fn upsert_listing(
+        &self,
+        draft: &ListingDraft,
+        existing: Option<&RemoteListing>,
+    ) -> Result<RemoteListing, ConnectorError> {
         match existing {
             Some(existing) => self.update(draft, existing).await,
             None => self.create(draft).await,
         }
     }
 
-    async fn find_listing_by_sku(&self, sku: &str) -> Result<Option<RemoteListing>, ConnectorError> {
+    async fn find_listing_by_sku(
+        &self,
+        sku: &str,
+    ) -> Result<Option<RemoteListing>, ConnectorError> {
         let list = serde_json::to_string(&[sku]).unwrap_or_default();
         let page: dto::Products = self
             .seller(
                 &ep::PRODUCTS_GET,
                 Method::GET,
-                &[("filter", "all".into()), ("sku_seller_list", list), ("limit", "10".into())],
+                &[
+                    ("filter", "all".into()),
+                    ("sku_seller_list", list),
+                    ("limit", "10".into()),
+                ],
                 data,
             )
             .await?;
-        Ok(page.products.into_iter().map(remote).find(|l| l.carries(sku)))
+        Ok(page
+            .products
+            .into_iter()
+            .map(remote)
+            .find(|l| l.carries(sku)))
     }
 
     /// Sets what buyers can buy: `/product/stock/sellable/update` makes
@@ -646,7 +742,10 @@ impl Connector for Lazada {
 
     /// Pages by offset (50 a page) and, before the offset cap, moves the
     /// update window to the last product seen. The cursor is `after|offset`.
-    async fn list_remote_listings(&self, cursor: Option<&str>) -> Result<Page<RemoteListing>, ConnectorError> {
+    async fn list_remote_listings(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<Page<RemoteListing>, ConnectorError> {
         let (after, offset) = cursor
             .and_then(|c| c.split_once('|'))
             .map(|(a, o)| (a.to_string(), o.parse::<i64>().unwrap_or(0)))
@@ -710,7 +809,9 @@ impl Connector for Lazada {
                     return Err(ConnectorError::Rejected {
                         code: "chosync_order_window".into(),
                         field: None,
-                        message: format!("more than {MAX_ORDER_OFFSET} orders were updated at {moved}; Lazada cannot page past them"),
+                        message: format!(
+                            "more than {MAX_ORDER_OFFSET} orders were updated at {moved}; Lazada cannot page past them"
+                        ),
                     });
                 }
                 after = moved;
@@ -728,7 +829,12 @@ impl Connector for Lazada {
         for batch in ids.chunks(ORDERS_PER_CALL) {
             let list = format!("[{}]", batch.join(","));
             let orders: Vec<dto::OrderItems> = self
-                .seller(&ep::ORDER_ITEMS_GET, Method::GET, &[("order_ids", list)], data)
+                .seller(
+                    &ep::ORDER_ITEMS_GET,
+                    Method::GET,
+                    &[("order_ids", list)],
+                    data,
+                )
                 .await?;
             for order in orders {
                 let lines: Vec<OrderLine> = order
@@ -748,7 +854,11 @@ impl Connector for Lazada {
                     .flatten()
                     .collect();
                 let states: Vec<_> = lines.iter().map(|l| l.state).collect();
-                let mut statuses: Vec<&str> = order.order_items.iter().map(|i| i.status.as_str()).collect();
+                let mut statuses: Vec<&str> = order
+                    .order_items
+                    .iter()
+                    .map(|i| i.status.as_str())
+                    .collect();
                 statuses.sort();
                 statuses.dedup();
                 out.push(Order {
@@ -764,25 +874,34 @@ impl Connector for Lazada {
         Ok(out)
     }
 
-    fn verify_webhook(&self, headers: &HeaderMap, raw_body: &[u8]) -> Result<WebhookHint, ConnectorError> {
+    fn verify_webhook(
+        &self,
+        headers: &HeaderMap,
+        raw_body: &[u8],
+    ) -> Result<WebhookHint, ConnectorError> {
         let given = headers
             .get(reqwest::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         let secret = self.config.app_secret.expose_secret();
         if !sign::verify_push(secret, &self.config.app_key, raw_body, given) {
-            return Err(ConnectorError::Unauthorized("push signature does not match".into()));
+            return Err(ConnectorError::Unauthorized(
+                "push signature does not match".into(),
+            ));
         }
-        let push: dto::Push = serde_json::from_slice(raw_body).map_err(|_| ConnectorError::Rejected {
-            code: "bad_push".into(),
-            field: None,
-            message: "push body is not Lazada's push JSON".into(),
-        })?;
+        let push: dto::Push =
+            serde_json::from_slice(raw_body).map_err(|_| ConnectorError::Rejected {
+                code: "bad_push".into(),
+                field: None,
+                message: "push body is not Lazada's push JSON".into(),
+            })?;
         Ok(match (push.message_type, push.data.get("trade_order_id")) {
             (0, Some(order)) => WebhookHint::OrdersChanged {
                 order_ids: vec![id_text(order)],
             },
-            (kind, _) => WebhookHint::Other { code: kind.to_string() },
+            (kind, _) => WebhookHint::Other {
+                code: kind.to_string(),
+            },
         })
     }
 }

@@ -52,8 +52,9 @@ fn parse(reply: &Reply) -> Result<(Envelope, Value), ConnectorError> {
     }
     let value: Value = serde_json::from_slice(&reply.body)
         .map_err(|_| ConnectorError::Transient(format!("unreadable answer (HTTP {status})")))?;
-    let envelope: Envelope = serde_json::from_value(value.clone())
-        .map_err(|_| ConnectorError::Transient("unexpected answer: not Lazada's envelope".into()))?;
+    let envelope: Envelope = serde_json::from_value(value.clone()).map_err(|_| {
+        ConnectorError::Transient("unexpected answer: not Lazada's envelope".into())
+    })?;
     Ok((envelope, value))
 }
 
@@ -66,7 +67,11 @@ pub fn decode<T: DeserializeOwned>(reply: &Reply, payload: Payload) -> Answer<T>
     let request_id = envelope.request_id.clone().filter(|r| !r.is_empty());
     let code = envelope.code();
     if code != "0" {
-        let error = classify(&code, envelope.message.as_deref().unwrap_or(""), envelope.detail.as_ref());
+        let error = classify(
+            &code,
+            envelope.message.as_deref().unwrap_or(""),
+            envelope.detail.as_ref(),
+        );
         return Answer::failed(error, Some(code), request_id);
     }
     let payload = match payload {
@@ -79,7 +84,10 @@ pub fn decode<T: DeserializeOwned>(reply: &Reply, payload: Payload) -> Answer<T>
         Err(_) => Answer::failed(
             ConnectorError::Transient(format!(
                 "unexpected answer: not a {}",
-                std::any::type_name::<T>().rsplit("::").next().unwrap_or("value")
+                std::any::type_name::<T>()
+                    .rsplit("::")
+                    .next()
+                    .unwrap_or("value")
             )),
             None,
             request_id,
@@ -116,7 +124,11 @@ pub fn decode_batch(reply: &Reply) -> Answer<BatchFailures> {
                     let field = d["field"].as_str().map(str::to_string);
                     let error = match classify(&item_code, &message, None) {
                         ConnectorError::Rejected { code, message, .. } => {
-                            ConnectorError::Rejected { code, field, message }
+                            ConnectorError::Rejected {
+                                code,
+                                field,
+                                message,
+                            }
                         }
                         other => other,
                     };
@@ -126,7 +138,11 @@ pub fn decode_batch(reply: &Reply) -> Answer<BatchFailures> {
         })
         .unwrap_or_default();
     if per_sku.is_empty() {
-        let error = classify(&code, envelope.message.as_deref().unwrap_or(""), envelope.detail.as_ref());
+        let error = classify(
+            &code,
+            envelope.message.as_deref().unwrap_or(""),
+            envelope.detail.as_ref(),
+        );
         return Answer::failed(error, Some(code), request_id);
     }
     Answer {
@@ -156,8 +172,12 @@ pub fn classify(code: &str, message: &str, detail: Option<&Value>) -> ConnectorE
             retry_after: Duration::from_secs(60),
         },
         "IllegalAccessToken" => ConnectorError::Unauthorized(detail_text()),
-        "IncompleteSignature" | "APP_KEY_INVALID" | "IllegalRefreshToken" | "InvalidCode"
-        | "AUTH_TYPE_UNSUPPORTED" | "SellerNotVerified" => ConnectorError::Unauthorized(detail_text()),
+        "IncompleteSignature"
+        | "APP_KEY_INVALID"
+        | "IllegalRefreshToken"
+        | "InvalidCode"
+        | "AUTH_TYPE_UNSUPPORTED"
+        | "SellerNotVerified" => ConnectorError::Unauthorized(detail_text()),
         "InvalidTimestamp" | "ServiceTimeout" | "InternalError" | "ServiceUnavailable" => {
             ConnectorError::Transient(detail_text())
         }
@@ -174,7 +194,11 @@ pub fn classify(code: &str, message: &str, detail: Option<&Value>) -> ConnectorE
 
 fn ban_seconds(message: &str) -> Option<Duration> {
     let after = message.split("last").nth(1)?;
-    let number: String = after.trim().chars().take_while(char::is_ascii_digit).collect();
+    let number: String = after
+        .trim()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     number.parse().ok().map(Duration::from_secs)
 }
 
@@ -190,20 +214,50 @@ mod tests {
     #[test]
     fn lazada_codes_are_classified() {
         assert_eq!(
-            classify("ApiCallLimit", "Api access frequency exceeds the limit. this ban will last 1 seconds", None),
-            ConnectorError::RateLimited { retry_after: Duration::from_secs(1) }
+            classify(
+                "ApiCallLimit",
+                "Api access frequency exceeds the limit. this ban will last 1 seconds",
+                None
+            ),
+            ConnectorError::RateLimited {
+                retry_after: Duration::from_secs(1)
+            }
         );
-        assert!(matches!(classify("AppCallLimit", "", None), ConnectorError::RateLimited { .. }));
-        assert!(matches!(classify("E901", "", None), ConnectorError::RateLimited { .. }));
-        assert!(matches!(classify("998", "", None), ConnectorError::RateLimited { .. }));
-        let token = classify("IllegalAccessToken", "The specified access token is invalid or expired", None);
+        assert!(matches!(
+            classify("AppCallLimit", "", None),
+            ConnectorError::RateLimited { .. }
+        ));
+        assert!(matches!(
+            classify("E901", "", None),
+            ConnectorError::RateLimited { .. }
+        ));
+        assert!(matches!(
+            classify("998", "", None),
+            ConnectorError::RateLimited { .. }
+        ));
+        let token = classify(
+            "IllegalAccessToken",
+            "The specified access token is invalid or expired",
+            None,
+        );
         assert!(token_refused(&token));
-        let sign = classify("IncompleteSignature", "The request signature does not conform to lazada standards", None);
+        let sign = classify(
+            "IncompleteSignature",
+            "The request signature does not conform to lazada standards",
+            None,
+        );
         assert!(matches!(sign, ConnectorError::Unauthorized(_)) && !token_refused(&sign));
-        assert!(matches!(classify("E0208", "item not exist", None), ConnectorError::NotFound(_)));
+        assert!(matches!(
+            classify("E0208", "item not exist", None),
+            ConnectorError::NotFound(_)
+        ));
         assert_eq!(
             classify("E204", "Too many SKU", None),
-            ConnectorError::Rejected { code: "E204".into(), field: Some("skus".into()), message: "Too many SKU".into() }
+            ConnectorError::Rejected {
+                code: "E204".into(),
+                field: Some("skus".into()),
+                message: "Too many SKU".into()
+            }
         );
     }
 }

@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 pub fn state_of(status: &str) -> OrderState {
     match status {
         "unpaid" => OrderState::Unpaid,
-        "pending" | "packed" | "repacked" | "ready_to_ship" | "topack" | "toship" => OrderState::ToShip,
+        "pending" | "packed" | "repacked" | "ready_to_ship" | "topack" | "toship" => {
+            OrderState::ToShip
+        }
         "shipped" | "shipping" | "failed" | "lost" => OrderState::Shipped,
         "delivered" => OrderState::Completed,
         "canceled" => OrderState::Cancelled,
@@ -25,7 +27,10 @@ pub fn order_state(lines: &[OrderState]) -> OrderState {
         OrderState::Returned
     } else if all(OrderState::Completed) {
         OrderState::Completed
-    } else if lines.iter().any(|l| matches!(l, OrderState::Shipped | OrderState::Completed)) {
+    } else if lines
+        .iter()
+        .any(|l| matches!(l, OrderState::Shipped | OrderState::Completed))
+    {
         OrderState::Shipped
     } else if lines.contains(&OrderState::Unpaid) {
         OrderState::Unpaid

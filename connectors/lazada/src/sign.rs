@@ -16,7 +16,8 @@ fn mac(key: &str) -> HmacSha256 {
 /// The `sign` parameter of a call. Empty parameters must not be sent (SDKs
 /// disagree on signing them), so they are refused here by construction.
 pub fn request(app_secret: &str, api_path: &str, params: &[(&str, &str)]) -> String {
-    let mut sorted: Vec<&(&str, &str)> = params.iter().filter(|(name, _)| *name != "sign").collect();
+    let mut sorted: Vec<&(&str, &str)> =
+        params.iter().filter(|(name, _)| *name != "sign").collect();
     sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     let mut mac = mac(app_secret);
     mac.update(api_path.as_bytes());
@@ -88,7 +89,12 @@ mod tests {
 
     #[test]
     fn parameters_are_sorted_by_name_as_in_l3() {
-        let params = [("foo", "1"), ("bar", "2"), ("foo_bar", "3"), ("foobar", "4")];
+        let params = [
+            ("foo", "1"),
+            ("bar", "2"),
+            ("foo_bar", "3"),
+            ("foobar", "4"),
+        ];
         assert_eq!(
             request(SECRET, "/test/api", &params),
             "95E69F0BF1C3EE229FABF5CB95E1F4EA9B55614AC510F076C7EE13393F625B26"

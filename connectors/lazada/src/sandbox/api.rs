@@ -44,17 +44,21 @@ fn api_path(uri: &Uri) -> &str {
 
 /// Every parameter of a call: query and form body together.
 fn params(query: Option<String>, form: &[u8]) -> HashMap<String, String> {
-    let mut all: HashMap<String, String> = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
+    let mut all: HashMap<String, String> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
     all.extend(url::form_urlencoded::parse(form).into_owned());
     all
 }
 
 fn request_payload(params: &HashMap<String, String>) -> Result<Value, LazadaError> {
-    let raw = params
-        .get("payload")
-        .ok_or_else(|| fail("MissingParameter", "The input parameter payload is missing."))?;
+    let raw = params.get("payload").ok_or_else(|| {
+        fail(
+            "MissingParameter",
+            "The input parameter payload is missing.",
+        )
+    })?;
     payload::parse(raw).ok_or_else(|| fail("InvalidParameter", "payload is neither JSON nor XML."))
 }
 
@@ -110,7 +114,8 @@ async fn upload(State(s): S, RawQuery(query): RawQuery, mut form: Multipart) -> 
         }
     }
     let result = (|| {
-        let image = image.ok_or_else(|| fail("MissingParameter", "The input parameter image is missing."))?;
+        let image = image
+            .ok_or_else(|| fail("MissingParameter", "The input parameter image is missing."))?;
         let png = image.starts_with(b"\x89PNG\r\n\x1a\n");
         let jpeg = image.starts_with(&[0xFF, 0xD8, 0xFF]);
         if !png && !jpeg {
@@ -127,14 +132,16 @@ async fn upload(State(s): S, RawQuery(query): RawQuery, mut form: Multipart) -> 
 async fn seller_get(State(s): S, uri: Uri, RawQuery(query): RawQuery) -> Response {
     let path = api_path(&uri).to_string();
     let params = params(query, &[]);
-    let result = s.admit(&path, &params, true).and_then(|()| match path.as_str() {
-        "/image/response/get" => s.image_response(&params),
-        "/products/get" => s.products(&params),
-        "/product/item/get" => s.product_item(&params),
-        "/orders/get" => s.orders(&params),
-        "/orders/items/get" => s.order_items(&params),
-        _ => Err(fail("InvalidApi", "No such API.")),
-    });
+    let result = s
+        .admit(&path, &params, true)
+        .and_then(|()| match path.as_str() {
+            "/image/response/get" => s.image_response(&params),
+            "/products/get" => s.products(&params),
+            "/product/item/get" => s.product_item(&params),
+            "/orders/get" => s.orders(&params),
+            "/orders/items/get" => s.order_items(&params),
+            _ => Err(fail("InvalidApi", "No such API.")),
+        });
     s.answer(result)
 }
 
@@ -189,15 +196,24 @@ impl LazadaSandbox {
     fn migrate_one(&self, payload: &Value) -> Result<Value, LazadaError> {
         let source = text(&payload["Request"]["Image"]["Url"]).unwrap_or_default();
         if !fetchable(&source) {
-            return Err(fail("30003", "The image could not be downloaded (http/https, ports 80 or 443, no IP address)."));
+            return Err(fail(
+                "30003",
+                "The image could not be downloaded (http/https, ports 80 or 443, no IP address).",
+            ));
         }
         Ok(json!({ "image": self.host_image() }))
     }
 
     fn migrate_many(&self, payload: &Value) -> Result<Value, LazadaError> {
-        let sources: Vec<String> = list(&payload["Request"]["Images"]["Url"]).iter().filter_map(text).collect();
+        let sources: Vec<String> = list(&payload["Request"]["Images"]["Url"])
+            .iter()
+            .filter_map(text)
+            .collect();
         if sources.is_empty() || sources.len() > 8 {
-            return Err(fail("30004", "Between 1 and 8 image URLs are migrated at once."));
+            return Err(fail(
+                "30004",
+                "Between 1 and 8 image URLs are migrated at once.",
+            ));
         }
         let mut state = self.state();
         let batch_id = format!("batch-{:016x}", state.next_number());
@@ -239,10 +255,17 @@ impl LazadaSandbox {
         if description.chars().count() > 25_000 {
             return Err(fail("500", "description is at most 25,000 characters."));
         }
-        let images: Vec<String> = list(&product["Images"]["Image"]).iter().filter_map(text).collect();
+        let images: Vec<String> = list(&product["Images"]["Image"])
+            .iter()
+            .filter_map(text)
+            .collect();
         let mut state = self.state();
-        if images.is_empty() || images.len() > 8 || images.iter().any(|i| !state.images.contains(i)) {
-            return Err(fail("500", "Between 1 and 8 images, all hosted by Lazada, are required."));
+        if images.is_empty() || images.len() > 8 || images.iter().any(|i| !state.images.contains(i))
+        {
+            return Err(fail(
+                "500",
+                "Between 1 and 8 images, all hosted by Lazada, are required.",
+            ));
         }
         let skus = list(&product["Skus"]["Sku"]);
         if skus.is_empty() {
@@ -258,36 +281,76 @@ impl LazadaSandbox {
             if seller_sku.is_empty() {
                 return Err(fail("500", "SellerSku is required."));
             }
-            if state.find_sku(&seller_sku).is_some() || built.iter().any(|b| b.seller_sku == seller_sku) {
-                return Err(detail_error("4105", &seller_sku, "SellerSku", "SellerSku is duplicate."));
+            if state.find_sku(&seller_sku).is_some()
+                || built.iter().any(|b| b.seller_sku == seller_sku)
+            {
+                return Err(detail_error(
+                    "4105",
+                    &seller_sku,
+                    "SellerSku",
+                    "SellerSku is duplicate.",
+                ));
             }
-            let price = whole_price(&sku["price"])
-                .map_err(|code| detail_error(code, &seller_sku, "price", "Price must be a whole number above 0 for VN."))?;
+            let price = whole_price(&sku["price"]).map_err(|code| {
+                detail_error(
+                    code,
+                    &seller_sku,
+                    "price",
+                    "Price must be a whole number above 0 for VN.",
+                )
+            })?;
             let quantity = number(&sku["quantity"]).unwrap_or(0.0) as i64;
             if quantity < 0 {
-                return Err(detail_error("500", &seller_sku, "quantity", "quantity cannot be negative."));
+                return Err(detail_error(
+                    "500",
+                    &seller_sku,
+                    "quantity",
+                    "quantity cannot be negative.",
+                ));
             }
             let weight = number(&sku["package_weight"]).unwrap_or(0.0);
             if weight <= 0.0 {
-                return Err(detail_error("500", &seller_sku, "package_weight", "package_weight is required."));
+                return Err(detail_error(
+                    "500",
+                    &seller_sku,
+                    "package_weight",
+                    "package_weight is required.",
+                ));
             }
             let sale_props: BTreeMap<String, String> = sku["saleProp"]
                 .as_object()
-                .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), text(v)?))).collect())
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), text(v)?)))
+                        .collect()
+                })
                 .unwrap_or_default();
             let names: Vec<String> = sale_props.keys().cloned().collect();
             // Custom variations: at most 2 sale properties, the same for every SKU.
             if names.len() > 2 {
-                return Err(fail("BIZ_CHECK_TOTAL_SALE_PROP_MAX_ITEMS", "At most 2 sale properties."));
+                return Err(fail(
+                    "BIZ_CHECK_TOTAL_SALE_PROP_MAX_ITEMS",
+                    "At most 2 sale properties.",
+                ));
             }
             match &prop_names {
                 Some(first) if *first != names => {
-                    return Err(detail_error("4143", &seller_sku, "saleProp", "All SKUs must declare the same sale properties."));
+                    return Err(detail_error(
+                        "4143",
+                        &seller_sku,
+                        "saleProp",
+                        "All SKUs must declare the same sale properties.",
+                    ));
                 }
                 _ => prop_names = Some(names),
             }
             if built.iter().any(|b| b.sale_props == sale_props) {
-                return Err(detail_error("4143", &seller_sku, "saleProp", "Two SKUs have the same sale properties."));
+                return Err(detail_error(
+                    "4143",
+                    &seller_sku,
+                    "saleProp",
+                    "Two SKUs have the same sale properties.",
+                ));
             }
             let sku_id = 12_000_000_000 + state.next_number() as i64;
             built.push(Sku {
@@ -329,7 +392,10 @@ impl LazadaSandbox {
         let now = self.now();
         let mut state = self.state();
         let images_known = {
-            let images: Vec<String> = list(&product["Images"]["Image"]).iter().filter_map(text).collect();
+            let images: Vec<String> = list(&product["Images"]["Image"])
+                .iter()
+                .filter_map(text)
+                .collect();
             images.iter().all(|i| state.images.contains(i))
         };
         let stored = state
@@ -349,7 +415,10 @@ impl LazadaSandbox {
         if let Some(description) = text(&product["Attributes"]["description"]) {
             stored.description = description;
         }
-        let images: Vec<String> = list(&product["Images"]["Image"]).iter().filter_map(text).collect();
+        let images: Vec<String> = list(&product["Images"]["Image"])
+            .iter()
+            .filter_map(text)
+            .collect();
         if !images.is_empty() {
             stored.images = images;
         }
@@ -357,15 +426,34 @@ impl LazadaSandbox {
             let sku_id = number(&sku["SkuId"]).unwrap_or(0.0) as i64;
             let seller_sku = text(&sku["SellerSku"]).unwrap_or_default();
             let Some(target) = stored.skus.iter_mut().find(|s| s.sku_id == sku_id) else {
-                return Err(detail_error("207", &seller_sku, "SkuId", "SKU does not exist."));
+                return Err(detail_error(
+                    "207",
+                    &seller_sku,
+                    "SkuId",
+                    "SKU does not exist.",
+                ));
             };
             if !seller_sku.is_empty() && seller_sku != target.seller_sku {
-                return Err(detail_error("501", &seller_sku, "SellerSku", "SellerSku cannot be changed."));
+                return Err(detail_error(
+                    "501",
+                    &seller_sku,
+                    "SellerSku",
+                    "SellerSku cannot be changed.",
+                ));
             }
             match text(&sku["Status"]).as_deref() {
                 None => {}
-                Some(status @ ("active" | "inactive" | "deleted")) => target.status = status.to_string(),
-                Some(_) => return Err(detail_error("501", &seller_sku, "Status", "Status is active, inactive or deleted.")),
+                Some(status @ ("active" | "inactive" | "deleted")) => {
+                    target.status = status.to_string()
+                }
+                Some(_) => {
+                    return Err(detail_error(
+                        "501",
+                        &seller_sku,
+                        "Status",
+                        "Status is active, inactive or deleted.",
+                    ));
+                }
             }
         }
         stored.updated_time = now;
@@ -390,7 +478,11 @@ impl LazadaSandbox {
             let seller_sku = text(&sku["SellerSku"]).unwrap_or_default();
             let item_id = number(&sku["ItemId"]).unwrap_or(0.0) as i64;
             let sku_id = number(&sku["SkuId"]).unwrap_or(0.0) as i64;
-            let Some(product) = state.products.get_mut(&item_id).filter(|p| p.status != "deleted") else {
+            let Some(product) = state
+                .products
+                .get_mut(&item_id)
+                .filter(|p| p.status != "deleted")
+            else {
                 refused.push(json!({ "seller_sku": seller_sku, "code": "208", "field": "ItemId", "message": "Item does not exist." }));
                 continue;
             };
@@ -415,24 +507,36 @@ impl LazadaSandbox {
     }
 
     fn products(&self, params: &HashMap<String, String>) -> Result<Value, LazadaError> {
-        let limit: usize = params.get("limit").and_then(|l| l.parse().ok()).unwrap_or(20);
+        let limit: usize = params
+            .get("limit")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(20);
         if !(1..=50).contains(&limit) {
             return Err(fail("E019", "Invalid limit: at most 50."));
         }
-        let offset: usize = params.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+        let offset: usize = params
+            .get("offset")
+            .and_then(|o| o.parse().ok())
+            .unwrap_or(0);
         if offset > 10_000 {
             return Err(fail("E014", "Invalid offset: at most 10000."));
         }
         let filter = params.get("filter").map_or("all", String::as_str);
         let after = match params.get("update_after") {
-            Some(text) => Some(parse_time(text).ok_or_else(|| fail("E017", "Invalid update_after."))?),
+            Some(text) => {
+                Some(parse_time(text).ok_or_else(|| fail("E017", "Invalid update_after."))?)
+            }
             None => None,
         };
         let wanted: Option<Vec<String>> = match params.get("sku_seller_list") {
             Some(raw) => {
-                let list: Vec<String> = serde_json::from_str(raw).map_err(|_| fail("InvalidParameter", "sku_seller_list is a JSON array."))?;
+                let list: Vec<String> = serde_json::from_str(raw)
+                    .map_err(|_| fail("InvalidParameter", "sku_seller_list is a JSON array."))?;
                 if list.len() > 100 {
-                    return Err(fail("InvalidParameter", "sku_seller_list holds at most 100 SKUs."));
+                    return Err(fail(
+                        "InvalidParameter",
+                        "sku_seller_list holds at most 100 SKUs.",
+                    ));
                 }
                 Some(list)
             }
@@ -452,7 +556,11 @@ impl LazadaSandbox {
                 }
             })
             .filter(|p| after.is_none_or(|a| p.updated_time >= a))
-            .filter(|p| wanted.as_ref().is_none_or(|w| p.skus.iter().any(|s| w.contains(&s.seller_sku))))
+            .filter(|p| {
+                wanted
+                    .as_ref()
+                    .is_none_or(|w| p.skus.iter().any(|s| w.contains(&s.seller_sku)))
+            })
             .collect();
         matching.sort_by_key(|p| (p.updated_time, p.item_id));
         let page: Vec<Value> = matching
@@ -465,32 +573,50 @@ impl LazadaSandbox {
     }
 
     fn product_item(&self, params: &HashMap<String, String>) -> Result<Value, LazadaError> {
-        let item_id: i64 = params.get("item_id").and_then(|i| i.parse().ok()).unwrap_or(0);
+        let item_id: i64 = params
+            .get("item_id")
+            .and_then(|i| i.parse().ok())
+            .unwrap_or(0);
         let state = self.state();
         let product = state
             .products
             .get(&item_id)
             .ok_or_else(|| fail("E0208", "Item does not exist."))?;
-        Ok(Memory::product_json(product, std::time::Instant::now(), self.config.qc_delay))
+        Ok(Memory::product_json(
+            product,
+            std::time::Instant::now(),
+            self.config.qc_delay,
+        ))
     }
 
     fn orders(&self, params: &HashMap<String, String>) -> Result<Value, LazadaError> {
         let time = |name: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, LazadaError> {
             match params.get(name) {
                 None => Ok(None),
-                Some(text) => parse_time(text).map(Some).ok_or_else(|| fail("E017", format!("Invalid {name}."))),
+                Some(text) => parse_time(text)
+                    .map(Some)
+                    .ok_or_else(|| fail("E017", format!("Invalid {name}."))),
             }
         };
         let (update_after, created_after) = (time("update_after")?, time("created_after")?);
         if update_after.is_none() && created_after.is_none() {
-            return Err(fail("MissingParameter", "One of created_after or update_after is required."));
+            return Err(fail(
+                "MissingParameter",
+                "One of created_after or update_after is required.",
+            ));
         }
         let update_before = time("update_before")?;
-        let limit: usize = params.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
+        let limit: usize = params
+            .get("limit")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(100);
         if !(1..=100).contains(&limit) {
             return Err(fail("E019", "Invalid limit: at most 100."));
         }
-        let offset: usize = params.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+        let offset: usize = params
+            .get("offset")
+            .and_then(|o| o.parse().ok())
+            .unwrap_or(0);
         if offset > 5_000 {
             return Err(fail("E014", "Invalid offset: at most 5000."));
         }
@@ -534,7 +660,8 @@ impl LazadaSandbox {
 
     fn order_items(&self, params: &HashMap<String, String>) -> Result<Value, LazadaError> {
         let raw = params.get("order_ids").cloned().unwrap_or_default();
-        let ids: Vec<Value> = serde_json::from_str(&raw).map_err(|_| fail("E016", "order_ids is a JSON array of order ids."))?;
+        let ids: Vec<Value> = serde_json::from_str(&raw)
+            .map_err(|_| fail("E016", "order_ids is a JSON array of order ids."))?;
         if ids.is_empty() || ids.len() > 50 {
             return Err(fail("E016", "Between 1 and 50 order ids."));
         }
@@ -567,32 +694,58 @@ fn item_json(item: &OrderItem) -> Value {
 }
 
 /// Applies one SKU's stock or price; `Err((code, field, message))` refuses it.
-fn apply(target: &mut Sku, sku: &Value, sellable: bool) -> Result<(), (&'static str, &'static str, String)> {
+fn apply(
+    target: &mut Sku,
+    sku: &Value,
+    sellable: bool,
+) -> Result<(), (&'static str, &'static str, String)> {
     let held = target.withheld + target.occupied;
     if sellable {
-        let quantity = number(&sku["SellableQuantity"]).ok_or(("MissingParameter", "SellableQuantity", "SellableQuantity is required.".to_string()))?;
+        let quantity = number(&sku["SellableQuantity"]).ok_or((
+            "MissingParameter",
+            "SellableQuantity",
+            "SellableQuantity is required.".to_string(),
+        ))?;
         if quantity < 0.0 || quantity.fract() != 0.0 {
-            return Err(("212", "SellableQuantity", "Sellable quantity cannot be negative.".into()));
+            return Err((
+                "212",
+                "SellableQuantity",
+                "Sellable quantity cannot be negative.".into(),
+            ));
         }
         target.real = quantity as i64 + held;
         return Ok(());
     }
     let price = match sku.get("Price") {
-        Some(price) => Some(whole_price(price).map_err(|code| (code, "Price", "Price must be a whole number above 0 for VN.".to_string()))?),
+        Some(price) => Some(whole_price(price).map_err(|code| {
+            (
+                code,
+                "Price",
+                "Price must be a whole number above 0 for VN.".to_string(),
+            )
+        })?),
         None => None,
     };
     let quantity = match sku.get("Quantity") {
         Some(q) => {
             let q = number(q).ok_or(("500", "Quantity", "Quantity is a number.".to_string()))?;
             if q < 0.0 || (q as i64) < held {
-                return Err(("500", "Quantity", format!("Quantity must be at least the {held} units held by orders.")));
+                return Err((
+                    "500",
+                    "Quantity",
+                    format!("Quantity must be at least the {held} units held by orders."),
+                ));
             }
             Some(q as i64)
         }
         None => None,
     };
     if price.is_none() && quantity.is_none() {
-        return Err(("MissingParameter", "Price", "Price or Quantity is required.".into()));
+        return Err((
+            "MissingParameter",
+            "Price",
+            "Price or Quantity is required.".into(),
+        ));
     }
     if let Some(price) = price {
         target.price = price;
@@ -607,6 +760,8 @@ fn detail_error(code: &'static str, seller_sku: &str, field: &str, message: &str
     LazadaError {
         code,
         message: message.to_string(),
-        detail: Some(json!([{ "seller_sku": seller_sku, "code": code, "field": field, "message": message }])),
+        detail: Some(
+            json!([{ "seller_sku": seller_sku, "code": code, "field": field, "message": message }]),
+        ),
     }
 }

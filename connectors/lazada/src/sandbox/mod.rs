@@ -136,7 +136,9 @@ impl LazadaSandbox {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// One trade-order push per order item whose status changed.
@@ -158,7 +160,10 @@ impl LazadaSandbox {
             let signature = sign::push(&self.config.app_secret, &self.config.app_key, &raw);
             self.kit.deliver_webhook(
                 raw,
-                vec![("authorization", signature), ("content-type", "application/json".into())],
+                vec![
+                    ("authorization", signature),
+                    ("content-type", "application/json".into()),
+                ],
             );
         }
     }
@@ -215,7 +220,8 @@ impl LazadaSandbox {
     pub(crate) fn answer(&self, result: Result<Value, LazadaError>) -> Response {
         let request_id = self.request_id();
         match result {
-            Ok(data) => axum::Json(json!({ "code": "0", "request_id": request_id, "data": data })).into_response(),
+            Ok(data) => axum::Json(json!({ "code": "0", "request_id": request_id, "data": data }))
+                .into_response(),
             Err(err) => error_body(&request_id, err),
         }
     }
@@ -241,14 +247,22 @@ impl LazadaSandbox {
         seller_api: bool,
     ) -> Result<(), LazadaError> {
         self.kit.count_call(path);
-        let inventory = matches!(path, "/product/stock/sellable/update" | "/product/price_quantity/update");
+        let inventory = matches!(
+            path,
+            "/product/stock/sellable/update" | "/product/price_quantity/update"
+        );
         let (quota, rate) = if inventory {
             ("inventory", self.config.inventory_rate)
         } else {
             ("other", self.config.other_rate)
         };
         let seller = &self.config.seller_id;
-        if !self.kit.admit_at(seller, &format!("{seller}:{quota}"), rate, Duration::from_secs(1)) {
+        if !self.kit.admit_at(
+            seller,
+            &format!("{seller}:{quota}"),
+            rate,
+            Duration::from_secs(1),
+        ) {
             return Err(fail(
                 "ApiCallLimit",
                 "Api access frequency exceeds the limit. this ban will last 1 seconds",
@@ -263,14 +277,28 @@ impl LazadaSandbox {
         let timestamp: i64 = params
             .get("timestamp")
             .and_then(|t| t.parse().ok())
-            .ok_or_else(|| fail("MissingParameter", "The input parameter timestamp is missing."))?;
+            .ok_or_else(|| {
+                fail(
+                    "MissingParameter",
+                    "The input parameter timestamp is missing.",
+                )
+            })?;
         if (self.now().timestamp_millis() - timestamp).abs() > 7_200_000 {
-            return Err(fail("InvalidTimestamp", "The timestamp is too far from the server's time."));
+            return Err(fail(
+                "InvalidTimestamp",
+                "The timestamp is too far from the server's time.",
+            ));
         }
         if params.values().any(String::is_empty) {
-            return Err(fail("MissingParameter", "Empty parameters are not accepted."));
+            return Err(fail(
+                "MissingParameter",
+                "Empty parameters are not accepted.",
+            ));
         }
-        let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let expected = sign::request(&self.config.app_secret, path, &pairs);
         if params.get("sign") != Some(&expected) {
             self.kit.count_rejected_signature();
@@ -282,7 +310,10 @@ impl LazadaSandbox {
         if seller_api {
             let token = params.get("access_token").map_or("", String::as_str);
             if !self.state().access_valid(token, self.now()) {
-                return Err(fail("IllegalAccessToken", "The specified access token is invalid or expired."));
+                return Err(fail(
+                    "IllegalAccessToken",
+                    "The specified access token is invalid or expired.",
+                ));
             }
         }
         Ok(())

@@ -17,7 +17,8 @@ pub fn parse(text: &str) -> Option<Value> {
 /// Elements become keys; repeated elements become arrays; text becomes strings.
 fn xml(text: &str) -> Option<Value> {
     let mut reader = Reader::from_str(text);
-    let mut stack: Vec<(String, Map<String, Value>, String)> = vec![(String::new(), Map::new(), String::new())];
+    let mut stack: Vec<(String, Map<String, Value>, String)> =
+        vec![(String::new(), Map::new(), String::new())];
     loop {
         match reader.read_event().ok()? {
             Event::Start(start) => {
@@ -107,7 +108,12 @@ mod tests {
         assert_eq!(skus[0]["SellerSku"], "GAO-ST25-5KG");
         assert_eq!(skus[1]["SellerSku"], "B&C");
         assert_eq!(number(&skus[0]["Price"]), Some(185000.0));
-        let from_json = parse(r#"{"Request":{"Product":{"Skus":{"Sku":{"SellerSku":"X","Price":3}}}}}"#).expect("json");
-        assert_eq!(list(&from_json["Request"]["Product"]["Skus"]["Sku"]).len(), 1);
+        let from_json =
+            parse(r#"{"Request":{"Product":{"Skus":{"Sku":{"SellerSku":"X","Price":3}}}}}"#)
+                .expect("json");
+        assert_eq!(
+            list(&from_json["Request"]["Product"]["Skus"]["Sku"]).len(),
+            1
+        );
     }
 }

@@ -97,7 +97,10 @@ pub struct State {
 pub fn time_text(time: DateTime<Utc>) -> String {
     // Lazada's own form: "2026-11-29 10:00:00 +0700".
     match chrono::FixedOffset::east_opt(7 * 3600) {
-        Some(vietnam) => time.with_timezone(&vietnam).format("%Y-%m-%d %H:%M:%S %z").to_string(),
+        Some(vietnam) => time
+            .with_timezone(&vietnam)
+            .format("%Y-%m-%d %H:%M:%S %z")
+            .to_string(),
         None => time.format("%Y-%m-%d %H:%M:%S +0000").to_string(),
     }
 }
@@ -114,8 +117,12 @@ impl State {
     }
 
     pub fn issue_code(&mut self, app_key: &str, now: DateTime<Utc>) -> String {
-        let code = format!("0_{app_key}_{:024x}", 0x636f_6465_u64 << 20 | self.next_number());
-        self.codes.insert(code.clone(), now + chrono::Duration::minutes(30));
+        let code = format!(
+            "0_{app_key}_{:024x}",
+            0x636f_6465_u64 << 20 | self.next_number()
+        );
+        self.codes
+            .insert(code.clone(), now + chrono::Duration::minutes(30));
         code
     }
 
@@ -130,16 +137,30 @@ impl State {
         access_ttl: chrono::Duration,
         refresh_expires: DateTime<Utc>,
     ) -> (String, String) {
-        let access = format!("50000{:040x}", 0x6163_6365_7373_u64 << 16 | self.next_number());
-        let refresh = format!("50001{:040x}", 0x7265_6672_6573_u64 << 16 | self.next_number());
+        let access = format!(
+            "50000{:040x}",
+            0x6163_6365_7373_u64 << 16 | self.next_number()
+        );
+        let refresh = format!(
+            "50001{:040x}",
+            0x7265_6672_6573_u64 << 16 | self.next_number()
+        );
         self.access.insert(access.clone(), now + access_ttl);
-        self.refresh.insert(refresh.clone(), Refresh { expires: refresh_expires });
+        self.refresh.insert(
+            refresh.clone(),
+            Refresh {
+                expires: refresh_expires,
+            },
+        );
         (access, refresh)
     }
 
     /// The refresh token's expiry, if it is still good.
     pub fn refresh_expiry(&self, token: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.refresh.get(token).map(|r| r.expires).filter(|e| *e > now)
+        self.refresh
+            .get(token)
+            .map(|r| r.expires)
+            .filter(|e| *e > now)
     }
 
     pub fn access_valid(&self, token: &str, now: DateTime<Utc>) -> bool {
@@ -205,7 +226,10 @@ impl State {
         }
         let sku = &mut product.skus[i];
         if sku.sellable() < quantity {
-            return Err(format!("only {} of {seller_sku} can be bought", sku.sellable()));
+            return Err(format!(
+                "only {} of {seller_sku} can be bought",
+                sku.sellable()
+            ));
         }
         sku.withheld += quantity;
         let (item_id, sku_id) = (product.item_id, sku.sku_id);
@@ -221,7 +245,10 @@ impl State {
                 updated_at: now,
             })
             .collect();
-        let lines = items.iter().map(|i| (i.order_item_id.clone(), i.status.clone())).collect();
+        let lines = items
+            .iter()
+            .map(|i| (i.order_item_id.clone(), i.status.clone()))
+            .collect();
         self.orders.insert(
             order_id.clone(),
             Order {
@@ -250,12 +277,17 @@ impl State {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Vec<(String, String)>, String> {
-        let order = self.orders.get_mut(order_id).ok_or_else(|| format!("no order {order_id}"))?;
+        let order = self
+            .orders
+            .get_mut(order_id)
+            .ok_or_else(|| format!("no order {order_id}"))?;
         let open: Vec<usize> = (0..order.items.len())
             .filter(|i| matches!(order.items[*i].status.as_str(), "unpaid" | "pending"))
             .collect();
         if open.is_empty() {
-            return Err(format!("order {order_id} has no item that can still be cancelled"));
+            return Err(format!(
+                "order {order_id} has no item that can still be cancelled"
+            ));
         }
         let mut released = Vec::new();
         for i in &open {
@@ -267,7 +299,12 @@ impl State {
         order.updated_at = now;
         let lines = open
             .iter()
-            .map(|i| (order.items[*i].order_item_id.clone(), "canceled".to_string()))
+            .map(|i| {
+                (
+                    order.items[*i].order_item_id.clone(),
+                    "canceled".to_string(),
+                )
+            })
             .collect();
         for (item_id, sku_id, was) in released {
             if let Some(sku) = self.sku_mut(item_id, sku_id) {
@@ -285,8 +322,15 @@ impl State {
     }
 
     /// Ready to ship, then shipped: the units leave the warehouse.
-    pub fn ship_order(&mut self, order_id: &str, now: DateTime<Utc>) -> Result<Vec<(String, String)>, String> {
-        let order = self.orders.get_mut(order_id).ok_or_else(|| format!("no order {order_id}"))?;
+    pub fn ship_order(
+        &mut self,
+        order_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, String)>, String> {
+        let order = self
+            .orders
+            .get_mut(order_id)
+            .ok_or_else(|| format!("no order {order_id}"))?;
         let open: Vec<usize> = (0..order.items.len())
             .filter(|i| matches!(order.items[*i].status.as_str(), "unpaid" | "pending"))
             .collect();

@@ -1,0 +1,712 @@
+//! The Lazada connector against the Lazada sandbox, over real loopback HTTP.
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chosync::clock::{Clock, FixedClock, SystemClock};
+use chosync_connector::credentials::{CredentialStore, MemoryCredentials};
+use chosync_connector::dto::{
+    ListingDraft, OrderWindow, PriceSet, RemoteListing, StockSet, VariantDraft, WebhookHint,
+};
+use chosync_connector::events::Recorded;
+use chosync_connector::http::{HttpConfig, RetryPolicy};
+use chosync_connector::sandbox::Platform;
+use chosync_connector::{Bucket, Connector, ConnectorError, EndpointClass, Limits};
+use chosync_lazada::sandbox::{LazadaSandbox, Running, SandboxConfig};
+use chosync_lazada::{Lazada, LazadaConfig};
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+/// A push as the receiver got it: the `Authorization` header and the raw body.
+type Delivered = (String, Vec<u8>);
+
+struct World {
+    running: Running,
+    lazada: Lazada,
+    events: Arc<Recorded>,
+    credentials: Arc<MemoryCredentials>,
+    http: reqwest::Client,
+}
+
+fn rate(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).expect("non-zero")
+}
+
+fn limits(inventory: u32, other: u32) -> Limits {
+    use EndpointClass::*;
+    Limits {
+        buckets: vec![
+            Bucket {
+                name: "inventory",
+                per_second: rate(inventory),
+                classes: vec![Inventory],
+            },
+            Bucket {
+                name: "other",
+                per_second: rate(other),
+                classes: vec![Auth, Catalogue, Orders, Media, Push],
+            },
+        ],
+    }
+}
+
+fn sandbox_config() -> SandboxConfig {
+    SandboxConfig {
+        other_rate: rate(100),
+        qc_delay: Duration::from_millis(300),
+        ..SandboxConfig::default()
+    }
+}
+
+fn connect(
+    running: &Running,
+    secret: &str,
+    limits: Limits,
+    clock: Arc<dyn Clock>,
+) -> (Lazada, Arc<Recorded>, Arc<MemoryCredentials>) {
+    let events = Arc::new(Recorded::default());
+    let credentials = Arc::new(MemoryCredentials::default());
+    let config = LazadaConfig {
+        channel: "lazada-test".into(),
+        base_url: running.base_url.clone(),
+        auth_url: running.auth_url.clone(),
+        app_key: running.credentials.app_key.clone(),
+        app_secret: secret.to_string().into(),
+        limits,
+        http: HttpConfig {
+            connect_timeout: Duration::from_secs(2),
+            timeout: Duration::from_secs(2),
+            retry: RetryPolicy {
+                first_delay: Duration::from_millis(50),
+                max_delay: Duration::from_secs(1),
+                deadline: Duration::from_secs(60),
+                max_attempts: 12,
+            },
+        },
+    };
+    let lazada =
+        Lazada::new(config, credentials.clone(), events.clone(), clock).expect("connector");
+    (lazada, events, credentials)
+}
+
+async fn world_with(config: SandboxConfig, client: Limits, clock: Arc<dyn Clock>) -> World {
+    let running = LazadaSandbox::start(config, 0).await.expect("sandbox");
+    let secret = running.credentials.app_secret.clone();
+    let (lazada, events, credentials) = connect(&running, &secret, client, clock);
+    lazada
+        .authorize(&running.credentials.code)
+        .await
+        .expect("authorize");
+    World {
+        running,
+        lazada,
+        events,
+        credentials,
+        http: reqwest::Client::new(),
+    }
+}
+
+async fn world() -> World {
+    world_with(sandbox_config(), limits(50, 100), Arc::new(SystemClock)).await
+}
+
+impl World {
+    async fn control(&self, path: &str, body: Value) -> Value {
+        let url = format!("http://{}{path}", self.running.addr);
+        self.http
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .expect("control")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
+    async fn stats(&self) -> Value {
+        let url = format!("http://{}/_sandbox/stats", self.running.addr);
+        self.http
+            .get(url)
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
+    async fn calls(&self, path: &str) -> u64 {
+        self.stats().await["calls"][path].as_u64().unwrap_or(0)
+    }
+
+    async fn sku(&self, seller_sku: &str) -> Value {
+        let url = format!("http://{}/_sandbox/listings", self.running.addr);
+        let all: Value = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .expect("listings")
+            .json()
+            .await
+            .expect("JSON");
+        all.as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p["skus"].as_array().cloned().unwrap_or_default())
+            .find(|s| s["SellerSku"] == seller_sku)
+            .expect("sku held")
+    }
+
+    async fn image(&self) -> String {
+        let images = self
+            .lazada
+            .lazada_images(&["https://cdn.htx-backan.vn/mien-dong.jpg".to_string()])
+            .await
+            .expect("migrate");
+        images[0].clone()
+    }
+}
+
+fn draft(product: &str, image: &str, sizes: &[&str], packs: &[&str], stock: i64) -> ListingDraft {
+    let mut variants = Vec::new();
+    for size in sizes {
+        for pack in packs {
+            let mut option_values = vec![size.to_string()];
+            if !pack.is_empty() {
+                option_values.push(pack.to_string());
+            }
+            variants.push(VariantDraft {
+                sku: format!(
+                    "{product}-{}{}",
+                    size.replace(' ', ""),
+                    pack.replace(' ', "")
+                ),
+                option_values,
+                price: 65_000,
+                stock,
+            });
+        }
+    }
+    let mut option_names = vec!["Khối lượng".to_string()];
+    if packs.iter().any(|p| !p.is_empty()) {
+        option_names.push("Đóng gói".into());
+    }
+    ListingDraft {
+        product_key: product.into(),
+        title: format!("Miến dong Côn Minh {product}"),
+        description: "<p>Miến dong riềng đỏ Côn Minh, sợi dai, không chất tẩy trắng.</p>".into(),
+        category_id: "10000150".into(),
+        brand: Some("No Brand".into()),
+        attributes: vec![],
+        images: vec![image.into()],
+        weight_g: 520,
+        dimensions_cm: Some([25, 15, 5]),
+        logistics: vec![],
+        option_names,
+        variants,
+    }
+}
+
+#[tokio::test]
+async fn a_product_with_four_skus_is_created_then_passes_qc() {
+    let w = world().await;
+    let image = w.image().await;
+    let listing = w
+        .lazada
+        .upsert_listing(
+            &draft("MD", &image, &["500 g", "1 kg"], &["Túi", "Hộp"], 30),
+            None,
+        )
+        .await
+        .expect("create");
+    assert_eq!(listing.variants.len(), 4);
+    assert_eq!(listing.status, "pending");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let again = w
+        .lazada
+        .find_listing_by_sku("MD-1kgHộp")
+        .await
+        .expect("find")
+        .expect("found");
+    assert_eq!(again.status, "active");
+    assert_eq!(again.variant("MD-500gTúi").expect("sku").stock, 30);
+}
+
+#[tokio::test]
+async fn one_hundred_and_twenty_skus_of_forty_products_go_in_three_calls() {
+    let w = world().await;
+    let image = w.image().await;
+    let mut listings: Vec<RemoteListing> = Vec::new();
+    for n in 0..40 {
+        let product = format!("P{n:02}");
+        listings.push(
+            w.lazada
+                .upsert_listing(
+                    &draft(&product, &image, &["200 g", "500 g", "1 kg"], &[""], 5),
+                    None,
+                )
+                .await
+                .expect("create"),
+        );
+    }
+    let stock: Vec<StockSet> = listings
+        .iter()
+        .flat_map(|l| {
+            l.variants.iter().map(move |v| StockSet {
+                sku: v.sku.clone(),
+                at: l.at(&v.sku).expect("ref"),
+                quantity: 17,
+            })
+        })
+        .collect();
+    assert_eq!(stock.len(), 120);
+    let outcomes = w.lazada.set_stock(&stock).await;
+    assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
+    assert_eq!(w.calls("/product/stock/sellable/update").await, 3);
+    let prices: Vec<PriceSet> = stock
+        .iter()
+        .map(|s| PriceSet {
+            sku: s.sku.clone(),
+            at: s.at.clone(),
+            price: 70_000,
+        })
+        .collect();
+    let outcomes = w.lazada.set_price(&prices).await;
+    assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
+    assert_eq!(w.calls("/product/price_quantity/update").await, 3);
+    let held = w.sku("P39-1kg").await;
+    assert_eq!(
+        (held["sellableStock"].as_i64(), held["price"].as_f64()),
+        (Some(17), Some(70_000.0))
+    );
+}
+
+#[tokio::test]
+async fn more_than_five_thousand_orders_are_read_by_moving_the_window() {
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-01T08:00:00+07:00")
+        .expect("time")
+        .to_utc();
+    let clock = Arc::new(FixedClock::new(start));
+    let w = world_with(
+        SandboxConfig {
+            clock: clock.clone(),
+            ..sandbox_config()
+        },
+        limits(50, 1000),
+        clock.clone(),
+    )
+    .await;
+    let image = w.image().await;
+    w.lazada
+        .upsert_listing(&draft("GBT", &image, &["5 kg"], &[""], 10_000), None)
+        .await
+        .expect("create");
+    let mut ids = Vec::new();
+    for n in 0..5_300 {
+        ids.push(w.running.sandbox.place_order("GBT-5kg", 1).expect("order"));
+        if n % 7 == 0 {
+            clock.advance(chrono::Duration::seconds(1));
+        }
+    }
+    let found = w
+        .lazada
+        .list_orders(OrderWindow {
+            from: start - chrono::Duration::minutes(1),
+            to: clock.now(),
+        })
+        .await
+        .expect("orders");
+    let mut got: Vec<String> = found.iter().map(|o| o.order_id.clone()).collect();
+    got.sort();
+    ids.sort();
+    assert_eq!(got, ids);
+    assert!(w.calls("/orders/get").await >= 54);
+}
+
+#[tokio::test]
+async fn two_units_of_one_sku_are_two_order_items() {
+    let w = world().await;
+    let image = w.image().await;
+    w.lazada
+        .upsert_listing(&draft("HD", &image, &["500 g"], &[""], 10), None)
+        .await
+        .expect("create");
+    let id = w.running.sandbox.place_order("HD-500g", 2).expect("order");
+    let orders = w
+        .lazada
+        .get_orders(std::slice::from_ref(&id))
+        .await
+        .expect("items");
+    let units: i64 = orders[0]
+        .lines
+        .iter()
+        .filter(|l| l.sku == "HD-500g")
+        .map(|l| l.quantity)
+        .sum();
+    assert_eq!(units, 2);
+    assert_eq!(orders[0].lines.len(), 2);
+    assert_ne!(orders[0].lines[0].line_id, orders[0].lines[1].line_id);
+}
+
+#[tokio::test]
+async fn sellable_stock_after_a_push_is_the_allotted_quantity_even_while_an_unpaid_order_holds_some()
+ {
+    let w = world().await;
+    let image = w.image().await;
+    let listing = w
+        .lazada
+        .upsert_listing(&draft("MN", &image, &["100 g"], &[""], 10), None)
+        .await
+        .expect("create");
+    let order = w
+        .running
+        .sandbox
+        .place_order("MN-100g", 3)
+        .expect("unpaid order");
+    assert_eq!(w.sku("MN-100g").await["sellableStock"], 7);
+    let outcomes = w
+        .lazada
+        .set_stock(&[StockSet {
+            sku: "MN-100g".into(),
+            at: listing.at("MN-100g").expect("ref"),
+            quantity: 20,
+        }])
+        .await;
+    assert!(outcomes[0].result.is_ok(), "{outcomes:?}");
+    let held = w.sku("MN-100g").await;
+    assert_eq!(
+        (
+            held["sellableStock"].as_i64(),
+            held["withholdStock"].as_i64()
+        ),
+        (Some(20), Some(3))
+    );
+    // Cancelling before shipping releases the hold.
+    w.running
+        .sandbox
+        .cancel_order(&order, None)
+        .expect("cancel");
+    assert_eq!(w.sku("MN-100g").await["sellableStock"], 23);
+    // An out-of-stock cancellation sets the stock to 0, as Lazada does.
+    let second = w.running.sandbox.place_order("MN-100g", 1).expect("order");
+    w.control(
+        &format!("/_sandbox/orders/{second}/cancel"),
+        serde_json::json!({ "reason": "out_of_stock" }),
+    )
+    .await;
+    assert_eq!(w.sku("MN-100g").await["sellableStock"], 0);
+}
+
+async fn hammer(w: &World, listing: &RemoteListing, calls: usize) {
+    let sku = listing.variants[0].sku.clone();
+    let at = listing.at(&sku).expect("ref");
+    let tasks = (0..calls).map(|i| {
+        let item = StockSet {
+            sku: sku.clone(),
+            at: at.clone(),
+            quantity: (i % 40) as i64,
+        };
+        async move { w.lazada.set_stock(&[item]).await }
+    });
+    for outcomes in futures_util::future::join_all(tasks).await {
+        assert!(outcomes[0].result.is_ok(), "{outcomes:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_client_at_the_inventory_rate_is_never_throttled() {
+    let w = world_with(sandbox_config(), limits(50, 100), Arc::new(SystemClock)).await;
+    let image = w.image().await;
+    let listing = w
+        .lazada
+        .upsert_listing(&draft("TRA", &image, &["100 g"], &[""], 5), None)
+        .await
+        .expect("create");
+    hammer(&w, &listing, 500).await;
+    let stats = w.stats().await;
+    assert_eq!(stats["throttled"], 0, "{stats}");
+    assert_eq!(stats["calls"]["/product/stock/sellable/update"], 500);
+}
+
+#[tokio::test]
+async fn a_client_set_too_fast_is_banned_backs_off_and_completes() {
+    let w = world_with(sandbox_config(), limits(400, 100), Arc::new(SystemClock)).await;
+    let image = w.image().await;
+    let listing = w
+        .lazada
+        .upsert_listing(&draft("TRA", &image, &["100 g"], &[""], 5), None)
+        .await
+        .expect("create");
+    hammer(&w, &listing, 200).await;
+    let stats = w.stats().await;
+    assert!(stats["throttled"].as_u64().unwrap_or(0) > 0, "{stats}");
+    assert!(
+        w.events
+            .events()
+            .iter()
+            .any(|e| e.platform_code.as_deref() == Some("ApiCallLimit"))
+    );
+}
+
+#[tokio::test]
+async fn twenty_percent_failures_still_end_in_one_product_per_sku() {
+    let w = world().await;
+    let image = w.image().await;
+    w.control(
+        "/_sandbox/faults",
+        serde_json::json!({ "error_rate": 0.1, "timeout_rate": 0.1 }),
+    )
+    .await;
+    for product in ["A1", "A2", "A3"] {
+        let listing = w
+            .lazada
+            .upsert_listing(&draft(product, &image, &["1 kg"], &[""], 4), None)
+            .await
+            .expect("create under faults");
+        let sku = format!("{product}-1kg");
+        let outcomes = w
+            .lazada
+            .set_stock(&[StockSet {
+                sku: sku.clone(),
+                at: listing.at(&sku).expect("ref"),
+                quantity: 9,
+            }])
+            .await;
+        assert!(outcomes[0].result.is_ok(), "{outcomes:?}");
+    }
+    w.control("/_sandbox/faults", serde_json::json!({})).await;
+    let url = format!("http://{}/_sandbox/listings", w.running.addr);
+    let all: Value = w
+        .http
+        .get(url)
+        .send()
+        .await
+        .expect("listings")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(all.as_array().map(Vec::len), Some(3));
+    for product in ["A1", "A2", "A3"] {
+        assert_eq!(w.sku(&format!("{product}-1kg")).await["sellableStock"], 9);
+    }
+    assert!(
+        w.events.events().iter().any(|e| e.outcome != "ok"),
+        "faults were injected"
+    );
+}
+
+#[tokio::test]
+async fn a_timed_out_create_is_adopted_by_seller_sku() {
+    let w = world().await;
+    let image = w.image().await;
+    w.control(
+        "/_sandbox/faults",
+        serde_json::json!({ "timeout_rate": 1.0, "only": "/rest/product/create" }),
+    )
+    .await;
+    let listing = w
+        .lazada
+        .upsert_listing(&draft("QS", &image, &["200 g"], &[""], 4), None)
+        .await
+        .expect("adopted");
+    assert_eq!(listing.variants[0].sku, "QS-200g");
+    assert_eq!(w.calls("/product/create").await, 1);
+}
+
+#[tokio::test]
+async fn a_wrong_app_secret_is_refused_as_a_bad_signature() {
+    let running = LazadaSandbox::start(sandbox_config(), 0)
+        .await
+        .expect("sandbox");
+    let (lazada, events, _) = connect(
+        &running,
+        "not-the-secret",
+        limits(50, 100),
+        Arc::new(SystemClock),
+    );
+    let err = lazada
+        .authorize(&running.credentials.code)
+        .await
+        .expect_err("wrong secret");
+    assert!(
+        matches!(err, ConnectorError::Unauthorized(ref m) if m.starts_with("IncompleteSignature")),
+        "{err}"
+    );
+    assert_eq!(running.sandbox.kit().stats().rejected_signatures, 1);
+    assert_eq!(events.events().len(), 1, "not retried");
+}
+
+#[tokio::test]
+async fn tokens_refresh_without_extending_the_refresh_expiry() {
+    let w = world().await;
+    let before = w
+        .credentials
+        .load("lazada-test")
+        .await
+        .expect("load")
+        .expect("pair");
+    w.lazada.refresh_credentials().await.expect("refresh");
+    let after = w
+        .credentials
+        .load("lazada-test")
+        .await
+        .expect("load")
+        .expect("pair");
+    assert_ne!(
+        before.access_token.expose_secret(),
+        after.access_token.expose_secret()
+    );
+    let drift = (after.refresh_expires_at.expect("expiry")
+        - before.refresh_expires_at.expect("expiry"))
+    .num_seconds();
+    assert!(drift.abs() <= 2, "refresh expiry kept: {drift}s");
+    w.lazada
+        .find_listing_by_sku("NOTHING")
+        .await
+        .expect("the new token works");
+}
+
+#[tokio::test]
+async fn images_are_migrated_once() {
+    let w = world().await;
+    let sources: Vec<String> = (1..=3)
+        .map(|n| format!("https://cdn.htx-backan.vn/{n}.jpg"))
+        .collect();
+    let first = w.lazada.lazada_images(&sources).await.expect("migrate");
+    let again = w.lazada.lazada_images(&sources).await.expect("cached");
+    assert_eq!(first, again);
+    assert!(
+        first
+            .iter()
+            .all(|u| u.starts_with("https://vn-live.slatic.net/"))
+    );
+    assert_eq!(w.calls("/images/migrate").await, 1);
+    let err = w
+        .lazada
+        .lazada_images(&["https://127.0.0.1:8080/x.jpg".to_string()])
+        .await
+        .expect_err("IP literal");
+    assert!(matches!(err, ConnectorError::Rejected { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn the_sandbox_accepts_an_xml_payload_as_lazada_does() {
+    let w = world().await;
+    let image = w.image().await;
+    let listing = w
+        .lazada
+        .upsert_listing(&draft("XML", &image, &["1 kg"], &[""], 4), None)
+        .await
+        .expect("create");
+    let tokens = w
+        .credentials
+        .load("lazada-test")
+        .await
+        .expect("load")
+        .expect("pair");
+    let remote = listing.variant("XML-1kg").expect("sku");
+    let payload = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" ?><Request><Product><Skus><Sku><ItemId>{}</ItemId><SkuId>{}</SkuId><SellerSku>XML-1kg</SellerSku><Price>185000</Price><Quantity>42</Quantity></Sku></Skus></Product></Request>"#,
+        listing.listing_id, remote.variant_id
+    );
+    let timestamp = SystemClock.now().timestamp_millis().to_string();
+    let key = w.running.credentials.app_key.clone();
+    let mut params = vec![
+        ("app_key", key.as_str()),
+        ("timestamp", timestamp.as_str()),
+        ("sign_method", "sha256"),
+        ("access_token", tokens.access_token.expose_secret()),
+        ("payload", payload.as_str()),
+    ];
+    let sign = chosync_lazada::sign::request(
+        &w.running.credentials.app_secret,
+        "/product/price_quantity/update",
+        &params,
+    );
+    params.push(("sign", sign.as_str()));
+    let answer: Value = w
+        .http
+        .post(format!(
+            "{}/product/price_quantity/update",
+            w.running.base_url
+        ))
+        .form(&params)
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(answer["code"], "0", "{answer}");
+    let held = w.sku("XML-1kg").await;
+    assert_eq!(
+        (held["price"].as_f64(), held["quantity"].as_i64()),
+        (Some(185_000.0), Some(42))
+    );
+}
+
+#[tokio::test]
+async fn pushes_are_verified_and_forgeries_refused() {
+    let w = world().await;
+    let image = w.image().await;
+    w.lazada
+        .upsert_listing(&draft("NH", &image, &["200 g"], &[""], 4), None)
+        .await
+        .expect("create");
+    let received: Arc<Mutex<Vec<Delivered>>> = Arc::default();
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/webhooks/lazada-test",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let sink = sink.clone();
+                async move {
+                    let auth = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    sink.lock().expect("lock").push((auth, body.to_vec()));
+                    ""
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    w.control(
+        "/_sandbox/webhook-target",
+        serde_json::json!({ "url": format!("http://{addr}/webhooks/lazada-test") }),
+    )
+    .await;
+    let order = w.running.sandbox.place_order("NH-200g", 1).expect("order");
+    let mut push = None;
+    for _ in 0..50 {
+        if let Some(first) = received.lock().expect("lock").first().cloned() {
+            push = Some(first);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (signature, body) = push.expect("push delivered");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("authorization", signature.parse().expect("header"));
+    assert_eq!(
+        w.lazada.verify_webhook(&headers, &body).expect("genuine"),
+        WebhookHint::OrdersChanged {
+            order_ids: vec![order]
+        }
+    );
+    let mut forged = body.clone();
+    forged.extend_from_slice(b" ");
+    assert!(matches!(
+        w.lazada.verify_webhook(&headers, &forged),
+        Err(ConnectorError::Unauthorized(_))
+    ));
+}
