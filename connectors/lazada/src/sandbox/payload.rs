@@ -22,20 +22,22 @@ fn xml(text: &str) -> Option<Value> {
     loop {
         match reader.read_event().ok()? {
             Event::Start(start) => {
-                let name = String::from_utf8(start.name().as_ref().to_vec()).ok()?;
+                let name = start.name().as_ref().to_string();
                 stack.push((name, Map::new(), String::new()));
             }
-            Event::Text(text) => {
-                let decoded = text.decode().ok()?;
-                let unescaped = quick_xml::escape::unescape(&decoded).ok()?;
-                stack.last_mut()?.2.push_str(&unescaped);
-            }
-            Event::CData(data) => {
-                let text = String::from_utf8(data.to_vec()).ok()?;
-                stack.last_mut()?.2.push_str(&text);
+            Event::Text(text) => stack.last_mut()?.2.push_str(&text.xml10_content()),
+            Event::CData(data) => stack.last_mut()?.2.push_str(&data.xml10_content()),
+            // `&amp;`, `&#233;`: entity references arrive on their own.
+            Event::GeneralRef(reference) => {
+                let resolved = match reference.resolve_char_ref().ok()? {
+                    Some(c) => c.to_string(),
+                    None => quick_xml::escape::resolve_predefined_entity(reference.as_ref())?
+                        .to_string(),
+                };
+                stack.last_mut()?.2.push_str(&resolved);
             }
             Event::Empty(empty) => {
-                let name = String::from_utf8(empty.name().as_ref().to_vec()).ok()?;
+                let name = empty.name().as_ref().to_string();
                 insert(&mut stack.last_mut()?.1, name, Value::String(String::new()));
             }
             Event::End(_) => {
