@@ -1,7 +1,9 @@
 //! The Lazada connector against the Lazada sandbox, over real loopback HTTP.
 
+mod common;
+
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chosync::clock::{Clock, FixedClock, SystemClock};
@@ -17,9 +19,6 @@ use chosync_lazada::sandbox::{LazadaSandbox, Running, SandboxConfig};
 use chosync_lazada::{Lazada, LazadaConfig};
 use secrecy::ExposeSecret;
 use serde_json::Value;
-
-/// A push as the receiver got it: the `Authorization` header and the raw body.
-type Delivered = (String, Vec<u8>);
 
 struct World {
     running: Running,
@@ -656,45 +655,14 @@ async fn pushes_are_verified_and_forgeries_refused() {
         .upsert_listing(&draft("NH", &image, &["200 g"], &[""], 4), None)
         .await
         .expect("create");
-    let received: Arc<Mutex<Vec<Delivered>>> = Arc::default();
-    let sink = received.clone();
-    let app = axum::Router::new().route(
-        "/webhooks/lazada-test",
-        axum::routing::post(
-            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                let sink = sink.clone();
-                async move {
-                    let auth = headers
-                        .get("authorization")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_string();
-                    sink.lock().expect("lock").push((auth, body.to_vec()));
-                    ""
-                }
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let receiver = common::webhooks::Receiver::start("/webhooks/lazada-test").await;
     w.control(
         "/_sandbox/webhook-target",
-        serde_json::json!({ "url": format!("http://{addr}/webhooks/lazada-test") }),
+        serde_json::json!({ "url": receiver.url }),
     )
     .await;
     let order = w.running.sandbox.place_order("NH-200g", 1).expect("order");
-    let mut push = None;
-    for _ in 0..50 {
-        if let Some(first) = received.lock().expect("lock").first().cloned() {
-            push = Some(first);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let (signature, body) = push.expect("push delivered");
+    let (signature, body) = receiver.first().await;
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("authorization", signature.parse().expect("header"));
     assert_eq!(

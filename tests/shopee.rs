@@ -1,5 +1,7 @@
 //! The Shopee connector against the Shopee sandbox, over real loopback HTTP.
 
+mod common;
+
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,9 +20,6 @@ use chosync_shopee::sandbox::{Running, SandboxConfig, ShopeeSandbox};
 use chosync_shopee::{Shopee, ShopeeConfig};
 use secrecy::ExposeSecret;
 use serde_json::Value;
-
-/// A push as the receiver got it: the `Authorization` header and the raw body.
-type Delivered = (String, Vec<u8>);
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
 
@@ -615,33 +614,9 @@ async fn pushes_are_signed_like_shopee_and_forgeries_are_refused() {
         .await
         .expect("create");
 
-    // A receiver standing in for chosync's webhook ingress.
-    let received: Arc<Mutex<Vec<Delivered>>> = Arc::default();
-    let sink = received.clone();
-    let app = axum::Router::new().route(
-        "/webhooks/shopee-test",
-        axum::routing::post(
-            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                let sink = sink.clone();
-                async move {
-                    let auth = headers
-                        .get("authorization")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_string();
-                    sink.lock().expect("lock").push((auth, body.to_vec()));
-                    ""
-                }
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let receiver = common::webhooks::Receiver::start("/webhooks/shopee-test").await;
     // The sandbox signs with the URL it posts to; the connector must know it.
-    let target = format!("http://{addr}/webhooks/shopee-test");
+    let target = receiver.url.clone();
     w.control(
         "/_sandbox/webhook-target",
         serde_json::json!({ "url": target }),
@@ -655,15 +630,7 @@ async fn pushes_are_signed_like_shopee_and_forgeries_are_refused() {
         .await;
     let order_id = order["order_id"].as_str().expect("order id").to_string();
 
-    let mut push = None;
-    for _ in 0..50 {
-        if let Some(first) = received.lock().expect("lock").first().cloned() {
-            push = Some(first);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let (signature, body) = push.expect("push delivered");
+    let (signature, body) = receiver.first().await;
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("authorization", signature.parse().expect("header"));
 

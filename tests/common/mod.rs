@@ -2,6 +2,8 @@
 //! PostgreSQL database when `CHOSYNC_TEST_POSTGRES_URL` is set.
 #![allow(dead_code)]
 
+pub mod webhooks;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -296,6 +296,17 @@ fn transport_error(err: &reqwest::Error) -> ConnectorError {
     })
 }
 
+/// What the HTTP status alone says, before any body is read: 429 is
+/// throttling (with `Retry-After`, else a second), 5xx is transient.
+pub fn http_failure(reply: &Reply) -> Option<ConnectorError> {
+    let status = reply.status.as_u16();
+    if status == 429 {
+        let wait = retry_after(&reply.headers).unwrap_or(Duration::from_secs(1));
+        return Some(ConnectorError::RateLimited { retry_after: wait });
+    }
+    (status >= 500).then(|| ConnectorError::Transient(format!("HTTP {status}")))
+}
+
 /// `Retry-After` in seconds, when the platform sent one.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     headers

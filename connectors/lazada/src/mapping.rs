@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chosync_connector::ConnectorError;
-use chosync_connector::http::{Answer, Reply, retry_after};
+use chosync_connector::http::{Answer, Reply, http_failure};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -42,14 +42,10 @@ pub enum Payload {
 }
 
 fn parse(reply: &Reply) -> Result<(Envelope, Value), ConnectorError> {
+    if let Some(failure) = http_failure(reply) {
+        return Err(failure);
+    }
     let status = reply.status.as_u16();
-    if status == 429 {
-        let wait = retry_after(&reply.headers).unwrap_or(Duration::from_secs(1));
-        return Err(ConnectorError::RateLimited { retry_after: wait });
-    }
-    if status >= 500 {
-        return Err(ConnectorError::Transient(format!("HTTP {status}")));
-    }
     let value: Value = serde_json::from_slice(&reply.body)
         .map_err(|_| ConnectorError::Transient(format!("unreadable answer (HTTP {status})")))?;
     let envelope: Envelope = serde_json::from_value(value.clone()).map_err(|_| {

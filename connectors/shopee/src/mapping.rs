@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chosync_connector::ConnectorError;
-use chosync_connector::http::{Answer, Reply, retry_after};
+use chosync_connector::http::{Answer, Reply, http_failure};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -30,19 +30,10 @@ pub enum Payload {
 
 /// Decodes one answer. Shopee reports most errors inside HTTP 200.
 pub fn decode<T: DeserializeOwned>(reply: &Reply, payload: Payload) -> Answer<T> {
+    if let Some(failure) = http_failure(reply) {
+        return Answer::failed(failure, None, None);
+    }
     let status = reply.status.as_u16();
-    if status == 429 {
-        let wait = retry_after(&reply.headers).unwrap_or(Duration::from_secs(1));
-        return Answer::failed(
-            ConnectorError::RateLimited { retry_after: wait },
-            None,
-            None,
-        );
-    }
-    if status >= 500 {
-        let error = ConnectorError::Transient(format!("HTTP {status}"));
-        return Answer::failed(error, None, None);
-    }
     let value: Value = match serde_json::from_slice(&reply.body) {
         Ok(value) => value,
         Err(_) => {

@@ -81,6 +81,11 @@ struct Refresh {
     expires: DateTime<Utc>,
 }
 
+/// An order item that changed: item id, SKU id, the status it had.
+type Moved = (i64, i64, String);
+/// A push to send: order item id and its new status.
+pub type Line = (String, String);
+
 #[derive(Default)]
 pub struct State {
     counter: u64,
@@ -269,6 +274,47 @@ impl State {
             .find(|s| s.sku_id == sku_id)
     }
 
+    /// Moves an order's open items (unpaid or pending) to `status`; returns
+    /// each moved item's SKU and former status, and the pushes to send.
+    fn close_open_items(
+        &mut self,
+        order_id: &str,
+        status: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Moved>, Vec<Line>), String> {
+        let order = self
+            .orders
+            .get_mut(order_id)
+            .ok_or_else(|| format!("no order {order_id}"))?;
+        let mut moved = Vec::new();
+        let mut lines = Vec::new();
+        for item in &mut order.items {
+            if matches!(item.status.as_str(), "unpaid" | "pending") {
+                moved.push((
+                    item.item_id,
+                    item.sku_id,
+                    std::mem::replace(&mut item.status, status.into()),
+                ));
+                item.updated_at = now;
+                lines.push((item.order_item_id.clone(), status.to_string()));
+            }
+        }
+        if moved.is_empty() {
+            return Err(format!("order {order_id} has no item that is still open"));
+        }
+        order.updated_at = now;
+        Ok((moved, lines))
+    }
+
+    /// Releases the unit an item held: withheld while unpaid, occupied once paid.
+    fn release(sku: &mut Sku, was: &str) {
+        if was == "unpaid" {
+            sku.withheld -= 1;
+        } else {
+            sku.occupied -= 1;
+        }
+    }
+
     /// Cancelling before shipping releases the hold; an "out of stock" reason
     /// also sets the SKU's stock to 0, as Lazada does.
     pub fn cancel_order(
@@ -277,42 +323,10 @@ impl State {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Vec<(String, String)>, String> {
-        let order = self
-            .orders
-            .get_mut(order_id)
-            .ok_or_else(|| format!("no order {order_id}"))?;
-        let open: Vec<usize> = (0..order.items.len())
-            .filter(|i| matches!(order.items[*i].status.as_str(), "unpaid" | "pending"))
-            .collect();
-        if open.is_empty() {
-            return Err(format!(
-                "order {order_id} has no item that can still be cancelled"
-            ));
-        }
-        let mut released = Vec::new();
-        for i in &open {
-            let item = &mut order.items[*i];
-            released.push((item.item_id, item.sku_id, item.status.clone()));
-            item.status = "canceled".into();
-            item.updated_at = now;
-        }
-        order.updated_at = now;
-        let lines = open
-            .iter()
-            .map(|i| {
-                (
-                    order.items[*i].order_item_id.clone(),
-                    "canceled".to_string(),
-                )
-            })
-            .collect();
-        for (item_id, sku_id, was) in released {
+        let (moved, lines) = self.close_open_items(order_id, "canceled", now)?;
+        for (item_id, sku_id, was) in moved {
             if let Some(sku) = self.sku_mut(item_id, sku_id) {
-                if was == "unpaid" {
-                    sku.withheld -= 1;
-                } else {
-                    sku.occupied -= 1;
-                }
+                Self::release(sku, &was);
                 if reason == Some("out_of_stock") {
                     sku.real = sku.withheld + sku.occupied;
                 }
@@ -327,35 +341,10 @@ impl State {
         order_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<(String, String)>, String> {
-        let order = self
-            .orders
-            .get_mut(order_id)
-            .ok_or_else(|| format!("no order {order_id}"))?;
-        let open: Vec<usize> = (0..order.items.len())
-            .filter(|i| matches!(order.items[*i].status.as_str(), "unpaid" | "pending"))
-            .collect();
-        if open.is_empty() {
-            return Err(format!("order {order_id} has nothing to ship"));
-        }
-        let mut moved = Vec::new();
-        for i in &open {
-            let item = &mut order.items[*i];
-            moved.push((item.item_id, item.sku_id, item.status.clone()));
-            item.status = "shipped".into();
-            item.updated_at = now;
-        }
-        order.updated_at = now;
-        let lines = open
-            .iter()
-            .map(|i| (order.items[*i].order_item_id.clone(), "shipped".to_string()))
-            .collect();
+        let (moved, lines) = self.close_open_items(order_id, "shipped", now)?;
         for (item_id, sku_id, was) in moved {
             if let Some(sku) = self.sku_mut(item_id, sku_id) {
-                if was == "unpaid" {
-                    sku.withheld -= 1;
-                } else {
-                    sku.occupied -= 1;
-                }
+                Self::release(sku, &was);
                 sku.real -= 1;
             }
         }
