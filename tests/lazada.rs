@@ -53,7 +53,8 @@ fn limits(inventory: u32, other: u32) -> Limits {
 fn sandbox_config() -> SandboxConfig {
     SandboxConfig {
         other_rate: rate(100),
-        qc_delay: Duration::from_millis(300),
+        // QC is instant here; the QC test sets its own delay.
+        qc_delay: Duration::ZERO,
         ..SandboxConfig::default()
     }
 }
@@ -198,7 +199,8 @@ fn draft(product: &str, image: &str, sizes: &[&str], packs: &[&str], stock: i64)
         title: format!("Miến dong Côn Minh {product}"),
         description: "<p>Miến dong riềng đỏ Côn Minh, sợi dai, không chất tẩy trắng.</p>".into(),
         category_id: "10000150".into(),
-        brand: Some("No Brand".into()),
+        // Lazada's id of "No Brand".
+        brand: Some("94125".into()),
         attributes: vec![],
         images: vec![image.into()],
         weight_g: 520,
@@ -211,7 +213,15 @@ fn draft(product: &str, image: &str, sizes: &[&str], packs: &[&str], stock: i64)
 
 #[tokio::test]
 async fn a_product_with_four_skus_is_created_then_passes_qc() {
-    let w = world().await;
+    let w = world_with(
+        SandboxConfig {
+            qc_delay: Duration::from_millis(300),
+            ..sandbox_config()
+        },
+        limits(50, 100),
+        Arc::new(SystemClock),
+    )
+    .await;
     let image = w.image().await;
     let listing = w
         .lazada

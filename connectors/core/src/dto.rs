@@ -15,6 +15,7 @@ pub struct ListingDraft {
     pub description: String,
     /// The platform's (leaf) category id.
     pub category_id: String,
+    /// The platform's brand reference: Lazada's `brand_id`, Shopee's brand name.
     pub brand: Option<String>,
     /// Platform attribute id → value.
     pub attributes: Vec<(String, String)>,

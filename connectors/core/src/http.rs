@@ -181,7 +181,8 @@ impl Http {
                     ConnectorError::RateLimited { retry_after } => jittered.max(*retry_after),
                     _ => jittered,
                 };
-                (started.elapsed() + wait < deadline).then_some(wait)
+                let wait = wait.min(MAX_WAIT);
+                (started.elapsed().saturating_add(wait) < deadline).then_some(wait)
             })
             .await
     }
@@ -316,5 +317,9 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .trim()
         .parse::<u64>()
         .ok()
-        .map(Duration::from_secs)
+        .map(|seconds| Duration::from_secs(seconds.min(MAX_WAIT.as_secs())))
 }
+
+/// The longest wait any platform answer may impose on us; longer asks are
+/// read as this much (time arithmetic must never overflow on a hostile value).
+pub const MAX_WAIT: Duration = Duration::from_secs(3600);

@@ -74,7 +74,7 @@ impl Limiter {
         if let Some(bucket) = self.by_class.get(&class)
             && let Ok(mut paused) = bucket.paused_until.lock()
         {
-            let until = Instant::now() + for_how_long;
+            let until = Instant::now() + for_how_long.min(crate::http::MAX_WAIT);
             if paused.is_none_or(|p| p < until) {
                 *paused = Some(until);
             }

@@ -551,8 +551,10 @@ fn product_payload(draft: &ListingDraft, existing: Option<(i64, &RemoteListing)>
         "name": draft.title,
         "description": draft.description,
     });
+    // Lazada wants the brand's id (`brand` names are deprecated); the channel's
+    // mapping supplies it, "No Brand" included.
     if let Some(brand) = &draft.brand {
-        attributes["brand"] = json!(brand);
+        attributes["brand_id"] = json!(brand);
     }
     for (name, value) in &draft.attributes {
         attributes[name.as_str()] = json!(value);
@@ -740,23 +742,28 @@ impl Connector for Lazada {
         self.batched(&ep::PRICE_QUANTITY_UPDATE, entries).await
     }
 
-    /// Pages by offset (50 a page) and, before the offset cap, moves the
-    /// update window to the last product seen. The cursor is `after|offset`.
+    /// Pages by update time as the order walk does: `update_after` moves to
+    /// the last product's `updated_time`, the offset steps past products
+    /// sharing that second. The cursor is `update_after|offset`.
     async fn list_remote_listings(
         &self,
         cursor: Option<&str>,
     ) -> Result<Page<RemoteListing>, ConnectorError> {
-        let (after, offset) = cursor
-            .and_then(|c| c.split_once('|'))
-            .map(|(a, o)| (a.to_string(), o.parse::<i64>().unwrap_or(0)))
-            .unwrap_or_else(|| ("2000-01-01T00:00:00+00:00".into(), 0));
+        let (after, offset) = match cursor.and_then(|c| c.split_once('|')) {
+            Some((after, offset)) => (
+                parse_time(after)
+                    .ok_or_else(|| ConnectorError::Transient(format!("bad cursor {after}")))?,
+                offset.parse::<i64>().unwrap_or(0),
+            ),
+            None => (chrono::DateTime::UNIX_EPOCH, 0),
+        };
         let page: dto::Products = self
             .seller(
                 &ep::PRODUCTS_GET,
                 Method::GET,
                 &[
                     ("filter", "all".into()),
-                    ("update_after", after.clone()),
+                    ("update_after", format_time(after)),
                     ("limit", PRODUCT_PAGE.to_string()),
                     ("offset", offset.to_string()),
                 ],
@@ -764,30 +771,60 @@ impl Connector for Lazada {
             )
             .await?;
         let got = page.products.len() as i64;
-        let last_time = page.products.last().map(|p| p.updated_time.clone());
+        let times: Vec<_> = page
+            .products
+            .iter()
+            .map(|p| parse_time(&p.updated_time))
+            .collect();
         let items = page.products.into_iter().map(remote).collect();
-        let next = if got < PRODUCT_PAGE {
-            None
-        } else if offset + 2 * PRODUCT_PAGE > MAX_PRODUCT_OFFSET {
-            last_time.map(|t| format!("{t}|0"))
+        if got < PRODUCT_PAGE {
+            return Ok(Page { items, next: None });
+        }
+        let last = times.last().copied().flatten().ok_or_else(|| {
+            ConnectorError::Transient("a product's updated_time could not be read".into())
+        })?;
+        let at_last = times.iter().filter(|t| **t == Some(last)).count() as i64;
+        let (after, offset) = if last > after {
+            (last, at_last)
         } else {
-            Some(format!("{after}|{}", offset + PRODUCT_PAGE))
+            (after, offset + got)
         };
-        Ok(Page { items, next })
+        if offset > MAX_PRODUCT_OFFSET {
+            return Err(ConnectorError::Rejected {
+                code: "chosync_product_window".into(),
+                field: None,
+                message: format!(
+                    "more than {MAX_PRODUCT_OFFSET} products were updated at {}",
+                    format_time(after)
+                ),
+            });
+        }
+        Ok(Page {
+            items,
+            next: Some(format!("{}|{offset}", format_time(after))),
+        })
     }
 
-    /// Walks the window by update time; when the offset would pass 5,000 the
-    /// window restarts at the last `updated_at` seen (duplicates dropped).
+    /// Walks the window oldest update first, moving `update_after` to the
+    /// last `updated_at` after every page: an order updated during the walk
+    /// cannot shift the rows and hide another. The offset only steps past
+    /// orders sharing that second, and Lazada stops it at 5,000.
     async fn list_orders(&self, window: OrderWindow) -> Result<Vec<OrderRef>, ConnectorError> {
         let before = format_time(window.to);
-        let mut after = format_time(window.from);
+        let mut after = window.from;
         let mut offset = 0;
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         loop {
-            let page = self.orders_page(&after, &before, offset).await?;
+            let page = self
+                .orders_page(&format_time(after), &before, offset)
+                .await?;
             let got = page.orders.len() as i64;
-            let last_update = page.orders.last().map(|o| o.updated_at.clone());
+            let times: Vec<_> = page
+                .orders
+                .iter()
+                .map(|o| parse_time(&o.updated_at))
+                .collect();
             for order in page.orders {
                 let id = id_text(&order.order_id);
                 if seen.insert(id.clone()) {
@@ -800,24 +837,24 @@ impl Connector for Lazada {
             if got < ORDER_PAGE {
                 return Ok(out);
             }
-            if offset + 2 * ORDER_PAGE > MAX_ORDER_OFFSET {
-                let Some(last) = last_update.and_then(|t| parse_time(&t)) else {
-                    return Ok(out);
-                };
-                let moved = format_time(last);
-                if moved == after {
-                    return Err(ConnectorError::Rejected {
-                        code: "chosync_order_window".into(),
-                        field: None,
-                        message: format!(
-                            "more than {MAX_ORDER_OFFSET} orders were updated at {moved}; Lazada cannot page past them"
-                        ),
-                    });
-                }
-                after = moved;
-                offset = 0;
+            let last = times.last().copied().flatten().ok_or_else(|| {
+                ConnectorError::Transient("an order's updated_at could not be read".into())
+            })?;
+            let at_last = times.iter().filter(|t| **t == Some(last)).count() as i64;
+            (after, offset) = if last > after {
+                (last, at_last)
             } else {
-                offset += ORDER_PAGE;
+                (after, offset + got)
+            };
+            if offset > MAX_ORDER_OFFSET {
+                return Err(ConnectorError::Rejected {
+                    code: "chosync_order_window".into(),
+                    field: None,
+                    message: format!(
+                        "more than {MAX_ORDER_OFFSET} orders were updated at {}; Lazada cannot page past them",
+                        format_time(after)
+                    ),
+                });
             }
         }
     }

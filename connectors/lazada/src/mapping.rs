@@ -178,13 +178,26 @@ pub fn classify(code: &str, message: &str, detail: Option<&Value>) -> ConnectorE
             ConnectorError::Transient(detail_text())
         }
         "E0208" | "208" | "207" | "E016" => ConnectorError::NotFound(detail_text()),
-        _ => ConnectorError::Rejected {
-            code: code.to_string(),
-            field: detail
-                .and_then(|d| d.as_array()?.first()?["field"].as_str().map(str::to_string))
-                .or_else(|| (code == "E204").then(|| "skus".to_string())),
-            message: message.to_string(),
-        },
+        // Create/update failures (500/501) carry the business code in `detail`.
+        _ => {
+            let first = detail.and_then(|d| d.as_array()?.first().cloned());
+            let business = first.as_ref().and_then(|d| match &d["code"] {
+                Value::String(c) => Some(c.clone()),
+                Value::Number(c) => Some(c.to_string()),
+                _ => None,
+            });
+            ConnectorError::Rejected {
+                code: business.unwrap_or_else(|| code.to_string()),
+                field: first
+                    .as_ref()
+                    .and_then(|d| d["field"].as_str().map(str::to_string))
+                    .or_else(|| (code == "E204").then(|| "skus".to_string())),
+                message: first
+                    .as_ref()
+                    .and_then(|d| d["message"].as_str().map(str::to_string))
+                    .unwrap_or_else(|| message.to_string()),
+            }
+        }
     }
 }
 
@@ -195,7 +208,10 @@ fn ban_seconds(message: &str) -> Option<Duration> {
         .chars()
         .take_while(char::is_ascii_digit)
         .collect();
-    number.parse().ok().map(Duration::from_secs)
+    number
+        .parse::<u64>()
+        .ok()
+        .map(|seconds| Duration::from_secs(seconds).min(chosync_connector::http::MAX_WAIT))
 }
 
 /// Whether Lazada refused the access token itself (a refresh may help).
@@ -206,6 +222,30 @@ pub fn token_refused(error: &ConnectorError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_business_code_in_detail_is_the_rejection_code() {
+        let detail = serde_json::json!([{ "seller_sku": "A", "code": 4105, "field": "SellerSku", "message": "SellerSku is duplicate." }]);
+        assert_eq!(
+            classify("500", "create failed", Some(&detail)),
+            ConnectorError::Rejected {
+                code: "4105".into(),
+                field: Some("SellerSku".into()),
+                message: "SellerSku is duplicate.".into()
+            }
+        );
+        let huge = classify(
+            "ApiCallLimit",
+            "this ban will last 18446744073709551615 seconds",
+            None,
+        );
+        assert_eq!(
+            huge,
+            ConnectorError::RateLimited {
+                retry_after: chosync_connector::http::MAX_WAIT
+            }
+        );
+    }
 
     #[test]
     fn lazada_codes_are_classified() {

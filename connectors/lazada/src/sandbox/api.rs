@@ -255,6 +255,13 @@ impl LazadaSandbox {
         if description.chars().count() > 25_000 {
             return Err(fail("500", "description is at most 25,000 characters."));
         }
+        let brand_id = text(&attributes["brand_id"]).unwrap_or_default();
+        if brand_id.is_empty() || !brand_id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(fail(
+                "500",
+                "brand_id is required (brand names are deprecated; \"No Brand\" has its own id).",
+            ));
+        }
         let images: Vec<String> = list(&product["Images"]["Image"])
             .iter()
             .filter_map(text)
@@ -299,8 +306,8 @@ impl LazadaSandbox {
                     "Price must be a whole number above 0 for VN.",
                 )
             })?;
-            let quantity = number(&sku["quantity"]).unwrap_or(0.0) as i64;
-            if quantity < 0 {
+            let quantity = number(&sku["quantity"]).unwrap_or(0.0);
+            if !(0.0..=MAX_STOCK).contains(&quantity) {
                 return Err(detail_error(
                     "500",
                     &seller_sku,
@@ -358,7 +365,7 @@ impl LazadaSandbox {
                 seller_sku,
                 sale_props,
                 price,
-                real: quantity,
+                real: quantity as i64,
                 withheld: 0,
                 occupied: 0,
                 status: "active".into(),
@@ -389,52 +396,49 @@ impl LazadaSandbox {
     fn update(&self, payload: &Value) -> Result<Value, LazadaError> {
         let product = &payload["Request"]["Product"];
         let item_id = number(&product["ItemId"]).unwrap_or(0.0) as i64;
+        let name = text(&product["Attributes"]["name"]);
+        let description = text(&product["Attributes"]["description"]);
+        let images: Vec<String> = list(&product["Images"]["Image"])
+            .iter()
+            .filter_map(text)
+            .collect();
         let now = self.now();
         let mut state = self.state();
-        let images_known = {
-            let images: Vec<String> = list(&product["Images"]["Image"])
-                .iter()
-                .filter_map(text)
-                .collect();
-            images.iter().all(|i| state.images.contains(i))
-        };
+        // Everything is checked before anything changes: an update applies whole or not at all.
+        if name
+            .as_ref()
+            .is_some_and(|n| n.trim().is_empty() || n.chars().count() > 255)
+        {
+            return Err(fail("501", "name is required, at most 255 characters."));
+        }
+        if description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > 25_000)
+        {
+            return Err(fail("501", "description is at most 25,000 characters."));
+        }
+        if images.len() > 8 || images.iter().any(|i| !state.images.contains(i)) {
+            return Err(fail("501", "At most 8 images, all hosted by Lazada."));
+        }
         let stored = state
             .products
             .get_mut(&item_id)
             .filter(|p| p.status != "deleted")
             .ok_or_else(|| fail("E0208", "Item does not exist."))?;
-        if !images_known {
-            return Err(fail("501", "Images must be hosted by Lazada."));
-        }
-        if let Some(name) = text(&product["Attributes"]["name"]) {
-            if name.trim().is_empty() || name.chars().count() > 255 {
-                return Err(fail("501", "name is required, at most 255 characters."));
-            }
-            stored.name = name;
-        }
-        if let Some(description) = text(&product["Attributes"]["description"]) {
-            stored.description = description;
-        }
-        let images: Vec<String> = list(&product["Images"]["Image"])
-            .iter()
-            .filter_map(text)
-            .collect();
-        if !images.is_empty() {
-            stored.images = images;
-        }
+        let mut statuses: Vec<(usize, String)> = Vec::new();
         for sku in list(&product["Skus"]["Sku"]) {
             let sku_id = number(&sku["SkuId"]).unwrap_or(0.0) as i64;
             let seller_sku = text(&sku["SellerSku"]).unwrap_or_default();
-            let Some(target) = stored.skus.iter_mut().find(|s| s.sku_id == sku_id) else {
-                return Err(detail_error(
+            let Some(index) = stored.skus.iter().position(|s| s.sku_id == sku_id) else {
+                return Err(update_error(
                     "207",
                     &seller_sku,
                     "SkuId",
                     "SKU does not exist.",
                 ));
             };
-            if !seller_sku.is_empty() && seller_sku != target.seller_sku {
-                return Err(detail_error(
+            if !seller_sku.is_empty() && seller_sku != stored.skus[index].seller_sku {
+                return Err(update_error(
                     "501",
                     &seller_sku,
                     "SellerSku",
@@ -444,10 +448,10 @@ impl LazadaSandbox {
             match text(&sku["Status"]).as_deref() {
                 None => {}
                 Some(status @ ("active" | "inactive" | "deleted")) => {
-                    target.status = status.to_string()
+                    statuses.push((index, status.to_string()))
                 }
                 Some(_) => {
-                    return Err(detail_error(
+                    return Err(update_error(
                         "501",
                         &seller_sku,
                         "Status",
@@ -455,6 +459,18 @@ impl LazadaSandbox {
                     ));
                 }
             }
+        }
+        if let Some(name) = name {
+            stored.name = name;
+        }
+        if let Some(description) = description {
+            stored.description = description;
+        }
+        if !images.is_empty() {
+            stored.images = images;
+        }
+        for (index, status) in statuses {
+            stored.skus[index].status = status;
         }
         stored.updated_time = now;
         Ok(json!({}))
@@ -713,6 +729,13 @@ fn apply(
                 "Sellable quantity cannot be negative.".into(),
             ));
         }
+        if quantity > MAX_STOCK {
+            return Err((
+                "500",
+                "SellableQuantity",
+                "Sellable quantity is too large.".into(),
+            ));
+        }
         target.real = quantity as i64 + held;
         return Ok(());
     }
@@ -729,6 +752,9 @@ fn apply(
     let quantity = match sku.get("Quantity") {
         Some(q) => {
             let q = number(q).ok_or(("500", "Quantity", "Quantity is a number.".to_string()))?;
+            if q > MAX_STOCK {
+                return Err(("500", "Quantity", "Quantity is too large.".into()));
+            }
             if q < 0.0 || (q as i64) < held {
                 return Err((
                     "500",
@@ -756,12 +782,46 @@ fn apply(
     Ok(())
 }
 
-fn detail_error(code: &'static str, seller_sku: &str, field: &str, message: &str) -> LazadaError {
-    LazadaError {
+/// A create failure (500) with the business code in `detail`, as Lazada answers.
+fn detail_error(code: &str, seller_sku: &str, field: &str, message: &str) -> LazadaError {
+    failure_with_detail(
+        "500",
+        "Create product failed.",
         code,
-        message: message.to_string(),
+        seller_sku,
+        field,
+        message,
+    )
+}
+
+/// An update failure (501) with the business code in `detail`.
+fn update_error(code: &str, seller_sku: &str, field: &str, message: &str) -> LazadaError {
+    failure_with_detail(
+        "501",
+        "Update product failed.",
+        code,
+        seller_sku,
+        field,
+        message,
+    )
+}
+
+fn failure_with_detail(
+    top: &'static str,
+    summary: &str,
+    code: &str,
+    seller_sku: &str,
+    field: &str,
+    message: &str,
+) -> LazadaError {
+    LazadaError {
+        code: top,
+        message: summary.to_string(),
         detail: Some(
             json!([{ "seller_sku": seller_sku, "code": code, "field": field, "message": message }]),
         ),
     }
 }
+
+/// The most one SKU may hold in the sandbox.
+const MAX_STOCK: f64 = 1_000_000.0;

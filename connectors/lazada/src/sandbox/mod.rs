@@ -177,7 +177,9 @@ impl Platform for LazadaSandbox {
 
     fn place_order(&self, sku: &str, quantity: i64) -> Result<String, String> {
         let now = self.now();
-        let (order_id, lines) = self.state().place_order(sku, quantity, now)?;
+        let (order_id, lines) =
+            self.state()
+                .place_order(sku, quantity, now, self.config.qc_delay)?;
         self.push_items(&order_id, &lines);
         Ok(order_id)
     }
@@ -283,7 +285,12 @@ impl LazadaSandbox {
                     "The input parameter timestamp is missing.",
                 )
             })?;
-        if (self.now().timestamp_millis() - timestamp).abs() > 7_200_000 {
+        let skew = self
+            .now()
+            .timestamp_millis()
+            .checked_sub(timestamp)
+            .map(i64::unsigned_abs);
+        if skew.is_none_or(|skew| skew > 7_200_000) {
             return Err(fail(
                 "InvalidTimestamp",
                 "The timestamp is too far from the server's time.",

@@ -217,16 +217,21 @@ impl State {
         seller_sku: &str,
         quantity: i64,
         now: DateTime<Utc>,
+        qc_delay: Duration,
     ) -> Result<(String, Vec<(String, String)>), String> {
-        if quantity <= 0 {
-            return Err("quantity must be positive".into());
+        // One buyer's basket, not a warehouse: the sandbox caps an order at 1,000 units.
+        if !(1..=1_000).contains(&quantity) {
+            return Err("quantity must be between 1 and 1000".into());
         }
         let order_number = self.next_number();
-        let first_line = self.next_number();
+        let line_numbers: Vec<u64> = (0..quantity).map(|_| self.next_number()).collect();
         let (product, i) = self
             .find_sku(seller_sku)
             .ok_or_else(|| format!("no SKU {seller_sku}"))?;
-        if product.status == "deleted" || product.skus[i].status != "active" {
+        // Buyers only see products that passed QC.
+        if product.status_at(Instant::now(), qc_delay) != "active"
+            || product.skus[i].status != "active"
+        {
             return Err(format!("SKU {seller_sku} is not for sale"));
         }
         let sku = &mut product.skus[i];
@@ -239,9 +244,10 @@ impl State {
         sku.withheld += quantity;
         let (item_id, sku_id) = (product.item_id, sku.sku_id);
         let order_id = format!("26042{order_number:010}");
-        let items: Vec<OrderItem> = (0..quantity as u64)
+        let items: Vec<OrderItem> = line_numbers
+            .iter()
             .map(|n| OrderItem {
-                order_item_id: format!("26043{:010}", first_line * 100 + n),
+                order_item_id: format!("26043{n:010}"),
                 item_id,
                 sku_id,
                 seller_sku: seller_sku.to_string(),
