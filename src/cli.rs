@@ -58,6 +58,14 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<StockAction>,
     },
+    /// List the configured channels with their authorization, or connect one.
+    #[command(args_conflicts_with_subcommands = true)]
+    Channels {
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<ChannelAction>,
+    },
     /// Measure import speed and memory (see `chosync bench import --help`).
     Bench {
         #[command(subcommand)]
@@ -76,6 +84,21 @@ pub enum Command {
         /// Seed for injected faults, so runs repeat.
         #[arg(long, default_value_t = 7)]
         seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelAction {
+    /// Print the page where the seller authorizes chosync for this channel.
+    Connect { channel: String },
+    /// Exchange the code the platform sent back; the tokens are stored sealed.
+    Authorize {
+        channel: String,
+        #[arg(long)]
+        code: String,
+        /// Shopee: the shop the code was issued for (overrides the config).
+        #[arg(long)]
+        shop_id: Option<i64>,
     },
 }
 
@@ -101,11 +124,13 @@ macro_rules! say {
     }};
 }
 
+pub(crate) use say;
+
 /// A bound far above any real stock count, so levels can never overflow.
 const MAX_ADJUSTMENT: u64 = 1_000_000_000;
 
 /// Exit codes: 0 ok, 1 failure, 2 invalid input.
-const INVALID: u8 = 2;
+pub(crate) const INVALID: u8 = 2;
 
 pub async fn run(cli: Cli) -> ExitCode {
     let settings = match Settings::load(cli.config.as_deref()) {
@@ -137,13 +162,14 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-struct Failure {
-    code: u8,
-    lines: Vec<String>,
+/// A command's failure: the exit code and the lines to print.
+pub(crate) struct Failure {
+    pub(crate) code: u8,
+    pub(crate) lines: Vec<String>,
 }
 
 impl Failure {
-    fn invalid(lines: Vec<String>) -> Self {
+    pub(crate) fn invalid(lines: Vec<String>) -> Self {
         Self {
             code: INVALID,
             lines,
@@ -194,6 +220,17 @@ fn init_logging(settings: &Settings) {
     };
 }
 
+/// Whether the database is there already (`check-config` must not create one).
+fn database_exists(url: &str) -> bool {
+    match url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        Some(path) => std::path::Path::new(path.split('?').next().unwrap_or(path)).exists(),
+        None => true,
+    }
+}
+
 async fn open(url: &str) -> Result<Arc<dyn Store>, Failure> {
     store::open(url, Arc::new(SystemClock))
         .await
@@ -217,13 +254,28 @@ async fn execute(command: Command, settings: &Settings, url: &str) -> Result<(),
             say!("database {} is up to date", crate::redact::url(url));
         }
         Command::CheckConfig => {
-            let problems = settings.problems();
-            if !problems.is_empty() {
-                return Err(Failure::invalid(
-                    problems.iter().map(ToString::to_string).collect(),
-                ));
+            let mut problems: Vec<String> = settings
+                .problems()
+                .iter()
+                .chain(&settings.channel_problems())
+                .map(ToString::to_string)
+                .collect();
+            if database_exists(url) {
+                let store = open(url).await?;
+                problems
+                    .extend(crate::channels::unmapped_categories(settings, store.as_ref()).await?);
             }
-            say!("configuration is valid");
+            if !problems.is_empty() {
+                return Err(Failure::invalid(problems));
+            }
+            say!(
+                "configuration is valid ({} channels)",
+                settings.channels.len()
+            );
+        }
+        Command::Channels { json, action } => {
+            let store = open(url).await?;
+            crate::channels::command::run(settings, store, action, json).await?;
         }
         Command::Import {
             file,

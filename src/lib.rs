@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod catalogue;
+pub mod channels;
 pub mod cli;
 pub mod clock;
 pub mod inventory;

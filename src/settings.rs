@@ -7,12 +7,20 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+use crate::channels::{ChannelSettings, duplicate_ids};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub database: DatabaseSettings,
     pub log: LogSettings,
     pub secrets: SecretsSettings,
+    /// Allows channel secrets written inline (the demo only).
+    pub allow_plaintext_secrets: bool,
+    pub channels: Vec<ChannelSettings>,
+    /// Where relative paths (mapping files) are resolved: the config file's folder.
+    #[serde(skip)]
+    pub config_dir: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +102,18 @@ pub enum SettingsError {
 impl Settings {
     /// Reads `file` (when given), then `CHOSYNC__…` variables, then checks the result.
     pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        Self::read(file).and_then(|settings| {
+            let problems = settings.problems();
+            if problems.is_empty() {
+                Ok(settings)
+            } else {
+                Err(SettingsError::Invalid(problems))
+            }
+        })
+    }
+
+    /// Reads the settings without judging them (`check-config` lists the problems).
+    pub fn read(file: Option<&Path>) -> Result<Self, SettingsError> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(file) = file {
             if !file.is_file() {
@@ -117,15 +137,26 @@ impl Settings {
                     .collect(),
             )
         })?;
-        let problems = settings.problems();
-        if problems.is_empty() {
-            Ok(settings)
-        } else {
-            Err(SettingsError::Invalid(problems))
-        }
+        let mut settings = settings;
+        settings.config_dir = crate::channels::client::config_dir(file);
+        Ok(settings)
     }
 
-    /// Every rule a loaded configuration breaks.
+    pub fn channel(&self, id: &str) -> Option<&ChannelSettings> {
+        self.channels.iter().find(|c| c.id == id)
+    }
+
+    /// What is wrong with the channels: `check-config` reports these, while
+    /// commands that do not sync (import, stock…) run regardless.
+    pub fn channel_problems(&self) -> Vec<SettingProblem> {
+        let mut out = duplicate_ids(&self.channels);
+        for channel in &self.channels {
+            out.extend(channel.problems(self.allow_plaintext_secrets, &self.config_dir));
+        }
+        out
+    }
+
+    /// Every rule a loaded configuration breaks (channels aside).
     pub fn problems(&self) -> Vec<SettingProblem> {
         let mut out = Vec::new();
         let url = &self.database.url;

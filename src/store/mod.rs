@@ -179,6 +179,9 @@ pub trait Store: Send + Sync {
 
     async fn summary(&self) -> Result<CatalogueSummary, StoreError>;
 
+    /// Categories that active products use, with how many products use each.
+    async fn categories(&self) -> Result<Vec<(String, i64)>, StoreError>;
+
     async fn sealed_credentials(&self, channel: &str) -> Result<Option<Sealed>, StoreError>;
 
     /// Replaces the channel's sealed credentials.
@@ -507,6 +510,9 @@ mod sql {
         concat!(stock_select!(), "ORDER BY v.product_id, v.position, v.sku");
 
     pub const STOCK_ONE: &str = concat!(stock_select!(), "WHERE v.sku = $1");
+
+    pub const CATEGORIES: &str = "SELECT category, COUNT(*) AS products FROM products \
+        WHERE category <> '' AND status = 'active' GROUP BY category ORDER BY category";
 
     pub const SEALED_CREDENTIALS: &str =
         "SELECT nonce, ciphertext FROM channel_credentials WHERE channel = $1";

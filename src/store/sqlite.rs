@@ -118,6 +118,12 @@ impl Store for SqliteStore {
         Ok(count)
     }
 
+    async fn categories(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(sqlx::query_as(sql::CATEGORIES)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     async fn sealed_credentials(&self, channel: &str) -> Result<Option<Sealed>, StoreError> {
         let row: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as(sql::SEALED_CREDENTIALS)
             .bind(channel)

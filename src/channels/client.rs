@@ -1,0 +1,145 @@
+//! A configured channel as a live connector, with its platform's
+//! authorization steps.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chosync_connector::clock::Clock;
+use chosync_connector::credentials::CredentialStore;
+use chosync_connector::events::EventSink;
+use chosync_connector::http::HttpConfig;
+use chosync_connector::{Connector, ConnectorError, Limits};
+use chosync_lazada::{Lazada, LazadaConfig};
+use chosync_shopee::{Shopee, ShopeeConfig};
+
+use super::{ChannelSettings, PlatformKind};
+
+/// What building a connector needs besides the channel's own settings.
+pub struct Context {
+    pub credentials: Arc<dyn CredentialStore>,
+    pub events: Arc<dyn EventSink>,
+    pub clock: Arc<dyn Clock>,
+    pub allow_plaintext_secrets: bool,
+}
+
+pub enum ChannelClient {
+    Shopee(Shopee),
+    Lazada(Lazada),
+}
+
+fn limits(channel: &ChannelSettings, defaults: Limits) -> Limits {
+    channel.rate.iter().fold(
+        defaults,
+        |limits, (bucket, rate)| match std::num::NonZeroU32::new(*rate) {
+            Some(rate) => limits.with_rate(bucket, rate),
+            None => limits,
+        },
+    )
+}
+
+fn missing(channel: &ChannelSettings, key: &str) -> String {
+    format!(
+        "channels.{}.{key}: is required for this platform",
+        channel.id
+    )
+}
+
+impl ChannelClient {
+    /// The connector for `channel`; `shop_id` overrides the configured one
+    /// (Shopee, when authorizing a shop the config does not name yet).
+    pub fn build(
+        channel: &ChannelSettings,
+        context: &Context,
+        shop_id: Option<i64>,
+    ) -> Result<Self, String> {
+        let secret = |key: &str, value: &Option<super::SecretRef>| {
+            value
+                .as_ref()
+                .ok_or_else(|| missing(channel, key))?
+                .resolve(context.allow_plaintext_secrets)
+                .map_err(|why| format!("channels.{}.{key}: {why}", channel.id))
+        };
+        let built = match channel.platform {
+            PlatformKind::Shopee => {
+                let config = ShopeeConfig {
+                    channel: channel.id.clone(),
+                    base_url: channel.base_url.clone(),
+                    partner_id: channel
+                        .partner_id
+                        .ok_or_else(|| missing(channel, "partner_id"))?,
+                    partner_key: secret("partner_key", &channel.partner_key)?,
+                    shop_id: shop_id
+                        .or(channel.shop_id)
+                        .ok_or_else(|| missing(channel, "shop_id"))?,
+                    callback_url: channel.callback_url.clone(),
+                    limits: limits(channel, ShopeeConfig::default_limits()),
+                    http: HttpConfig::default(),
+                    tier_wait: chosync_shopee::TIER_WAIT,
+                };
+                Shopee::new(
+                    config,
+                    context.credentials.clone(),
+                    context.events.clone(),
+                    context.clock.clone(),
+                )
+                .map(Self::Shopee)
+            }
+            PlatformKind::Lazada => {
+                let config = LazadaConfig {
+                    channel: channel.id.clone(),
+                    base_url: channel.base_url.clone(),
+                    auth_url: channel
+                        .auth_url
+                        .clone()
+                        .ok_or_else(|| missing(channel, "auth_url"))?,
+                    app_key: channel
+                        .app_key
+                        .clone()
+                        .ok_or_else(|| missing(channel, "app_key"))?,
+                    app_secret: secret("app_secret", &channel.app_secret)?,
+                    limits: limits(channel, LazadaConfig::default_limits()),
+                    http: HttpConfig::default(),
+                };
+                Lazada::new(
+                    config,
+                    context.credentials.clone(),
+                    context.events.clone(),
+                    context.clock.clone(),
+                )
+                .map(Self::Lazada)
+            }
+        };
+        built.map_err(|e| format!("channel {}: {e}", channel.id))
+    }
+
+    pub fn connector(&self) -> &dyn Connector {
+        match self {
+            Self::Shopee(shopee) => shopee,
+            Self::Lazada(lazada) => lazada,
+        }
+    }
+
+    /// The page a seller opens to let chosync manage the shop.
+    pub fn auth_link(&self, redirect: &str) -> Result<String, ConnectorError> {
+        match self {
+            Self::Shopee(shopee) => shopee.auth_link(redirect),
+            Self::Lazada(lazada) => lazada.auth_link(redirect),
+        }
+    }
+
+    /// Exchanges the code the platform sent back; the tokens are stored sealed.
+    pub async fn authorize(&self, code: &str) -> Result<(), ConnectorError> {
+        match self {
+            Self::Shopee(shopee) => shopee.authorize(code).await,
+            Self::Lazada(lazada) => lazada.authorize(code).await,
+        }
+    }
+}
+
+/// Where relative paths in the config (mapping files) are resolved.
+pub fn config_dir(config_file: Option<&Path>) -> std::path::PathBuf {
+    config_file
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| std::path::PathBuf::from("."), Path::to_path_buf)
+}

@@ -1,0 +1,165 @@
+//! `chosync channels`: list, connect, authorize.
+
+use std::sync::Arc;
+
+use chosync_connector::credentials::CredentialStore;
+use chosync_connector::events::LogOnly;
+use serde::Serialize;
+
+use super::ChannelSettings;
+use super::client::{ChannelClient, Context};
+use crate::cli::{ChannelAction, Failure, INVALID, say};
+use crate::clock::SystemClock;
+use crate::secrets::{EncryptedCredentials, SecretBox};
+use crate::settings::Settings;
+use crate::store::Store;
+
+#[derive(Serialize)]
+struct ChannelHealth<'a> {
+    id: &'a str,
+    platform: super::PlatformKind,
+    enabled: bool,
+    authorized: bool,
+    access_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    refresh_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn failed(code: u8, line: String) -> Failure {
+    Failure {
+        code,
+        lines: vec![format!("error: {line}")],
+    }
+}
+
+pub(crate) async fn run(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    action: Option<ChannelAction>,
+    json: bool,
+) -> Result<(), Failure> {
+    let secrets =
+        SecretBox::load(&settings.secrets.key_file).map_err(|e| failed(1, e.to_string()))?;
+    let credentials: Arc<dyn CredentialStore> = Arc::new(EncryptedCredentials::new(store, secrets));
+    let context = Context {
+        credentials: credentials.clone(),
+        events: Arc::new(LogOnly),
+        clock: Arc::new(SystemClock),
+        allow_plaintext_secrets: settings.allow_plaintext_secrets,
+    };
+    match action {
+        None => list(settings, credentials.as_ref(), json).await,
+        Some(ChannelAction::Connect { channel }) => {
+            let channel = find(settings, &channel)?;
+            let redirect = channel.redirect_url.as_deref().ok_or_else(|| {
+                failed(INVALID, format!("channels.{}.redirect_url: is required to connect (the URL registered with the platform)", channel.id))
+            })?;
+            let client =
+                ChannelClient::build(channel, &context, None).map_err(|e| failed(INVALID, e))?;
+            let link = client
+                .auth_link(redirect)
+                .map_err(|e| failed(INVALID, e.to_string()))?;
+            say!(
+                "Open this page as the seller of {} and approve chosync:\n{link}",
+                channel.id
+            );
+            Ok(())
+        }
+        Some(ChannelAction::Authorize {
+            channel,
+            code,
+            shop_id,
+        }) => {
+            let channel = find(settings, &channel)?;
+            let client =
+                ChannelClient::build(channel, &context, shop_id).map_err(|e| failed(INVALID, e))?;
+            client
+                .authorize(&code)
+                .await
+                .map_err(|e| failed(1, format!("{}: {e}", channel.id)))?;
+            let tokens = credentials
+                .load(&channel.id)
+                .await
+                .map_err(|e| failed(1, e.to_string()))?;
+            let until = tokens
+                .map(|t| t.access_expires_at.to_rfc3339())
+                .unwrap_or_default();
+            say!(
+                "{} is authorized; its access token is valid until {until} and is refreshed before then",
+                channel.id
+            );
+            Ok(())
+        }
+    }
+}
+
+fn find<'a>(settings: &'a Settings, id: &str) -> Result<&'a ChannelSettings, Failure> {
+    settings.channel(id).ok_or_else(|| {
+        let known: Vec<&str> = settings.channels.iter().map(|c| c.id.as_str()).collect();
+        failed(
+            INVALID,
+            format!(
+                "no channel \"{id}\" in the configuration (configured: {})",
+                known.join(", ")
+            ),
+        )
+    })
+}
+
+async fn list(
+    settings: &Settings,
+    credentials: &dyn CredentialStore,
+    json: bool,
+) -> Result<(), Failure> {
+    let mut rows = Vec::new();
+    for channel in &settings.channels {
+        let tokens = credentials
+            .load(&channel.id)
+            .await
+            .map_err(|e| failed(1, e.to_string()))?;
+        rows.push(ChannelHealth {
+            id: &channel.id,
+            platform: channel.platform,
+            enabled: channel.enabled,
+            authorized: tokens.is_some(),
+            access_expires_at: tokens.as_ref().map(|t| t.access_expires_at),
+            refresh_expires_at: tokens.as_ref().and_then(|t| t.refresh_expires_at),
+        });
+    }
+    if json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    say!(
+        "{:<24} {:<8} {:<8} {:<26} {}",
+        "CHANNEL",
+        "PLATFORM",
+        "ENABLED",
+        "ACCESS TOKEN UNTIL",
+        "REFRESH TOKEN UNTIL"
+    );
+    for row in rows {
+        let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+            t.map_or_else(
+                || "-".to_string(),
+                |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+            )
+        };
+        let access = if row.authorized {
+            when(row.access_expires_at)
+        } else {
+            "not authorized".into()
+        };
+        say!(
+            "{:<24} {:<8} {:<8} {:<26} {}",
+            row.id,
+            format!("{:?}", row.platform).to_lowercase(),
+            if row.enabled { "yes" } else { "no" },
+            access,
+            when(row.refresh_expires_at)
+        );
+    }
+    Ok(())
+}

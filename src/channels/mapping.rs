@@ -1,0 +1,74 @@
+//! A channel's mapping file (`config/mappings/<channel>.toml`): canonical
+//! category → the platform's category id and attributes, brand, logistics.
+//!
+//! ```toml
+//! brand = "94125"            # the platform's brand reference (Lazada: brand_id)
+//! logistics = ["50018"]      # logistics channel ids to enable (Shopee)
+//! [categories."Sức khỏe > Tinh dầu"]
+//! id = "100150"
+//! attributes = { "100037" = "Việt Nam" }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    #[serde(default)]
+    pub brand: Option<String>,
+    #[serde(default)]
+    pub logistics: Vec<String>,
+    #[serde(default)]
+    pub categories: BTreeMap<String, CategoryMap>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryMap {
+    /// The platform's leaf category id.
+    pub id: String,
+    /// Platform attribute id → value.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl Mapping {
+    /// Reads a mapping file; the error names the file and what is wrong.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn category(&self, canonical: &str) -> Option<&CategoryMap> {
+        self.categories.get(canonical)
+    }
+}
+
+fn parse(text: &str) -> Result<Mapping, String> {
+    use figment::Figment;
+    use figment::providers::{Format, Toml};
+    Figment::from(Toml::string(text))
+        .extract()
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mapping_file_reads_categories_with_vietnamese_names() {
+        let mapping = parse(
+            "brand = \"94125\"\nlogistics = [\"50018\"]\n[categories.\"Sức khỏe > Tinh dầu\"]\nid = \"100150\"\nattributes = { \"100037\" = \"Việt Nam\" }\n",
+        )
+        .expect("parses");
+        let oils = mapping.category("Sức khỏe > Tinh dầu").expect("mapped");
+        assert_eq!(oils.id, "100150");
+        assert_eq!(oils.attributes["100037"], "Việt Nam");
+        assert!(parse("[categories.x]\nidd = \"1\"\n").is_err());
+    }
+}

@@ -1,0 +1,270 @@
+//! Channels: one shop on one platform, as `[[channels]]` in the config says,
+//! with its credentials (by reference), rate overrides, rules and mapping.
+
+pub mod client;
+pub(crate) mod command;
+pub mod mapping;
+pub mod rules;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::settings::SettingProblem;
+use mapping::Mapping;
+use rules::{PriceRule, StockRule};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlatformKind {
+    Shopee,
+    Lazada,
+}
+
+impl PlatformKind {
+    /// The rate-limit buckets whose rates `rate` may override.
+    pub fn buckets(self) -> Vec<&'static str> {
+        let limits = match self {
+            Self::Shopee => chosync_shopee::ShopeeConfig::default_limits(),
+            Self::Lazada => chosync_lazada::LazadaConfig::default_limits(),
+        };
+        limits.buckets.iter().map(|b| b.name).collect()
+    }
+}
+
+/// A secret named, never written: `{ env = "SHOPEE_PARTNER_KEY" }` or
+/// `{ file = "/etc/chosync/shopee.key" }`; inline text only with
+/// `allow_plaintext_secrets = true` (the demo).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SecretRef {
+    Env { env: String },
+    File { file: PathBuf },
+    Inline(String),
+}
+
+impl std::fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Env { env } => write!(f, "env {env}"),
+            Self::File { file } => write!(f, "file {}", file.display()),
+            Self::Inline(_) => write!(f, "inline (hidden)"),
+        }
+    }
+}
+
+impl SecretRef {
+    pub fn resolve(&self, allow_plaintext: bool) -> Result<SecretString, String> {
+        let value = match self {
+            Self::Env { env } => {
+                std::env::var(env).map_err(|_| format!("environment variable {env} is not set"))?
+            }
+            Self::File { file } => std::fs::read_to_string(file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+                .trim()
+                .to_string(),
+            Self::Inline(_) if !allow_plaintext => {
+                return Err("is written in clear text; use { env = \"…\" } or { file = \"…\" } (or set allow_plaintext_secrets = true for a demo)".into());
+            }
+            Self::Inline(text) => text.clone(),
+        };
+        if value.is_empty() {
+            return Err("is empty".into());
+        }
+        Ok(value.into())
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSettings {
+    /// Unique; used in the CLI, the API and logs (e.g. `shopee-huongngan`).
+    pub id: String,
+    pub platform: PlatformKind,
+    pub base_url: String,
+    /// Lazada's auth host.
+    #[serde(default)]
+    pub auth_url: Option<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// `config/mappings/<channel>.toml`.
+    #[serde(default)]
+    pub mapping: Option<PathBuf>,
+    #[serde(default)]
+    pub price: PriceRule,
+    #[serde(default)]
+    pub stock: StockRule,
+    /// Calls per second per rate bucket (Shopee: `shop`; Lazada: `inventory`, `other`).
+    #[serde(default)]
+    pub rate: BTreeMap<String, u32>,
+    /// Where the seller is sent back after consenting (registered with the platform).
+    #[serde(default)]
+    pub redirect_url: Option<String>,
+    /// The push callback URL as registered (Shopee signs pushes with it).
+    #[serde(default)]
+    pub callback_url: Option<String>,
+    #[serde(default)]
+    pub partner_id: Option<i64>,
+    #[serde(default)]
+    pub partner_key: Option<SecretRef>,
+    #[serde(default)]
+    pub shop_id: Option<i64>,
+    #[serde(default)]
+    pub app_key: Option<String>,
+    #[serde(default)]
+    pub app_secret: Option<SecretRef>,
+}
+
+impl ChannelSettings {
+    fn key(&self, name: &str) -> String {
+        format!("channels.{}.{name}", self.id)
+    }
+
+    /// Every problem of this channel, each with its key.
+    pub fn problems(&self, allow_plaintext: bool, config_dir: &Path) -> Vec<SettingProblem> {
+        let mut out = Vec::new();
+        let mut problem = |key: &str, message: String| {
+            out.push(SettingProblem {
+                key: self.key(key),
+                message,
+            })
+        };
+        if !crate::catalogue::model::is_valid_identifier(&self.id) {
+            problem("id", "must be printable ASCII without spaces".into());
+        }
+        for (key, url) in [
+            ("base_url", Some(&self.base_url)),
+            ("auth_url", self.auth_url.as_ref()),
+        ] {
+            if let Some(url) = url
+                && !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+            {
+                problem(key, format!("\"{url}\" is not an http(s) URL"));
+            }
+        }
+        let required: Vec<(&str, bool)> = match self.platform {
+            PlatformKind::Shopee => vec![
+                ("partner_id", self.partner_id.is_some()),
+                ("partner_key", self.partner_key.is_some()),
+                ("shop_id", self.shop_id.is_some()),
+            ],
+            PlatformKind::Lazada => vec![
+                ("app_key", self.app_key.is_some()),
+                ("app_secret", self.app_secret.is_some()),
+                ("auth_url", self.auth_url.is_some()),
+            ],
+        };
+        for (key, present) in required {
+            if !present {
+                problem(key, "is required for this platform".into());
+            }
+        }
+        for (key, secret) in [
+            ("partner_key", &self.partner_key),
+            ("app_secret", &self.app_secret),
+        ] {
+            if let Some(secret) = secret
+                && let Err(why) = secret.resolve(allow_plaintext)
+            {
+                problem(key, why);
+            }
+        }
+        let buckets = self.platform.buckets();
+        for (bucket, rate) in &self.rate {
+            if !buckets.contains(&bucket.as_str()) {
+                problem(
+                    &format!("rate.{bucket}"),
+                    format!(
+                        "is not a rate bucket of this platform (known: {})",
+                        buckets.join(", ")
+                    ),
+                );
+            } else if *rate == 0 {
+                problem(
+                    &format!("rate.{bucket}"),
+                    "must be at least 1 call per second".into(),
+                );
+            }
+        }
+        for (key, message) in self
+            .price
+            .problems()
+            .into_iter()
+            .chain(self.stock.problems())
+        {
+            problem(&key, message);
+        }
+        match &self.mapping {
+            None if self.enabled => problem(
+                "mapping",
+                "is required to list products (config/mappings/<channel>.toml)".into(),
+            ),
+            None => {}
+            Some(path) => {
+                if let Err(why) = Mapping::load(&resolve(config_dir, path)) {
+                    problem("mapping", why);
+                }
+            }
+        }
+        out
+    }
+
+    /// The mapping file, read (relative paths are relative to the config file).
+    pub fn load_mapping(&self, config_dir: &Path) -> Result<Mapping, String> {
+        match &self.mapping {
+            Some(path) => Mapping::load(&resolve(config_dir, path)),
+            None => Err(format!("channel {} has no mapping file", self.id)),
+        }
+    }
+}
+
+fn resolve(dir: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        dir.join(path)
+    }
+}
+
+/// Problems across channels: ids must be unique.
+pub fn duplicate_ids(channels: &[ChannelSettings]) -> Vec<SettingProblem> {
+    let mut seen = std::collections::HashSet::new();
+    channels
+        .iter()
+        .filter(|c| !seen.insert(c.id.clone()))
+        .map(|c| SettingProblem {
+            key: format!("channels.{}.id", c.id),
+            message: "is used by more than one channel".into(),
+        })
+        .collect()
+}
+
+/// Categories the catalogue uses that an enabled channel's mapping leaves out:
+/// their products cannot be listed there.
+pub async fn unmapped_categories(
+    settings: &crate::settings::Settings,
+    store: &dyn crate::store::Store,
+) -> Result<Vec<String>, crate::store::StoreError> {
+    let used = store.categories().await?;
+    let mut out = Vec::new();
+    for channel in settings.channels.iter().filter(|c| c.enabled) {
+        let Ok(mapping) = channel.load_mapping(&settings.config_dir) else {
+            continue;
+        };
+        for (category, products) in &used {
+            if mapping.category(category).is_none() {
+                out.push(format!(
+                    "channels.{}.mapping: category \"{category}\" ({products} products) is not mapped",
+                    channel.id
+                ));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,301 @@
+//! Channels in the config: checks, connecting and authorizing against the
+//! built-in sandboxes, tokens sealed in the database.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn chosync(dir: &Path, config: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_chosync"));
+    command
+        .current_dir(dir)
+        .arg("--config")
+        .arg(config)
+        .arg("--database")
+        .arg(format!("sqlite://{}", dir.join("c.db").display()))
+        .args(args)
+        .env_remove("CHOSYNC_SECRET_KEY")
+        .env_remove("CHOSYNC__DATABASE__URL");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("run chosync")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+struct Sandbox {
+    child: Child,
+    announced: Value,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sandbox(platform: &str) -> Sandbox {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chosync"))
+        .args(["sandbox", platform, "--port", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start sandbox");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("announcement");
+    Sandbox {
+        child,
+        announced: serde_json::from_str(&line).expect("JSON line"),
+    }
+}
+
+fn mappings() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/mappings")
+}
+
+#[test]
+fn check_config_names_every_channel_problem() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("chosync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[channels]]
+id = "shopee-a"
+platform = "shopee"
+base_url = "https://partner.shopeemobile.com"
+partner_id = 2001887
+partner_key = {{ env = "NO_SUCH_VARIABLE_FOR_CHOSYNC" }}
+shop_id = 1
+mapping = "{}/shopee-demo.toml"
+rate = {{ shop = 10, inventory = 5 }}
+price = {{ round_to = 0 }}
+
+[[channels]]
+id = "lazada-a"
+platform = "lazada"
+base_url = "not a url"
+app_key = "1"
+app_secret = "written-in-clear"
+
+[[channels]]
+id = "shopee-a"
+platform = "shopee"
+base_url = "https://partner.shopeemobile.com"
+enabled = false
+partner_id = 1
+partner_key = {{ file = "/nonexistent/key" }}
+shop_id = 1
+"#,
+            mappings().display()
+        ),
+    )
+    .expect("write");
+    let out = chosync(dir.path(), &config, &["check-config"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    for expected in [
+        "channels.shopee-a.id: is used by more than one channel",
+        "channels.shopee-a.partner_key: environment variable NO_SUCH_VARIABLE_FOR_CHOSYNC is not set",
+        "channels.shopee-a.rate.inventory: is not a rate bucket of this platform (known: shop)",
+        "channels.shopee-a.price.round_to: must be at least 1 VND",
+        "channels.lazada-a.base_url: \"not a url\" is not an http(s) URL",
+        "channels.lazada-a.auth_url: is required for this platform",
+        "channels.lazada-a.app_secret: is written in clear text",
+        "channels.lazada-a.mapping: is required to list products",
+        "channels.shopee-a.partner_key: cannot read /nonexistent/key",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+    assert!(!stderr.contains("written-in-clear"), "a secret was printed");
+    // Other commands still run: a channel problem does not stop an import.
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/catalogue.csv");
+    let out = chosync(
+        dir.path(),
+        &config,
+        &["import", sample.to_str().expect("utf-8")],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn check_config_lists_categories_a_mapping_leaves_out() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mapping = dir.path().join("partial.toml");
+    std::fs::write(
+        &mapping,
+        "[categories.\"Thực phẩm > Trà\"]\nid = \"100211\"\n",
+    )
+    .expect("write");
+    let config = dir.path().join("chosync.toml");
+    std::fs::write(
+        &config,
+        "allow_plaintext_secrets = true\n[[channels]]\nid = \"shopee-a\"\nplatform = \"shopee\"\nbase_url = \"https://partner.shopeemobile.com\"\npartner_id = 1\npartner_key = \"demo\"\nshop_id = 1\nmapping = \"partial.toml\"\n",
+    )
+    .expect("write");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/catalogue.csv");
+    chosync(
+        dir.path(),
+        &config,
+        &["import", sample.to_str().expect("utf-8")],
+        &[],
+    );
+    let out = chosync(dir.path(), &config, &["check-config"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "channels.shopee-a.mapping: category \"Sức khỏe > Tinh dầu\" (4 products) is not mapped"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("\"Thực phẩm > Trà\""), "{stderr}");
+}
+
+#[test]
+fn a_shopee_channel_is_connected_and_authorized_against_the_sandbox() {
+    let sandbox = sandbox("shopee");
+    let credentials = &sandbox.announced["credentials"];
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("chosync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[secrets]\nkey_file = \"{key}\"\n\n[[channels]]\nid = \"shopee-demo\"\nplatform = \"shopee\"\nbase_url = \"{base}\"\npartner_id = {partner}\npartner_key = {{ env = \"SANDBOX_PARTNER_KEY\" }}\nshop_id = {shop}\nredirect_url = \"https://chosync.example.vn/authorized\"\nmapping = \"{mappings}/shopee-demo.toml\"\n",
+            key = dir.path().join("chosync.key").display(),
+            base = sandbox.announced["base_url"].as_str().expect("base"),
+            partner = credentials["partner_id"],
+            shop = credentials["shop_id"],
+            mappings = mappings().display(),
+        ),
+    )
+    .expect("write");
+    let key = credentials["partner_key"].as_str().expect("key");
+    let env = [("SANDBOX_PARTNER_KEY", key)];
+
+    let out = chosync(
+        dir.path(),
+        &config,
+        &["channels", "connect", "shopee-demo"],
+        &env,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let link = text(&out.stdout);
+    assert!(
+        link.contains("/api/v2/shop/auth_partner?partner_id=2001887&timestamp="),
+        "{link}"
+    );
+    assert!(
+        link.contains("redirect=https%3A%2F%2Fchosync.example.vn%2Fauthorized"),
+        "{link}"
+    );
+
+    let out = chosync(dir.path(), &config, &["channels", "--json"], &env);
+    let listed: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(listed[0]["authorized"], false);
+
+    let code = credentials["code"].as_str().expect("code");
+    let out = chosync(
+        dir.path(),
+        &config,
+        &["channels", "authorize", "shopee-demo", "--code", code],
+        &env,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("shopee-demo is authorized"));
+
+    let out = chosync(dir.path(), &config, &["channels", "--json"], &env);
+    let listed: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(listed[0]["authorized"], true);
+    assert!(listed[0]["access_expires_at"].is_string());
+
+    // The key file is the owner's alone, and the code (single-use) is refused again.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("chosync.key"))
+            .expect("key file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let out = chosync(
+        dir.path(),
+        &config,
+        &["channels", "authorize", "shopee-demo", "--code", code],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("invalid_code"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!text(&out.stderr).contains(key), "secrets never printed");
+}
+
+#[test]
+fn a_lazada_channel_is_authorized_on_its_auth_host() {
+    let sandbox = sandbox("lazada");
+    let credentials = &sandbox.announced["credentials"];
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("chosync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[secrets]\nkey_file = \"{key}\"\n\n[[channels]]\nid = \"lazada-demo\"\nplatform = \"lazada\"\nbase_url = \"{base}\"\nauth_url = \"{auth}\"\napp_key = \"{app}\"\napp_secret = {{ file = \"{secret_file}\" }}\nredirect_url = \"https://chosync.example.vn/authorized\"\nmapping = \"{mappings}/lazada-demo.toml\"\n",
+            key = dir.path().join("chosync.key").display(),
+            base = sandbox.announced["base_url"].as_str().expect("base"),
+            auth = sandbox.announced["auth_url"].as_str().expect("auth"),
+            app = credentials["app_key"].as_str().expect("app key"),
+            secret_file = dir.path().join("lazada.secret").display(),
+            mappings = mappings().display(),
+        ),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("lazada.secret"),
+        credentials["app_secret"].as_str().expect("secret"),
+    )
+    .expect("secret");
+    let out = chosync(
+        dir.path(),
+        &config,
+        &["channels", "connect", "lazada-demo"],
+        &[],
+    );
+    assert!(
+        text(&out.stdout).contains("/oauth/authorize?response_type=code&force_auth=true"),
+        "{}",
+        text(&out.stdout)
+    );
+    let code = credentials["code"].as_str().expect("code");
+    let out = chosync(
+        dir.path(),
+        &config,
+        &["channels", "authorize", "lazada-demo", "--code", code],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = chosync(dir.path(), &config, &["channels"], &[]);
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("lazada-demo")
+            && table.contains("lazada")
+            && !table.contains("not authorized"),
+        "{table}"
+    );
+}
