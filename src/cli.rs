@@ -151,7 +151,16 @@ pub async fn run(cli: Cli) -> ExitCode {
         .database
         .clone()
         .unwrap_or_else(|| settings.database.url.clone());
-    match execute(cli.command, &settings, &url).await {
+    // With a config file the configured channels are the registry of record:
+    // every change marks work for the enabled ones.
+    let registry: Option<Vec<(String, bool)>> = cli.config.as_ref().map(|_| {
+        settings
+            .channels
+            .iter()
+            .map(|c| (c.id.clone(), c.enabled))
+            .collect()
+    });
+    match execute(cli.command, &settings, &url, registry.as_deref()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             for line in &failure.lines {
@@ -231,7 +240,7 @@ fn database_exists(url: &str) -> bool {
     }
 }
 
-async fn open(url: &str) -> Result<Arc<dyn Store>, Failure> {
+async fn open_database(url: &str) -> Result<Arc<dyn Store>, Failure> {
     store::open(url, Arc::new(SystemClock))
         .await
         .map_err(|err| Failure {
@@ -247,7 +256,22 @@ async fn open(url: &str) -> Result<Arc<dyn Store>, Failure> {
         })
 }
 
-async fn execute(command: Command, settings: &Settings, url: &str) -> Result<(), Failure> {
+async fn execute(
+    command: Command,
+    settings: &Settings,
+    url: &str,
+    registry: Option<&[(String, bool)]>,
+) -> Result<(), Failure> {
+    let open = |url: &str| {
+        let url = url.to_string();
+        async move {
+            let store = open_database(&url).await?;
+            if let Some(channels) = registry {
+                store.register_channels(channels).await?;
+            }
+            Ok::<_, Failure>(store)
+        }
+    };
     match command {
         Command::Migrate => {
             open(url).await?;

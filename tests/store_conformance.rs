@@ -411,6 +411,7 @@ async fn a_new_sku_without_option_values_is_named_at_its_row(db: &TestDb) {
 }
 
 on_both_engines!(
+    every_change_marks_work_for_each_enabled_channel_in_the_same_transaction,
     channel_tokens_are_stored_sealed,
     renaming_a_product_from_one_row_changes_only_the_product,
     a_file_with_only_the_first_option_keeps_the_second,
@@ -470,4 +471,96 @@ async fn channel_tokens_are_stored_sealed(db: &TestDb) {
     let wrong = EncryptedCredentials::new(db.store.clone(), SecretBox::from_key(&[8; 32]));
     let err = wrong.load("shopee-a").await.expect_err("wrong key");
     assert!(err.to_string().contains("cannot be decrypted"), "{err}");
+}
+
+async fn every_change_marks_work_for_each_enabled_channel_in_the_same_transaction(db: &TestDb) {
+    use chosync::store::Aspect;
+    let channels = [
+        ("shopee-a".to_string(), true),
+        ("lazada-a".to_string(), true),
+        ("off".to_string(), false),
+    ];
+    db.store
+        .register_channels(&channels)
+        .await
+        .expect("register");
+    db.import(&demo_catalogue()).await.expect("import");
+    for channel in ["shopee-a", "lazada-a"] {
+        let tasks = db.store.pending_tasks(channel).await.expect("tasks");
+        assert_eq!(tasks.len(), 32 * 3, "{channel}: every SKU, every aspect");
+        assert!(
+            tasks
+                .iter()
+                .all(|t| t.desired_version == 1 && t.cause == "import:catalogue.csv")
+        );
+    }
+    assert!(
+        db.store
+            .pending_tasks("off")
+            .await
+            .expect("tasks")
+            .is_empty(),
+        "disabled channel"
+    );
+
+    // Identical data: no new work.
+    db.import(&demo_catalogue()).await.expect("re-import");
+    let tasks = db.store.pending_tasks("shopee-a").await.expect("tasks");
+    assert!(tasks.iter().all(|t| t.desired_version == 1));
+
+    // A price-only change marks only price; a burst of stock changes is one task.
+    let (_d, prices) = file(
+        "p.csv",
+        "product_id,name,sku,price\nTD-QUE,Tinh dầu quế Bắc Kạn,TDQ-10ML,89000\n",
+    );
+    db.import(&prices).await.expect("price");
+    for _ in 0..100 {
+        db.store
+            .record_movement(&adjust("MD-500G", -1))
+            .await
+            .expect("sale");
+    }
+    let tasks = db.store.pending_tasks("lazada-a").await.expect("tasks");
+    let version = |sku: &str, aspect: Aspect| {
+        tasks
+            .iter()
+            .find(|t| t.sku == sku && t.aspect == aspect)
+            .map(|t| t.desired_version)
+    };
+    assert_eq!(version("TDQ-10ML", Aspect::Price), Some(2));
+    assert_eq!(version("TDQ-10ML", Aspect::Content), Some(1));
+    assert_eq!(version("TDQ-10ML", Aspect::Stock), Some(1));
+    assert_eq!(version("MD-500G", Aspect::Stock), Some(101));
+    assert_eq!(tasks.len(), 96, "still one task per key");
+
+    // A product-level change reaches every SKU of the product.
+    let (_d, renamed) = file(
+        "r.csv",
+        "product_id,name,sku,price\nTRA-SHAN,Trà Shan tuyết cổ thụ Bằng Phúc,SHAN-XANH-100G,180000\n",
+    );
+    db.import(&renamed).await.expect("rename");
+    let tasks = db.store.pending_tasks("shopee-a").await.expect("tasks");
+    for sku in [
+        "SHAN-XANH-100G",
+        "SHAN-XANH-200G",
+        "SHAN-HONG-100G",
+        "SHAN-HONG-200G",
+    ] {
+        let content = tasks
+            .iter()
+            .find(|t| t.sku == sku && t.aspect == Aspect::Content)
+            .expect("task");
+        assert_eq!(content.desired_version, 2, "{sku}");
+        assert_eq!(content.cause, "import:r.csv");
+    }
+
+    // A refused change marks nothing: the work commits with the change or not at all.
+    let err = db.store.record_movement(&adjust("QS-200G", -10_000)).await;
+    assert!(err.is_err());
+    let tasks = db.store.pending_tasks("shopee-a").await.expect("tasks");
+    let qs = tasks
+        .iter()
+        .find(|t| t.sku == "QS-200G" && t.aspect == Aspect::Stock)
+        .expect("task");
+    assert_eq!(qs.desired_version, 1);
 }

@@ -20,7 +20,7 @@ use super::model::{Product, Status, Variant};
 use super::problem::Problem;
 use super::row::{Columns, PRODUCT_FIELDS, ParsedRow, parse};
 use crate::inventory::{MovementKind, NewMovement};
-use crate::store::{CHUNK, CatalogueWrite, Store, StoreError, VariantRecord, Violation};
+use crate::store::{Aspect, CHUNK, CatalogueWrite, Store, StoreError, VariantRecord, Violation};
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Counts {
@@ -568,6 +568,14 @@ fn stream_rows(
     }
 }
 
+/// What caused the work an import marks: the file it came from.
+fn report_cause(report: &ImportReport) -> String {
+    let name = std::path::Path::new(&report.file)
+        .file_name()
+        .map_or_else(|| report.file.clone(), |n| n.to_string_lossy().into_owned());
+    format!("import:{name}")
+}
+
 fn entry<'a>(validated: &'a Validated, id: &str) -> Result<&'a ProductEntry, ImportError> {
     validated
         .products
@@ -592,6 +600,7 @@ async fn settle_products(
     let stored = writer.stored_products(&ids).await?;
     let columns = validated.columns.clone();
     let mut writes = Vec::new();
+    let mut changed: Vec<String> = Vec::new();
     for id in ids {
         let Some(entry) = validated.products.get_mut(&id) else {
             continue;
@@ -628,9 +637,14 @@ async fn settle_products(
         } else {
             report.products.updated += 1;
             writes.push((product.clone(), product_hash(product)));
+            changed.push(id.clone());
         }
     }
     writer.put_products(&writes).await?;
+    // Every SKU of a changed product, listed in this file or not, shows it.
+    writer
+        .mark_products(&changed, &report_cause(report))
+        .await?;
     Ok(())
 }
 
@@ -647,6 +661,7 @@ async fn write_variants(
     let states = writer.variant_states(&skus).await?;
     let mut writes = Vec::new();
     let mut movements = Vec::new();
+    let mut work: Vec<(String, Aspect)> = Vec::new();
     for row in chunk {
         let old = states.get(&row.variant.sku);
         let mut variant = row.variant;
@@ -679,11 +694,21 @@ async fn write_variants(
             price_hash: price_hash(&variant),
             variant,
         };
-        let changed = old.is_none_or(|s| {
+        let content_changed = old.is_none_or(|s| {
             s.content_hash != record.content_hash
-                || s.price_hash != record.price_hash
                 || s.variant.product_id != record.variant.product_id
         });
+        let price_changed = old.is_none_or(|s| s.price_hash != record.price_hash);
+        let changed = content_changed || price_changed;
+        if content_changed {
+            work.push((record.variant.sku.clone(), Aspect::Content));
+        }
+        if price_changed {
+            work.push((record.variant.sku.clone(), Aspect::Price));
+        }
+        if old.is_none() || row.stock.is_some_and(|n| n != old.map_or(0, |s| s.on_hand)) {
+            work.push((record.variant.sku.clone(), Aspect::Stock));
+        }
         let on_hand = old.map_or(0, |s| s.on_hand);
         let counted = row.stock.filter(|n| *n != on_hand);
         match (old, changed || counted.is_some()) {
@@ -707,6 +732,8 @@ async fn write_variants(
     }
     writer.put_variants(&writes).await?;
     writer.record_counts(&movements).await?;
+    // The outbox: the work these changes cause commits with them.
+    writer.mark(&work, source).await?;
     report.stock_movements += movements.len() as u64;
     Ok(())
 }

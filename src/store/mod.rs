@@ -149,6 +149,45 @@ pub struct CatalogueSummary {
     pub units_on_hand: i64,
 }
 
+/// What a push task brings up to date on a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Aspect {
+    Content,
+    Price,
+    Stock,
+}
+
+impl Aspect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Content => "content",
+            Self::Price => "price",
+            Self::Stock => "stock",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "content" => Some(Self::Content),
+            "price" => Some(Self::Price),
+            "stock" => Some(Self::Stock),
+            _ => None,
+        }
+    }
+}
+
+/// Work waiting for a channel: the desired version is ahead of the done one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PushTask {
+    pub channel: String,
+    pub sku: String,
+    pub aspect: Aspect,
+    pub desired_version: i64,
+    pub done_version: i64,
+    pub cause: String,
+}
+
 /// A secret as stored: nonce and ciphertext (see `crate::secrets`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sealed {
@@ -178,6 +217,13 @@ pub trait Store: Send + Sync {
     ) -> Result<u64, StoreError>;
 
     async fn summary(&self) -> Result<CatalogueSummary, StoreError>;
+
+    /// Declares the configured channels (disabling those no longer configured),
+    /// so every later change marks work for the enabled ones.
+    async fn register_channels(&self, channels: &[(String, bool)]) -> Result<(), StoreError>;
+
+    /// The channel's tasks whose desired version is ahead of the done one.
+    async fn pending_tasks(&self, channel: &str) -> Result<Vec<PushTask>, StoreError>;
 
     /// Categories that active products use, with how many products use each.
     async fn categories(&self) -> Result<Vec<(String, i64)>, StoreError>;
@@ -212,6 +258,16 @@ pub trait CatalogueWrite: Send {
 
     /// Inserts or replaces variants (and their images); new SKUs start with 0 on hand.
     async fn put_variants(&mut self, variants: &[VariantRecord]) -> Result<(), StoreError>;
+
+    /// Marks work for every enabled channel: each (SKU, aspect) changed.
+    async fn mark(&mut self, work: &[(String, Aspect)], cause: &str) -> Result<(), StoreError>;
+
+    /// Marks content work for every SKU of these products (a product-level change).
+    async fn mark_products(
+        &mut self,
+        product_ids: &[String],
+        cause: &str,
+    ) -> Result<(), StoreError>;
 
     /// Records stock counts in bulk: each movement's delta was computed from the
     /// level `variant_states` returned in this transaction, so none can go negative.
@@ -405,6 +461,33 @@ mod rows {
     }
 
     #[derive(sqlx::FromRow)]
+    pub struct TaskCols {
+        pub channel: String,
+        pub sku: String,
+        pub aspect: String,
+        pub desired_version: i64,
+        pub done_version: i64,
+        pub cause: String,
+    }
+
+    impl TryFrom<TaskCols> for PushTask {
+        type Error = StoreError;
+        fn try_from(c: TaskCols) -> Result<Self, StoreError> {
+            Ok(PushTask {
+                aspect: Aspect::parse(&c.aspect).ok_or_else(|| StoreError::Corrupt {
+                    table: "push_tasks",
+                    detail: format!("unknown aspect {:?}", c.aspect),
+                })?,
+                channel: c.channel,
+                sku: c.sku,
+                desired_version: c.desired_version,
+                done_version: c.done_version,
+                cause: c.cause,
+            })
+        }
+    }
+
+    #[derive(sqlx::FromRow)]
     pub struct StockCols {
         pub sku: String,
         pub product_id: String,
@@ -510,6 +593,26 @@ mod sql {
         concat!(stock_select!(), "ORDER BY v.product_id, v.position, v.sku");
 
     pub const STOCK_ONE: &str = concat!(stock_select!(), "WHERE v.sku = $1");
+
+    /// Raises the desired version of each (channel, SKU, aspect) it touches.
+    pub const MARK_CONFLICT: &str = " ON CONFLICT (channel, sku, aspect) DO UPDATE SET \
+        desired_version = push_tasks.desired_version + 1, not_before = excluded.not_before, \
+        attempts = 0, cause = excluded.cause, updated_at = excluded.updated_at";
+
+    pub const MARK_STOCK: &str = "INSERT INTO push_tasks \
+        (channel, sku, aspect, desired_version, not_before, cause, updated_at) \
+        SELECT c.id, $1, 'stock', 1, $2, $3, $2 FROM channels c WHERE c.enabled \
+        ON CONFLICT (channel, sku, aspect) DO UPDATE SET \
+        desired_version = push_tasks.desired_version + 1, not_before = excluded.not_before, \
+        attempts = 0, cause = excluded.cause, updated_at = excluded.updated_at";
+
+    pub const PENDING_TASKS: &str = "SELECT channel, sku, aspect, desired_version, done_version, \
+        cause FROM push_tasks WHERE channel = $1 AND desired_version > done_version \
+        ORDER BY sku, aspect";
+
+    pub const REGISTER_CHANNEL: &str = "INSERT INTO channels (id, enabled, updated_at) \
+        VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET enabled = excluded.enabled, \
+        updated_at = excluded.updated_at";
 
     pub const CATEGORIES: &str = "SELECT category, COUNT(*) AS products FROM products \
         WHERE category <> '' AND status = 'active' GROUP BY category ORDER BY category";

@@ -14,11 +14,13 @@ use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
-use super::rows::{self, CatalogueCols, MovementCols, StockCols, StoredProductCols, VariantCols};
+use super::rows::{
+    self, CatalogueCols, MovementCols, StockCols, StoredProductCols, TaskCols, VariantCols,
+};
 use super::{
-    CatalogueRow, CatalogueSummary, CatalogueWrite, Sealed, StockMovement, StockRow, Store,
-    StoreError, StoredProduct, VariantRecord, VariantState, Violation, refused, sql,
-    unknown_sku_or,
+    Aspect, CatalogueRow, CatalogueSummary, CatalogueWrite, PushTask, Sealed, StockMovement,
+    StockRow, Store, StoreError, StoredProduct, VariantRecord, VariantState, Violation, refused,
+    sql, unknown_sku_or,
 };
 use crate::catalogue::model::Product;
 use crate::clock::Clock;
@@ -127,6 +129,33 @@ impl Store for PostgresStore {
         Ok(count)
     }
 
+    async fn register_channels(&self, channels: &[(String, bool)]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let now = self.clock.now();
+        sqlx::query("UPDATE channels SET enabled = $1")
+            .bind(false)
+            .execute(&mut *tx)
+            .await?;
+        for (id, enabled) in channels {
+            sqlx::query(sql::REGISTER_CHANNEL)
+                .bind(id)
+                .bind(*enabled)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn pending_tasks(&self, channel: &str) -> Result<Vec<PushTask>, StoreError> {
+        let rows: Vec<TaskCols> = sqlx::query_as(sql::PENDING_TASKS)
+            .bind(channel)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(PushTask::try_from).collect()
+    }
+
     async fn categories(&self) -> Result<Vec<(String, i64)>, StoreError> {
         Ok(sqlx::query_as(sql::CATEGORIES)
             .fetch_all(&self.pool)
@@ -197,6 +226,13 @@ async fn record_one(
         .fetch_optional(&mut **tx)
         .await?;
     if moved.is_some() {
+        // The outbox: the change and the work it causes commit together.
+        sqlx::query(sql::MARK_STOCK)
+            .bind(&m.sku)
+            .bind(now)
+            .bind(format!("{}:{}", m.kind.as_str(), m.source))
+            .execute(&mut **tx)
+            .await?;
         return Ok(());
     }
     let on_hand: Option<i64> = sqlx::query_scalar(sql::LEVEL_OF)
@@ -339,6 +375,47 @@ impl CatalogueWrite for PgCatalogueWrite {
         )
         .bind(&skus)
         .bind(self.now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn mark(&mut self, work: &[(String, Aspect)], cause: &str) -> Result<(), StoreError> {
+        // One row per key per statement: PostgreSQL refuses to upsert a row twice.
+        let unique: std::collections::BTreeSet<(&str, &str)> = work
+            .iter()
+            .map(|(sku, aspect)| (sku.as_str(), aspect.as_str()))
+            .collect();
+        let (skus, aspects): (Vec<&str>, Vec<&str>) = unique.into_iter().unzip();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO push_tasks (channel, sku, aspect, desired_version, not_before, cause, updated_at) \
+             SELECT c.id, m.sku, m.aspect, 1, $3, $4, $3 FROM channels c \
+             CROSS JOIN UNNEST($1::text[], $2::text[]) AS m (sku, aspect) WHERE c.enabled{}",
+            sql::MARK_CONFLICT
+        )))
+        .bind(skus)
+        .bind(aspects)
+        .bind(self.now)
+        .bind(cause)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn mark_products(
+        &mut self,
+        product_ids: &[String],
+        cause: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO push_tasks (channel, sku, aspect, desired_version, not_before, cause, updated_at) \
+             SELECT c.id, v.sku, 'content', 1, $2, $3, $2 FROM channels c \
+             JOIN variants v ON v.product_id = ANY($1) WHERE c.enabled{}",
+            sql::MARK_CONFLICT
+        )))
+        .bind(product_ids)
+        .bind(self.now)
+        .bind(cause)
         .execute(&mut *self.tx)
         .await?;
         Ok(())

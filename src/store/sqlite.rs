@@ -14,11 +14,13 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Sqlite, Transaction};
 
-use super::rows::{self, CatalogueCols, MovementCols, StockCols, StoredProductCols, VariantCols};
+use super::rows::{
+    self, CatalogueCols, MovementCols, StockCols, StoredProductCols, TaskCols, VariantCols,
+};
 use super::{
-    CHUNK, CatalogueRow, CatalogueSummary, CatalogueWrite, Sealed, StockMovement, StockRow, Store,
-    StoreError, StoredProduct, VariantRecord, VariantState, Violation, refused, sql,
-    unknown_sku_or,
+    Aspect, CHUNK, CatalogueRow, CatalogueSummary, CatalogueWrite, PushTask, Sealed, StockMovement,
+    StockRow, Store, StoreError, StoredProduct, VariantRecord, VariantState, Violation, refused,
+    sql, unknown_sku_or,
 };
 use crate::catalogue::model::Product;
 use crate::clock::Clock;
@@ -118,6 +120,33 @@ impl Store for SqliteStore {
         Ok(count)
     }
 
+    async fn register_channels(&self, channels: &[(String, bool)]) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let now = self.clock.now();
+        sqlx::query("UPDATE channels SET enabled = $1")
+            .bind(false)
+            .execute(&mut *tx)
+            .await?;
+        for (id, enabled) in channels {
+            sqlx::query(sql::REGISTER_CHANNEL)
+                .bind(id)
+                .bind(*enabled)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn pending_tasks(&self, channel: &str) -> Result<Vec<PushTask>, StoreError> {
+        let rows: Vec<TaskCols> = sqlx::query_as(sql::PENDING_TASKS)
+            .bind(channel)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(PushTask::try_from).collect()
+    }
+
     async fn categories(&self) -> Result<Vec<(String, i64)>, StoreError> {
         Ok(sqlx::query_as(sql::CATEGORIES)
             .fetch_all(&self.pool)
@@ -187,6 +216,13 @@ async fn record_one(
         .fetch_optional(&mut **tx)
         .await?;
     if moved.is_some() {
+        // The outbox: the change and the work it causes commit together.
+        sqlx::query(sql::MARK_STOCK)
+            .bind(&m.sku)
+            .bind(now)
+            .bind(format!("{}:{}", m.kind.as_str(), m.source))
+            .execute(&mut **tx)
+            .await?;
         return Ok(());
     }
     let on_hand: Option<i64> = sqlx::query_scalar(sql::LEVEL_OF)
@@ -340,6 +376,55 @@ impl CatalogueWrite for SqliteCatalogueWrite {
                     .push_bind(now);
             });
             q.push(" ON CONFLICT (sku) DO NOTHING");
+            q.build().execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn mark(&mut self, work: &[(String, Aspect)], cause: &str) -> Result<(), StoreError> {
+        let unique: std::collections::BTreeSet<(&str, &str)> = work
+            .iter()
+            .map(|(sku, aspect)| (sku.as_str(), aspect.as_str()))
+            .collect();
+        let unique: Vec<(&str, &str)> = unique.into_iter().collect();
+        for chunk in unique.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new("WITH m (sku, aspect) AS (");
+            q.push_values(chunk, |mut b, (sku, aspect)| {
+                b.push_bind(*sku).push_bind(*aspect);
+            });
+            q.push(") INSERT INTO push_tasks (channel, sku, aspect, desired_version, not_before, cause, updated_at) SELECT c.id, m.sku, m.aspect, 1, ")
+                .push_bind(self.now)
+                .push(", ")
+                .push_bind(cause)
+                .push(", ")
+                .push_bind(self.now)
+                .push(" FROM channels c, m WHERE c.enabled")
+                .push(sql::MARK_CONFLICT);
+            q.build().execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn mark_products(
+        &mut self,
+        product_ids: &[String],
+        cause: &str,
+    ) -> Result<(), StoreError> {
+        for chunk in product_ids.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO push_tasks (channel, sku, aspect, desired_version, not_before, cause, updated_at) SELECT c.id, v.sku, 'content', 1, ",
+            );
+            q.push_bind(self.now)
+                .push(", ")
+                .push_bind(cause)
+                .push(", ")
+                .push_bind(self.now)
+                .push(" FROM channels c, variants v WHERE c.enabled AND v.product_id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(id.as_str());
+            }
+            q.push(")").push(sql::MARK_CONFLICT);
             q.build().execute(&mut *self.tx).await?;
         }
         Ok(())
