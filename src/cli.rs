@@ -66,6 +66,14 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<ChannelAction>,
     },
+    /// Push the pending work of the outbox to the channels, once, and wait.
+    Sync {
+        /// One channel only (default: every enabled channel).
+        #[arg(long)]
+        channel: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure import speed and memory (see `chosync bench import --help`).
     Bench {
         #[command(subcommand)]
@@ -296,6 +304,10 @@ async fn execute(
                 "configuration is valid ({} channels)",
                 settings.channels.len()
             );
+        }
+        Command::Sync { channel, json } => {
+            let store = open(url).await?;
+            crate::channels::command::sync(settings, store, channel.as_deref(), json).await?;
         }
         Command::Channels { json, action } => {
             let store = open(url).await?;

@@ -11,3 +11,4 @@ pub mod sandboxes;
 pub mod secrets;
 pub mod settings;
 pub mod store;
+pub mod sync;

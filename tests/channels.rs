@@ -299,3 +299,96 @@ fn a_lazada_channel_is_authorized_on_its_auth_host() {
         "{table}"
     );
 }
+
+#[test]
+fn chosync_sync_lists_the_catalogue_on_lazada_and_then_has_nothing_to_do() {
+    let sandbox = sandbox("lazada");
+    let credentials = &sandbox.announced["credentials"];
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("chosync.toml");
+    std::fs::write(
+        dir.path().join("lazada.secret"),
+        credentials["app_secret"].as_str().expect("secret"),
+    )
+    .expect("secret");
+    std::fs::write(
+        &config,
+        format!(
+            "[secrets]\nkey_file = \"{key}\"\n\n[[channels]]\nid = \"lazada-demo\"\nplatform = \"lazada\"\nbase_url = \"{base}\"\nauth_url = \"{auth}\"\napp_key = \"{app}\"\napp_secret = {{ file = \"{secret}\" }}\nmapping = \"{mappings}/lazada-demo.toml\"\nrate = {{ other = 50 }}\nstock = {{ buffer = 2 }}\n",
+            key = dir.path().join("chosync.key").display(),
+            base = sandbox.announced["base_url"].as_str().expect("base"),
+            auth = sandbox.announced["auth_url"].as_str().expect("auth"),
+            app = credentials["app_key"].as_str().expect("app key"),
+            secret = dir.path().join("lazada.secret").display(),
+            mappings = mappings().display(),
+        ),
+    )
+    .expect("write");
+    let code = credentials["code"].as_str().expect("code");
+    let out = chosync(
+        dir.path(),
+        &config,
+        &["channels", "authorize", "lazada-demo", "--code", code],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/catalogue.csv");
+    let out = chosync(
+        dir.path(),
+        &config,
+        &["import", sample.to_str().expect("utf-8")],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = chosync(dir.path(), &config, &["sync", "--json"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let runs: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    // The dried-fruit category is not in the Lazada demo mapping.
+    assert_eq!(
+        (runs[0]["pushed"].as_i64(), runs[0]["quarantined"].as_i64()),
+        (Some(31), Some(1)),
+        "{runs}"
+    );
+
+    let url = format!(
+        "{}/../_sandbox/listings",
+        sandbox.announced["base_url"].as_str().expect("base")
+    );
+    let listings: Value = reqwest::blocking_get(&url);
+    let sku = listings
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["skus"].as_array().cloned().unwrap_or_default())
+        .find(|s| s["SellerSku"] == "MD-500G")
+        .expect("listed");
+    assert_eq!(sku["sellableStock"], 298, "stock less the buffer");
+
+    let out = chosync(dir.path(), &config, &["sync"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout)
+            .starts_with("lazada-demo: pushed 0, unchanged 0, failed 0, quarantined 0, 0 calls"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+mod reqwest {
+    /// A GET from a synchronous test, on a throwaway runtime.
+    pub fn blocking_get(url: &str) -> serde_json::Value {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            ::reqwest::get(url)
+                .await
+                .expect("GET")
+                .json()
+                .await
+                .expect("JSON")
+        })
+    }
+}

@@ -163,3 +163,66 @@ async fn list(
     }
     Ok(())
 }
+
+/// `chosync sync`: one pass over every enabled channel (or the one named).
+pub(crate) async fn sync(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    only: Option<&str>,
+    json: bool,
+) -> Result<(), Failure> {
+    let channels: Vec<&ChannelSettings> = match only {
+        Some(id) => vec![find(settings, id)?],
+        None => settings.channels.iter().filter(|c| c.enabled).collect(),
+    };
+    let secrets =
+        SecretBox::load(&settings.secrets.key_file).map_err(|e| failed(1, e.to_string()))?;
+    let credentials: Arc<dyn CredentialStore> =
+        Arc::new(EncryptedCredentials::new(store.clone(), secrets));
+    let mut summaries = Vec::new();
+    for channel in channels {
+        let events = Arc::new(chosync_connector::events::Recorded::default());
+        let context = Context {
+            credentials: credentials.clone(),
+            events: events.clone(),
+            clock: Arc::new(SystemClock),
+            allow_plaintext_secrets: settings.allow_plaintext_secrets,
+        };
+        let client =
+            ChannelClient::build(channel, &context, None).map_err(|e| failed(INVALID, e))?;
+        let mapping = channel
+            .load_mapping(&settings.config_dir)
+            .map_err(|e| failed(INVALID, e))?;
+        let pass = crate::sync::Channel {
+            settings: channel,
+            mapping: &mapping,
+            client: &client,
+            events,
+        };
+        let summary = crate::sync::sync_channel(store.as_ref(), &pass, "cli")
+            .await
+            .map_err(|e| failed(1, format!("{}: {e}", channel.id)))?;
+        if !json {
+            let c = &summary.counts;
+            say!(
+                "{}: pushed {}, unchanged {}, failed {}, quarantined {}, {} calls ({} throttled) in {:.1} s",
+                summary.channel,
+                c.pushed,
+                c.skipped,
+                c.failed,
+                c.quarantined,
+                c.calls,
+                c.throttled,
+                summary.seconds
+            );
+        }
+        summaries.push(summary);
+    }
+    if json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&summaries).unwrap_or_default()
+        );
+    }
+    Ok(())
+}

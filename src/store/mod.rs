@@ -10,7 +10,8 @@ macro_rules! variant_columns {
             "v.sku, v.product_id, v.position, v.option1_value, v.option2_value, v.price, \
              v.weight_g, v.length_mm, v.width_mm, v.height_mm, v.barcode, ",
             $images,
-            " AS images, v.content_hash, v.price_hash, COALESCE(s.on_hand, 0) AS on_hand "
+            " AS images, v.content_hash, v.price_hash, COALESCE(s.on_hand, 0) AS on_hand, \
+             COALESCE(s.reserved, 0) AS reserved "
         )
     };
 }
@@ -78,6 +79,7 @@ pub struct VariantState {
     pub content_hash: String,
     pub price_hash: String,
     pub on_hand: i64,
+    pub reserved: i64,
 }
 
 /// A stored product, and the position its next new variant takes.
@@ -140,6 +142,7 @@ pub struct CatalogueRow {
     pub product: Product,
     pub variant: Variant,
     pub on_hand: i64,
+    pub reserved: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -188,6 +191,72 @@ pub struct PushTask {
     pub cause: String,
 }
 
+/// What a channel holds for a SKU, as last acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ListingState {
+    pub sku: String,
+    pub listing_id: Option<String>,
+    pub variant_id: Option<String>,
+    pub content_hash: Option<String>,
+    pub price: Option<i64>,
+    pub stock: Option<i64>,
+    /// pending | live | rejected | delisted
+    pub status: String,
+    pub quarantined: bool,
+    pub last_error: Option<String>,
+}
+
+impl ListingState {
+    pub fn new(sku: &str) -> Self {
+        Self {
+            sku: sku.to_string(),
+            listing_id: None,
+            variant_id: None,
+            content_hash: None,
+            price: None,
+            stock: None,
+            status: "pending".into(),
+            quarantined: false,
+            last_error: None,
+        }
+    }
+}
+
+/// One platform call as the sync log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogRow {
+    pub skus: String,
+    pub action: String,
+    pub outcome: String,
+    pub attempt: i64,
+    pub http_status: Option<i64>,
+    pub platform_code: Option<String>,
+    pub message: Option<String>,
+    pub latency_ms: i64,
+    pub request_id: Option<String>,
+    pub cause: String,
+}
+
+/// What one batch changed, recorded in one short transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchRecord {
+    pub states: Vec<ListingState>,
+    /// Tasks finished at the version the batch worked on (fenced: a newer
+    /// version stays pending).
+    pub done: Vec<(String, Aspect, i64)>,
+    pub log: Vec<LogRow>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RunCounts {
+    pub pushed: i64,
+    pub skipped: i64,
+    pub failed: i64,
+    pub quarantined: i64,
+    pub calls: i64,
+    pub throttled: i64,
+}
+
 /// A secret as stored: nonce and ciphertext (see `crate::secrets`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sealed {
@@ -224,6 +293,38 @@ pub trait Store: Send + Sync {
 
     /// The channel's tasks whose desired version is ahead of the done one.
     async fn pending_tasks(&self, channel: &str) -> Result<Vec<PushTask>, StoreError>;
+
+    async fn listing_states(
+        &self,
+        channel: &str,
+    ) -> Result<HashMap<String, ListingState>, StoreError>;
+
+    /// Listing states, finished tasks and log rows of one batch, together.
+    async fn record_batch(
+        &self,
+        channel: &str,
+        run_id: i64,
+        batch: &BatchRecord,
+    ) -> Result<(), StoreError>;
+
+    /// Image source → the platform's reference, per channel.
+    async fn channel_images(&self, channel: &str) -> Result<HashMap<String, String>, StoreError>;
+
+    async fn save_channel_image(
+        &self,
+        channel: &str,
+        source: &str,
+        platform_ref: &str,
+    ) -> Result<(), StoreError>;
+
+    async fn start_run(&self, channel: &str, kind: &str, trigger: &str) -> Result<i64, StoreError>;
+
+    async fn finish_run(
+        &self,
+        run_id: i64,
+        status: &str,
+        counts: &RunCounts,
+    ) -> Result<(), StoreError>;
 
     /// Categories that active products use, with how many products use each.
     async fn categories(&self) -> Result<Vec<(String, i64)>, StoreError>;
@@ -357,12 +458,14 @@ mod rows {
         pub content_hash: String,
         pub price_hash: String,
         pub on_hand: i64,
+        pub reserved: i64,
     }
 
     impl VariantCols {
         pub fn into_state(self) -> (String, VariantState) {
             let sku = self.sku.clone();
             let on_hand = self.on_hand;
+            let reserved = self.reserved;
             let variant = Variant {
                 sku: self.sku,
                 product_id: self.product_id,
@@ -384,6 +487,7 @@ mod rows {
                 content_hash: self.content_hash,
                 price_hash: self.price_hash,
                 on_hand,
+                reserved,
             };
             (sku, state)
         }
@@ -456,6 +560,7 @@ mod rows {
                 product: self.product.into_product()?,
                 variant: state.variant,
                 on_hand: state.on_hand,
+                reserved: state.reserved,
             })
         }
     }
@@ -613,6 +718,37 @@ mod sql {
     pub const REGISTER_CHANNEL: &str = "INSERT INTO channels (id, enabled, updated_at) \
         VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET enabled = excluded.enabled, \
         updated_at = excluded.updated_at";
+
+    pub const LISTING_STATES: &str = "SELECT sku, listing_id, variant_id, content_hash, price, \
+        stock, status, quarantined, last_error FROM listing_state WHERE channel = $1";
+
+    pub const SAVE_LISTING_STATE: &str = "INSERT INTO listing_state (channel, sku, listing_id, \
+        variant_id, content_hash, price, stock, status, quarantined, last_error, updated_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (channel, sku) DO UPDATE SET \
+        listing_id = excluded.listing_id, variant_id = excluded.variant_id, \
+        content_hash = excluded.content_hash, price = excluded.price, stock = excluded.stock, \
+        status = excluded.status, quarantined = excluded.quarantined, \
+        last_error = excluded.last_error, updated_at = excluded.updated_at";
+
+    /// Fenced: a task whose desired version moved on while it was pushed stays pending.
+    pub const FINISH_TASK: &str = "UPDATE push_tasks SET done_version = $4, updated_at = $5 \
+        WHERE channel = $1 AND sku = $2 AND aspect = $3 AND done_version < $4";
+
+    pub const LOG_ATTEMPT: &str = "INSERT INTO sync_log (run_id, channel, skus, action, outcome, \
+        attempt, http_status, platform_code, message, latency_ms, request_id, cause, created_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+    pub const CHANNEL_IMAGES: &str =
+        "SELECT source, platform_ref FROM channel_images WHERE channel = $1";
+
+    pub const SAVE_CHANNEL_IMAGE: &str = "INSERT INTO channel_images (channel, source, platform_ref) \
+        VALUES ($1, $2, $3) ON CONFLICT (channel, source) DO UPDATE SET platform_ref = excluded.platform_ref";
+
+    pub const START_RUN: &str = "INSERT INTO sync_runs (channel, kind, trigger, started_at, status) \
+        VALUES ($1, $2, $3, $4, 'running') RETURNING id";
+
+    pub const FINISH_RUN: &str = "UPDATE sync_runs SET finished_at = $2, status = $3, pushed = $4, \
+        skipped = $5, failed = $6, quarantined = $7, calls = $8, throttled = $9 WHERE id = $1";
 
     pub const CATEGORIES: &str = "SELECT category, COUNT(*) AS products FROM products \
         WHERE category <> '' AND status = 'active' GROUP BY category ORDER BY category";

@@ -18,9 +18,9 @@ use super::rows::{
     self, CatalogueCols, MovementCols, StockCols, StoredProductCols, TaskCols, VariantCols,
 };
 use super::{
-    Aspect, CHUNK, CatalogueRow, CatalogueSummary, CatalogueWrite, PushTask, Sealed, StockMovement,
-    StockRow, Store, StoreError, StoredProduct, VariantRecord, VariantState, Violation, refused,
-    sql, unknown_sku_or,
+    Aspect, BatchRecord, CHUNK, CatalogueRow, CatalogueSummary, CatalogueWrite, ListingState,
+    PushTask, RunCounts, Sealed, StockMovement, StockRow, Store, StoreError, StoredProduct,
+    VariantRecord, VariantState, Violation, refused, sql, unknown_sku_or,
 };
 use crate::catalogue::model::Product;
 use crate::clock::Clock;
@@ -145,6 +145,134 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter().map(PushTask::try_from).collect()
+    }
+
+    async fn listing_states(
+        &self,
+        channel: &str,
+    ) -> Result<HashMap<String, ListingState>, StoreError> {
+        let rows: Vec<ListingState> = sqlx::query_as(sql::LISTING_STATES)
+            .bind(channel)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.sku.clone(), r)).collect())
+    }
+
+    async fn record_batch(
+        &self,
+        channel: &str,
+        run_id: i64,
+        batch: &BatchRecord,
+    ) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let mut tx = self.begin_write().await?;
+        for state in &batch.states {
+            sqlx::query(sql::SAVE_LISTING_STATE)
+                .bind(channel)
+                .bind(&state.sku)
+                .bind(&state.listing_id)
+                .bind(&state.variant_id)
+                .bind(&state.content_hash)
+                .bind(state.price)
+                .bind(state.stock)
+                .bind(&state.status)
+                .bind(state.quarantined)
+                .bind(&state.last_error)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (sku, aspect, version) in &batch.done {
+            sqlx::query(sql::FINISH_TASK)
+                .bind(channel)
+                .bind(sku)
+                .bind(aspect.as_str())
+                .bind(version)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for row in &batch.log {
+            sqlx::query(sql::LOG_ATTEMPT)
+                .bind(run_id)
+                .bind(channel)
+                .bind(&row.skus)
+                .bind(&row.action)
+                .bind(&row.outcome)
+                .bind(row.attempt)
+                .bind(row.http_status)
+                .bind(&row.platform_code)
+                .bind(&row.message)
+                .bind(row.latency_ms)
+                .bind(&row.request_id)
+                .bind(&row.cause)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn channel_images(&self, channel: &str) -> Result<HashMap<String, String>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(sql::CHANNEL_IMAGES)
+            .bind(channel)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn save_channel_image(
+        &self,
+        channel: &str,
+        source: &str,
+        platform_ref: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(sql::SAVE_CHANNEL_IMAGE)
+            .bind(channel)
+            .bind(source)
+            .bind(platform_ref)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn start_run(&self, channel: &str, kind: &str, trigger: &str) -> Result<i64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let id: i64 = sqlx::query_scalar(sql::START_RUN)
+            .bind(channel)
+            .bind(kind)
+            .bind(trigger)
+            .bind(self.clock.now())
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn finish_run(
+        &self,
+        run_id: i64,
+        status: &str,
+        counts: &RunCounts,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(sql::FINISH_RUN)
+            .bind(run_id)
+            .bind(self.clock.now())
+            .bind(status)
+            .bind(counts.pushed)
+            .bind(counts.skipped)
+            .bind(counts.failed)
+            .bind(counts.quarantined)
+            .bind(counts.calls)
+            .bind(counts.throttled)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn categories(&self) -> Result<Vec<(String, i64)>, StoreError> {

@@ -51,6 +51,14 @@ impl Recorded {
     pub fn events(&self) -> Vec<AttemptEvent> {
         self.0.lock().map(|e| e.clone()).unwrap_or_default()
     }
+
+    /// The events so far, leaving none behind (one batch's worth at a time).
+    pub fn take(&self) -> Vec<AttemptEvent> {
+        self.0
+            .lock()
+            .map(|mut e| std::mem::take(&mut *e))
+            .unwrap_or_default()
+    }
 }
 
 impl EventSink for Recorded {

@@ -1,0 +1,60 @@
+-- What each channel holds for each SKU, as last acknowledged, and the log of
+-- every sync run and platform call.
+
+CREATE TABLE listing_state (
+    channel      TEXT NOT NULL REFERENCES channels (id),
+    sku          TEXT NOT NULL REFERENCES variants (sku),
+    listing_id   TEXT,
+    variant_id   TEXT,
+    -- Hash of the content last acknowledged; price and stock as last set.
+    content_hash TEXT,
+    price        BIGINT,
+    stock        BIGINT,
+    status       TEXT NOT NULL CHECK (status IN ('pending', 'live', 'rejected', 'delisted')),
+    quarantined  BOOLEAN NOT NULL DEFAULT FALSE,
+    last_error   TEXT,
+    updated_at   TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (channel, sku)
+);
+
+-- An image is uploaded to a channel once.
+CREATE TABLE channel_images (
+    channel      TEXT NOT NULL REFERENCES channels (id),
+    source       TEXT NOT NULL,
+    platform_ref TEXT NOT NULL,
+    PRIMARY KEY (channel, source)
+);
+
+CREATE TABLE sync_runs (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    channel     TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    trigger     TEXT NOT NULL,
+    started_at  TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ,
+    status      TEXT NOT NULL,
+    pushed      BIGINT NOT NULL DEFAULT 0,
+    skipped     BIGINT NOT NULL DEFAULT 0,
+    failed      BIGINT NOT NULL DEFAULT 0,
+    quarantined BIGINT NOT NULL DEFAULT 0,
+    calls       BIGINT NOT NULL DEFAULT 0,
+    throttled   BIGINT NOT NULL DEFAULT 0
+);
+
+CREATE TABLE sync_log (
+    id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_id        BIGINT NOT NULL REFERENCES sync_runs (id),
+    channel       TEXT NOT NULL,
+    skus          TEXT NOT NULL,
+    action        TEXT NOT NULL,
+    outcome       TEXT NOT NULL,
+    attempt       INTEGER NOT NULL,
+    http_status   INTEGER,
+    platform_code TEXT,
+    message       TEXT,
+    latency_ms    BIGINT NOT NULL,
+    request_id    TEXT,
+    cause         TEXT NOT NULL,
+    created_at    TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX sync_log_by_channel ON sync_log (channel, created_at);

@@ -1,0 +1,558 @@
+//! One sync pass of a channel: the pending work of the outbox, rendered
+//! through the channel's rules and mapping, pushed through its connector in the
+//! platform's batches, and recorded — listing state, finished tasks and every
+//! platform call — in one short transaction per batch. No transaction is open
+//! during a call.
+
+mod render;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chosync_connector::ConnectorError;
+use chosync_connector::dto::{PriceSet, RemoteListing, RemoteVariant, StockSet};
+use chosync_connector::events::{AttemptEvent, Recorded};
+use serde::Serialize;
+
+use crate::channels::ChannelSettings;
+use crate::channels::client::ChannelClient;
+use crate::channels::mapping::Mapping;
+use crate::store::{
+    Aspect, BatchRecord, CatalogueRow, ListingState, LogRow, PushTask, RunCounts, Store, StoreError,
+};
+pub use render::Rendered;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncSummary {
+    pub channel: String,
+    pub run_id: i64,
+    #[serde(flatten)]
+    pub counts: RunCounts,
+    pub seconds: f64,
+}
+
+/// What one pass needs of a channel.
+pub struct Channel<'a> {
+    pub settings: &'a ChannelSettings,
+    pub mapping: &'a Mapping,
+    pub client: &'a ChannelClient,
+    /// The sink the client's connector reports its attempts to.
+    pub events: Arc<Recorded>,
+}
+
+/// The work of one pass, gathered before any call.
+struct Pass {
+    run_id: i64,
+    tasks: HashMap<(String, Aspect), PushTask>,
+    rows: BTreeMap<String, CatalogueRow>,
+    states: HashMap<String, ListingState>,
+    counts: RunCounts,
+}
+
+pub async fn sync_channel(
+    store: &dyn Store,
+    channel: &Channel<'_>,
+    trigger: &str,
+) -> Result<SyncSummary, StoreError> {
+    let started = Instant::now();
+    let id = channel.settings.id.as_str();
+    let run_id = store.start_run(id, "all", trigger).await?;
+    let tasks: HashMap<(String, Aspect), PushTask> = store
+        .pending_tasks(id)
+        .await?
+        .into_iter()
+        .map(|t| ((t.sku.clone(), t.aspect), t))
+        .collect();
+    let wanted: BTreeSet<String> = tasks.keys().map(|(sku, _)| sku.clone()).collect();
+    let mut rows = BTreeMap::new();
+    if !wanted.is_empty() {
+        store
+            .for_each_catalogue_row(&mut |row| {
+                rows.insert(row.variant.sku.clone(), row);
+                Ok(())
+            })
+            .await?;
+    }
+    let mut pass = Pass {
+        run_id,
+        tasks,
+        rows,
+        states: store.listing_states(id).await?,
+        counts: RunCounts::default(),
+    };
+    // Priority: stock decreases, creates, stock increases, prices, content.
+    push_stock(store, channel, &mut pass, true).await?;
+    push_listings(store, channel, &mut pass, true).await?;
+    push_stock(store, channel, &mut pass, false).await?;
+    push_prices(store, channel, &mut pass).await?;
+    push_listings(store, channel, &mut pass, false).await?;
+    let status = if pass.counts.failed > 0 {
+        "partial"
+    } else {
+        "ok"
+    };
+    store.finish_run(run_id, status, &pass.counts).await?;
+    Ok(SyncSummary {
+        channel: id.to_string(),
+        run_id,
+        counts: pass.counts,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+impl Pass {
+    fn task(&self, sku: &str, aspect: Aspect) -> Option<&PushTask> {
+        self.tasks.get(&(sku.to_string(), aspect))
+    }
+
+    fn state(&self, sku: &str) -> ListingState {
+        self.states
+            .get(sku)
+            .cloned()
+            .unwrap_or_else(|| ListingState::new(sku))
+    }
+
+    /// The SKUs of `product` in the catalogue, in order.
+    fn product_rows(&self, product_id: &str) -> Vec<&CatalogueRow> {
+        let mut rows: Vec<&CatalogueRow> = self
+            .rows
+            .values()
+            .filter(|r| r.variant.product_id == product_id)
+            .collect();
+        rows.sort_by_key(|r| r.variant.position);
+        rows
+    }
+
+    /// Records a batch and keeps the new states for the rest of the pass.
+    async fn record(
+        &mut self,
+        store: &dyn Store,
+        channel: &Channel<'_>,
+        mut batch: BatchRecord,
+        skus: &str,
+        cause: &str,
+    ) -> Result<(), StoreError> {
+        let events = channel.events.take();
+        self.counts.calls += events.len() as i64;
+        self.counts.throttled += events
+            .iter()
+            .filter(|e| e.outcome == "rate_limited")
+            .count() as i64;
+        batch.log = events.iter().map(|e| log_row(e, skus, cause)).collect();
+        store
+            .record_batch(&channel.settings.id, self.run_id, &batch)
+            .await?;
+        for state in batch.states {
+            self.states.insert(state.sku.clone(), state);
+        }
+        for (sku, aspect, _) in &batch.done {
+            self.tasks.remove(&(sku.clone(), *aspect));
+        }
+        Ok(())
+    }
+}
+
+fn log_row(event: &AttemptEvent, skus: &str, cause: &str) -> LogRow {
+    LogRow {
+        skus: skus.to_string(),
+        action: event.endpoint.clone(),
+        outcome: event.outcome.to_string(),
+        attempt: i64::from(event.attempt),
+        http_status: event.http_status.map(i64::from),
+        platform_code: event.platform_code.clone(),
+        message: event.message.clone(),
+        latency_ms: event.latency.as_millis() as i64,
+        request_id: event.request_id.clone(),
+        cause: cause.to_string(),
+    }
+}
+
+fn quarantine(state: &mut ListingState, error: &str) {
+    state.quarantined = true;
+    state.status = "rejected".into();
+    state.last_error = Some(error.to_string());
+}
+
+/// Creates (`creating`) or updates listings for products with content work.
+async fn push_listings(
+    store: &dyn Store,
+    channel: &Channel<'_>,
+    pass: &mut Pass,
+    creating: bool,
+) -> Result<(), StoreError> {
+    // A product with any SKU listed is updated, never created a second time.
+    let listed = |product_id: &str| {
+        pass.product_rows(product_id)
+            .iter()
+            .any(|r| pass.state(&r.variant.sku).listing_id.is_some())
+    };
+    let products: BTreeSet<String> = pass
+        .tasks
+        .keys()
+        .filter(|(_, aspect)| *aspect == Aspect::Content)
+        .filter_map(|(sku, _)| pass.rows.get(sku))
+        .map(|row| row.variant.product_id.clone())
+        .filter(|product_id| listed(product_id) != creating)
+        .collect();
+    for product_id in products {
+        let rows: Vec<CatalogueRow> = pass
+            .product_rows(&product_id)
+            .into_iter()
+            .cloned()
+            .collect();
+        let skus = rows
+            .iter()
+            .map(|r| r.variant.sku.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let cause = rows
+            .iter()
+            .find_map(|r| pass.task(&r.variant.sku, Aspect::Content))
+            .map_or_else(String::new, |t| t.cause.clone());
+        // Everything this product's listing settles: content, and on a create price and stock too.
+        let settled: Vec<(String, Aspect, i64)> = rows
+            .iter()
+            .flat_map(|r| {
+                [Aspect::Content, Aspect::Price, Aspect::Stock].map(|a| (r.variant.sku.clone(), a))
+            })
+            .filter(|(_, aspect)| creating || *aspect == Aspect::Content)
+            .filter_map(|(sku, aspect)| {
+                pass.task(&sku, aspect)
+                    .map(|t| (sku, aspect, t.desired_version))
+            })
+            .collect();
+        let mut batch = BatchRecord {
+            done: settled.clone(),
+            ..BatchRecord::default()
+        };
+        let rendered = match render::listing(store, channel, &rows).await {
+            Ok(rendered) => rendered,
+            Err(RenderError::Store(err)) => return Err(err),
+            Err(RenderError::Failed(err)) => {
+                batch.done.clear();
+                settle_failure(
+                    pass,
+                    &mut batch,
+                    &err,
+                    rows.iter().map(|r| r.variant.sku.as_str()),
+                    &settled,
+                );
+                pass.record(store, channel, batch, &skus, &cause).await?;
+                continue;
+            }
+            Err(RenderError::Refused(reason)) => {
+                for row in &rows {
+                    let mut state = pass.state(&row.variant.sku);
+                    quarantine(&mut state, &reason);
+                    batch.states.push(state);
+                }
+                pass.counts.quarantined += rows.len() as i64;
+                pass.record(store, channel, batch, &skus, &cause).await?;
+                continue;
+            }
+        };
+        let unchanged = rows.iter().all(|r| {
+            pass.state(&r.variant.sku).content_hash.as_deref()
+                == Some(rendered.content_hash.as_str())
+        });
+        if !creating && unchanged {
+            pass.counts.skipped += rows.len() as i64;
+            pass.record(store, channel, batch, &skus, &cause).await?;
+            continue;
+        }
+        let existing = (!creating).then(|| remote_of(pass, &rows));
+        match channel
+            .client
+            .connector()
+            .upsert_listing(&rendered.draft, existing.as_ref())
+            .await
+        {
+            Ok(remote) => {
+                for row in &rows {
+                    let sku = &row.variant.sku;
+                    let mut state = pass.state(sku);
+                    if let Some(at) = remote.at(sku) {
+                        state.listing_id = Some(at.listing_id);
+                        state.variant_id = Some(at.variant_id);
+                    }
+                    state.content_hash = Some(rendered.content_hash.clone());
+                    if creating {
+                        state.price = rendered.prices.get(sku).copied();
+                        state.stock = rendered.stocks.get(sku).copied();
+                    }
+                    state.status = "live".into();
+                    state.quarantined = false;
+                    state.last_error = None;
+                    batch.states.push(state);
+                }
+                pass.counts.pushed += rows.len() as i64;
+            }
+            Err(err) => {
+                batch.done.clear();
+                settle_failure(
+                    pass,
+                    &mut batch,
+                    &err,
+                    rows.iter().map(|r| r.variant.sku.as_str()),
+                    &settled,
+                );
+            }
+        }
+        pass.record(store, channel, batch, &skus, &cause).await?;
+    }
+    Ok(())
+}
+
+/// A failed call: a refusal quarantines its SKUs (their work is settled until
+/// their data changes); anything else leaves the work pending for the next pass.
+fn settle_failure<'a>(
+    pass: &mut Pass,
+    batch: &mut BatchRecord,
+    err: &ConnectorError,
+    skus: impl Iterator<Item = &'a str>,
+    settled: &[(String, Aspect, i64)],
+) {
+    match err {
+        ConnectorError::Rejected { .. } | ConnectorError::NotFound(_) => {
+            for sku in skus {
+                let mut state = pass.state(sku);
+                quarantine(&mut state, &err.to_string());
+                batch.states.push(state);
+                pass.counts.quarantined += 1;
+            }
+            batch.done.extend(settled.iter().cloned());
+        }
+        _ => {
+            for sku in skus {
+                let mut state = pass.state(sku);
+                state.last_error = Some(err.to_string());
+                batch.states.push(state);
+                pass.counts.failed += 1;
+            }
+        }
+    }
+}
+
+/// The platform's view of a product's listing, from the acknowledged states.
+fn remote_of(pass: &Pass, rows: &[CatalogueRow]) -> RemoteListing {
+    let states: Vec<ListingState> = rows.iter().map(|r| pass.state(&r.variant.sku)).collect();
+    RemoteListing {
+        listing_id: states
+            .iter()
+            .find_map(|s| s.listing_id.clone())
+            .unwrap_or_default(),
+        listing_sku: None,
+        status: "live".into(),
+        title: String::new(),
+        variants: states
+            .iter()
+            .filter_map(|s| {
+                Some(RemoteVariant {
+                    sku: s.sku.clone(),
+                    variant_id: s.variant_id.clone()?,
+                    price: s.price.unwrap_or(0),
+                    stock: s.stock.unwrap_or(0),
+                })
+            })
+            .collect(),
+    }
+}
+
+/// What the channel should show of each SKU with stock work (`decreases`:
+/// only those going down, which go first).
+async fn push_stock(
+    store: &dyn Store,
+    channel: &Channel<'_>,
+    pass: &mut Pass,
+    decreases: bool,
+) -> Result<(), StoreError> {
+    let rule = &channel.settings.stock;
+    let mut items = Vec::new();
+    let mut skipped = Vec::new();
+    for ((sku, aspect), task) in &pass.tasks {
+        if *aspect != Aspect::Stock {
+            continue;
+        }
+        let (Some(row), state) = (pass.rows.get(sku), pass.state(sku)) else {
+            continue;
+        };
+        let (Some(listing_id), Some(variant_id)) =
+            (state.listing_id.clone(), state.variant_id.clone())
+        else {
+            continue;
+        };
+        let quantity = rule.apply(row.on_hand - row.reserved);
+        if state.stock == Some(quantity) {
+            skipped.push((sku.clone(), Aspect::Stock, task.desired_version));
+            continue;
+        }
+        if decreases != state.stock.is_some_and(|old| quantity < old) {
+            continue;
+        }
+        let at = chosync_connector::dto::RemoteRef {
+            listing_id,
+            variant_id,
+        };
+        items.push((
+            StockSet {
+                sku: sku.clone(),
+                at,
+                quantity,
+            },
+            task.desired_version,
+        ));
+    }
+    if !skipped.is_empty() {
+        pass.counts.skipped += skipped.len() as i64;
+        let batch = BatchRecord {
+            done: skipped,
+            ..BatchRecord::default()
+        };
+        pass.record(store, channel, batch, "", "unchanged").await?;
+    }
+    if items.is_empty() {
+        return Ok(());
+    }
+    let sets: Vec<StockSet> = items.iter().map(|(s, _)| s.clone()).collect();
+    let outcomes = channel.client.connector().set_stock(&sets).await;
+    let values: HashMap<String, i64> = sets.iter().map(|s| (s.sku.clone(), s.quantity)).collect();
+    apply_outcomes(
+        store,
+        channel,
+        pass,
+        Aspect::Stock,
+        &items
+            .iter()
+            .map(|(s, v)| (s.sku.clone(), *v))
+            .collect::<Vec<_>>(),
+        &outcomes,
+        |state, sku| {
+            state.stock = values.get(sku).copied();
+        },
+    )
+    .await
+}
+
+async fn push_prices(
+    store: &dyn Store,
+    channel: &Channel<'_>,
+    pass: &mut Pass,
+) -> Result<(), StoreError> {
+    let rule = &channel.settings.price;
+    let mut items = Vec::new();
+    let mut skipped = Vec::new();
+    for ((sku, aspect), task) in &pass.tasks {
+        if *aspect != Aspect::Price {
+            continue;
+        }
+        let (Some(row), state) = (pass.rows.get(sku), pass.state(sku)) else {
+            continue;
+        };
+        let (Some(listing_id), Some(variant_id)) =
+            (state.listing_id.clone(), state.variant_id.clone())
+        else {
+            continue;
+        };
+        let price = rule.apply(sku, row.variant.price);
+        if state.price == Some(price) {
+            skipped.push((sku.clone(), Aspect::Price, task.desired_version));
+            continue;
+        }
+        let at = chosync_connector::dto::RemoteRef {
+            listing_id,
+            variant_id,
+        };
+        items.push((
+            PriceSet {
+                sku: sku.clone(),
+                at,
+                price,
+            },
+            task.desired_version,
+        ));
+    }
+    if !skipped.is_empty() {
+        pass.counts.skipped += skipped.len() as i64;
+        let batch = BatchRecord {
+            done: skipped,
+            ..BatchRecord::default()
+        };
+        pass.record(store, channel, batch, "", "unchanged").await?;
+    }
+    if items.is_empty() {
+        return Ok(());
+    }
+    let sets: Vec<PriceSet> = items.iter().map(|(s, _)| s.clone()).collect();
+    let outcomes = channel.client.connector().set_price(&sets).await;
+    let values: HashMap<String, i64> = sets.iter().map(|s| (s.sku.clone(), s.price)).collect();
+    apply_outcomes(
+        store,
+        channel,
+        pass,
+        Aspect::Price,
+        &items
+            .iter()
+            .map(|(s, v)| (s.sku.clone(), *v))
+            .collect::<Vec<_>>(),
+        &outcomes,
+        |state, sku| {
+            state.price = values.get(sku).copied();
+        },
+    )
+    .await
+}
+
+/// Per-item outcomes of a stock or price call, recorded as one batch.
+async fn apply_outcomes(
+    store: &dyn Store,
+    channel: &Channel<'_>,
+    pass: &mut Pass,
+    aspect: Aspect,
+    items: &[(String, i64)],
+    outcomes: &[chosync_connector::dto::ItemOutcome],
+    set: impl Fn(&mut ListingState, &str),
+) -> Result<(), StoreError> {
+    let mut batch = BatchRecord::default();
+    let versions: HashMap<&str, i64> = items.iter().map(|(sku, v)| (sku.as_str(), *v)).collect();
+    for outcome in outcomes {
+        let version = versions.get(outcome.sku.as_str()).copied().unwrap_or(0);
+        match &outcome.result {
+            Ok(()) => {
+                let mut state = pass.state(&outcome.sku);
+                set(&mut state, &outcome.sku);
+                batch.states.push(state);
+                batch.done.push((outcome.sku.clone(), aspect, version));
+                pass.counts.pushed += 1;
+            }
+            Err(err) => {
+                let settled = [(outcome.sku.clone(), aspect, version)];
+                settle_failure(
+                    pass,
+                    &mut batch,
+                    err,
+                    std::iter::once(outcome.sku.as_str()),
+                    &settled,
+                );
+            }
+        }
+    }
+    let skus = items
+        .iter()
+        .map(|(s, _)| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let cause = items
+        .first()
+        .and_then(|(sku, _)| pass.task(sku, aspect))
+        .map_or_else(String::new, |t| t.cause.clone());
+    pass.record(store, channel, batch, &skus, &cause).await
+}
+
+pub enum RenderError {
+    /// The product cannot be listed here as it is (unmapped category, …).
+    Refused(String),
+    /// An image upload failed in a way that may pass.
+    Failed(ConnectorError),
+    Store(StoreError),
+}

@@ -1,0 +1,172 @@
+//! The desired listing of a product on a channel: catalogue × rules × mapping,
+//! with images hosted by the platform.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chosync_connector::dto::{ListingDraft, VariantDraft};
+use sha2::{Digest, Sha256};
+
+use super::{Channel, RenderError};
+use crate::channels::client::ChannelClient;
+use crate::store::{CatalogueRow, Store};
+
+pub struct Rendered {
+    pub draft: ListingDraft,
+    /// Of everything but price and stock, which have their own calls.
+    pub content_hash: String,
+    pub prices: HashMap<String, i64>,
+    pub stocks: HashMap<String, i64>,
+}
+
+/// Marketplaces take at most 8 or 9 images; the first 8 are kept.
+const MAX_IMAGES: usize = 8;
+
+pub async fn listing(
+    store: &dyn Store,
+    channel: &Channel<'_>,
+    rows: &[CatalogueRow],
+) -> Result<Rendered, RenderError> {
+    let Some(first) = rows.first() else {
+        return Err(RenderError::Refused("the product has no SKUs".into()));
+    };
+    let product = &first.product;
+    let category = channel.mapping.category(&product.category).ok_or_else(|| {
+        RenderError::Refused(format!(
+            "category \"{}\" is not mapped for channel {} (add it to its mapping file)",
+            product.category, channel.settings.id
+        ))
+    })?;
+    let mut sources: Vec<&str> = Vec::new();
+    for row in rows {
+        for image in &row.variant.images {
+            if !sources.contains(&image.as_str()) {
+                sources.push(image);
+            }
+        }
+    }
+    sources.truncate(MAX_IMAGES);
+    if sources.is_empty() {
+        return Err(RenderError::Refused(
+            "the product has no images; marketplaces require one".into(),
+        ));
+    }
+    let mut images = Vec::new();
+    for source in sources {
+        images.push(hosted_image(store, channel, source).await?);
+    }
+    let (mut prices, mut stocks) = (HashMap::new(), HashMap::new());
+    let variants: Vec<VariantDraft> = rows
+        .iter()
+        .map(|row| {
+            let sku = row.variant.sku.clone();
+            let price = channel.settings.price.apply(&sku, row.variant.price);
+            let stock = channel.settings.stock.apply(row.on_hand - row.reserved);
+            prices.insert(sku.clone(), price);
+            stocks.insert(sku.clone(), stock);
+            VariantDraft {
+                sku,
+                option_values: row.variant.option_values.clone(),
+                price,
+                stock,
+            }
+        })
+        .collect();
+    let cm = |mm: Option<i64>| mm.map(|mm| (mm + 9) / 10);
+    let dimensions_cm = rows.iter().find_map(|r| {
+        Some([
+            cm(r.variant.length_mm)?,
+            cm(r.variant.width_mm)?,
+            cm(r.variant.height_mm)?,
+        ])
+    });
+    let draft = ListingDraft {
+        product_key: product.product_id.clone(),
+        title: product.name.clone(),
+        description: product.description.clone(),
+        category_id: category.id.clone(),
+        brand: channel.mapping.brand.clone(),
+        attributes: category
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        images,
+        weight_g: rows.iter().find_map(|r| r.variant.weight_g).unwrap_or(100),
+        dimensions_cm,
+        logistics: channel.mapping.logistics.clone(),
+        option_names: product.option_names.clone(),
+        variants,
+    };
+    let content_hash = content_hash(&draft);
+    Ok(Rendered {
+        draft,
+        content_hash,
+        prices,
+        stocks,
+    })
+}
+
+/// The draft without price and stock, hashed.
+fn content_hash(draft: &ListingDraft) -> String {
+    let mut content = draft.clone();
+    for variant in &mut content.variants {
+        variant.price = 0;
+        variant.stock = 0;
+    }
+    hex::encode(Sha256::digest(format!("{content:?}").as_bytes()))
+}
+
+/// The platform's reference for an image: uploaded (or migrated) once per channel.
+async fn hosted_image(
+    store: &dyn Store,
+    channel: &Channel<'_>,
+    source: &str,
+) -> Result<String, RenderError> {
+    let id = &channel.settings.id;
+    let known = store.channel_images(id).await.map_err(RenderError::Store)?;
+    if let Some(hosted) = known.get(source) {
+        return Ok(hosted.clone());
+    }
+    let hosted = if source.contains("://") {
+        match channel.client {
+            ChannelClient::Lazada(lazada) => lazada
+                .lazada_images(&[source.to_string()])
+                .await
+                .map_err(failure)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| RenderError::Refused(format!("image {source} was not migrated")))?,
+            ChannelClient::Shopee(_) => {
+                return Err(RenderError::Refused(format!(
+                    "Shopee takes uploaded image files; {source} is a URL (give the file instead)"
+                )));
+            }
+        }
+    } else {
+        let bytes = std::fs::read(source)
+            .map_err(|e| RenderError::Refused(format!("image {source} cannot be read: {e}")))?;
+        let name = Path::new(source).file_name().map_or_else(
+            || "image.jpg".to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        channel
+            .client
+            .connector()
+            .upload_image(&name, bytes)
+            .await
+            .map_err(failure)?
+    };
+    store
+        .save_channel_image(id, source, &hosted)
+        .await
+        .map_err(RenderError::Store)?;
+    Ok(hosted)
+}
+
+fn failure(err: chosync_connector::ConnectorError) -> RenderError {
+    match err {
+        chosync_connector::ConnectorError::Rejected { .. } => RenderError::Refused(err.to_string()),
+        other => RenderError::Failed(other),
+    }
+}

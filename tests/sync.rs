@@ -1,0 +1,317 @@
+//! One sync pass against a Shopee sandbox, on both databases: the outbox's
+//! work rendered through rules and mapping, pushed, and recorded.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chosync::channels::ChannelSettings;
+use chosync::channels::client::ChannelClient;
+use chosync::channels::mapping::Mapping;
+use chosync::inventory::{MovementKind, NewMovement};
+use chosync::secrets::{EncryptedCredentials, SecretBox};
+use chosync::sync::{Channel, sync_channel};
+use chosync_connector::clock::SystemClock;
+use chosync_connector::events::Recorded;
+use chosync_shopee::sandbox::{Running, SandboxConfig, ShopeeSandbox};
+use chosync_shopee::{Shopee, ShopeeConfig};
+use common::{TestDb, demo_catalogue, file};
+use serde_json::Value;
+
+struct Setup {
+    running: Running,
+    settings: ChannelSettings,
+    mapping: Mapping,
+    client: ChannelClient,
+    events: Arc<Recorded>,
+}
+
+fn channel_settings(base_url: &str) -> ChannelSettings {
+    use figment::providers::{Format, Toml};
+    let text = format!(
+        r#"
+id = "shopee-demo"
+platform = "shopee"
+base_url = "{base_url}"
+partner_id = 2001887
+shop_id = 14701711
+price = {{ markup_percent = 5, round_to = 1000, rounding = "up" }}
+stock = {{ buffer = 1 }}
+"#
+    );
+    figment::Figment::from(Toml::string(&text))
+        .extract()
+        .expect("channel settings")
+}
+
+async fn setup(db: &TestDb) -> Setup {
+    let sandbox = SandboxConfig {
+        rate: std::num::NonZeroU32::new(200).expect("rate"),
+        tier_wait: Duration::from_millis(50),
+        ..SandboxConfig::default()
+    };
+    let running = ShopeeSandbox::start(sandbox, 0).await.expect("sandbox");
+    db.store
+        .register_channels(&[("shopee-demo".to_string(), true)])
+        .await
+        .expect("register");
+    let settings = channel_settings(&running.base_url);
+    let mapping = Mapping::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/mappings/shopee-demo.toml"),
+    )
+    .expect("mapping");
+    let events = Arc::new(Recorded::default());
+    let credentials = Arc::new(EncryptedCredentials::new(
+        db.store.clone(),
+        SecretBox::from_key(&[7; 32]),
+    ));
+    let config = ShopeeConfig {
+        channel: "shopee-demo".into(),
+        base_url: running.base_url.clone(),
+        partner_id: running.credentials.partner_id,
+        partner_key: running.credentials.partner_key.clone().into(),
+        shop_id: running.credentials.shop_id,
+        callback_url: None,
+        limits: chosync_connector::Limits::shared(
+            "shop",
+            std::num::NonZeroU32::new(200).expect("rate"),
+        ),
+        http: Default::default(),
+        tier_wait: Duration::from_millis(50),
+    };
+    let shopee =
+        Shopee::new(config, credentials, events.clone(), Arc::new(SystemClock)).expect("connector");
+    shopee
+        .authorize(&running.credentials.code)
+        .await
+        .expect("authorize");
+    events.take();
+    Setup {
+        running,
+        settings,
+        mapping,
+        client: ChannelClient::Shopee(shopee),
+        events,
+    }
+}
+
+impl Setup {
+    fn channel(&self) -> Channel<'_> {
+        Channel {
+            settings: &self.settings,
+            mapping: &self.mapping,
+            client: &self.client,
+            events: self.events.clone(),
+        }
+    }
+
+    async fn items(&self) -> Vec<Value> {
+        let url = format!("{}/_sandbox/listings", self.running.base_url);
+        let all: Value = reqwest::get(url)
+            .await
+            .expect("listings")
+            .json()
+            .await
+            .expect("JSON");
+        all.as_array().cloned().unwrap_or_default()
+    }
+
+    async fn calls(&self, path: &str) -> u64 {
+        self.running
+            .sandbox
+            .kit()
+            .stats()
+            .calls
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+fn model<'a>(items: &'a [Value], sku: &str) -> &'a Value {
+    items
+        .iter()
+        .flat_map(|i| i["models"].as_array().into_iter().flatten())
+        .find(|m| m["sku"] == sku)
+        .unwrap_or_else(|| panic!("no model {sku}"))
+}
+
+async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(db: &TestDb) {
+    let s = setup(db).await;
+    db.import(&demo_catalogue()).await.expect("import");
+    let first = sync_channel(db.store.as_ref(), &s.channel(), "test")
+        .await
+        .expect("sync");
+    // Two oils span more than Shopee's 5× price rule: quarantined, the rest listed.
+    assert_eq!(first.counts.quarantined, 6, "{first:?}");
+    assert_eq!(first.counts.pushed, 26, "{first:?}");
+    let items = s.items().await;
+    assert_eq!(items.len(), 12);
+    let tea = items
+        .iter()
+        .find(|i| i["item_sku"] == "TRA-SHAN")
+        .expect("tea");
+    assert_eq!(tea["models"].as_array().map(Vec::len), Some(4));
+    assert_eq!(tea["status"], "NORMAL");
+    // 65,000 × 1.05 = 68,250 → 69,000; stock 300 less a buffer of 1.
+    let noodles = model(&items, "MD-500G");
+    assert_eq!(
+        (noodles["price"].as_i64(), noodles["stock"].as_i64()),
+        (Some(69_000), Some(299))
+    );
+    let single = items
+        .iter()
+        .find(|i| i["item_sku"] == "LKT-200G")
+        .expect("single-SKU item");
+    assert_eq!(
+        (single["price"].as_i64(), single["stock"].as_i64()),
+        (Some(100_000), Some(54))
+    );
+    let states = db
+        .store
+        .listing_states("shopee-demo")
+        .await
+        .expect("states");
+    let oil = &states["TDQ-10ML"];
+    assert!(
+        oil.quarantined
+            && oil
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("5 times")),
+        "{oil:?}"
+    );
+    assert!(
+        db.store
+            .pending_tasks("shopee-demo")
+            .await
+            .expect("tasks")
+            .is_empty()
+    );
+
+    let calls_before = s.running.sandbox.kit().stats().calls.values().sum::<u64>();
+    let second = sync_channel(db.store.as_ref(), &s.channel(), "test")
+        .await
+        .expect("sync");
+    assert_eq!(
+        (second.counts.calls, second.counts.pushed),
+        (0, 0),
+        "{second:?}"
+    );
+    assert_eq!(
+        s.running.sandbox.kit().stats().calls.values().sum::<u64>(),
+        calls_before
+    );
+}
+
+async fn one_price_change_is_one_call_and_a_burst_of_stock_changes_one_push(db: &TestDb) {
+    let s = setup(db).await;
+    db.import(&demo_catalogue()).await.expect("import");
+    sync_channel(db.store.as_ref(), &s.channel(), "test")
+        .await
+        .expect("first sync");
+    let (_d, price) = file(
+        "p.csv",
+        "product_id,name,sku,price\nMIEN-DONG,Miến dong Côn Minh,MD-1KG,125000\n",
+    );
+    db.import(&price).await.expect("price change");
+    for _ in 0..100 {
+        db.store
+            .record_movement(&NewMovement {
+                sku: "NH-100G".into(),
+                delta: -1,
+                kind: MovementKind::Adjust,
+                reason: "sold at the market".into(),
+                source: "test".into(),
+                external_ref: None,
+            })
+            .await
+            .expect("sale");
+    }
+    let (prices, stocks) = (
+        s.calls("/api/v2/product/update_price").await,
+        s.calls("/api/v2/product/update_stock").await,
+    );
+    let run = sync_channel(db.store.as_ref(), &s.channel(), "test")
+        .await
+        .expect("sync");
+    assert_eq!(s.calls("/api/v2/product/update_price").await - prices, 1);
+    assert_eq!(s.calls("/api/v2/product/update_stock").await - stocks, 1);
+    assert_eq!(run.counts.pushed, 2, "{run:?}");
+    let items = s.items().await;
+    assert_eq!(model(&items, "MD-1KG")["price"], 132_000); // 125,000 × 1.05 = 131,250 → up
+    assert_eq!(model(&items, "NH-100G")["stock"], 49); // 150 − 100 − buffer 1
+}
+
+async fn an_unmapped_category_quarantines_its_products_only(db: &TestDb) {
+    let mut s = setup(db).await;
+    db.import(&demo_catalogue()).await.expect("import");
+    s.mapping.categories.remove("Thực phẩm > Gạo");
+    let run = sync_channel(db.store.as_ref(), &s.channel(), "test")
+        .await
+        .expect("sync");
+    let states = db
+        .store
+        .listing_states("shopee-demo")
+        .await
+        .expect("states");
+    let rice = &states["GBT-5KG"];
+    assert!(rice.quarantined, "{rice:?}");
+    assert!(
+        rice.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("category \"Thực phẩm > Gạo\" is not mapped")),
+        "{rice:?}"
+    );
+    assert_eq!(run.counts.quarantined, 6 + 2);
+    assert_eq!(s.items().await.len(), 11);
+}
+
+mod sqlite {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call() {
+        super::a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(&TestDb::sqlite().await)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_price_change_is_one_call_and_a_burst_of_stock_changes_one_push() {
+        super::one_price_change_is_one_call_and_a_burst_of_stock_changes_one_push(
+            &TestDb::sqlite().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unmapped_category_quarantines_its_products_only() {
+        super::an_unmapped_category_quarantines_its_products_only(&TestDb::sqlite().await).await;
+    }
+}
+
+mod postgres {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call() {
+        if let Some(db) = TestDb::postgres().await {
+            super::a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(&db).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_price_change_is_one_call_and_a_burst_of_stock_changes_one_push() {
+        if let Some(db) = TestDb::postgres().await {
+            super::one_price_change_is_one_call_and_a_burst_of_stock_changes_one_push(&db).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unmapped_category_quarantines_its_products_only() {
+        if let Some(db) = TestDb::postgres().await {
+            super::an_unmapped_category_quarantines_its_products_only(&db).await;
+        }
+    }
+}
