@@ -66,6 +66,23 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<ChannelAction>,
     },
+    /// Read the sync log: every platform call, newest first.
+    Logs {
+        #[arg(long)]
+        channel: Option<String>,
+        #[arg(long)]
+        sku: Option<String>,
+        /// How far back: 30m, 1h, 2d, 1w.
+        #[arg(long)]
+        since: Option<String>,
+        /// `error`: failed calls only.
+        #[arg(long)]
+        level: Option<String>,
+        #[arg(long, default_value_t = 200)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Push the pending work of the outbox to the channels, once, and wait.
     Sync {
         /// One channel only (default: every enabled channel).
@@ -304,6 +321,44 @@ async fn execute(
                 "configuration is valid ({} channels)",
                 settings.channels.len()
             );
+        }
+        Command::Logs {
+            channel,
+            sku,
+            since,
+            level,
+            limit,
+            json,
+        } => {
+            let since = match since.as_deref() {
+                None => None,
+                Some(text) => {
+                    let span = crate::channels::command::parse_since(text).ok_or_else(|| {
+                        Failure::invalid(vec![format!(
+                            "error: --since \"{text}\" is not like 30m, 1h, 2d or 1w"
+                        )])
+                    })?;
+                    Some(crate::clock::Clock::now(&SystemClock) - span)
+                }
+            };
+            let errors_only = match level.as_deref() {
+                None | Some("all") => false,
+                Some("error") => true,
+                Some(other) => {
+                    return Err(Failure::invalid(vec![format!(
+                        "error: --level \"{other}\" is not error or all"
+                    )]));
+                }
+            };
+            let store = open(url).await?;
+            let filter = crate::store::LogFilter {
+                channel,
+                sku,
+                since,
+                errors_only,
+                limit,
+            };
+            crate::channels::command::logs(store.as_ref(), filter, json).await?;
         }
         Command::Sync { channel, json } => {
             let store = open(url).await?;

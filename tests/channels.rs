@@ -373,6 +373,66 @@ fn chosync_sync_lists_the_catalogue_on_lazada_and_then_has_nothing_to_do() {
         "{}",
         text(&out.stdout)
     );
+
+    // The log keeps every call; filters narrow it.
+    let out = chosync(
+        dir.path(),
+        &config,
+        &["logs", "--json", "--since", "1h"],
+        &[],
+    );
+    let entries: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let actions: Vec<&str> = entries
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(
+        actions.contains(&"/product/create") && actions.contains(&"/image/upload"),
+        "{actions:?}"
+    );
+    let out = chosync(
+        dir.path(),
+        &config,
+        &["logs", "--json", "--sku", "MD-500G"],
+        &[],
+    );
+    let for_sku: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(
+        for_sku.as_array().is_some_and(|e| !e.is_empty()
+            && e.iter().all(|e| e["skus"]
+                .as_str()
+                .is_some_and(|s| s.split(' ').any(|s| s == "MD-500G")))),
+        "{for_sku}"
+    );
+    let out = chosync(
+        dir.path(),
+        &config,
+        &["logs", "--json", "--level", "error"],
+        &[],
+    );
+    let errors: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(
+        errors
+            .as_array()
+            .is_some_and(|e| e.iter().all(|e| e["outcome"] != "ok")),
+        "{errors}"
+    );
+    let out = chosync(dir.path(), &config, &["logs", "--since", "soon"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = chosync(dir.path(), &config, &["channels", "--json"], &[]);
+    let health: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        (
+            health[0]["queued_tasks"].as_i64(),
+            health[0]["quarantined_skus"].as_i64()
+        ),
+        (Some(0), Some(1)),
+        "{health}"
+    );
+    assert!(health[0]["last_success"].is_string(), "{health}");
 }
 
 mod reqwest {

@@ -15,13 +15,15 @@ use crate::settings::Settings;
 use crate::store::Store;
 
 #[derive(Serialize)]
-struct ChannelHealth<'a> {
+struct ChannelRow<'a> {
     id: &'a str,
     platform: super::PlatformKind,
     enabled: bool,
     authorized: bool,
     access_expires_at: Option<chrono::DateTime<chrono::Utc>>,
     refresh_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(flatten)]
+    health: crate::store::ChannelHealth,
 }
 
 fn failed(code: u8, line: String) -> Failure {
@@ -39,7 +41,8 @@ pub(crate) async fn run(
 ) -> Result<(), Failure> {
     let secrets =
         SecretBox::load(&settings.secrets.key_file).map_err(|e| failed(1, e.to_string()))?;
-    let credentials: Arc<dyn CredentialStore> = Arc::new(EncryptedCredentials::new(store, secrets));
+    let credentials: Arc<dyn CredentialStore> =
+        Arc::new(EncryptedCredentials::new(store.clone(), secrets));
     let context = Context {
         credentials: credentials.clone(),
         events: Arc::new(LogOnly),
@@ -47,7 +50,7 @@ pub(crate) async fn run(
         allow_plaintext_secrets: settings.allow_plaintext_secrets,
     };
     match action {
-        None => list(settings, credentials.as_ref(), json).await,
+        None => list(settings, store.as_ref(), credentials.as_ref(), json).await,
         Some(ChannelAction::Connect { channel }) => {
             let channel = find(settings, &channel)?;
             let redirect = channel.redirect_url.as_deref().ok_or_else(|| {
@@ -107,6 +110,7 @@ fn find<'a>(settings: &'a Settings, id: &str) -> Result<&'a ChannelSettings, Fai
 
 async fn list(
     settings: &Settings,
+    store: &dyn Store,
     credentials: &dyn CredentialStore,
     json: bool,
 ) -> Result<(), Failure> {
@@ -116,7 +120,12 @@ async fn list(
             .load(&channel.id)
             .await
             .map_err(|e| failed(1, e.to_string()))?;
-        rows.push(ChannelHealth {
+        let health = store
+            .channel_health(&channel.id)
+            .await
+            .map_err(|e| failed(1, e.to_string()))?;
+        rows.push(ChannelRow {
+            health,
             id: &channel.id,
             platform: channel.platform,
             enabled: channel.enabled,
@@ -133,12 +142,14 @@ async fn list(
         return Ok(());
     }
     say!(
-        "{:<24} {:<8} {:<8} {:<26} {}",
+        "{:<24} {:<8} {:<8} {:<22} {:<22} {:>7} {:>11}  LAST ERROR",
         "CHANNEL",
         "PLATFORM",
         "ENABLED",
         "ACCESS TOKEN UNTIL",
-        "REFRESH TOKEN UNTIL"
+        "LAST SUCCESS",
+        "QUEUED",
+        "QUARANTINED"
     );
     for row in rows {
         let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
@@ -153,12 +164,15 @@ async fn list(
             "not authorized".into()
         };
         say!(
-            "{:<24} {:<8} {:<8} {:<26} {}",
+            "{:<24} {:<8} {:<8} {:<22} {:<22} {:>7} {:>11}  {}",
             row.id,
             format!("{:?}", row.platform).to_lowercase(),
             if row.enabled { "yes" } else { "no" },
             access,
-            when(row.refresh_expires_at)
+            when(row.health.last_success),
+            row.health.queued_tasks,
+            row.health.quarantined_skus,
+            row.health.last_error.as_deref().unwrap_or("-")
         );
     }
     Ok(())
@@ -222,6 +236,58 @@ pub(crate) async fn sync(
         say!(
             "{}",
             serde_json::to_string_pretty(&summaries).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// How far back `--since 30m|1h|2d|1w` reaches.
+pub(crate) fn parse_since(text: &str) -> Option<chrono::Duration> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.len().checked_sub(1)?);
+    let n: i64 = number.parse().ok().filter(|n| *n >= 0)?;
+    match unit {
+        "m" => Some(chrono::Duration::minutes(n)),
+        "h" => Some(chrono::Duration::hours(n)),
+        "d" => Some(chrono::Duration::days(n)),
+        "w" => Some(chrono::Duration::weeks(n)),
+        _ => None,
+    }
+}
+
+/// `chosync logs`: the sync log, newest first.
+pub(crate) async fn logs(
+    store: &dyn Store,
+    filter: crate::store::LogFilter,
+    json: bool,
+) -> Result<(), Failure> {
+    let entries = store
+        .sync_log(&filter)
+        .await
+        .map_err(|e| failed(1, e.to_string()))?;
+    if json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&entries).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    for e in entries {
+        say!(
+            "{}  {:<18} {:<14} {:<40} attempt {} {:>5} ms  {}{}  [{}] {}",
+            e.created_at.format("%Y-%m-%d %H:%M:%S"),
+            e.channel,
+            e.outcome,
+            e.action,
+            e.attempt,
+            e.latency_ms,
+            e.platform_code
+                .as_deref()
+                .map(|c| format!("{c}: "))
+                .unwrap_or_default(),
+            e.message.as_deref().unwrap_or(""),
+            e.skus,
+            e.cause
         );
     }
     Ok(())

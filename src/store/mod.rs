@@ -257,6 +257,42 @@ pub struct RunCounts {
     pub throttled: i64,
 }
 
+/// One row of the sync log, as `chosync logs` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct LogEntry {
+    pub created_at: DateTime<Utc>,
+    pub channel: String,
+    pub skus: String,
+    pub action: String,
+    pub outcome: String,
+    pub attempt: i64,
+    pub http_status: Option<i64>,
+    pub platform_code: Option<String>,
+    pub message: Option<String>,
+    pub latency_ms: i64,
+    pub request_id: Option<String>,
+    pub cause: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogFilter {
+    pub channel: Option<String>,
+    pub sku: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub errors_only: bool,
+    pub limit: i64,
+}
+
+/// A channel's state at a glance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ChannelHealth {
+    pub queued_tasks: i64,
+    pub quarantined_skus: i64,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
 /// A secret as stored: nonce and ciphertext (see `crate::secrets`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sealed {
@@ -318,6 +354,11 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
 
     async fn start_run(&self, channel: &str, kind: &str, trigger: &str) -> Result<i64, StoreError>;
+
+    /// Newest first.
+    async fn sync_log(&self, filter: &LogFilter) -> Result<Vec<LogEntry>, StoreError>;
+
+    async fn channel_health(&self, channel: &str) -> Result<ChannelHealth, StoreError>;
 
     async fn finish_run(
         &self,
@@ -749,6 +790,26 @@ mod sql {
 
     pub const FINISH_RUN: &str = "UPDATE sync_runs SET finished_at = $2, status = $3, pushed = $4, \
         skipped = $5, failed = $6, quarantined = $7, calls = $8, throttled = $9 WHERE id = $1";
+
+    pub const SYNC_LOG: &str = "SELECT created_at, channel, skus, action, outcome, \
+        CAST(attempt AS BIGINT) AS attempt, CAST(http_status AS BIGINT) AS http_status, \
+        platform_code, message, latency_ms, request_id, cause FROM sync_log \
+        WHERE (CAST($1 AS TEXT) IS NULL OR channel = $1) \
+        AND (CAST($2 AS TEXT) IS NULL OR (' ' || skus || ' ') LIKE $2) \
+        AND created_at >= $3 AND (CAST($4 AS INTEGER) = 0 OR outcome <> 'ok') \
+        ORDER BY id DESC LIMIT $5";
+
+    pub const QUEUED_TASKS: &str = "SELECT COUNT(*) FROM push_tasks \
+        WHERE channel = $1 AND desired_version > done_version";
+
+    pub const QUARANTINED: &str =
+        "SELECT COUNT(*) FROM listing_state WHERE channel = $1 AND quarantined";
+
+    pub const LAST_SUCCESS: &str = "SELECT created_at FROM sync_log \
+        WHERE channel = $1 AND outcome = 'ok' ORDER BY id DESC LIMIT 1";
+
+    pub const LAST_ERROR: &str = "SELECT created_at, message FROM sync_log \
+        WHERE channel = $1 AND outcome <> 'ok' ORDER BY id DESC LIMIT 1";
 
     pub const CATEGORIES: &str = "SELECT category, COUNT(*) AS products FROM products \
         WHERE category <> '' AND status = 'active' GROUP BY category ORDER BY category";

@@ -22,6 +22,7 @@ use super::{
     PushTask, RunCounts, Sealed, StockMovement, StockRow, Store, StoreError, StoredProduct,
     VariantRecord, VariantState, Violation, refused, sql, unknown_sku_or,
 };
+use super::{ChannelHealth, LogEntry, LogFilter};
 use crate::catalogue::model::Product;
 use crate::clock::Clock;
 use crate::inventory::NewMovement;
@@ -273,6 +274,46 @@ impl Store for SqliteStore {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn sync_log(&self, filter: &LogFilter) -> Result<Vec<LogEntry>, StoreError> {
+        let since = filter.since.unwrap_or(chrono::DateTime::UNIX_EPOCH);
+        Ok(sqlx::query_as(sql::SYNC_LOG)
+            .bind(&filter.channel)
+            .bind(filter.sku.as_ref().map(|sku| format!("% {sku} %")))
+            .bind(since)
+            .bind(i32::from(filter.errors_only))
+            .bind(filter.limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn channel_health(&self, channel: &str) -> Result<ChannelHealth, StoreError> {
+        let queued_tasks: i64 = sqlx::query_scalar(sql::QUEUED_TASKS)
+            .bind(channel)
+            .fetch_one(&self.pool)
+            .await?;
+        let quarantined_skus: i64 = sqlx::query_scalar(sql::QUARANTINED)
+            .bind(channel)
+            .fetch_one(&self.pool)
+            .await?;
+        let last_success: Option<chrono::DateTime<chrono::Utc>> =
+            sqlx::query_scalar(sql::LAST_SUCCESS)
+                .bind(channel)
+                .fetch_optional(&self.pool)
+                .await?;
+        let last_error: Option<(chrono::DateTime<chrono::Utc>, Option<String>)> =
+            sqlx::query_as(sql::LAST_ERROR)
+                .bind(channel)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(ChannelHealth {
+            queued_tasks,
+            quarantined_skus,
+            last_success,
+            last_error_at: last_error.as_ref().map(|(at, _)| *at),
+            last_error: last_error.and_then(|(_, message)| message),
+        })
     }
 
     async fn categories(&self) -> Result<Vec<(String, i64)>, StoreError> {
