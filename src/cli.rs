@@ -12,7 +12,7 @@ use crate::catalogue::import::{ImportError, ImportReport, Progress, import_file}
 use crate::clock::SystemClock;
 use crate::inventory::{MovementKind, NewMovement};
 use crate::settings::{LogFormat, Settings, SettingsError};
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, ChannelRegistration, Store, StoreError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -178,11 +178,15 @@ pub async fn run(cli: Cli) -> ExitCode {
         .unwrap_or_else(|| settings.database.url.clone());
     // With a config file the configured channels are the registry of record:
     // every change marks work for the enabled ones.
-    let registry: Option<Vec<(String, bool)>> = cli.config.as_ref().map(|_| {
+    let registry: Option<Vec<ChannelRegistration>> = cli.config.as_ref().map(|_| {
         settings
             .channels
             .iter()
-            .map(|c| (c.id.clone(), c.enabled))
+            .map(|c| ChannelRegistration {
+                id: c.id.clone(),
+                enabled: c.enabled,
+                config_hash: c.content_hash(&settings.config_dir),
+            })
             .collect()
     });
     match execute(cli.command, &settings, &url, registry.as_deref()).await {
@@ -285,7 +289,7 @@ async fn execute(
     command: Command,
     settings: &Settings,
     url: &str,
-    registry: Option<&[(String, bool)]>,
+    registry: Option<&[ChannelRegistration]>,
 ) -> Result<(), Failure> {
     let open = |url: &str| {
         let url = url.to_string();

@@ -474,12 +474,14 @@ async fn channel_tokens_are_stored_sealed(db: &TestDb) {
 }
 
 async fn every_change_marks_work_for_each_enabled_channel_in_the_same_transaction(db: &TestDb) {
-    use chosync::store::Aspect;
-    let channels = [
-        ("shopee-a".to_string(), true),
-        ("lazada-a".to_string(), true),
-        ("off".to_string(), false),
-    ];
+    use chosync::store::{Aspect, ChannelRegistration};
+    let channels = [("shopee-a", true), ("lazada-a", true), ("off", false)].map(|(id, enabled)| {
+        ChannelRegistration {
+            id: id.into(),
+            enabled,
+            config_hash: "h1".into(),
+        }
+    });
     db.store
         .register_channels(&channels)
         .await

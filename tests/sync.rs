@@ -11,6 +11,7 @@ use chosync::channels::client::ChannelClient;
 use chosync::channels::mapping::Mapping;
 use chosync::inventory::{MovementKind, NewMovement};
 use chosync::secrets::{EncryptedCredentials, SecretBox};
+use chosync::store::ChannelRegistration;
 use chosync::sync::{Channel, sync_channel};
 use chosync_connector::clock::SystemClock;
 use chosync_connector::events::Recorded;
@@ -53,7 +54,11 @@ async fn setup(db: &TestDb) -> Setup {
     };
     let running = ShopeeSandbox::start(sandbox, 0).await.expect("sandbox");
     db.store
-        .register_channels(&[("shopee-demo".to_string(), true)])
+        .register_channels(&[ChannelRegistration {
+            id: "shopee-demo".into(),
+            enabled: true,
+            config_hash: "h1".into(),
+        }])
         .await
         .expect("register");
     let settings = channel_settings(&running.base_url);

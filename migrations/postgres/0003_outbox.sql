@@ -5,6 +5,8 @@
 CREATE TABLE channels (
     id         TEXT PRIMARY KEY,
     enabled    BOOLEAN NOT NULL,
+    -- Hash of the channel's rules and mapping: a change marks work for every SKU.
+    config_hash TEXT NOT NULL DEFAULT '',
     updated_at TIMESTAMPTZ NOT NULL
 );
 

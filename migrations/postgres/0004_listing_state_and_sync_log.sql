@@ -4,13 +4,16 @@
 CREATE TABLE listing_state (
     channel      TEXT NOT NULL REFERENCES channels (id),
     sku          TEXT NOT NULL REFERENCES variants (sku),
+    -- The product the listing was made for: a SKU moved elsewhere is not its listing.
+    product_id   TEXT,
     listing_id   TEXT,
     variant_id   TEXT,
     -- Hash of the content last acknowledged; price and stock as last set.
     content_hash TEXT,
     price        BIGINT,
     stock        BIGINT,
-    status       TEXT NOT NULL CHECK (status IN ('pending', 'live', 'rejected', 'delisted')),
+    -- creating: a create was sent and its outcome is not known yet.
+    status       TEXT NOT NULL CHECK (status IN ('pending', 'creating', 'live', 'rejected', 'delisted')),
     quarantined  BOOLEAN NOT NULL DEFAULT FALSE,
     last_error   TEXT,
     updated_at   TIMESTAMPTZ NOT NULL,

@@ -4,13 +4,16 @@
 CREATE TABLE listing_state (
     channel      TEXT NOT NULL REFERENCES channels (id),
     sku          TEXT NOT NULL REFERENCES variants (sku),
+    -- The product the listing was made for: a SKU moved elsewhere is not its listing.
+    product_id   TEXT,
     listing_id   TEXT,
     variant_id   TEXT,
     -- Hash of the content last acknowledged; price and stock as last set.
     content_hash TEXT,
     price        INTEGER,
     stock        INTEGER,
-    status       TEXT NOT NULL CHECK (status IN ('pending', 'live', 'rejected', 'delisted')),
+    -- creating: a create was sent and its outcome is not known yet.
+    status       TEXT NOT NULL CHECK (status IN ('pending', 'creating', 'live', 'rejected', 'delisted')),
     quarantined  INTEGER NOT NULL DEFAULT 0 CHECK (quarantined IN (0, 1)),
     last_error   TEXT,
     updated_at   TEXT NOT NULL,

@@ -662,8 +662,14 @@ async fn write_variants(
     let mut writes = Vec::new();
     let mut movements = Vec::new();
     let mut work: Vec<(String, Aspect)> = Vec::new();
+    // Products a SKU left or joined: their listings change shape on every channel.
+    let mut reshaped: Vec<String> = Vec::new();
     for row in chunk {
         let old = states.get(&row.variant.sku);
+        if let Some(old) = old.filter(|s| s.variant.product_id != row.variant.product_id) {
+            reshaped.push(old.variant.product_id.clone());
+            reshaped.push(row.variant.product_id.clone());
+        }
         let mut variant = row.variant;
         let [first, second] = row.option_values;
         let stored_values = old.map_or(&[][..], |s| &s.variant.option_values[..]);
@@ -734,6 +740,9 @@ async fn write_variants(
     writer.record_counts(&movements).await?;
     // The outbox: the work these changes cause commits with them.
     writer.mark(&work, source).await?;
+    reshaped.sort();
+    reshaped.dedup();
+    writer.mark_products(&reshaped, source).await?;
     report.stock_movements += movements.len() as u64;
     Ok(())
 }

@@ -224,6 +224,24 @@ impl ChannelSettings {
     }
 }
 
+impl ChannelSettings {
+    /// Fingerprint of everything that shapes what this channel is sent: the
+    /// price and stock rules and the mapping file's text. When it changes the
+    /// whole catalogue is re-pushed to the channel.
+    pub fn content_hash(&self, config_dir: &Path) -> String {
+        use sha2::{Digest, Sha256};
+        let mapping = self
+            .mapping
+            .as_ref()
+            .and_then(|path| std::fs::read(resolve(config_dir, path)).ok())
+            .unwrap_or_default();
+        let mut hasher = Sha256::new();
+        hasher.update(format!("{:?}\n{:?}\n", self.price, self.stock));
+        hasher.update(&mapping);
+        hex::encode(hasher.finalize())
+    }
+}
+
 fn resolve(dir: &Path, path: &Path) -> PathBuf {
     if path.is_absolute() {
         path.to_path_buf()

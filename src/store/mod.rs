@@ -180,6 +180,15 @@ impl Aspect {
     }
 }
 
+/// A configured channel as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelRegistration {
+    pub id: String,
+    pub enabled: bool,
+    /// Changes whenever the channel's rules or mapping change.
+    pub config_hash: String,
+}
+
 /// Work waiting for a channel: the desired version is ahead of the done one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PushTask {
@@ -195,6 +204,8 @@ pub struct PushTask {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct ListingState {
     pub sku: String,
+    /// The product the listing was made for.
+    pub product_id: Option<String>,
     pub listing_id: Option<String>,
     pub variant_id: Option<String>,
     pub content_hash: Option<String>,
@@ -210,6 +221,7 @@ impl ListingState {
     pub fn new(sku: &str) -> Self {
         Self {
             sku: sku.to_string(),
+            product_id: None,
             listing_id: None,
             variant_id: None,
             content_hash: None,
@@ -323,9 +335,11 @@ pub trait Store: Send + Sync {
 
     async fn summary(&self) -> Result<CatalogueSummary, StoreError>;
 
-    /// Declares the configured channels (disabling those no longer configured),
-    /// so every later change marks work for the enabled ones.
-    async fn register_channels(&self, channels: &[(String, bool)]) -> Result<(), StoreError>;
+    /// Declares the configured channels — id, enabled, hash of their rules and
+    /// mapping — disabling those no longer configured. Every later change marks
+    /// work for the enabled ones; a channel that is new, enabled again or whose
+    /// rules or mapping changed gets work for every SKU, in the same transaction.
+    async fn register_channels(&self, channels: &[ChannelRegistration]) -> Result<(), StoreError>;
 
     /// The channel's tasks whose desired version is ahead of the done one.
     async fn pending_tasks(&self, channel: &str) -> Result<Vec<PushTask>, StoreError>;
@@ -756,16 +770,26 @@ mod sql {
         cause FROM push_tasks WHERE channel = $1 AND desired_version > done_version \
         ORDER BY sku, aspect";
 
-    pub const REGISTER_CHANNEL: &str = "INSERT INTO channels (id, enabled, updated_at) \
-        VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET enabled = excluded.enabled, \
-        updated_at = excluded.updated_at";
+    pub const REGISTER_CHANNEL: &str = "INSERT INTO channels (id, enabled, config_hash, updated_at) \
+        VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET enabled = excluded.enabled, \
+        config_hash = excluded.config_hash, updated_at = excluded.updated_at";
 
-    pub const LISTING_STATES: &str = "SELECT sku, listing_id, variant_id, content_hash, price, \
-        stock, status, quarantined, last_error FROM listing_state WHERE channel = $1";
+    /// Work for every SKU of one aspect on one channel.
+    pub const MARK_ALL: &str = "INSERT INTO push_tasks \
+        (channel, sku, aspect, desired_version, not_before, cause, updated_at) \
+        SELECT $1, v.sku, $2, 1, $3, $4, $3 FROM variants v WHERE v.sku IS NOT NULL \
+        ON CONFLICT (channel, sku, aspect) DO UPDATE SET \
+        desired_version = push_tasks.desired_version + 1, not_before = excluded.not_before, \
+        attempts = 0, cause = excluded.cause, updated_at = excluded.updated_at";
+
+    pub const LISTING_STATES: &str = "SELECT sku, product_id, listing_id, variant_id, \
+        content_hash, price, stock, status, quarantined, last_error FROM listing_state \
+        WHERE channel = $1";
 
     pub const SAVE_LISTING_STATE: &str = "INSERT INTO listing_state (channel, sku, listing_id, \
-        variant_id, content_hash, price, stock, status, quarantined, last_error, updated_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (channel, sku) DO UPDATE SET \
+        variant_id, content_hash, price, stock, status, quarantined, last_error, updated_at, \
+        product_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+        ON CONFLICT (channel, sku) DO UPDATE SET product_id = excluded.product_id, \
         listing_id = excluded.listing_id, variant_id = excluded.variant_id, \
         content_hash = excluded.content_hash, price = excluded.price, stock = excluded.stock, \
         status = excluded.status, quarantined = excluded.quarantined, \

@@ -22,7 +22,7 @@ use super::{
     RunCounts, Sealed, StockMovement, StockRow, Store, StoreError, StoredProduct, VariantRecord,
     VariantState, Violation, refused, sql, unknown_sku_or,
 };
-use super::{ChannelHealth, LogEntry, LogFilter};
+use super::{ChannelHealth, ChannelRegistration, LogEntry, LogFilter};
 use crate::catalogue::model::Product;
 use crate::clock::Clock;
 use crate::inventory::NewMovement;
@@ -130,20 +130,39 @@ impl Store for PostgresStore {
         Ok(count)
     }
 
-    async fn register_channels(&self, channels: &[(String, bool)]) -> Result<(), StoreError> {
+    async fn register_channels(&self, channels: &[ChannelRegistration]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let now = self.clock.now();
+        let before: Vec<(String, bool, String)> =
+            sqlx::query_as("SELECT id, enabled, config_hash FROM channels")
+                .fetch_all(&mut *tx)
+                .await?;
         sqlx::query("UPDATE channels SET enabled = $1")
             .bind(false)
             .execute(&mut *tx)
             .await?;
-        for (id, enabled) in channels {
+        for channel in channels {
             sqlx::query(sql::REGISTER_CHANNEL)
-                .bind(id)
-                .bind(*enabled)
+                .bind(&channel.id)
+                .bind(channel.enabled)
+                .bind(&channel.config_hash)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+            let was = before.iter().find(|(id, _, _)| *id == channel.id);
+            let behind =
+                was.is_none_or(|(_, enabled, hash)| !enabled || *hash != channel.config_hash);
+            if channel.enabled && behind {
+                for aspect in [Aspect::Content, Aspect::Price, Aspect::Stock] {
+                    sqlx::query(sql::MARK_ALL)
+                        .bind(&channel.id)
+                        .bind(aspect.as_str())
+                        .bind(now)
+                        .bind("channel configuration")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
         }
         tx.commit().await?;
         Ok(())
@@ -189,6 +208,7 @@ impl Store for PostgresStore {
                 .bind(state.quarantined)
                 .bind(&state.last_error)
                 .bind(now)
+                .bind(&state.product_id)
                 .execute(&mut *tx)
                 .await?;
         }

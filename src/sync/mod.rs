@@ -46,7 +46,11 @@ struct Pass {
     run_id: i64,
     tasks: HashMap<(String, Aspect), PushTask>,
     rows: BTreeMap<String, CatalogueRow>,
+    /// Each product's SKUs, in their catalogue order.
+    products: HashMap<String, Vec<String>>,
     states: HashMap<String, ListingState>,
+    /// Catalogue image → the channel's reference for it.
+    images: HashMap<String, String>,
     counts: RunCounts,
 }
 
@@ -74,11 +78,27 @@ pub async fn sync_channel(
             })
             .await?;
     }
+    let mut products: HashMap<String, Vec<&CatalogueRow>> = HashMap::new();
+    for row in rows.values() {
+        products
+            .entry(row.variant.product_id.clone())
+            .or_default()
+            .push(row);
+    }
+    let products = products
+        .into_iter()
+        .map(|(id, mut rows)| {
+            rows.sort_by_key(|r| r.variant.position);
+            (id, rows.iter().map(|r| r.variant.sku.clone()).collect())
+        })
+        .collect();
     let mut pass = Pass {
         run_id,
         tasks,
         rows,
+        products,
         states: store.listing_states(id).await?,
+        images: store.channel_images(id).await?,
         counts: RunCounts::default(),
     };
     // Priority: stock decreases, creates, stock increases, prices, content.
@@ -115,13 +135,32 @@ impl Pass {
 
     /// The SKUs of `product` in the catalogue, in order.
     fn product_rows(&self, product_id: &str) -> Vec<&CatalogueRow> {
-        let mut rows: Vec<&CatalogueRow> = self
-            .rows
-            .values()
-            .filter(|r| r.variant.product_id == product_id)
-            .collect();
-        rows.sort_by_key(|r| r.variant.position);
-        rows
+        self.products
+            .get(product_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|sku| self.rows.get(sku))
+            .collect()
+    }
+
+    /// Whether the product has a listing on the channel (one of its SKUs is
+    /// listed, and listed as part of this product).
+    fn listed(&self, product_id: &str) -> bool {
+        self.product_rows(product_id).iter().any(|r| {
+            let state = self.state(&r.variant.sku);
+            state.listing_id.is_some()
+                && state.product_id.as_deref().is_none_or(|p| p == product_id)
+        })
+    }
+
+    /// A SKU of the product that is listed here under another product.
+    fn moved_sku(&self, product_id: &str) -> Option<(String, String)> {
+        self.product_rows(product_id).iter().find_map(|r| {
+            let state = self.state(&r.variant.sku);
+            let owner = state.product_id.filter(|p| p != product_id)?;
+            state.listing_id.as_ref()?;
+            Some((r.variant.sku.clone(), owner))
+        })
     }
 
     /// Records a batch and keeps the new states for the rest of the pass.
@@ -168,140 +207,226 @@ fn log_row(event: &AttemptEvent, skus: &str, cause: &str) -> LogRow {
     }
 }
 
-fn quarantine(state: &mut ListingState, error: &str) {
+/// A refusal of one aspect: settled until the data changes. The error names
+/// the aspect so that a later success of that aspect lifts the quarantine.
+fn quarantine(state: &mut ListingState, aspect: Aspect, error: &str) {
     state.quarantined = true;
     state.status = "rejected".into();
-    state.last_error = Some(error.to_string());
+    state.last_error = Some(format!("{}: {error}", aspect.as_str()));
 }
 
-/// Creates (`creating`) or updates listings for products with content work.
+/// A success of `aspect` clears the error (and quarantine) that aspect caused.
+fn clear(state: &mut ListingState, aspect: Aspect) {
+    let prefix = format!("{}: ", aspect.as_str());
+    if state
+        .last_error
+        .as_deref()
+        .is_some_and(|e| e.starts_with(&prefix))
+    {
+        state.last_error = None;
+        if state.quarantined {
+            state.quarantined = false;
+            state.status = "live".into();
+        }
+    }
+}
+
+/// Creates (`creating`) listings for unlisted products with any work, or
+/// updates the listings of products with content work.
 async fn push_listings(
     store: &dyn Store,
     channel: &Channel<'_>,
     pass: &mut Pass,
     creating: bool,
 ) -> Result<(), StoreError> {
-    // A product with any SKU listed is updated, never created a second time.
-    let listed = |product_id: &str| {
-        pass.product_rows(product_id)
-            .iter()
-            .any(|r| pass.state(&r.variant.sku).listing_id.is_some())
-    };
     let products: BTreeSet<String> = pass
         .tasks
         .keys()
-        .filter(|(_, aspect)| *aspect == Aspect::Content)
+        .filter(|(_, aspect)| creating || *aspect == Aspect::Content)
         .filter_map(|(sku, _)| pass.rows.get(sku))
         .map(|row| row.variant.product_id.clone())
-        .filter(|product_id| listed(product_id) != creating)
+        .filter(|product_id| pass.listed(product_id) != creating)
         .collect();
     for product_id in products {
-        let rows: Vec<CatalogueRow> = pass
-            .product_rows(&product_id)
-            .into_iter()
-            .cloned()
-            .collect();
-        let skus = rows
-            .iter()
-            .map(|r| r.variant.sku.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let cause = rows
-            .iter()
-            .find_map(|r| pass.task(&r.variant.sku, Aspect::Content))
-            .map_or_else(String::new, |t| t.cause.clone());
-        // Everything this product's listing settles: content, and on a create price and stock too.
-        let settled: Vec<(String, Aspect, i64)> = rows
-            .iter()
-            .flat_map(|r| {
-                [Aspect::Content, Aspect::Price, Aspect::Stock].map(|a| (r.variant.sku.clone(), a))
-            })
-            .filter(|(_, aspect)| creating || *aspect == Aspect::Content)
+        push_listing(store, channel, pass, &product_id, creating).await?;
+    }
+    Ok(())
+}
+
+async fn push_listing(
+    store: &dyn Store,
+    channel: &Channel<'_>,
+    pass: &mut Pass,
+    product_id: &str,
+    creating: bool,
+) -> Result<(), StoreError> {
+    let rows: Vec<CatalogueRow> = pass.product_rows(product_id).into_iter().cloned().collect();
+    let skus = rows
+        .iter()
+        .map(|r| r.variant.sku.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let cause = rows
+        .iter()
+        .find_map(|r| {
+            [Aspect::Content, Aspect::Price, Aspect::Stock]
+                .iter()
+                .find_map(|a| pass.task(&r.variant.sku, *a))
+        })
+        .map_or_else(String::new, |t| t.cause.clone());
+    let pending = |pass: &Pass, aspects: &[Aspect]| -> Vec<(String, Aspect, i64)> {
+        rows.iter()
+            .flat_map(|r| aspects.iter().map(|a| (r.variant.sku.clone(), *a)))
             .filter_map(|(sku, aspect)| {
                 pass.task(&sku, aspect)
                     .map(|t| (sku, aspect, t.desired_version))
             })
-            .collect();
-        let mut batch = BatchRecord {
-            done: settled.clone(),
-            ..BatchRecord::default()
-        };
-        let rendered = match render::listing(store, channel, &rows).await {
-            Ok(rendered) => rendered,
-            Err(RenderError::Store(err)) => return Err(err),
-            Err(RenderError::Failed(err)) => {
-                batch.done.clear();
-                settle_failure(
-                    pass,
-                    &mut batch,
-                    &err,
-                    rows.iter().map(|r| r.variant.sku.as_str()),
-                    &settled,
-                );
-                pass.record(store, channel, batch, &skus, &cause).await?;
-                continue;
+            .collect()
+    };
+    let mut batch = BatchRecord::default();
+    let refuse = |pass: &mut Pass, batch: &mut BatchRecord, reason: &str| {
+        for row in &rows {
+            let mut state = pass.state(&row.variant.sku);
+            quarantine(&mut state, Aspect::Content, reason);
+            batch.states.push(state);
+        }
+        batch.done = pending(pass, &[Aspect::Content, Aspect::Price, Aspect::Stock]);
+        pass.counts.quarantined += rows.len() as i64;
+    };
+    if let Some((sku, owner)) = pass.moved_sku(product_id) {
+        let reason = format!(
+            "SKU {sku} is listed on {} as part of product {owner}; remove it from that listing on the platform, then re-import",
+            channel.settings.id
+        );
+        refuse(pass, &mut batch, &reason);
+        return pass.record(store, channel, batch, &skus, &cause).await;
+    }
+    let rendered = match render::listing(store, channel, &mut pass.images, &rows).await {
+        Ok(rendered) => rendered,
+        Err(RenderError::Store(err)) => return Err(err),
+        Err(RenderError::Failed(err)) => {
+            let skus_of = rows.iter().map(|r| r.variant.sku.as_str());
+            settle_failure(pass, &mut batch, Aspect::Content, &err, skus_of, &[]);
+            return pass.record(store, channel, batch, &skus, &cause).await;
+        }
+        Err(RenderError::Refused(reason)) => {
+            refuse(pass, &mut batch, &reason);
+            return pass.record(store, channel, batch, &skus, &cause).await;
+        }
+    };
+    // The listing to update: ours, or on a create one a previous pass may
+    // have made before it could record it (a create that timed out).
+    let existing = if creating {
+        match adopt(channel, pass, &rows).await {
+            Ok(found) => found,
+            Err(err) => {
+                let skus_of = rows.iter().map(|r| r.variant.sku.as_str());
+                settle_failure(pass, &mut batch, Aspect::Content, &err, skus_of, &[]);
+                return pass.record(store, channel, batch, &skus, &cause).await;
             }
-            Err(RenderError::Refused(reason)) => {
-                for row in &rows {
-                    let mut state = pass.state(&row.variant.sku);
-                    quarantine(&mut state, &reason);
-                    batch.states.push(state);
-                }
-                pass.counts.quarantined += rows.len() as i64;
-                pass.record(store, channel, batch, &skus, &cause).await?;
-                continue;
-            }
-        };
+        }
+    } else {
         let unchanged = rows.iter().all(|r| {
             pass.state(&r.variant.sku).content_hash.as_deref()
                 == Some(rendered.content_hash.as_str())
         });
-        if !creating && unchanged {
+        if unchanged {
+            batch.done = pending(pass, &[Aspect::Content]);
             pass.counts.skipped += rows.len() as i64;
-            pass.record(store, channel, batch, &skus, &cause).await?;
-            continue;
+            return pass.record(store, channel, batch, &skus, &cause).await;
         }
-        let existing = (!creating).then(|| remote_of(pass, &rows));
-        match channel
-            .client
-            .connector()
-            .upsert_listing(&rendered.draft, existing.as_ref())
-            .await
-        {
-            Ok(remote) => {
-                for row in &rows {
-                    let sku = &row.variant.sku;
-                    let mut state = pass.state(sku);
-                    if let Some(at) = remote.at(sku) {
-                        state.listing_id = Some(at.listing_id);
-                        state.variant_id = Some(at.variant_id);
-                    }
-                    state.content_hash = Some(rendered.content_hash.clone());
-                    if creating {
-                        state.price = rendered.prices.get(sku).copied();
-                        state.stock = rendered.stocks.get(sku).copied();
-                    }
-                    state.status = "live".into();
-                    state.quarantined = false;
-                    state.last_error = None;
-                    batch.states.push(state);
-                }
-                pass.counts.pushed += rows.len() as i64;
-            }
-            Err(err) => {
-                batch.done.clear();
-                settle_failure(
-                    pass,
-                    &mut batch,
-                    &err,
-                    rows.iter().map(|r| r.variant.sku.as_str()),
-                    &settled,
-                );
-            }
-        }
-        pass.record(store, channel, batch, &skus, &cause).await?;
+        Some(remote_of(pass, &rows))
+    };
+    let adopted = creating && existing.is_some();
+    if creating && !adopted {
+        // Marked before the call: if the pass dies mid-create, the next one
+        // looks for the listing before creating it again.
+        let marks = BatchRecord {
+            states: rows
+                .iter()
+                .map(|r| {
+                    let mut state = pass.state(&r.variant.sku);
+                    state.status = "creating".into();
+                    state.product_id = Some(product_id.to_string());
+                    state
+                })
+                .collect(),
+            ..BatchRecord::default()
+        };
+        pass.record(store, channel, marks, &skus, &cause).await?;
     }
-    Ok(())
+    // SKUs the call gives a variant for the first time get the draft's price
+    // and stock with it; an adopted listing keeps the platform's until pushed.
+    let new_variants: BTreeSet<String> = rows
+        .iter()
+        .map(|r| r.variant.sku.clone())
+        .filter(|sku| !adopted && pass.state(sku).variant_id.is_none())
+        .collect();
+    let settled: Vec<(String, Aspect, i64)> =
+        pending(pass, &[Aspect::Content, Aspect::Price, Aspect::Stock])
+            .into_iter()
+            .filter(|(sku, aspect, _)| *aspect == Aspect::Content || new_variants.contains(sku))
+            .collect();
+    match channel
+        .client
+        .connector()
+        .upsert_listing(&rendered.draft, existing.as_ref())
+        .await
+    {
+        Ok(remote) => {
+            for row in &rows {
+                let sku = &row.variant.sku;
+                let mut state = pass.state(sku);
+                if let Some(at) = remote.at(sku) {
+                    state.listing_id = Some(at.listing_id);
+                    state.variant_id = Some(at.variant_id);
+                }
+                state.product_id = Some(product_id.to_string());
+                state.content_hash = Some(rendered.content_hash.clone());
+                if new_variants.contains(sku) {
+                    state.price = rendered.prices.get(sku).copied();
+                    state.stock = rendered.stocks.get(sku).copied();
+                    clear(&mut state, Aspect::Price);
+                    clear(&mut state, Aspect::Stock);
+                } else if adopted {
+                    // Unknown until pushed: the later stock and price steps send them.
+                    state.price = None;
+                    state.stock = None;
+                }
+                if state.status == "creating" {
+                    state.status = "live".into();
+                }
+                clear(&mut state, Aspect::Content);
+                batch.states.push(state);
+            }
+            batch.done = settled;
+            pass.counts.pushed += rows.len() as i64;
+        }
+        Err(err) => {
+            let skus_of = rows.iter().map(|r| r.variant.sku.as_str());
+            settle_failure(pass, &mut batch, Aspect::Content, &err, skus_of, &settled);
+        }
+    }
+    pass.record(store, channel, batch, &skus, &cause).await
+}
+
+/// On a create, the listing a previous pass created but could not record:
+/// looked for only when that pass marked the product `creating`.
+async fn adopt(
+    channel: &Channel<'_>,
+    pass: &Pass,
+    rows: &[CatalogueRow],
+) -> Result<Option<RemoteListing>, ConnectorError> {
+    let interrupted = rows
+        .iter()
+        .filter(|r| pass.state(&r.variant.sku).status == "creating")
+        .map(|r| r.variant.sku.as_str());
+    for sku in interrupted {
+        if let Some(found) = channel.client.connector().find_listing_by_sku(sku).await? {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
 }
 
 /// A failed call: a refusal quarantines its SKUs (their work is settled until
@@ -309,6 +434,7 @@ async fn push_listings(
 fn settle_failure<'a>(
     pass: &mut Pass,
     batch: &mut BatchRecord,
+    aspect: Aspect,
     err: &ConnectorError,
     skus: impl Iterator<Item = &'a str>,
     settled: &[(String, Aspect, i64)],
@@ -317,7 +443,7 @@ fn settle_failure<'a>(
         ConnectorError::Rejected { .. } | ConnectorError::NotFound(_) => {
             for sku in skus {
                 let mut state = pass.state(sku);
-                quarantine(&mut state, &err.to_string());
+                quarantine(&mut state, aspect, &err.to_string());
                 batch.states.push(state);
                 pass.counts.quarantined += 1;
             }
@@ -326,7 +452,7 @@ fn settle_failure<'a>(
         _ => {
             for sku in skus {
                 let mut state = pass.state(sku);
-                state.last_error = Some(err.to_string());
+                state.last_error = Some(format!("{}: {err}", aspect.as_str()));
                 batch.states.push(state);
                 pass.counts.failed += 1;
             }
@@ -521,6 +647,7 @@ async fn apply_outcomes(
             Ok(()) => {
                 let mut state = pass.state(&outcome.sku);
                 set(&mut state, &outcome.sku);
+                clear(&mut state, aspect);
                 batch.states.push(state);
                 batch.done.push((outcome.sku.clone(), aspect, version));
                 pass.counts.pushed += 1;
@@ -530,6 +657,7 @@ async fn apply_outcomes(
                 settle_failure(
                     pass,
                     &mut batch,
+                    aspect,
                     err,
                     std::iter::once(outcome.sku.as_str()),
                     &settled,

@@ -22,9 +22,12 @@ pub struct Rendered {
 /// Marketplaces take at most 8 or 9 images; the first 8 are kept.
 const MAX_IMAGES: usize = 8;
 
+/// `images` maps a catalogue image to the channel's reference for it; uploads
+/// made here are added to it (and saved).
 pub async fn listing(
     store: &dyn Store,
     channel: &Channel<'_>,
+    images: &mut HashMap<String, String>,
     rows: &[CatalogueRow],
 ) -> Result<Rendered, RenderError> {
     let Some(first) = rows.first() else {
@@ -51,9 +54,9 @@ pub async fn listing(
             "the product has no images; marketplaces require one".into(),
         ));
     }
-    let mut images = Vec::new();
+    let mut hosted = Vec::new();
     for source in sources {
-        images.push(hosted_image(store, channel, source).await?);
+        hosted.push(hosted_image(store, channel, images, source).await?);
     }
     let (mut prices, mut stocks) = (HashMap::new(), HashMap::new());
     let variants: Vec<VariantDraft> = rows
@@ -91,7 +94,7 @@ pub async fn listing(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        images,
+        images: hosted,
         weight_g: rows.iter().find_map(|r| r.variant.weight_g).unwrap_or(100),
         dimensions_cm,
         logistics: channel.mapping.logistics.clone(),
@@ -121,10 +124,10 @@ fn content_hash(draft: &ListingDraft) -> String {
 async fn hosted_image(
     store: &dyn Store,
     channel: &Channel<'_>,
+    known: &mut HashMap<String, String>,
     source: &str,
 ) -> Result<String, RenderError> {
     let id = &channel.settings.id;
-    let known = store.channel_images(id).await.map_err(RenderError::Store)?;
     if let Some(hosted) = known.get(source) {
         return Ok(hosted.clone());
     }
@@ -161,6 +164,7 @@ async fn hosted_image(
         .save_channel_image(id, source, &hosted)
         .await
         .map_err(RenderError::Store)?;
+    known.insert(source.to_string(), hosted.clone());
     Ok(hosted)
 }
 
