@@ -556,6 +556,35 @@ async fn every_change_marks_work_for_each_enabled_channel_in_the_same_transactio
         assert_eq!(content.cause, "import:r.csv");
     }
 
+    // Registering the same configuration again marks nothing; a changed rule
+    // or mapping (another hash) re-pushes the whole catalogue to that channel.
+    db.store
+        .register_channels(&channels)
+        .await
+        .expect("same again");
+    let before = db.store.pending_tasks("lazada-a").await.expect("tasks");
+    let mut changed = channels.clone();
+    changed[0].config_hash = "h2".into();
+    db.store
+        .register_channels(&changed)
+        .await
+        .expect("changed rules");
+    assert_eq!(
+        db.store.pending_tasks("lazada-a").await.expect("tasks"),
+        before,
+        "an unchanged channel keeps its work"
+    );
+    let shopee = db.store.pending_tasks("shopee-a").await.expect("tasks");
+    assert_eq!(shopee.len(), 96);
+    let tdq = shopee
+        .iter()
+        .find(|t| t.sku == "TDQ-10ML" && t.aspect == Aspect::Price)
+        .expect("task");
+    assert_eq!(
+        (tdq.desired_version, tdq.cause.as_str()),
+        (3, "channel configuration")
+    );
+
     // A refused change marks nothing: the work commits with the change or not at all.
     let err = db.store.record_movement(&adjust("QS-200G", -10_000)).await;
     assert!(err.is_err());
@@ -564,5 +593,8 @@ async fn every_change_marks_work_for_each_enabled_channel_in_the_same_transactio
         .iter()
         .find(|t| t.sku == "QS-200G" && t.aspect == Aspect::Stock)
         .expect("task");
-    assert_eq!(qs.desired_version, 1);
+    assert_eq!(
+        qs.desired_version, 2,
+        "import, then the changed configuration"
+    );
 }

@@ -15,6 +15,8 @@ use chosync::store::ChannelRegistration;
 use chosync::sync::{Channel, sync_channel};
 use chosync_connector::clock::SystemClock;
 use chosync_connector::events::Recorded;
+use chosync_connector::http::{HttpConfig, RetryPolicy};
+use chosync_connector::sandbox::Faults;
 use chosync_shopee::sandbox::{Running, SandboxConfig, ShopeeSandbox};
 use chosync_shopee::{Shopee, ShopeeConfig};
 use common::{TestDb, demo_catalogue, file};
@@ -82,7 +84,16 @@ async fn setup(db: &TestDb) -> Setup {
             "shop",
             std::num::NonZeroU32::new(200).expect("rate"),
         ),
-        http: Default::default(),
+        // Quick retries: the tests break endpoints on purpose.
+        http: HttpConfig {
+            retry: RetryPolicy {
+                first_delay: Duration::from_millis(10),
+                max_delay: Duration::from_millis(50),
+                deadline: Duration::from_secs(2),
+                max_attempts: 3,
+            },
+            ..HttpConfig::default()
+        },
         tier_wait: Duration::from_millis(50),
     };
     let shopee =
@@ -273,6 +284,154 @@ async fn an_unmapped_category_quarantines_its_products_only(db: &TestDb) {
     assert_eq!(s.items().await.len(), 11);
 }
 
+/// The pass dies (here: every answer after `add_item` is lost) between
+/// creating a listing and recording it. The next pass finds and adopts each
+/// listing — finishing the variations of those cut off before them — instead
+/// of creating it twice.
+async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(db: &TestDb) {
+    let s = setup(db).await;
+    db.import(&demo_catalogue()).await.expect("import");
+    s.running.sandbox.kit().set_faults(Faults {
+        error_rate: 1.0,
+        only: Some("/api/v2/product/get_item_base_info".into()),
+        ..Faults::default()
+    });
+    let cut = sync_channel(db.store.as_ref(), &s.channel(), "test")
+        .await
+        .expect("sync");
+    assert_eq!(cut.counts.pushed, 0, "{cut:?}");
+    assert_eq!(cut.counts.failed, 26, "{cut:?}");
+    let added = s.calls("/api/v2/product/add_item").await;
+    assert_eq!(added, 12, "one add_item per listable product");
+    let states = db
+        .store
+        .listing_states("shopee-demo")
+        .await
+        .expect("states");
+    assert_eq!(states["MD-500G"].status, "creating");
+    assert!(
+        states["MD-500G"]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("content: ")),
+        "{:?}",
+        states["MD-500G"]
+    );
+
+    s.running.sandbox.kit().set_faults(Faults::default());
+    let resumed = sync_channel(db.store.as_ref(), &s.channel(), "test")
+        .await
+        .expect("sync");
+    assert_eq!(resumed.counts.failed, 0, "{resumed:?}");
+    assert_eq!(
+        s.calls("/api/v2/product/add_item").await,
+        added,
+        "no listing is created twice"
+    );
+    let items = s.items().await;
+    assert_eq!(items.len(), 12);
+    let tea = items
+        .iter()
+        .find(|i| i["item_sku"] == "TRA-SHAN")
+        .expect("tea");
+    assert_eq!(tea["models"].as_array().map(Vec::len), Some(4));
+    assert_eq!(tea["status"], "NORMAL");
+    // Stock and price of adopted listings are pushed, not assumed.
+    let noodles = model(&items, "MD-500G");
+    assert_eq!(
+        (noodles["price"].as_i64(), noodles["stock"].as_i64()),
+        (Some(69_000), Some(299))
+    );
+    let states = db
+        .store
+        .listing_states("shopee-demo")
+        .await
+        .expect("states");
+    let md = &states["MD-500G"];
+    assert_eq!(
+        (md.status.as_str(), md.last_error.as_deref()),
+        ("live", None),
+        "{md:?}"
+    );
+    assert_eq!(md.product_id.as_deref(), Some("MIEN-DONG"));
+    assert!(
+        db.store
+            .pending_tasks("shopee-demo")
+            .await
+            .expect("tasks")
+            .is_empty()
+    );
+}
+
+/// A quarantined product is listed once its data is fixed; a SKU moved to
+/// another product is refused on the channel, not listed twice.
+async fn fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused(db: &TestDb) {
+    let s = setup(db).await;
+    db.import(&demo_catalogue()).await.expect("import");
+    sync_channel(db.store.as_ref(), &s.channel(), "test")
+        .await
+        .expect("first sync");
+    let states = db
+        .store
+        .listing_states("shopee-demo")
+        .await
+        .expect("states");
+    assert!(states["TDQ-10ML"].quarantined);
+    // Bring the cinnamon oils within Shopee's 5× price span.
+    let (_d, fixed) = file(
+        "fix.csv",
+        "product_id,name,sku,price\nTD-QUE,Tinh dầu quế Bắc Kạn,TDQ-10ML,150000\n",
+    );
+    db.import(&fixed).await.expect("fix");
+    let run = sync_channel(db.store.as_ref(), &s.channel(), "test")
+        .await
+        .expect("sync");
+    assert_eq!(run.counts.quarantined, 0, "{run:?}");
+    let states = db
+        .store
+        .listing_states("shopee-demo")
+        .await
+        .expect("states");
+    let oil = &states["TDQ-10ML"];
+    assert!(
+        !oil.quarantined && oil.listing_id.is_some() && oil.last_error.is_none(),
+        "{oil:?}"
+    );
+    assert_eq!(s.items().await.len(), 13);
+
+    // MD-1KG moves from MIEN-DONG (listed) to a new product.
+    let image = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("config/demo/images/mien-dong.png")
+        .display()
+        .to_string();
+    let (_d, moved) = file(
+        "move.csv",
+        &format!(
+            "product_id,name,category,sku,option1_name,option1_value,price,images\n\
+             MIEN-DONG-LON,Miến dong Côn Minh gói lớn,Thực phẩm > Đồ khô,MD-1KG,Khối lượng,1 kg,120000,{image}\n"
+        ),
+    );
+    db.import(&moved).await.expect("move");
+    let run = sync_channel(db.store.as_ref(), &s.channel(), "test")
+        .await
+        .expect("sync");
+    let states = db
+        .store
+        .listing_states("shopee-demo")
+        .await
+        .expect("states");
+    let md = &states["MD-1KG"];
+    assert!(
+        md.quarantined
+            && md
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("as part of product MIEN-DONG")),
+        "{md:?} {run:?}"
+    );
+    assert_eq!(s.items().await.len(), 13, "no second listing for MD-1KG");
+}
+
 mod sqlite {
     use super::*;
 
@@ -293,6 +452,22 @@ mod sqlite {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_unmapped_category_quarantines_its_products_only() {
         super::an_unmapped_category_quarantines_its_products_only(&TestDb::sqlite().await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated() {
+        super::a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(
+            &TestDb::sqlite().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused() {
+        super::fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused(
+            &TestDb::sqlite().await,
+        )
+        .await;
     }
 }
 
@@ -317,6 +492,20 @@ mod postgres {
     async fn an_unmapped_category_quarantines_its_products_only() {
         if let Some(db) = TestDb::postgres().await {
             super::an_unmapped_category_quarantines_its_products_only(&db).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated() {
+        if let Some(db) = TestDb::postgres().await {
+            super::a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(&db).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused() {
+        if let Some(db) = TestDb::postgres().await {
+            super::fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused(&db).await;
         }
     }
 }

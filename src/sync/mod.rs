@@ -417,12 +417,15 @@ async fn adopt(
     pass: &Pass,
     rows: &[CatalogueRow],
 ) -> Result<Option<RemoteListing>, ConnectorError> {
-    let interrupted = rows
+    let Some(first) = rows
         .iter()
-        .filter(|r| pass.state(&r.variant.sku).status == "creating")
-        .map(|r| r.variant.sku.as_str());
-    for sku in interrupted {
-        if let Some(found) = channel.client.connector().find_listing_by_sku(sku).await? {
+        .find(|r| pass.state(&r.variant.sku).status == "creating")
+    else {
+        return Ok(None);
+    };
+    // By a SKU, or (cut off before its variants existed) by the product's key.
+    for key in [&first.variant.sku, &first.variant.product_id] {
+        if let Some(found) = channel.client.connector().find_listing_by_sku(key).await? {
             return Ok(Some(found));
         }
     }

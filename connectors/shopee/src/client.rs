@@ -373,6 +373,17 @@ impl Shopee {
         if !with_tiers {
             return self.listing(item_id).await;
         }
+        self.add_tiers(item_id, draft, added_at).await
+    }
+
+    /// Gives a new item its variations (unless it has them already) and puts
+    /// it on sale; also finishes a create that was cut off after `add_item`.
+    async fn add_tiers(
+        &self,
+        item_id: i64,
+        draft: &ListingDraft,
+        added_at: tokio::time::Instant,
+    ) -> Result<RemoteListing, ConnectorError> {
         let current = self.listing(item_id).await?;
         if current.variants.iter().all(|v| v.variant_id == "0") {
             tokio::time::sleep_until(added_at + self.config.tier_wait).await;
@@ -459,6 +470,18 @@ impl Shopee {
         draft: &ListingDraft,
         existing: &RemoteListing,
     ) -> Result<RemoteListing, ConnectorError> {
+        let item_id: i64 = existing
+            .listing_id
+            .parse()
+            .map_err(|_| ConnectorError::NotFound(format!("item id {}", existing.listing_id)))?;
+        // An adopted item whose create stopped before its variations.
+        let tierless = existing.variants.iter().all(|v| v.variant_id == "0");
+        if !draft.option_names.is_empty() && tierless {
+            check_variations(draft)?;
+            return self
+                .add_tiers(item_id, draft, tokio::time::Instant::now())
+                .await;
+        }
         let missing: Vec<&str> = draft
             .variants
             .iter()
@@ -476,10 +499,6 @@ impl Shopee {
                 ),
             });
         }
-        let item_id: i64 = existing
-            .listing_id
-            .parse()
-            .map_err(|_| ConnectorError::NotFound(format!("item id {}", existing.listing_id)))?;
         self.shop_post::<Value>(&ep::UPDATE_ITEM, update_item_body(item_id, draft))
             .await?;
         self.listing(item_id).await
