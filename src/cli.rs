@@ -88,6 +88,23 @@ pub enum Command {
         /// One channel only (default: every enabled channel).
         #[arg(long)]
         channel: Option<String>,
+        /// Only this kind of work.
+        #[arg(long, value_enum, default_value_t)]
+        kind: crate::sync::Kind,
+        /// Push even when the sync would zero the stock of more than 20 % of
+        /// a channel's live listings.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what a sync would do — creates, updates, price and stock changes
+    /// (old → new) and the calls it takes — without calling any platform.
+    Plan {
+        #[arg(long)]
+        channel: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        kind: crate::sync::Kind,
         #[arg(long)]
         json: bool,
     },
@@ -364,9 +381,28 @@ async fn execute(
             };
             crate::channels::command::logs(store.as_ref(), filter, json).await?;
         }
-        Command::Sync { channel, json } => {
+        Command::Sync {
+            channel,
+            kind,
+            force,
+            json,
+        } => {
             let store = open(url).await?;
-            crate::channels::command::sync(settings, store, channel.as_deref(), json).await?;
+            let options = crate::sync::Options {
+                trigger: "cli".into(),
+                kind,
+                force,
+            };
+            crate::channels::command::sync(settings, store, channel.as_deref(), &options, json)
+                .await?;
+        }
+        Command::Plan {
+            channel,
+            kind,
+            json,
+        } => {
+            let store = open(url).await?;
+            crate::channels::command::plan(settings, store, channel.as_deref(), kind, json).await?;
         }
         Command::Channels { json, action } => {
             let store = open(url).await?;

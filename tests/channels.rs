@@ -341,6 +341,25 @@ fn chosync_sync_lists_the_catalogue_on_lazada_and_then_has_nothing_to_do() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
 
+    // The plan: every product to create, no call made for it.
+    let out = chosync(dir.path(), &config, &["plan", "--json"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plans: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        plans[0]["creates"].as_array().map(Vec::len),
+        Some(14),
+        "{plans}"
+    );
+    assert_eq!(plans[0]["live"], 0);
+    let out = chosync(dir.path(), &config, &["plan"], &[]);
+    assert!(
+        text(&out.stdout).contains(
+            "  create  TRA-SHAN (SHAN-XANH-100G, SHAN-XANH-200G, SHAN-HONG-100G, SHAN-HONG-200G)"
+        ),
+        "{}",
+        text(&out.stdout)
+    );
+
     let out = chosync(dir.path(), &config, &["sync", "--json"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let runs: Value = serde_json::from_slice(&out.stdout).expect("JSON");

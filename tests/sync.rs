@@ -12,7 +12,7 @@ use chosync::channels::mapping::Mapping;
 use chosync::inventory::{MovementKind, NewMovement};
 use chosync::secrets::{EncryptedCredentials, SecretBox};
 use chosync::store::ChannelRegistration;
-use chosync::sync::{Channel, sync_channel};
+use chosync::sync::{Channel, Options, sync_channel};
 use chosync_connector::clock::SystemClock;
 use chosync_connector::events::Recorded;
 use chosync_connector::http::{HttpConfig, RetryPolicy};
@@ -156,7 +156,7 @@ fn model<'a>(items: &'a [Value], sku: &str) -> &'a Value {
 async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(db: &TestDb) {
     let s = setup(db).await;
     db.import(&demo_catalogue()).await.expect("import");
-    let first = sync_channel(db.store.as_ref(), &s.channel(), "test")
+    let first = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
         .await
         .expect("sync");
     // Two oils span more than Shopee's 5× price rule: quarantined, the rest listed.
@@ -207,7 +207,7 @@ async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(db: &TestDb
     );
 
     let calls_before = s.running.sandbox.kit().stats().calls.values().sum::<u64>();
-    let second = sync_channel(db.store.as_ref(), &s.channel(), "test")
+    let second = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
         .await
         .expect("sync");
     assert_eq!(
@@ -224,7 +224,7 @@ async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(db: &TestDb
 async fn one_price_change_is_one_call_and_a_burst_of_stock_changes_one_push(db: &TestDb) {
     let s = setup(db).await;
     db.import(&demo_catalogue()).await.expect("import");
-    sync_channel(db.store.as_ref(), &s.channel(), "test")
+    sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
         .await
         .expect("first sync");
     let (_d, price) = file(
@@ -249,7 +249,7 @@ async fn one_price_change_is_one_call_and_a_burst_of_stock_changes_one_push(db: 
         s.calls("/api/v2/product/update_price").await,
         s.calls("/api/v2/product/update_stock").await,
     );
-    let run = sync_channel(db.store.as_ref(), &s.channel(), "test")
+    let run = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
         .await
         .expect("sync");
     assert_eq!(s.calls("/api/v2/product/update_price").await - prices, 1);
@@ -264,7 +264,7 @@ async fn an_unmapped_category_quarantines_its_products_only(db: &TestDb) {
     let mut s = setup(db).await;
     db.import(&demo_catalogue()).await.expect("import");
     s.mapping.categories.remove("Thực phẩm > Gạo");
-    let run = sync_channel(db.store.as_ref(), &s.channel(), "test")
+    let run = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
         .await
         .expect("sync");
     let states = db
@@ -296,7 +296,7 @@ async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(db:
         only: Some("/api/v2/product/get_item_base_info".into()),
         ..Faults::default()
     });
-    let cut = sync_channel(db.store.as_ref(), &s.channel(), "test")
+    let cut = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
         .await
         .expect("sync");
     assert_eq!(cut.counts.pushed, 0, "{cut:?}");
@@ -319,7 +319,7 @@ async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(db:
     );
 
     s.running.sandbox.kit().set_faults(Faults::default());
-    let resumed = sync_channel(db.store.as_ref(), &s.channel(), "test")
+    let resumed = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
         .await
         .expect("sync");
     assert_eq!(resumed.counts.failed, 0, "{resumed:?}");
@@ -368,7 +368,7 @@ async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(db:
 async fn fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused(db: &TestDb) {
     let s = setup(db).await;
     db.import(&demo_catalogue()).await.expect("import");
-    sync_channel(db.store.as_ref(), &s.channel(), "test")
+    sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
         .await
         .expect("first sync");
     let states = db
@@ -383,7 +383,7 @@ async fn fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused(db: &TestD
         "product_id,name,sku,price\nTD-QUE,Tinh dầu quế Bắc Kạn,TDQ-10ML,150000\n",
     );
     db.import(&fixed).await.expect("fix");
-    let run = sync_channel(db.store.as_ref(), &s.channel(), "test")
+    let run = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
         .await
         .expect("sync");
     assert_eq!(run.counts.quarantined, 0, "{run:?}");
@@ -412,7 +412,7 @@ async fn fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused(db: &TestD
         ),
     );
     db.import(&moved).await.expect("move");
-    let run = sync_channel(db.store.as_ref(), &s.channel(), "test")
+    let run = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
         .await
         .expect("sync");
     let states = db
@@ -432,8 +432,92 @@ async fn fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused(db: &TestD
     assert_eq!(s.items().await.len(), 13, "no second listing for MD-1KG");
 }
 
+/// Zeroing the stock of 6 of 26 live listings (23 %) is refused before any
+/// call, with the reason; `plan` shows the same; `--force` applies it.
+async fn the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it(db: &TestDb) {
+    use chosync::sync::{Kind, SyncError, plan_channel};
+    let s = setup(db).await;
+    db.import(&demo_catalogue()).await.expect("import");
+    sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
+        .await
+        .expect("first sync");
+    let (_d, sold_out) = file(
+        "sold-out.csv",
+        "product_id,name,sku,price,stock\n\
+         MIEN-DONG,Miến dong Côn Minh,MD-500G,65000,0\n\
+         MIEN-DONG,Miến dong Côn Minh,MD-1KG,120000,0\n\
+         NAM-HUONG,Nấm hương rừng khô,NH-100G,75000,0\n\
+         NAM-HUONG,Nấm hương rừng khô,NH-200G,140000,0\n\
+         NAM-HUONG,Nấm hương rừng khô,NH-500G,330000,0\n\
+         MOC-NHI,Mộc nhĩ đen rừng,MN-100G,45000,0\n",
+    );
+    db.import(&sold_out).await.expect("sold out");
+    let plan = plan_channel(db.store.as_ref(), &s.settings, &s.client, Kind::All)
+        .await
+        .expect("plan");
+    assert_eq!((plan.live, plan.zeroed), (26, 6), "{plan:?}");
+    let md = plan
+        .stocks
+        .iter()
+        .find(|c| c.sku == "MD-500G")
+        .expect("change");
+    assert_eq!((md.old, md.new), (Some(299), 0));
+    assert!(plan.creates.is_empty() && plan.prices.is_empty());
+    // Shopee sets stock per item: three items, one call each.
+    assert_eq!(plan.min_calls, 3);
+    assert!(plan.guard().is_some());
+
+    let stock_calls = s.calls("/api/v2/product/update_stock").await;
+    let err = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
+        .await
+        .expect_err("refused");
+    let SyncError::Refused(reason) = err else {
+        panic!("not refused: {err}");
+    };
+    assert!(
+        reason.contains("6 of 26 live listings") && reason.contains("--force"),
+        "{reason}"
+    );
+    assert_eq!(s.calls("/api/v2/product/update_stock").await, stock_calls);
+    assert_eq!(model(&s.items().await, "MD-500G")["stock"], 299);
+
+    // Other kinds of work are not held up by it.
+    let prices = Options {
+        kind: Kind::Price,
+        ..Options::new("test")
+    };
+    sync_channel(db.store.as_ref(), &s.channel(), &prices)
+        .await
+        .expect("a price pass runs");
+
+    let forced = Options {
+        force: true,
+        ..Options::new("test")
+    };
+    let run = sync_channel(db.store.as_ref(), &s.channel(), &forced)
+        .await
+        .expect("forced");
+    assert_eq!(run.counts.pushed, 6, "{run:?}");
+    assert_eq!(
+        s.calls("/api/v2/product/update_stock").await - stock_calls,
+        3
+    );
+    let items = s.items().await;
+    assert_eq!(model(&items, "MD-500G")["stock"], 0);
+    assert_eq!(model(&items, "MN-100G")["stock"], 0);
+    assert_eq!(model(&items, "MN-250G")["stock"], 109);
+}
+
 mod sqlite {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it() {
+        super::the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it(
+            &TestDb::sqlite().await,
+        )
+        .await;
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call() {
@@ -473,6 +557,13 @@ mod sqlite {
 
 mod postgres {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it() {
+        if let Some(db) = TestDb::postgres().await {
+            super::the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it(&db).await;
+        }
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call() {

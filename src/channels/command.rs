@@ -179,12 +179,19 @@ async fn list(
 }
 
 /// `chosync sync`: one pass over every enabled channel (or the one named).
-pub(crate) async fn sync(
-    settings: &Settings,
-    store: Arc<dyn Store>,
+/// A channel ready for a pass: its client (reporting to `events`) and mapping.
+struct Prepared<'a> {
+    settings: &'a ChannelSettings,
+    client: ChannelClient,
+    mapping: crate::channels::mapping::Mapping,
+    events: Arc<chosync_connector::events::Recorded>,
+}
+
+fn prepare<'a>(
+    settings: &'a Settings,
+    store: &Arc<dyn Store>,
     only: Option<&str>,
-    json: bool,
-) -> Result<(), Failure> {
+) -> Result<Vec<Prepared<'a>>, Failure> {
     let channels: Vec<&ChannelSettings> = match only {
         Some(id) => vec![find(settings, id)?],
         None => settings.channels.iter().filter(|c| c.enabled).collect(),
@@ -193,29 +200,54 @@ pub(crate) async fn sync(
         SecretBox::load(&settings.secrets.key_file).map_err(|e| failed(1, e.to_string()))?;
     let credentials: Arc<dyn CredentialStore> =
         Arc::new(EncryptedCredentials::new(store.clone(), secrets));
+    channels
+        .into_iter()
+        .map(|channel| {
+            let events = Arc::new(chosync_connector::events::Recorded::default());
+            let context = Context {
+                credentials: credentials.clone(),
+                events: events.clone(),
+                clock: Arc::new(SystemClock),
+                allow_plaintext_secrets: settings.allow_plaintext_secrets,
+            };
+            Ok(Prepared {
+                settings: channel,
+                client: ChannelClient::build(channel, &context, None)
+                    .map_err(|e| failed(INVALID, e))?,
+                mapping: channel
+                    .load_mapping(&settings.config_dir)
+                    .map_err(|e| failed(INVALID, e))?,
+                events,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn sync(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    only: Option<&str>,
+    options: &crate::sync::Options,
+    json: bool,
+) -> Result<(), Failure> {
     let mut summaries = Vec::new();
-    for channel in channels {
-        let events = Arc::new(chosync_connector::events::Recorded::default());
-        let context = Context {
-            credentials: credentials.clone(),
-            events: events.clone(),
-            clock: Arc::new(SystemClock),
-            allow_plaintext_secrets: settings.allow_plaintext_secrets,
-        };
-        let client =
-            ChannelClient::build(channel, &context, None).map_err(|e| failed(INVALID, e))?;
-        let mapping = channel
-            .load_mapping(&settings.config_dir)
-            .map_err(|e| failed(INVALID, e))?;
+    let mut refusals = Vec::new();
+    for channel in prepare(settings, &store, only)? {
         let pass = crate::sync::Channel {
-            settings: channel,
-            mapping: &mapping,
-            client: &client,
-            events,
+            settings: channel.settings,
+            mapping: &channel.mapping,
+            client: &channel.client,
+            events: channel.events.clone(),
         };
-        let summary = crate::sync::sync_channel(store.as_ref(), &pass, "cli")
-            .await
-            .map_err(|e| failed(1, format!("{}: {e}", channel.id)))?;
+        let summary = match crate::sync::sync_channel(store.as_ref(), &pass, options).await {
+            Ok(summary) => summary,
+            Err(crate::sync::SyncError::Refused(reason)) => {
+                // The other channels still sync; the command fails at the end.
+                refusals.push(format!("error: {reason}"));
+                continue;
+            }
+            Err(err) => return Err(failed(1, format!("{}: {err}", channel.settings.id))),
+        };
         if !json {
             let c = &summary.counts;
             say!(
@@ -238,7 +270,88 @@ pub(crate) async fn sync(
             serde_json::to_string_pretty(&summaries).unwrap_or_default()
         );
     }
+    if refusals.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: 1,
+            lines: refusals,
+        })
+    }
+}
+
+pub(crate) async fn plan(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    only: Option<&str>,
+    kind: crate::sync::Kind,
+    json: bool,
+) -> Result<(), Failure> {
+    let mut plans = Vec::new();
+    for channel in prepare(settings, &store, only)? {
+        let plan =
+            crate::sync::plan_channel(store.as_ref(), channel.settings, &channel.client, kind)
+                .await
+                .map_err(|e| failed(1, format!("{}: {e}", channel.settings.id)))?;
+        if !json {
+            print_plan(&plan);
+        }
+        plans.push(plan);
+    }
+    if json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&plans).unwrap_or_default()
+        );
+    }
     Ok(())
+}
+
+fn print_plan(plan: &crate::sync::Plan) {
+    say!(
+        "{}: create {} listings, update {}, {} price and {} stock changes, {} unchanged; at least {} calls",
+        plan.channel,
+        plan.creates.len(),
+        plan.content_updates.len(),
+        plan.prices.len(),
+        plan.stocks.len(),
+        plan.unchanged,
+        plan.min_calls
+    );
+    for listing in &plan.creates {
+        say!(
+            "  create  {} ({})",
+            listing.product_id,
+            listing.skus.join(", ")
+        );
+    }
+    for listing in &plan.content_updates {
+        say!(
+            "  update  {} ({})",
+            listing.product_id,
+            listing.skus.join(", ")
+        );
+    }
+    let old = |v: Option<i64>| v.map_or_else(|| "?".to_string(), |v| v.to_string());
+    for change in &plan.prices {
+        say!(
+            "  price   {}: {} → {} VND",
+            change.sku,
+            old(change.old),
+            change.new
+        );
+    }
+    for change in &plan.stocks {
+        say!(
+            "  stock   {}: {} → {}",
+            change.sku,
+            old(change.old),
+            change.new
+        );
+    }
+    if let Some(reason) = plan.guard() {
+        say!("  guard: {reason}");
+    }
 }
 
 /// How far back `--since 30m|1h|2d|1w` reaches.

@@ -4,6 +4,7 @@
 //! platform call — in one short transaction per batch. No transaction is open
 //! during a call.
 
+mod plan;
 mod render;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -21,7 +22,68 @@ use crate::channels::mapping::Mapping;
 use crate::store::{
     Aspect, BatchRecord, CatalogueRow, ListingState, LogRow, PushTask, RunCounts, Store, StoreError,
 };
+pub use plan::{Change, GUARD_PERCENT, Plan, PlannedListing};
 pub use render::Rendered;
+
+/// Which work a pass takes on (`chosync sync --kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Kind {
+    #[default]
+    All,
+    /// Listings: creates and content.
+    Catalogue,
+    Stock,
+    Price,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Catalogue => "catalogue",
+            Self::Stock => "stock",
+            Self::Price => "price",
+        }
+    }
+
+    fn takes(self, aspect: Aspect) -> bool {
+        match self {
+            Self::All => true,
+            Self::Catalogue => aspect == Aspect::Content,
+            Self::Stock => aspect == Aspect::Stock,
+            Self::Price => aspect == Aspect::Price,
+        }
+    }
+}
+
+/// How a pass is run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Who asked: `cli`, `schedule`, `test`, …
+    pub trigger: String,
+    pub kind: Kind,
+    /// Push even what the blast-radius guard would refuse.
+    pub force: bool,
+}
+
+impl Options {
+    pub fn new(trigger: &str) -> Self {
+        Self {
+            trigger: trigger.to_string(),
+            kind: Kind::All,
+            force: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The blast-radius guard stopped the pass before any call.
+    #[error("{0}")]
+    Refused(String),
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncSummary {
@@ -57,15 +119,59 @@ struct Pass {
 pub async fn sync_channel(
     store: &dyn Store,
     channel: &Channel<'_>,
-    trigger: &str,
-) -> Result<SyncSummary, StoreError> {
+    options: &Options,
+) -> Result<SyncSummary, SyncError> {
     let started = Instant::now();
     let id = channel.settings.id.as_str();
-    let run_id = store.start_run(id, "all", trigger).await?;
+    let mut pass = gather(store, id, options.kind).await?;
+    let refusal = plan::plan(&pass, channel.settings, channel.client).guard();
+    pass.run_id = store
+        .start_run(id, options.kind.as_str(), &options.trigger)
+        .await?;
+    if let Some(reason) = refusal.filter(|_| !options.force) {
+        store
+            .finish_run(pass.run_id, "refused", &RunCounts::default())
+            .await?;
+        return Err(SyncError::Refused(reason));
+    }
+    // Priority: stock decreases, creates, stock increases, prices, content.
+    push_stock(store, channel, &mut pass, true).await?;
+    push_listings(store, channel, &mut pass, true).await?;
+    push_stock(store, channel, &mut pass, false).await?;
+    push_prices(store, channel, &mut pass).await?;
+    push_listings(store, channel, &mut pass, false).await?;
+    let status = if pass.counts.failed > 0 {
+        "partial"
+    } else {
+        "ok"
+    };
+    store.finish_run(pass.run_id, status, &pass.counts).await?;
+    Ok(SyncSummary {
+        channel: id.to_string(),
+        run_id: pass.run_id,
+        counts: pass.counts,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// What a pass of `kind` would do now, without any call.
+pub async fn plan_channel(
+    store: &dyn Store,
+    settings: &ChannelSettings,
+    client: &ChannelClient,
+    kind: Kind,
+) -> Result<Plan, StoreError> {
+    let pass = gather(store, &settings.id, kind).await?;
+    Ok(plan::plan(&pass, settings, client))
+}
+
+/// The pending work of `kind`, with the catalogue rows and listing states it needs.
+async fn gather(store: &dyn Store, id: &str, kind: Kind) -> Result<Pass, StoreError> {
     let tasks: HashMap<(String, Aspect), PushTask> = store
         .pending_tasks(id)
         .await?
         .into_iter()
+        .filter(|t| kind.takes(t.aspect))
         .map(|t| ((t.sku.clone(), t.aspect), t))
         .collect();
     let wanted: BTreeSet<String> = tasks.keys().map(|(sku, _)| sku.clone()).collect();
@@ -92,32 +198,14 @@ pub async fn sync_channel(
             (id, rows.iter().map(|r| r.variant.sku.clone()).collect())
         })
         .collect();
-    let mut pass = Pass {
-        run_id,
+    Ok(Pass {
+        run_id: 0,
         tasks,
         rows,
         products,
         states: store.listing_states(id).await?,
         images: store.channel_images(id).await?,
         counts: RunCounts::default(),
-    };
-    // Priority: stock decreases, creates, stock increases, prices, content.
-    push_stock(store, channel, &mut pass, true).await?;
-    push_listings(store, channel, &mut pass, true).await?;
-    push_stock(store, channel, &mut pass, false).await?;
-    push_prices(store, channel, &mut pass).await?;
-    push_listings(store, channel, &mut pass, false).await?;
-    let status = if pass.counts.failed > 0 {
-        "partial"
-    } else {
-        "ok"
-    };
-    store.finish_run(run_id, status, &pass.counts).await?;
-    Ok(SyncSummary {
-        channel: id.to_string(),
-        run_id,
-        counts: pass.counts,
-        seconds: started.elapsed().as_secs_f64(),
     })
 }
 
