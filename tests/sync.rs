@@ -508,8 +508,96 @@ async fn the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it(db: 
     assert_eq!(model(&items, "MN-250G")["stock"], 109);
 }
 
+/// Shopee refuses one model of a stock batch (a count past its 999,999
+/// limit): only that SKU is quarantined, with the platform's reason; the rest
+/// of the batch lands, and a corrected count lifts the quarantine.
+async fn a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected(db: &TestDb) {
+    let s = setup(db).await;
+    db.import(&demo_catalogue()).await.expect("import");
+    sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
+        .await
+        .expect("first sync");
+    let adjust = |sku: &str, delta: i64| NewMovement {
+        sku: sku.into(),
+        delta,
+        kind: MovementKind::Adjust,
+        reason: "stock take".into(),
+        source: "test".into(),
+        external_ref: None,
+    };
+    for (sku, delta) in [("SHAN-XANH-100G", 2_000_000), ("SHAN-XANH-200G", 1)] {
+        db.store
+            .record_movement(&adjust(sku, delta))
+            .await
+            .expect("movement");
+    }
+    let calls = s.calls("/api/v2/product/update_stock").await;
+    let run = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
+        .await
+        .expect("sync");
+    assert_eq!(s.calls("/api/v2/product/update_stock").await - calls, 1);
+    assert_eq!(
+        (run.counts.pushed, run.counts.quarantined),
+        (1, 1),
+        "{run:?}"
+    );
+    let states = db
+        .store
+        .listing_states("shopee-demo")
+        .await
+        .expect("states");
+    let big = &states["SHAN-XANH-100G"];
+    assert!(
+        big.quarantined
+            && big
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("stock: ") && e.contains("out of the allowed range")),
+        "{big:?}"
+    );
+    assert!(!states["SHAN-XANH-200G"].quarantined);
+    let items = s.items().await;
+    assert_eq!(model(&items, "SHAN-XANH-200G")["stock"], 40);
+    assert_eq!(model(&items, "SHAN-XANH-100G")["stock"], 69);
+    assert!(
+        db.store
+            .pending_tasks("shopee-demo")
+            .await
+            .expect("tasks")
+            .is_empty(),
+        "a refusal settles the work until the data changes"
+    );
+
+    db.store
+        .record_movement(&adjust("SHAN-XANH-100G", -1_999_000))
+        .await
+        .expect("corrected");
+    sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
+        .await
+        .expect("sync");
+    let states = db
+        .store
+        .listing_states("shopee-demo")
+        .await
+        .expect("states");
+    let fixed = &states["SHAN-XANH-100G"];
+    assert!(
+        !fixed.quarantined && fixed.last_error.is_none() && fixed.status == "live",
+        "{fixed:?}"
+    );
+    assert_eq!(model(&s.items().await, "SHAN-XANH-100G")["stock"], 1069);
+}
+
 mod sqlite {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected() {
+        super::a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected(
+            &TestDb::sqlite().await,
+        )
+        .await;
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it() {
@@ -557,6 +645,13 @@ mod sqlite {
 
 mod postgres {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected() {
+        if let Some(db) = TestDb::postgres().await {
+            super::a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected(&db).await;
+        }
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it() {
