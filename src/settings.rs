@@ -15,6 +15,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub log: LogSettings,
     pub secrets: SecretsSettings,
+    pub sync: SyncSettings,
     /// Allows channel secrets written inline (the demo only).
     pub allow_plaintext_secrets: bool,
     pub channels: Vec<ChannelSettings>,
@@ -29,6 +30,21 @@ pub struct SecretsSettings {
     /// Holds the key that seals channel tokens, unless CHOSYNC_SECRET_KEY is set;
     /// created (owner-only) on first use.
     pub key_file: std::path::PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncSettings {
+    /// Sync log rows (and finished runs) older than this many days are pruned.
+    pub log_retention_days: u32,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        Self {
+            log_retention_days: 30,
+        }
+    }
 }
 
 impl Default for SecretsSettings {
@@ -170,6 +186,12 @@ impl Settings {
                     "\"{}\" is not a database URL; use sqlite://FILE or postgres://…",
                     crate::redact::url(url)
                 ),
+            });
+        }
+        if self.sync.log_retention_days == 0 {
+            out.push(SettingProblem {
+                key: "sync.log_retention_days".into(),
+                message: "must be at least 1 (the sync log is what operators read)".into(),
             });
         }
         if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {

@@ -411,6 +411,7 @@ async fn a_new_sku_without_option_values_is_named_at_its_row(db: &TestDb) {
 }
 
 on_both_engines!(
+    the_sync_log_is_pruned_past_its_retention,
     every_change_marks_work_for_each_enabled_channel_in_the_same_transaction,
     channel_tokens_are_stored_sealed,
     renaming_a_product_from_one_row_changes_only_the_product,
@@ -597,4 +598,65 @@ async fn every_change_marks_work_for_each_enabled_channel_in_the_same_transactio
         qs.desired_version, 2,
         "import, then the changed configuration"
     );
+}
+
+async fn the_sync_log_is_pruned_past_its_retention(db: &TestDb) {
+    use chosync::store::{BatchRecord, LogFilter, LogRow, RunCounts};
+    let call = |action: &str| LogRow {
+        skus: "MD-500G".into(),
+        action: action.into(),
+        outcome: "ok".into(),
+        attempt: 1,
+        http_status: Some(200),
+        platform_code: None,
+        message: None,
+        latency_ms: 12,
+        request_id: None,
+        cause: "test".into(),
+    };
+    let mut runs = Vec::new();
+    for action in ["old", "new"] {
+        let run = db
+            .store
+            .start_run("shopee-a", "all", "test")
+            .await
+            .expect("run");
+        let batch = BatchRecord {
+            log: vec![call(action)],
+            ..BatchRecord::default()
+        };
+        db.store
+            .record_batch("shopee-a", run, &batch)
+            .await
+            .expect("batch");
+        db.store
+            .finish_run(run, "ok", &RunCounts::default())
+            .await
+            .expect("finish");
+        runs.push(run);
+        db.clock.advance(chrono::Duration::days(31));
+    }
+    // Now: 62 days after the first run, 31 after the second.
+    let cutoff = db.clock.now() - chrono::Duration::days(40);
+    assert_eq!(db.store.prune_sync_log(cutoff).await.expect("prune"), 1);
+    let filter = LogFilter {
+        channel: None,
+        sku: None,
+        since: None,
+        errors_only: false,
+        limit: 100,
+    };
+    let left: Vec<String> = db
+        .store
+        .sync_log(&filter)
+        .await
+        .expect("log")
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(left, vec!["new"]);
+    assert_eq!(db.store.prune_sync_log(cutoff).await.expect("again"), 0);
+    // The newer run still shows as the channel's last success.
+    let health = db.store.channel_health("shopee-a").await.expect("health");
+    assert!(health.last_success.is_some(), "{health:?}");
 }

@@ -264,6 +264,18 @@ pub(crate) async fn sync(
         }
         summaries.push(summary);
     }
+    let kept = chrono::Duration::days(i64::from(settings.sync.log_retention_days));
+    let pruned = store
+        .prune_sync_log(crate::clock::Clock::now(&SystemClock) - kept)
+        .await
+        .map_err(|e| failed(1, format!("pruning the sync log: {e}")))?;
+    if pruned > 0 {
+        tracing::info!(
+            rows = pruned,
+            days = settings.sync.log_retention_days,
+            "sync log pruned"
+        );
+    }
     if json {
         say!(
             "{}",

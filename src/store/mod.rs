@@ -381,6 +381,13 @@ pub trait Store: Send + Sync {
         counts: &RunCounts,
     ) -> Result<(), StoreError>;
 
+    /// Deletes sync log rows, and finished runs, older than `before`;
+    /// returns how many log rows went.
+    async fn prune_sync_log(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError>;
+
     /// Categories that active products use, with how many products use each.
     async fn categories(&self) -> Result<Vec<(String, i64)>, StoreError>;
 
@@ -814,6 +821,11 @@ mod sql {
 
     pub const FINISH_RUN: &str = "UPDATE sync_runs SET finished_at = $2, status = $3, pushed = $4, \
         skipped = $5, failed = $6, quarantined = $7, calls = $8, throttled = $9 WHERE id = $1";
+
+    pub const PRUNE_LOG: &str = "DELETE FROM sync_log WHERE created_at < $1";
+
+    pub const PRUNE_RUNS: &str = "DELETE FROM sync_runs WHERE finished_at IS NOT NULL \
+        AND finished_at < $1 AND NOT EXISTS (SELECT 1 FROM sync_log l WHERE l.run_id = sync_runs.id)";
 
     pub const SYNC_LOG: &str = "SELECT created_at, channel, skus, action, outcome, \
         CAST(attempt AS BIGINT) AS attempt, CAST(http_status AS BIGINT) AS http_status, \

@@ -282,6 +282,24 @@ impl Store for PostgresStore {
         Ok(id)
     }
 
+    async fn prune_sync_log(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(sql::PRUNE_LOG)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query(sql::PRUNE_RUNS)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
     async fn finish_run(
         &self,
         run_id: i64,

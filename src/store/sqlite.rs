@@ -273,6 +273,24 @@ impl Store for SqliteStore {
         Ok(id)
     }
 
+    async fn prune_sync_log(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(sql::PRUNE_LOG)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query(sql::PRUNE_RUNS)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
     async fn finish_run(
         &self,
         run_id: i64,
