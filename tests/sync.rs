@@ -12,9 +12,9 @@ use chosync::channels::mapping::Mapping;
 use chosync::inventory::{MovementKind, NewMovement};
 use chosync::secrets::{EncryptedCredentials, SecretBox};
 use chosync::store::ChannelRegistration;
+use chosync::sync::CallLog;
 use chosync::sync::{Channel, Options, sync_channel};
 use chosync_connector::clock::SystemClock;
-use chosync_connector::events::Recorded;
 use chosync_connector::http::{HttpConfig, RetryPolicy};
 use chosync_connector::sandbox::Faults;
 use chosync_shopee::sandbox::{Running, SandboxConfig, ShopeeSandbox};
@@ -27,7 +27,7 @@ struct Setup {
     settings: ChannelSettings,
     mapping: Mapping,
     client: ChannelClient,
-    events: Arc<Recorded>,
+    events: Arc<CallLog>,
 }
 
 fn channel_settings(base_url: &str) -> ChannelSettings {
@@ -68,7 +68,7 @@ async fn setup(db: &TestDb) -> Setup {
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/mappings/shopee-demo.toml"),
     )
     .expect("mapping");
-    let events = Arc::new(Recorded::default());
+    let events = Arc::new(CallLog::default());
     let credentials = Arc::new(EncryptedCredentials::new(
         db.store.clone(),
         SecretBox::from_key(&[7; 32]),
@@ -102,7 +102,7 @@ async fn setup(db: &TestDb) -> Setup {
         .authorize(&running.credentials.code)
         .await
         .expect("authorize");
-    events.take();
+    events.take(0);
     Setup {
         running,
         settings,
@@ -204,6 +204,37 @@ async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(db: &TestDb
             .await
             .expect("tasks")
             .is_empty()
+    );
+
+    // Listings are created several at a time; each call is logged under its own SKUs.
+    let tea_log = db
+        .store
+        .sync_log(&chosync::store::LogFilter {
+            channel: None,
+            sku: Some("SHAN-HONG-200G".into()),
+            since: None,
+            errors_only: false,
+            limit: 1000,
+        })
+        .await
+        .expect("log");
+    let actions: Vec<&str> = tea_log.iter().map(|e| e.action.as_str()).collect();
+    for action in [
+        "/api/v2/product/add_item",
+        "/api/v2/product/init_tier_variation",
+        "/api/v2/product/update_item",
+    ] {
+        assert_eq!(
+            actions.iter().filter(|a| **a == action).count(),
+            1,
+            "{action} in {actions:?}"
+        );
+    }
+    assert!(
+        tea_log
+            .iter()
+            .all(|e| e.skus == "SHAN-XANH-100G SHAN-XANH-200G SHAN-HONG-100G SHAN-HONG-200G"),
+        "{tea_log:?}"
     );
 
     let calls_before = s.running.sandbox.kit().stats().calls.values().sum::<u64>();

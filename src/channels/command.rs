@@ -184,7 +184,7 @@ struct Prepared<'a> {
     settings: &'a ChannelSettings,
     client: ChannelClient,
     mapping: crate::channels::mapping::Mapping,
-    events: Arc<chosync_connector::events::Recorded>,
+    events: Arc<crate::sync::CallLog>,
 }
 
 fn prepare<'a>(
@@ -203,7 +203,7 @@ fn prepare<'a>(
     channels
         .into_iter()
         .map(|channel| {
-            let events = Arc::new(chosync_connector::events::Recorded::default());
+            let events = Arc::new(crate::sync::CallLog::default());
             let context = Context {
                 credentials: credentials.clone(),
                 events: events.clone(),

@@ -4,6 +4,7 @@
 //! platform call — in one short transaction per batch. No transaction is open
 //! during a call.
 
+mod calls;
 mod plan;
 mod render;
 
@@ -13,7 +14,8 @@ use std::time::Instant;
 
 use chosync_connector::ConnectorError;
 use chosync_connector::dto::{PriceSet, RemoteListing, RemoteVariant, StockSet};
-use chosync_connector::events::{AttemptEvent, Recorded};
+use chosync_connector::events::AttemptEvent;
+use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::channels::ChannelSettings;
@@ -22,6 +24,8 @@ use crate::channels::mapping::Mapping;
 use crate::store::{
     Aspect, BatchRecord, CatalogueRow, ListingState, LogRow, PushTask, RunCounts, Store, StoreError,
 };
+pub use calls::CallLog;
+use calls::UNSCOPED;
 pub use plan::{Change, GUARD_PERCENT, Plan, PlannedListing};
 pub use render::Rendered;
 
@@ -100,7 +104,7 @@ pub struct Channel<'a> {
     pub mapping: &'a Mapping,
     pub client: &'a ChannelClient,
     /// The sink the client's connector reports its attempts to.
-    pub events: Arc<Recorded>,
+    pub events: Arc<CallLog>,
 }
 
 /// The work of one pass, gathered before any call.
@@ -256,11 +260,25 @@ impl Pass {
         &mut self,
         store: &dyn Store,
         channel: &Channel<'_>,
-        mut batch: BatchRecord,
+        batch: BatchRecord,
         skus: &str,
         cause: &str,
     ) -> Result<(), StoreError> {
-        let events = channel.events.take();
+        self.record_call(store, channel, batch, skus, cause, UNSCOPED)
+            .await
+    }
+
+    /// Records a batch with the attempts of call `call`.
+    async fn record_call(
+        &mut self,
+        store: &dyn Store,
+        channel: &Channel<'_>,
+        mut batch: BatchRecord,
+        skus: &str,
+        cause: &str,
+        call: u64,
+    ) -> Result<(), StoreError> {
+        let events = channel.events.take(call);
         self.counts.calls += events.len() as i64;
         self.counts.throttled += events
             .iter()
@@ -319,8 +337,14 @@ fn clear(state: &mut ListingState, aspect: Aspect) {
     }
 }
 
+/// Listing calls in flight at once: a Shopee create waits seconds between
+/// its steps, so one at a time would leave the rate limit idle.
+const CONCURRENT_LISTINGS: usize = 32;
+
 /// Creates (`creating`) listings for unlisted products with any work, or
-/// updates the listings of products with content work.
+/// updates the listings of products with content work. Each product is
+/// prepared (rendered, images hosted) in turn, its call made alongside
+/// others', and its result recorded as soon as it returns.
 async fn push_listings(
     store: &dyn Store,
     channel: &Channel<'_>,
@@ -335,19 +359,53 @@ async fn push_listings(
         .map(|row| row.variant.product_id.clone())
         .filter(|product_id| pass.listed(product_id) != creating)
         .collect();
+    let mut jobs = Vec::new();
     for product_id in products {
-        push_listing(store, channel, pass, &product_id, creating).await?;
+        if let Some(job) = prepare(store, channel, pass, &product_id, creating).await? {
+            jobs.push(job);
+        }
+    }
+    let connector = channel.client.connector();
+    let mut calls = futures_util::stream::iter(jobs.into_iter().zip(1u64..).map(|(job, id)| {
+        CallLog::scoped(id, async move {
+            let result = connector
+                .upsert_listing(&job.rendered.draft, job.existing.as_ref())
+                .await;
+            (id, job, result)
+        })
+    }))
+    .buffer_unordered(CONCURRENT_LISTINGS);
+    while let Some((id, job, result)) = calls.next().await {
+        finish(store, channel, pass, job, result, id).await?;
     }
     Ok(())
 }
 
-async fn push_listing(
+/// A product ready for its listing call.
+struct Job {
+    product_id: String,
+    rows: Vec<CatalogueRow>,
+    skus: String,
+    cause: String,
+    rendered: Rendered,
+    existing: Option<RemoteListing>,
+    /// A listing a cut-off create left behind, taken over.
+    adopted: bool,
+    /// SKUs the call gives a variant for the first time.
+    new_variants: BTreeSet<String>,
+    /// The tasks a success finishes.
+    settled: Vec<(String, Aspect, i64)>,
+}
+
+/// Renders a product and decides its call; records (and returns `None` for)
+/// a product that needs none or cannot be listed.
+async fn prepare(
     store: &dyn Store,
     channel: &Channel<'_>,
     pass: &mut Pass,
     product_id: &str,
     creating: bool,
-) -> Result<(), StoreError> {
+) -> Result<Option<Job>, StoreError> {
     let rows: Vec<CatalogueRow> = pass.product_rows(product_id).into_iter().cloned().collect();
     let skus = rows
         .iter()
@@ -387,7 +445,8 @@ async fn push_listing(
             channel.settings.id
         );
         refuse(pass, &mut batch, &reason);
-        return pass.record(store, channel, batch, &skus, &cause).await;
+        pass.record(store, channel, batch, &skus, &cause).await?;
+        return Ok(None);
     }
     let rendered = match render::listing(store, channel, &mut pass.images, &rows).await {
         Ok(rendered) => rendered,
@@ -395,11 +454,13 @@ async fn push_listing(
         Err(RenderError::Failed(err)) => {
             let skus_of = rows.iter().map(|r| r.variant.sku.as_str());
             settle_failure(pass, &mut batch, Aspect::Content, &err, skus_of, &[]);
-            return pass.record(store, channel, batch, &skus, &cause).await;
+            pass.record(store, channel, batch, &skus, &cause).await?;
+            return Ok(None);
         }
         Err(RenderError::Refused(reason)) => {
             refuse(pass, &mut batch, &reason);
-            return pass.record(store, channel, batch, &skus, &cause).await;
+            pass.record(store, channel, batch, &skus, &cause).await?;
+            return Ok(None);
         }
     };
     // The listing to update: ours, or on a create one a previous pass may
@@ -410,7 +471,8 @@ async fn push_listing(
             Err(err) => {
                 let skus_of = rows.iter().map(|r| r.variant.sku.as_str());
                 settle_failure(pass, &mut batch, Aspect::Content, &err, skus_of, &[]);
-                return pass.record(store, channel, batch, &skus, &cause).await;
+                pass.record(store, channel, batch, &skus, &cause).await?;
+                return Ok(None);
             }
         }
     } else {
@@ -421,7 +483,8 @@ async fn push_listing(
         if unchanged {
             batch.done = pending(pass, &[Aspect::Content]);
             pass.counts.skipped += rows.len() as i64;
-            return pass.record(store, channel, batch, &skus, &cause).await;
+            pass.record(store, channel, batch, &skus, &cause).await?;
+            return Ok(None);
         }
         Some(remote_of(pass, &rows))
     };
@@ -429,20 +492,18 @@ async fn push_listing(
     if creating && !adopted {
         // Marked before the call: if the pass dies mid-create, the next one
         // looks for the listing before creating it again.
-        let marks = BatchRecord {
-            states: rows
-                .iter()
-                .map(|r| {
-                    let mut state = pass.state(&r.variant.sku);
-                    state.status = "creating".into();
-                    state.product_id = Some(product_id.to_string());
-                    state
-                })
-                .collect(),
-            ..BatchRecord::default()
-        };
-        pass.record(store, channel, marks, &skus, &cause).await?;
+        batch.states = rows
+            .iter()
+            .map(|r| {
+                let mut state = pass.state(&r.variant.sku);
+                state.status = "creating".into();
+                state.product_id = Some(product_id.to_string());
+                state
+            })
+            .collect();
     }
+    // Image uploads and look-ups made while preparing are logged now.
+    pass.record(store, channel, batch, &skus, &cause).await?;
     // SKUs the call gives a variant for the first time get the draft's price
     // and stock with it; an adopted listing keeps the platform's until pushed.
     let new_variants: BTreeSet<String> = rows
@@ -455,28 +516,46 @@ async fn push_listing(
             .into_iter()
             .filter(|(sku, aspect, _)| *aspect == Aspect::Content || new_variants.contains(sku))
             .collect();
-    match channel
-        .client
-        .connector()
-        .upsert_listing(&rendered.draft, existing.as_ref())
-        .await
-    {
+    Ok(Some(Job {
+        product_id: product_id.to_string(),
+        rows,
+        skus,
+        cause,
+        rendered,
+        existing,
+        adopted,
+        new_variants,
+        settled,
+    }))
+}
+
+/// Records the outcome of a product's listing call.
+async fn finish(
+    store: &dyn Store,
+    channel: &Channel<'_>,
+    pass: &mut Pass,
+    job: Job,
+    result: Result<RemoteListing, ConnectorError>,
+    call: u64,
+) -> Result<(), StoreError> {
+    let mut batch = BatchRecord::default();
+    match result {
         Ok(remote) => {
-            for row in &rows {
+            for row in &job.rows {
                 let sku = &row.variant.sku;
                 let mut state = pass.state(sku);
                 if let Some(at) = remote.at(sku) {
                     state.listing_id = Some(at.listing_id);
                     state.variant_id = Some(at.variant_id);
                 }
-                state.product_id = Some(product_id.to_string());
-                state.content_hash = Some(rendered.content_hash.clone());
-                if new_variants.contains(sku) {
-                    state.price = rendered.prices.get(sku).copied();
-                    state.stock = rendered.stocks.get(sku).copied();
+                state.product_id = Some(job.product_id.clone());
+                state.content_hash = Some(job.rendered.content_hash.clone());
+                if job.new_variants.contains(sku) {
+                    state.price = job.rendered.prices.get(sku).copied();
+                    state.stock = job.rendered.stocks.get(sku).copied();
                     clear(&mut state, Aspect::Price);
                     clear(&mut state, Aspect::Stock);
-                } else if adopted {
+                } else if job.adopted {
                     // Unknown until pushed: the later stock and price steps send them.
                     state.price = None;
                     state.stock = None;
@@ -487,15 +566,23 @@ async fn push_listing(
                 clear(&mut state, Aspect::Content);
                 batch.states.push(state);
             }
-            batch.done = settled;
-            pass.counts.pushed += rows.len() as i64;
+            batch.done = job.settled;
+            pass.counts.pushed += job.rows.len() as i64;
         }
         Err(err) => {
-            let skus_of = rows.iter().map(|r| r.variant.sku.as_str());
-            settle_failure(pass, &mut batch, Aspect::Content, &err, skus_of, &settled);
+            let skus_of = job.rows.iter().map(|r| r.variant.sku.as_str());
+            settle_failure(
+                pass,
+                &mut batch,
+                Aspect::Content,
+                &err,
+                skus_of,
+                &job.settled,
+            );
         }
     }
-    pass.record(store, channel, batch, &skus, &cause).await
+    pass.record_call(store, channel, batch, &job.skus, &job.cause, call)
+        .await
 }
 
 /// On a create, the listing a previous pass created but could not record:
