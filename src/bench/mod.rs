@@ -1,10 +1,12 @@
 //! `chosync bench`: measurements with targets, kept out of the test suite.
 
 mod import;
+mod sync;
 
 use clap::Subcommand;
 
 pub use import::{ImportBench, generate_catalogue};
+pub use sync::SyncBench;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -18,12 +20,31 @@ pub enum BenchCommand {
         #[arg(long, env = "CHOSYNC_BENCH_POSTGRES_URL")]
         postgres: Option<String>,
     },
+    /// Sync a generated catalogue to in-process Shopee and Lazada sandboxes
+    /// at once, then a no-op sync and 100 price changes; report calls, wall
+    /// time against the rate floor, throttling and memory as JSON.
+    Sync {
+        /// Products to generate (5 variants each).
+        #[arg(long, default_value_t = 2_000)]
+        products: u64,
+        /// Scale every rate (and Shopee's wait before variations) by this on
+        /// client and sandbox alike; 1 runs at the platforms' default rates.
+        #[arg(long, default_value_t = 10)]
+        rate_multiplier: u32,
+    },
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Import { skus, postgres } => {
             let report = import::run(skus, postgres.as_deref()).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        BenchCommand::Sync {
+            products,
+            rate_multiplier,
+        } => {
+            let report = sync::run(products, rate_multiplier).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
     }

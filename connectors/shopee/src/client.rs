@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -108,7 +108,8 @@ pub struct Shopee {
     http: Http,
     tokens: Tokens,
     clock: Arc<dyn Clock>,
-    limits_by_category: Mutex<HashMap<String, dto::ItemLimit>>,
+    /// Held across a fetch, so listings created together ask once per category.
+    limits_by_category: tokio::sync::Mutex<HashMap<String, dto::ItemLimit>>,
 }
 
 impl Shopee {
@@ -125,7 +126,7 @@ impl Shopee {
             http,
             tokens,
             clock,
-            limits_by_category: Mutex::new(HashMap::new()),
+            limits_by_category: tokio::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -294,8 +295,9 @@ impl Shopee {
 
     /// Shopee's limits for a category (title length, price range, …), cached.
     pub async fn item_limit(&self, category_id: &str) -> Result<dto::ItemLimit, ConnectorError> {
-        if let Some(limit) = self.cached_limit(category_id) {
-            return Ok(limit);
+        let mut cache = self.limits_by_category.lock().await;
+        if let Some(limit) = cache.get(category_id) {
+            return Ok(limit.clone());
         }
         let limit: dto::ItemLimit = self
             .shop_get(
@@ -303,18 +305,8 @@ impl Shopee {
                 vec![("category_id", category_id.to_string())],
             )
             .await?;
-        if let Ok(mut cache) = self.limits_by_category.lock() {
-            cache.insert(category_id.to_string(), limit.clone());
-        }
+        cache.insert(category_id.to_string(), limit.clone());
         Ok(limit)
-    }
-
-    fn cached_limit(&self, category_id: &str) -> Option<dto::ItemLimit> {
-        self.limits_by_category
-            .lock()
-            .ok()?
-            .get(category_id)
-            .cloned()
     }
 
     fn check_against(
