@@ -25,6 +25,14 @@ impl CallLog {
         CALL.scope(id, call).await
     }
 
+    /// Whether attempts are filed under `id`.
+    pub fn pending(&self, id: u64) -> bool {
+        self.0
+            .lock()
+            .map(|calls| calls.get(&id).is_some_and(|e| !e.is_empty()))
+            .unwrap_or(false)
+    }
+
     /// The attempts filed under `id` so far, leaving none behind.
     pub fn take(&self, id: u64) -> Vec<AttemptEvent> {
         self.0

@@ -279,6 +279,9 @@ impl Pass {
         call: u64,
     ) -> Result<(), StoreError> {
         let events = channel.events.take(call);
+        if events.is_empty() && batch.states.is_empty() && batch.done.is_empty() {
+            return Ok(());
+        }
         self.counts.calls += events.len() as i64;
         self.counts.throttled += events
             .iter()
@@ -360,25 +363,43 @@ async fn push_listings(
         .filter(|product_id| pass.listed(product_id) != creating)
         .collect();
     let mut jobs = Vec::new();
+    let mut marks = BatchRecord::default();
     for product_id in products {
-        if let Some(job) = prepare(store, channel, pass, &product_id, creating).await? {
+        if let Some(job) = prepare(store, channel, pass, &product_id, creating, &mut marks).await? {
             jobs.push(job);
         }
     }
+    // One transaction for every `creating` mark, before any call.
+    pass.record(store, channel, marks, "", "").await?;
     let connector = channel.client.connector();
-    let mut calls = futures_util::stream::iter(jobs.into_iter().zip(1u64..).map(|(job, id)| {
-        CallLog::scoped(id, async move {
-            let result = connector
-                .upsert_listing(&job.rendered.draft, job.existing.as_ref())
-                .await;
-            (id, job, result)
-        })
-    }))
-    .buffer_unordered(CONCURRENT_LISTINGS);
-    while let Some((id, job, result)) = calls.next().await {
-        finish(store, channel, pass, job, result, id).await?;
-    }
-    Ok(())
+    // Calls keep going while results are written: the two halves run side by side.
+    let (sender, mut results) = tokio::sync::mpsc::unbounded_channel();
+    let calls = async move {
+        let mut calls =
+            futures_util::stream::iter(jobs.into_iter().zip(1u64..).map(|(job, id)| {
+                CallLog::scoped(id, async move {
+                    let result = connector
+                        .upsert_listing(&job.rendered.draft, job.existing.as_ref())
+                        .await;
+                    (id, job, result)
+                })
+            }))
+            .buffer_unordered(CONCURRENT_LISTINGS);
+        while let Some(done) = calls.next().await {
+            if sender.send(done).is_err() {
+                break; // recording failed; the pass stops
+            }
+        }
+    };
+    // Owns the receiver: if recording fails, the calls stop at their next result.
+    let recording = async move {
+        while let Some((id, job, result)) = results.recv().await {
+            finish(store, channel, pass, job, result, id).await?;
+        }
+        Ok::<(), StoreError>(())
+    };
+    let ((), recorded) = tokio::join!(calls, recording);
+    recorded
 }
 
 /// A product ready for its listing call.
@@ -405,6 +426,7 @@ async fn prepare(
     pass: &mut Pass,
     product_id: &str,
     creating: bool,
+    marks: &mut BatchRecord,
 ) -> Result<Option<Job>, StoreError> {
     let rows: Vec<CatalogueRow> = pass.product_rows(product_id).into_iter().cloned().collect();
     let skus = rows
@@ -502,8 +524,12 @@ async fn prepare(
             })
             .collect();
     }
-    // Image uploads and look-ups made while preparing are logged now.
-    pass.record(store, channel, batch, &skus, &cause).await?;
+    if channel.events.pending(UNSCOPED) {
+        // Image uploads and look-ups made while preparing: logged under this product.
+        pass.record(store, channel, batch, &skus, &cause).await?;
+    } else {
+        marks.states.append(&mut batch.states);
+    }
     // SKUs the call gives a variant for the first time get the draft's price
     // and stock with it; an adopted listing keeps the platform's until pushed.
     let new_variants: BTreeSet<String> = rows
