@@ -368,29 +368,28 @@ impl Shopee {
         self.add_tiers(item_id, draft, added_at).await
     }
 
-    /// Gives a new item its variations (unless it has them already) and puts
-    /// it on sale; also finishes a create that was cut off after `add_item`.
+    /// Gives a new item (or one whose create was cut off after `add_item`)
+    /// its variations and puts it on sale.
     async fn add_tiers(
         &self,
         item_id: i64,
         draft: &ListingDraft,
         added_at: tokio::time::Instant,
     ) -> Result<RemoteListing, ConnectorError> {
-        let current = self.listing(item_id).await?;
-        if current.variants.iter().all(|v| v.variant_id == "0") {
-            tokio::time::sleep_until(added_at + self.config.tier_wait).await;
-            let tiers = self
-                .shop_post::<Value>(&ep::INIT_TIERS, tier_body(item_id, draft))
-                .await;
-            match tiers {
-                Ok(_) | Err(ConnectorError::Ambiguous(_)) => {}
-                Err(refused) => {
-                    self.discard(item_id).await;
-                    return Err(refused);
-                }
+        tokio::time::sleep_until(added_at + self.config.tier_wait).await;
+        let tiers = self
+            .shop_post::<Value>(&ep::INIT_TIERS, tier_body(item_id, draft))
+            .await;
+        match tiers {
+            // A lost answer is settled by the read below.
+            Ok(_) | Err(ConnectorError::Ambiguous(_)) => {}
+            Err(refused) => {
+                self.discard(item_id).await;
+                return Err(refused);
             }
         }
-        let listing = self.listing(item_id).await?;
+        // The one read a create needs: the model ids the variations got.
+        let mut listing = self.listing(item_id).await?;
         if listing.variants.iter().all(|v| v.variant_id == "0") {
             return Err(ConnectorError::Ambiguous(format!(
                 "item {item_id} was created but its variations could not be confirmed"
@@ -401,7 +400,8 @@ impl Shopee {
             json!({ "item_id": item_id, "item_status": "NORMAL" }),
         )
         .await?;
-        self.listing(item_id).await
+        listing.status = "NORMAL".into();
+        Ok(listing)
     }
 
     /// `add_item` is not idempotent: after an answer that was lost, the SKU is
