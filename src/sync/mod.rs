@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chosync_connector::ConnectorError;
-use chosync_connector::dto::{PriceSet, RemoteListing, RemoteVariant, StockSet};
+use chosync_connector::dto::{PriceSet, RemoteListing, RemoteRef, RemoteVariant, StockSet};
 use chosync_connector::events::AttemptEvent;
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -689,8 +689,8 @@ fn remote_of(pass: &Pass, rows: &[CatalogueRow]) -> RemoteListing {
     }
 }
 
-/// What the channel should show of each SKU with stock work (`decreases`:
-/// only those going down, which go first).
+/// Pushes the stock of each SKU with stock work (`decreases`: only those
+/// going down, which go first).
 async fn push_stock(
     store: &dyn Store,
     channel: &Channel<'_>,
@@ -698,70 +698,12 @@ async fn push_stock(
     decreases: bool,
 ) -> Result<(), StoreError> {
     let rule = &channel.settings.stock;
-    let mut items = Vec::new();
-    let mut skipped = Vec::new();
-    for ((sku, aspect), task) in &pass.tasks {
-        if *aspect != Aspect::Stock {
-            continue;
-        }
-        let (Some(row), state) = (pass.rows.get(sku), pass.state(sku)) else {
-            continue;
-        };
-        let (Some(listing_id), Some(variant_id)) =
-            (state.listing_id.clone(), state.variant_id.clone())
-        else {
-            continue;
-        };
+    let wanted = |row: &CatalogueRow, state: &ListingState| {
         let quantity = rule.apply(row.on_hand - row.reserved);
-        if state.stock == Some(quantity) {
-            skipped.push((sku.clone(), Aspect::Stock, task.desired_version));
-            continue;
-        }
-        if decreases != state.stock.is_some_and(|old| quantity < old) {
-            continue;
-        }
-        let at = chosync_connector::dto::RemoteRef {
-            listing_id,
-            variant_id,
-        };
-        items.push((
-            StockSet {
-                sku: sku.clone(),
-                at,
-                quantity,
-            },
-            task.desired_version,
-        ));
-    }
-    if !skipped.is_empty() {
-        pass.counts.skipped += skipped.len() as i64;
-        let batch = BatchRecord {
-            done: skipped,
-            ..BatchRecord::default()
-        };
-        pass.record(store, channel, batch, "", "unchanged").await?;
-    }
-    if items.is_empty() {
-        return Ok(());
-    }
-    let sets: Vec<StockSet> = items.iter().map(|(s, _)| s.clone()).collect();
-    let outcomes = channel.client.connector().set_stock(&sets).await;
-    let values: HashMap<String, i64> = sets.iter().map(|s| (s.sku.clone(), s.quantity)).collect();
-    apply_outcomes(
-        store,
-        channel,
-        pass,
-        Aspect::Stock,
-        &items
-            .iter()
-            .map(|(s, v)| (s.sku.clone(), *v))
-            .collect::<Vec<_>>(),
-        &outcomes,
-        |state, sku| {
-            state.stock = values.get(sku).copied();
-        },
-    )
-    .await
+        let down = state.stock.is_some_and(|old| quantity < old);
+        (state.stock == Some(quantity) || down == decreases).then_some(quantity)
+    };
+    push_values(store, channel, pass, Aspect::Stock, wanted).await
 }
 
 async fn push_prices(
@@ -770,10 +712,29 @@ async fn push_prices(
     pass: &mut Pass,
 ) -> Result<(), StoreError> {
     let rule = &channel.settings.price;
-    let mut items = Vec::new();
+    let wanted = |row: &CatalogueRow, _: &ListingState| {
+        Some(rule.apply(&row.variant.sku, row.variant.price))
+    };
+    push_values(store, channel, pass, Aspect::Price, wanted).await
+}
+
+/// Sets the value `wanted` gives (`None`: not in this step) of each listed
+/// SKU with `aspect` work; values the channel already shows cost no call.
+async fn push_values(
+    store: &dyn Store,
+    channel: &Channel<'_>,
+    pass: &mut Pass,
+    aspect: Aspect,
+    wanted: impl Fn(&CatalogueRow, &ListingState) -> Option<i64>,
+) -> Result<(), StoreError> {
+    let shown = |state: &ListingState| match aspect {
+        Aspect::Stock => state.stock,
+        _ => state.price,
+    };
+    let mut items: Vec<(String, RemoteRef, i64, i64)> = Vec::new();
     let mut skipped = Vec::new();
-    for ((sku, aspect), task) in &pass.tasks {
-        if *aspect != Aspect::Price {
+    for ((sku, task_aspect), task) in &pass.tasks {
+        if *task_aspect != aspect {
             continue;
         }
         let (Some(row), state) = (pass.rows.get(sku), pass.state(sku)) else {
@@ -784,23 +745,18 @@ async fn push_prices(
         else {
             continue;
         };
-        let price = rule.apply(sku, row.variant.price);
-        if state.price == Some(price) {
-            skipped.push((sku.clone(), Aspect::Price, task.desired_version));
+        let Some(value) = wanted(row, &state) else {
+            continue;
+        };
+        if shown(&state) == Some(value) {
+            skipped.push((sku.clone(), aspect, task.desired_version));
             continue;
         }
-        let at = chosync_connector::dto::RemoteRef {
+        let at = RemoteRef {
             listing_id,
             variant_id,
         };
-        items.push((
-            PriceSet {
-                sku: sku.clone(),
-                at,
-                price,
-            },
-            task.desired_version,
-        ));
+        items.push((sku.clone(), at, value, task.desired_version));
     }
     if !skipped.is_empty() {
         pass.counts.skipped += skipped.len() as i64;
@@ -813,21 +769,52 @@ async fn push_prices(
     if items.is_empty() {
         return Ok(());
     }
-    let sets: Vec<PriceSet> = items.iter().map(|(s, _)| s.clone()).collect();
-    let outcomes = channel.client.connector().set_price(&sets).await;
-    let values: HashMap<String, i64> = sets.iter().map(|s| (s.sku.clone(), s.price)).collect();
+    let connector = channel.client.connector();
+    let outcomes = match aspect {
+        Aspect::Stock => {
+            let sets: Vec<StockSet> = items
+                .iter()
+                .map(|(sku, at, quantity, _)| StockSet {
+                    sku: sku.clone(),
+                    at: at.clone(),
+                    quantity: *quantity,
+                })
+                .collect();
+            connector.set_stock(&sets).await
+        }
+        _ => {
+            let sets: Vec<PriceSet> = items
+                .iter()
+                .map(|(sku, at, price, _)| PriceSet {
+                    sku: sku.clone(),
+                    at: at.clone(),
+                    price: *price,
+                })
+                .collect();
+            connector.set_price(&sets).await
+        }
+    };
+    let values: HashMap<String, i64> = items
+        .iter()
+        .map(|(sku, _, value, _)| (sku.clone(), *value))
+        .collect();
+    let versions: Vec<(String, i64)> = items
+        .iter()
+        .map(|(sku, _, _, version)| (sku.clone(), *version))
+        .collect();
     apply_outcomes(
         store,
         channel,
         pass,
-        Aspect::Price,
-        &items
-            .iter()
-            .map(|(s, v)| (s.sku.clone(), *v))
-            .collect::<Vec<_>>(),
+        aspect,
+        &versions,
         &outcomes,
         |state, sku| {
-            state.price = values.get(sku).copied();
+            let value = values.get(sku).copied();
+            match aspect {
+                Aspect::Stock => state.stock = value,
+                _ => state.price = value,
+            }
         },
     )
     .await
