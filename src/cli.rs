@@ -389,9 +389,9 @@ async fn execute(
         } => {
             let store = open(url).await?;
             let options = crate::sync::Options {
-                trigger: "cli".into(),
                 kind,
                 force,
+                ..crate::sync::Options::new("cli")
             };
             crate::channels::command::sync(settings, store, channel.as_deref(), &options, json)
                 .await?;

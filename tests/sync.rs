@@ -145,6 +145,32 @@ impl Setup {
     }
 }
 
+/// Counts what a progress bar would show.
+#[derive(Default)]
+struct Counted {
+    total: std::sync::atomic::AtomicU64,
+    settled: std::sync::atomic::AtomicU64,
+}
+
+impl Counted {
+    fn counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        (self.total.load(SeqCst), self.settled.load(SeqCst))
+    }
+}
+
+impl chosync::sync::SyncProgress for Counted {
+    fn start(&self, _: &str, tasks: u64) {
+        self.total
+            .fetch_add(tasks, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn settled(&self, tasks: u64) {
+        self.settled
+            .fetch_add(tasks, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 fn model<'a>(items: &'a [Value], sku: &str) -> &'a Value {
     items
         .iter()
@@ -156,9 +182,17 @@ fn model<'a>(items: &'a [Value], sku: &str) -> &'a Value {
 async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(db: &TestDb) {
     let s = setup(db).await;
     db.import(&demo_catalogue()).await.expect("import");
-    let first = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
+    let progress = Arc::new(Counted::default());
+    let options = Options {
+        progress: progress.clone(),
+        ..Options::new("test")
+    };
+    let first = sync_channel(db.store.as_ref(), &s.channel(), &options)
         .await
         .expect("sync");
+    // The progress bar's numbers: every task taken on is settled by the end.
+    let (total, settled) = progress.counts();
+    assert_eq!((total, settled), (32 * 3, 32 * 3));
     // Two oils span more than Shopee's 5× price rule: quarantined, the rest listed.
     assert_eq!(first.counts.quarantined, 6, "{first:?}");
     assert_eq!(first.counts.pushed, 26, "{first:?}");

@@ -232,6 +232,17 @@ pub(crate) async fn sync(
 ) -> Result<(), Failure> {
     let mut summaries = Vec::new();
     let mut refusals = Vec::new();
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>14} [{bar:40}] {pos}/{len} tasks")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let options = crate::sync::Options {
+        progress: Arc::new(SyncBar(bar.clone())),
+        ..options.clone()
+    };
+    let options = &options;
     for channel in prepare(settings, &store, only)? {
         let pass = crate::sync::Channel {
             settings: channel.settings,
@@ -264,6 +275,7 @@ pub(crate) async fn sync(
         }
         summaries.push(summary);
     }
+    bar.finish_and_clear();
     let kept = chrono::Duration::days(i64::from(settings.sync.log_retention_days));
     let pruned = store
         .prune_sync_log(crate::clock::Clock::now(&SystemClock) - kept)
@@ -289,6 +301,21 @@ pub(crate) async fn sync(
             code: 1,
             lines: refusals,
         })
+    }
+}
+
+/// A progress bar on a terminal (hidden otherwise), one pass at a time.
+struct SyncBar(indicatif::ProgressBar);
+
+impl crate::sync::SyncProgress for SyncBar {
+    fn start(&self, channel: &str, tasks: u64) {
+        self.0.set_message(channel.to_string());
+        self.0.set_length(tasks);
+        self.0.set_position(0);
+    }
+
+    fn settled(&self, tasks: u64) {
+        self.0.inc(tasks);
     }
 }
 

@@ -60,14 +60,29 @@ impl Kind {
     }
 }
 
+/// Follows a pass: how many tasks it took on, and as they are settled.
+pub trait SyncProgress: Send + Sync {
+    fn start(&self, channel: &str, tasks: u64);
+    fn settled(&self, tasks: u64);
+}
+
+/// No progress shown.
+pub struct Quiet;
+
+impl SyncProgress for Quiet {
+    fn start(&self, _: &str, _: u64) {}
+    fn settled(&self, _: u64) {}
+}
+
 /// How a pass is run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Options {
     /// Who asked: `cli`, `schedule`, `test`, …
     pub trigger: String,
     pub kind: Kind,
     /// Push even what the blast-radius guard would refuse.
     pub force: bool,
+    pub progress: Arc<dyn SyncProgress>,
 }
 
 impl Options {
@@ -76,6 +91,7 @@ impl Options {
             trigger: trigger.to_string(),
             kind: Kind::All,
             force: false,
+            progress: Arc::new(Quiet),
         }
     }
 }
@@ -118,6 +134,7 @@ struct Pass {
     /// Catalogue image → the channel's reference for it.
     images: HashMap<String, String>,
     counts: RunCounts,
+    progress: Arc<dyn SyncProgress>,
 }
 
 pub async fn sync_channel(
@@ -138,6 +155,8 @@ pub async fn sync_channel(
             .await?;
         return Err(SyncError::Refused(reason));
     }
+    pass.progress = options.progress.clone();
+    pass.progress.start(id, pass.tasks.len() as u64);
     // Priority: stock decreases, creates, stock increases, prices, content.
     push_stock(store, channel, &mut pass, true).await?;
     push_listings(store, channel, &mut pass, true).await?;
@@ -210,6 +229,7 @@ async fn gather(store: &dyn Store, id: &str, kind: Kind) -> Result<Pass, StoreEr
         states: store.listing_states(id).await?,
         images: store.channel_images(id).await?,
         counts: RunCounts::default(),
+        progress: Arc::new(Quiet),
     })
 }
 
@@ -294,9 +314,11 @@ impl Pass {
         for state in batch.states {
             self.states.insert(state.sku.clone(), state);
         }
+        let before = self.tasks.len();
         for (sku, aspect, _) in &batch.done {
             self.tasks.remove(&(sku.clone(), *aspect));
         }
+        self.progress.settled((before - self.tasks.len()) as u64);
         Ok(())
     }
 }
