@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chosync_connector::events::{AttemptEvent, EventSink};
 
@@ -14,12 +15,20 @@ tokio::task_local! {
 
 /// The sink a channel's connector reports to during a pass.
 #[derive(Default)]
-pub struct CallLog(Mutex<HashMap<u64, Vec<AttemptEvent>>>);
+pub struct CallLog {
+    calls: Mutex<HashMap<u64, Vec<AttemptEvent>>>,
+    last_id: AtomicU64,
+}
 
 /// Calls made outside any scope: the pass's own sequential steps.
 pub const UNSCOPED: u64 = 0;
 
 impl CallLog {
+    /// An id no other call of this log has had.
+    pub fn next_id(&self) -> u64 {
+        self.last_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
     /// Runs `call` with its attempts filed under `id`.
     pub async fn scoped<F: Future>(id: u64, call: F) -> F::Output {
         CALL.scope(id, call).await
@@ -27,7 +36,7 @@ impl CallLog {
 
     /// Whether attempts are filed under `id`.
     pub fn pending(&self, id: u64) -> bool {
-        self.0
+        self.calls
             .lock()
             .map(|calls| calls.get(&id).is_some_and(|e| !e.is_empty()))
             .unwrap_or(false)
@@ -35,7 +44,7 @@ impl CallLog {
 
     /// The attempts filed under `id` so far, leaving none behind.
     pub fn take(&self, id: u64) -> Vec<AttemptEvent> {
-        self.0
+        self.calls
             .lock()
             .map(|mut calls| calls.remove(&id).unwrap_or_default())
             .unwrap_or_default()
@@ -45,7 +54,7 @@ impl CallLog {
 impl EventSink for CallLog {
     fn record(&self, event: &AttemptEvent) {
         let id = CALL.try_with(|id| *id).unwrap_or(UNSCOPED);
-        if let Ok(mut calls) = self.0.lock() {
+        if let Ok(mut calls) = self.calls.lock() {
             calls.entry(id).or_default().push(event.clone());
         }
     }

@@ -135,6 +135,8 @@ struct Pass {
     images: HashMap<String, String>,
     counts: RunCounts,
     progress: Arc<dyn SyncProgress>,
+    /// The channel's listings by SKU and listing SKU, once read (for adoption).
+    remote: Option<HashMap<String, RemoteListing>>,
 }
 
 pub async fn sync_channel(
@@ -230,6 +232,7 @@ async fn gather(store: &dyn Store, id: &str, kind: Kind) -> Result<Pass, StoreEr
         images: store.channel_images(id).await?,
         counts: RunCounts::default(),
         progress: Arc::new(Quiet),
+        remote: None,
     })
 }
 
@@ -394,19 +397,20 @@ async fn push_listings(
     // One transaction for every `creating` mark, before any call.
     pass.record(store, channel, marks, "", "").await?;
     let connector = channel.client.connector();
+    let log = channel.events.clone();
     // Calls keep going while results are written: the two halves run side by side.
     let (sender, mut results) = tokio::sync::mpsc::unbounded_channel();
     let calls = async move {
-        let mut calls =
-            futures_util::stream::iter(jobs.into_iter().zip(1u64..).map(|(job, id)| {
-                CallLog::scoped(id, async move {
-                    let result = connector
-                        .upsert_listing(&job.rendered.draft, job.existing.as_ref())
-                        .await;
-                    (id, job, result)
-                })
-            }))
-            .buffer_unordered(CONCURRENT_LISTINGS);
+        let mut calls = futures_util::stream::iter(jobs.into_iter().map(|job| {
+            let id = log.next_id();
+            CallLog::scoped(id, async move {
+                let result = connector
+                    .upsert_listing(&job.rendered.draft, job.existing.as_ref())
+                    .await;
+                (id, job, result)
+            })
+        }))
+        .buffer_unordered(CONCURRENT_LISTINGS);
         while let Some(done) = calls.next().await {
             if sender.send(done).is_err() {
                 break; // recording failed; the pass stops
@@ -589,13 +593,24 @@ async fn finish(
     let mut batch = BatchRecord::default();
     match result {
         Ok(remote) => {
+            let mut settled = job.settled;
             for row in &job.rows {
                 let sku = &row.variant.sku;
                 let mut state = pass.state(sku);
-                if let Some(at) = remote.at(sku) {
-                    state.listing_id = Some(at.listing_id);
-                    state.variant_id = Some(at.variant_id);
-                }
+                let Some(at) = remote.at(sku) else {
+                    // Not in what the platform answered: left pending (and, on a
+                    // create, still `creating`, so the next pass looks for it).
+                    settled.retain(|(s, _, _)| s != sku);
+                    state.last_error = Some(format!(
+                        "content: listing {} came back without SKU {sku}",
+                        remote.listing_id
+                    ));
+                    batch.states.push(state);
+                    pass.counts.failed += 1;
+                    continue;
+                };
+                state.listing_id = Some(at.listing_id);
+                state.variant_id = Some(at.variant_id);
                 state.product_id = Some(job.product_id.clone());
                 state.content_hash = Some(job.rendered.content_hash.clone());
                 if job.new_variants.contains(sku) {
@@ -608,14 +623,14 @@ async fn finish(
                     state.price = None;
                     state.stock = None;
                 }
-                if state.status == "creating" {
+                clear(&mut state, Aspect::Content);
+                if !state.quarantined {
                     state.status = "live".into();
                 }
-                clear(&mut state, Aspect::Content);
                 batch.states.push(state);
+                pass.counts.pushed += 1;
             }
-            batch.done = job.settled;
-            pass.counts.pushed += job.rows.len() as i64;
+            batch.done = settled;
         }
         Err(err) => {
             let skus_of = job.rows.iter().map(|r| r.variant.sku.as_str());
@@ -635,9 +650,10 @@ async fn finish(
 
 /// On a create, the listing a previous pass created but could not record:
 /// looked for only when that pass marked the product `creating`.
+/// The channel's listings are read once per pass, the first time one is needed.
 async fn adopt(
     channel: &Channel<'_>,
-    pass: &Pass,
+    pass: &mut Pass,
     rows: &[CatalogueRow],
 ) -> Result<Option<RemoteListing>, ConnectorError> {
     let Some(first) = rows
@@ -646,13 +662,33 @@ async fn adopt(
     else {
         return Ok(None);
     };
-    // By a SKU, or (cut off before its variants existed) by the product's key.
-    for key in [&first.variant.sku, &first.variant.product_id] {
-        if let Some(found) = channel.client.connector().find_listing_by_sku(key).await? {
-            return Ok(Some(found));
+    if pass.remote.is_none() {
+        let mut index = HashMap::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = channel
+                .client
+                .connector()
+                .list_remote_listings(cursor.as_deref())
+                .await?;
+            for listing in page.items {
+                let keys = listing.variants.iter().map(|v| v.sku.clone());
+                for key in keys.chain(listing.listing_sku.clone()) {
+                    index.insert(key, listing.clone());
+                }
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
         }
+        pass.remote = Some(index);
     }
-    Ok(None)
+    let index = pass.remote.as_ref();
+    // By a SKU, or (cut off before its variants existed) by the product's key.
+    Ok([&first.variant.sku, &first.variant.product_id]
+        .into_iter()
+        .find_map(|key| index.and_then(|i| i.get(key)).cloned()))
 }
 
 /// A failed call: a refusal quarantines its SKUs (their work is settled until
@@ -678,7 +714,10 @@ fn settle_failure<'a>(
         _ => {
             for sku in skus {
                 let mut state = pass.state(sku);
-                state.last_error = Some(format!("{}: {err}", aspect.as_str()));
+                if !state.quarantined {
+                    // A quarantine's reason stays until its aspect succeeds.
+                    state.last_error = Some(format!("{}: {err}", aspect.as_str()));
+                }
                 batch.states.push(state);
                 pass.counts.failed += 1;
             }

@@ -491,8 +491,13 @@ impl Shopee {
                 ),
             });
         }
-        self.shop_post::<Value>(&ep::UPDATE_ITEM, update_item_body(item_id, draft))
-            .await?;
+        let mut body = update_item_body(item_id, draft);
+        if existing.status == "UNLIST" {
+            // Unlisted is how a create cut off before its last step leaves an
+            // item; the catalogue says it is for sale.
+            body["item_status"] = json!("NORMAL");
+        }
+        self.shop_post::<Value>(&ep::UPDATE_ITEM, body).await?;
         self.listing(item_id).await
     }
 
