@@ -411,6 +411,16 @@ impl ShopeeSandbox {
             return Err(fail("error_param", "logistic_info is required."));
         }
         let stock = checked_stock(&body["seller_stock"], false)?;
+        let status = match body["item_status"].as_str() {
+            None => "NORMAL",
+            Some(status @ ("NORMAL" | "UNLIST")) => status,
+            Some(_) => {
+                return Err(fail(
+                    "error_param",
+                    "item_status should be NORMAL or UNLIST.",
+                ));
+            }
+        };
         let item_id = state.next_id();
         let item = Item {
             item_id,
@@ -418,7 +428,7 @@ impl ShopeeSandbox {
             name: body["item_name"].as_str().unwrap_or("").to_string(),
             description: body["description"].as_str().unwrap_or("").to_string(),
             category_id: body["category_id"].as_i64().unwrap_or(0),
-            status: "NORMAL".into(),
+            status: status.into(),
             images: string_list(&body["image"]["image_id_list"]),
             weight: body["weight"].as_f64().unwrap_or(0.0),
             price,
