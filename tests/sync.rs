@@ -145,6 +145,15 @@ impl Setup {
     }
 }
 
+async fn listing_states(
+    db: &TestDb,
+) -> std::collections::HashMap<String, chosync::store::ListingState> {
+    db.store
+        .listing_states("shopee-demo")
+        .await
+        .expect("states")
+}
+
 /// Counts what a progress bar would show.
 #[derive(Default)]
 struct Counted {
@@ -218,11 +227,7 @@ async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(db: &TestDb
         (single["price"].as_i64(), single["stock"].as_i64()),
         (Some(100_000), Some(54))
     );
-    let states = db
-        .store
-        .listing_states("shopee-demo")
-        .await
-        .expect("states");
+    let states = listing_states(db).await;
     let oil = &states["TDQ-10ML"];
     assert!(
         oil.quarantined
@@ -332,11 +337,7 @@ async fn an_unmapped_category_quarantines_its_products_only(db: &TestDb) {
     let run = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
         .await
         .expect("sync");
-    let states = db
-        .store
-        .listing_states("shopee-demo")
-        .await
-        .expect("states");
+    let states = listing_states(db).await;
     let rice = &states["GBT-5KG"];
     assert!(rice.quarantined, "{rice:?}");
     assert!(
@@ -368,11 +369,7 @@ async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(db:
     assert_eq!(cut.counts.failed, 26, "{cut:?}");
     let added = s.calls("/api/v2/product/add_item").await;
     assert_eq!(added, 12, "one add_item per listable product");
-    let states = db
-        .store
-        .listing_states("shopee-demo")
-        .await
-        .expect("states");
+    let states = listing_states(db).await;
     assert_eq!(states["MD-500G"].status, "creating");
     assert!(
         states["MD-500G"]
@@ -407,11 +404,7 @@ async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(db:
         (noodles["price"].as_i64(), noodles["stock"].as_i64()),
         (Some(69_000), Some(299))
     );
-    let states = db
-        .store
-        .listing_states("shopee-demo")
-        .await
-        .expect("states");
+    let states = listing_states(db).await;
     let md = &states["MD-500G"];
     assert_eq!(
         (md.status.as_str(), md.last_error.as_deref()),
@@ -436,11 +429,7 @@ async fn fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused(db: &TestD
     sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
         .await
         .expect("first sync");
-    let states = db
-        .store
-        .listing_states("shopee-demo")
-        .await
-        .expect("states");
+    let states = listing_states(db).await;
     assert!(states["TDQ-10ML"].quarantined);
     // Bring the cinnamon oils within Shopee's 5× price span.
     let (_d, fixed) = file(
@@ -452,11 +441,7 @@ async fn fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused(db: &TestD
         .await
         .expect("sync");
     assert_eq!(run.counts.quarantined, 0, "{run:?}");
-    let states = db
-        .store
-        .listing_states("shopee-demo")
-        .await
-        .expect("states");
+    let states = listing_states(db).await;
     let oil = &states["TDQ-10ML"];
     assert!(
         !oil.quarantined && oil.listing_id.is_some() && oil.last_error.is_none(),
@@ -480,11 +465,7 @@ async fn fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused(db: &TestD
     let run = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
         .await
         .expect("sync");
-    let states = db
-        .store
-        .listing_states("shopee-demo")
-        .await
-        .expect("states");
+    let states = listing_states(db).await;
     let md = &states["MD-1KG"];
     assert!(
         md.quarantined
@@ -606,11 +587,7 @@ async fn a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected(db: &Test
         (1, 1),
         "{run:?}"
     );
-    let states = db
-        .store
-        .listing_states("shopee-demo")
-        .await
-        .expect("states");
+    let states = listing_states(db).await;
     let big = &states["SHAN-XANH-100G"];
     assert!(
         big.quarantined
@@ -640,11 +617,7 @@ async fn a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected(db: &Test
     sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
         .await
         .expect("sync");
-    let states = db
-        .store
-        .listing_states("shopee-demo")
-        .await
-        .expect("states");
+    let states = listing_states(db).await;
     let fixed = &states["SHAN-XANH-100G"];
     assert!(
         !fixed.quarantined && fixed.last_error.is_none() && fixed.status == "live",
