@@ -462,6 +462,14 @@ async fn fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused(db: &TestD
         ),
     );
     db.import(&moved).await.expect("move");
+    // The product it left changes shape too: its remaining SKU gets content work.
+    let tasks = db.store.pending_tasks("shopee-demo").await.expect("tasks");
+    assert!(
+        tasks
+            .iter()
+            .any(|t| t.sku == "MD-500G" && t.aspect == chosync::store::Aspect::Content),
+        "{tasks:?}"
+    );
     let run = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
         .await
         .expect("sync");
