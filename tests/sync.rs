@@ -380,11 +380,37 @@ async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(db:
         states["MD-500G"]
     );
 
+    // The failed read-backs are in the log, and the error filter finds only them.
+    let errors = db
+        .store
+        .sync_log(&chosync::store::LogFilter {
+            channel: None,
+            sku: None,
+            since: None,
+            errors_only: true,
+            limit: 10_000,
+        })
+        .await
+        .expect("log");
+    assert!(
+        !errors.is_empty()
+            && errors
+                .iter()
+                .all(|e| e.outcome != "ok" && e.action == "/api/v2/product/get_item_base_info"),
+        "{errors:?}"
+    );
+
     s.running.sandbox.kit().set_faults(Faults::default());
+    let scans = s.calls("/api/v2/product/get_item_list").await;
     let resumed = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
         .await
         .expect("sync");
     assert_eq!(resumed.counts.failed, 0, "{resumed:?}");
+    assert_eq!(
+        s.calls("/api/v2/product/get_item_list").await - scans,
+        1,
+        "the shop's listings are read once for all twelve adoptions"
+    );
     assert_eq!(
         s.calls("/api/v2/product/add_item").await,
         added,

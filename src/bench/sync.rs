@@ -267,13 +267,6 @@ fn settings(text: &str) -> anyhow::Result<ChannelSettings> {
     Ok(figment::Figment::from(Toml::string(text)).extract()?)
 }
 
-fn demo_mapping(name: &str, text: &str) -> anyhow::Result<Mapping> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join(name);
-    std::fs::write(&path, text)?;
-    Mapping::load(&path).map_err(|e| anyhow::anyhow!(e))
-}
-
 async fn shopee(multiplier: u32, credentials: Arc<EncryptedCredentials>) -> anyhow::Result<Rig> {
     let shop_rate = 10 * multiplier;
     let tier_wait = chosync_shopee::TIER_WAIT / multiplier;
@@ -309,10 +302,10 @@ async fn shopee(multiplier: u32, credentials: Arc<EncryptedCredentials>) -> anyh
              price = {{ markup_percent = 5, round_to = 1000, rounding = \"up\" }}\nstock = {{ buffer = 1 }}\n",
             running.base_url, running.credentials.partner_id, running.credentials.shop_id
         ))?,
-        mapping: demo_mapping(
-            "shopee.toml",
-            include_str!("../../config/mappings/shopee-demo.toml"),
-        )?,
+        mapping: crate::channels::mapping::parse(include_str!(
+            "../../config/mappings/shopee-demo.toml"
+        ))
+        .map_err(|e| anyhow::anyhow!(e))?,
         client: ChannelClient::Shopee(shopee),
         events,
         kit: Box::new(move || sandbox.kit().stats()),
@@ -355,10 +348,10 @@ async fn lazada(multiplier: u32, credentials: Arc<EncryptedCredentials>) -> anyh
              price = {{ markup_percent = 3, round_to = 1000, rounding = \"nearest\" }}\nstock = {{ buffer = 2 }}\n",
             running.base_url, running.auth_url, running.credentials.app_key
         ))?,
-        mapping: demo_mapping(
-            "lazada.toml",
-            include_str!("../../config/mappings/lazada-demo.toml"),
-        )?,
+        mapping: crate::channels::mapping::parse(include_str!(
+            "../../config/mappings/lazada-demo.toml"
+        ))
+        .map_err(|e| anyhow::anyhow!(e))?,
         client: ChannelClient::Lazada(lazada),
         events,
         kit: Box::new(move || sandbox.kit().stats()),

@@ -48,7 +48,8 @@ impl Mapping {
     }
 }
 
-fn parse(text: &str) -> Result<Mapping, String> {
+/// A mapping from its TOML text.
+pub fn parse(text: &str) -> Result<Mapping, String> {
     use figment::Figment;
     use figment::providers::{Format, Toml};
     Figment::from(Toml::string(text))

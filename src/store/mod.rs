@@ -762,16 +762,23 @@ mod sql {
     pub const STOCK_ONE: &str = concat!(stock_select!(), "WHERE v.sku = $1");
 
     /// Raises the desired version of each (channel, SKU, aspect) it touches.
-    pub const MARK_CONFLICT: &str = " ON CONFLICT (channel, sku, aspect) DO UPDATE SET \
-        desired_version = push_tasks.desired_version + 1, not_before = excluded.not_before, \
-        attempts = 0, cause = excluded.cause, updated_at = excluded.updated_at";
+    /// A key already pending takes the newer version: one task per key.
+    macro_rules! mark_conflict {
+        () => {
+            " ON CONFLICT (channel, sku, aspect) DO UPDATE SET \
+             desired_version = push_tasks.desired_version + 1, not_before = excluded.not_before, \
+             attempts = 0, cause = excluded.cause, updated_at = excluded.updated_at"
+        };
+    }
 
-    pub const MARK_STOCK: &str = "INSERT INTO push_tasks \
-        (channel, sku, aspect, desired_version, not_before, cause, updated_at) \
-        SELECT c.id, $1, 'stock', 1, $2, $3, $2 FROM channels c WHERE c.enabled \
-        ON CONFLICT (channel, sku, aspect) DO UPDATE SET \
-        desired_version = push_tasks.desired_version + 1, not_before = excluded.not_before, \
-        attempts = 0, cause = excluded.cause, updated_at = excluded.updated_at";
+    pub const MARK_CONFLICT: &str = mark_conflict!();
+
+    pub const MARK_STOCK: &str = concat!(
+        "INSERT INTO push_tasks \
+         (channel, sku, aspect, desired_version, not_before, cause, updated_at) \
+         SELECT c.id, $1, 'stock', 1, $2, $3, $2 FROM channels c WHERE c.enabled",
+        mark_conflict!()
+    );
 
     pub const PENDING_TASKS: &str = "SELECT channel, sku, aspect, desired_version, done_version, \
         cause FROM push_tasks WHERE channel = $1 AND desired_version > done_version \
@@ -782,12 +789,12 @@ mod sql {
         config_hash = excluded.config_hash, updated_at = excluded.updated_at";
 
     /// Work for every SKU of one aspect on one channel.
-    pub const MARK_ALL: &str = "INSERT INTO push_tasks \
-        (channel, sku, aspect, desired_version, not_before, cause, updated_at) \
-        SELECT $1, v.sku, $2, 1, $3, $4, $3 FROM variants v WHERE v.sku IS NOT NULL \
-        ON CONFLICT (channel, sku, aspect) DO UPDATE SET \
-        desired_version = push_tasks.desired_version + 1, not_before = excluded.not_before, \
-        attempts = 0, cause = excluded.cause, updated_at = excluded.updated_at";
+    pub const MARK_ALL: &str = concat!(
+        "INSERT INTO push_tasks \
+         (channel, sku, aspect, desired_version, not_before, cause, updated_at) \
+         SELECT $1, v.sku, $2, 1, $3, $4, $3 FROM variants v WHERE v.sku IS NOT NULL",
+        mark_conflict!()
+    );
 
     pub const LISTING_STATES: &str = "SELECT sku, product_id, listing_id, variant_id, \
         content_hash, price, stock, status, quarantined, last_error FROM listing_state \

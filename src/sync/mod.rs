@@ -208,6 +208,13 @@ async fn gather(store: &dyn Store, id: &str, kind: Kind) -> Result<Pass, StoreEr
                 Ok(())
             })
             .await?;
+        // Kept: the rows of products with work (a listing carries all its SKUs).
+        let busy: BTreeSet<String> = wanted
+            .iter()
+            .filter_map(|sku| rows.get(sku))
+            .map(|row| row.variant.product_id.clone())
+            .collect();
+        rows.retain(|_, row| busy.contains(&row.variant.product_id));
     }
     let mut products: HashMap<String, Vec<&CatalogueRow>> = HashMap::new();
     for row in rows.values() {

@@ -427,24 +427,6 @@ impl Lazada {
         self.listing(item_id).await
     }
 
-    /// Activates or deactivates SKUs (`active` | `inactive`).
-    pub async fn set_sku_status(
-        &self,
-        listing: &RemoteListing,
-        skus: &[&str],
-        status: &str,
-    ) -> Result<(), ConnectorError> {
-        let entries: Vec<Value> = skus
-            .iter()
-            .filter_map(|sku| listing.variant(sku))
-            .map(|v| json!({ "SkuId": v.variant_id, "SellerSku": v.sku, "Status": status }))
-            .collect();
-        let payload = json!({ "Request": { "Product": { "ItemId": listing.listing_id, "Skus": { "Sku": entries } } } });
-        self.post_payload::<Value>(&ep::PRODUCT_UPDATE, &payload, data)
-            .await
-            .map(|_| ())
-    }
-
     async fn listing(&self, item_id: i64) -> Result<RemoteListing, ConnectorError> {
         let product: dto::Product = self
             .seller(
