@@ -95,6 +95,10 @@ pub enum Command {
         /// a channel's live listings.
         #[arg(long)]
         force: bool,
+        /// First give quarantined SKUs another try and make work waiting
+        /// after a failure due now.
+        #[arg(long)]
+        retry: bool,
         #[arg(long)]
         json: bool,
     },
@@ -385,16 +389,22 @@ async fn execute(
             channel,
             kind,
             force,
+            retry,
             json,
         } => {
             let store = open(url).await?;
             let options = crate::sync::Options {
                 kind,
                 force,
+                lease: std::time::Duration::from_secs(settings.sync.lease_seconds.into()),
                 ..crate::sync::Options::new("cli")
             };
-            crate::channels::command::sync(settings, store, channel.as_deref(), &options, json)
-                .await?;
+            let request = crate::channels::command::SyncRequest {
+                only: channel.as_deref(),
+                retry,
+                json,
+            };
+            crate::channels::command::sync(settings, store, request, &options).await?;
         }
         Command::Plan {
             channel,

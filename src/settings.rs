@@ -37,12 +37,16 @@ pub struct SecretsSettings {
 pub struct SyncSettings {
     /// Sync log rows (and finished runs) older than this many days are pruned.
     pub log_retention_days: u32,
+    /// A pass holds its channel's lease this long, renewed while it runs; a
+    /// pass that died holds the channel no longer than this.
+    pub lease_seconds: u32,
 }
 
 impl Default for SyncSettings {
     fn default() -> Self {
         Self {
             log_retention_days: 30,
+            lease_seconds: 60,
         }
     }
 }
@@ -192,6 +196,12 @@ impl Settings {
             out.push(SettingProblem {
                 key: "sync.log_retention_days".into(),
                 message: "must be at least 1 (the sync log is what operators read)".into(),
+            });
+        }
+        if !(3..=3600).contains(&self.sync.lease_seconds) {
+            out.push(SettingProblem {
+                key: "sync.lease_seconds".into(),
+                message: "must be between 3 and 3600 (it is renewed every third of it)".into(),
             });
         }
         if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {

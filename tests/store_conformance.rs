@@ -3,6 +3,7 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chosync::catalogue::export::export_file;
 use chosync::clock::Clock;
@@ -411,6 +412,8 @@ async fn a_new_sku_without_option_values_is_named_at_its_row(db: &TestDb) {
 }
 
 on_both_engines!(
+    a_pass_records_only_while_it_holds_the_channel_lease,
+    failed_work_waits_its_backoff_unless_an_operator_retries,
     the_sync_log_is_pruned_past_its_retention,
     every_change_marks_work_for_each_enabled_channel_in_the_same_transaction,
     channel_tokens_are_stored_sealed,
@@ -614,8 +617,24 @@ async fn the_sync_log_is_pruned_past_its_retention(db: &TestDb) {
         request_id: None,
         cause: "test".into(),
     };
+    use chosync::store::{ChannelRegistration, LeaseGrant};
+    let channel = ChannelRegistration {
+        id: "shopee-a".into(),
+        enabled: true,
+        config_hash: "h1".into(),
+    };
+    db.store
+        .register_channels(&[channel])
+        .await
+        .expect("register");
     let mut runs = Vec::new();
     for action in ["old", "new"] {
+        let lease = db
+            .store
+            .acquire_lease("shopee-a", action, Duration::from_secs(60))
+            .await
+            .expect("lease");
+        assert_eq!(lease, LeaseGrant::Granted);
         let run = db
             .store
             .start_run("shopee-a", "all", "test")
@@ -626,9 +645,13 @@ async fn the_sync_log_is_pruned_past_its_retention(db: &TestDb) {
             ..BatchRecord::default()
         };
         db.store
-            .record_batch("shopee-a", run, &batch)
+            .record_batch("shopee-a", action, run, &batch)
             .await
             .expect("batch");
+        db.store
+            .release_lease("shopee-a", action)
+            .await
+            .expect("release");
         db.store
             .finish_run(run, "ok", &RunCounts::default())
             .await
@@ -659,4 +682,220 @@ async fn the_sync_log_is_pruned_past_its_retention(db: &TestDb) {
     // The newer run still shows as the channel's last success.
     let health = db.store.channel_health("shopee-a").await.expect("health");
     assert!(health.last_success.is_some(), "{health:?}");
+}
+
+async fn register_one(db: &TestDb, id: &str) {
+    let channel = chosync::store::ChannelRegistration {
+        id: id.into(),
+        enabled: true,
+        config_hash: "h1".into(),
+    };
+    db.store
+        .register_channels(&[channel])
+        .await
+        .expect("register");
+}
+
+async fn a_pass_records_only_while_it_holds_the_channel_lease(db: &TestDb) {
+    use chosync::store::{Aspect, BatchRecord, LeaseGrant, ListingState};
+    register_one(db, "shopee-a").await;
+    db.import(&demo_catalogue()).await.expect("import");
+    let ttl = Duration::from_secs(60);
+    let store = &db.store;
+    assert_eq!(
+        store.acquire_lease("shopee-a", "A", ttl).await.expect("A"),
+        LeaseGrant::Granted
+    );
+    let until = db.clock.now() + chrono::Duration::seconds(60);
+    assert_eq!(
+        store.acquire_lease("shopee-a", "B", ttl).await.expect("B"),
+        LeaseGrant::HeldUntil(until),
+        "one owner at a time"
+    );
+    assert_eq!(
+        store
+            .acquire_lease("shopee-a", "A", ttl)
+            .await
+            .expect("A again"),
+        LeaseGrant::Granted,
+        "the owner may take it again"
+    );
+    let run = store
+        .start_run("shopee-a", "all", "test")
+        .await
+        .expect("run");
+    let version = |tasks: &[chosync::store::PushTask]| {
+        tasks
+            .iter()
+            .find(|t| t.sku == "MD-500G" && t.aspect == Aspect::Stock)
+            .map(|t| t.desired_version)
+    };
+    let tasks = store.pending_tasks("shopee-a").await.expect("tasks");
+    let mut state = ListingState::new("MD-500G");
+    state.stock = Some(41);
+    let batch = BatchRecord {
+        states: vec![state],
+        done: vec![(
+            "MD-500G".into(),
+            Aspect::Stock,
+            version(&tasks).expect("task"),
+        )],
+        ..BatchRecord::default()
+    };
+    let lost = store.record_batch("shopee-a", "B", run, &batch).await;
+    assert!(matches!(lost, Err(StoreError::LeaseLost(_))), "{lost:?}");
+
+    // A stalls past its lease; B takes the channel; A's late result is refused whole.
+    db.clock.advance(chrono::Duration::seconds(61));
+    assert!(
+        !store
+            .renew_lease("shopee-a", "A", ttl)
+            .await
+            .expect("renew")
+    );
+    assert_eq!(
+        store.acquire_lease("shopee-a", "B", ttl).await.expect("B"),
+        LeaseGrant::Granted
+    );
+    let late = store.record_batch("shopee-a", "A", run, &batch).await;
+    assert!(matches!(late, Err(StoreError::LeaseLost(_))), "{late:?}");
+    assert!(
+        store
+            .listing_states("shopee-a")
+            .await
+            .expect("states")
+            .is_empty()
+    );
+    assert_eq!(
+        version(&store.pending_tasks("shopee-a").await.expect("tasks")),
+        version(&tasks),
+        "the task is still pending for B"
+    );
+    // B holds it: B's record lands, and B renews while it works.
+    store
+        .record_batch("shopee-a", "B", run, &batch)
+        .await
+        .expect("B records");
+    assert!(
+        store
+            .renew_lease("shopee-a", "B", ttl)
+            .await
+            .expect("renew")
+    );
+    assert_eq!(
+        store.listing_states("shopee-a").await.expect("states")["MD-500G"].stock,
+        Some(41)
+    );
+    // Released, the channel is free at once.
+    store.release_lease("shopee-a", "B").await.expect("release");
+    assert_eq!(
+        store.acquire_lease("shopee-a", "C", ttl).await.expect("C"),
+        LeaseGrant::Granted
+    );
+}
+
+async fn failed_work_waits_its_backoff_unless_an_operator_retries(db: &TestDb) {
+    use chosync::store::{Aspect, BatchRecord, ListingState};
+    register_one(db, "shopee-a").await;
+    db.import(&demo_catalogue()).await.expect("import");
+    let store = &db.store;
+    store
+        .acquire_lease("shopee-a", "A", Duration::from_secs(60))
+        .await
+        .expect("lease");
+    let run = store
+        .start_run("shopee-a", "all", "test")
+        .await
+        .expect("run");
+    let task = |tasks: Vec<chosync::store::PushTask>, sku: &str, aspect: Aspect| {
+        tasks
+            .into_iter()
+            .find(|t| t.sku == sku && t.aspect == aspect)
+    };
+    let now = db.clock.now();
+    let stock = task(
+        store.pending_tasks("shopee-a").await.expect("tasks"),
+        "MD-500G",
+        Aspect::Stock,
+    )
+    .expect("task");
+    assert_eq!((stock.attempts, stock.not_before <= now), (0, true));
+    // A transient failure: tried again after 30 s, the attempt counted.
+    let mut quarantined = ListingState::new("QS-200G");
+    quarantined.quarantined = true;
+    quarantined.status = "rejected".into();
+    let qs_price = task(
+        store.pending_tasks("shopee-a").await.expect("tasks"),
+        "QS-200G",
+        Aspect::Price,
+    )
+    .expect("task");
+    let batch = BatchRecord {
+        states: vec![quarantined],
+        done: vec![("QS-200G".into(), Aspect::Price, qs_price.desired_version)],
+        retry: vec![(
+            "MD-500G".into(),
+            Aspect::Stock,
+            stock.desired_version,
+            Duration::from_secs(30),
+        )],
+        ..BatchRecord::default()
+    };
+    store
+        .record_batch("shopee-a", "A", run, &batch)
+        .await
+        .expect("record");
+    let waiting = task(
+        store.pending_tasks("shopee-a").await.expect("tasks"),
+        "MD-500G",
+        Aspect::Stock,
+    )
+    .expect("still pending");
+    assert_eq!(waiting.attempts, 1);
+    assert_eq!(waiting.not_before, now + chrono::Duration::seconds(30));
+    assert!(
+        task(
+            store.pending_tasks("shopee-a").await.expect("tasks"),
+            "QS-200G",
+            Aspect::Price
+        )
+        .is_none()
+    );
+
+    // An operator's retry: deferred work is due now, the quarantined SKU has work again.
+    assert!(store.retry_channel("shopee-a").await.expect("retry") >= 4);
+    let tasks = store.pending_tasks("shopee-a").await.expect("tasks");
+    let md = task(tasks.clone(), "MD-500G", Aspect::Stock).expect("task");
+    assert_eq!(md.not_before, now);
+    for aspect in [Aspect::Content, Aspect::Price, Aspect::Stock] {
+        let qs = task(tasks.clone(), "QS-200G", aspect).expect("quarantined SKU has work");
+        assert_eq!(qs.cause, "retry", "{aspect:?}");
+    }
+
+    // A change while a task waits makes it due at once.
+    let waiting = task(tasks, "MD-500G", Aspect::Stock).expect("task");
+    let batch = BatchRecord {
+        retry: vec![(
+            "MD-500G".into(),
+            Aspect::Stock,
+            waiting.desired_version,
+            Duration::from_secs(60),
+        )],
+        ..BatchRecord::default()
+    };
+    store
+        .record_batch("shopee-a", "A", run, &batch)
+        .await
+        .expect("record");
+    store
+        .record_movement(&adjust("MD-500G", 1))
+        .await
+        .expect("adjust");
+    let changed = task(
+        store.pending_tasks("shopee-a").await.expect("tasks"),
+        "MD-500G",
+        Aspect::Stock,
+    )
+    .expect("task");
+    assert_eq!((changed.attempts, changed.not_before), (0, now));
 }

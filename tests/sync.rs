@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chosync::channels::ChannelSettings;
+use chosync::clock::Clock;
 use chosync::channels::client::ChannelClient;
 use chosync::channels::mapping::Mapping;
 use chosync::inventory::{MovementKind, NewMovement};
 use chosync::secrets::{EncryptedCredentials, SecretBox};
 use chosync::store::ChannelRegistration;
 use chosync::sync::CallLog;
-use chosync::sync::{Channel, Options, sync_channel};
+use chosync::sync::{Channel, Options, SyncError, sync_channel};
 use chosync_connector::clock::SystemClock;
 use chosync_connector::http::{HttpConfig, RetryPolicy};
 use chosync_connector::sandbox::Faults;
@@ -402,6 +403,14 @@ async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(db:
 
     s.running.sandbox.kit().set_faults(Faults::default());
     let scans = s.calls("/api/v2/product/get_item_list").await;
+    // The failed work waits out its backoff (persisted with the task)...
+    let early = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
+        .await
+        .expect("sync");
+    assert_eq!(early.counts.calls, 0, "{early:?}");
+    assert_eq!(early.deferred, 26 * 3, "{early:?}");
+    // ...and is taken once it is due.
+    db.clock.advance(chrono::Duration::seconds(30));
     let resumed = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
         .await
         .expect("sync");
@@ -660,110 +669,105 @@ async fn a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected(db: &Test
     assert_eq!(model(&s.items().await, "SHAN-XANH-100G")["stock"], 1069);
 }
 
-mod sqlite {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected() {
-        super::a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected(
-            &TestDb::sqlite().await,
-        )
-        .await;
+/// The pass dies mid-push: its future is dropped while twelve `add_item`
+/// calls are in flight (the platform made each listing; no answer was read).
+/// The channel stays leased to the dead pass until its lease runs out, its
+/// work still pending; then the next pass takes the work up and converges
+/// without creating any listing twice.
+async fn a_pass_that_dies_mid_push_leaves_its_work_to_the_next_after_its_lease(db: &TestDb) {
+    let s = setup(db).await;
+    db.import(&demo_catalogue()).await.expect("import");
+    s.running.sandbox.kit().set_faults(Faults {
+        timeout_rate: 1.0,
+        only: Some("/api/v2/product/add_item".into()),
+        ..Faults::default()
+    });
+    let options = Options {
+        lease: Duration::from_secs(3),
+        ..Options::new("test")
+    };
+    let channel = s.channel();
+    let dying = sync_channel(db.store.as_ref(), &channel, &options);
+    let made = async {
+        while s.items().await.len() < 12 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::select! {
+        result = dying => panic!("the pass should still wait on its answers: {result:?}"),
+        // The pass is dropped here, mid-call, as a crash would leave it.
+        () = made => {}
+    }
+    s.running.sandbox.kit().set_faults(Faults::default());
+    let states = listing_states(db).await;
+    assert_eq!(states["MD-500G"].status, "creating");
+    // Every task of the 26 SKUs in flight is still pending (the refusals the
+    // pass recorded before it died may or may not be in).
+    let pending = db.store.pending_tasks("shopee-demo").await.expect("tasks");
+    let in_flight: Vec<&String> = states
+        .iter()
+        .filter(|(_, state)| state.status == "creating")
+        .map(|(sku, _)| sku)
+        .collect();
+    assert_eq!(in_flight.len(), 26);
+    for sku in in_flight {
+        assert_eq!(
+            pending.iter().filter(|t| &t.sku == sku).count(),
+            3,
+            "no work of the dead pass is lost: {sku}"
+        );
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it() {
-        super::the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it(
-            &TestDb::sqlite().await,
-        )
-        .await;
+    // Until its lease runs out, the channel is the dead pass's.
+    match sync_channel(db.store.as_ref(), &s.channel(), &options).await {
+        Err(SyncError::Busy { channel, until }) => {
+            assert_eq!(channel, "shopee-demo");
+            assert_eq!(until, db.clock.now() + chrono::Duration::seconds(3));
+        }
+        other => panic!("expected the channel to be busy: {other:?}"),
     }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call() {
-        super::a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(&TestDb::sqlite().await)
-            .await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn one_price_change_is_one_call_and_a_burst_of_stock_changes_one_push() {
-        super::one_price_change_is_one_call_and_a_burst_of_stock_changes_one_push(
-            &TestDb::sqlite().await,
-        )
-        .await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_unmapped_category_quarantines_its_products_only() {
-        super::an_unmapped_category_quarantines_its_products_only(&TestDb::sqlite().await).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated() {
-        super::a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(
-            &TestDb::sqlite().await,
-        )
-        .await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused() {
-        super::fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused(
-            &TestDb::sqlite().await,
-        )
-        .await;
-    }
+    db.clock.advance(chrono::Duration::seconds(3));
+    let next = sync_channel(db.store.as_ref(), &s.channel(), &options)
+        .await
+        .expect("the next pass");
+    assert_eq!(next.counts.failed, 0, "{next:?}");
+    assert_eq!(
+        s.calls("/api/v2/product/add_item").await,
+        12,
+        "no listing is created twice"
+    );
+    let items = s.items().await;
+    assert_eq!(items.len(), 12);
+    assert!(items.iter().all(|i| i["status"] == "NORMAL"), "{items:?}");
+    let noodles = model(&items, "MD-500G");
+    assert_eq!(
+        (noodles["price"].as_i64(), noodles["stock"].as_i64()),
+        (Some(69_000), Some(299))
+    );
+    let states = listing_states(db).await;
+    assert!(
+        states
+            .values()
+            .filter(|s| !s.quarantined)
+            .all(|s| s.status == "live"),
+        "{states:?}"
+    );
+    assert!(
+        db.store
+            .pending_tasks("shopee-demo")
+            .await
+            .expect("tasks")
+            .is_empty()
+    );
 }
 
-mod postgres {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected() {
-        if let Some(db) = TestDb::postgres().await {
-            super::a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected(&db).await;
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it() {
-        if let Some(db) = TestDb::postgres().await {
-            super::the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it(&db).await;
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call() {
-        if let Some(db) = TestDb::postgres().await {
-            super::a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(&db).await;
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn one_price_change_is_one_call_and_a_burst_of_stock_changes_one_push() {
-        if let Some(db) = TestDb::postgres().await {
-            super::one_price_change_is_one_call_and_a_burst_of_stock_changes_one_push(&db).await;
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_unmapped_category_quarantines_its_products_only() {
-        if let Some(db) = TestDb::postgres().await {
-            super::an_unmapped_category_quarantines_its_products_only(&db).await;
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated() {
-        if let Some(db) = TestDb::postgres().await {
-            super::a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(&db).await;
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused() {
-        if let Some(db) = TestDb::postgres().await {
-            super::fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused(&db).await;
-        }
-    }
-}
+on_both_engines!(
+    a_first_sync_lists_the_catalogue_and_a_second_makes_no_call,
+    one_price_change_is_one_call_and_a_burst_of_stock_changes_one_push,
+    an_unmapped_category_quarantines_its_products_only,
+    a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated,
+    fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused,
+    the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it,
+    a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected,
+    a_pass_that_dies_mid_push_leaves_its_work_to_the_next_after_its_lease,
+);

@@ -223,13 +223,20 @@ fn prepare<'a>(
         .collect()
 }
 
+/// What `chosync sync` was asked.
+pub(crate) struct SyncRequest<'a> {
+    pub only: Option<&'a str>,
+    pub retry: bool,
+    pub json: bool,
+}
+
 pub(crate) async fn sync(
     settings: &Settings,
     store: Arc<dyn Store>,
-    only: Option<&str>,
+    request: SyncRequest<'_>,
     options: &crate::sync::Options,
-    json: bool,
 ) -> Result<(), Failure> {
+    let SyncRequest { only, retry, json } = request;
     let mut summaries = Vec::new();
     let mut refusals = Vec::new();
     let bar = indicatif::ProgressBar::new(0);
@@ -244,6 +251,14 @@ pub(crate) async fn sync(
     };
     let options = &options;
     for channel in prepare(settings, &store, only)? {
+        let id = &channel.settings.id;
+        if retry {
+            let touched = store
+                .retry_channel(id)
+                .await
+                .map_err(|e| failed(1, format!("{id}: {e}")))?;
+            tracing::info!(channel = %id, tasks = touched, "retry requested");
+        }
         let pass = crate::sync::Channel {
             settings: channel.settings,
             mapping: &channel.mapping,
@@ -252,9 +267,11 @@ pub(crate) async fn sync(
         };
         let summary = match crate::sync::sync_channel(store.as_ref(), &pass, options).await {
             Ok(summary) => summary,
-            Err(crate::sync::SyncError::Refused(reason)) => {
+            Err(
+                err @ (crate::sync::SyncError::Refused(_) | crate::sync::SyncError::Busy { .. }),
+            ) => {
                 // The other channels still sync; the command fails at the end.
-                refusals.push(format!("error: {reason}"));
+                refusals.push(format!("error: {err}"));
                 continue;
             }
             Err(err) => return Err(failed(1, format!("{}: {err}", channel.settings.id))),
@@ -272,6 +289,13 @@ pub(crate) async fn sync(
                 c.throttled,
                 summary.seconds
             );
+            if summary.deferred > 0 {
+                say!(
+                    "{}: {} tasks wait after failures (backoff); `chosync sync --retry` takes them now",
+                    summary.channel,
+                    summary.deferred
+                );
+            }
         }
         summaries.push(summary);
     }
@@ -386,6 +410,12 @@ fn print_plan(plan: &crate::sync::Plan) {
             change.sku,
             old(change.old),
             change.new
+        );
+    }
+    if plan.deferred > 0 {
+        say!(
+            "  waiting: {} tasks after failures (backoff; `chosync sync --retry` takes them now)",
+            plan.deferred
         );
     }
     if let Some(reason) = plan.guard() {

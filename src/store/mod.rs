@@ -69,6 +69,10 @@ pub enum StoreError {
     Aborted(String),
     #[error("corrupt row in {table}: {detail}")]
     Corrupt { table: &'static str, detail: String },
+    /// The pass's lease ran out and another took the channel: nothing of
+    /// this pass is recorded any more.
+    #[error("the lease on channel {0} was lost; another pass owns it now")]
+    LeaseLost(String),
 }
 
 /// What the store holds for a variant: to decide whether an import changes it,
@@ -197,7 +201,19 @@ pub struct PushTask {
     pub aspect: Aspect,
     pub desired_version: i64,
     pub done_version: i64,
+    /// Failed attempts since the task last changed (transient failures only).
+    pub attempts: i64,
+    /// Not pushed before this time (backoff after a failure).
+    pub not_before: DateTime<Utc>,
     pub cause: String,
+}
+
+/// Whether a pass got a channel's lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseGrant {
+    Granted,
+    /// Another owner holds it until then.
+    HeldUntil(DateTime<Utc>),
 }
 
 /// What a channel holds for a SKU, as last acknowledged.
@@ -256,6 +272,9 @@ pub struct BatchRecord {
     /// Tasks finished at the version the batch worked on (fenced: a newer
     /// version stays pending).
     pub done: Vec<(String, Aspect, i64)>,
+    /// Tasks that failed in a way that may pass, tried again after the delay
+    /// (unless a newer version arrives first, which is due at once).
+    pub retry: Vec<(String, Aspect, i64, std::time::Duration)>,
     pub log: Vec<LogRow>,
 }
 
@@ -341,18 +360,49 @@ pub trait Store: Send + Sync {
     /// rules or mapping changed gets work for every SKU, in the same transaction.
     async fn register_channels(&self, channels: &[ChannelRegistration]) -> Result<(), StoreError>;
 
-    /// The channel's tasks whose desired version is ahead of the done one.
+    /// The store's clock: the time stored rows are compared with.
+    fn now(&self) -> DateTime<Utc>;
+
+    /// The channel's tasks whose desired version is ahead of the done one,
+    /// due or deferred (see `PushTask::not_before`).
     async fn pending_tasks(&self, channel: &str) -> Result<Vec<PushTask>, StoreError>;
+
+    /// Takes the channel's lease for `ttl` if it is free, has expired or is
+    /// already `owner`'s. Starting a pass under it marks runs the channel's
+    /// previous owner left `running` as `interrupted`.
+    async fn acquire_lease(
+        &self,
+        channel: &str,
+        owner: &str,
+        ttl: std::time::Duration,
+    ) -> Result<LeaseGrant, StoreError>;
+
+    /// Extends a lease `owner` still holds; `false` once it is lost.
+    async fn renew_lease(
+        &self,
+        channel: &str,
+        owner: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError>;
+
+    async fn release_lease(&self, channel: &str, owner: &str) -> Result<(), StoreError>;
+
+    /// An operator's retry: every quarantined SKU of the channel gets work
+    /// again and deferred work is due now. Returns the tasks touched.
+    async fn retry_channel(&self, channel: &str) -> Result<u64, StoreError>;
 
     async fn listing_states(
         &self,
         channel: &str,
     ) -> Result<HashMap<String, ListingState>, StoreError>;
 
-    /// Listing states, finished tasks and log rows of one batch, together.
+    /// Listing states, finished tasks and log rows of one batch, together,
+    /// fenced by the lease: `LeaseLost` (and nothing written) once `owner`
+    /// no longer holds the channel.
     async fn record_batch(
         &self,
         channel: &str,
+        owner: &str,
         run_id: i64,
         batch: &BatchRecord,
     ) -> Result<(), StoreError>;
@@ -457,6 +507,11 @@ pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>, St
 
 /// Page size for bulk statements: well under both engines' bind-parameter limits.
 pub const CHUNK: usize = 500;
+
+/// When a lease taken (or a delay started) at `now` ends.
+fn after(now: DateTime<Utc>, ttl: std::time::Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(1))
+}
 
 fn options_vec(first: Option<String>, second: Option<String>) -> Vec<String> {
     first.into_iter().chain(second).collect()
@@ -634,6 +689,8 @@ mod rows {
         pub aspect: String,
         pub desired_version: i64,
         pub done_version: i64,
+        pub attempts: i64,
+        pub not_before: DateTime<Utc>,
         pub cause: String,
     }
 
@@ -649,6 +706,8 @@ mod rows {
                 sku: c.sku,
                 desired_version: c.desired_version,
                 done_version: c.done_version,
+                attempts: c.attempts,
+                not_before: c.not_before,
                 cause: c.cause,
             })
         }
@@ -781,8 +840,49 @@ mod sql {
     );
 
     pub const PENDING_TASKS: &str = "SELECT channel, sku, aspect, desired_version, done_version, \
-        cause FROM push_tasks WHERE channel = $1 AND desired_version > done_version \
-        ORDER BY sku, aspect";
+        CAST(attempts AS BIGINT) AS attempts, not_before, cause FROM push_tasks \
+        WHERE channel = $1 AND desired_version > done_version ORDER BY sku, aspect";
+
+    /// Backoff after a failure that may pass; a newer version is due at once.
+    pub const RETRY_TASK: &str = "UPDATE push_tasks SET attempts = attempts + 1, \
+        not_before = $5, updated_at = $6 \
+        WHERE channel = $1 AND sku = $2 AND aspect = $3 AND desired_version = $4";
+
+    /// An operator's retry: quarantined SKUs get work again, deferred work is due now.
+    pub const RETRY_QUARANTINED: &str = concat!(
+        "INSERT INTO push_tasks \
+         (channel, sku, aspect, desired_version, not_before, cause, updated_at) \
+         SELECT l.channel, l.sku, a.aspect, 1, $2, 'retry', $2 FROM listing_state l \
+         CROSS JOIN (SELECT 'content' AS aspect UNION ALL SELECT 'price' UNION ALL SELECT 'stock') a \
+         WHERE l.channel = $1 AND l.quarantined",
+        mark_conflict!()
+    );
+
+    pub const RETRY_DEFERRED: &str = "UPDATE push_tasks SET not_before = $2 \
+        WHERE channel = $1 AND desired_version > done_version AND not_before > $2";
+
+    /// Granted when free, expired, or already the owner's.
+    pub const ACQUIRE_LEASE: &str = "INSERT INTO channel_leases (channel, owner, expires_at) \
+        VALUES ($1, $2, $3) ON CONFLICT (channel) DO UPDATE SET owner = excluded.owner, \
+        expires_at = excluded.expires_at \
+        WHERE channel_leases.expires_at <= $4 OR channel_leases.owner = excluded.owner \
+        RETURNING owner";
+
+    pub const LEASE_EXPIRY: &str = "SELECT expires_at FROM channel_leases WHERE channel = $1";
+
+    /// Extends a lease still held; also the fence every record of a pass passes.
+    pub const RENEW_LEASE: &str = "UPDATE channel_leases SET expires_at = $3 \
+        WHERE channel = $1 AND owner = $2 AND expires_at > $4";
+
+    /// Holds the lease row until commit: a record is fenced by the lease.
+    pub const FENCE: &str = "UPDATE channel_leases SET owner = owner \
+        WHERE channel = $1 AND owner = $2 AND expires_at > $3";
+
+    pub const RELEASE_LEASE: &str = "DELETE FROM channel_leases WHERE channel = $1 AND owner = $2";
+
+    /// Runs left `running` by a pass that died (called under the channel's lease).
+    pub const INTERRUPT_RUNS: &str = "UPDATE sync_runs SET status = 'interrupted', \
+        finished_at = $2 WHERE channel = $1 AND status = 'running'";
 
     pub const REGISTER_CHANNEL: &str = "INSERT INTO channels (id, enabled, config_hash, updated_at) \
         VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET enabled = excluded.enabled, \

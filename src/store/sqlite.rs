@@ -22,7 +22,7 @@ use super::{
     PushTask, RunCounts, Sealed, StockMovement, StockRow, Store, StoreError, StoredProduct,
     VariantRecord, VariantState, Violation, refused, sql, unknown_sku_or,
 };
-use super::{ChannelHealth, ChannelRegistration, LogEntry, LogFilter};
+use super::{ChannelHealth, ChannelRegistration, LeaseGrant, LogEntry, LogFilter, after};
 use crate::catalogue::model::Product;
 use crate::clock::Clock;
 use crate::inventory::NewMovement;
@@ -159,6 +159,85 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    async fn acquire_lease(
+        &self,
+        channel: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<LeaseGrant, StoreError> {
+        let now = self.clock.now();
+        let mut tx = self.begin_write().await?;
+        let granted: Option<String> = sqlx::query_scalar(sql::ACQUIRE_LEASE)
+            .bind(channel)
+            .bind(owner)
+            .bind(after(now, ttl))
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let grant = match granted {
+            Some(_) => LeaseGrant::Granted,
+            None => LeaseGrant::HeldUntil(
+                sqlx::query_scalar(sql::LEASE_EXPIRY)
+                    .bind(channel)
+                    .fetch_one(&mut *tx)
+                    .await?,
+            ),
+        };
+        tx.commit().await?;
+        Ok(grant)
+    }
+
+    async fn renew_lease(
+        &self,
+        channel: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let mut tx = self.begin_write().await?;
+        let renewed = sqlx::query(sql::RENEW_LEASE)
+            .bind(channel)
+            .bind(owner)
+            .bind(after(now, ttl))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(renewed == 1)
+    }
+
+    async fn release_lease(&self, channel: &str, owner: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(sql::RELEASE_LEASE)
+            .bind(channel)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn retry_channel(&self, channel: &str) -> Result<u64, StoreError> {
+        let now = self.clock.now();
+        let mut tx = self.begin_write().await?;
+        let mut touched = 0;
+        for statement in [sql::RETRY_QUARANTINED, sql::RETRY_DEFERRED] {
+            touched += sqlx::query(statement)
+                .bind(channel)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(touched)
+    }
+
     async fn pending_tasks(&self, channel: &str) -> Result<Vec<PushTask>, StoreError> {
         let rows: Vec<TaskCols> = sqlx::query_as(sql::PENDING_TASKS)
             .bind(channel)
@@ -181,11 +260,22 @@ impl Store for SqliteStore {
     async fn record_batch(
         &self,
         channel: &str,
+        owner: &str,
         run_id: i64,
         batch: &BatchRecord,
     ) -> Result<(), StoreError> {
         let now = self.clock.now();
         let mut tx = self.begin_write().await?;
+        let held = sqlx::query(sql::FENCE)
+            .bind(channel)
+            .bind(owner)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if held == 0 {
+            return Err(StoreError::LeaseLost(channel.to_string()));
+        }
         for state in &batch.states {
             sqlx::query(sql::SAVE_LISTING_STATE)
                 .bind(channel)
@@ -209,6 +299,17 @@ impl Store for SqliteStore {
                 .bind(sku)
                 .bind(aspect.as_str())
                 .bind(version)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (sku, aspect, version, delay) in &batch.retry {
+            sqlx::query(sql::RETRY_TASK)
+                .bind(channel)
+                .bind(sku)
+                .bind(aspect.as_str())
+                .bind(version)
+                .bind(after(now, *delay))
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
@@ -262,6 +363,11 @@ impl Store for SqliteStore {
 
     async fn start_run(&self, channel: &str, kind: &str, trigger: &str) -> Result<i64, StoreError> {
         let mut tx = self.begin_write().await?;
+        sqlx::query(sql::INTERRUPT_RUNS)
+            .bind(channel)
+            .bind(self.clock.now())
+            .execute(&mut *tx)
+            .await?;
         let id: i64 = sqlx::query_scalar(sql::START_RUN)
             .bind(channel)
             .bind(kind)

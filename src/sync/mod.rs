@@ -10,11 +10,12 @@ mod render;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chosync_connector::ConnectorError;
 use chosync_connector::dto::{PriceSet, RemoteListing, RemoteRef, RemoteVariant, StockSet};
 use chosync_connector::events::AttemptEvent;
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::Serialize;
 
@@ -22,7 +23,8 @@ use crate::channels::ChannelSettings;
 use crate::channels::client::ChannelClient;
 use crate::channels::mapping::Mapping;
 use crate::store::{
-    Aspect, BatchRecord, CatalogueRow, ListingState, LogRow, PushTask, RunCounts, Store, StoreError,
+    Aspect, BatchRecord, CatalogueRow, LeaseGrant, ListingState, LogRow, PushTask, RunCounts,
+    Store, StoreError,
 };
 pub use calls::CallLog;
 use calls::UNSCOPED;
@@ -82,6 +84,9 @@ pub struct Options {
     pub kind: Kind,
     /// Push even what the blast-radius guard would refuse.
     pub force: bool,
+    /// How long the channel's lease lasts without renewal: a pass that died
+    /// holds the channel this long at most.
+    pub lease: Duration,
     pub progress: Arc<dyn SyncProgress>,
 }
 
@@ -91,10 +96,15 @@ impl Options {
             trigger: trigger.to_string(),
             kind: Kind::All,
             force: false,
+            lease: DEFAULT_LEASE,
             progress: Arc::new(Quiet),
         }
     }
 }
+
+/// Long enough to ride out a slow database; short enough that a dead pass
+/// holds up its channel for a minute at most.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -103,6 +113,14 @@ pub enum SyncError {
     /// The blast-radius guard stopped the pass before any call.
     #[error("{0}")]
     Refused(String),
+    /// Another pass (this process or another) holds the channel.
+    #[error(
+        "channel {channel} is being synced by another pass (its lease runs until {until}); try again later"
+    )]
+    Busy {
+        channel: String,
+        until: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -111,6 +129,8 @@ pub struct SyncSummary {
     pub run_id: i64,
     #[serde(flatten)]
     pub counts: RunCounts,
+    /// Work waiting after a failure, not due yet (`sync --retry` takes it now).
+    pub deferred: usize,
     pub seconds: f64,
 }
 
@@ -126,6 +146,8 @@ pub struct Channel<'a> {
 /// The work of one pass, gathered before any call.
 struct Pass {
     run_id: i64,
+    /// The lease every record of the pass is fenced by.
+    owner: String,
     tasks: HashMap<(String, Aspect), PushTask>,
     rows: BTreeMap<String, CatalogueRow>,
     /// Each product's SKUs, in their catalogue order.
@@ -137,16 +159,56 @@ struct Pass {
     progress: Arc<dyn SyncProgress>,
     /// The channel's listings by SKU and listing SKU, once read (for adoption).
     remote: Option<HashMap<String, RemoteListing>>,
+    /// Tasks not due yet (backoff after a failure).
+    deferred: usize,
 }
 
+/// Runs one pass under the channel's lease, renewed while it runs: a pass
+/// that loses it stops, and one that dies leaves the channel to the next
+/// pass once the lease runs out (its unfinished work still pending).
 pub async fn sync_channel(
     store: &dyn Store,
     channel: &Channel<'_>,
     options: &Options,
 ) -> Result<SyncSummary, SyncError> {
+    let id = channel.settings.id.as_str();
+    let owner = uuid::Uuid::now_v7().to_string();
+    if let LeaseGrant::HeldUntil(until) = store.acquire_lease(id, &owner, options.lease).await? {
+        return Err(SyncError::Busy {
+            channel: id.to_string(),
+            until,
+        });
+    }
+    let renew = async {
+        loop {
+            tokio::time::sleep(options.lease / 3).await;
+            match store.renew_lease(id, &owner, options.lease).await {
+                Ok(true) => {}
+                Ok(false) => return StoreError::LeaseLost(id.to_string()),
+                // Tried again at the next tick; the lease outlives two misses.
+                Err(err) => tracing::warn!(channel = id, %err, "lease renewal failed"),
+            }
+        }
+    };
+    let result = tokio::select! {
+        result = run_pass(store, channel, options, &owner) => result,
+        lost = renew => Err(SyncError::Store(lost)),
+    };
+    // A pass that lost its lease has nothing to release.
+    store.release_lease(id, &owner).await?;
+    result
+}
+
+async fn run_pass(
+    store: &dyn Store,
+    channel: &Channel<'_>,
+    options: &Options,
+    owner: &str,
+) -> Result<SyncSummary, SyncError> {
     let started = Instant::now();
     let id = channel.settings.id.as_str();
     let mut pass = gather(store, id, options.kind).await?;
+    pass.owner = owner.to_string();
     let refusal = plan::plan(&pass, channel.settings, channel.client).guard();
     pass.run_id = store
         .start_run(id, options.kind.as_str(), &options.trigger)
@@ -175,6 +237,7 @@ pub async fn sync_channel(
         channel: id.to_string(),
         run_id: pass.run_id,
         counts: pass.counts,
+        deferred: pass.deferred,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -192,11 +255,15 @@ pub async fn plan_channel(
 
 /// The pending work of `kind`, with the catalogue rows and listing states it needs.
 async fn gather(store: &dyn Store, id: &str, kind: Kind) -> Result<Pass, StoreError> {
-    let tasks: HashMap<(String, Aspect), PushTask> = store
+    let now = store.now();
+    let (tasks, deferred): (Vec<PushTask>, Vec<PushTask>) = store
         .pending_tasks(id)
         .await?
         .into_iter()
         .filter(|t| kind.takes(t.aspect))
+        .partition(|t| t.not_before <= now);
+    let tasks: HashMap<(String, Aspect), PushTask> = tasks
+        .into_iter()
         .map(|t| ((t.sku.clone(), t.aspect), t))
         .collect();
     let wanted: BTreeSet<String> = tasks.keys().map(|(sku, _)| sku.clone()).collect();
@@ -232,6 +299,8 @@ async fn gather(store: &dyn Store, id: &str, kind: Kind) -> Result<Pass, StoreEr
         .collect();
     Ok(Pass {
         run_id: 0,
+        owner: String::new(),
+        deferred: deferred.len(),
         tasks,
         rows,
         products,
@@ -309,7 +378,11 @@ impl Pass {
         call: u64,
     ) -> Result<(), StoreError> {
         let events = channel.events.take(call);
-        if events.is_empty() && batch.states.is_empty() && batch.done.is_empty() {
+        if events.is_empty()
+            && batch.states.is_empty()
+            && batch.done.is_empty()
+            && batch.retry.is_empty()
+        {
             return Ok(());
         }
         self.counts.calls += events.len() as i64;
@@ -319,7 +392,7 @@ impl Pass {
             .count() as i64;
         batch.log = events.iter().map(|e| log_row(e, skus, cause)).collect();
         store
-            .record_batch(&channel.settings.id, self.run_id, &batch)
+            .record_batch(&channel.settings.id, &self.owner, self.run_id, &batch)
             .await?;
         for state in batch.states {
             self.states.insert(state.sku.clone(), state);
@@ -507,8 +580,9 @@ async fn prepare(
         Ok(rendered) => rendered,
         Err(RenderError::Store(err)) => return Err(err),
         Err(RenderError::Failed(err)) => {
+            let tasks = pending(pass, &[Aspect::Content, Aspect::Price, Aspect::Stock]);
             let skus_of = rows.iter().map(|r| r.variant.sku.as_str());
-            settle_failure(pass, &mut batch, Aspect::Content, &err, skus_of, &[]);
+            settle_failure(pass, &mut batch, Aspect::Content, &err, skus_of, &tasks);
             pass.record(store, channel, batch, &skus, &cause).await?;
             return Ok(None);
         }
@@ -524,8 +598,9 @@ async fn prepare(
         match adopt(channel, pass, &rows).await {
             Ok(found) => found,
             Err(err) => {
+                let tasks = pending(pass, &[Aspect::Content, Aspect::Price, Aspect::Stock]);
                 let skus_of = rows.iter().map(|r| r.variant.sku.as_str());
-                settle_failure(pass, &mut batch, Aspect::Content, &err, skus_of, &[]);
+                settle_failure(pass, &mut batch, Aspect::Content, &err, skus_of, &tasks);
                 pass.record(store, channel, batch, &skus, &cause).await?;
                 return Ok(None);
             }
@@ -698,15 +773,16 @@ async fn adopt(
         .find_map(|key| index.and_then(|i| i.get(key)).cloned()))
 }
 
-/// A failed call: a refusal quarantines its SKUs (their work is settled until
-/// their data changes); anything else leaves the work pending for the next pass.
+/// A failed call: a refusal quarantines its SKUs (their `tasks` are settled
+/// until their data changes); anything else leaves the tasks pending, tried
+/// again after a backoff that grows with each failure.
 fn settle_failure<'a>(
     pass: &mut Pass,
     batch: &mut BatchRecord,
     aspect: Aspect,
     err: &ConnectorError,
     skus: impl Iterator<Item = &'a str>,
-    settled: &[(String, Aspect, i64)],
+    tasks: &[(String, Aspect, i64)],
 ) {
     match err {
         ConnectorError::Rejected { .. } | ConnectorError::NotFound(_) => {
@@ -716,7 +792,7 @@ fn settle_failure<'a>(
                 batch.states.push(state);
                 pass.counts.quarantined += 1;
             }
-            batch.done.extend(settled.iter().cloned());
+            batch.done.extend(tasks.iter().cloned());
         }
         _ => {
             for sku in skus {
@@ -728,8 +804,21 @@ fn settle_failure<'a>(
                 batch.states.push(state);
                 pass.counts.failed += 1;
             }
+            for (sku, task_aspect, version) in tasks {
+                let attempts = pass.task(sku, *task_aspect).map_or(0, |t| t.attempts);
+                let delay = backoff(attempts);
+                batch
+                    .retry
+                    .push((sku.clone(), *task_aspect, *version, delay));
+            }
         }
     }
+}
+
+/// Half a minute after the first failure, doubling up to an hour.
+pub fn backoff(failures_before: i64) -> Duration {
+    let doublings = u32::try_from(failures_before.clamp(0, 7)).unwrap_or(7);
+    (Duration::from_secs(30) * 2u32.pow(doublings)).min(Duration::from_secs(3600))
 }
 
 /// The platform's view of a product's listing, from the acknowledged states.

@@ -27,6 +27,8 @@ pub struct Plan {
     pub stocks: Vec<Change>,
     /// Work whose value the channel already shows: settled without a call.
     pub unchanged: usize,
+    /// Work waiting after a failure, not due yet (not in this plan).
+    pub deferred: usize,
     /// SKUs listed and live on the channel.
     pub live: usize,
     /// Live SKUs whose shown stock would drop to zero.
@@ -71,6 +73,7 @@ pub(super) fn plan(pass: &Pass, settings: &ChannelSettings, client: &ChannelClie
         prices: Vec::new(),
         stocks: Vec::new(),
         unchanged: 0,
+        deferred: pass.deferred,
         live: pass
             .states
             .values()
