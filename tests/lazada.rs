@@ -208,6 +208,7 @@ fn draft(product: &str, image: &str, sizes: &[&str], packs: &[&str], stock: i64)
         logistics: vec![],
         option_names,
         variants,
+        listed: true,
     }
 }
 
@@ -687,4 +688,31 @@ async fn pushes_are_verified_and_forgeries_refused() {
         w.lazada.verify_webhook(&headers, &forged),
         Err(ConnectorError::Unauthorized(_))
     ));
+}
+
+#[tokio::test]
+async fn an_unlisted_draft_sets_its_skus_inactive_and_a_listed_one_active_again() {
+    let w = world().await;
+    let image = w.image().await;
+    let mut draft = draft("HD", &image, &["500 g", "1 kg"], &[""], 6);
+    let listing = w
+        .lazada
+        .upsert_listing(&draft, None)
+        .await
+        .expect("create");
+    assert_eq!(w.sku("HD-500g").await["Status"], "active");
+    draft.listed = false;
+    w.lazada
+        .upsert_listing(&draft, Some(&listing))
+        .await
+        .expect("delist");
+    for sku in ["HD-500g", "HD-1kg"] {
+        assert_eq!(w.sku(sku).await["Status"], "inactive", "{sku}");
+    }
+    draft.listed = true;
+    w.lazada
+        .upsert_listing(&draft, Some(&listing))
+        .await
+        .expect("relist");
+    assert_eq!(w.sku("HD-1kg").await["Status"], "active");
 }

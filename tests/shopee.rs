@@ -197,6 +197,7 @@ fn oil_draft(image: &str) -> ListingDraft {
         logistics: vec!["50018".into()],
         option_names: vec!["Dung tích".into(), "Đóng gói".into()],
         variants,
+        listed: true,
     }
 }
 
@@ -219,6 +220,7 @@ fn single_draft(image: &str, sku: &str) -> ListingDraft {
             price: 65_000,
             stock: 300,
         }],
+        listed: true,
     }
 }
 

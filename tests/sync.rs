@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chosync::channels::ChannelSettings;
-use chosync::clock::Clock;
 use chosync::channels::client::ChannelClient;
 use chosync::channels::mapping::Mapping;
+use chosync::clock::Clock;
 use chosync::inventory::{MovementKind, NewMovement};
 use chosync::secrets::{EncryptedCredentials, SecretBox};
 use chosync::store::ChannelRegistration;
@@ -564,7 +564,8 @@ async fn the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it(db: 
         panic!("not refused: {err}");
     };
     assert!(
-        reason.contains("6 of 26 live listings") && reason.contains("--force"),
+        reason.contains("set the stock of 6 and delist 0 of 26 live listings")
+            && reason.contains("--force"),
         "{reason}"
     );
     assert_eq!(s.calls("/api/v2/product/update_stock").await, stock_calls);
@@ -761,7 +762,148 @@ async fn a_pass_that_dies_mid_push_leaves_its_work_to_the_next_after_its_lease(d
     );
 }
 
+/// A product made inactive in the catalogue is taken off sale (kept, not
+/// deleted) and put back on sale once active again; an inactive product that
+/// was never listed is not created. Delisting many at once meets the guard.
+async fn an_inactive_product_is_delisted_and_relisted_when_active_again(db: &TestDb) {
+    use chosync::sync::{Kind, SyncError, plan_channel};
+    let s = setup(db).await;
+    db.import(&demo_catalogue()).await.expect("import");
+    let status = |rows: &[(&str, &str, &str, i64, &str)]| {
+        let mut text = String::from("product_id,name,sku,price,status\n");
+        for (product, name, sku, price, status) in rows {
+            text.push_str(&format!("{product},{name},{sku},{price},{status}\n"));
+        }
+        file("status.csv", &text)
+    };
+    let sync =
+        || async { sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test")).await };
+    let item = |items: &[Value], sku: &str| {
+        items
+            .iter()
+            .find(|i| i["item_sku"] == sku)
+            .cloned()
+            .unwrap_or_else(|| panic!("no item {sku}"))
+    };
+    let leaf = [("LA-KHOI", "Lá khôi tía khô", "LKT-200G", 95000, "inactive")];
+    let (_d, path) = status(&leaf);
+    db.import(&path).await.expect("inactive");
+    let first = sync().await.expect("first sync");
+    let items = s.items().await;
+    assert_eq!(items.len(), 11, "the inactive product is not created");
+    assert!(items.iter().all(|i| i["item_sku"] != "LA-KHOI"));
+    assert!(first.counts.skipped >= 1, "{first:?}");
+    let leaf_state = listing_states(db).await.remove("LKT-200G");
+    assert!(
+        leaf_state.as_ref().is_none_or(|s| s.listing_id.is_none()),
+        "{leaf_state:?}"
+    );
+
+    let noodles = [
+        (
+            "MIEN-DONG",
+            "Miến dong Côn Minh",
+            "MD-500G",
+            65000,
+            "inactive",
+        ),
+        (
+            "MIEN-DONG",
+            "Miến dong Côn Minh",
+            "MD-1KG",
+            120000,
+            "inactive",
+        ),
+    ];
+    let (_d, path) = status(&noodles);
+    db.import(&path).await.expect("inactive");
+    let plan = plan_channel(db.store.as_ref(), &s.settings, &s.client, Kind::All)
+        .await
+        .expect("plan");
+    let delists: Vec<&str> = plan.delists.iter().map(|l| l.product_id.as_str()).collect();
+    assert_eq!(delists, ["MIEN-DONG"], "{plan:?}");
+    assert_eq!((plan.delisted, plan.live, plan.min_calls), (2, 25, 1));
+    assert!(plan.content_updates.is_empty() && plan.guard().is_none());
+    let updates = s.calls("/api/v2/product/update_item").await;
+    sync().await.expect("delist");
+    assert_eq!(s.calls("/api/v2/product/update_item").await - updates, 1);
+    assert_eq!(item(&s.items().await, "MIEN-DONG")["status"], "UNLIST");
+    let states = listing_states(db).await;
+    assert_eq!(
+        (
+            states["MD-500G"].status.as_str(),
+            states["MD-1KG"].status.as_str()
+        ),
+        ("delisted", "delisted")
+    );
+    let again = sync().await.expect("again");
+    assert_eq!(again.counts.calls, 0, "{again:?}");
+
+    // Active again: back on sale; the leaf is created now.
+    let back = [
+        (
+            "MIEN-DONG",
+            "Miến dong Côn Minh",
+            "MD-500G",
+            65000,
+            "active",
+        ),
+        (
+            "MIEN-DONG",
+            "Miến dong Côn Minh",
+            "MD-1KG",
+            120000,
+            "active",
+        ),
+        ("LA-KHOI", "Lá khôi tía khô", "LKT-200G", 95000, "active"),
+    ];
+    let (_d, path) = status(&back);
+    db.import(&path).await.expect("active");
+    sync().await.expect("relist");
+    let items = s.items().await;
+    assert_eq!(item(&items, "MIEN-DONG")["status"], "NORMAL");
+    assert_eq!(item(&items, "LKT-200G")["status"], "NORMAL");
+    assert_eq!(listing_states(db).await["MD-500G"].status, "live");
+
+    // Seven of 26 live SKUs taken off sale at once: more than the guard allows.
+    let many = [
+        (
+            "TRA-SHAN",
+            "Trà Shan tuyết Bằng Phúc",
+            "SHAN-XANH-100G",
+            180000,
+            "inactive",
+        ),
+        (
+            "MAT-ONG",
+            "Mật ong rừng Ba Bể",
+            "MO-250ML",
+            150000,
+            "inactive",
+        ),
+    ];
+    let (_d, path) = status(&many);
+    db.import(&path).await.expect("inactive");
+    let refused = sync().await.expect_err("refused");
+    let SyncError::Refused(reason) = refused else {
+        panic!("not refused: {refused}");
+    };
+    assert!(reason.contains("delist 7 of 26 live listings"), "{reason}");
+    assert_eq!(item(&s.items().await, "TRA-SHAN")["status"], "NORMAL");
+    let forced = Options {
+        force: true,
+        ..Options::new("test")
+    };
+    sync_channel(db.store.as_ref(), &s.channel(), &forced)
+        .await
+        .expect("forced");
+    let items = s.items().await;
+    assert_eq!(item(&items, "TRA-SHAN")["status"], "UNLIST");
+    assert_eq!(item(&items, "MAT-ONG")["status"], "UNLIST");
+}
+
 on_both_engines!(
+    an_inactive_product_is_delisted_and_relisted_when_active_again,
     a_first_sync_lists_the_catalogue_and_a_second_makes_no_call,
     one_price_change_is_one_call_and_a_burst_of_stock_changes_one_push,
     an_unmapped_category_quarantines_its_products_only,

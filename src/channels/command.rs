@@ -372,10 +372,11 @@ pub(crate) async fn plan(
 
 fn print_plan(plan: &crate::sync::Plan) {
     say!(
-        "{}: create {} listings, update {}, {} price and {} stock changes, {} unchanged; at least {} calls",
+        "{}: create {} listings, update {}, delist {}, {} price and {} stock changes, {} unchanged; at least {} calls",
         plan.channel,
         plan.creates.len(),
         plan.content_updates.len(),
+        plan.delists.len(),
         plan.prices.len(),
         plan.stocks.len(),
         plan.unchanged,
@@ -391,6 +392,13 @@ fn print_plan(plan: &crate::sync::Plan) {
     for listing in &plan.content_updates {
         say!(
             "  update  {} ({})",
+            listing.product_id,
+            listing.skus.join(", ")
+        );
+    }
+    for listing in &plan.delists {
+        say!(
+            "  delist  {} ({})",
             listing.product_id,
             listing.skus.join(", ")
         );

@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::Serialize;
 
+use crate::catalogue::model::Status;
 use crate::channels::ChannelSettings;
 use crate::channels::client::ChannelClient;
 use crate::channels::mapping::Mapping;
@@ -567,6 +568,19 @@ async fn prepare(
         batch.done = pending(pass, &[Aspect::Content, Aspect::Price, Aspect::Stock]);
         pass.counts.quarantined += rows.len() as i64;
     };
+    let active = rows
+        .first()
+        .is_some_and(|r| r.product.status == Status::Active);
+    let half_made = rows
+        .iter()
+        .any(|r| pass.state(&r.variant.sku).status == "creating");
+    if creating && !active && !half_made {
+        // Inactive and never listed here: nothing to list, nothing to take off sale.
+        batch.done = pending(pass, &[Aspect::Content, Aspect::Price, Aspect::Stock]);
+        pass.counts.skipped += rows.len() as i64;
+        pass.record(store, channel, batch, &skus, &cause).await?;
+        return Ok(None);
+    }
     if let Some((sku, owner)) = pass.moved_sku(product_id) {
         let reason = format!(
             "SKU {sku} is listed on {} as part of product {owner}; remove it from that listing on the platform, then re-import",
@@ -619,6 +633,21 @@ async fn prepare(
         Some(remote_of(pass, &rows))
     };
     let adopted = creating && existing.is_some();
+    if creating && !active && !adopted {
+        // A create cut off before it reached the platform, then deactivated.
+        batch.done = pending(pass, &[Aspect::Content, Aspect::Price, Aspect::Stock]);
+        batch.states = rows
+            .iter()
+            .map(|r| {
+                let mut state = pass.state(&r.variant.sku);
+                state.status = "pending".into();
+                state
+            })
+            .collect();
+        pass.counts.skipped += rows.len() as i64;
+        pass.record(store, channel, batch, &skus, &cause).await?;
+        return Ok(None);
+    }
     if creating && !adopted {
         // Marked before the call: if the pass dies mid-create, the next one
         // looks for the listing before creating it again.
@@ -707,7 +736,8 @@ async fn finish(
                 }
                 clear(&mut state, Aspect::Content);
                 if !state.quarantined {
-                    state.status = "live".into();
+                    let listed = job.rendered.draft.listed;
+                    state.status = if listed { "live" } else { "delisted" }.into();
                 }
                 batch.states.push(state);
                 pass.counts.pushed += 1;

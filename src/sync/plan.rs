@@ -9,11 +9,12 @@ use chosync_connector::BatchScope;
 use serde::Serialize;
 
 use super::Pass;
+use crate::catalogue::model::Status;
 use crate::channels::ChannelSettings;
 use crate::channels::client::ChannelClient;
 use crate::store::Aspect;
 
-/// Share of a channel's live listings a pass may zero without `--force`.
+/// Share of a channel's live listings a pass may zero or delist without `--force`.
 pub const GUARD_PERCENT: usize = 20;
 
 #[derive(Debug, Clone, Serialize)]
@@ -23,6 +24,8 @@ pub struct Plan {
     pub creates: Vec<PlannedListing>,
     /// Listed products whose content has work (unchanged ones cost no call).
     pub content_updates: Vec<PlannedListing>,
+    /// Listed products made inactive in the catalogue: taken off sale.
+    pub delists: Vec<PlannedListing>,
     pub prices: Vec<Change>,
     pub stocks: Vec<Change>,
     /// Work whose value the channel already shows: settled without a call.
@@ -33,6 +36,8 @@ pub struct Plan {
     pub live: usize,
     /// Live SKUs whose shown stock would drop to zero.
     pub zeroed: usize,
+    /// Live SKUs the delists take off sale.
+    pub delisted: usize,
     /// The fewest calls these changes take (creates count one call each;
     /// platforms that add variations in a second step take more).
     pub min_calls: usize,
@@ -54,11 +59,12 @@ pub struct Change {
 impl Plan {
     /// Why the pass must not run without `--force`, if it must not.
     pub fn guard(&self) -> Option<String> {
-        (self.live > 0 && self.zeroed * 100 > self.live * GUARD_PERCENT).then(|| {
+        let hit = self.zeroed + self.delisted;
+        (self.live > 0 && hit * 100 > self.live * GUARD_PERCENT).then(|| {
             format!(
-                "{}: this sync would set the stock of {} of {} live listings to 0 (more than {GUARD_PERCENT} %); \
+                "{}: this sync would set the stock of {} and delist {} of {} live listings (together more than {GUARD_PERCENT} %); \
                  check the catalogue and stock rule with `chosync plan --channel {}`, then run `chosync sync --force` if it is intended",
-                self.channel, self.zeroed, self.live, self.channel
+                self.channel, self.zeroed, self.delisted, self.live, self.channel
             )
         })
     }
@@ -70,6 +76,7 @@ pub(super) fn plan(pass: &Pass, settings: &ChannelSettings, client: &ChannelClie
         channel: settings.id.clone(),
         creates: Vec::new(),
         content_updates: Vec::new(),
+        delists: Vec::new(),
         prices: Vec::new(),
         stocks: Vec::new(),
         unchanged: 0,
@@ -80,6 +87,7 @@ pub(super) fn plan(pass: &Pass, settings: &ChannelSettings, client: &ChannelClie
             .filter(|s| s.listing_id.is_some() && s.status == "live")
             .count(),
         zeroed: 0,
+        delisted: 0,
         min_calls: 0,
     };
     let products: BTreeSet<&str> = pass
@@ -98,8 +106,26 @@ pub(super) fn plan(pass: &Pass, settings: &ChannelSettings, client: &ChannelClie
             product_id: product_id.to_string(),
             skus,
         };
+        let active = pass
+            .product_rows(product_id)
+            .first()
+            .is_some_and(|r| r.product.status == Status::Active);
         if !pass.listed(product_id) {
-            plan.creates.push(listing);
+            if active {
+                plan.creates.push(listing);
+            }
+        } else if !active
+            && listing
+                .skus
+                .iter()
+                .any(|sku| pass.state(sku).status != "delisted")
+        {
+            plan.delisted += listing
+                .skus
+                .iter()
+                .filter(|sku| pass.state(sku).status == "live")
+                .count();
+            plan.delists.push(listing);
         } else if listing
             .skus
             .iter()
@@ -108,6 +134,12 @@ pub(super) fn plan(pass: &Pass, settings: &ChannelSettings, client: &ChannelClie
             plan.content_updates.push(listing);
         }
     }
+    // A SKU both zeroed and delisted counts once, as delisted.
+    let delisting: BTreeSet<&str> = plan
+        .delists
+        .iter()
+        .flat_map(|l| l.skus.iter().map(String::as_str))
+        .collect();
     // Listing per SKU, to count calls on platforms that batch per listing.
     let mut price_listings: BTreeMap<String, usize> = BTreeMap::new();
     let mut stock_listings: BTreeMap<String, usize> = BTreeMap::new();
@@ -139,6 +171,7 @@ pub(super) fn plan(pass: &Pass, settings: &ChannelSettings, client: &ChannelClie
         }
         if *aspect == Aspect::Stock
             && new == 0
+            && !delisting.contains(sku.as_str())
             && old.is_none_or(|o| o > 0)
             && state.status == "live"
         {
@@ -162,6 +195,7 @@ pub(super) fn plan(pass: &Pass, settings: &ChannelSettings, client: &ChannelClie
     };
     plan.min_calls = plan.creates.len()
         + plan.content_updates.len()
+        + plan.delists.len()
         + calls(&price_listings, capabilities.price_batch)
         + calls(&stock_listings, capabilities.stock_batch);
     plan

@@ -8,6 +8,7 @@ use chosync_connector::dto::{ListingDraft, VariantDraft};
 use sha2::{Digest, Sha256};
 
 use super::{Channel, RenderError};
+use crate::catalogue::model::Status;
 use crate::channels::client::ChannelClient;
 use crate::store::{CatalogueRow, Store};
 
@@ -100,6 +101,7 @@ pub async fn listing(
         logistics: channel.mapping.logistics.clone(),
         option_names: product.option_names.clone(),
         variants,
+        listed: product.status == Status::Active,
     };
     let content_hash = content_hash(&draft);
     Ok(Rendered {

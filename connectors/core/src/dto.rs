@@ -29,6 +29,17 @@ pub struct ListingDraft {
     /// Up to two option axes; every variant has one value per axis.
     pub option_names: Vec<String>,
     pub variants: Vec<VariantDraft>,
+    /// For sale. `false` keeps the listing but takes it off sale (the
+    /// product is inactive in the catalogue); `true` puts it back.
+    pub listed: bool,
+}
+
+impl ListingDraft {
+    /// The platform status word for the listing's sale state, for platforms
+    /// that have the pair (Shopee's `item_status`).
+    pub fn on_sale<'a>(&self, listed: &'a str, unlisted: &'a str) -> &'a str {
+        if self.listed { listed } else { unlisted }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -564,7 +564,10 @@ fn product_payload(draft: &ListingDraft, existing: Option<(i64, &RemoteListing)>
                 sku["saleProp"] = Value::Object(sale_props);
             }
             match existing.and_then(|(_, listing)| listing.variant(&variant.sku)) {
-                Some(remote) => sku["SkuId"] = json!(remote.variant_id),
+                Some(remote) => {
+                    sku["SkuId"] = json!(remote.variant_id);
+                    sku["Status"] = json!(if draft.listed { "active" } else { "inactive" });
+                }
                 None => {
                     // Price and stock of existing SKUs go through their own calls.
                     sku["price"] = json!(variant.price.to_string());

@@ -397,10 +397,10 @@ impl Shopee {
         }
         self.shop_post::<Value>(
             &ep::UPDATE_ITEM,
-            json!({ "item_id": item_id, "item_status": "NORMAL" }),
+            json!({ "item_id": item_id, "item_status": draft.on_sale("NORMAL", "UNLIST") }),
         )
         .await?;
-        listing.status = "NORMAL".into();
+        listing.status = draft.on_sale("NORMAL", "UNLIST").into();
         Ok(listing)
     }
 
@@ -492,11 +492,9 @@ impl Shopee {
             });
         }
         let mut body = update_item_body(item_id, draft);
-        if existing.status == "UNLIST" {
-            // Unlisted is how a create cut off before its last step leaves an
-            // item; the catalogue says it is for sale.
-            body["item_status"] = json!("NORMAL");
-        }
+        // Also puts on sale an item a create cut off before its last step
+        // left unlisted.
+        body["item_status"] = json!(draft.on_sale("NORMAL", "UNLIST"));
         self.shop_post::<Value>(&ep::UPDATE_ITEM, body).await?;
         self.listing(item_id).await
     }
@@ -720,7 +718,7 @@ fn add_item_body(draft: &ListingDraft, listing_sku: &str) -> Value {
         "category_id": draft.category_id.parse::<i64>().unwrap_or(0),
         "image": { "image_id_list": draft.images },
         "item_sku": listing_sku,
-        "item_status": if with_tiers { "UNLIST" } else { "NORMAL" },
+        "item_status": if with_tiers { "UNLIST" } else { draft.on_sale("NORMAL", "UNLIST") },
         "condition": "NEW",
         "logistic_info": draft.logistics.iter().map(|id| json!({
             "logistic_id": id.parse::<i64>().unwrap_or(0),
