@@ -29,6 +29,8 @@ macro_rules! catalogue_query {
     };
 }
 
+#[macro_use]
+mod shared;
 mod postgres;
 mod sqlite;
 
