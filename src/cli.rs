@@ -338,6 +338,15 @@ async fn execute(
                 let store = open(url).await?;
                 problems
                     .extend(crate::channels::unmapped_categories(settings, store.as_ref()).await?);
+                // Asking the platforms needs a configuration that holds up.
+                if problems.is_empty() {
+                    let check =
+                        crate::channels::command::missing_attributes(settings, &store).await?;
+                    for note in &check.notes {
+                        eprintln!("note: {note}");
+                    }
+                    problems.extend(check.problems);
+                }
             }
             if !problems.is_empty() {
                 return Err(Failure::invalid(problems));

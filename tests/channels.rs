@@ -174,17 +174,49 @@ fn a_shopee_channel_is_connected_and_authorized_against_the_sandbox() {
     std::fs::write(
         &config,
         format!(
-            "[secrets]\nkey_file = \"{key}\"\n\n[[channels]]\nid = \"shopee-demo\"\nplatform = \"shopee\"\nbase_url = \"{base}\"\npartner_id = {partner}\npartner_key = {{ env = \"SANDBOX_PARTNER_KEY\" }}\nshop_id = {shop}\nredirect_url = \"https://chosync.example.vn/authorized\"\nmapping = \"{mappings}/shopee-demo.toml\"\n",
+            "[secrets]\nkey_file = \"{key}\"\n\n[[channels]]\nid = \"shopee-demo\"\nplatform = \"shopee\"\nbase_url = \"{base}\"\npartner_id = {partner}\npartner_key = {{ env = \"SANDBOX_PARTNER_KEY\" }}\nshop_id = {shop}\nredirect_url = \"https://chosync.example.vn/authorized\"\nmapping = \"{mapping}\"\n",
             key = dir.path().join("chosync.key").display(),
             base = sandbox.announced["base_url"].as_str().expect("base"),
             partner = credentials["partner_id"],
             shop = credentials["shop_id"],
-            mappings = mappings().display(),
+            mapping = dir.path().join("mapping.toml").display(),
         ),
     )
     .expect("write");
+    // Every category the sample uses is mapped; the oils lack the attribute
+    // the platform makes mandatory for their category.
+    let foods = ["Đồ khô", "Trà", "Mật ong", "Hạt", "Gạo", "Đồ ăn vặt"]
+        .iter()
+        .zip(100_210..)
+        .map(|(name, id)| {
+            format!("[categories.\"Thực phẩm > {name}\"]\nid = \"{id}\"\nattributes = {{ \"100095\" = \"12 tháng\" }}\n")
+        })
+        .collect::<String>();
+    let mapping = |oils: &str| {
+        let text = format!(
+            "logistics = [\"50018\"]\n[categories.\"Sức khỏe > Tinh dầu\"]\nid = \"100150\"\n{oils}\n[categories.\"Sức khỏe > Thảo dược\"]\nid = \"100151\"\n{foods}"
+        );
+        std::fs::write(dir.path().join("mapping.toml"), text).expect("mapping");
+    };
+    mapping("");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/catalogue.csv");
     let key = credentials["partner_key"].as_str().expect("key");
     let env = [("SANDBOX_PARTNER_KEY", key)];
+    let out = chosync(
+        dir.path(),
+        &config,
+        &["import", sample.to_str().expect("utf-8")],
+        &env,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Not authorized yet: the platform cannot be asked; check-config says so.
+    let out = chosync(dir.path(), &config, &["check-config"], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("note: channels.shopee-demo: not authorized yet"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let out = chosync(
         dir.path(),
@@ -221,6 +253,20 @@ fn a_shopee_channel_is_connected_and_authorized_against_the_sandbox() {
     let listed: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(listed[0]["authorized"], true);
     assert!(listed[0]["access_expires_at"].is_string());
+
+    // Authorized: the platform's attribute tree names what the mapping lacks.
+    let out = chosync(dir.path(), &config, &["check-config"], &env);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("channels.shopee-demo.mapping: category \"Sức khỏe > Tinh dầu\" (platform category 100150) needs attribute \"100037\" (Xuất xứ)"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("needs attribute").count(), 1, "{stderr}");
+    mapping("attributes = { \"100037\" = \"Việt Nam\" }");
+    let out = chosync(dir.path(), &config, &["check-config"], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("configuration is valid"));
 
     // The key file is the owner's alone, and the code (single-use) is refused again.
     #[cfg(unix)]

@@ -9,7 +9,8 @@ use std::time::Duration;
 use chosync::clock::{Clock, FixedClock, SystemClock};
 use chosync_connector::credentials::{CredentialStore, MemoryCredentials};
 use chosync_connector::dto::{
-    ListingDraft, OrderWindow, PriceSet, RemoteListing, StockSet, VariantDraft, WebhookHint,
+    AttributeSpec, ListingDraft, OrderWindow, PriceSet, RemoteListing, StockSet, VariantDraft,
+    WebhookHint,
 };
 use chosync_connector::events::Recorded;
 use chosync_connector::http::{HttpConfig, RetryPolicy};
@@ -141,17 +142,20 @@ impl World {
         self.stats().await["calls"][path].as_u64().unwrap_or(0)
     }
 
-    async fn sku(&self, seller_sku: &str) -> Value {
+    async fn listings(&self) -> Value {
         let url = format!("http://{}/_sandbox/listings", self.running.addr);
-        let all: Value = self
-            .http
+        self.http
             .get(url)
             .send()
             .await
             .expect("listings")
             .json()
             .await
-            .expect("JSON");
+            .expect("JSON")
+    }
+
+    async fn sku(&self, seller_sku: &str) -> Value {
+        let all = self.listings().await;
         all.as_array()
             .into_iter()
             .flatten()
@@ -201,7 +205,8 @@ fn draft(product: &str, image: &str, sizes: &[&str], packs: &[&str], stock: i64)
         category_id: "10000150".into(),
         // Lazada's id of "No Brand".
         brand: Some("94125".into()),
-        attributes: vec![],
+        // Mandatory in the sandbox's category 10000150.
+        attributes: vec![("warranty_type".into(), "Không bảo hành".into())],
         images: vec![image.into()],
         weight_g: 520,
         dimensions_cm: Some([25, 15, 5]),
@@ -488,16 +493,7 @@ async fn twenty_percent_failures_still_end_in_one_product_per_sku() {
         assert!(outcomes[0].result.is_ok(), "{outcomes:?}");
     }
     w.control("/_sandbox/faults", serde_json::json!({})).await;
-    let url = format!("http://{}/_sandbox/listings", w.running.addr);
-    let all: Value = w
-        .http
-        .get(url)
-        .send()
-        .await
-        .expect("listings")
-        .json()
-        .await
-        .expect("JSON");
+    let all = w.listings().await;
     assert_eq!(all.as_array().map(Vec::len), Some(3));
     for product in ["A1", "A2", "A3"] {
         assert_eq!(w.sku(&format!("{product}-1kg")).await["sellableStock"], 9);
@@ -695,11 +691,7 @@ async fn an_unlisted_draft_sets_its_skus_inactive_and_a_listed_one_active_again(
     let w = world().await;
     let image = w.image().await;
     let mut draft = draft("HD", &image, &["500 g", "1 kg"], &[""], 6);
-    let listing = w
-        .lazada
-        .upsert_listing(&draft, None)
-        .await
-        .expect("create");
+    let listing = w.lazada.upsert_listing(&draft, None).await.expect("create");
     assert_eq!(w.sku("HD-500g").await["Status"], "active");
     draft.listed = false;
     w.lazada
@@ -715,4 +707,98 @@ async fn an_unlisted_draft_sets_its_skus_inactive_and_a_listed_one_active_again(
         .await
         .expect("relist");
     assert_eq!(w.sku("HD-1kg").await["Status"], "active");
+}
+
+#[tokio::test]
+async fn required_attributes_are_asked_once_per_category_and_leave_out_what_the_draft_fills() {
+    let w = world().await;
+    let oils = w
+        .lazada
+        .required_attributes("10000150")
+        .await
+        .expect("attributes");
+    // name, description and brand are mandatory too, but the connector fills
+    // them; the sale prop goes per SKU.
+    assert_eq!(
+        oils,
+        vec![AttributeSpec {
+            id: "warranty_type".into(),
+            name: "Loại bảo hành".into()
+        }]
+    );
+    let again = w
+        .lazada
+        .required_attributes("10000150")
+        .await
+        .expect("cached");
+    assert_eq!(again, oils);
+    assert_eq!(w.calls("/category/attributes/get").await, 1);
+    let tea = w
+        .lazada
+        .required_attributes("10000161")
+        .await
+        .expect("attributes");
+    assert_eq!(
+        tea.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        ["shelf_life"]
+    );
+    let err = w
+        .lazada
+        .required_attributes("10000000")
+        .await
+        .expect_err("not a leaf");
+    assert!(
+        matches!(&err, ConnectorError::Rejected { message, .. } if message.contains("leaf")),
+        "{err}"
+    );
+    assert_eq!(w.calls("/category/attributes/get").await, 3);
+    let err = w
+        .lazada
+        .required_attributes("Sức khỏe > Tinh dầu")
+        .await
+        .expect_err("not an id");
+    assert!(
+        matches!(&err, ConnectorError::Rejected { field: Some(f), .. } if f == "category_id"),
+        "{err}"
+    );
+    assert_eq!(w.calls("/category/attributes/get").await, 3, "no call");
+}
+
+#[tokio::test]
+async fn a_create_without_a_mandatory_attribute_is_refused_and_nothing_is_created() {
+    let w = world().await;
+    let image = w.image().await;
+    let mut bare = draft("BH", &image, &["10 ml"], &[""], 5);
+    for attributes in [vec![], vec![("warranty_type".into(), "  ".into())]] {
+        bare.attributes = attributes;
+        let err = w
+            .lazada
+            .upsert_listing(&bare, None)
+            .await
+            .expect_err("warranty_type is mandatory");
+        assert!(
+            matches!(
+                &err,
+                ConnectorError::Rejected { field: Some(f), message, .. }
+                    if f == "warranty_type" && message.contains("warranty_type")
+            ),
+            "{err}"
+        );
+    }
+    assert_eq!(w.listings().await.as_array().map(Vec::len), Some(0));
+    assert!(
+        w.lazada
+            .find_listing_by_sku("BH-10ml")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    let listing = w
+        .lazada
+        .upsert_listing(&draft("BH", &image, &["10 ml"], &[""], 5), None)
+        .await
+        .expect("created with the attribute");
+    assert_eq!(listing.variants[0].sku, "BH-10ml");
+    let all = w.listings().await;
+    assert_eq!(all[0]["attributes"]["warranty_type"], "Không bảo hành");
 }

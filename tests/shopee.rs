@@ -9,8 +9,8 @@ use std::time::Duration;
 use chosync::clock::{Clock, FixedClock, SystemClock};
 use chosync_connector::credentials::{CredentialStore, MemoryCredentials};
 use chosync_connector::dto::{
-    ListingDraft, OrderState, OrderWindow, PriceSet, RemoteListing, StockSet, VariantDraft,
-    WebhookHint,
+    AttributeSpec, ListingDraft, OrderState, OrderWindow, PriceSet, RemoteListing, StockSet,
+    VariantDraft, WebhookHint,
 };
 use chosync_connector::events::Recorded;
 use chosync_connector::http::{HttpConfig, RetryPolicy};
@@ -190,7 +190,8 @@ fn oil_draft(image: &str) -> ListingDraft {
             .into(),
         category_id: "100150".into(),
         brand: Some("HTX Tinh dầu Ba Bể".into()),
-        attributes: vec![],
+        // Mandatory for essential oils (100150).
+        attributes: vec![("100037".into(), "Việt Nam".into())],
         images: vec![image.into()],
         weight_g: 120,
         dimensions_cm: Some([5, 5, 12]),
@@ -208,7 +209,8 @@ fn single_draft(image: &str, sku: &str) -> ListingDraft {
         description: "Miến dong riềng đỏ Côn Minh, sợi dai, không chất tẩy trắng.".into(),
         category_id: "100210".into(),
         brand: None,
-        attributes: vec![],
+        // Mandatory for foods (100210).
+        attributes: vec![("100095".into(), "12 tháng".into())],
         images: vec![image.into()],
         weight_g: 520,
         dimensions_cm: None,
@@ -881,4 +883,95 @@ async fn a_sku_asked_twice_in_one_batch_is_sent_once_with_the_last_value() {
     assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
     assert_eq!(w.calls("/api/v2/product/update_stock").await, 1);
     assert_eq!(w.listings().await[0]["stock"], 9);
+}
+
+const ATTRIBUTE_TREE: &str = "/api/v2/product/get_attribute_tree";
+
+#[tokio::test]
+async fn required_attributes_are_the_mandatory_ones_read_once_per_category() {
+    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let origin = vec![AttributeSpec {
+        id: "100037".into(),
+        name: "Xuất xứ".into(),
+    }];
+    let first = w.shopee.required_attributes("100150").await.expect("oils");
+    assert_eq!(first, origin, "the optional 100010 is left out");
+    let again = w
+        .shopee
+        .required_attributes("100150")
+        .await
+        .expect("cached");
+    assert_eq!(again, origin);
+    assert_eq!(w.calls(ATTRIBUTE_TREE).await, 1, "asked once");
+    let foods = w.shopee.required_attributes("100213").await.expect("foods");
+    assert_eq!(
+        foods,
+        vec![AttributeSpec {
+            id: "100095".into(),
+            name: "Hạn sử dụng".into(),
+        }]
+    );
+    let herbs = w.shopee.required_attributes("100151").await.expect("herbs");
+    assert!(herbs.is_empty(), "{herbs:?}");
+    assert_eq!(w.calls(ATTRIBUTE_TREE).await, 3);
+
+    let parent = w
+        .shopee
+        .required_attributes("100001")
+        .await
+        .expect_err("a parent category");
+    assert!(
+        matches!(parent, ConnectorError::Rejected { ref code, .. } if code == "error_invalid_category"),
+        "{parent}"
+    );
+    let garbled = w
+        .shopee
+        .required_attributes("Tinh dầu")
+        .await
+        .expect_err("not a category id");
+    assert!(
+        matches!(garbled, ConnectorError::Rejected { ref message, .. } if message.contains("Tinh dầu")),
+        "{garbled}"
+    );
+    assert_eq!(
+        w.calls(ATTRIBUTE_TREE).await,
+        4,
+        "nothing sent for a non-number"
+    );
+}
+
+#[tokio::test]
+async fn an_item_without_a_mandatory_attribute_is_refused_and_nothing_is_created() {
+    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let image = w.image().await;
+    let mut draft = single_draft(&image, "HD-200G");
+    draft.category_id = "100213".into();
+    let complete = draft.clone();
+    draft.attributes.clear();
+    let err = w
+        .shopee
+        .upsert_listing(&draft, None)
+        .await
+        .expect_err("shelf life missing");
+    assert!(
+        matches!(err, ConnectorError::Rejected { ref message, .. }
+            if message.contains("100095") && message.contains("Hạn sử dụng")),
+        "{err}"
+    );
+    // Given with no value, it is still missing.
+    draft.attributes = vec![("100095".into(), " ".into())];
+    w.shopee
+        .upsert_listing(&draft, None)
+        .await
+        .expect_err("shelf life blank");
+    assert!(w.listings().await.is_empty(), "nothing created");
+
+    let created = w
+        .shopee
+        .upsert_listing(&complete, None)
+        .await
+        .expect("with its shelf life");
+    assert!(created.carries("HD-200G"));
+    assert_eq!(w.listings().await.len(), 1);
+    assert_eq!(w.calls("/api/v2/product/add_item").await, 3);
 }

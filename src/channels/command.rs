@@ -482,3 +482,76 @@ pub(crate) async fn logs(
     }
     Ok(())
 }
+
+/// What `check-config` finds of the platforms' mandatory attributes.
+#[derive(Default)]
+pub(crate) struct AttributeCheck {
+    /// Mandatory attributes a mapping leaves out (or that cannot be read).
+    pub problems: Vec<String>,
+    /// Channels not checked, and why.
+    pub notes: Vec<String>,
+}
+
+/// Asks each enabled, authorized channel which attributes its platform
+/// requires for every mapped category that active products use, and names
+/// those the channel's mapping does not give.
+pub(crate) async fn missing_attributes(
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+) -> Result<AttributeCheck, Failure> {
+    let mut check = AttributeCheck::default();
+    let used = store
+        .categories()
+        .await
+        .map_err(|e| failed(1, e.to_string()))?;
+    let mut authorized = Vec::new();
+    for channel in settings.channels.iter().filter(|c| c.enabled) {
+        let sealed = store
+            .sealed_credentials(&channel.id)
+            .await
+            .map_err(|e| failed(1, e.to_string()))?;
+        match sealed {
+            Some(_) => authorized.push(channel.id.as_str()),
+            None => check.notes.push(format!(
+                "channels.{}: not authorized yet, so its platform's mandatory attributes were not checked",
+                channel.id
+            )),
+        }
+    }
+    if used.is_empty() || authorized.is_empty() {
+        return Ok(check);
+    }
+    for channel in prepare(settings, store, None)? {
+        let id = &channel.settings.id;
+        if !authorized.contains(&id.as_str()) {
+            continue;
+        }
+        for (category, _) in &used {
+            let Some(mapped) = channel.mapping.category(category) else {
+                continue; // reported as unmapped
+            };
+            let required = channel.client.connector().required_attributes(&mapped.id);
+            match required.await {
+                Ok(required) => {
+                    for attribute in required {
+                        let given = mapped
+                            .attributes
+                            .get(&attribute.id)
+                            .is_some_and(|v| !v.trim().is_empty());
+                        if !given {
+                            check.problems.push(format!(
+                                "channels.{id}.mapping: category \"{category}\" (platform category {}) needs attribute \"{}\" ({}); add it to the category's attributes",
+                                mapped.id, attribute.id, attribute.name
+                            ));
+                        }
+                    }
+                }
+                Err(err) => check.problems.push(format!(
+                    "channels.{id}.mapping: the attributes of platform category {} (for \"{category}\") could not be read: {err}",
+                    mapped.id
+                )),
+            }
+        }
+    }
+    Ok(check)
+}

@@ -8,8 +8,8 @@ use reqwest::header::HeaderMap;
 
 use crate::ConnectorError;
 use crate::dto::{
-    ItemOutcome, ListingDraft, Order, OrderRef, OrderWindow, Page, PriceSet, RemoteListing,
-    StockSet, WebhookHint,
+    AttributeSpec, ItemOutcome, ListingDraft, Order, OrderRef, OrderWindow, Page, PriceSet,
+    RemoteListing, StockSet, WebhookHint,
 };
 
 /// Groups of endpoints that share a platform quota.
@@ -116,6 +116,15 @@ pub trait Connector: Send + Sync {
         draft: &ListingDraft,
         existing: Option<&RemoteListing>,
     ) -> Result<RemoteListing, ConnectorError>;
+
+    /// The attributes the platform requires for a listing in `category_id`
+    /// that the channel's mapping must supply: mandatory attributes other
+    /// than those the connector fills from the draft itself (title,
+    /// description, brand, variation axes).
+    async fn required_attributes(
+        &self,
+        category_id: &str,
+    ) -> Result<Vec<AttributeSpec>, ConnectorError>;
 
     /// The listing that carries `sku`, if any (adopts a create that timed out).
     async fn find_listing_by_sku(&self, sku: &str)

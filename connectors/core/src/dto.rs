@@ -42,6 +42,15 @@ impl ListingDraft {
     }
 }
 
+/// A category attribute as the platform describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttributeSpec {
+    /// What the mapping file names it by (Shopee: the numeric id; Lazada: the name).
+    pub id: String,
+    /// The platform's label, for operators.
+    pub name: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VariantDraft {
     pub sku: String,

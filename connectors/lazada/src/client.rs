@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use chosync_connector::clock::Clock;
 use chosync_connector::credentials::{CredentialStore, Refresher, TokenPair, Tokens};
 use chosync_connector::dto::{
-    ItemOutcome, ListingDraft, Order, OrderLine, OrderRef, OrderWindow, Page, PriceSet,
-    RemoteListing, RemoteVariant, StockSet, WebhookHint,
+    AttributeSpec, ItemOutcome, ListingDraft, Order, OrderLine, OrderRef, OrderWindow, Page,
+    PriceSet, RemoteListing, RemoteVariant, StockSet, WebhookHint,
 };
 use chosync_connector::events::EventSink;
 use chosync_connector::http::{Answer, Endpoint, Http, HttpConfig, Reply};
@@ -71,6 +71,7 @@ mod ep {
     pub const PRODUCT_UPDATE: Endpoint = e("/product/update", Catalogue, true);
     pub const PRODUCTS_GET: Endpoint = e("/products/get", Catalogue, true);
     pub const PRODUCT_ITEM_GET: Endpoint = e("/product/item/get", Catalogue, true);
+    pub const CATEGORY_ATTRIBUTES: Endpoint = e("/category/attributes/get", Catalogue, true);
     pub const SELLABLE_UPDATE: Endpoint = e("/product/stock/sellable/update", Inventory, true);
     pub const PRICE_QUANTITY_UPDATE: Endpoint =
         e("/product/price_quantity/update", Inventory, true);
@@ -122,6 +123,9 @@ pub struct Lazada {
     clock: Arc<dyn Clock>,
     /// Source image URL → Lazada URL: an image is migrated once.
     migrated: Mutex<HashMap<String, String>>,
+    /// Category id → what its mapping must supply: a category's attributes
+    /// rarely change, and one sync asks for the same categories over and over.
+    required: Mutex<HashMap<String, Vec<AttributeSpec>>>,
 }
 
 impl Lazada {
@@ -141,6 +145,7 @@ impl Lazada {
             tokens,
             clock,
             migrated: Mutex::new(HashMap::new()),
+            required: Mutex::new(HashMap::new()),
         })
     }
 
@@ -527,6 +532,43 @@ fn remote(product: dto::Product) -> RemoteListing {
     }
 }
 
+/// What `product_payload` fills from the draft whatever the category says:
+/// the product's name, description and brand (`brand_id`, standing for
+/// `brand`), and the SKU fields Lazada lists among a category's attributes
+/// (`attribute_type` "sku").
+const FILLED_FROM_DRAFT: [&str; 11] = [
+    "name",
+    "description",
+    "brand",
+    "brand_id",
+    "SellerSku",
+    "price",
+    "quantity",
+    "package_weight",
+    "package_length",
+    "package_width",
+    "package_height",
+];
+
+/// The mandatory attributes a channel's mapping must supply: not the sale
+/// props (the draft's options go per SKU as `saleProp`), not what the
+/// connector fills from the draft.
+fn mapping_required(attributes: Vec<dto::CategoryAttribute>) -> Vec<AttributeSpec> {
+    attributes
+        .into_iter()
+        .filter(|a| a.is_mandatory && !a.is_sale_prop && !a.name.trim().is_empty())
+        .filter(|a| !FILLED_FROM_DRAFT.contains(&a.name.as_str()))
+        .map(|a| AttributeSpec {
+            name: if a.label.trim().is_empty() {
+                a.name.clone()
+            } else {
+                a.label
+            },
+            id: a.name,
+        })
+        .collect()
+}
+
 /// `Request.Product` for create (no `existing`) or update.
 fn product_payload(draft: &ListingDraft, existing: Option<(i64, &RemoteListing)>) -> Value {
     let mut attributes = json!({
@@ -666,6 +708,43 @@ impl Connector for Lazada {
             Some(existing) => self.update(draft, existing).await,
             None => self.create(draft).await,
         }
+    }
+
+    /// `/category/attributes/get`, once per category for the life of the
+    /// client; see `mapping_required` for what is left out.
+    async fn required_attributes(
+        &self,
+        category_id: &str,
+    ) -> Result<Vec<AttributeSpec>, ConnectorError> {
+        if category_id.is_empty() || !category_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConnectorError::Rejected {
+                code: "chosync_category_id".into(),
+                field: Some("category_id".into()),
+                message: format!("\"{category_id}\" is not a Lazada category id (a number)"),
+            });
+        }
+        let known = self
+            .required
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(category_id).cloned());
+        if let Some(known) = known {
+            return Ok(known);
+        }
+        // `data` may be null for a category without attributes.
+        let attributes: Option<Vec<dto::CategoryAttribute>> = self
+            .seller(
+                &ep::CATEGORY_ATTRIBUTES,
+                Method::GET,
+                &[("primary_category_id", category_id.to_string())],
+                data,
+            )
+            .await?;
+        let required = mapping_required(attributes.unwrap_or_default());
+        if let Ok(mut cache) = self.required.lock() {
+            cache.insert(category_id.to_string(), required.clone());
+        }
+        Ok(required)
     }
 
     async fn find_listing_by_sku(
@@ -925,5 +1004,41 @@ impl Connector for Lazada {
                 code: kind.to_string(),
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mapping_supplies_the_mandatory_attributes_the_draft_does_not_fill() {
+        let answer = json!([
+            { "name": "name", "label": "Name", "is_mandatory": 1, "attribute_type": "normal" },
+            { "name": "brand", "label": "Brand", "is_mandatory": "1" },
+            { "name": "SellerSku", "is_mandatory": 1, "attribute_type": "sku" },
+            { "name": "package_content", "label": "What's in the box", "is_mandatory": 1, "attribute_type": "sku" },
+            { "name": "color_family", "label": "Color Family", "is_mandatory": 1, "is_sale_prop": 1 },
+            { "name": "warranty_type", "label": "Loại bảo hành", "is_mandatory": "1", "is_sale_prop": "0" },
+            { "name": "shelf_life", "label": null, "is_mandatory": true },
+            { "name": "short_description", "label": "Highlights", "is_mandatory": 0 },
+            { "name": "model", "label": "Model" },
+            { "label": "nameless", "is_mandatory": 1 }
+        ]);
+        let attributes: Vec<dto::CategoryAttribute> =
+            serde_json::from_value(answer).expect("tolerant decoding");
+        let ids: Vec<(String, String)> = mapping_required(attributes)
+            .into_iter()
+            .map(|a| (a.id, a.name))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("package_content", "What's in the box"),
+                ("warranty_type", "Loại bảo hành"),
+                ("shelf_life", "shelf_life"),
+            ]
+            .map(|(id, name)| (id.to_string(), name.to_string()))
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Lazada's JSON shapes, as far as chosync reads them.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 #[derive(Clone, Deserialize)]
@@ -136,6 +136,48 @@ pub struct Push {
     pub timestamp: i64,
     #[serde(default)]
     pub site: String,
+}
+
+/// One attribute of `/category/attributes/get`. Flags arrive as 0/1
+/// numbers, sometimes as strings; a field left out (or null) reads as empty
+/// or "no", so one odd attribute does not spoil the whole list.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CategoryAttribute {
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub name: String,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub label: String,
+    #[serde(default, deserialize_with = "flag")]
+    pub is_mandatory: bool,
+    #[serde(default, deserialize_with = "flag")]
+    pub is_sale_prop: bool,
+    /// `normal` (product level) or `sku`.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub attribute_type: String,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub input_type: String,
+}
+
+/// `1`, `"1"`, `true`, `"true"` → yes; anything else → no.
+fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(match Value::deserialize(deserializer)? {
+        Value::Bool(yes) => yes,
+        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
+        Value::String(s) => {
+            let s = s.trim();
+            s == "1" || s.eq_ignore_ascii_case("true")
+        }
+        _ => false,
+    })
+}
+
+/// A string, a number as text, or empty for anything else.
+fn lenient_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(match Value::deserialize(deserializer)? {
+        Value::String(s) => s,
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    })
 }
 
 /// Lazada ids arrive as numbers or strings.

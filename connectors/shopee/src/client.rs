@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use chosync_connector::clock::Clock;
 use chosync_connector::credentials::{CredentialStore, Refresher, TokenPair, Tokens};
 use chosync_connector::dto::{
-    ItemOutcome, ListingDraft, Order, OrderRef, OrderWindow, Page, PriceSet, RemoteListing,
-    RemoteRef, RemoteVariant, StockSet, WebhookHint,
+    AttributeSpec, ItemOutcome, ListingDraft, Order, OrderRef, OrderWindow, Page, PriceSet,
+    RemoteListing, RemoteRef, RemoteVariant, StockSet, WebhookHint,
 };
 use chosync_connector::events::EventSink;
 use chosync_connector::http::{Answer, Endpoint, Http, HttpConfig, Reply};
@@ -61,6 +61,7 @@ mod ep {
     pub const TOKEN_REFRESH: Endpoint = e("/api/v2/auth/access_token/get", Auth, true);
     pub const UPLOAD_IMAGE: Endpoint = e("/api/v2/media_space/upload_image", Media, true);
     pub const ITEM_LIMIT: Endpoint = e("/api/v2/product/get_item_limit", Catalogue, true);
+    pub const ATTRIBUTE_TREE: Endpoint = e("/api/v2/product/get_attribute_tree", Catalogue, true);
     pub const ADD_ITEM: Endpoint = e("/api/v2/product/add_item", Catalogue, false);
     pub const INIT_TIERS: Endpoint = e("/api/v2/product/init_tier_variation", Catalogue, false);
     pub const UPDATE_ITEM: Endpoint = e("/api/v2/product/update_item", Catalogue, true);
@@ -110,6 +111,8 @@ pub struct Shopee {
     clock: Arc<dyn Clock>,
     /// Held across a fetch, so listings created together ask once per category.
     limits_by_category: tokio::sync::Mutex<HashMap<String, dto::ItemLimit>>,
+    /// Mandatory attributes per category id, held across a fetch likewise.
+    attributes_by_category: tokio::sync::Mutex<HashMap<i64, Vec<AttributeSpec>>>,
 }
 
 impl Shopee {
@@ -127,6 +130,7 @@ impl Shopee {
             tokens,
             clock,
             limits_by_category: tokio::sync::Mutex::new(HashMap::new()),
+            attributes_by_category: tokio::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -309,6 +313,31 @@ impl Shopee {
         Ok(limit)
     }
 
+    /// The mandatory attributes of a category (Vietnamese names), cached for
+    /// the life of the client, as they change rarely.
+    async fn mandatory_attributes(
+        &self,
+        category_id: &str,
+    ) -> Result<Vec<AttributeSpec>, ConnectorError> {
+        let category = category_number(category_id)?;
+        let mut cache = self.attributes_by_category.lock().await;
+        if let Some(specs) = cache.get(&category) {
+            return Ok(specs.clone());
+        }
+        let trees: dto::AttributeTrees = self
+            .shop_get(
+                &ep::ATTRIBUTE_TREE,
+                vec![
+                    ("category_id_list", category.to_string()),
+                    ("language", "vn".into()),
+                ],
+            )
+            .await?;
+        let specs = mandatory_of(trees, category)?;
+        cache.insert(category, specs.clone());
+        Ok(specs)
+    }
+
     fn check_against(
         &self,
         draft: &ListingDraft,
@@ -412,10 +441,11 @@ impl Shopee {
         draft: &ListingDraft,
         listing_sku: &str,
     ) -> Result<i64, ConnectorError> {
+        let body = add_item_body(draft, listing_sku)?;
         let mut last = String::new();
         for _ in 0..3 {
             match self
-                .shop_post::<dto::AddedItem>(&ep::ADD_ITEM, add_item_body(draft, listing_sku))
+                .shop_post::<dto::AddedItem>(&ep::ADD_ITEM, body.clone())
                 .await
             {
                 Ok(item) => return Ok(item.item_id),
@@ -491,7 +521,7 @@ impl Shopee {
                 ),
             });
         }
-        let mut body = update_item_body(item_id, draft);
+        let mut body = update_item_body(item_id, draft)?;
         // Also puts on sale an item a create cut off before its last step
         // left unlisted.
         body["item_status"] = json!(draft.on_sale("NORMAL", "UNLIST"));
@@ -695,12 +725,55 @@ fn check_variations(draft: &ListingDraft) -> Result<(), ConnectorError> {
     Ok(())
 }
 
+/// A Shopee id (category, attribute): digits only, above zero. Anything else
+/// is refused here rather than sent as some other id.
+fn shopee_id(raw: &str, what: &str, field: &str) -> Result<i64, ConnectorError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0 && raw.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| ConnectorError::Rejected {
+            code: format!("chosync_{what}_id"),
+            field: Some(field.into()),
+            message: format!("Shopee {what} ids are positive numbers; \"{raw}\" is not one"),
+        })
+}
+
+fn category_number(category_id: &str) -> Result<i64, ConnectorError> {
+    shopee_id(category_id, "category", "category")
+}
+
+/// The mandatory attributes in `category`'s tree. Shopee keeps title,
+/// description, brand and variations out of the tree (they are item fields),
+/// so every one of them is the mapping's to supply.
+fn mandatory_of(
+    trees: dto::AttributeTrees,
+    category: i64,
+) -> Result<Vec<AttributeSpec>, ConnectorError> {
+    // One category is asked for, so an entry that omits its id is ours.
+    let tree = trees
+        .list
+        .into_iter()
+        .find(|t| t.category_id == category || t.category_id == 0)
+        .ok_or_else(|| {
+            ConnectorError::NotFound(format!("the attribute tree of category {category}"))
+        })?;
+    Ok(tree
+        .attribute_tree
+        .into_iter()
+        .filter(|a| a.mandatory)
+        .map(|a| AttributeSpec {
+            id: a.attribute_id.to_string(),
+            name: a.name,
+        })
+        .collect())
+}
+
 /// Model 0 stands for an item without variations.
 fn model_id(at: &RemoteRef) -> i64 {
     at.variant_id.parse().unwrap_or(0)
 }
 
-fn add_item_body(draft: &ListingDraft, listing_sku: &str) -> Value {
+fn add_item_body(draft: &ListingDraft, listing_sku: &str) -> Result<Value, ConnectorError> {
     let cheapest = draft.variants.iter().map(|v| v.price).min().unwrap_or(0);
     // With variations to come, nothing is for sale until they are in place.
     let with_tiers = !draft.option_names.is_empty();
@@ -715,7 +788,7 @@ fn add_item_body(draft: &ListingDraft, listing_sku: &str) -> Value {
         "original_price": cheapest,
         "seller_stock": [{ "stock": stock }],
         "weight": draft.weight_g as f64 / 1000.0,
-        "category_id": draft.category_id.parse::<i64>().unwrap_or(0),
+        "category_id": category_number(&draft.category_id)?,
         "image": { "image_id_list": draft.images },
         "item_sku": listing_sku,
         "item_status": if with_tiers { "UNLIST" } else { draft.on_sale("NORMAL", "UNLIST") },
@@ -724,24 +797,24 @@ fn add_item_body(draft: &ListingDraft, listing_sku: &str) -> Value {
             "logistic_id": id.parse::<i64>().unwrap_or(0),
             "enabled": true,
         })).collect::<Vec<_>>(),
-        "attribute_list": attributes(draft),
+        "attribute_list": attributes(draft)?,
     });
     extend_common(&mut body, draft);
-    body
+    Ok(body)
 }
 
-fn update_item_body(item_id: i64, draft: &ListingDraft) -> Value {
+fn update_item_body(item_id: i64, draft: &ListingDraft) -> Result<Value, ConnectorError> {
     let mut body = json!({
         "item_id": item_id,
         "item_name": draft.title,
         "description": draft.description,
         "weight": draft.weight_g as f64 / 1000.0,
-        "category_id": draft.category_id.parse::<i64>().unwrap_or(0),
+        "category_id": category_number(&draft.category_id)?,
         "image": { "image_id_list": draft.images },
-        "attribute_list": attributes(draft),
+        "attribute_list": attributes(draft)?,
     });
     extend_common(&mut body, draft);
-    body
+    Ok(body)
 }
 
 fn extend_common(body: &mut Value, draft: &ListingDraft) {
@@ -757,15 +830,18 @@ fn extend_common(body: &mut Value, draft: &ListingDraft) {
     }
 }
 
-fn attributes(draft: &ListingDraft) -> Vec<Value> {
+/// The mapping's attributes as custom values (`value_id` 0 with
+/// `original_value_name`, a string), the shape the reference gives for values
+/// not picked from Shopee's list.
+fn attributes(draft: &ListingDraft) -> Result<Vec<Value>, ConnectorError> {
     draft
         .attributes
         .iter()
         .map(|(id, value)| {
-            json!({
-                "attribute_id": id.parse::<i64>().unwrap_or(0),
+            Ok(json!({
+                "attribute_id": shopee_id(id, "attribute", "attributes")?,
                 "attribute_value_list": [{ "value_id": 0, "original_value_name": value }],
-            })
+            }))
         })
         .collect()
 }
@@ -889,6 +965,13 @@ impl Connector for Shopee {
             Some(existing) => self.update(draft, existing).await,
             None => self.create(draft).await,
         }
+    }
+
+    async fn required_attributes(
+        &self,
+        category_id: &str,
+    ) -> Result<Vec<AttributeSpec>, ConnectorError> {
+        self.mandatory_attributes(category_id).await
     }
 
     async fn find_listing_by_sku(
@@ -1066,5 +1149,66 @@ impl dto::OrderInfo {
             platform_status: self.order_status,
             order_id: self.order_sn,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_attribute_tree_with_fields_left_out_still_reads() {
+        let trees: dto::AttributeTrees = serde_json::from_value(json!({
+            "list": [{ "attribute_tree": [
+                { "attribute_id": 100010, "name": "Thương hiệu phụ" },
+                { "attribute_id": 100037, "mandatory": true },
+            ] }]
+        }))
+        .expect("decodes");
+        let specs = mandatory_of(trees, 100150).expect("the only entry");
+        assert_eq!(
+            specs,
+            vec![AttributeSpec {
+                id: "100037".into(),
+                name: String::new()
+            }]
+        );
+        let other = dto::AttributeTrees {
+            list: vec![dto::CategoryAttributes {
+                category_id: 100151,
+                attribute_tree: vec![],
+            }],
+        };
+        assert!(matches!(
+            mandatory_of(other, 100150),
+            Err(ConnectorError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn ids_that_are_not_numbers_are_refused_not_sent_as_zero() {
+        assert_eq!(category_number("100150"), Ok(100150));
+        for raw in ["", "0", "-5", "+5", "10 01", "Tinh dầu"] {
+            assert!(category_number(raw).is_err(), "{raw:?}");
+        }
+        let draft = ListingDraft {
+            product_key: "P".into(),
+            title: "t".into(),
+            description: "d".into(),
+            category_id: "100150".into(),
+            brand: None,
+            attributes: vec![("Xuất xứ".into(), "Việt Nam".into())],
+            images: vec![],
+            weight_g: 1,
+            dimensions_cm: None,
+            logistics: vec![],
+            option_names: vec![],
+            variants: vec![],
+            listed: true,
+        };
+        assert!(matches!(
+            attributes(&draft),
+            Err(ConnectorError::Rejected { ref field, .. }) if field.as_deref() == Some("attributes")
+        ));
     }
 }

@@ -253,3 +253,30 @@ pub struct LostPushes {
     #[serde(default)]
     pub last_message_id: Option<i64>,
 }
+
+/// `get_attribute_tree`. The reference lists the fields of one attribute but
+/// not the container; `list[].attribute_tree[]` is assumed (one entry per
+/// asked category).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AttributeTrees {
+    #[serde(default)]
+    pub list: Vec<CategoryAttributes>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CategoryAttributes {
+    #[serde(default)]
+    pub category_id: i64,
+    #[serde(default)]
+    pub attribute_tree: Vec<Attribute>,
+}
+
+/// One attribute of a category; value lists and input rules are not read.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Attribute {
+    pub attribute_id: i64,
+    #[serde(default)]
+    pub mandatory: bool,
+    #[serde(default)]
+    pub name: String,
+}

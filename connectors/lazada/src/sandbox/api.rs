@@ -12,7 +12,9 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::payload::{self, list, number, text};
-use super::state::{OrderItem, Product, Sku, State as Memory, is_leaf, time_text};
+use super::state::{
+    Attribute, OrderItem, Product, Sku, State as Memory, category_attributes, is_leaf, time_text,
+};
 use super::{LazadaError, LazadaSandbox, fail};
 use crate::orders::parse_time;
 
@@ -31,6 +33,7 @@ pub fn routes(sandbox: Arc<LazadaSandbox>) -> Router {
         .route("/rest/product/update", post(seller_post))
         .route("/rest/products/get", get(seller_get))
         .route("/rest/product/item/get", get(seller_get))
+        .route("/rest/category/attributes/get", get(seller_get))
         .route("/rest/product/stock/sellable/update", post(seller_post))
         .route("/rest/product/price_quantity/update", post(seller_post))
         .route("/rest/orders/get", get(seller_get))
@@ -138,6 +141,7 @@ async fn seller_get(State(s): S, uri: Uri, RawQuery(query): RawQuery) -> Respons
             "/image/response/get" => s.image_response(&params),
             "/products/get" => s.products(&params),
             "/product/item/get" => s.product_item(&params),
+            "/category/attributes/get" => category_attributes_answer(&params),
             "/orders/get" => s.orders(&params),
             "/orders/items/get" => s.order_items(&params),
             _ => Err(fail("InvalidApi", "No such API.")),
@@ -171,6 +175,75 @@ fn fetchable(source: &str) -> bool {
     let host_ok = matches!(url.host(), Some(url::Host::Domain(_)));
     let port_ok = url.port().is_none_or(|p| p == 80 || p == 443);
     matches!(url.scheme(), "http" | "https") && host_ok && port_ok
+}
+
+/// `/category/attributes/get`: a leaf category's attributes, flags as 0/1
+/// as Lazada sends them.
+fn category_attributes_answer(params: &HashMap<String, String>) -> Result<Value, LazadaError> {
+    let category = params.get("primary_category_id").ok_or_else(|| {
+        fail(
+            "MissingParameter",
+            "The input parameter primary_category_id is missing.",
+        )
+    })?;
+    let category = category
+        .parse::<i64>()
+        .ok()
+        .filter(|c| is_leaf(*c))
+        .ok_or_else(|| fail("500", "primary_category_id must be a leaf category."))?;
+    let flag = |yes: bool| i32::from(yes);
+    let attributes: Vec<Value> = category_attributes(category)
+        .iter()
+        .map(|a| {
+            json!({
+                "name": a.name,
+                "label": a.label,
+                "is_mandatory": flag(a.mandatory),
+                "is_sale_prop": flag(a.sale_prop),
+                "attribute_type": "normal",
+                "input_type": a.input_type,
+                "options": [],
+                "advanced": { "is_key_prop": 0 },
+            })
+        })
+        .collect();
+    Ok(Value::Array(attributes))
+}
+
+/// Whether `Attributes` gives `name` a value; `brand_id` stands for `brand`
+/// (brand names are deprecated).
+fn given(attributes: &Value, name: &str) -> bool {
+    let filled = |value: &Value| match value {
+        Value::String(s) => !s.trim().is_empty(),
+        Value::Number(_) | Value::Bool(_) => true,
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(fields) => !fields.is_empty(),
+        Value::Null => false,
+    };
+    filled(&attributes[name]) || (name == "brand" && filled(&attributes["brand_id"]))
+}
+
+/// The first mandatory product attribute of `category` that `attributes`
+/// leaves out or empty. Sale props are not looked for: they go per SKU.
+fn missing_attribute(category: i64, attributes: &Value) -> Option<Attribute> {
+    category_attributes(category)
+        .into_iter()
+        .find(|a| a.mandatory && !a.sale_prop && !given(attributes, a.name))
+}
+
+/// `Attributes` other than name and description, kept as text.
+fn other_attributes(attributes: &Value) -> BTreeMap<String, String> {
+    attributes
+        .as_object()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter(|(name, _)| !matches!(name.as_str(), "name" | "description"))
+                .filter_map(|(name, value)| Some((name.clone(), text(value)?)))
+                .filter(|(_, value)| !value.trim().is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn whole_price(value: &Value) -> Result<i64, &'static str> {
@@ -261,6 +334,9 @@ impl LazadaSandbox {
                 "500",
                 "brand_id is required (brand names are deprecated; \"No Brand\" has its own id).",
             ));
+        }
+        if let Some(missing) = missing_attribute(category, attributes) {
+            return Err(attribute_error(category, &missing));
         }
         let images: Vec<String> = list(&product["Images"]["Image"])
             .iter()
@@ -383,6 +459,7 @@ impl LazadaSandbox {
                 category,
                 name,
                 description,
+                attributes: other_attributes(attributes),
                 images,
                 created: std::time::Instant::now(),
                 status: "pending".into(),
@@ -398,6 +475,7 @@ impl LazadaSandbox {
         let item_id = number(&product["ItemId"]).unwrap_or(0.0) as i64;
         let name = text(&product["Attributes"]["name"]);
         let description = text(&product["Attributes"]["description"]);
+        let attributes = other_attributes(&product["Attributes"]);
         let images: Vec<String> = list(&product["Images"]["Image"])
             .iter()
             .filter_map(text)
@@ -466,6 +544,7 @@ impl LazadaSandbox {
         if let Some(description) = description {
             stored.description = description;
         }
+        stored.attributes.extend(attributes);
         if !images.is_empty() {
             stored.images = images;
         }
@@ -787,10 +866,21 @@ fn detail_error(code: &str, seller_sku: &str, field: &str, message: &str) -> Laz
     failure_with_detail(
         "500",
         "Create product failed.",
-        code,
-        seller_sku,
-        field,
-        message,
+        json!({ "seller_sku": seller_sku, "code": code, "field": field, "message": message }),
+    )
+}
+
+/// A create failure (500) naming the mandatory attribute left out in
+/// `detail`. Lazada's business code for it is unknown, so the entry has none.
+fn attribute_error(category: i64, attribute: &Attribute) -> LazadaError {
+    let message = format!(
+        "{} ({}) is mandatory in category {category}.",
+        attribute.name, attribute.label
+    );
+    failure_with_detail(
+        "500",
+        "Create product failed.",
+        json!({ "field": attribute.name, "message": message }),
     )
 }
 
@@ -799,27 +889,15 @@ fn update_error(code: &str, seller_sku: &str, field: &str, message: &str) -> Laz
     failure_with_detail(
         "501",
         "Update product failed.",
-        code,
-        seller_sku,
-        field,
-        message,
+        json!({ "seller_sku": seller_sku, "code": code, "field": field, "message": message }),
     )
 }
 
-fn failure_with_detail(
-    top: &'static str,
-    summary: &str,
-    code: &str,
-    seller_sku: &str,
-    field: &str,
-    message: &str,
-) -> LazadaError {
+fn failure_with_detail(top: &'static str, summary: &str, entry: Value) -> LazadaError {
     LazadaError {
         code: top,
         message: summary.to_string(),
-        detail: Some(
-            json!([{ "seller_sku": seller_sku, "code": code, "field": field, "message": message }]),
-        ),
+        detail: Some(json!([entry])),
     }
 }
 

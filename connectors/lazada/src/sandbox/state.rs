@@ -12,6 +12,75 @@ pub fn is_leaf(category: i64) -> bool {
     (10_000_100..10_000_200).contains(&category)
 }
 
+/// A category attribute as `/category/attributes/get` describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attribute {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub input_type: &'static str,
+    pub mandatory: bool,
+    /// A variation axis (`saleProp` on SKUs), not a product attribute.
+    pub sale_prop: bool,
+}
+
+const fn attribute(
+    name: &'static str,
+    label: &'static str,
+    input_type: &'static str,
+    mandatory: bool,
+    sale_prop: bool,
+) -> Attribute {
+    Attribute {
+        name,
+        label,
+        input_type,
+        mandatory,
+        sale_prop,
+    }
+}
+
+/// What every leaf category has.
+const COMMON: [Attribute; 5] = [
+    attribute("name", "Tên sản phẩm", "text", true, false),
+    attribute("description", "Mô tả sản phẩm", "richText", true, false),
+    attribute("brand", "Thương hiệu", "singleSelect", true, false),
+    attribute(
+        "short_description",
+        "Điểm nổi bật",
+        "richText",
+        false,
+        false,
+    ),
+    attribute("color_family", "Nhóm màu", "multiEnumInput", false, true),
+];
+
+/// The category the demo mapping gives essential oils.
+const WARRANTY_CATEGORY: i64 = 10_000_150;
+const WARRANTY_TYPE: Attribute = attribute(
+    "warranty_type",
+    "Loại bảo hành",
+    "singleSelect",
+    true,
+    false,
+);
+
+/// The demo mapping's food categories: dry goods, tea, honey, nuts, rice.
+const FOOD_CATEGORIES: [i64; 5] = [10_000_160, 10_000_161, 10_000_162, 10_000_163, 10_000_164];
+const SHELF_LIFE: Attribute = attribute("shelf_life", "Hạn sử dụng", "text", true, false);
+
+/// The attributes of a leaf category: the common ones, plus a mandatory
+/// `warranty_type` (10000150) or `shelf_life` (the food categories).
+pub fn category_attributes(category: i64) -> Vec<Attribute> {
+    let mut all = COMMON.to_vec();
+    if category == WARRANTY_CATEGORY {
+        all.push(WARRANTY_TYPE);
+    }
+    if FOOD_CATEGORIES.contains(&category) {
+        all.push(SHELF_LIFE);
+    }
+    all
+}
+
 #[derive(Debug, Clone)]
 pub struct Sku {
     pub sku_id: i64,
@@ -39,6 +108,8 @@ pub struct Product {
     pub category: i64,
     pub name: String,
     pub description: String,
+    /// The other attributes given (`brand_id`, `warranty_type`, …), as text.
+    pub attributes: BTreeMap<String, String>,
     pub images: Vec<String>,
     pub created: Instant,
     /// `pending` until QC passes, then `active` (or `inactive`/`deleted`).
@@ -180,11 +251,14 @@ impl State {
     }
 
     pub fn product_json(product: &Product, now: Instant, qc_delay: Duration) -> Value {
+        let mut attributes = json!(product.attributes);
+        attributes["name"] = json!(product.name);
+        attributes["description"] = json!(product.description);
         json!({
             "item_id": product.item_id,
             "primary_category": product.category,
             "status": product.status_at(now, qc_delay),
-            "attributes": { "name": product.name, "description": product.description },
+            "attributes": attributes,
             "images": product.images,
             "updated_time": time_text(product.updated_time),
             "skus": product.skus.iter().map(|s| json!({

@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::state::{Item, Model, PARENT_CATEGORIES, State as Memory, is_leaf};
+use super::state::{
+    AttributeDef, Item, Model, PARENT_CATEGORIES, State as Memory, attributes_of, is_leaf,
+};
 use super::{ShopeeError, ShopeeSandbox, envelope, fail, top_level};
 
 type S = State<Arc<ShopeeSandbox>>;
@@ -61,6 +63,7 @@ pub fn routes(sandbox: Arc<ShopeeSandbox>) -> Router {
         .route("/api/v2/auth/access_token/get", post(token_refresh))
         .route("/api/v2/media_space/upload_image", post(upload_image))
         .route("/api/v2/product/get_item_limit", get(shop_get))
+        .route("/api/v2/product/get_attribute_tree", get(shop_get))
         .route("/api/v2/product/add_item", post(shop_post))
         .route("/api/v2/product/init_tier_variation", post(shop_post))
         .route("/api/v2/product/update_item", post(shop_post))
@@ -224,6 +227,7 @@ async fn shop_get(State(s): S, uri: axum::http::Uri, RawQuery(raw): RawQuery) ->
         .admit(uri.path(), &query.map, true)
         .and_then(|_| match uri.path() {
             "/api/v2/product/get_item_limit" => Ok(item_limit()),
+            "/api/v2/product/get_attribute_tree" => attribute_tree(&query),
             "/api/v2/product/get_item_list" => s.item_list(&query),
             "/api/v2/product/get_item_base_info" => s.base_info(&query),
             "/api/v2/product/get_model_list" => s.model_list(&query),
@@ -263,6 +267,97 @@ async fn shop_post(
         }
     });
     envelope(&s, result)
+}
+
+/// Only leaf categories take items (and have attribute trees).
+fn leaf_category(category: i64) -> Result<(), ShopeeError> {
+    if PARENT_CATEGORIES.contains(&category) {
+        return Err(fail(
+            "error_invalid_category",
+            "Category is not a leaf category.",
+        ));
+    }
+    if !is_leaf(category) {
+        return Err(fail("error_invalid_category", "Invalid category_id."));
+    }
+    Ok(())
+}
+
+/// `get_attribute_tree`: 1..20 leaf categories, names in `vn` or `en`.
+fn attribute_tree(query: &Query) -> Result<Value, ShopeeError> {
+    let ids = id_list(query.get("category_id_list"), "category_id_list", 20)?;
+    let english = match query.get("language") {
+        None | Some("") | Some("vn") => false,
+        Some("en") => true,
+        Some(_) => return Err(fail("error_param", "language should be vn or en.")),
+    };
+    let mut list = Vec::new();
+    for category in ids {
+        leaf_category(category)?;
+        let tree: Vec<Value> = attributes_of(category)
+            .iter()
+            .map(|a| attribute_json(a, english))
+            .collect();
+        list.push(json!({ "category_id": category, "attribute_tree": tree }));
+    }
+    Ok(json!({ "list": list }))
+}
+
+/// One attribute with the reference's fields: free text, so no values to pick.
+fn attribute_json(attribute: &AttributeDef, english: bool) -> Value {
+    json!({
+        "attribute_id": attribute.id,
+        "mandatory": attribute.mandatory,
+        "name": if english { attribute.name_en } else { attribute.name_vn },
+        "attribute_value_list": [],
+        "attribute_info": {
+            "input_type": 3,
+            "input_validation_type": 2,
+            "format_type": 1,
+            "attribute_unit_list": [],
+            "max_value_count": 1,
+        },
+    })
+}
+
+/// Every mandatory attribute of the category needs a value in
+/// `attribute_list`.
+fn check_mandatory_attributes(body: &Value, category: i64) -> Result<(), ShopeeError> {
+    let given: &[Value] = match &body["attribute_list"] {
+        Value::Null => &[],
+        Value::Array(list) => list,
+        _ => return Err(fail("error_param", "attribute_list should be a list.")),
+    };
+    match attributes_of(category)
+        .into_iter()
+        .find(|a| a.mandatory && !has_value(given, a.id))
+    {
+        Some(missing) => Err(fail(
+            "error_param",
+            format!(
+                "Attribute {} ({}) is mandatory for category {category}.",
+                missing.id, missing.name_vn
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A value is a picked `value_id`, or `value_id` 0 with a non-blank
+/// `original_value_name` (a custom value); value ids are not checked against
+/// a list, as the sandbox's attributes are free text.
+fn has_value(given: &[Value], attribute_id: i64) -> bool {
+    given
+        .iter()
+        .filter(|a| a["attribute_id"].as_i64() == Some(attribute_id))
+        .filter_map(|a| a["attribute_value_list"].as_array())
+        .flatten()
+        .any(|v| {
+            v["value_id"].as_i64().is_some_and(|id| id > 0)
+                || v["original_value_name"]
+                    .as_str()
+                    .is_some_and(|name| !name.trim().is_empty())
+        })
 }
 
 fn item_limit() -> Value {
@@ -353,16 +448,7 @@ impl ShopeeSandbox {
             }
         }
         if creating || body.get("category_id").is_some() {
-            let category = body["category_id"].as_i64().unwrap_or(0);
-            if PARENT_CATEGORIES.contains(&category) {
-                return Err(fail(
-                    "error_invalid_category",
-                    "Category is not a leaf category.",
-                ));
-            }
-            if !is_leaf(category) {
-                return Err(fail("error_invalid_category", "Invalid category_id."));
-            }
+            leaf_category(body["category_id"].as_i64().unwrap_or(0))?;
         }
         if creating || body.get("image").is_some() {
             let images = body["image"]["image_id_list"]
@@ -403,6 +489,7 @@ impl ShopeeSandbox {
     fn add_item(&self, body: &Value) -> Result<Value, ShopeeError> {
         let mut state = self.state();
         self.check_item_fields(body, &state, true)?;
+        check_mandatory_attributes(body, body["category_id"].as_i64().unwrap_or(0))?;
         let price = vnd(&body["original_price"], "original_price")?;
         if body["logistic_info"]
             .as_array()
@@ -775,7 +862,7 @@ impl ShopeeSandbox {
     }
 
     fn base_info(&self, query: &Query) -> Result<Value, ShopeeError> {
-        let ids = id_list(query.get("item_id_list"), "item_id_list")?;
+        let ids = id_list(query.get("item_id_list"), "item_id_list", 50)?;
         let state = self.state();
         let items: Vec<Value> = ids
             .iter()
@@ -955,7 +1042,8 @@ impl ShopeeSandbox {
     }
 }
 
-fn id_list(raw: Option<&str>, name: &str) -> Result<Vec<i64>, ShopeeError> {
+/// A comma-separated list of 1..`max` ids.
+fn id_list(raw: Option<&str>, name: &str, max: usize) -> Result<Vec<i64>, ShopeeError> {
     let ids: Vec<i64> = raw
         .unwrap_or("")
         .split(',')
@@ -965,10 +1053,10 @@ fn id_list(raw: Option<&str>, name: &str) -> Result<Vec<i64>, ShopeeError> {
                 .map_err(|_| fail("error_param", format!("Invalid {name}.")))
         })
         .collect::<Result<_, _>>()?;
-    if ids.is_empty() || ids.len() > 50 {
+    if ids.is_empty() || ids.len() > max {
         return Err(fail(
             "error_param",
-            format!("{name} should have 1 to 50 ids."),
+            format!("{name} should have 1 to {max} ids."),
         ));
     }
     Ok(ids)

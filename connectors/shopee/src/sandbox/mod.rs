@@ -1,7 +1,8 @@
 //! A fake Shopee Open Platform v2 that checks what Shopee checks: signatures
 //! and timestamps (±5 min), partner/shop/token, 4-hour access tokens and
 //! single-use refresh tokens, batch and window limits, cursor paging, VN price
-//! rules, leaf categories, the response envelope, per-shop throttling
+//! rules, leaf categories and their attribute trees (mandatory attributes
+//! enforced on `add_item`), the response envelope, per-shop throttling
 //! (`error_rate_limit`), fault injection, and signed order pushes.
 //! Assumptions beyond `shared/marketplaces/shopee.md` are listed in the crate
 //! README.

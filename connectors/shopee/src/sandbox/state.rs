@@ -11,6 +11,50 @@ pub fn is_leaf(category: i64) -> bool {
     (100_100..100_200).contains(&category) || (100_200..100_300).contains(&category)
 }
 
+/// One attribute of a leaf category. The sandbox's are all free text
+/// (`input_type` 3), so any custom value is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttributeDef {
+    pub id: i64,
+    /// The `language=vn` name.
+    pub name_vn: &'static str,
+    /// The `language=en` name.
+    pub name_en: &'static str,
+    pub mandatory: bool,
+}
+
+const SUB_BRAND: AttributeDef = AttributeDef {
+    id: 100_010,
+    name_vn: "Thương hiệu phụ",
+    name_en: "Sub-brand",
+    mandatory: false,
+};
+const ORIGIN: AttributeDef = AttributeDef {
+    id: 100_037,
+    name_vn: "Xuất xứ",
+    name_en: "Country of Origin",
+    mandatory: true,
+};
+const SHELF_LIFE: AttributeDef = AttributeDef {
+    id: 100_095,
+    name_vn: "Hạn sử dụng",
+    name_en: "Shelf Life",
+    mandatory: true,
+};
+
+/// The attribute tree of a leaf category: a few attributes, enough to make
+/// mappings supply what a category makes mandatory (essential oils: origin;
+/// foods: shelf life).
+pub fn attributes_of(category: i64) -> Vec<AttributeDef> {
+    let mut tree = vec![SUB_BRAND];
+    match category {
+        100_150 => tree.push(ORIGIN),
+        100_210..=100_215 => tree.push(SHELF_LIFE),
+        _ => {}
+    }
+    tree
+}
+
 #[derive(Debug, Clone)]
 pub struct Model {
     pub model_id: i64,
