@@ -500,6 +500,16 @@ fn chosync_sync_lists_the_catalogue_on_lazada_and_then_has_nothing_to_do() {
         "{health}"
     );
     assert!(health[0]["last_success"].is_string(), "{health}");
+
+    // An operator's retry gives the quarantined SKU another try (refused
+    // again: its category is still unmapped); a plain sync leaves it be.
+    let out = chosync(dir.path(), &config, &["sync", "--retry", "--json"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let runs: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(runs[0]["quarantined"].as_i64(), Some(1), "{runs}");
+    let out = chosync(dir.path(), &config, &["sync", "--json"], &[]);
+    let runs: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(runs[0]["quarantined"].as_i64(), Some(0), "{runs}");
 }
 
 mod reqwest {

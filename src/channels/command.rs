@@ -239,33 +239,40 @@ pub(crate) async fn sync(
     let SyncRequest { only, retry, json } = request;
     let mut summaries = Vec::new();
     let mut refusals = Vec::new();
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg:>14} [{bar:40}] {pos}/{len} tasks")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    let options = crate::sync::Options {
-        progress: Arc::new(SyncBar(bar.clone())),
-        ..options.clone()
-    };
-    let options = &options;
-    for channel in prepare(settings, &store, only)? {
-        let id = &channel.settings.id;
-        if retry {
-            let touched = store
-                .retry_channel(id)
-                .await
-                .map_err(|e| failed(1, format!("{id}: {e}")))?;
-            tracing::info!(channel = %id, tasks = touched, "retry requested");
-        }
-        let pass = crate::sync::Channel {
-            settings: channel.settings,
-            mapping: &channel.mapping,
-            client: &channel.client,
-            events: channel.events.clone(),
+    let bars = indicatif::MultiProgress::new();
+    let style = indicatif::ProgressStyle::with_template("{msg:>20} [{bar:40}] {pos}/{len} tasks")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    let channels = prepare(settings, &store, only)?;
+    // One worker per channel: the channels' passes run side by side, each
+    // within its own platform's limits.
+    let passes = channels.iter().map(|channel| {
+        let bar = bars.add(indicatif::ProgressBar::new(0).with_style(style.clone()));
+        let options = crate::sync::Options {
+            progress: Arc::new(SyncBar(bar)),
+            ..options.clone()
         };
-        let summary = match crate::sync::sync_channel(store.as_ref(), &pass, options).await {
+        let store = store.clone();
+        async move {
+            let id = &channel.settings.id;
+            if retry {
+                let touched = store.retry_channel(id).await?;
+                tracing::info!(channel = %id, tasks = touched, "retry requested");
+            }
+            let pass = crate::sync::Channel {
+                settings: channel.settings,
+                mapping: &channel.mapping,
+                client: &channel.client,
+                events: channel.events.clone(),
+            };
+            crate::sync::sync_channel(store.as_ref(), &pass, &options).await
+        }
+    });
+    let results = futures_util::future::join_all(passes).await;
+    bars.clear().ok();
+    let mut failure = None;
+    for (channel, result) in channels.iter().zip(results) {
+        let summary = match result {
             Ok(summary) => summary,
             Err(
                 err @ (crate::sync::SyncError::Refused(_) | crate::sync::SyncError::Busy { .. }),
@@ -274,7 +281,10 @@ pub(crate) async fn sync(
                 refusals.push(format!("error: {err}"));
                 continue;
             }
-            Err(err) => return Err(failed(1, format!("{}: {err}", channel.settings.id))),
+            Err(err) => {
+                failure.get_or_insert_with(|| failed(1, format!("{}: {err}", channel.settings.id)));
+                continue;
+            }
         };
         if !json {
             let c = &summary.counts;
@@ -299,7 +309,9 @@ pub(crate) async fn sync(
         }
         summaries.push(summary);
     }
-    bar.finish_and_clear();
+    if let Some(failure) = failure {
+        return Err(failure);
+    }
     let kept = chrono::Duration::days(i64::from(settings.sync.log_retention_days));
     let pruned = store
         .prune_sync_log(crate::clock::Clock::now(&SystemClock) - kept)
