@@ -1,6 +1,6 @@
 //! The `Store` methods both engines run unchanged — the same SQL (sqlx binds
-//! `$N` on SQLite too), the same binds, one write transaction each — written
-//! once. Each engine supplies `pool`, `clock`, `begin_write()` and
+//! `$N` on SQLite too), the same binds; writes of several statements in one
+//! transaction, single statements on their own — written once. Each engine supplies `pool`, `clock`, `begin_write()` and
 //! `record_one()`, and its own catalogue reads and writes.
 
 /// `impl_store!(Engine { own methods })`: the engine's `Store` impl, its own
@@ -121,27 +121,23 @@ macro_rules! impl_store {
                 ttl: Duration,
             ) -> Result<bool, StoreError> {
                 let now = self.clock.now();
-                let mut tx = self.begin_write().await?;
                 let renewed = sqlx::query(sql::RENEW_LEASE)
                     .bind(channel)
                     .bind(owner)
                     .bind(after(now, ttl))
                     .bind(now)
-                    .execute(&mut *tx)
+                    .execute(&self.pool)
                     .await?
                     .rows_affected();
-                tx.commit().await?;
                 Ok(renewed == 1)
             }
 
             async fn release_lease(&self, channel: &str, owner: &str) -> Result<(), StoreError> {
-                let mut tx = self.begin_write().await?;
                 sqlx::query(sql::RELEASE_LEASE)
                     .bind(channel)
                     .bind(owner)
-                    .execute(&mut *tx)
+                    .execute(&self.pool)
                     .await?;
-                tx.commit().await?;
                 Ok(())
             }
 
@@ -273,14 +269,12 @@ macro_rules! impl_store {
                 source: &str,
                 platform_ref: &str,
             ) -> Result<(), StoreError> {
-                let mut tx = self.begin_write().await?;
                 sqlx::query(sql::SAVE_CHANNEL_IMAGE)
                     .bind(channel)
                     .bind(source)
                     .bind(platform_ref)
-                    .execute(&mut *tx)
+                    .execute(&self.pool)
                     .await?;
-                tx.commit().await?;
                 Ok(())
             }
 
@@ -326,7 +320,6 @@ macro_rules! impl_store {
                 status: &str,
                 counts: &RunCounts,
             ) -> Result<(), StoreError> {
-                let mut tx = self.begin_write().await?;
                 sqlx::query(sql::FINISH_RUN)
                     .bind(run_id)
                     .bind(self.clock.now())
@@ -337,9 +330,8 @@ macro_rules! impl_store {
                     .bind(counts.quarantined)
                     .bind(counts.calls)
                     .bind(counts.throttled)
-                    .execute(&mut *tx)
+                    .execute(&self.pool)
                     .await?;
-                tx.commit().await?;
                 Ok(())
             }
 
@@ -402,15 +394,13 @@ macro_rules! impl_store {
                 channel: &str,
                 sealed: &Sealed,
             ) -> Result<(), StoreError> {
-                let mut tx = self.begin_write().await?;
                 sqlx::query(sql::SAVE_SEALED_CREDENTIALS)
                     .bind(channel)
                     .bind(&sealed.nonce)
                     .bind(&sealed.ciphertext)
                     .bind(self.clock.now())
-                    .execute(&mut *tx)
+                    .execute(&self.pool)
                     .await?;
-                tx.commit().await?;
                 Ok(())
             }
 
