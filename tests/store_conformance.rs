@@ -538,6 +538,16 @@ async fn every_change_marks_work_for_each_enabled_channel_in_the_same_transactio
     assert_eq!(version("TDQ-10ML", Aspect::Stock), Some(1));
     assert_eq!(version("MD-500G", Aspect::Stock), Some(101));
     assert_eq!(tasks.len(), 96, "still one task per key");
+    // The push names the newest movement that caused it.
+    let newest = db.store.movements("MD-500G", 1).await.expect("movements");
+    let stock = tasks
+        .iter()
+        .find(|t| t.sku == "MD-500G" && t.aspect == Aspect::Stock)
+        .expect("task");
+    assert_eq!(
+        stock.cause,
+        format!("movement {} (adjust:test)", newest[0].id)
+    );
 
     // A product-level change reaches every SKU of the product.
     let (_d, renamed) = file(

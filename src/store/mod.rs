@@ -520,6 +520,11 @@ fn options_vec(first: Option<String>, second: Option<String>) -> Vec<String> {
 }
 
 /// Why a movement that moved no level was refused, given the SKU's level.
+/// The cause a stock push names: the movement, its kind and where it came from.
+fn movement_cause(id: i64, m: &NewMovement) -> String {
+    format!("movement {id} ({}:{})", m.kind.as_str(), m.source)
+}
+
 fn refused(m: &NewMovement, on_hand: Option<i64>) -> StoreError {
     match on_hand {
         None => StoreError::UnknownSku(m.sku.clone()),

@@ -20,7 +20,7 @@ use super::rows::{
 use super::{
     Aspect, BatchRecord, CatalogueRow, CatalogueSummary, CatalogueWrite, ListingState, PushTask,
     RunCounts, Sealed, StockMovement, StockRow, Store, StoreError, StoredProduct, VariantRecord,
-    VariantState, Violation, refused, sql, unknown_sku_or,
+    VariantState, Violation, movement_cause, refused, sql, unknown_sku_or,
 };
 use super::{ChannelHealth, ChannelRegistration, LeaseGrant, LogEntry, LogFilter, after};
 use crate::catalogue::model::Product;
@@ -119,9 +119,9 @@ async fn record_one(
         .fetch_optional(&mut **tx)
         .await
         .map_err(|err| unknown_sku_or(err, &m.sku))?;
-    if inserted.is_none() {
+    let Some(movement) = inserted else {
         return Ok(());
-    }
+    };
     let moved: Option<i64> = sqlx::query_scalar(sql::MOVE_LEVEL)
         .bind(m.delta)
         .bind(now)
@@ -133,7 +133,7 @@ async fn record_one(
         sqlx::query(sql::MARK_STOCK)
             .bind(&m.sku)
             .bind(now)
-            .bind(format!("{}:{}", m.kind.as_str(), m.source))
+            .bind(movement_cause(movement, m))
             .execute(&mut **tx)
             .await?;
         return Ok(());
