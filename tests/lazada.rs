@@ -14,7 +14,7 @@ use chosync_connector::dto::{
 };
 use chosync_connector::events::Recorded;
 use chosync_connector::http::{HttpConfig, RetryPolicy};
-use chosync_connector::sandbox::Platform;
+use chosync_connector::sandbox::{Faults, Platform};
 use chosync_connector::{Bucket, Connector, ConnectorError, EndpointClass, Limits};
 use chosync_lazada::sandbox::{LazadaSandbox, Running, SandboxConfig};
 use chosync_lazada::{Lazada, LazadaConfig};
@@ -801,4 +801,134 @@ async fn a_create_without_a_mandatory_attribute_is_refused_and_nothing_is_create
     assert_eq!(listing.variants[0].sku, "BH-10ml");
     let all = w.listings().await;
     assert_eq!(all[0]["attributes"]["warranty_type"], "Không bảo hành");
+}
+
+/// How many SKUs with this SellerSku the sandbox holds, over all products.
+async fn held(w: &World, seller_sku: &str) -> usize {
+    let all = w.listings().await;
+    all.as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["skus"].as_array().cloned().unwrap_or_default())
+        .filter(|s| s["SellerSku"] == seller_sku)
+        .count()
+}
+
+/// `draft` with a third size, `2 kg`, at its own price and stock.
+fn grown(product: &str, image: &str) -> ListingDraft {
+    let mut grown = draft(product, image, &["500 g", "1 kg", "2 kg"], &[""], 8);
+    grown.variants[2].price = 120_000;
+    grown.variants[2].stock = 15;
+    grown
+}
+
+#[tokio::test]
+async fn a_new_size_joins_the_live_product_through_associated_sku() {
+    let w = world().await;
+    let image = w.image().await;
+    let listing = w
+        .lazada
+        .upsert_listing(&draft("MX", &image, &["500 g", "1 kg"], &[""], 8), None)
+        .await
+        .expect("create");
+    let updated = w
+        .lazada
+        .upsert_listing(&grown("MX", &image), Some(&listing))
+        .await
+        .expect("a third SKU");
+    assert_eq!(w.calls("/product/create").await, 2);
+    assert_eq!(w.calls("/product/update").await, 1);
+    let all = w.listings().await;
+    assert_eq!(all.as_array().map(Vec::len), Some(1), "{all}");
+    assert_eq!(all[0]["item_id"].to_string(), listing.listing_id);
+    assert_eq!(all[0]["skus"].as_array().map(Vec::len), Some(3));
+    let new = w.sku("MX-2kg").await;
+    assert_eq!(
+        (new["price"].as_f64(), new["sellableStock"].as_i64()),
+        (Some(120_000.0), Some(15))
+    );
+    assert_eq!(updated.listing_id, listing.listing_id);
+    let mut skus: Vec<&str> = updated.variants.iter().map(|v| v.sku.as_str()).collect();
+    skus.sort();
+    assert_eq!(skus, ["MX-1kg", "MX-2kg", "MX-500g"]);
+    let added = updated.variant("MX-2kg").expect("new SKU");
+    assert_eq!(added.variant_id, new["SkuId"].to_string());
+    assert_eq!((added.price, added.stock), (120_000, 15));
+    for sku in ["MX-500g", "MX-1kg"] {
+        assert_eq!(
+            updated.variant(sku).map(|v| &v.variant_id),
+            listing.variant(sku).map(|v| &v.variant_id),
+            "{sku} keeps its SkuId"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_lost_answer_to_an_associated_create_is_settled_by_reading_the_product() {
+    let w = world().await;
+    let image = w.image().await;
+    let listing = w
+        .lazada
+        .upsert_listing(&draft("MT", &image, &["500 g", "1 kg"], &[""], 8), None)
+        .await
+        .expect("create");
+    // Every create answer from now on is lost (after the 2 s client time-out).
+    w.running.sandbox.kit().set_faults(Faults {
+        timeout_rate: 1.0,
+        only: Some("/rest/product/create".into()),
+        ..Faults::default()
+    });
+    let updated = w
+        .lazada
+        .upsert_listing(&grown("MT", &image), Some(&listing))
+        .await
+        .expect("adopted after reading the product");
+    assert!(updated.variant("MT-2kg").is_some(), "{updated:?}");
+    assert!(
+        w.events
+            .events()
+            .iter()
+            .any(|e| e.endpoint == "/product/create" && e.outcome == "ambiguous"),
+        "the answer was lost"
+    );
+    assert_eq!(w.calls("/product/create").await, 2);
+    assert_eq!(held(&w, "MT-2kg").await, 1);
+    // The caller still holds the listing from before: the SKU is found on
+    // the product, not sent again.
+    w.lazada
+        .upsert_listing(&grown("MT", &image), Some(&listing))
+        .await
+        .expect("stale listing");
+    assert_eq!(w.calls("/product/create").await, 2);
+    assert_eq!(held(&w, "MT-2kg").await, 1);
+    assert_eq!(w.sku("MT-2kg").await["sellableStock"], 15);
+}
+
+#[tokio::test]
+async fn new_skus_with_other_sale_prop_names_are_refused_without_a_write() {
+    let w = world().await;
+    let image = w.image().await;
+    let listing = w
+        .lazada
+        .upsert_listing(&draft("MV", &image, &["500 g", "1 kg"], &[""], 8), None)
+        .await
+        .expect("create");
+    let mut other_axis = grown("MV", &image);
+    other_axis.option_names = vec!["Trọng lượng".into()];
+    let err = w
+        .lazada
+        .upsert_listing(&other_axis, Some(&listing))
+        .await
+        .expect_err("different sale props");
+    assert!(
+        matches!(
+            &err,
+            ConnectorError::Rejected { code, message, .. }
+                if code == "chosync_sale_props" && message.contains("re-created")
+        ),
+        "{err}"
+    );
+    assert_eq!(w.calls("/product/create").await, 1);
+    assert_eq!(w.calls("/product/update").await, 0);
+    assert_eq!(held(&w, "MV-2kg").await, 0);
 }

@@ -975,3 +975,255 @@ async fn an_item_without_a_mandatory_attribute_is_refused_and_nothing_is_created
     assert_eq!(w.listings().await.len(), 1);
     assert_eq!(w.calls("/api/v2/product/add_item").await, 3);
 }
+
+const ADD_MODEL: &str = "/api/v2/product/add_model";
+const UPDATE_TIERS: &str = "/api/v2/product/update_tier_variation";
+
+/// The oil draft without one of its SKUs: what the item was created with.
+fn oil_without(image: &str, sku: &str) -> ListingDraft {
+    let mut draft = oil_draft(image);
+    draft.variants.retain(|v| v.sku != sku);
+    draft
+}
+
+/// The item the sandbox holds under `item_sku`.
+async fn held_item(w: &World, item_sku: &str) -> Value {
+    w.listings()
+        .await
+        .into_iter()
+        .find(|i| i["item_sku"] == item_sku)
+        .expect("item held")
+}
+
+fn held_model<'a>(item: &'a Value, sku: &str) -> Vec<&'a Value> {
+    item["models"]
+        .as_array()
+        .map(|models| models.iter().filter(|m| m["sku"] == sku).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_new_size_gets_its_option_appended_then_its_model_added() {
+    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let image = w.image().await;
+    let created = w
+        .shopee
+        .upsert_listing(&oil_draft(&image), None)
+        .await
+        .expect("create");
+    let before = held_item(&w, "TD-QUE").await;
+
+    let mut grown = oil_draft(&image);
+    grown.variants.push(VariantDraft {
+        sku: "TDQ-250ml-C".into(),
+        option_values: vec!["250 ml".into(), "Chai".into()],
+        price: 420_000,
+        stock: 7,
+    });
+    let listing = w
+        .shopee
+        .upsert_listing(&grown, Some(&created))
+        .await
+        .expect("new size listed");
+    assert_eq!(w.calls(UPDATE_TIERS).await, 1);
+    assert_eq!(w.calls(ADD_MODEL).await, 1);
+
+    assert_eq!(listing.variants.len(), 7);
+    let new = listing
+        .variant("TDQ-250ml-C")
+        .expect("the new model comes back");
+    assert_ne!(new.variant_id, "0");
+    assert!(
+        created
+            .variants
+            .iter()
+            .all(|v| v.variant_id != new.variant_id)
+    );
+    assert_eq!((new.price, new.stock), (420_000, 7));
+    for old in &created.variants {
+        assert_eq!(listing.at(&old.sku), created.at(&old.sku), "{}", old.sku);
+    }
+
+    let held = held_item(&w, "TD-QUE").await;
+    assert_eq!(
+        held["tiers"][0]["options"],
+        serde_json::json!(["10 ml", "50 ml", "100 ml", "250 ml"])
+    );
+    assert_eq!(
+        held["tiers"][1]["options"],
+        serde_json::json!(["Chai", "Hộp quà"])
+    );
+    let model = held_model(&held, "TDQ-250ml-C");
+    assert_eq!(model.len(), 1);
+    assert_eq!(model[0]["tier_index"], serde_json::json!([3, 0]));
+    assert_eq!(
+        (model[0]["price"].as_i64(), model[0]["stock"].as_i64()),
+        (Some(420_000), Some(7))
+    );
+    for old in before["models"].as_array().expect("models") {
+        let now = held_model(&held, old["sku"].as_str().unwrap_or(""));
+        assert_eq!(now.len(), 1);
+        assert_eq!(now[0]["tier_index"], old["tier_index"], "{old}");
+        assert_eq!(now[0]["model_id"], old["model_id"]);
+    }
+    w.running
+        .sandbox
+        .place_order("TDQ-250ml-C", 2)
+        .expect("the new size sells");
+}
+
+#[tokio::test]
+async fn a_missing_combination_of_known_options_is_only_added() {
+    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let image = w.image().await;
+    let created = w
+        .shopee
+        .upsert_listing(&oil_without(&image, "TDQ-100ml-H"), None)
+        .await
+        .expect("create with five");
+    assert_eq!(created.variants.len(), 5);
+    let listing = w
+        .shopee
+        .upsert_listing(&oil_draft(&image), Some(&created))
+        .await
+        .expect("the sixth added");
+    assert_eq!(w.calls(UPDATE_TIERS).await, 0, "no option was new");
+    assert_eq!(w.calls(ADD_MODEL).await, 1);
+    assert_eq!(listing.variants.len(), 6);
+    let new = listing.variant("TDQ-100ml-H").expect("returned");
+    assert_eq!((new.price, new.stock), (420_000, 10));
+
+    let held = held_item(&w, "TD-QUE").await;
+    let model = held_model(&held, "TDQ-100ml-H");
+    assert_eq!(model.len(), 1);
+    assert_eq!(model[0]["tier_index"], serde_json::json!([2, 1]));
+    assert_eq!(model[0]["model_id"].to_string(), new.variant_id);
+}
+
+#[tokio::test]
+async fn a_lost_add_model_answer_is_settled_by_reading_never_by_adding_twice() {
+    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let image = w.image().await;
+    let created = w
+        .shopee
+        .upsert_listing(&oil_without(&image, "TDQ-100ml-H"), None)
+        .await
+        .expect("create with five");
+    w.control(
+        "/_sandbox/faults",
+        serde_json::json!({ "timeout_rate": 1.0, "only": ADD_MODEL }),
+    )
+    .await;
+    let listing = w
+        .shopee
+        .upsert_listing(&oil_draft(&image), Some(&created))
+        .await
+        .expect("adopted after the lost answer");
+    w.control("/_sandbox/faults", serde_json::json!({})).await;
+    assert_eq!(w.calls(ADD_MODEL).await, 1, "not sent again");
+    assert!(listing.variant("TDQ-100ml-H").is_some());
+    let held = held_item(&w, "TD-QUE").await;
+    assert_eq!(held_model(&held, "TDQ-100ml-H").len(), 1);
+    assert_eq!(held["models"].as_array().map(Vec::len), Some(6));
+    let ambiguous = w
+        .events
+        .events()
+        .iter()
+        .filter(|e| e.outcome == "ambiguous" && e.endpoint == ADD_MODEL)
+        .count();
+    assert_eq!(ambiguous, 1);
+
+    // Asked again, nothing is left to add.
+    w.shopee
+        .upsert_listing(&oil_draft(&image), Some(&created))
+        .await
+        .expect("again");
+    assert_eq!(w.calls(ADD_MODEL).await, 1);
+    assert_eq!(
+        held_model(&held_item(&w, "TD-QUE").await, "TDQ-100ml-H").len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn new_skus_on_other_axes_or_on_an_item_without_tiers_are_refused_as_re_creates() {
+    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let image = w.image().await;
+    let oil = w
+        .shopee
+        .upsert_listing(&oil_draft(&image), None)
+        .await
+        .expect("create");
+    let noodles = w
+        .shopee
+        .upsert_listing(&single_draft(&image, "MD-500G"), None)
+        .await
+        .expect("create single");
+    let writes = |stats: &Value| -> Vec<(String, u64)> {
+        stats["calls"]
+            .as_object()
+            .map(|calls| {
+                calls
+                    .iter()
+                    .filter(|(path, _)| !path.contains("/get_"))
+                    .map(|(path, n)| (path.clone(), n.as_u64().unwrap_or(0)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let before = writes(&w.stats().await);
+
+    // One axis where the item has two.
+    let mut one_axis = oil_draft(&image);
+    one_axis.option_names = vec!["Dung tích".into()];
+    one_axis.variants.retain(|v| v.sku.ends_with("-C"));
+    for variant in &mut one_axis.variants {
+        variant.option_values.truncate(1);
+    }
+    one_axis.variants.push(VariantDraft {
+        sku: "TDQ-250ml".into(),
+        option_values: vec!["250 ml".into()],
+        price: 420_000,
+        stock: 5,
+    });
+    let err = w
+        .shopee
+        .upsert_listing(&one_axis, Some(&oil))
+        .await
+        .expect_err("other number of axes");
+    assert!(
+        matches!(err, ConnectorError::Rejected { ref message, ref field, .. }
+            if message.contains("re-created") && message.contains("TDQ-250ml")
+                && field.as_deref() == Some("variants")),
+        "{err}"
+    );
+
+    // A single-variant item gaining a sibling.
+    let mut sizes = single_draft(&image, "MD-500G");
+    sizes.option_names = vec!["Khối lượng".into()];
+    sizes.variants[0].option_values = vec!["500 g".into()];
+    sizes.variants.push(VariantDraft {
+        sku: "MD-1KG".into(),
+        option_values: vec!["1 kg".into()],
+        price: 120_000,
+        stock: 4,
+    });
+    let err = w
+        .shopee
+        .upsert_listing(&sizes, Some(&noodles))
+        .await
+        .expect_err("no tiers to add to");
+    assert!(
+        matches!(err, ConnectorError::Rejected { ref message, .. }
+            if message.contains("re-created") && message.contains("MD-1KG")),
+        "{err}"
+    );
+
+    assert_eq!(writes(&w.stats().await), before, "no write was sent");
+    assert_eq!(
+        held_item(&w, "TD-QUE").await["models"]
+            .as_array()
+            .map(Vec::len),
+        Some(6)
+    );
+}

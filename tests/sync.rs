@@ -902,7 +902,55 @@ async fn an_inactive_product_is_delisted_and_relisted_when_active_again(db: &Tes
     assert_eq!(item(&items, "MAT-ONG")["status"], "UNLIST");
 }
 
+/// A SKU added to a listed product joins its listing on the platform (a new
+/// option on its tier) with its price and stock after the channel's rules;
+/// the next pass has nothing to do.
+async fn a_sku_added_to_a_listed_product_joins_its_listing(db: &TestDb) {
+    let s = setup(db).await;
+    db.import(&demo_catalogue()).await.expect("import");
+    sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
+        .await
+        .expect("first sync");
+    let (_d, bigger) = file(
+        "bigger.csv",
+        "product_id,name,sku,option1_name,option1_value,price,stock\n\
+         MIEN-DONG,Miến dong Côn Minh,MD-2KG,Khối lượng,2 kg,230000,40\n",
+    );
+    db.import(&bigger).await.expect("new size");
+    let added = s.calls("/api/v2/product/add_item").await;
+    let run = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
+        .await
+        .expect("sync");
+    assert_eq!(run.counts.failed + run.counts.quarantined, 0, "{run:?}");
+    assert_eq!(
+        s.calls("/api/v2/product/add_item").await,
+        added,
+        "no new listing"
+    );
+    assert_eq!(s.calls("/api/v2/product/add_model").await, 1);
+    let items = s.items().await;
+    let noodles = items
+        .iter()
+        .find(|i| i["item_sku"] == "MIEN-DONG")
+        .expect("item");
+    assert_eq!(noodles["models"].as_array().map(Vec::len), Some(3));
+    let new = model(&items, "MD-2KG");
+    // 230,000 + 5 %, rounded up to 1,000; 40 less the buffer of 1.
+    assert_eq!(
+        (new["price"].as_i64(), new["stock"].as_i64()),
+        (Some(242_000), Some(39))
+    );
+    let state = &listing_states(db).await["MD-2KG"];
+    assert_eq!(state.status, "live", "{state:?}");
+    assert!(state.variant_id.is_some(), "{state:?}");
+    let again = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
+        .await
+        .expect("again");
+    assert_eq!(again.counts.calls, 0, "{again:?}");
+}
+
 on_both_engines!(
+    a_sku_added_to_a_listed_product_joins_its_listing,
     an_inactive_product_is_delisted_and_relisted_when_active_again,
     a_first_sync_lists_the_catalogue_and_a_second_makes_no_call,
     one_price_change_is_one_call_and_a_burst_of_stock_changes_one_push,

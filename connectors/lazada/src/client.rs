@@ -3,7 +3,8 @@
 //! `payload`s, tokens refreshed 30 minutes ahead, stock and prices in batches
 //! of up to 50 SKUs across products, orders by update window.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,7 +14,7 @@ use chosync_connector::clock::Clock;
 use chosync_connector::credentials::{CredentialStore, Refresher, TokenPair, Tokens};
 use chosync_connector::dto::{
     AttributeSpec, ItemOutcome, ListingDraft, Order, OrderLine, OrderRef, OrderWindow, Page,
-    PriceSet, RemoteListing, RemoteVariant, StockSet, WebhookHint,
+    PriceSet, RemoteListing, RemoteVariant, StockSet, VariantDraft, WebhookHint,
 };
 use chosync_connector::events::EventSink;
 use chosync_connector::http::{Answer, Endpoint, Http, HttpConfig, Reply};
@@ -400,48 +401,105 @@ impl Lazada {
         }
     }
 
+    /// SKUs the product lacks join it first (`add_skus`); then one
+    /// `/product/update` for the content and status of all of them; then the
+    /// product as Lazada holds it.
     async fn update(
         &self,
         draft: &ListingDraft,
         existing: &RemoteListing,
     ) -> Result<RemoteListing, ConnectorError> {
-        let missing: Vec<&str> = draft
-            .variants
-            .iter()
-            .filter(|v| existing.variant(&v.sku).is_none())
-            .map(|v| v.sku.as_str())
-            .collect();
-        if !missing.is_empty() {
-            return Err(ConnectorError::Rejected {
-                code: "chosync_new_variants".into(),
-                field: Some("skus".into()),
-                message: format!(
-                    "product {} has no SKU {}; adding SKUs to a live Lazada product is not supported yet",
-                    existing.listing_id,
-                    missing.join(", ")
-                ),
-            });
-        }
         let item_id: i64 = existing
             .listing_id
             .parse()
             .map_err(|_| ConnectorError::NotFound(format!("item id {}", existing.listing_id)))?;
-        let payload = product_payload(draft, Some((item_id, existing)));
+        let grows = draft
+            .variants
+            .iter()
+            .any(|v| existing.variant(&v.sku).is_none());
+        let known = if grows {
+            Cow::Owned(self.add_skus(draft, item_id).await?)
+        } else {
+            Cow::Borrowed(existing)
+        };
+        let payload = product_payload(draft, Some((item_id, &known)));
         self.post_payload::<Value>(&ep::PRODUCT_UPDATE, &payload, data)
             .await?;
         self.listing(item_id).await
     }
 
+    /// Adds the draft's SKUs the product lacks with `/product/create` and
+    /// `AssociatedSku`, at most 50 per call. The product is read first:
+    /// `existing` may predate a create whose answer was lost (its SKUs are
+    /// adopted, never sent again), and the new SKUs must vary by its axes.
+    /// Returns the product with every SKU known so far, new ones included.
+    async fn add_skus(
+        &self,
+        draft: &ListingDraft,
+        item_id: i64,
+    ) -> Result<RemoteListing, ConnectorError> {
+        let live = self.product(item_id).await?;
+        let new: Vec<&VariantDraft> = draft
+            .variants
+            .iter()
+            .filter(|v| !live.skus.iter().any(|s| s.seller_sku == v.sku))
+            .collect();
+        if new.is_empty() {
+            return Ok(remote(live));
+        }
+        let anchor = associated_sku(draft, &live, &new)?;
+        let mut known = remote(live);
+        for chunk in new.chunks(SKUS_PER_CALL) {
+            let payload = associate_payload(draft, &anchor, chunk);
+            match self
+                .post_payload::<dto::Created>(&ep::PRODUCT_CREATE, &payload, data)
+                .await
+            {
+                Ok(created) => adopt_created(&mut known, chunk, created),
+                Err(ConnectorError::Ambiguous(detail)) => {
+                    known = self.settle_added(item_id, chunk, &detail).await?;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(known)
+    }
+
+    /// A create with `AssociatedSku` whose answer was lost. SellerSku is
+    /// unique per shop, so the product itself says whether the SKUs joined;
+    /// if they did not show up, nothing is sent again.
+    async fn settle_added(
+        &self,
+        item_id: i64,
+        chunk: &[&VariantDraft],
+        detail: &str,
+    ) -> Result<RemoteListing, ConnectorError> {
+        for wait in [Duration::ZERO, Duration::from_secs(1)] {
+            tokio::time::sleep(wait).await;
+            let listing = self.listing(item_id).await?;
+            if chunk.iter().all(|v| listing.carries(&v.sku)) {
+                return Ok(listing);
+            }
+        }
+        let skus: Vec<&str> = chunk.iter().map(|v| v.sku.as_str()).collect();
+        Err(ConnectorError::Ambiguous(format!(
+            "/product/create adding {} to product {item_id} may or may not have been applied ({detail}); read the product before trying again",
+            skus.join(", ")
+        )))
+    }
+
+    async fn product(&self, item_id: i64) -> Result<dto::Product, ConnectorError> {
+        self.seller(
+            &ep::PRODUCT_ITEM_GET,
+            Method::GET,
+            &[("item_id", item_id.to_string())],
+            data,
+        )
+        .await
+    }
+
     async fn listing(&self, item_id: i64) -> Result<RemoteListing, ConnectorError> {
-        let product: dto::Product = self
-            .seller(
-                &ep::PRODUCT_ITEM_GET,
-                Method::GET,
-                &[("item_id", item_id.to_string())],
-                data,
-            )
-            .await?;
-        Ok(remote(product))
+        Ok(remote(self.product(item_id).await?))
     }
 
     /// Stock or price for up to 50 SKUs of any products per call; the last
@@ -569,7 +627,122 @@ fn mapping_required(attributes: Vec<dto::CategoryAttribute>) -> Vec<AttributeSpe
         .collect()
 }
 
-/// `Request.Product` for create (no `existing`) or update.
+/// The SellerSku new SKUs are associated with: one the product carries. The
+/// new SKUs must declare the axes (sale-prop names) its SKUs declare, as
+/// Lazada wants one sale-prop set per product; otherwise only a new listing
+/// can take them. When the answer does not show the axes, Lazada checks.
+fn associated_sku(
+    draft: &ListingDraft,
+    live: &dto::Product,
+    new: &[&VariantDraft],
+) -> Result<String, ConnectorError> {
+    let recreate = |message: String| ConnectorError::Rejected {
+        code: "chosync_sale_props".into(),
+        field: Some("option_names".into()),
+        message: format!("{message}; the listing must be re-created"),
+    };
+    let anchor = live.skus.first().ok_or_else(|| {
+        recreate(format!(
+            "product {} has no SKU to add new ones to",
+            live.item_id
+        ))
+    })?;
+    let Some(axes) = anchor.sale_prop_names() else {
+        return Ok(anchor.seller_sku.clone());
+    };
+    match new.iter().find(|v| sale_prop_names(draft, v) != axes) {
+        None => Ok(anchor.seller_sku.clone()),
+        Some(odd) => Err(recreate(format!(
+            "product {} varies by [{}] but {} by [{}], and Lazada wants one set of sale props per product",
+            live.item_id,
+            axes.into_iter().collect::<Vec<_>>().join(", "),
+            odd.sku,
+            sale_prop_names(draft, odd)
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// Sale-prop names `variant` is sent with (see `sale_props`).
+fn sale_prop_names(draft: &ListingDraft, variant: &VariantDraft) -> BTreeSet<String> {
+    draft
+        .option_names
+        .iter()
+        .take(variant.option_values.len())
+        .cloned()
+        .collect()
+}
+
+/// The SKU ids a create with `AssociatedSku` answered, with the price and
+/// stock the SKUs were created with.
+fn adopt_created(known: &mut RemoteListing, chunk: &[&VariantDraft], created: dto::Created) {
+    for sku in created.sku_list {
+        let Some(variant) = chunk.iter().find(|v| v.sku == sku.seller_sku) else {
+            continue;
+        };
+        if known.variant(&sku.seller_sku).is_none() {
+            known.variants.push(RemoteVariant {
+                sku: sku.seller_sku,
+                variant_id: sku.sku_id.to_string(),
+                price: variant.price,
+                stock: variant.stock,
+            });
+        }
+    }
+}
+
+/// `Request.Product` adding `variants` to the product carrying `anchor`:
+/// only `AssociatedSku` and the new SKUs, as the product keeps its own
+/// category, name, attributes and images.
+fn associate_payload(draft: &ListingDraft, anchor: &str, variants: &[&VariantDraft]) -> Value {
+    let skus: Vec<Value> = variants.iter().map(|v| new_sku(draft, v)).collect();
+    json!({ "Request": { "Product": {
+        "AssociatedSku": anchor,
+        "Skus": { "Sku": skus },
+    } } })
+}
+
+/// `saleProp`: the draft's option names with the variant's values.
+fn sale_props(draft: &ListingDraft, variant: &VariantDraft) -> serde_json::Map<String, Value> {
+    draft
+        .option_names
+        .iter()
+        .zip(&variant.option_values)
+        .map(|(name, value)| (name.clone(), json!(value)))
+        .collect()
+}
+
+/// What every SKU entry carries: SellerSku, package, sale props.
+fn sku_entry(draft: &ListingDraft, variant: &VariantDraft) -> Value {
+    let mut sku = json!({
+        "SellerSku": variant.sku,
+        "package_weight": format!("{:.2}", draft.weight_g as f64 / 1000.0),
+    });
+    if let Some([length, width, height]) = draft.dimensions_cm {
+        sku["package_length"] = json!(length.to_string());
+        sku["package_width"] = json!(width.to_string());
+        sku["package_height"] = json!(height.to_string());
+    }
+    let sale_props = sale_props(draft, variant);
+    if !sale_props.is_empty() {
+        sku["saleProp"] = Value::Object(sale_props);
+    }
+    sku
+}
+
+/// A SKU Lazada does not hold yet: it starts with the draft's price and stock.
+fn new_sku(draft: &ListingDraft, variant: &VariantDraft) -> Value {
+    let mut sku = sku_entry(draft, variant);
+    sku["price"] = json!(variant.price.to_string());
+    sku["quantity"] = json!(variant.stock.to_string());
+    sku
+}
+
+/// `Request.Product` for create (no `existing`) or update. An update carries
+/// only SKUs the product holds: new ones join it through `AssociatedSku`, and
+/// price and stock of existing ones go through their own calls.
 fn product_payload(draft: &ListingDraft, existing: Option<(i64, &RemoteListing)>) -> Value {
     let mut attributes = json!({
         "name": draft.title,
@@ -586,37 +759,15 @@ fn product_payload(draft: &ListingDraft, existing: Option<(i64, &RemoteListing)>
     let skus: Vec<Value> = draft
         .variants
         .iter()
-        .map(|variant| {
-            let mut sku = json!({
-                "SellerSku": variant.sku,
-                "package_weight": format!("{:.2}", draft.weight_g as f64 / 1000.0),
-            });
-            if let Some([length, width, height]) = draft.dimensions_cm {
-                sku["package_length"] = json!(length.to_string());
-                sku["package_width"] = json!(width.to_string());
-                sku["package_height"] = json!(height.to_string());
+        .filter_map(|variant| match existing {
+            None => Some(new_sku(draft, variant)),
+            Some((_, listing)) => {
+                let remote = listing.variant(&variant.sku)?;
+                let mut sku = sku_entry(draft, variant);
+                sku["SkuId"] = json!(remote.variant_id);
+                sku["Status"] = json!(if draft.listed { "active" } else { "inactive" });
+                Some(sku)
             }
-            let sale_props: serde_json::Map<String, Value> = draft
-                .option_names
-                .iter()
-                .zip(&variant.option_values)
-                .map(|(name, value)| (name.clone(), json!(value)))
-                .collect();
-            if !sale_props.is_empty() {
-                sku["saleProp"] = Value::Object(sale_props);
-            }
-            match existing.and_then(|(_, listing)| listing.variant(&variant.sku)) {
-                Some(remote) => {
-                    sku["SkuId"] = json!(remote.variant_id);
-                    sku["Status"] = json!(if draft.listed { "active" } else { "inactive" });
-                }
-                None => {
-                    // Price and stock of existing SKUs go through their own calls.
-                    sku["price"] = json!(variant.price.to_string());
-                    sku["quantity"] = json!(variant.stock.to_string());
-                }
-            }
-            sku
         })
         .collect();
     let mut product = json!({

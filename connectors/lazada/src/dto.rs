@@ -1,5 +1,7 @@
 //! Lazada's JSON shapes, as far as chosync reads them.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -70,6 +72,18 @@ pub struct Sku {
     /// What buyers can buy: real − withheld − occupied.
     #[serde(rename = "sellableStock", default)]
     pub sellable_stock: i64,
+    /// Variation axis → value. Kept raw: `None` when the answer leaves it out.
+    #[serde(rename = "saleProp", default)]
+    pub sale_prop: Option<Value>,
+}
+
+impl Sku {
+    /// The variation axes this SKU declares; `None` when the answer does not
+    /// say (no `saleProp` object), so nobody guesses.
+    pub fn sale_prop_names(&self) -> Option<BTreeSet<String>> {
+        let props = self.sale_prop.as_ref()?.as_object()?;
+        Some(props.keys().cloned().collect())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -27,6 +27,7 @@ use crate::dto;
 use crate::mapping::{Payload, decode, decode_batch, token_refused};
 use crate::orders::{split_windows, state_of};
 use crate::sign;
+use crate::variants::{Extension, NewModel, add_model_body, must_recreate};
 
 /// Shopee allows one item and at most 50 models per stock or price call.
 pub const MODELS_PER_CALL: usize = 50;
@@ -64,6 +65,10 @@ mod ep {
     pub const ATTRIBUTE_TREE: Endpoint = e("/api/v2/product/get_attribute_tree", Catalogue, true);
     pub const ADD_ITEM: Endpoint = e("/api/v2/product/add_item", Catalogue, false);
     pub const INIT_TIERS: Endpoint = e("/api/v2/product/init_tier_variation", Catalogue, false);
+    pub const ADD_MODEL: Endpoint = e("/api/v2/product/add_model", Catalogue, false);
+    // It sets every tier and every model's place in them, so a repeat sets
+    // the same again.
+    pub const UPDATE_TIERS: Endpoint = e("/api/v2/product/update_tier_variation", Catalogue, true);
     pub const UPDATE_ITEM: Endpoint = e("/api/v2/product/update_item", Catalogue, true);
     pub const DELETE_ITEM: Endpoint = e("/api/v2/product/delete_item", Catalogue, true);
     pub const UPDATE_STOCK: Endpoint = e("/api/v2/product/update_stock", Inventory, true);
@@ -496,30 +501,34 @@ impl Shopee {
             .listing_id
             .parse()
             .map_err(|_| ConnectorError::NotFound(format!("item id {}", existing.listing_id)))?;
-        // An adopted item whose create stopped before its variations.
-        let tierless = existing.variants.iter().all(|v| v.variant_id == "0");
-        if !draft.option_names.is_empty() && tierless {
-            check_variations(draft)?;
-            return self
-                .add_tiers(item_id, draft, tokio::time::Instant::now())
-                .await;
-        }
         let missing: Vec<&str> = draft
             .variants
             .iter()
             .filter(|v| existing.variant(&v.sku).is_none())
             .map(|v| v.sku.as_str())
             .collect();
-        if !missing.is_empty() {
-            return Err(ConnectorError::Rejected {
-                code: "chosync_new_variants".into(),
-                field: Some("variants".into()),
-                message: format!(
-                    "listing {} has no variant for {}; adding variants to a live Shopee listing is not supported yet",
-                    existing.listing_id,
-                    missing.join(", ")
-                ),
-            });
+        let tierless = existing.variants.iter().all(|v| v.variant_id == "0");
+        if tierless {
+            // An adopted item whose create stopped before its variations
+            // carries the product key, not a variant's SKU.
+            let cut_off = existing.listing_sku.as_deref() == Some(draft.product_key.as_str());
+            if !draft.option_names.is_empty() && (missing.is_empty() || cut_off) {
+                check_variations(draft)?;
+                return self
+                    .add_tiers(item_id, draft, tokio::time::Instant::now())
+                    .await;
+            }
+            if !missing.is_empty() {
+                return Err(must_recreate(
+                    existing,
+                    &missing,
+                    "it has no variations (its one SKU is the item's own)",
+                ));
+            }
+        } else if !missing.is_empty() {
+            check_variations(draft)?;
+            self.add_variants(item_id, draft, existing, &missing)
+                .await?;
         }
         let mut body = update_item_body(item_id, draft)?;
         // Also puts on sale an item a create cut off before its last step
@@ -527,6 +536,83 @@ impl Shopee {
         body["item_status"] = json!(draft.on_sale("NORMAL", "UNLIST"));
         self.shop_post::<Value>(&ep::UPDATE_ITEM, body).await?;
         self.listing(item_id).await
+    }
+
+    /// Gives an item with tiers the draft's new SKUs: options a tier lacks
+    /// are appended first (`update_tier_variation`), then the models are
+    /// added (`add_model`). Every check runs on the item as just read, before
+    /// any write.
+    async fn add_variants(
+        &self,
+        item_id: i64,
+        draft: &ListingDraft,
+        existing: &RemoteListing,
+        missing: &[&str],
+    ) -> Result<(), ConnectorError> {
+        // The item as it is now: an earlier attempt may have added some.
+        let read = self.model_list(item_id).await?;
+        let plan = Extension::plan(draft, existing, missing, &read)?;
+        if plan.grown {
+            self.shop_post::<Value>(&ep::UPDATE_TIERS, plan.tiers_body(item_id, &read.model))
+                .await?;
+        }
+        for chunk in plan.new.chunks(MODELS_PER_CALL) {
+            self.add_models(item_id, chunk).await?;
+        }
+        Ok(())
+    }
+
+    /// `add_model` is not idempotent: after an answer that was lost, the
+    /// item's models are read (twice, a second apart, as for `add_item`) and
+    /// those whose SKU is there adopted; only the ones surely absent are sent
+    /// again.
+    async fn add_models(&self, item_id: i64, chunk: &[NewModel<'_>]) -> Result<(), ConnectorError> {
+        let mut pending: Vec<&NewModel> = chunk.iter().collect();
+        let mut last = String::new();
+        for _ in 0..3 {
+            match self
+                .shop_post::<Value>(&ep::ADD_MODEL, add_model_body(item_id, &pending))
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(ConnectorError::Ambiguous(detail)) => {
+                    tracing::warn!(channel = %self.config.channel, item_id, %detail, "add_model outcome unknown; reading the models");
+                    pending = self.still_absent(item_id, pending).await?;
+                    if pending.is_empty() {
+                        return Ok(());
+                    }
+                    last = detail;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        let skus: Vec<&str> = pending.iter().map(|m| m.variant.sku.as_str()).collect();
+        Err(ConnectorError::Ambiguous(format!(
+            "add_model for {} on item {item_id} did not complete ({last}); read the item before trying again",
+            skus.join(", ")
+        )))
+    }
+
+    /// The models of `pending` the item does not carry yet.
+    async fn still_absent<'a>(
+        &self,
+        item_id: i64,
+        mut pending: Vec<&'a NewModel<'a>>,
+    ) -> Result<Vec<&'a NewModel<'a>>, ConnectorError> {
+        for wait in [Duration::ZERO, Duration::from_secs(1)] {
+            tokio::time::sleep(wait).await;
+            let read = self.model_list(item_id).await?;
+            pending.retain(|m| !read.model.iter().any(|r| r.model_sku == m.variant.sku));
+            if pending.is_empty() {
+                break;
+            }
+        }
+        Ok(pending)
+    }
+
+    async fn model_list(&self, item_id: i64) -> Result<dto::ModelList, ConnectorError> {
+        self.shop_get(&ep::MODEL_LIST, vec![("item_id", item_id.to_string())])
+            .await
     }
 
     /// One item with its models, as Shopee holds it.
@@ -546,17 +632,15 @@ impl Shopee {
                 .await?;
             for item in info.item_list {
                 let variants = if item.has_model {
-                    let models: dto::ModelList = self
-                        .shop_get(&ep::MODEL_LIST, vec![("item_id", item.item_id.to_string())])
-                        .await?;
+                    let models = self.model_list(item.item_id).await?;
                     models
                         .model
                         .into_iter()
                         .map(|m| RemoteVariant {
+                            price: m.price(),
+                            stock: dto::seller_stock(&m.stock_info_v2),
                             sku: m.model_sku,
                             variant_id: m.model_id.to_string(),
-                            price: m.price_info.first().map_or(0, |p| p.original_price as i64),
-                            stock: dto::seller_stock(&m.stock_info_v2),
                         })
                         .collect()
                 } else {

@@ -99,16 +99,100 @@ pub struct Model {
     pub model_id: i64,
     #[serde(default)]
     pub model_sku: String,
+    /// One option index per tier.
+    #[serde(default)]
+    pub tier_index: Vec<usize>,
     #[serde(default)]
     pub price_info: Vec<PriceInfo>,
     #[serde(default)]
     pub stock_info_v2: StockInfo,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+impl Model {
+    pub fn price(&self) -> i64 {
+        self.price_info
+            .first()
+            .map_or(0, |p| p.original_price as i64)
+    }
+}
+
+/// `get_model_list`: the item's tiers, in both shapes the reference lists
+/// (`standardise_tier_variation` replaced `tier_variation` in 2025-09).
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct ModelList {
     #[serde(default)]
+    pub tier_variation: Vec<LegacyTier>,
+    #[serde(default)]
+    pub standardise_tier_variation: Vec<Tier>,
+    #[serde(default)]
     pub model: Vec<Model>,
+}
+
+impl ModelList {
+    /// The tiers in the current shape, converted from the older one when
+    /// that is all the answer carries (custom variations: ids 0).
+    pub fn tiers(&self) -> Vec<Tier> {
+        if !self.standardise_tier_variation.is_empty() {
+            return self.standardise_tier_variation.clone();
+        }
+        self.tier_variation
+            .iter()
+            .map(|t| Tier {
+                variation_id: 0,
+                variation_name: t.name.clone(),
+                variation_group_id: None,
+                variation_option_list: t
+                    .option_list
+                    .iter()
+                    .map(|o| TierOption {
+                        variation_option_id: 0,
+                        variation_option_name: o.option.clone(),
+                        image_id: None,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+/// One tier as `standardise_tier_variation` gives it, and as
+/// `update_tier_variation` takes it back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tier {
+    #[serde(default)]
+    pub variation_id: i64,
+    #[serde(default)]
+    pub variation_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variation_group_id: Option<i64>,
+    #[serde(default)]
+    pub variation_option_list: Vec<TierOption>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TierOption {
+    #[serde(default)]
+    pub variation_option_id: i64,
+    #[serde(default)]
+    pub variation_option_name: String,
+    /// Kept as read, so an update does not drop an option's image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+}
+
+/// The deprecated `tier_variation[{name, option_list[{option}]}]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LegacyTier {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub option_list: Vec<LegacyOption>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LegacyOption {
+    #[serde(default)]
+    pub option: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -9,5 +9,6 @@ pub mod orders;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod sign;
+mod variants;
 
 pub use client::{IDS_PER_CALL, MODELS_PER_CALL, Shopee, ShopeeConfig, TIER_WAIT};

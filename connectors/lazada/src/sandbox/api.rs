@@ -313,8 +313,13 @@ impl LazadaSandbox {
         Ok(json!({ "images": images, "errors": errors }))
     }
 
+    /// `/product/create`: a new product, or, with `AssociatedSku`, new SKUs
+    /// for the product carrying that SellerSku.
     fn create(&self, payload: &Value) -> Result<Value, LazadaError> {
         let product = &payload["Request"]["Product"];
+        if let Some(anchor) = text(&product["AssociatedSku"]).filter(|a| !a.trim().is_empty()) {
+            return self.associate(&anchor, product);
+        }
         let category = number(&product["PrimaryCategory"]).unwrap_or(0.0) as i64;
         if !is_leaf(category) {
             return Err(fail("500", "PrimaryCategory must be a leaf category."));
@@ -350,108 +355,9 @@ impl LazadaSandbox {
                 "Between 1 and 8 images, all hosted by Lazada, are required.",
             ));
         }
-        let skus = list(&product["Skus"]["Sku"]);
-        if skus.is_empty() {
-            return Err(fail("500", "At least one SKU is required."));
-        }
-        if skus.len() > 50 {
-            return Err(fail("E204", "Too many SKU."));
-        }
-        let mut built: Vec<Sku> = Vec::new();
-        let mut prop_names: Option<Vec<String>> = None;
-        for sku in &skus {
-            let seller_sku = text(&sku["SellerSku"]).unwrap_or_default();
-            if seller_sku.is_empty() {
-                return Err(fail("500", "SellerSku is required."));
-            }
-            if state.find_sku(&seller_sku).is_some()
-                || built.iter().any(|b| b.seller_sku == seller_sku)
-            {
-                return Err(detail_error(
-                    "4105",
-                    &seller_sku,
-                    "SellerSku",
-                    "SellerSku is duplicate.",
-                ));
-            }
-            let price = whole_price(&sku["price"]).map_err(|code| {
-                detail_error(
-                    code,
-                    &seller_sku,
-                    "price",
-                    "Price must be a whole number above 0 for VN.",
-                )
-            })?;
-            let quantity = number(&sku["quantity"]).unwrap_or(0.0);
-            if !(0.0..=MAX_STOCK).contains(&quantity) {
-                return Err(detail_error(
-                    "500",
-                    &seller_sku,
-                    "quantity",
-                    "quantity cannot be negative.",
-                ));
-            }
-            let weight = number(&sku["package_weight"]).unwrap_or(0.0);
-            if weight <= 0.0 {
-                return Err(detail_error(
-                    "500",
-                    &seller_sku,
-                    "package_weight",
-                    "package_weight is required.",
-                ));
-            }
-            let sale_props: BTreeMap<String, String> = sku["saleProp"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), text(v)?)))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let names: Vec<String> = sale_props.keys().cloned().collect();
-            // Custom variations: at most 2 sale properties, the same for every SKU.
-            if names.len() > 2 {
-                return Err(fail(
-                    "BIZ_CHECK_TOTAL_SALE_PROP_MAX_ITEMS",
-                    "At most 2 sale properties.",
-                ));
-            }
-            match &prop_names {
-                Some(first) if *first != names => {
-                    return Err(detail_error(
-                        "4143",
-                        &seller_sku,
-                        "saleProp",
-                        "All SKUs must declare the same sale properties.",
-                    ));
-                }
-                _ => prop_names = Some(names),
-            }
-            if built.iter().any(|b| b.sale_props == sale_props) {
-                return Err(detail_error(
-                    "4143",
-                    &seller_sku,
-                    "saleProp",
-                    "Two SKUs have the same sale properties.",
-                ));
-            }
-            let sku_id = 12_000_000_000 + state.next_number() as i64;
-            built.push(Sku {
-                sku_id,
-                seller_sku,
-                sale_props,
-                price,
-                real: quantity as i64,
-                withheld: 0,
-                occupied: 0,
-                status: "active".into(),
-            });
-        }
+        let built = build_skus(&mut state, &list(&product["Skus"]["Sku"]), &[])?;
         let item_id = 6_700_000_000 + state.next_number() as i64;
-        let sku_list: Vec<Value> = built
-            .iter()
-            .map(|s| json!({ "seller_sku": s.seller_sku, "shop_sku": format!("{item_id}_VNAMZ-{}", s.sku_id), "sku_id": s.sku_id }))
-            .collect();
+        let sku_list = sku_list(item_id, &built);
         state.products.insert(
             item_id,
             Product {
@@ -468,6 +374,43 @@ impl LazadaSandbox {
             },
         );
         Ok(json!({ "item_id": item_id, "sku_list": sku_list, "item_status": "Pending QC" }))
+    }
+
+    /// `/product/create` with `AssociatedSku`: the SKUs join the product that
+    /// carries that SellerSku, checked as a create's SKUs are and against the
+    /// product's own (same sale-prop names, distinct values). The product
+    /// keeps its category, name, attributes, images and QC status: any given
+    /// in the request are ignored. The answer is a create's, listing the new
+    /// SKUs only.
+    fn associate(&self, anchor: &str, product: &Value) -> Result<Value, LazadaError> {
+        let now = self.now();
+        let mut state = self.state();
+        let (item_id, existing) = state
+            .find_sku(anchor)
+            .filter(|(p, _)| p.status != "deleted")
+            .map(|(p, _)| (p.item_id, p.skus.clone()))
+            .ok_or_else(|| {
+                detail_error(
+                    "207",
+                    anchor,
+                    "AssociatedSku",
+                    "AssociatedSku does not exist.",
+                )
+            })?;
+        let built = build_skus(&mut state, &list(&product["Skus"]["Sku"]), &existing)?;
+        let sku_list = sku_list(item_id, &built);
+        let stored = state
+            .products
+            .get_mut(&item_id)
+            .ok_or_else(|| fail("E0208", "Item does not exist."))?;
+        stored.skus.extend(built);
+        stored.updated_time = now;
+        let item_status = match stored.status_at(std::time::Instant::now(), self.config.qc_delay) {
+            "pending" => "Pending QC",
+            "active" => "Active",
+            _ => "InActive",
+        };
+        Ok(json!({ "item_id": item_id, "sku_list": sku_list, "item_status": item_status }))
     }
 
     fn update(&self, payload: &Value) -> Result<Value, LazadaError> {
@@ -861,6 +804,122 @@ fn apply(
     Ok(())
 }
 
+/// A create's `sku_list`: the SKUs it made.
+fn sku_list(item_id: i64, built: &[Sku]) -> Vec<Value> {
+    built
+        .iter()
+        .map(|s| json!({ "seller_sku": s.seller_sku, "shop_sku": format!("{item_id}_VNAMZ-{}", s.sku_id), "sku_id": s.sku_id }))
+        .collect()
+}
+
+/// The SKUs of a create (1–50), checked whole before any is kept: SellerSku
+/// unique in the shop, whole prices, package weight, and the same ≤ 2
+/// sale-prop names with distinct values across `existing` (the product's SKUs
+/// when adding to it) and the new ones.
+fn build_skus(
+    state: &mut Memory,
+    skus: &[Value],
+    existing: &[Sku],
+) -> Result<Vec<Sku>, LazadaError> {
+    if skus.is_empty() {
+        return Err(fail("500", "At least one SKU is required."));
+    }
+    if skus.len() > 50 {
+        return Err(fail("E204", "Too many SKU."));
+    }
+    let mut built: Vec<Sku> = Vec::new();
+    for sku in skus {
+        let mut new = read_sku(state, sku, &built)?;
+        check_sale_props(&new, existing.iter().chain(&built))?;
+        new.sku_id = 12_000_000_000 + state.next_number() as i64;
+        built.push(new);
+    }
+    Ok(built)
+}
+
+/// One SKU of a create, its id not yet allocated.
+fn read_sku(state: &mut Memory, sku: &Value, built: &[Sku]) -> Result<Sku, LazadaError> {
+    let seller_sku = text(&sku["SellerSku"]).unwrap_or_default();
+    if seller_sku.is_empty() {
+        return Err(fail("500", "SellerSku is required."));
+    }
+    if state.find_sku(&seller_sku).is_some() || built.iter().any(|b| b.seller_sku == seller_sku) {
+        return Err(detail_error(
+            "4105",
+            &seller_sku,
+            "SellerSku",
+            "SellerSku is duplicate.",
+        ));
+    }
+    let price = whole_price(&sku["price"]).map_err(|code| {
+        detail_error(
+            code,
+            &seller_sku,
+            "price",
+            "Price must be a whole number above 0 for VN.",
+        )
+    })?;
+    let quantity = number(&sku["quantity"]).unwrap_or(0.0);
+    if !(0.0..=MAX_STOCK).contains(&quantity) {
+        return Err(detail_error(
+            "500",
+            &seller_sku,
+            "quantity",
+            "quantity cannot be negative.",
+        ));
+    }
+    let weight = number(&sku["package_weight"]).unwrap_or(0.0);
+    if weight <= 0.0 {
+        return Err(detail_error(
+            "500",
+            &seller_sku,
+            "package_weight",
+            "package_weight is required.",
+        ));
+    }
+    let sale_props: BTreeMap<String, String> = sku["saleProp"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), text(v)?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Sku {
+        sku_id: 0,
+        seller_sku,
+        sale_props,
+        price,
+        real: quantity as i64,
+        withheld: 0,
+        occupied: 0,
+        status: "active".into(),
+    })
+}
+
+/// Custom variations: at most 2 sale properties, the same names on every SKU
+/// of a product (`others`), never the same values twice.
+fn check_sale_props<'a>(
+    new: &Sku,
+    mut others: impl Iterator<Item = &'a Sku>,
+) -> Result<(), LazadaError> {
+    if new.sale_props.len() > 2 {
+        return Err(fail(
+            "BIZ_CHECK_TOTAL_SALE_PROP_MAX_ITEMS",
+            "At most 2 sale properties.",
+        ));
+    }
+    let refuse = |message| Err(detail_error("4143", &new.seller_sku, "saleProp", message));
+    let names = |sku: &Sku| sku.sale_props.keys().cloned().collect::<Vec<_>>();
+    match others.find(|o| names(o) != names(new) || o.sale_props == new.sale_props) {
+        None => Ok(()),
+        Some(other) if names(other) != names(new) => {
+            refuse("All SKUs must declare the same sale properties.")
+        }
+        Some(_) => refuse("Two SKUs have the same sale properties."),
+    }
+}
+
 /// A create failure (500) with the business code in `detail`, as Lazada answers.
 fn detail_error(code: &str, seller_sku: &str, field: &str, message: &str) -> LazadaError {
     failure_with_detail(
@@ -903,3 +962,87 @@ fn failure_with_detail(top: &'static str, summary: &str, entry: Value) -> Lazada
 
 /// The most one SKU may hold in the sandbox.
 const MAX_STOCK: f64 = 1_000_000.0;
+
+#[cfg(test)]
+mod tests {
+    use super::super::SandboxConfig;
+    use super::*;
+
+    fn sku(seller_sku: &str, size: Option<&str>) -> Value {
+        let mut sku = json!({ "SellerSku": seller_sku, "price": "65000", "quantity": "4", "package_weight": "0.52" });
+        if let Some(size) = size {
+            sku["saleProp"] = json!({ "size": size });
+        }
+        sku
+    }
+
+    /// A sandbox holding one product with SKUs A (size S) and B (size M).
+    fn with_product() -> (Arc<LazadaSandbox>, i64) {
+        let sandbox = LazadaSandbox::new(SandboxConfig::default());
+        let image = sandbox.host_image()["url"].clone();
+        let created = sandbox.create(&json!({ "Request": { "Product": {
+            "PrimaryCategory": "10000151",
+            "Images": { "Image": [image] },
+            "Attributes": { "name": "Miến dong", "description": "d", "brand_id": "94125" },
+            "Skus": { "Sku": [sku("A", Some("S")), sku("B", Some("M"))] },
+        } } }));
+        let item_id = created
+            .ok()
+            .and_then(|c| c["item_id"].as_i64())
+            .unwrap_or(0);
+        (sandbox, item_id)
+    }
+
+    fn associate(
+        sandbox: &LazadaSandbox,
+        anchor: &str,
+        skus: Vec<Value>,
+    ) -> Result<Value, LazadaError> {
+        sandbox.create(&json!({ "Request": { "Product": {
+            "AssociatedSku": anchor,
+            "PrimaryCategory": "10000152",
+            "Attributes": { "name": "ignored" },
+            "Skus": { "Sku": skus },
+        } } }))
+    }
+
+    fn business_code(err: &LazadaError) -> Option<String> {
+        err.detail.as_ref()?[0]["code"].as_str().map(str::to_string)
+    }
+
+    #[test]
+    fn associated_skus_join_the_product_and_keep_its_content() {
+        let (sandbox, item_id) = with_product();
+        let answer = associate(&sandbox, "B", vec![sku("C", Some("L"))]).unwrap_or_default();
+        assert_eq!(answer["item_id"].as_i64(), Some(item_id));
+        assert_eq!(answer["sku_list"].as_array().map(Vec::len), Some(1));
+        assert_eq!(answer["sku_list"][0]["seller_sku"], "C");
+        let state = sandbox.state();
+        let product = &state.products[&item_id];
+        assert_eq!(
+            (product.category, product.name.as_str()),
+            (10_000_151, "Miến dong")
+        );
+        assert_eq!(product.skus.len(), 3);
+        assert_eq!(state.products.len(), 1);
+    }
+
+    #[test]
+    fn associating_is_refused_for_an_unknown_sku_other_axes_repeated_values_or_a_taken_sku() {
+        let (sandbox, _) = with_product();
+        let refused = |anchor: &str, skus: Vec<Value>| {
+            associate(&sandbox, anchor, skus)
+                .err()
+                .map(|err| (err.code, business_code(&err)))
+        };
+        let code = |c: &str| Some(("500", Some(c.to_string())));
+        assert_eq!(refused("NOPE", vec![sku("C", Some("L"))]), code("207"));
+        assert_eq!(refused("A", vec![sku("C", None)]), code("4143"));
+        assert_eq!(refused("A", vec![sku("C", Some("M"))]), code("4143"));
+        assert_eq!(refused("A", vec![sku("B", Some("L"))]), code("4105"));
+        assert_eq!(
+            sandbox.state().find_sku("C").map(|(p, _)| p.skus.len()),
+            None
+        );
+    }
+}

@@ -1,9 +1,9 @@
 //! A fake Lazada Open Platform that checks what Lazada checks: upper-case
 //! signatures over sorted parameters, millisecond timestamps within ±7200 s,
 //! app key and access token (with expiry), `payload` in JSON or XML, a
-//! category's mandatory attributes, at most 50 SKUs per stock or price call
-//! (E204), order offsets up to 5,000, per seller throttling (`ApiCallLimit`,
-//! a 1 s ban), QC (new products pending, then active), withheld/occupied/real
+//! category's mandatory attributes, new SKUs joining a product through
+//! `AssociatedSku`, at most 50 SKUs per stock or price call (E204), order
+//! offsets up to 5,000, per seller throttling (`ApiCallLimit`, a 1 s ban), QC (new products pending, then active), withheld/occupied/real
 //! stock, and signed trade-order pushes.
 //! Assumptions beyond `shared/marketplaces/lazada.md` are in the crate README.
 

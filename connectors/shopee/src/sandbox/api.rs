@@ -66,6 +66,8 @@ pub fn routes(sandbox: Arc<ShopeeSandbox>) -> Router {
         .route("/api/v2/product/get_attribute_tree", get(shop_get))
         .route("/api/v2/product/add_item", post(shop_post))
         .route("/api/v2/product/init_tier_variation", post(shop_post))
+        .route("/api/v2/product/add_model", post(shop_post))
+        .route("/api/v2/product/update_tier_variation", post(shop_post))
         .route("/api/v2/product/update_item", post(shop_post))
         .route("/api/v2/product/delete_item", post(shop_post))
         .route("/api/v2/product/update_stock", post(shop_post))
@@ -252,6 +254,8 @@ async fn shop_post(
         match uri.path() {
             "/api/v2/product/add_item" => s.add_item(&body),
             "/api/v2/product/init_tier_variation" => s.init_tiers(&body),
+            "/api/v2/product/add_model" => s.add_model(&body),
+            "/api/v2/product/update_tier_variation" => s.update_tiers(&body),
             "/api/v2/product/update_item" => s.update_item(&body),
             "/api/v2/product/delete_item" => s.delete_item(&body),
             "/api/v2/product/update_stock" => s.update_stock(&body),
@@ -424,6 +428,180 @@ fn no_repeats(entries: &[Value]) -> Result<(), ShopeeError> {
     }
 }
 
+/// Tier names and options as `init_tier_variation` and
+/// `update_tier_variation` take them: named, 1..20 options each, option names
+/// unique within their tier.
+fn parse_tiers(tiers: &[Value]) -> Result<Vec<(String, Vec<String>)>, ShopeeError> {
+    let mut parsed: Vec<(String, Vec<String>)> = Vec::new();
+    for tier in tiers {
+        let name = tier["variation_name"].as_str().unwrap_or("").to_string();
+        let options: Vec<String> = tier["variation_option_list"]
+            .as_array()
+            .map(|o| {
+                o.iter()
+                    .filter_map(|v| v["variation_option_name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if name.chars().count() > 14 || options.iter().any(|o| o.chars().count() > 20) {
+            return Err(fail(
+                "error_param",
+                "Variation names have at most 14 characters and options at most 20.",
+            ));
+        }
+        if name.is_empty() || options.is_empty() {
+            return Err(fail(
+                "error_param",
+                "Each tier variation needs a name and options.",
+            ));
+        }
+        if options.len() > 20 {
+            return Err(fail(
+                "error_tier_opt_too_many",
+                "A tier variation has at most 20 options.",
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if !options.iter().all(|o| seen.insert(o)) {
+            return Err(fail(
+                "error_param",
+                format!("Repeat option name in tier variation {name}."),
+            ));
+        }
+        parsed.push((name, options));
+    }
+    Ok(parsed)
+}
+
+/// One option index per tier, each within its tier.
+fn tier_index_of(raw: &Value, tiers: &[(String, Vec<String>)]) -> Result<Vec<usize>, ShopeeError> {
+    let index: Vec<usize> = raw
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(|i| i.as_u64().map(|i| i as usize))
+                .collect()
+        })
+        .unwrap_or_default();
+    let valid = index.len() == tiers.len()
+        && index
+            .iter()
+            .zip(tiers)
+            .all(|(i, (_, options))| *i < options.len());
+    if valid {
+        Ok(index)
+    } else {
+        Err(fail("error_param", "Wrong tier_index."))
+    }
+}
+
+fn model_sku(model: &Value) -> Result<String, ShopeeError> {
+    let sku = model["model_sku"].as_str().unwrap_or("").to_string();
+    if sku.chars().count() > 100 {
+        return Err(fail(
+            "error_param",
+            "model_sku should be at most 100 characters.",
+        ));
+    }
+    Ok(sku)
+}
+
+/// The item `add_model` / `update_tier_variation` work on: it exists and its
+/// tiers were initialized.
+fn tiered_item(state: &Memory, item_id: i64) -> Result<&Item, ShopeeError> {
+    let item = state
+        .items
+        .get(&item_id)
+        .filter(|i| i.status != "SELLER_DELETE")
+        .ok_or_else(|| fail("error_item_not_found", "Item_id is not found."))?;
+    if item.models.is_empty() || item.tiers.is_empty() {
+        return Err(fail(
+            "error_param",
+            "Tier variation is not initialized for this item; call init_tier_variation first.",
+        ));
+    }
+    Ok(item)
+}
+
+/// One `add_model` entry, at a place no model of the item (or of the same
+/// call) holds, with a SKU none of them has. Its id is given once all pass.
+fn new_model(entry: &Value, item: &Item, batch: &[Model]) -> Result<Model, ShopeeError> {
+    let tier_index = tier_index_of(&entry["tier_index"], &item.tiers)?;
+    let mut others = item.models.iter().chain(batch);
+    if others.clone().any(|m| m.tier_index == tier_index) {
+        return Err(fail("error_param", "Repeat tier_index."));
+    }
+    let sku = model_sku(entry)?;
+    if !sku.is_empty() && others.any(|m| m.sku == sku) {
+        return Err(fail("error_param", "Repeat model_sku."));
+    }
+    Ok(Model {
+        model_id: 0,
+        tier_index,
+        sku,
+        price: vnd(&entry["original_price"], "original_price")?,
+        stock: checked_stock(&entry["seller_stock"], true)?,
+    })
+}
+
+/// `update_tier_variation`'s `model_list`: each model of the item once, at a
+/// valid place no other model takes.
+fn replaced_places(
+    list: &[Value],
+    item: &Item,
+    tiers: &[(String, Vec<String>)],
+) -> Result<Vec<(i64, Vec<usize>)>, ShopeeError> {
+    no_repeats(list)?;
+    let mut places: Vec<(i64, Vec<usize>)> = Vec::new();
+    for entry in list {
+        let model_id = entry["model_id"].as_i64().unwrap_or(-1);
+        if !item.models.iter().any(|m| m.model_id == model_id) {
+            return Err(fail("error_param", "Wrong model_id."));
+        }
+        let tier_index = tier_index_of(&entry["tier_index"], tiers)?;
+        if places.iter().any(|(_, p)| *p == tier_index) {
+            return Err(fail("error_param", "Repeat tier_index."));
+        }
+        places.push((model_id, tier_index));
+    }
+    if places.len() != item.models.len() {
+        return Err(fail(
+            "error_param",
+            "Every model of the item must be in model_list.",
+        ));
+    }
+    Ok(places)
+}
+
+/// Tiers in the `standardise_tier_variation` shape; the sandbox's are all
+/// custom, so their ids are 0.
+fn standard_tiers(tiers: &[(String, Vec<String>)]) -> Vec<Value> {
+    tiers
+        .iter()
+        .map(|(name, options)| {
+            json!({
+                "variation_id": 0,
+                "variation_name": name,
+                "variation_group_id": 0,
+                "variation_option_list": options.iter().map(|o| json!({
+                    "variation_option_id": 0,
+                    "variation_option_name": o,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}
+
+fn model_answer(model: &Model) -> Value {
+    json!({
+        "tier_index": model.tier_index,
+        "model_id": model.model_id,
+        "model_sku": model.sku,
+        "price_info": [{ "original_price": model.price, "current_price": model.price }],
+        "seller_stock": [{ "stock": model.stock }],
+    })
+}
+
 impl ShopeeSandbox {
     fn check_item_fields(
         &self,
@@ -570,37 +748,7 @@ impl ShopeeSandbox {
                 "An item has 1 or 2 tier variations.",
             ));
         }
-        let mut parsed: Vec<(String, Vec<String>)> = Vec::new();
-        for tier in &tiers {
-            let name = tier["variation_name"].as_str().unwrap_or("").to_string();
-            let options: Vec<String> = tier["variation_option_list"]
-                .as_array()
-                .map(|o| {
-                    o.iter()
-                        .filter_map(|v| v["variation_option_name"].as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if name.chars().count() > 14 || options.iter().any(|o| o.chars().count() > 20) {
-                return Err(fail(
-                    "error_param",
-                    "Variation names have at most 14 characters and options at most 20.",
-                ));
-            }
-            if name.is_empty() || options.is_empty() {
-                return Err(fail(
-                    "error_param",
-                    "Each tier variation needs a name and options.",
-                ));
-            }
-            if options.len() > 20 {
-                return Err(fail(
-                    "error_tier_opt_too_many",
-                    "A tier variation has at most 20 options.",
-                ));
-            }
-            parsed.push((name, options));
-        }
+        let parsed = parse_tiers(&tiers)?;
         let models = body["model"].as_array().cloned().unwrap_or_default();
         if models.is_empty() || models.len() > 50 {
             return Err(fail(
@@ -610,36 +758,14 @@ impl ShopeeSandbox {
         }
         let mut built: Vec<Model> = Vec::new();
         for (model, model_id) in models.iter().zip(next_ids) {
-            let tier_index: Vec<usize> = model["tier_index"]
-                .as_array()
-                .map(|t| {
-                    t.iter()
-                        .filter_map(|i| i.as_u64().map(|i| i as usize))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let valid = tier_index.len() == parsed.len()
-                && tier_index
-                    .iter()
-                    .zip(&parsed)
-                    .all(|(i, (_, options))| *i < options.len());
-            if !valid {
-                return Err(fail("error_param", "Wrong tier_index."));
-            }
+            let tier_index = tier_index_of(&model["tier_index"], &parsed)?;
             if built.iter().any(|m| m.tier_index == tier_index) {
                 return Err(fail("error_param", "Repeat tier_index."));
-            }
-            let sku = model["model_sku"].as_str().unwrap_or("").to_string();
-            if sku.chars().count() > 100 {
-                return Err(fail(
-                    "error_param",
-                    "model_sku should be at most 100 characters.",
-                ));
             }
             built.push(Model {
                 model_id,
                 tier_index,
-                sku,
+                sku: model_sku(model)?,
                 price: vnd(&model["original_price"], "original_price")?,
                 stock: checked_stock(&model["seller_stock"], true)?,
             });
@@ -659,6 +785,94 @@ impl ShopeeSandbox {
             .map(|m| json!({ "tier_index": m.tier_index, "model_id": m.model_id, "model_sku": m.sku }))
             .collect();
         Ok(json!({ "item_id": item_id, "model": models }))
+    }
+
+    /// `add_model`: 1..50 models for an item that has tiers, each at a free
+    /// place with its own SKU; the item stays within 50 models and the 5×
+    /// spread.
+    fn add_model(&self, body: &Value) -> Result<Value, ShopeeError> {
+        let item_id = body["item_id"]
+            .as_i64()
+            .ok_or_else(|| fail("error_param", "Invalid item_id."))?;
+        let entries = body["model_list"]
+            .as_array()
+            .filter(|l| (1..=50).contains(&l.len()))
+            .ok_or_else(|| fail("error_param", "model_list should have 1 to 50 models."))?;
+        let mut state = self.state();
+        let item = tiered_item(&state, item_id)?;
+        let mut built: Vec<Model> = Vec::new();
+        for entry in entries {
+            let model = new_model(entry, item, &built)?;
+            built.push(model);
+        }
+        if item.models.len() + built.len() > 50 {
+            return Err(fail(
+                "error_model_count_over_limit",
+                "An item has at most 50 models.",
+            ));
+        }
+        if !spread_ok(item.models.iter().chain(&built).map(|m| m.price)) {
+            return Err(fail(
+                "error_invalid_price",
+                "The most expensive model may cost at most 5 times the cheapest.",
+            ));
+        }
+        for model in &mut built {
+            model.model_id = state.next_id();
+        }
+        let answer: Vec<Value> = built.iter().map(model_answer).collect();
+        let now = self.now().timestamp();
+        if let Some(item) = state.items.get_mut(&item_id) {
+            item.models.extend(built);
+            item.update_time = now;
+        }
+        Ok(json!({ "item_id": item_id, "model": answer }))
+    }
+
+    /// `update_tier_variation`: new options and names for the same number of
+    /// tiers, every model of the item placed again (none added or dropped).
+    fn update_tiers(&self, body: &Value) -> Result<Value, ShopeeError> {
+        let item_id = body["item_id"]
+            .as_i64()
+            .ok_or_else(|| fail("error_param", "Invalid item_id."))?;
+        let tiers = body["standardise_tier_variation"]
+            .as_array()
+            .ok_or_else(|| fail("error_param", "standardise_tier_variation is required."))?;
+        let parsed = parse_tiers(tiers)?;
+        let list = body["model_list"]
+            .as_array()
+            .ok_or_else(|| fail("error_param", "model_list is required."))?;
+        let now = self.now().timestamp();
+        let mut state = self.state();
+        let item = tiered_item(&state, item_id)?;
+        if parsed.len() != item.tiers.len() {
+            return Err(fail(
+                "error_param",
+                "The number of tier variations cannot be changed.",
+            ));
+        }
+        let places = replaced_places(list, item, &parsed)?;
+        let item = state
+            .items
+            .get_mut(&item_id)
+            .ok_or_else(|| fail("error_item_not_found", "Item_id is not found."))?;
+        for model in &mut item.models {
+            if let Some((_, place)) = places.iter().find(|(id, _)| *id == model.model_id) {
+                model.tier_index = place.clone();
+            }
+        }
+        item.tiers = parsed;
+        item.update_time = now;
+        let models: Vec<Value> = item
+            .models
+            .iter()
+            .map(|m| json!({ "model_id": m.model_id, "tier_index": m.tier_index }))
+            .collect();
+        Ok(json!({
+            "item_id": item_id,
+            "standardise_tier_variation": standard_tiers(&item.tiers),
+            "model": models,
+        }))
     }
 
     fn update_item(&self, body: &Value) -> Result<Value, ShopeeError> {
@@ -917,7 +1131,11 @@ impl ShopeeSandbox {
                 })
             })
             .collect();
-        Ok(json!({ "tier_variation": tiers, "model": models }))
+        Ok(json!({
+            "tier_variation": tiers,
+            "standardise_tier_variation": standard_tiers(&item.tiers),
+            "model": models,
+        }))
     }
 
     fn order_list(&self, query: &Query) -> Result<Value, ShopeeError> {
@@ -1071,4 +1289,221 @@ fn string_list(value: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::SandboxConfig;
+
+    /// A sandbox holding item 1: tiers Size [S, M] × Pack [1], models 10 (S)
+    /// and 11 (M) at 100,000 and 120,000 VND.
+    fn sandbox() -> Arc<ShopeeSandbox> {
+        let s = ShopeeSandbox::new(SandboxConfig::default());
+        let model = |model_id, size, sku: &str, price| Model {
+            model_id,
+            tier_index: vec![size, 0],
+            sku: sku.into(),
+            price,
+            stock: 5,
+        };
+        s.state().items.insert(
+            1,
+            Item {
+                item_id: 1,
+                item_sku: "P".into(),
+                name: "n".into(),
+                description: "d".into(),
+                category_id: 100_150,
+                status: "NORMAL".into(),
+                images: vec![],
+                weight: 0.1,
+                price: 0,
+                stock: 0,
+                created: std::time::Instant::now(),
+                update_time: 0,
+                tiers: vec![
+                    ("Size".into(), vec!["S".into(), "M".into()]),
+                    ("Pack".into(), vec!["1".into()]),
+                ],
+                models: vec![model(10, 0, "A", 100_000), model(11, 1, "B", 120_000)],
+            },
+        );
+        s
+    }
+
+    fn code(result: Result<Value, ShopeeError>) -> &'static str {
+        result.err().map_or("ok", |e| e.code)
+    }
+
+    fn new_model(tier_index: Value, sku: &str, price: i64) -> Value {
+        json!({ "tier_index": tier_index, "original_price": price, "model_sku": sku, "seller_stock": [{ "stock": 3 }] })
+    }
+
+    #[test]
+    fn add_model_refuses_taken_places_repeated_skus_and_wide_spreads() {
+        let s = sandbox();
+        let add = |models: Vec<Value>| s.add_model(&json!({ "item_id": 1, "model_list": models }));
+        assert_eq!(
+            code(add(vec![new_model(json!([0, 0]), "C", 100_000)])),
+            "error_param"
+        );
+        assert_eq!(
+            code(add(vec![new_model(json!([2, 0]), "C", 100_000)])),
+            "error_param"
+        );
+        assert_eq!(
+            code(add(vec![new_model(json!([0]), "C", 100_000)])),
+            "error_param"
+        );
+        assert_eq!(code(add(vec![])), "error_param");
+        assert_eq!(
+            code(s.add_model(
+                &json!({ "item_id": 2, "model_list": [new_model(json!([0, 0]), "C", 100_000)] })
+            )),
+            "error_item_not_found"
+        );
+        // Room is made for a third size, then the model checks apply.
+        let tiers = json!([
+            { "variation_name": "Size", "variation_option_list": [
+                { "variation_option_name": "S" }, { "variation_option_name": "M" }, { "variation_option_name": "L" }] },
+            { "variation_name": "Pack", "variation_option_list": [{ "variation_option_name": "1" }] },
+        ]);
+        let places = json!([{ "model_id": 10, "tier_index": [0, 0] }, { "model_id": 11, "tier_index": [1, 0] }]);
+        assert_eq!(
+            code(s.update_tiers(
+                &json!({ "item_id": 1, "standardise_tier_variation": tiers, "model_list": places })
+            )),
+            "ok"
+        );
+        assert_eq!(
+            code(add(vec![new_model(json!([2, 0]), "A", 100_000)])),
+            "error_param"
+        );
+        assert_eq!(
+            code(add(vec![new_model(json!([2, 0]), "C", 600_000)])),
+            "error_invalid_price"
+        );
+        assert_eq!(
+            code(add(vec![
+                new_model(json!([2, 0]), "C", 110_000),
+                new_model(json!([2, 0]), "D", 110_000)
+            ])),
+            "error_param"
+        );
+        assert_eq!(
+            code(add(vec![new_model(json!([2, 0]), "C", 110_000)])),
+            "ok"
+        );
+        let state = s.state();
+        let item = state.items.get(&1).expect("item");
+        let added = item.models.iter().find(|m| m.sku == "C").expect("model C");
+        assert_eq!(
+            (added.tier_index.clone(), added.price, added.stock),
+            (vec![2, 0], 110_000, 3)
+        );
+        assert_eq!(item.models.len(), 3);
+    }
+
+    #[test]
+    fn add_model_keeps_an_item_within_fifty_models() {
+        let s = sandbox();
+        let options: Vec<Value> = (0..20)
+            .map(|i| json!({ "variation_option_name": format!("S{i}") }))
+            .collect();
+        let packs: Vec<Value> = (0..3)
+            .map(|i| json!({ "variation_option_name": format!("P{i}") }))
+            .collect();
+        let tiers = json!([
+            { "variation_name": "Size", "variation_option_list": options },
+            { "variation_name": "Pack", "variation_option_list": packs },
+        ]);
+        let places = json!([{ "model_id": 10, "tier_index": [0, 0] }, { "model_id": 11, "tier_index": [1, 0] }]);
+        assert_eq!(
+            code(s.update_tiers(
+                &json!({ "item_id": 1, "standardise_tier_variation": tiers, "model_list": places })
+            )),
+            "ok"
+        );
+        let many: Vec<Value> = (2..20)
+            .flat_map(|size| (0..3).map(move |pack| (size, pack)))
+            .map(|(size, pack)| new_model(json!([size, pack]), &format!("M{size}-{pack}"), 100_000))
+            .take(49)
+            .collect();
+        let (first, rest) = many.split_at(48);
+        assert_eq!(
+            code(s.add_model(&json!({ "item_id": 1, "model_list": first }))),
+            "ok"
+        );
+        assert_eq!(
+            code(s.add_model(&json!({ "item_id": 1, "model_list": rest }))),
+            "error_model_count_over_limit"
+        );
+    }
+
+    #[test]
+    fn update_tier_variation_keeps_tiers_models_and_unique_options() {
+        let s = sandbox();
+        let tiers = |sizes: &[&str]| {
+            json!([
+                { "variation_name": "Size", "variation_option_list":
+                    sizes.iter().map(|o| json!({ "variation_option_name": o })).collect::<Vec<_>>() },
+                { "variation_name": "Pack", "variation_option_list": [{ "variation_option_name": "1" }] },
+            ])
+        };
+        let update = |tiers: Value, places: Value| {
+            code(s.update_tiers(
+                &json!({ "item_id": 1, "standardise_tier_variation": tiers, "model_list": places }),
+            ))
+        };
+        let both = json!([{ "model_id": 10, "tier_index": [0, 0] }, { "model_id": 11, "tier_index": [1, 0] }]);
+        // One tier fewer.
+        let one = json!([{ "variation_name": "Size", "variation_option_list": [{ "variation_option_name": "S" }, { "variation_option_name": "M" }] }]);
+        let one_places =
+            json!([{ "model_id": 10, "tier_index": [0] }, { "model_id": 11, "tier_index": [1] }]);
+        assert_eq!(update(one, one_places), "error_param");
+        // A model left out, an unknown model, a taken place, a place out of range.
+        assert_eq!(
+            update(
+                tiers(&["S", "M", "L"]),
+                json!([{ "model_id": 10, "tier_index": [0, 0] }])
+            ),
+            "error_param"
+        );
+        assert_eq!(
+            update(
+                tiers(&["S", "M"]),
+                json!([{ "model_id": 10, "tier_index": [0, 0] }, { "model_id": 99, "tier_index": [1, 0] }])
+            ),
+            "error_param"
+        );
+        assert_eq!(
+            update(
+                tiers(&["S", "M"]),
+                json!([{ "model_id": 10, "tier_index": [0, 0] }, { "model_id": 11, "tier_index": [0, 0] }])
+            ),
+            "error_param"
+        );
+        assert_eq!(
+            update(
+                tiers(&["S"]),
+                json!([{ "model_id": 10, "tier_index": [0, 0] }, { "model_id": 11, "tier_index": [1, 0] }])
+            ),
+            "error_param"
+        );
+        // Options: unique, at most 20.
+        assert_eq!(update(tiers(&["S", "M", "S"]), both.clone()), "error_param");
+        let many: Vec<String> = (0..21).map(|i| format!("S{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(
+            update(tiers(&many), both.clone()),
+            "error_tier_opt_too_many"
+        );
+        // Nothing was changed by the refusals; a valid update applies.
+        assert_eq!(update(tiers(&["S", "M", "L"]), both), "ok");
+        let state = s.state();
+        let item = state.items.get(&1).expect("item");
+        assert_eq!(item.tiers[0].1, ["S", "M", "L"]);
+        assert_eq!(item.models[1].tier_index, vec![1, 0]);
+    }
 }
