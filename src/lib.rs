@@ -8,6 +8,7 @@ pub mod clock;
 pub mod inventory;
 pub mod redact;
 pub mod sandboxes;
+pub mod schedule;
 pub mod secrets;
 pub mod settings;
 pub mod store;

@@ -79,6 +79,7 @@ shop_id = 1
 mapping = "{}/shopee-demo.toml"
 rate = {{ shop = 10, inventory = 5 }}
 price = {{ round_to = 0 }}
+schedule = {{ stock = "every five minutes" }}
 
 [[channels]]
 id = "lazada-a"
@@ -108,6 +109,7 @@ shop_id = 1
         "channels.shopee-a.partner_key: environment variable NO_SUCH_VARIABLE_FOR_CHOSYNC is not set",
         "channels.shopee-a.rate.inventory: is not a rate bucket of this platform (known: shop)",
         "channels.shopee-a.price.round_to: must be at least 1 VND",
+        "channels.shopee-a.schedule.stock: \"every five minutes\" is not a schedule",
         "channels.lazada-a.base_url: \"not a url\" is not an http(s) URL",
         "channels.lazada-a.auth_url: is required for this platform",
         "channels.lazada-a.app_secret: is written in clear text",

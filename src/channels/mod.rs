@@ -100,6 +100,9 @@ pub struct ChannelSettings {
     pub price: PriceRule,
     #[serde(default)]
     pub stock: StockRule,
+    /// When the daemon runs each kind of sync for this channel.
+    #[serde(default)]
+    pub schedule: crate::schedule::Schedules,
     /// Calls per second per rate bucket (Shopee: `shop`; Lazada: `inventory`, `other`).
     #[serde(default)]
     pub rate: BTreeMap<String, u32>,
@@ -197,6 +200,7 @@ impl ChannelSettings {
             .problems()
             .into_iter()
             .chain(self.stock.problems())
+            .chain(self.schedule.problems())
         {
             problem(&key, message);
         }
