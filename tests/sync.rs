@@ -123,6 +123,36 @@ impl Setup {
         }
     }
 
+    /// One pass with the default options.
+    async fn sync(&self, db: &TestDb) -> Result<chosync::sync::SyncSummary, SyncError> {
+        sync_channel(db.store.as_ref(), &self.channel(), &Options::new("test")).await
+    }
+
+    /// After a pass that finished what others left: every listing live with
+    /// the rules' price and stock, and no work left.
+    async fn assert_converged(&self, db: &TestDb) {
+        let noodles = model(&self.items().await, "MD-500G").clone();
+        assert_eq!(
+            (noodles["price"].as_i64(), noodles["stock"].as_i64()),
+            (Some(69_000), Some(299))
+        );
+        let states = listing_states(db).await;
+        assert!(
+            states
+                .values()
+                .filter(|s| !s.quarantined)
+                .all(|s| s.status == "live" && s.last_error.is_none()),
+            "{states:?}"
+        );
+        assert!(
+            db.store
+                .pending_tasks("shopee-demo")
+                .await
+                .expect("tasks")
+                .is_empty()
+        );
+    }
+
     async fn items(&self) -> Vec<Value> {
         let url = format!("{}/_sandbox/listings", self.running.base_url);
         let all: Value = reqwest::get(url)
@@ -278,9 +308,7 @@ async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(db: &TestDb
     );
 
     let calls_before = s.running.sandbox.kit().stats().calls.values().sum::<u64>();
-    let second = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
-        .await
-        .expect("sync");
+    let second = s.sync(db).await.expect("sync");
     assert_eq!(
         (second.counts.calls, second.counts.pushed),
         (0, 0),
@@ -295,9 +323,7 @@ async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(db: &TestDb
 async fn one_price_change_is_one_call_and_a_burst_of_stock_changes_one_push(db: &TestDb) {
     let s = setup(db).await;
     db.import(&demo_catalogue()).await.expect("import");
-    sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
-        .await
-        .expect("first sync");
+    s.sync(db).await.expect("first sync");
     let (_d, price) = file(
         "p.csv",
         "product_id,name,sku,price\nMIEN-DONG,Miến dong Côn Minh,MD-1KG,125000\n",
@@ -320,9 +346,7 @@ async fn one_price_change_is_one_call_and_a_burst_of_stock_changes_one_push(db: 
         s.calls("/api/v2/product/update_price").await,
         s.calls("/api/v2/product/update_stock").await,
     );
-    let run = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
-        .await
-        .expect("sync");
+    let run = s.sync(db).await.expect("sync");
     assert_eq!(s.calls("/api/v2/product/update_price").await - prices, 1);
     assert_eq!(s.calls("/api/v2/product/update_stock").await - stocks, 1);
     assert_eq!(run.counts.pushed, 2, "{run:?}");
@@ -335,9 +359,7 @@ async fn an_unmapped_category_quarantines_its_products_only(db: &TestDb) {
     let mut s = setup(db).await;
     db.import(&demo_catalogue()).await.expect("import");
     s.mapping.categories.remove("Thực phẩm > Gạo");
-    let run = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
-        .await
-        .expect("sync");
+    let run = s.sync(db).await.expect("sync");
     let states = listing_states(db).await;
     let rice = &states["GBT-5KG"];
     assert!(rice.quarantined, "{rice:?}");
@@ -363,9 +385,7 @@ async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(db:
         only: Some("/api/v2/product/get_item_base_info".into()),
         ..Faults::default()
     });
-    let cut = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
-        .await
-        .expect("sync");
+    let cut = s.sync(db).await.expect("sync");
     assert_eq!(cut.counts.pushed, 0, "{cut:?}");
     assert_eq!(cut.counts.failed, 26, "{cut:?}");
     let added = s.calls("/api/v2/product/add_item").await;
@@ -404,16 +424,12 @@ async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(db:
     s.running.sandbox.kit().set_faults(Faults::default());
     let scans = s.calls("/api/v2/product/get_item_list").await;
     // The failed work waits out its backoff (persisted with the task)...
-    let early = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
-        .await
-        .expect("sync");
+    let early = s.sync(db).await.expect("sync");
     assert_eq!(early.counts.calls, 0, "{early:?}");
     assert_eq!(early.deferred, 26 * 3, "{early:?}");
     // ...and is taken once it is due.
     db.clock.advance(chrono::Duration::seconds(30));
-    let resumed = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
-        .await
-        .expect("sync");
+    let resumed = s.sync(db).await.expect("sync");
     assert_eq!(resumed.counts.failed, 0, "{resumed:?}");
     assert_eq!(
         s.calls("/api/v2/product/get_item_list").await - scans,
@@ -434,26 +450,9 @@ async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(db:
     assert_eq!(tea["models"].as_array().map(Vec::len), Some(4));
     assert_eq!(tea["status"], "NORMAL");
     // Stock and price of adopted listings are pushed, not assumed.
-    let noodles = model(&items, "MD-500G");
-    assert_eq!(
-        (noodles["price"].as_i64(), noodles["stock"].as_i64()),
-        (Some(69_000), Some(299))
-    );
+    s.assert_converged(db).await;
     let states = listing_states(db).await;
-    let md = &states["MD-500G"];
-    assert_eq!(
-        (md.status.as_str(), md.last_error.as_deref()),
-        ("live", None),
-        "{md:?}"
-    );
-    assert_eq!(md.product_id.as_deref(), Some("MIEN-DONG"));
-    assert!(
-        db.store
-            .pending_tasks("shopee-demo")
-            .await
-            .expect("tasks")
-            .is_empty()
-    );
+    assert_eq!(states["MD-500G"].product_id.as_deref(), Some("MIEN-DONG"));
 }
 
 /// A quarantined product is listed once its data is fixed; a SKU moved to
@@ -461,9 +460,7 @@ async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(db:
 async fn fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused(db: &TestDb) {
     let s = setup(db).await;
     db.import(&demo_catalogue()).await.expect("import");
-    sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
-        .await
-        .expect("first sync");
+    s.sync(db).await.expect("first sync");
     let states = listing_states(db).await;
     assert!(states["TDQ-10ML"].quarantined);
     // Bring the cinnamon oils within Shopee's 5× price span.
@@ -472,9 +469,7 @@ async fn fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused(db: &TestD
         "product_id,name,sku,price\nTD-QUE,Tinh dầu quế Bắc Kạn,TDQ-10ML,150000\n",
     );
     db.import(&fixed).await.expect("fix");
-    let run = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
-        .await
-        .expect("sync");
+    let run = s.sync(db).await.expect("sync");
     assert_eq!(run.counts.quarantined, 0, "{run:?}");
     let states = listing_states(db).await;
     let oil = &states["TDQ-10ML"];
@@ -505,9 +500,7 @@ async fn fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused(db: &TestD
             .any(|t| t.sku == "MD-500G" && t.aspect == chosync::store::Aspect::Content),
         "{tasks:?}"
     );
-    let run = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
-        .await
-        .expect("sync");
+    let run = s.sync(db).await.expect("sync");
     let states = listing_states(db).await;
     let md = &states["MD-1KG"];
     assert!(
@@ -527,9 +520,7 @@ async fn the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it(db: 
     use chosync::sync::{Kind, SyncError, plan_channel};
     let s = setup(db).await;
     db.import(&demo_catalogue()).await.expect("import");
-    sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
-        .await
-        .expect("first sync");
+    s.sync(db).await.expect("first sync");
     let (_d, sold_out) = file(
         "sold-out.csv",
         "product_id,name,sku,price,stock\n\
@@ -557,9 +548,7 @@ async fn the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it(db: 
     assert!(plan.guard().is_some());
 
     let stock_calls = s.calls("/api/v2/product/update_stock").await;
-    let err = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
-        .await
-        .expect_err("refused");
+    let err = s.sync(db).await.expect_err("refused");
     let SyncError::Refused(reason) = err else {
         panic!("not refused: {err}");
     };
@@ -604,9 +593,7 @@ async fn the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it(db: 
 async fn a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected(db: &TestDb) {
     let s = setup(db).await;
     db.import(&demo_catalogue()).await.expect("import");
-    sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
-        .await
-        .expect("first sync");
+    s.sync(db).await.expect("first sync");
     let adjust = |sku: &str, delta: i64| NewMovement {
         sku: sku.into(),
         delta,
@@ -622,9 +609,7 @@ async fn a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected(db: &Test
             .expect("movement");
     }
     let calls = s.calls("/api/v2/product/update_stock").await;
-    let run = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
-        .await
-        .expect("sync");
+    let run = s.sync(db).await.expect("sync");
     assert_eq!(s.calls("/api/v2/product/update_stock").await - calls, 1);
     assert_eq!(
         (run.counts.pushed, run.counts.quarantined),
@@ -658,9 +643,7 @@ async fn a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected(db: &Test
         .record_movement(&adjust("SHAN-XANH-100G", -1_999_000))
         .await
         .expect("corrected");
-    sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
-        .await
-        .expect("sync");
+    s.sync(db).await.expect("sync");
     let states = listing_states(db).await;
     let fixed = &states["SHAN-XANH-100G"];
     assert!(
@@ -740,26 +723,7 @@ async fn a_pass_that_dies_mid_push_leaves_its_work_to_the_next_after_its_lease(d
     let items = s.items().await;
     assert_eq!(items.len(), 12);
     assert!(items.iter().all(|i| i["status"] == "NORMAL"), "{items:?}");
-    let noodles = model(&items, "MD-500G");
-    assert_eq!(
-        (noodles["price"].as_i64(), noodles["stock"].as_i64()),
-        (Some(69_000), Some(299))
-    );
-    let states = listing_states(db).await;
-    assert!(
-        states
-            .values()
-            .filter(|s| !s.quarantined)
-            .all(|s| s.status == "live"),
-        "{states:?}"
-    );
-    assert!(
-        db.store
-            .pending_tasks("shopee-demo")
-            .await
-            .expect("tasks")
-            .is_empty()
-    );
+    s.assert_converged(db).await;
 }
 
 /// A product made inactive in the catalogue is taken off sale (kept, not
@@ -776,8 +740,7 @@ async fn an_inactive_product_is_delisted_and_relisted_when_active_again(db: &Tes
         }
         file("status.csv", &text)
     };
-    let sync =
-        || async { sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test")).await };
+    let sync = || async { s.sync(db).await };
     let item = |items: &[Value], sku: &str| {
         items
             .iter()
@@ -908,9 +871,7 @@ async fn an_inactive_product_is_delisted_and_relisted_when_active_again(db: &Tes
 async fn a_sku_added_to_a_listed_product_joins_its_listing(db: &TestDb) {
     let s = setup(db).await;
     db.import(&demo_catalogue()).await.expect("import");
-    sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
-        .await
-        .expect("first sync");
+    s.sync(db).await.expect("first sync");
     let (_d, bigger) = file(
         "bigger.csv",
         "product_id,name,sku,option1_name,option1_value,price,stock\n\
@@ -918,9 +879,7 @@ async fn a_sku_added_to_a_listed_product_joins_its_listing(db: &TestDb) {
     );
     db.import(&bigger).await.expect("new size");
     let added = s.calls("/api/v2/product/add_item").await;
-    let run = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
-        .await
-        .expect("sync");
+    let run = s.sync(db).await.expect("sync");
     assert_eq!(run.counts.failed + run.counts.quarantined, 0, "{run:?}");
     assert_eq!(
         s.calls("/api/v2/product/add_item").await,
@@ -943,9 +902,7 @@ async fn a_sku_added_to_a_listed_product_joins_its_listing(db: &TestDb) {
     let state = &listing_states(db).await["MD-2KG"];
     assert_eq!(state.status, "live", "{state:?}");
     assert!(state.variant_id.is_some(), "{state:?}");
-    let again = sync_channel(db.store.as_ref(), &s.channel(), &Options::new("test"))
-        .await
-        .expect("again");
+    let again = s.sync(db).await.expect("again");
     assert_eq!(again.counts.calls, 0, "{again:?}");
 }
 
