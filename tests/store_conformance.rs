@@ -694,6 +694,20 @@ async fn the_sync_log_is_pruned_past_its_retention(db: &TestDb) {
     assert!(health.last_success.is_some(), "{health:?}");
 }
 
+async fn pending_task(
+    db: &TestDb,
+    channel: &str,
+    sku: &str,
+    aspect: chosync::store::Aspect,
+) -> Option<chosync::store::PushTask> {
+    db.store
+        .pending_tasks(channel)
+        .await
+        .expect("tasks")
+        .into_iter()
+        .find(|t| t.sku == sku && t.aspect == aspect)
+}
+
 async fn register_one(db: &TestDb, id: &str) {
     let channel = chosync::store::ChannelRegistration {
         id: id.into(),
@@ -817,29 +831,15 @@ async fn failed_work_waits_its_backoff_unless_an_operator_retries(db: &TestDb) {
         .start_run("shopee-a", "all", "test")
         .await
         .expect("run");
-    let task = |tasks: Vec<chosync::store::PushTask>, sku: &str, aspect: Aspect| {
-        tasks
-            .into_iter()
-            .find(|t| t.sku == sku && t.aspect == aspect)
-    };
+    let task = async |sku: &str, aspect: Aspect| pending_task(db, "shopee-a", sku, aspect).await;
     let now = db.clock.now();
-    let stock = task(
-        store.pending_tasks("shopee-a").await.expect("tasks"),
-        "MD-500G",
-        Aspect::Stock,
-    )
-    .expect("task");
+    let stock = task("MD-500G", Aspect::Stock).await.expect("task");
     assert_eq!((stock.attempts, stock.not_before <= now), (0, true));
     // A transient failure: tried again after 30 s, the attempt counted.
     let mut quarantined = ListingState::new("QS-200G");
     quarantined.quarantined = true;
     quarantined.status = "rejected".into();
-    let qs_price = task(
-        store.pending_tasks("shopee-a").await.expect("tasks"),
-        "QS-200G",
-        Aspect::Price,
-    )
-    .expect("task");
+    let qs_price = task("QS-200G", Aspect::Price).await.expect("task");
     let batch = BatchRecord {
         states: vec![quarantined],
         done: vec![("QS-200G".into(), Aspect::Price, qs_price.desired_version)],
@@ -855,35 +855,24 @@ async fn failed_work_waits_its_backoff_unless_an_operator_retries(db: &TestDb) {
         .record_batch("shopee-a", "A", run, &batch)
         .await
         .expect("record");
-    let waiting = task(
-        store.pending_tasks("shopee-a").await.expect("tasks"),
-        "MD-500G",
-        Aspect::Stock,
-    )
-    .expect("still pending");
+    let waiting = task("MD-500G", Aspect::Stock).await.expect("still pending");
     assert_eq!(waiting.attempts, 1);
     assert_eq!(waiting.not_before, now + chrono::Duration::seconds(30));
-    assert!(
-        task(
-            store.pending_tasks("shopee-a").await.expect("tasks"),
-            "QS-200G",
-            Aspect::Price
-        )
-        .is_none()
-    );
+    assert!(task("QS-200G", Aspect::Price).await.is_none());
 
     // An operator's retry: deferred work is due now, the quarantined SKU has work again.
     assert!(store.retry_channel("shopee-a").await.expect("retry") >= 4);
-    let tasks = store.pending_tasks("shopee-a").await.expect("tasks");
-    let md = task(tasks.clone(), "MD-500G", Aspect::Stock).expect("task");
+    let md = task("MD-500G", Aspect::Stock).await.expect("task");
     assert_eq!(md.not_before, now);
     for aspect in [Aspect::Content, Aspect::Price, Aspect::Stock] {
-        let qs = task(tasks.clone(), "QS-200G", aspect).expect("quarantined SKU has work");
+        let qs = task("QS-200G", aspect)
+            .await
+            .expect("quarantined SKU has work");
         assert_eq!(qs.cause, "retry", "{aspect:?}");
     }
 
     // A change while a task waits makes it due at once.
-    let waiting = task(tasks, "MD-500G", Aspect::Stock).expect("task");
+    let waiting = md;
     let batch = BatchRecord {
         retry: vec![(
             "MD-500G".into(),
@@ -901,11 +890,6 @@ async fn failed_work_waits_its_backoff_unless_an_operator_retries(db: &TestDb) {
         .record_movement(&adjust("MD-500G", 1))
         .await
         .expect("adjust");
-    let changed = task(
-        store.pending_tasks("shopee-a").await.expect("tasks"),
-        "MD-500G",
-        Aspect::Stock,
-    )
-    .expect("task");
+    let changed = task("MD-500G", Aspect::Stock).await.expect("task");
     assert_eq!((changed.attempts, changed.not_before), (0, now));
 }
