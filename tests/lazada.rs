@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chosync::clock::{Clock, FixedClock, SystemClock};
-use chosync_connector::credentials::{CredentialStore, MemoryCredentials};
+use chosync_connector::credentials::{CredentialStore, MemoryCredentials, TokenPair};
 use chosync_connector::dto::{
-    AttributeSpec, ListingDraft, OrderWindow, PriceSet, RemoteListing, StockSet, VariantDraft,
-    WebhookHint,
+    AttributeSpec, ItemOutcome, ListingDraft, OrderWindow, PriceSet, RemoteListing, StockSet,
+    VariantDraft, WebhookHint,
 };
-use chosync_connector::events::Recorded;
+use chosync_connector::events::{AttemptEvent, Recorded};
 use chosync_connector::http::{HttpConfig, RetryPolicy};
 use chosync_connector::sandbox::{Faults, Platform};
 use chosync_connector::{Bucket, Connector, ConnectorError, EndpointClass, Limits};
@@ -126,16 +126,25 @@ impl World {
             .expect("JSON")
     }
 
-    async fn stats(&self) -> Value {
-        let url = format!("http://{}/_sandbox/stats", self.running.addr);
+    /// Sets the sandbox's faults (`{}` clears them).
+    async fn faults(&self, faults: Value) {
+        self.control("/_sandbox/faults", faults).await;
+    }
+
+    async fn inspect(&self, path: &str) -> Value {
+        let url = format!("http://{}{path}", self.running.addr);
         self.http
             .get(url)
             .send()
             .await
-            .expect("stats")
+            .expect(path)
             .json()
             .await
             .expect("JSON")
+    }
+
+    async fn stats(&self) -> Value {
+        self.inspect("/_sandbox/stats").await
     }
 
     async fn calls(&self, path: &str) -> u64 {
@@ -143,24 +152,25 @@ impl World {
     }
 
     async fn listings(&self) -> Value {
-        let url = format!("http://{}/_sandbox/listings", self.running.addr);
-        self.http
-            .get(url)
-            .send()
-            .await
-            .expect("listings")
-            .json()
-            .await
-            .expect("JSON")
+        self.inspect("/_sandbox/listings").await
     }
 
-    async fn sku(&self, seller_sku: &str) -> Value {
+    /// Every SKU the sandbox holds with this SellerSku, over all products.
+    async fn held(&self, seller_sku: &str) -> Vec<Value> {
         let all = self.listings().await;
         all.as_array()
             .into_iter()
             .flatten()
             .flat_map(|p| p["skus"].as_array().cloned().unwrap_or_default())
-            .find(|s| s["SellerSku"] == seller_sku)
+            .filter(|s| s["SellerSku"] == seller_sku)
+            .collect()
+    }
+
+    async fn sku(&self, seller_sku: &str) -> Value {
+        self.held(seller_sku)
+            .await
+            .into_iter()
+            .next()
             .expect("sku held")
     }
 
@@ -171,6 +181,38 @@ impl World {
             .await
             .expect("migrate");
         images[0].clone()
+    }
+
+    async fn create(&self, draft: &ListingDraft) -> RemoteListing {
+        self.lazada
+            .upsert_listing(draft, None)
+            .await
+            .expect("create")
+    }
+
+    /// Whether any attempt so far is one `which` picks.
+    fn any_event(&self, which: impl Fn(&AttemptEvent) -> bool) -> bool {
+        self.events.events().iter().any(which)
+    }
+
+    async fn stored_tokens(&self) -> TokenPair {
+        self.credentials
+            .load("lazada-test")
+            .await
+            .expect("load")
+            .expect("pair")
+    }
+}
+
+fn assert_all_ok(outcomes: &[ItemOutcome]) {
+    assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
+}
+
+fn stock_set(listing: &RemoteListing, sku: &str, quantity: i64) -> StockSet {
+    StockSet {
+        sku: sku.into(),
+        at: listing.at(sku).expect("ref"),
+        quantity,
     }
 }
 
@@ -230,13 +272,14 @@ async fn a_product_with_four_skus_is_created_then_passes_qc() {
     .await;
     let image = w.image().await;
     let listing = w
-        .lazada
-        .upsert_listing(
-            &draft("MD", &image, &["500 g", "1 kg"], &["Túi", "Hộp"], 30),
-            None,
-        )
-        .await
-        .expect("create");
+        .create(&draft(
+            "MD",
+            &image,
+            &["500 g", "1 kg"],
+            &["Túi", "Hộp"],
+            30,
+        ))
+        .await;
     assert_eq!(listing.variants.len(), 4);
     assert_eq!(listing.status, "pending");
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -257,29 +300,16 @@ async fn one_hundred_and_twenty_skus_of_forty_products_go_in_three_calls() {
     let mut listings: Vec<RemoteListing> = Vec::new();
     for n in 0..40 {
         let product = format!("P{n:02}");
-        listings.push(
-            w.lazada
-                .upsert_listing(
-                    &draft(&product, &image, &["200 g", "500 g", "1 kg"], &[""], 5),
-                    None,
-                )
-                .await
-                .expect("create"),
-        );
+        let sizes = draft(&product, &image, &["200 g", "500 g", "1 kg"], &[""], 5);
+        listings.push(w.create(&sizes).await);
     }
     let stock: Vec<StockSet> = listings
         .iter()
-        .flat_map(|l| {
-            l.variants.iter().map(move |v| StockSet {
-                sku: v.sku.clone(),
-                at: l.at(&v.sku).expect("ref"),
-                quantity: 17,
-            })
-        })
+        .flat_map(|l| l.variants.iter().map(move |v| stock_set(l, &v.sku, 17)))
         .collect();
     assert_eq!(stock.len(), 120);
     let outcomes = w.lazada.set_stock(&stock).await;
-    assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
+    assert_all_ok(&outcomes);
     assert_eq!(w.calls("/product/stock/sellable/update").await, 3);
     let prices: Vec<PriceSet> = stock
         .iter()
@@ -290,7 +320,7 @@ async fn one_hundred_and_twenty_skus_of_forty_products_go_in_three_calls() {
         })
         .collect();
     let outcomes = w.lazada.set_price(&prices).await;
-    assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
+    assert_all_ok(&outcomes);
     assert_eq!(w.calls("/product/price_quantity/update").await, 3);
     let held = w.sku("P39-1kg").await;
     assert_eq!(
@@ -315,10 +345,8 @@ async fn more_than_five_thousand_orders_are_read_by_moving_the_window() {
     )
     .await;
     let image = w.image().await;
-    w.lazada
-        .upsert_listing(&draft("GBT", &image, &["5 kg"], &[""], 10_000), None)
-        .await
-        .expect("create");
+    w.create(&draft("GBT", &image, &["5 kg"], &[""], 10_000))
+        .await;
     let mut ids = Vec::new();
     for n in 0..5_300 {
         ids.push(w.running.sandbox.place_order("GBT-5kg", 1).expect("order"));
@@ -345,10 +373,7 @@ async fn more_than_five_thousand_orders_are_read_by_moving_the_window() {
 async fn two_units_of_one_sku_are_two_order_items() {
     let w = world().await;
     let image = w.image().await;
-    w.lazada
-        .upsert_listing(&draft("HD", &image, &["500 g"], &[""], 10), None)
-        .await
-        .expect("create");
+    w.create(&draft("HD", &image, &["500 g"], &[""], 10)).await;
     let id = w.running.sandbox.place_order("HD-500g", 2).expect("order");
     let orders = w
         .lazada
@@ -371,11 +396,7 @@ async fn sellable_stock_after_a_push_is_the_allotted_quantity_even_while_an_unpa
  {
     let w = world().await;
     let image = w.image().await;
-    let listing = w
-        .lazada
-        .upsert_listing(&draft("MN", &image, &["100 g"], &[""], 10), None)
-        .await
-        .expect("create");
+    let listing = w.create(&draft("MN", &image, &["100 g"], &[""], 10)).await;
     let order = w
         .running
         .sandbox
@@ -384,11 +405,7 @@ async fn sellable_stock_after_a_push_is_the_allotted_quantity_even_while_an_unpa
     assert_eq!(w.sku("MN-100g").await["sellableStock"], 7);
     let outcomes = w
         .lazada
-        .set_stock(&[StockSet {
-            sku: "MN-100g".into(),
-            at: listing.at("MN-100g").expect("ref"),
-            quantity: 20,
-        }])
+        .set_stock(&[stock_set(&listing, "MN-100g", 20)])
         .await;
     assert!(outcomes[0].result.is_ok(), "{outcomes:?}");
     let held = w.sku("MN-100g").await;
@@ -415,66 +432,47 @@ async fn sellable_stock_after_a_push_is_the_allotted_quantity_even_while_an_unpa
     assert_eq!(w.sku("MN-100g").await["sellableStock"], 0);
 }
 
-async fn hammer(w: &World, listing: &RemoteListing, calls: usize) {
+/// `calls` stock pushes at once to one new SKU, each of which must succeed,
+/// with the client's inventory rate set to `inventory_rate`; the world and
+/// the sandbox's stats after.
+async fn hammered(inventory_rate: u32, calls: usize) -> (World, Value) {
+    let client = limits(inventory_rate, 100);
+    let w = world_with(sandbox_config(), client, Arc::new(SystemClock)).await;
+    let image = w.image().await;
+    let listing = w.create(&draft("TRA", &image, &["100 g"], &[""], 5)).await;
     let sku = listing.variants[0].sku.clone();
-    let at = listing.at(&sku).expect("ref");
     let tasks = (0..calls).map(|i| {
-        let item = StockSet {
-            sku: sku.clone(),
-            at: at.clone(),
-            quantity: (i % 40) as i64,
-        };
-        async move { w.lazada.set_stock(&[item]).await }
+        let item = stock_set(&listing, &sku, (i % 40) as i64);
+        let lazada = &w.lazada;
+        async move { lazada.set_stock(&[item]).await }
     });
     for outcomes in futures_util::future::join_all(tasks).await {
         assert!(outcomes[0].result.is_ok(), "{outcomes:?}");
     }
+    let stats = w.stats().await;
+    (w, stats)
 }
 
 #[tokio::test]
 async fn a_client_at_the_inventory_rate_is_never_throttled() {
-    let w = world_with(sandbox_config(), limits(50, 100), Arc::new(SystemClock)).await;
-    let image = w.image().await;
-    let listing = w
-        .lazada
-        .upsert_listing(&draft("TRA", &image, &["100 g"], &[""], 5), None)
-        .await
-        .expect("create");
-    hammer(&w, &listing, 500).await;
-    let stats = w.stats().await;
+    let (_w, stats) = hammered(50, 500).await;
     assert_eq!(stats["throttled"], 0, "{stats}");
     assert_eq!(stats["calls"]["/product/stock/sellable/update"], 500);
 }
 
 #[tokio::test]
 async fn a_client_set_too_fast_is_banned_backs_off_and_completes() {
-    let w = world_with(sandbox_config(), limits(400, 100), Arc::new(SystemClock)).await;
-    let image = w.image().await;
-    let listing = w
-        .lazada
-        .upsert_listing(&draft("TRA", &image, &["100 g"], &[""], 5), None)
-        .await
-        .expect("create");
-    hammer(&w, &listing, 200).await;
-    let stats = w.stats().await;
+    let (w, stats) = hammered(400, 200).await;
     assert!(stats["throttled"].as_u64().unwrap_or(0) > 0, "{stats}");
-    assert!(
-        w.events
-            .events()
-            .iter()
-            .any(|e| e.platform_code.as_deref() == Some("ApiCallLimit"))
-    );
+    assert!(w.any_event(|e| e.platform_code.as_deref() == Some("ApiCallLimit")));
 }
 
 #[tokio::test]
 async fn twenty_percent_failures_still_end_in_one_product_per_sku() {
     let w = world().await;
     let image = w.image().await;
-    w.control(
-        "/_sandbox/faults",
-        serde_json::json!({ "error_rate": 0.1, "timeout_rate": 0.1 }),
-    )
-    .await;
+    w.faults(serde_json::json!({ "error_rate": 0.1, "timeout_rate": 0.1 }))
+        .await;
     for product in ["A1", "A2", "A3"] {
         let listing = w
             .lazada
@@ -482,37 +480,24 @@ async fn twenty_percent_failures_still_end_in_one_product_per_sku() {
             .await
             .expect("create under faults");
         let sku = format!("{product}-1kg");
-        let outcomes = w
-            .lazada
-            .set_stock(&[StockSet {
-                sku: sku.clone(),
-                at: listing.at(&sku).expect("ref"),
-                quantity: 9,
-            }])
-            .await;
+        let outcomes = w.lazada.set_stock(&[stock_set(&listing, &sku, 9)]).await;
         assert!(outcomes[0].result.is_ok(), "{outcomes:?}");
     }
-    w.control("/_sandbox/faults", serde_json::json!({})).await;
+    w.faults(serde_json::json!({})).await;
     let all = w.listings().await;
     assert_eq!(all.as_array().map(Vec::len), Some(3));
     for product in ["A1", "A2", "A3"] {
         assert_eq!(w.sku(&format!("{product}-1kg")).await["sellableStock"], 9);
     }
-    assert!(
-        w.events.events().iter().any(|e| e.outcome != "ok"),
-        "faults were injected"
-    );
+    assert!(w.any_event(|e| e.outcome != "ok"), "faults were injected");
 }
 
 #[tokio::test]
 async fn a_timed_out_create_is_adopted_by_seller_sku() {
     let w = world().await;
     let image = w.image().await;
-    w.control(
-        "/_sandbox/faults",
-        serde_json::json!({ "timeout_rate": 1.0, "only": "/rest/product/create" }),
-    )
-    .await;
+    w.faults(serde_json::json!({ "timeout_rate": 1.0, "only": "/rest/product/create" }))
+        .await;
     let listing = w
         .lazada
         .upsert_listing(&draft("QS", &image, &["200 g"], &[""], 4), None)
@@ -548,19 +533,9 @@ async fn a_wrong_app_secret_is_refused_as_a_bad_signature() {
 #[tokio::test]
 async fn tokens_refresh_without_extending_the_refresh_expiry() {
     let w = world().await;
-    let before = w
-        .credentials
-        .load("lazada-test")
-        .await
-        .expect("load")
-        .expect("pair");
+    let before = w.stored_tokens().await;
     w.lazada.refresh_credentials().await.expect("refresh");
-    let after = w
-        .credentials
-        .load("lazada-test")
-        .await
-        .expect("load")
-        .expect("pair");
+    let after = w.stored_tokens().await;
     assert_ne!(
         before.access_token.expose_secret(),
         after.access_token.expose_secret()
@@ -602,17 +577,8 @@ async fn images_are_migrated_once() {
 async fn the_sandbox_accepts_an_xml_payload_as_lazada_does() {
     let w = world().await;
     let image = w.image().await;
-    let listing = w
-        .lazada
-        .upsert_listing(&draft("XML", &image, &["1 kg"], &[""], 4), None)
-        .await
-        .expect("create");
-    let tokens = w
-        .credentials
-        .load("lazada-test")
-        .await
-        .expect("load")
-        .expect("pair");
+    let listing = w.create(&draft("XML", &image, &["1 kg"], &[""], 4)).await;
+    let tokens = w.stored_tokens().await;
     let remote = listing.variant("XML-1kg").expect("sku");
     let payload = format!(
         r#"<?xml version="1.0" encoding="UTF-8" ?><Request><Product><Skus><Sku><ItemId>{}</ItemId><SkuId>{}</SkuId><SellerSku>XML-1kg</SellerSku><Price>185000</Price><Quantity>42</Quantity></Sku></Skus></Product></Request>"#,
@@ -658,10 +624,7 @@ async fn the_sandbox_accepts_an_xml_payload_as_lazada_does() {
 async fn pushes_are_verified_and_forgeries_refused() {
     let w = world().await;
     let image = w.image().await;
-    w.lazada
-        .upsert_listing(&draft("NH", &image, &["200 g"], &[""], 4), None)
-        .await
-        .expect("create");
+    w.create(&draft("NH", &image, &["200 g"], &[""], 4)).await;
     let receiver = common::webhooks::Receiver::start("/webhooks/lazada-test").await;
     w.control(
         "/_sandbox/webhook-target",
@@ -691,7 +654,7 @@ async fn an_unlisted_draft_sets_its_skus_inactive_and_a_listed_one_active_again(
     let w = world().await;
     let image = w.image().await;
     let mut draft = draft("HD", &image, &["500 g", "1 kg"], &[""], 6);
-    let listing = w.lazada.upsert_listing(&draft, None).await.expect("create");
+    let listing = w.create(&draft).await;
     assert_eq!(w.sku("HD-500g").await["Status"], "active");
     draft.listed = false;
     w.lazada
@@ -803,18 +766,12 @@ async fn a_create_without_a_mandatory_attribute_is_refused_and_nothing_is_create
     assert_eq!(all[0]["attributes"]["warranty_type"], "Không bảo hành");
 }
 
-/// How many SKUs with this SellerSku the sandbox holds, over all products.
-async fn held(w: &World, seller_sku: &str) -> usize {
-    let all = w.listings().await;
-    all.as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|p| p["skus"].as_array().cloned().unwrap_or_default())
-        .filter(|s| s["SellerSku"] == seller_sku)
-        .count()
+/// The draft new SKUs are added to: `500 g` and `1 kg`.
+fn two_sizes(product: &str, image: &str) -> ListingDraft {
+    draft(product, image, &["500 g", "1 kg"], &[""], 8)
 }
 
-/// `draft` with a third size, `2 kg`, at its own price and stock.
+/// `two_sizes` with a third size, `2 kg`, at its own price and stock.
 fn grown(product: &str, image: &str) -> ListingDraft {
     let mut grown = draft(product, image, &["500 g", "1 kg", "2 kg"], &[""], 8);
     grown.variants[2].price = 120_000;
@@ -826,11 +783,7 @@ fn grown(product: &str, image: &str) -> ListingDraft {
 async fn a_new_size_joins_the_live_product_through_associated_sku() {
     let w = world().await;
     let image = w.image().await;
-    let listing = w
-        .lazada
-        .upsert_listing(&draft("MX", &image, &["500 g", "1 kg"], &[""], 8), None)
-        .await
-        .expect("create");
+    let listing = w.create(&two_sizes("MX", &image)).await;
     let updated = w
         .lazada
         .upsert_listing(&grown("MX", &image), Some(&listing))
@@ -867,11 +820,7 @@ async fn a_new_size_joins_the_live_product_through_associated_sku() {
 async fn a_lost_answer_to_an_associated_create_is_settled_by_reading_the_product() {
     let w = world().await;
     let image = w.image().await;
-    let listing = w
-        .lazada
-        .upsert_listing(&draft("MT", &image, &["500 g", "1 kg"], &[""], 8), None)
-        .await
-        .expect("create");
+    let listing = w.create(&two_sizes("MT", &image)).await;
     // Every create answer from now on is lost (after the 2 s client time-out).
     w.running.sandbox.kit().set_faults(Faults {
         timeout_rate: 1.0,
@@ -885,14 +834,11 @@ async fn a_lost_answer_to_an_associated_create_is_settled_by_reading_the_product
         .expect("adopted after reading the product");
     assert!(updated.variant("MT-2kg").is_some(), "{updated:?}");
     assert!(
-        w.events
-            .events()
-            .iter()
-            .any(|e| e.endpoint == "/product/create" && e.outcome == "ambiguous"),
+        w.any_event(|e| e.endpoint == "/product/create" && e.outcome == "ambiguous"),
         "the answer was lost"
     );
     assert_eq!(w.calls("/product/create").await, 2);
-    assert_eq!(held(&w, "MT-2kg").await, 1);
+    assert_eq!(w.held("MT-2kg").await.len(), 1);
     // The caller still holds the listing from before: the SKU is found on
     // the product, not sent again.
     w.lazada
@@ -900,7 +846,7 @@ async fn a_lost_answer_to_an_associated_create_is_settled_by_reading_the_product
         .await
         .expect("stale listing");
     assert_eq!(w.calls("/product/create").await, 2);
-    assert_eq!(held(&w, "MT-2kg").await, 1);
+    assert_eq!(w.held("MT-2kg").await.len(), 1);
     assert_eq!(w.sku("MT-2kg").await["sellableStock"], 15);
 }
 
@@ -908,11 +854,7 @@ async fn a_lost_answer_to_an_associated_create_is_settled_by_reading_the_product
 async fn new_skus_with_other_sale_prop_names_are_refused_without_a_write() {
     let w = world().await;
     let image = w.image().await;
-    let listing = w
-        .lazada
-        .upsert_listing(&draft("MV", &image, &["500 g", "1 kg"], &[""], 8), None)
-        .await
-        .expect("create");
+    let listing = w.create(&two_sizes("MV", &image)).await;
     let mut other_axis = grown("MV", &image);
     other_axis.option_names = vec!["Trọng lượng".into()];
     let err = w
@@ -930,5 +872,5 @@ async fn new_skus_with_other_sale_prop_names_are_refused_without_a_write() {
     );
     assert_eq!(w.calls("/product/create").await, 1);
     assert_eq!(w.calls("/product/update").await, 0);
-    assert_eq!(held(&w, "MV-2kg").await, 0);
+    assert_eq!(w.held("MV-2kg").await.len(), 0);
 }

@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chosync::clock::{Clock, FixedClock, SystemClock};
-use chosync_connector::credentials::{CredentialStore, MemoryCredentials};
+use chosync_connector::credentials::{CredentialStore, MemoryCredentials, TokenPair};
 use chosync_connector::dto::{
-    AttributeSpec, ListingDraft, OrderState, OrderWindow, PriceSet, RemoteListing, StockSet,
-    VariantDraft, WebhookHint,
+    AttributeSpec, ItemOutcome, ListingDraft, OrderState, OrderWindow, PriceSet, RemoteListing,
+    StockSet, VariantDraft, WebhookHint,
 };
-use chosync_connector::events::Recorded;
+use chosync_connector::events::{AttemptEvent, Recorded};
 use chosync_connector::http::{HttpConfig, RetryPolicy};
 use chosync_connector::sandbox::Platform;
 use chosync_connector::{Connector, ConnectorError, Limits};
@@ -114,6 +114,25 @@ fn default_sandbox() -> SandboxConfig {
     }
 }
 
+/// The usual world: the sandbox at 200 calls/s, the client at 100, wall time.
+async fn default_world() -> World {
+    world(default_sandbox(), 100, Arc::new(SystemClock)).await
+}
+
+/// A world whose sandbox and client share a clock that stands at `start`
+/// (RFC 3339) until a test moves it.
+async fn world_at(start: &str) -> (World, Arc<FixedClock>) {
+    let start = chrono::DateTime::parse_from_rfc3339(start)
+        .expect("time")
+        .to_utc();
+    let clock = Arc::new(FixedClock::new(start));
+    let sandbox = SandboxConfig {
+        clock: clock.clone(),
+        ..default_sandbox()
+    };
+    (world(sandbox, 100, clock.clone()).await, clock)
+}
+
 impl World {
     async fn control(&self, path: &str, body: Value) -> Value {
         let url = format!("{}{path}", self.running.base_url);
@@ -127,30 +146,39 @@ impl World {
         response.json().await.expect("control JSON")
     }
 
-    async fn stats(&self) -> Value {
-        let url = format!("{}/_sandbox/stats", self.running.base_url);
+    /// Sets the sandbox's faults (`{}` clears them).
+    async fn faults(&self, faults: Value) {
+        self.control("/_sandbox/faults", faults).await;
+    }
+
+    async fn inspect(&self, path: &str) -> Value {
+        let url = format!("{}{path}", self.running.base_url);
         self.http
             .get(url)
             .send()
             .await
-            .expect("stats")
+            .expect(path)
             .json()
             .await
             .expect("JSON")
     }
 
+    async fn stats(&self) -> Value {
+        self.inspect("/_sandbox/stats").await
+    }
+
     async fn listings(&self) -> Vec<Value> {
-        let url = format!("{}/_sandbox/listings", self.running.base_url);
-        let value: Value = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .expect("listings")
-            .json()
-            .await
-            .expect("JSON");
+        let value = self.inspect("/_sandbox/listings").await;
         value.as_array().cloned().unwrap_or_default()
+    }
+
+    /// The item the sandbox holds under `item_sku`.
+    async fn held_item(&self, item_sku: &str) -> Value {
+        self.listings()
+            .await
+            .into_iter()
+            .find(|i| i["item_sku"] == item_sku)
+            .expect("item held")
     }
 
     async fn calls(&self, path: &str) -> u64 {
@@ -162,6 +190,61 @@ impl World {
             .upload_image("que.png", PNG.to_vec())
             .await
             .expect("upload")
+    }
+
+    async fn create(&self, draft: &ListingDraft) -> RemoteListing {
+        self.shopee
+            .upsert_listing(draft, None)
+            .await
+            .expect("create")
+    }
+
+    /// A new single-variant item for `sku`, with a new image.
+    async fn create_single(&self, sku: &str) -> RemoteListing {
+        let image = self.image().await;
+        self.create(&single_draft(&image, sku)).await
+    }
+
+    /// How many attempts so far `which` picks.
+    fn events_where(&self, which: impl Fn(&AttemptEvent) -> bool) -> usize {
+        self.events.events().iter().filter(|e| which(e)).count()
+    }
+
+    async fn stored_tokens(&self) -> TokenPair {
+        self.credentials
+            .load("shopee-test")
+            .await
+            .expect("load")
+            .expect("tokens")
+    }
+}
+
+fn stock_set(listing: &RemoteListing, sku: &str, quantity: i64) -> StockSet {
+    StockSet {
+        sku: sku.into(),
+        at: listing.at(sku).expect("ref"),
+        quantity,
+    }
+}
+
+fn price_set(listing: &RemoteListing, sku: &str, price: i64) -> PriceSet {
+    PriceSet {
+        sku: sku.into(),
+        at: listing.at(sku).expect("ref"),
+        price,
+    }
+}
+
+fn assert_all_ok(outcomes: &[ItemOutcome]) {
+    assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
+}
+
+fn variant(sku: &str, option_values: &[&str], price: i64, stock: i64) -> VariantDraft {
+    VariantDraft {
+        sku: sku.into(),
+        option_values: option_values.iter().map(|v| v.to_string()).collect(),
+        price,
+        stock,
     }
 }
 
@@ -230,18 +313,10 @@ fn single_draft(image: &str, sku: &str) -> ListingDraft {
 async fn an_item_with_two_tiers_and_six_models_is_created_priced_stocked_and_listed() {
     let w = world(default_sandbox(), 50, Arc::new(SystemClock)).await;
     let image = w.image().await;
-    let oil = w
-        .shopee
-        .upsert_listing(&oil_draft(&image), None)
-        .await
-        .expect("create");
+    let oil = w.create(&oil_draft(&image)).await;
     assert_eq!(oil.variants.len(), 6);
     assert_eq!(oil.listing_sku.as_deref(), Some("TD-QUE"));
-    let noodles = w
-        .shopee
-        .upsert_listing(&single_draft(&image, "MD-500G"), None)
-        .await
-        .expect("create single");
+    let noodles = w.create(&single_draft(&image, "MD-500G")).await;
     assert_eq!(noodles.variants[0].variant_id, "0");
 
     // Stock for all 7 SKUs: one call per item.
@@ -249,19 +324,11 @@ async fn an_item_with_two_tiers_and_six_models_is_created_priced_stocked_and_lis
         .variants
         .iter()
         .enumerate()
-        .map(|(i, v)| StockSet {
-            sku: v.sku.clone(),
-            at: oil.at(&v.sku).expect("ref"),
-            quantity: 40 + i as i64,
-        })
+        .map(|(i, v)| stock_set(&oil, &v.sku, 40 + i as i64))
         .collect();
-    stock.push(StockSet {
-        sku: "MD-500G".into(),
-        at: noodles.at("MD-500G").expect("ref"),
-        quantity: 7,
-    });
+    stock.push(stock_set(&noodles, "MD-500G", 7));
     let outcomes = w.shopee.set_stock(&stock).await;
-    assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
+    assert_all_ok(&outcomes);
     assert_eq!(
         outcomes.iter().map(|o| o.sku.as_str()).collect::<Vec<_>>(),
         stock.iter().map(|s| s.sku.as_str()).collect::<Vec<_>>()
@@ -271,14 +338,10 @@ async fn an_item_with_two_tiers_and_six_models_is_created_priced_stocked_and_lis
     let prices: Vec<PriceSet> = oil
         .variants
         .iter()
-        .map(|v| PriceSet {
-            sku: v.sku.clone(),
-            at: oil.at(&v.sku).expect("ref"),
-            price: v.price + 1_000,
-        })
+        .map(|v| price_set(&oil, &v.sku, v.price + 1_000))
         .collect();
     let outcomes = w.shopee.set_price(&prices).await;
-    assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
+    assert_all_ok(&outcomes);
     assert_eq!(w.calls("/api/v2/product/update_price").await, 1);
 
     let page = w.shopee.list_remote_listings(None).await.expect("list");
@@ -298,24 +361,14 @@ async fn an_item_with_two_tiers_and_six_models_is_created_priced_stocked_and_lis
     assert_eq!(single.variants[0].stock, 7);
 
     // The sandbox holds what the connector says.
-    let held = w.listings().await;
-    let models = held
-        .iter()
-        .find(|i| i["item_sku"] == "TD-QUE")
-        .expect("item")["models"]
-        .clone();
+    let models = &w.held_item("TD-QUE").await["models"];
     assert_eq!(models.as_array().map(Vec::len), Some(6));
 }
 
 #[tokio::test]
 async fn more_than_fifty_models_are_sent_in_calls_of_fifty() {
-    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
-    let image = w.image().await;
-    let item = w
-        .shopee
-        .upsert_listing(&single_draft(&image, "HD-1KG"), None)
-        .await
-        .expect("create");
+    let w = default_world().await;
+    let item = w.create_single("HD-1KG").await;
     let listing_id = item.listing_id.clone();
     let many: Vec<StockSet> = (0..60)
         .map(|i| StockSet {
@@ -339,24 +392,9 @@ async fn more_than_fifty_models_are_sent_in_calls_of_fifty() {
 
 #[tokio::test]
 async fn forty_days_of_orders_are_read_in_fifteen_day_windows_and_detailed_in_fifties() {
-    let start = chrono::DateTime::parse_from_rfc3339("2026-10-01T08:00:00+07:00")
-        .expect("time")
-        .to_utc();
-    let clock = Arc::new(FixedClock::new(start));
-    let w = world(
-        SandboxConfig {
-            clock: clock.clone(),
-            ..default_sandbox()
-        },
-        100,
-        clock.clone(),
-    )
-    .await;
-    let image = w.image().await;
-    w.shopee
-        .upsert_listing(&single_draft(&image, "GBT-5KG"), None)
-        .await
-        .expect("create");
+    let (w, clock) = world_at("2026-10-01T08:00:00+07:00").await;
+    let start = clock.now();
+    w.create_single("GBT-5KG").await;
     let mut ids = Vec::new();
     for _day in 0..40 {
         for _ in 0..3 {
@@ -390,19 +428,7 @@ async fn forty_days_of_orders_are_read_in_fifteen_day_windows_and_detailed_in_fi
 
 #[tokio::test]
 async fn an_expired_access_token_is_refreshed_once_and_work_continues() {
-    let start = chrono::DateTime::parse_from_rfc3339("2026-11-29T08:00:00+07:00")
-        .expect("time")
-        .to_utc();
-    let clock = Arc::new(FixedClock::new(start));
-    let w = world(
-        SandboxConfig {
-            clock: clock.clone(),
-            ..default_sandbox()
-        },
-        100,
-        clock.clone(),
-    )
-    .await;
+    let (w, clock) = world_at("2026-11-29T08:00:00+07:00").await;
     w.shopee
         .list_remote_listings(None)
         .await
@@ -419,13 +445,8 @@ async fn an_expired_access_token_is_refreshed_once_and_work_continues() {
 
 #[tokio::test]
 async fn a_spent_refresh_token_is_refused_as_unauthorized() {
-    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
-    let old = w
-        .credentials
-        .load("shopee-test")
-        .await
-        .expect("load")
-        .expect("tokens");
+    let w = default_world().await;
+    let old = w.stored_tokens().await;
     w.shopee.refresh_credentials().await.expect("first refresh");
     // A second copy of the channel still holding the spent refresh token.
     let (stale, _, stale_store) = connect(
@@ -466,46 +487,36 @@ async fn a_wrong_partner_key_is_rejected_as_a_bad_signature() {
     assert_eq!(recorded[0].platform_code.as_deref(), Some("error_sign"));
 }
 
-async fn hammer(w: &World, listing: &RemoteListing, calls: usize) {
-    let at = listing.at(&listing.variants[0].sku).expect("ref");
-    let mut tasks = Vec::new();
-    let shopee = Arc::new(&w.shopee);
-    for i in 0..calls {
-        let at = at.clone();
-        let shopee = shopee.clone();
-        tasks.push(async move {
-            let item = StockSet {
-                sku: "MD-1KG".into(),
-                at,
-                quantity: (i % 50) as i64,
-            };
-            shopee.set_stock(&[item]).await
-        });
-    }
+/// `calls` stock pushes at once to one new item, each of which must succeed,
+/// with the sandbox allowing `sandbox_rate` calls a second and the client set
+/// to `client_rate`; the world and the sandbox's stats after.
+async fn hammered(sandbox_rate: u32, client_rate: u32, calls: usize) -> (World, Value) {
+    let sandbox = SandboxConfig {
+        rate: rate(sandbox_rate),
+        ..SandboxConfig::default()
+    };
+    let w = world(sandbox, client_rate, Arc::new(SystemClock)).await;
+    let item = w.create_single("MD-1KG").await;
+    let at = item.at(&item.variants[0].sku).expect("ref");
+    let tasks = (0..calls).map(|i| {
+        let item = StockSet {
+            sku: "MD-1KG".into(),
+            at: at.clone(),
+            quantity: (i % 50) as i64,
+        };
+        let shopee = &w.shopee;
+        async move { shopee.set_stock(&[item]).await }
+    });
     for outcomes in futures_util::future::join_all(tasks).await {
         assert!(outcomes[0].result.is_ok(), "{outcomes:?}");
     }
+    let stats = w.stats().await;
+    (w, stats)
 }
 
 #[tokio::test]
 async fn a_client_at_the_sandbox_rate_is_never_throttled() {
-    let w = world(
-        SandboxConfig {
-            rate: rate(100),
-            ..SandboxConfig::default()
-        },
-        100,
-        Arc::new(SystemClock),
-    )
-    .await;
-    let image = w.image().await;
-    let item = w
-        .shopee
-        .upsert_listing(&single_draft(&image, "MD-1KG"), None)
-        .await
-        .expect("create");
-    hammer(&w, &item, 500).await;
-    let stats = w.stats().await;
+    let (_w, stats) = hammered(100, 100, 500).await;
     assert_eq!(stats["throttled"], 0, "{stats}");
     assert_eq!(stats["calls"]["/api/v2/product/update_stock"], 500);
     // Evenly spaced: no second sees more than the quota (give or take scheduling jitter).
@@ -515,83 +526,45 @@ async fn a_client_at_the_sandbox_rate_is_never_throttled() {
 
 #[tokio::test]
 async fn a_client_set_too_fast_backs_off_and_still_completes() {
-    let w = world(
-        SandboxConfig {
-            rate: rate(50),
-            ..SandboxConfig::default()
-        },
-        400,
-        Arc::new(SystemClock),
-    )
-    .await;
-    let image = w.image().await;
-    let item = w
-        .shopee
-        .upsert_listing(&single_draft(&image, "MD-1KG"), None)
-        .await
-        .expect("create");
-    hammer(&w, &item, 300).await;
-    let stats = w.stats().await;
+    let (w, stats) = hammered(50, 400, 300).await;
     assert!(stats["throttled"].as_u64().unwrap_or(0) > 0, "{stats}");
-    let throttled_events = w
-        .events
-        .events()
-        .iter()
-        .filter(|e| e.outcome == "rate_limited")
-        .count();
-    assert!(throttled_events > 0);
+    assert!(w.events_where(|e| e.outcome == "rate_limited") > 0);
 }
 
 #[tokio::test]
 async fn twenty_percent_failures_still_end_in_exactly_one_item_each() {
-    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let w = default_world().await;
     let image = w.image().await;
-    w.control(
-        "/_sandbox/faults",
-        serde_json::json!({ "error_rate": 0.1, "timeout_rate": 0.1 }),
-    )
-    .await;
+    w.faults(serde_json::json!({ "error_rate": 0.1, "timeout_rate": 0.1 }))
+        .await;
     for sku in ["MD-500G", "MD-1KG", "HD-500G"] {
         let listing = w
             .shopee
             .upsert_listing(&single_draft(&image, sku), None)
             .await
             .expect("create under faults");
-        let outcomes = w
-            .shopee
-            .set_stock(&[StockSet {
-                sku: sku.into(),
-                at: listing.at(sku).expect("ref"),
-                quantity: 11,
-            }])
-            .await;
+        let outcomes = w.shopee.set_stock(&[stock_set(&listing, sku, 11)]).await;
         assert!(outcomes[0].result.is_ok(), "{outcomes:?}");
     }
-    w.control("/_sandbox/faults", serde_json::json!({})).await;
+    w.faults(serde_json::json!({})).await;
     let held = w.listings().await;
     for sku in ["MD-500G", "MD-1KG", "HD-500G"] {
         let twins: Vec<&Value> = held.iter().filter(|i| i["item_sku"] == sku).collect();
         assert_eq!(twins.len(), 1, "{sku}: {held:?}");
         assert_eq!(twins[0]["stock"], 11);
     }
-    let failures = w
-        .events
-        .events()
-        .iter()
-        .filter(|e| e.outcome != "ok")
-        .count();
-    assert!(failures > 0, "faults were injected");
+    assert!(
+        w.events_where(|e| e.outcome != "ok") > 0,
+        "faults were injected"
+    );
 }
 
 #[tokio::test]
 async fn a_timed_out_add_item_is_adopted_not_created_twice() {
-    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let w = default_world().await;
     let image = w.image().await;
-    w.control(
-        "/_sandbox/faults",
-        serde_json::json!({ "timeout_rate": 1.0, "only": "/api/v2/product/add_item" }),
-    )
-    .await;
+    w.faults(serde_json::json!({ "timeout_rate": 1.0, "only": "/api/v2/product/add_item" }))
+        .await;
     let oil = w
         .shopee
         .upsert_listing(&oil_draft(&image), None)
@@ -600,23 +573,13 @@ async fn a_timed_out_add_item_is_adopted_not_created_twice() {
     assert_eq!(oil.variants.len(), 6);
     assert_eq!(w.calls("/api/v2/product/add_item").await, 1);
     assert_eq!(w.listings().await.len(), 1);
-    let ambiguous = w
-        .events
-        .events()
-        .iter()
-        .filter(|e| e.outcome == "ambiguous")
-        .count();
-    assert_eq!(ambiguous, 1);
+    assert_eq!(w.events_where(|e| e.outcome == "ambiguous"), 1);
 }
 
 #[tokio::test]
 async fn pushes_are_signed_like_shopee_and_forgeries_are_refused() {
-    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
-    let image = w.image().await;
-    w.shopee
-        .upsert_listing(&single_draft(&image, "MN-100G"), None)
-        .await
-        .expect("create");
+    let w = default_world().await;
+    w.create_single("MN-100G").await;
 
     let receiver = common::webhooks::Receiver::start("/webhooks/shopee-test").await;
     // The sandbox signs with the URL it posts to; the connector must know it.
@@ -666,13 +629,8 @@ async fn pushes_are_signed_like_shopee_and_forgeries_are_refused() {
 
 #[tokio::test]
 async fn orders_cancelled_before_shipping_give_their_stock_back() {
-    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
-    let image = w.image().await;
-    let item = w
-        .shopee
-        .upsert_listing(&single_draft(&image, "NH-100G"), None)
-        .await
-        .expect("create");
+    let w = default_world().await;
+    let item = w.create_single("NH-100G").await;
     let order = w.running.sandbox.place_order("NH-100G", 5).expect("order");
     assert_eq!(remote_stock(&w).await, 295);
     w.running
@@ -699,12 +657,8 @@ async fn remote_stock(w: &World) -> i64 {
 
 #[tokio::test]
 async fn lost_pushes_are_read_and_confirmed() {
-    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
-    let image = w.image().await;
-    w.shopee
-        .upsert_listing(&single_draft(&image, "QS-200G"), None)
-        .await
-        .expect("create");
+    let w = default_world().await;
+    w.create_single("QS-200G").await;
     let order = w.running.sandbox.place_order("QS-200G", 1).expect("order");
     let lost = w.shopee.lost_pushes().await.expect("lost");
     assert_eq!(lost.push_message_list.len(), 1);
@@ -757,41 +711,19 @@ async fn no_secret_reaches_the_logs_or_the_events() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
-    let first_tokens = w
-        .credentials
-        .load("shopee-test")
-        .await
-        .expect("load")
-        .expect("tokens");
+    let w = default_world().await;
+    let first_tokens = w.stored_tokens().await;
     let image = w.image().await;
-    w.control("/_sandbox/faults", serde_json::json!({ "error_rate": 0.3 }))
-        .await;
-    let item = w
-        .shopee
-        .upsert_listing(&single_draft(&image, "GCL-100G"), None)
-        .await
-        .expect("create");
+    w.faults(serde_json::json!({ "error_rate": 0.3 })).await;
+    let item = w.create(&single_draft(&image, "GCL-100G")).await;
     w.shopee.refresh_credentials().await.expect("refresh");
-    let _ = w
-        .shopee
-        .set_price(&[PriceSet {
-            sku: "GCL-100G".into(),
-            at: item.at("GCL-100G").expect("ref"),
-            price: 1,
-        }])
-        .await;
+    let _ = w.shopee.set_price(&[price_set(&item, "GCL-100G", 1)]).await;
     let (bad, bad_events, _) = connect(&w.running, "wrong-key", 100, Arc::new(SystemClock));
     let refused = bad
         .authorize(&w.running.credentials.code)
         .await
         .expect_err("bad key");
-    let last_tokens = w
-        .credentials
-        .load("shopee-test")
-        .await
-        .expect("load")
-        .expect("tokens");
+    let last_tokens = w.stored_tokens().await;
 
     let logs = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf-8");
     let events = serde_json::to_string(&w.events.events()).expect("json")
@@ -820,7 +752,7 @@ async fn no_secret_reaches_the_logs_or_the_events() {
 
 #[tokio::test]
 async fn a_draft_beyond_shopees_variation_rules_is_refused_before_anything_is_created() {
-    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let w = default_world().await;
     let image = w.image().await;
     let mut draft = oil_draft(&image);
     draft.variants[5].price = 600_000;
@@ -839,7 +771,7 @@ async fn a_draft_beyond_shopees_variation_rules_is_refused_before_anything_is_cr
 
 #[tokio::test]
 async fn an_item_whose_variations_are_refused_is_not_left_for_sale() {
-    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let w = default_world().await;
     let image = w.image().await;
     let mut draft = oil_draft(&image);
     for variant in &mut draft.variants {
@@ -866,21 +798,11 @@ async fn an_item_whose_variations_are_refused_is_not_left_for_sale() {
 
 #[tokio::test]
 async fn a_sku_asked_twice_in_one_batch_is_sent_once_with_the_last_value() {
-    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
-    let image = w.image().await;
-    let item = w
-        .shopee
-        .upsert_listing(&single_draft(&image, "MO-1L"), None)
-        .await
-        .expect("create");
-    let at = item.at("MO-1L").expect("ref");
-    let twice = [5, 9].map(|quantity| StockSet {
-        sku: "MO-1L".into(),
-        at: at.clone(),
-        quantity,
-    });
+    let w = default_world().await;
+    let item = w.create_single("MO-1L").await;
+    let twice = [5, 9].map(|quantity| stock_set(&item, "MO-1L", quantity));
     let outcomes = w.shopee.set_stock(&twice).await;
-    assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
+    assert_all_ok(&outcomes);
     assert_eq!(w.calls("/api/v2/product/update_stock").await, 1);
     assert_eq!(w.listings().await[0]["stock"], 9);
 }
@@ -889,7 +811,7 @@ const ATTRIBUTE_TREE: &str = "/api/v2/product/get_attribute_tree";
 
 #[tokio::test]
 async fn required_attributes_are_the_mandatory_ones_read_once_per_category() {
-    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let w = default_world().await;
     let origin = vec![AttributeSpec {
         id: "100037".into(),
         name: "Xuất xứ".into(),
@@ -942,7 +864,7 @@ async fn required_attributes_are_the_mandatory_ones_read_once_per_category() {
 
 #[tokio::test]
 async fn an_item_without_a_mandatory_attribute_is_refused_and_nothing_is_created() {
-    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let w = default_world().await;
     let image = w.image().await;
     let mut draft = single_draft(&image, "HD-200G");
     draft.category_id = "100213".into();
@@ -986,15 +908,6 @@ fn oil_without(image: &str, sku: &str) -> ListingDraft {
     draft
 }
 
-/// The item the sandbox holds under `item_sku`.
-async fn held_item(w: &World, item_sku: &str) -> Value {
-    w.listings()
-        .await
-        .into_iter()
-        .find(|i| i["item_sku"] == item_sku)
-        .expect("item held")
-}
-
 fn held_model<'a>(item: &'a Value, sku: &str) -> Vec<&'a Value> {
     item["models"]
         .as_array()
@@ -1004,22 +917,15 @@ fn held_model<'a>(item: &'a Value, sku: &str) -> Vec<&'a Value> {
 
 #[tokio::test]
 async fn a_new_size_gets_its_option_appended_then_its_model_added() {
-    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let w = default_world().await;
     let image = w.image().await;
-    let created = w
-        .shopee
-        .upsert_listing(&oil_draft(&image), None)
-        .await
-        .expect("create");
-    let before = held_item(&w, "TD-QUE").await;
+    let created = w.create(&oil_draft(&image)).await;
+    let before = w.held_item("TD-QUE").await;
 
     let mut grown = oil_draft(&image);
-    grown.variants.push(VariantDraft {
-        sku: "TDQ-250ml-C".into(),
-        option_values: vec!["250 ml".into(), "Chai".into()],
-        price: 420_000,
-        stock: 7,
-    });
+    grown
+        .variants
+        .push(variant("TDQ-250ml-C", &["250 ml", "Chai"], 420_000, 7));
     let listing = w
         .shopee
         .upsert_listing(&grown, Some(&created))
@@ -1044,7 +950,7 @@ async fn a_new_size_gets_its_option_appended_then_its_model_added() {
         assert_eq!(listing.at(&old.sku), created.at(&old.sku), "{}", old.sku);
     }
 
-    let held = held_item(&w, "TD-QUE").await;
+    let held = w.held_item("TD-QUE").await;
     assert_eq!(
         held["tiers"][0]["options"],
         serde_json::json!(["10 ml", "50 ml", "100 ml", "250 ml"])
@@ -1074,13 +980,9 @@ async fn a_new_size_gets_its_option_appended_then_its_model_added() {
 
 #[tokio::test]
 async fn a_missing_combination_of_known_options_is_only_added() {
-    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let w = default_world().await;
     let image = w.image().await;
-    let created = w
-        .shopee
-        .upsert_listing(&oil_without(&image, "TDQ-100ml-H"), None)
-        .await
-        .expect("create with five");
+    let created = w.create(&oil_without(&image, "TDQ-100ml-H")).await;
     assert_eq!(created.variants.len(), 5);
     let listing = w
         .shopee
@@ -1093,7 +995,7 @@ async fn a_missing_combination_of_known_options_is_only_added() {
     let new = listing.variant("TDQ-100ml-H").expect("returned");
     assert_eq!((new.price, new.stock), (420_000, 10));
 
-    let held = held_item(&w, "TD-QUE").await;
+    let held = w.held_item("TD-QUE").await;
     let model = held_model(&held, "TDQ-100ml-H");
     assert_eq!(model.len(), 1);
     assert_eq!(model[0]["tier_index"], serde_json::json!([2, 1]));
@@ -1102,36 +1004,26 @@ async fn a_missing_combination_of_known_options_is_only_added() {
 
 #[tokio::test]
 async fn a_lost_add_model_answer_is_settled_by_reading_never_by_adding_twice() {
-    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let w = default_world().await;
     let image = w.image().await;
-    let created = w
-        .shopee
-        .upsert_listing(&oil_without(&image, "TDQ-100ml-H"), None)
-        .await
-        .expect("create with five");
-    w.control(
-        "/_sandbox/faults",
-        serde_json::json!({ "timeout_rate": 1.0, "only": ADD_MODEL }),
-    )
-    .await;
+    let created = w.create(&oil_without(&image, "TDQ-100ml-H")).await;
+    w.faults(serde_json::json!({ "timeout_rate": 1.0, "only": ADD_MODEL }))
+        .await;
     let listing = w
         .shopee
         .upsert_listing(&oil_draft(&image), Some(&created))
         .await
         .expect("adopted after the lost answer");
-    w.control("/_sandbox/faults", serde_json::json!({})).await;
+    w.faults(serde_json::json!({})).await;
     assert_eq!(w.calls(ADD_MODEL).await, 1, "not sent again");
     assert!(listing.variant("TDQ-100ml-H").is_some());
-    let held = held_item(&w, "TD-QUE").await;
+    let held = w.held_item("TD-QUE").await;
     assert_eq!(held_model(&held, "TDQ-100ml-H").len(), 1);
     assert_eq!(held["models"].as_array().map(Vec::len), Some(6));
-    let ambiguous = w
-        .events
-        .events()
-        .iter()
-        .filter(|e| e.outcome == "ambiguous" && e.endpoint == ADD_MODEL)
-        .count();
-    assert_eq!(ambiguous, 1);
+    assert_eq!(
+        w.events_where(|e| e.outcome == "ambiguous" && e.endpoint == ADD_MODEL),
+        1
+    );
 
     // Asked again, nothing is left to add.
     w.shopee
@@ -1140,25 +1032,38 @@ async fn a_lost_add_model_answer_is_settled_by_reading_never_by_adding_twice() {
         .expect("again");
     assert_eq!(w.calls(ADD_MODEL).await, 1);
     assert_eq!(
-        held_model(&held_item(&w, "TD-QUE").await, "TDQ-100ml-H").len(),
+        held_model(&w.held_item("TD-QUE").await, "TDQ-100ml-H").len(),
         1
     );
 }
 
+/// `existing` asked to take `draft`'s new SKU `new_sku`, which Shopee cannot
+/// do to this live item: the refusal names the SKU and says to re-create.
+async fn refused_as_re_create(
+    w: &World,
+    draft: &ListingDraft,
+    existing: &RemoteListing,
+    new_sku: &str,
+) -> ConnectorError {
+    let err = w
+        .shopee
+        .upsert_listing(draft, Some(existing))
+        .await
+        .expect_err("refused as a re-create");
+    assert!(
+        matches!(err, ConnectorError::Rejected { ref message, .. }
+            if message.contains("re-created") && message.contains(new_sku)),
+        "{err}"
+    );
+    err
+}
+
 #[tokio::test]
 async fn new_skus_on_other_axes_or_on_an_item_without_tiers_are_refused_as_re_creates() {
-    let w = world(default_sandbox(), 100, Arc::new(SystemClock)).await;
+    let w = default_world().await;
     let image = w.image().await;
-    let oil = w
-        .shopee
-        .upsert_listing(&oil_draft(&image), None)
-        .await
-        .expect("create");
-    let noodles = w
-        .shopee
-        .upsert_listing(&single_draft(&image, "MD-500G"), None)
-        .await
-        .expect("create single");
+    let oil = w.create(&oil_draft(&image)).await;
+    let noodles = w.create(&single_draft(&image, "MD-500G")).await;
     let writes = |stats: &Value| -> Vec<(String, u64)> {
         stats["calls"]
             .as_object()
@@ -1180,21 +1085,12 @@ async fn new_skus_on_other_axes_or_on_an_item_without_tiers_are_refused_as_re_cr
     for variant in &mut one_axis.variants {
         variant.option_values.truncate(1);
     }
-    one_axis.variants.push(VariantDraft {
-        sku: "TDQ-250ml".into(),
-        option_values: vec!["250 ml".into()],
-        price: 420_000,
-        stock: 5,
-    });
-    let err = w
-        .shopee
-        .upsert_listing(&one_axis, Some(&oil))
-        .await
-        .expect_err("other number of axes");
+    one_axis
+        .variants
+        .push(variant("TDQ-250ml", &["250 ml"], 420_000, 5));
+    let err = refused_as_re_create(&w, &one_axis, &oil, "TDQ-250ml").await;
     assert!(
-        matches!(err, ConnectorError::Rejected { ref message, ref field, .. }
-            if message.contains("re-created") && message.contains("TDQ-250ml")
-                && field.as_deref() == Some("variants")),
+        matches!(err, ConnectorError::Rejected { ref field, .. } if field.as_deref() == Some("variants")),
         "{err}"
     );
 
@@ -1202,26 +1098,14 @@ async fn new_skus_on_other_axes_or_on_an_item_without_tiers_are_refused_as_re_cr
     let mut sizes = single_draft(&image, "MD-500G");
     sizes.option_names = vec!["Khối lượng".into()];
     sizes.variants[0].option_values = vec!["500 g".into()];
-    sizes.variants.push(VariantDraft {
-        sku: "MD-1KG".into(),
-        option_values: vec!["1 kg".into()],
-        price: 120_000,
-        stock: 4,
-    });
-    let err = w
-        .shopee
-        .upsert_listing(&sizes, Some(&noodles))
-        .await
-        .expect_err("no tiers to add to");
-    assert!(
-        matches!(err, ConnectorError::Rejected { ref message, .. }
-            if message.contains("re-created") && message.contains("MD-1KG")),
-        "{err}"
-    );
+    sizes
+        .variants
+        .push(variant("MD-1KG", &["1 kg"], 120_000, 4));
+    refused_as_re_create(&w, &sizes, &noodles, "MD-1KG").await;
 
     assert_eq!(writes(&w.stats().await), before, "no write was sent");
     assert_eq!(
-        held_item(&w, "TD-QUE").await["models"]
+        w.held_item("TD-QUE").await["models"]
             .as_array()
             .map(Vec::len),
         Some(6)

@@ -116,6 +116,32 @@ impl Tokens {
         Ok(fresh.access_token)
     }
 
+    /// Makes `call` with a usable access token. If the platform refuses that
+    /// token (`is_refusal` knows how each platform says so), it refreshes once
+    /// (or takes the token another task just got) and makes the call again; a
+    /// second refusal is returned, as only the seller can fix it.
+    ///
+    /// `call` owns its token: a future borrowing it could not be proved `Send`
+    /// for every borrow, which the `Connector` trait's futures must be.
+    pub async fn with_access<T, Call>(
+        &self,
+        refresher: &dyn Refresher,
+        is_refusal: fn(&ConnectorError) -> bool,
+        call: impl Fn(SecretString) -> Call,
+    ) -> Result<T, ConnectorError>
+    where
+        Call: Future<Output = Result<T, ConnectorError>>,
+    {
+        let token = self.access(refresher).await?;
+        match call(token.clone()).await {
+            Err(refused) if is_refusal(&refused) => {
+                let token = self.refused(&token, refresher).await?;
+                call(token).await
+            }
+            other => other,
+        }
+    }
+
     /// Refreshes now, whatever the expiry says.
     pub async fn refresh_now(&self, refresher: &dyn Refresher) -> Result<(), ConnectorError> {
         let mut current = self.current.lock().await;
@@ -401,19 +427,26 @@ mod tests {
         assert_eq!(token.expose_secret(), "access-other");
     }
 
-    #[tokio::test]
-    async fn a_refused_token_is_refreshed_once_even_if_many_saw_it() {
+    /// Tokens in memory whose access token is good for `hours` more, and a
+    /// refresher that counts its calls.
+    async fn installed_for_hours(hours: i64) -> (Tokens, CountingRefresher) {
         let now = at();
         let store = Arc::new(MemoryCredentials::default());
         let tokens = Tokens::new("shopee-a", store, Arc::new(FixedClock::new(now)));
         tokens
-            .install(pair(now, Duration::hours(3)))
+            .install(pair(now, Duration::hours(hours)))
             .await
             .expect("install");
         let refresher = CountingRefresher {
             calls: AtomicU32::new(0),
             now,
         };
+        (tokens, refresher)
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_is_refreshed_once_even_if_many_saw_it() {
+        let (tokens, refresher) = installed_for_hours(3).await;
         let stale: SecretString = "access-0".to_string().into();
         let first = tokens.refused(&stale, &refresher).await.expect("refresh");
         let second = tokens
@@ -423,6 +456,54 @@ mod tests {
         assert_eq!(first.expose_secret(), "access-1");
         assert_eq!(second.expose_secret(), "access-1");
         assert_eq!(refresher.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_call_whose_token_is_refused_is_made_again_once_with_a_fresh_one() {
+        let (tokens, refresher) = installed_for_hours(3).await;
+        let is_refusal = |e: &ConnectorError| matches!(e, ConnectorError::Unauthorized(_));
+        let used = std::sync::Mutex::new(Vec::new());
+        // Refuses the tokens in `refused`, answers with the token otherwise.
+        let call = |refused: &'static [&'static str]| {
+            let used = &used;
+            move |token: SecretString| async move {
+                let token = token.expose_secret().to_string();
+                used.lock().expect("lock").push(token.clone());
+                if refused.contains(&token.as_str()) {
+                    Err(ConnectorError::Unauthorized("invalid_access_token".into()))
+                } else {
+                    Ok(token)
+                }
+            }
+        };
+
+        let answer = tokens
+            .with_access(&refresher, is_refusal, call(&["access-0"]))
+            .await;
+        assert_eq!(answer, Ok("access-1".to_string()));
+        assert_eq!(*used.lock().expect("lock"), ["access-0", "access-1"]);
+        assert_eq!(refresher.calls.load(Ordering::SeqCst), 1);
+
+        // Refused with the fresh token too: returned after one more refresh.
+        used.lock().expect("lock").clear();
+        let answer = tokens
+            .with_access(&refresher, is_refusal, call(&["access-1", "access-2"]))
+            .await;
+        assert!(matches!(answer, Err(ConnectorError::Unauthorized(_))));
+        assert_eq!(*used.lock().expect("lock"), ["access-1", "access-2"]);
+        assert_eq!(refresher.calls.load(Ordering::SeqCst), 2);
+
+        // Any other failure is the call's own: not repeated.
+        used.lock().expect("lock").clear();
+        let answer = tokens
+            .with_access(&refresher, is_refusal, |_| async {
+                used.lock().expect("lock").push("once".to_string());
+                Err::<(), _>(ConnectorError::Transient("HTTP 503".into()))
+            })
+            .await;
+        assert_eq!(answer, Err(ConnectorError::Transient("HTTP 503".into())));
+        assert_eq!(*used.lock().expect("lock"), ["once"]);
+        assert_eq!(refresher.calls.load(Ordering::SeqCst), 2);
     }
 
     #[test]

@@ -40,6 +40,23 @@ impl ListingDraft {
     pub fn on_sale<'a>(&self, listed: &'a str, unlisted: &'a str) -> &'a str {
         if self.listed { listed } else { unlisted }
     }
+
+    /// The variants whose SKU the platform does not hold yet (`held` says
+    /// whether it holds one): an update must add them before it can set them.
+    pub fn variants_not_held(
+        &self,
+        held: impl Fn(&str) -> bool,
+    ) -> impl Iterator<Item = &VariantDraft> {
+        self.variants.iter().filter(move |v| !held(&v.sku))
+    }
+
+    /// The variants `listing` has no variant for: new SKUs of a live listing.
+    pub fn variants_missing_from(
+        &self,
+        listing: &RemoteListing,
+    ) -> impl Iterator<Item = &VariantDraft> {
+        self.variants_not_held(|sku| listing.variant(sku).is_some())
+    }
 }
 
 /// A category attribute as the platform describes it.
@@ -197,4 +214,58 @@ pub enum WebhookHint {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_skus_are_those_the_live_listing_has_no_variant_for() {
+        let variant = |sku: &str| VariantDraft {
+            sku: sku.into(),
+            option_values: vec![],
+            price: 1,
+            stock: 1,
+        };
+        let draft = ListingDraft {
+            product_key: "P".into(),
+            title: "t".into(),
+            description: "d".into(),
+            category_id: "1".into(),
+            brand: None,
+            attributes: vec![],
+            images: vec![],
+            weight_g: 1,
+            dimensions_cm: None,
+            logistics: vec![],
+            option_names: vec![],
+            variants: vec![variant("A"), variant("P"), variant("B")],
+            listed: true,
+        };
+        // The listing's own SKU is not a variant: "P" is still to be added.
+        let listing = RemoteListing {
+            listing_id: "7".into(),
+            listing_sku: Some("P".into()),
+            status: "active".into(),
+            title: "t".into(),
+            variants: vec![RemoteVariant {
+                sku: "A".into(),
+                variant_id: "70".into(),
+                price: 1,
+                stock: 1,
+            }],
+        };
+        let skus = |found: Vec<&VariantDraft>| -> Vec<String> {
+            found.into_iter().map(|v| v.sku.clone()).collect()
+        };
+        assert_eq!(
+            skus(draft.variants_missing_from(&listing).collect()),
+            ["P", "B"]
+        );
+        assert_eq!(
+            skus(draft.variants_not_held(|sku| sku != "B").collect()),
+            ["B"]
+        );
+    }
 }

@@ -4,12 +4,14 @@
 //! of up to 50 SKUs across products, orders by update window.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::convert::identity;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chosync_connector::batch::{BatchOutcomes, last_per_key};
 use chosync_connector::clock::Clock;
 use chosync_connector::credentials::{CredentialStore, Refresher, TokenPair, Tokens};
 use chosync_connector::dto::{
@@ -18,6 +20,7 @@ use chosync_connector::dto::{
 };
 use chosync_connector::events::EventSink;
 use chosync_connector::http::{Answer, Endpoint, Http, HttpConfig, Reply};
+use chosync_connector::lost_write;
 use chosync_connector::{
     BatchScope, Bucket, Capabilities, Connector, ConnectorError, EndpointClass, Limits,
 };
@@ -262,18 +265,13 @@ impl Lazada {
         params: &[(&str, String)],
         decode: fn(&Reply) -> Answer<T>,
     ) -> Result<T, ConnectorError> {
-        let token = self.tokens.access(self).await?;
-        match self
-            .call(endpoint, method.clone(), Some(&token), params, decode)
-            .await
-        {
-            Err(refused) if token_refused(&refused) => {
-                let token = self.tokens.refused(&token, self).await?;
-                self.call(endpoint, method, Some(&token), params, decode)
+        let method = &method;
+        self.tokens
+            .with_access(self, token_refused, |token| async move {
+                self.call(endpoint, method.clone(), Some(&token), params, decode)
                     .await
-            }
-            other => other,
-        }
+            })
+            .await
     }
 
     async fn post_payload<T>(
@@ -387,13 +385,9 @@ impl Lazada {
             Ok(created) => self.listing(created.item_id).await,
             // SellerSku is unique per shop: a lost answer is settled by looking it up.
             Err(ConnectorError::Ambiguous(detail)) => {
-                for wait in [Duration::ZERO, Duration::from_secs(1)] {
-                    tokio::time::sleep(wait).await;
-                    if let Some(found) = self.find_listing_by_sku(&first).await? {
-                        return Ok(found);
-                    }
-                }
-                Err(ConnectorError::Ambiguous(format!(
+                let found =
+                    lost_write::look_up(|| self.find_listing_by_sku(&first), identity).await?;
+                found.ok_or_else(|| ConnectorError::Ambiguous(format!(
                     "/product/create for {first} may or may not have been applied ({detail}); look the SKU up before trying again"
                 )))
             }
@@ -413,10 +407,7 @@ impl Lazada {
             .listing_id
             .parse()
             .map_err(|_| ConnectorError::NotFound(format!("item id {}", existing.listing_id)))?;
-        let grows = draft
-            .variants
-            .iter()
-            .any(|v| existing.variant(&v.sku).is_none());
+        let grows = draft.variants_missing_from(existing).next().is_some();
         let known = if grows {
             Cow::Owned(self.add_skus(draft, item_id).await?)
         } else {
@@ -440,9 +431,7 @@ impl Lazada {
     ) -> Result<RemoteListing, ConnectorError> {
         let live = self.product(item_id).await?;
         let new: Vec<&VariantDraft> = draft
-            .variants
-            .iter()
-            .filter(|v| !live.skus.iter().any(|s| s.seller_sku == v.sku))
+            .variants_not_held(|sku| live.skus.iter().any(|s| s.seller_sku == sku))
             .collect();
         if new.is_empty() {
             return Ok(remote(live));
@@ -474,12 +463,18 @@ impl Lazada {
         chunk: &[&VariantDraft],
         detail: &str,
     ) -> Result<RemoteListing, ConnectorError> {
-        for wait in [Duration::ZERO, Duration::from_secs(1)] {
-            tokio::time::sleep(wait).await;
-            let listing = self.listing(item_id).await?;
-            if chunk.iter().all(|v| listing.carries(&v.sku)) {
-                return Ok(listing);
-            }
+        let joined = lost_write::look_up(
+            || self.listing(item_id),
+            |listing| {
+                chunk
+                    .iter()
+                    .all(|v| listing.carries(&v.sku))
+                    .then_some(listing)
+            },
+        )
+        .await?;
+        if let Some(listing) = joined {
+            return Ok(listing);
         }
         let skus: Vec<&str> = chunk.iter().map(|v| v.sku.as_str()).collect();
         Err(ConnectorError::Ambiguous(format!(
@@ -505,35 +500,22 @@ impl Lazada {
     /// Stock or price for up to 50 SKUs of any products per call; the last
     /// value asked for a SKU wins.
     async fn batched(&self, endpoint: &Endpoint, entries: Vec<(&str, Value)>) -> Vec<ItemOutcome> {
-        let mut latest: BTreeMap<&str, Value> = BTreeMap::new();
-        for (sku, entry) in &entries {
-            latest.insert(sku, entry.clone());
-        }
-        let unique: Vec<(&str, Value)> = latest.into_iter().collect();
-        let mut results: HashMap<&str, Result<(), ConnectorError>> = HashMap::new();
-        for chunk in unique.chunks(SKUS_PER_CALL) {
-            let skus: Vec<&Value> = chunk.iter().map(|(_, e)| e).collect();
+        let latest: Vec<(&str, usize)> = last_per_key(entries.iter().map(|(sku, _)| *sku))
+            .into_iter()
+            .collect();
+        let mut outcomes = BatchOutcomes::default();
+        for chunk in latest.chunks(SKUS_PER_CALL) {
+            let skus: Vec<&Value> = chunk.iter().map(|(_, i)| &entries[*i].1).collect();
             let payload = json!({ "Request": { "Product": { "Skus": { "Sku": skus } } } });
             let answer: Result<BatchFailures, ConnectorError> =
                 self.post_payload(endpoint, &payload, decode_batch).await;
-            for (sku, _) in chunk {
-                let result = match &answer {
-                    Err(err) => Err(err.clone()),
-                    Ok(failures) => failures.0.get(*sku).map_or(Ok(()), |e| Err(e.clone())),
-                };
-                results.insert(sku, result);
-            }
+            outcomes.record(
+                chunk.iter().map(|(sku, _)| *sku),
+                &answer,
+                |failures, sku| failures.0.get(*sku).map_or(Ok(()), |e| Err(e.clone())),
+            );
         }
-        entries
-            .iter()
-            .map(|(sku, _)| ItemOutcome {
-                sku: sku.to_string(),
-                result: results
-                    .get(sku)
-                    .cloned()
-                    .unwrap_or_else(|| Err(ConnectorError::Transient("not sent".into()))),
-            })
-            .collect()
+        outcomes.per_input(entries.iter().map(|(sku, _)| (*sku, *sku)))
     }
 
     /// One page of `/orders/get` from `after`, oldest update first.

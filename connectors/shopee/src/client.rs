@@ -3,11 +3,13 @@
 //! orders and pushes.
 
 use std::collections::{BTreeMap, HashMap};
+use std::convert::identity;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chosync_connector::batch::{BatchOutcomes, last_per_key};
 use chosync_connector::clock::Clock;
 use chosync_connector::credentials::{CredentialStore, Refresher, TokenPair, Tokens};
 use chosync_connector::dto::{
@@ -16,6 +18,7 @@ use chosync_connector::dto::{
 };
 use chosync_connector::events::EventSink;
 use chosync_connector::http::{Answer, Endpoint, Http, HttpConfig, Reply};
+use chosync_connector::lost_write;
 use chosync_connector::{BatchScope, Capabilities, Connector, ConnectorError, Limits};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};
@@ -267,15 +270,13 @@ impl Shopee {
         body: Option<&Value>,
         decode: fn(&Reply) -> Answer<T>,
     ) -> Result<T, ConnectorError> {
-        let token = self.tokens.access(self).await?;
-        let call = |token| self.shop_attempts(endpoint, &method, query, body, token, decode);
-        match call(&token).await {
-            Err(refused) if token_refused(&refused) => {
-                let token = self.tokens.refused(&token, self).await?;
-                call(&token).await
-            }
-            other => other,
-        }
+        let method = &method;
+        self.tokens
+            .with_access(self, token_refused, |token| async move {
+                self.shop_attempts(endpoint, method, query, body, &token, decode)
+                    .await
+            })
+            .await
     }
 
     async fn shop_attempts<T: DeserializeOwned>(
@@ -470,16 +471,15 @@ impl Shopee {
     }
 
     async fn adopt(&self, listing_sku: &str) -> Result<Option<i64>, ConnectorError> {
-        for wait in [Duration::ZERO, Duration::from_secs(1)] {
-            tokio::time::sleep(wait).await;
-            if let Some(found) = self.find_listing_by_sku(listing_sku).await? {
-                let item_id = found.listing_id.parse().map_err(|_| {
-                    ConnectorError::NotFound(format!("item id {}", found.listing_id))
-                })?;
-                return Ok(Some(item_id));
-            }
-        }
-        Ok(None)
+        let found = lost_write::look_up(|| self.find_listing_by_sku(listing_sku), identity).await?;
+        found
+            .map(|found| {
+                found
+                    .listing_id
+                    .parse()
+                    .map_err(|_| ConnectorError::NotFound(format!("item id {}", found.listing_id)))
+            })
+            .transpose()
     }
 
     /// Deletes an unlisted item whose variations were refused.
@@ -502,9 +502,7 @@ impl Shopee {
             .parse()
             .map_err(|_| ConnectorError::NotFound(format!("item id {}", existing.listing_id)))?;
         let missing: Vec<&str> = draft
-            .variants
-            .iter()
-            .filter(|v| existing.variant(&v.sku).is_none())
+            .variants_missing_from(existing)
             .map(|v| v.sku.as_str())
             .collect();
         let tierless = existing.variants.iter().all(|v| v.variant_id == "0");
@@ -599,14 +597,14 @@ impl Shopee {
         item_id: i64,
         mut pending: Vec<&'a NewModel<'a>>,
     ) -> Result<Vec<&'a NewModel<'a>>, ConnectorError> {
-        for wait in [Duration::ZERO, Duration::from_secs(1)] {
-            tokio::time::sleep(wait).await;
-            let read = self.model_list(item_id).await?;
-            pending.retain(|m| !read.model.iter().any(|r| r.model_sku == m.variant.sku));
-            if pending.is_empty() {
-                break;
-            }
-        }
+        lost_write::look_up(
+            || self.model_list(item_id),
+            |read| {
+                pending.retain(|m| !read.model.iter().any(|r| r.model_sku == m.variant.sku));
+                pending.is_empty().then_some(())
+            },
+        )
+        .await?;
         Ok(pending)
     }
 
@@ -668,25 +666,22 @@ impl Shopee {
 
     /// Sets stock or price: one call per item with at most 50 models, and one
     /// outcome per input, in input order.
-    async fn per_item(
+    async fn per_item<'a>(
         &self,
         endpoint: &Endpoint,
         list_field: &str,
         field: &str,
-        items: Vec<(&str, &RemoteRef, Value)>,
+        items: Vec<(&'a str, &'a RemoteRef, Value)>,
     ) -> Vec<ItemOutcome> {
+        let key = |at: &'a RemoteRef| (at.listing_id.as_str(), at.variant_id.as_str());
         // Per item, per model: the last value asked for wins (Shopee refuses a
         // repeated model_id).
-        let mut by_item: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
-        for (i, (_, at, _)) in items.iter().enumerate() {
-            by_item
-                .entry(at.listing_id.as_str())
-                .or_default()
-                .insert(at.variant_id.as_str(), i);
+        let mut by_item: BTreeMap<&str, Vec<(&str, usize)>> = BTreeMap::new();
+        for ((listing, model), i) in last_per_key(items.iter().map(|(_, at, _)| key(at))) {
+            by_item.entry(listing).or_default().push((model, i));
         }
-        let mut results: HashMap<(&str, &str), Result<(), ConnectorError>> = HashMap::new();
+        let mut outcomes = BatchOutcomes::default();
         for (listing, models) in by_item {
-            let models: Vec<(&str, usize)> = models.into_iter().collect();
             for chunk in models.chunks(MODELS_PER_CALL) {
                 let entries: Vec<Value> = chunk.iter().map(|(_, i)| items[*i].2.clone()).collect();
                 let batch: Result<dto::BatchResult, ConnectorError> = match listing.parse::<i64>() {
@@ -698,25 +693,13 @@ impl Shopee {
                     }
                     Err(_) => Err(ConnectorError::NotFound(format!("item id {listing}"))),
                 };
-                for (model, _) in chunk {
-                    let result = match &batch {
-                        Err(err) => Err(err.clone()),
-                        Ok(batch) => batch.outcome(model, field),
-                    };
-                    results.insert((listing, model), result);
-                }
+                let keys = chunk.iter().map(|(model, _)| (listing, *model));
+                outcomes.record(keys, &batch, |batch, (_, model)| {
+                    batch.outcome(model, field)
+                });
             }
         }
-        items
-            .iter()
-            .map(|(sku, at, _)| ItemOutcome {
-                sku: sku.to_string(),
-                result: results
-                    .get(&(at.listing_id.as_str(), at.variant_id.as_str()))
-                    .cloned()
-                    .unwrap_or_else(|| Err(ConnectorError::Transient("not sent".into()))),
-            })
-            .collect()
+        outcomes.per_input(items.iter().map(|(sku, at, _)| (*sku, key(at))))
     }
 
     /// Push messages Shopee could not deliver (last 3 days, 100 at a time).

@@ -47,9 +47,7 @@ impl<'a> Extension<'a> {
             new: Vec::new(),
         };
         let absent: Vec<&VariantDraft> = draft
-            .variants
-            .iter()
-            .filter(|v| !read.model.iter().any(|m| m.model_sku == v.sku))
+            .variants_not_held(|sku| read.model.iter().any(|m| m.model_sku == sku))
             .collect();
         if absent.is_empty() {
             return Ok(plan);
