@@ -117,6 +117,20 @@ pub enum Command {
         #[command(subcommand)]
         what: crate::bench::BenchCommand,
     },
+    /// The sample cooperative's catalogue synced to built-in Shopee and Lazada
+    /// sandboxes; they keep serving (for `chosync --config DIR/chosync.toml …`)
+    /// until Ctrl-C.
+    Demo {
+        /// Where the demo keeps its configuration, database and secrets
+        /// (started afresh each time).
+        #[arg(long, default_value = "chosync-demo")]
+        dir: std::path::PathBuf,
+        #[arg(long, default_value = "config/demo/catalogue.csv")]
+        catalogue: std::path::PathBuf,
+        /// Stop after the demo's syncs instead of serving the sandboxes.
+        #[arg(long)]
+        no_wait: bool,
+    },
     /// Run one marketplace sandbox on loopback; prints one JSON line with its
     /// base URL and test credentials, then serves until interrupted.
     Sandbox {
@@ -199,17 +213,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         .unwrap_or_else(|| settings.database.url.clone());
     // With a config file the configured channels are the registry of record:
     // every change marks work for the enabled ones.
-    let registry: Option<Vec<ChannelRegistration>> = cli.config.as_ref().map(|_| {
-        settings
-            .channels
-            .iter()
-            .map(|c| ChannelRegistration {
-                id: c.id.clone(),
-                enabled: c.enabled,
-                config_hash: c.content_hash(&settings.config_dir),
-            })
-            .collect()
-    });
+    let registry: Option<Vec<ChannelRegistration>> =
+        cli.config.as_ref().map(|_| registry(&settings));
     match execute(cli.command, &settings, &url, registry.as_deref()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -219,6 +224,19 @@ pub async fn run(cli: Cli) -> ExitCode {
             ExitCode::from(failure.code)
         }
     }
+}
+
+/// The configured channels as the store registers them.
+pub(crate) fn registry(settings: &Settings) -> Vec<ChannelRegistration> {
+    settings
+        .channels
+        .iter()
+        .map(|c| ChannelRegistration {
+            id: c.id.clone(),
+            enabled: c.enabled,
+            config_hash: c.content_hash(&settings.config_dir),
+        })
+        .collect()
 }
 
 /// A command's failure: the exit code and the lines to print.
@@ -478,6 +496,11 @@ async fn execute(
             }
         }
         Command::Bench { what } => crate::bench::run(what).await?,
+        Command::Demo {
+            dir,
+            catalogue,
+            no_wait,
+        } => crate::demo::run(&dir, &catalogue, !no_wait).await?,
         Command::Sandbox {
             platform,
             port,

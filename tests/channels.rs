@@ -531,3 +531,94 @@ mod reqwest {
         })
     }
 }
+
+/// `chosync demo` lists the sample catalogue on both built-in sandboxes and
+/// keeps them serving: its configuration then works from another process.
+#[test]
+fn the_demo_syncs_both_sandboxes_and_serves_them_for_other_commands() {
+    let dir = tempfile::tempdir().expect("dir");
+    let demo_dir = dir.path().join("demo");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/catalogue.csv");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chosync"))
+        .current_dir(dir.path())
+        .args(["demo", "--dir"])
+        .arg(&demo_dir)
+        .arg("--catalogue")
+        .arg(&sample)
+        .env_remove("CHOSYNC_SECRET_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the demo");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut said = String::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        said.push_str(&line);
+        said.push('\n');
+        if line.starts_with("Ctrl-C stops the demo") {
+            break;
+        }
+    }
+    let demo = Sandbox {
+        child,
+        announced: Value::Null,
+    };
+    assert!(
+        said.contains("imported") && said.contains("14 products, 32 SKUs"),
+        "{said}"
+    );
+    assert!(
+        said.contains("shopee-demo: pushed 26, unchanged 0, failed 0"),
+        "{said}"
+    );
+    assert!(
+        said.contains("lazada-demo: pushed 31, unchanged 0, failed 0"),
+        "{said}"
+    );
+    // The sale at the market stall: one stock call per channel.
+    assert!(
+        said.contains("shopee-demo: pushed 1, unchanged 0, failed 0, quarantined 0, 1 calls"),
+        "{said}"
+    );
+    assert!(
+        said.contains("lazada-demo: pushed 1, unchanged 0, failed 0, quarantined 0, 1 calls"),
+        "{said}"
+    );
+
+    let config = demo_dir.join("chosync.toml");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_chosync"))
+            .current_dir(dir.path())
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env_remove("CHOSYNC_SECRET_KEY")
+            .env_remove("CHOSYNC__DATABASE__URL")
+            .output()
+            .expect("run chosync");
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let runs: Value = serde_json::from_str(&run(&["sync", "--json"])).expect("JSON");
+    assert_eq!(runs.as_array().map(Vec::len), Some(2), "{runs}");
+    assert!(
+        runs.as_array()
+            .into_iter()
+            .flatten()
+            .all(|r| r["calls"] == 0),
+        "nothing left to push: {runs}"
+    );
+    run(&["stock", "adjust", "TDQ-10ML", "-2", "--reason", "2 chai vỡ"]);
+    let runs: Value =
+        serde_json::from_str(&run(&["sync", "--kind", "stock", "--json"])).expect("JSON");
+    // TDQ-10ML is quarantined on Shopee (price spread), listed on Lazada.
+    let calls: Vec<i64> = runs
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["calls"].as_i64())
+        .collect();
+    assert_eq!(calls, [0, 1], "{runs}");
+    drop(demo);
+}

@@ -463,6 +463,25 @@ async fn fixing_a_refused_product_lists_it_and_a_moved_sku_is_refused(db: &TestD
     s.sync(db).await.expect("first sync");
     let states = listing_states(db).await;
     assert!(states["TDQ-10ML"].quarantined);
+    // A stock change alone cannot change the refusal: no create is tried.
+    db.store
+        .record_movement(&NewMovement {
+            sku: "TDQ-10ML".into(),
+            delta: -2,
+            kind: MovementKind::Adjust,
+            reason: "2 chai vỡ".into(),
+            source: "test".into(),
+            external_ref: None,
+        })
+        .await
+        .expect("adjust");
+    let waiting = s.sync(db).await.expect("stock only");
+    assert_eq!(
+        (waiting.counts.calls, waiting.counts.quarantined),
+        (0, 0),
+        "{waiting:?}"
+    );
+    assert!(listing_states(db).await["TDQ-10ML"].quarantined);
     // Bring the cinnamon oils within Shopee's 5× price span.
     let (_d, fixed) = file(
         "fix.csv",

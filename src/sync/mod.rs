@@ -345,6 +345,22 @@ impl Pass {
         })
     }
 
+    /// A product whose create was refused waits for its content or price to
+    /// change: stock alone cannot change the platform's answer.
+    fn create_waits(&self, product_id: &str) -> bool {
+        let rows = self.product_rows(product_id);
+        let refused = rows.iter().any(|r| {
+            let state = self.state(&r.variant.sku);
+            state.quarantined && state.listing_id.is_none()
+        });
+        refused
+            && !rows.iter().any(|r| {
+                [Aspect::Content, Aspect::Price]
+                    .iter()
+                    .any(|a| self.task(&r.variant.sku, *a).is_some())
+            })
+    }
+
     /// A SKU of the product that is listed here under another product.
     fn moved_sku(&self, product_id: &str) -> Option<(String, String)> {
         self.product_rows(product_id).iter().find_map(|r| {
@@ -574,8 +590,9 @@ async fn prepare(
     let half_made = rows
         .iter()
         .any(|r| pass.state(&r.variant.sku).status == "creating");
-    if creating && !active && !half_made {
-        // Inactive and never listed here: nothing to list, nothing to take off sale.
+    if creating && ((!active && !half_made) || pass.create_waits(product_id)) {
+        // Inactive and never listed here (nothing to list, nothing to take off
+        // sale), or refused and unchanged but for stock: settled without a call.
         batch.done = pending(pass, &[Aspect::Content, Aspect::Price, Aspect::Stock]);
         pass.counts.skipped += rows.len() as i64;
         pass.record(store, channel, batch, &skus, &cause).await?;

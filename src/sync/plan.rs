@@ -111,7 +111,7 @@ pub(super) fn plan(pass: &Pass, settings: &ChannelSettings, client: &ChannelClie
             .first()
             .is_some_and(|r| r.product.status == Status::Active);
         if !pass.listed(product_id) {
-            if active {
+            if active && !pass.create_waits(product_id) {
                 plan.creates.push(listing);
             }
         } else if !active

@@ -1,0 +1,202 @@
+//! `chosync demo`: the sample cooperative's catalogue pushed to built-in
+//! Shopee and Lazada sandboxes, with the same code paths an operator uses.
+//! The demo writes a configuration into its folder (channels pointing at the
+//! sandboxes, secrets in owner-only files), authorizes both channels, imports
+//! the catalogue, syncs, sells a few packs and syncs stock again; then the
+//! sandboxes keep serving, so `chosync --config DIR/chosync.toml …` works from
+//! another terminal until the demo is stopped.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::catalogue::import::{NoProgress, import_file};
+use crate::cli::{ChannelAction, Failure, say};
+use crate::inventory::{MovementKind, NewMovement};
+use crate::settings::Settings;
+use crate::sync::{Kind, Options};
+
+const SHOPEE_MAPPING: &str = include_str!("../config/mappings/shopee-demo.toml");
+const LAZADA_MAPPING: &str = include_str!("../config/mappings/lazada-demo.toml");
+
+/// Runs the demo in `dir` (started afresh) with the catalogue at `catalogue`;
+/// with `wait`, serves the sandboxes until Ctrl-C.
+pub(crate) async fn run(dir: &Path, catalogue: &Path, wait: bool) -> Result<(), Failure> {
+    fresh(dir)?;
+    // Absolute, so the configuration works from any directory.
+    let dir = &dir
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", dir.display()))?;
+    let shopee = chosync_shopee::sandbox::ShopeeSandbox::start(Default::default(), 0)
+        .await
+        .context("starting the Shopee sandbox")?;
+    let lazada = chosync_lazada::sandbox::LazadaSandbox::start(Default::default(), 0)
+        .await
+        .context("starting the Lazada sandbox")?;
+    secret_file(&dir.join("shopee.key"), &shopee.credentials.partner_key)?;
+    secret_file(&dir.join("lazada.secret"), &lazada.credentials.app_secret)?;
+    write(&dir.join("mappings/shopee-demo.toml"), SHOPEE_MAPPING)?;
+    write(&dir.join("mappings/lazada-demo.toml"), LAZADA_MAPPING)?;
+    let config = dir.join("chosync.toml");
+    write(
+        &config,
+        &format!(
+            r#"# Written by `chosync demo`: channels on the built-in sandboxes, which
+# live only while the demo runs.
+[database]
+url = "sqlite://{db}"
+
+[secrets]
+key_file = "{key}"
+
+[[channels]]
+id = "shopee-demo"
+platform = "shopee"
+base_url = "{shopee_url}"
+partner_id = {partner_id}
+partner_key = {{ file = "{shopee_key}" }}
+shop_id = {shop_id}
+mapping = "mappings/shopee-demo.toml"
+price = {{ markup_percent = 5, round_to = 1000, rounding = "up" }}
+stock = {{ buffer = 1 }}
+
+[[channels]]
+id = "lazada-demo"
+platform = "lazada"
+base_url = "{lazada_url}"
+auth_url = "{auth_url}"
+app_key = "{app_key}"
+app_secret = {{ file = "{lazada_secret}" }}
+mapping = "mappings/lazada-demo.toml"
+price = {{ markup_percent = 8, round_to = 1000, rounding = "nearest" }}
+stock = {{ buffer = 2 }}
+"#,
+            db = dir.join("chosync.db").display(),
+            key = dir.join("chosync.key").display(),
+            shopee_key = dir.join("shopee.key").display(),
+            lazada_secret = dir.join("lazada.secret").display(),
+            shopee_url = shopee.base_url,
+            partner_id = shopee.credentials.partner_id,
+            shop_id = shopee.credentials.shop_id,
+            lazada_url = lazada.base_url,
+            auth_url = lazada.auth_url,
+            app_key = lazada.credentials.app_key,
+        ),
+    )?;
+    let settings = Settings::load(Some(&config))?;
+    let store =
+        crate::store::open(&settings.database.url, Arc::new(crate::clock::SystemClock)).await?;
+    store
+        .register_channels(&crate::cli::registry(&settings))
+        .await?;
+    say!("chosync demo in {}", dir.display());
+    for (channel, code) in [
+        ("shopee-demo", &shopee.credentials.code),
+        ("lazada-demo", &lazada.credentials.code),
+    ] {
+        let authorize = ChannelAction::Authorize {
+            channel: channel.into(),
+            code: code.clone(),
+            shop_id: None,
+        };
+        crate::channels::command::run(&settings, store.clone(), Some(authorize), false).await?;
+    }
+    let report = import_file(store.as_ref(), catalogue, false, Arc::new(NoProgress))
+        .await
+        .map_err(|e| Failure {
+            code: 1,
+            lines: vec![format!("error: {e}")],
+        })?;
+    say!(
+        "imported {}: {} products, {} SKUs",
+        catalogue.display(),
+        report.products.created,
+        report.skus.created
+    );
+    sync(&settings, &store, Kind::All).await?;
+    // Three packs sold at the market stall: every channel shows it at once.
+    store
+        .record_movement(&NewMovement {
+            sku: "MD-500G".into(),
+            delta: -3,
+            kind: MovementKind::Adjust,
+            reason: "demo: 3 packs sold at the market stall".into(),
+            source: "demo".into(),
+            external_ref: None,
+        })
+        .await?;
+    say!("sold 3 × MD-500G at the market stall; pushing stock:");
+    sync(&settings, &store, Kind::Stock).await?;
+    let shown = config.display();
+    say!(
+        "\nThe sandboxes are serving. From another terminal:\n  \
+         chosync --config {shown} channels\n  \
+         chosync --config {shown} logs --since 1h\n  \
+         chosync --config {shown} stock adjust TDQ-10ML -2 --reason \"2 chai vỡ\"\n  \
+         chosync --config {shown} plan\n  \
+         chosync --config {shown} sync"
+    );
+    if wait {
+        say!("Ctrl-C stops the demo.");
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+    }
+    shopee.task.abort();
+    lazada.task.abort();
+    Ok(())
+}
+
+async fn sync(
+    settings: &Settings,
+    store: &Arc<dyn crate::store::Store>,
+    kind: Kind,
+) -> Result<(), Failure> {
+    let request = crate::channels::command::SyncRequest {
+        only: None,
+        retry: false,
+        json: false,
+    };
+    let options = Options {
+        kind,
+        ..Options::new("demo")
+    };
+    crate::channels::command::sync(settings, store.clone(), request, &options).await
+}
+
+/// The demo's folder, without the database and key of an earlier run: the
+/// sandboxes start empty, so the channels' state must too.
+fn fresh(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir.join("mappings"))
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    for name in [
+        "chosync.db",
+        "chosync.db-wal",
+        "chosync.db-shm",
+        "chosync.key",
+    ] {
+        let path = dir.join(name);
+        if path.exists() {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A secret in a file only its owner can read.
+fn secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
+    write(path, secret)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot restrict {}", path.display()))?;
+    }
+    Ok(())
+}
