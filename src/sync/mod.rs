@@ -484,42 +484,72 @@ async fn push_listings(
         .map(|row| row.variant.product_id.clone())
         .filter(|product_id| pass.listed(product_id) != creating)
         .collect();
-    let mut jobs = Vec::new();
-    let mut marks = BatchRecord::default();
-    for product_id in products {
-        if let Some(job) = prepare(store, channel, pass, &product_id, creating, &mut marks).await? {
-            jobs.push(job);
-        }
-    }
-    // One transaction for every `creating` mark, before any call.
-    pass.record(store, channel, marks, "", "").await?;
     let connector = channel.client.connector();
     let log = channel.events.clone();
-    // Calls keep going while results are written: the two halves run side by side.
+    // Three parts run side by side: products are prepared a handful at a
+    // time, their calls made (several at once) and each result recorded as
+    // it returns — so the first calls go out before the last product is ready.
+    let (queue, mut queued) = tokio::sync::mpsc::unbounded_channel::<Job>();
     let (sender, mut results) = tokio::sync::mpsc::unbounded_channel();
     let calls = async move {
-        let mut calls = futures_util::stream::iter(jobs.into_iter().map(|job| {
-            let id = log.next_id();
-            CallLog::scoped(id, async move {
-                let result = connector
-                    .upsert_listing(&job.rendered.draft, job.existing.as_ref())
-                    .await;
-                (id, job, result)
+        let jobs = futures_util::stream::poll_fn(move |cx| queued.poll_recv(cx));
+        let mut calls = jobs
+            .map(|job| {
+                let id = log.next_id();
+                CallLog::scoped(id, async move {
+                    let result = connector
+                        .upsert_listing(&job.rendered.draft, job.existing.as_ref())
+                        .await;
+                    (id, job, result)
+                })
             })
-        }))
-        .buffer_unordered(CONCURRENT_LISTINGS);
+            .buffer_unordered(CONCURRENT_LISTINGS);
         while let Some(done) = calls.next().await {
             if sender.send(done).is_err() {
                 break; // recording failed; the pass stops
             }
         }
     };
-    // Owns the receiver: if recording fails, the calls stop at their next result.
+    // Owns the queue and the results: if recording fails, both close and
+    // the calls stop at their next result.
     let recording = async move {
-        while let Some((id, job, result)) = results.recv().await {
-            finish(store, channel, pass, job, result, id).await?;
+        let mut products = products.into_iter();
+        let mut queue = Some(queue);
+        let mut unsettled = 0usize;
+        loop {
+            if let Some(sending) = queue
+                .as_ref()
+                .filter(|_| unsettled < 2 * CONCURRENT_LISTINGS)
+            {
+                let chunk: Vec<String> = products.by_ref().take(CONCURRENT_LISTINGS).collect();
+                if chunk.is_empty() {
+                    queue = None; // all prepared: the calls end once these return
+                    continue;
+                }
+                let mut jobs = Vec::new();
+                let mut marks = BatchRecord::default();
+                for product_id in chunk {
+                    let job = prepare(store, channel, pass, &product_id, creating, &mut marks);
+                    jobs.extend(job.await?);
+                }
+                // One transaction for the chunk's `creating` marks, before its calls.
+                pass.record(store, channel, marks, "", "").await?;
+                unsettled += jobs.len();
+                for job in jobs {
+                    if sending.send(job).is_err() {
+                        return Ok(());
+                    }
+                }
+                continue;
+            }
+            match results.recv().await {
+                Some((id, job, result)) => {
+                    unsettled -= 1;
+                    finish(store, channel, pass, job, result, id).await?;
+                }
+                None => return Ok::<(), StoreError>(()),
+            }
         }
-        Ok::<(), StoreError>(())
     };
     let ((), recorded) = tokio::join!(calls, recording);
     recorded
