@@ -80,6 +80,10 @@ pub enum Command {
         level: Option<String>,
         #[arg(long, default_value_t = 200)]
         limit: i64,
+        /// Keep printing new rows as they are recorded, oldest first (JSON:
+        /// one object per line), until interrupted.
+        #[arg(long)]
+        follow: bool,
         #[arg(long)]
         json: bool,
     },
@@ -380,6 +384,7 @@ async fn execute(
             since,
             level,
             limit,
+            follow,
             json,
         } => {
             let since = match since.as_deref() {
@@ -408,9 +413,14 @@ async fn execute(
                 sku,
                 since,
                 errors_only,
+                after_id: None,
                 limit,
             };
-            crate::channels::command::logs(store.as_ref(), filter, json).await?;
+            if follow {
+                crate::channels::command::follow_logs(store.as_ref(), filter, json).await?;
+            } else {
+                crate::channels::command::logs(store.as_ref(), filter, json).await?;
+            }
         }
         Command::Sync {
             channel,

@@ -609,6 +609,34 @@ fn the_demo_syncs_both_sandboxes_and_serves_them_for_other_commands() {
             .all(|r| r["calls"] == 0),
         "nothing left to push: {runs}"
     );
+    // A follower started now prints the pushes that come next, as they land.
+    let follower = Command::new(env!("CARGO_BIN_EXE_chosync"))
+        .arg("--config")
+        .arg(&config)
+        .args(["logs", "--follow", "--json", "--limit", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("follow");
+    let mut follower = Sandbox {
+        child: follower,
+        announced: Value::Null,
+    };
+    let lines = std::io::BufReader::new(follower.child.stdout.take().expect("stdout")).lines();
+    let (sender, followed) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first: Value = serde_json::from_str(
+        &followed
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the newest row at once"),
+    )
+    .expect("JSON line");
     run(&["stock", "adjust", "TDQ-10ML", "-2", "--reason", "2 chai vỡ"]);
     let runs: Value =
         serde_json::from_str(&run(&["sync", "--kind", "stock", "--json"])).expect("JSON");
@@ -620,5 +648,27 @@ fn the_demo_syncs_both_sandboxes_and_serves_them_for_other_commands() {
         .filter_map(|r| r["calls"].as_i64())
         .collect();
     assert_eq!(calls, [0, 1], "{runs}");
+    let pushed: Value = loop {
+        let line = followed
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the stock push, followed");
+        let row: Value = serde_json::from_str(&line).expect("JSON line");
+        if row["skus"] == "TDQ-10ML" {
+            break row;
+        }
+    };
+    assert!(pushed["id"].as_i64() > first["id"].as_i64(), "{pushed}");
+    assert_eq!(
+        (pushed["channel"].as_str(), pushed["outcome"].as_str()),
+        (Some("lazada-demo"), Some("ok")),
+        "{pushed}"
+    );
+    assert!(
+        pushed["cause"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("movement ")),
+        "{pushed}"
+    );
+    drop(follower);
     drop(demo);
 }

@@ -677,6 +677,7 @@ async fn the_sync_log_is_pruned_past_its_retention(db: &TestDb) {
         sku: None,
         since: None,
         errors_only: false,
+        after_id: None,
         limit: 100,
     };
     let left: Vec<String> = db

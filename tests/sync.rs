@@ -284,6 +284,7 @@ async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(db: &TestDb
             sku: Some("SHAN-HONG-200G".into()),
             since: None,
             errors_only: false,
+            after_id: None,
             limit: 1000,
         })
         .await
@@ -409,6 +410,7 @@ async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(db:
             sku: None,
             since: None,
             errors_only: true,
+            after_id: None,
             limit: 10_000,
         })
         .await

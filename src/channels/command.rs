@@ -474,25 +474,70 @@ pub(crate) async fn logs(
         );
         return Ok(());
     }
-    for e in entries {
-        say!(
-            "{}  {:<18} {:<14} {:<40} attempt {} {:>5} ms  {}{}  [{}] {}",
-            e.created_at.format("%Y-%m-%d %H:%M:%S"),
-            e.channel,
-            e.outcome,
-            e.action,
-            e.attempt,
-            e.latency_ms,
-            e.platform_code
-                .as_deref()
-                .map(|c| format!("{c}: "))
-                .unwrap_or_default(),
-            e.message.as_deref().unwrap_or(""),
-            e.skus,
-            e.cause
-        );
+    for e in &entries {
+        print_log_row(e);
     }
     Ok(())
+}
+
+fn print_log_row(e: &crate::store::LogEntry) {
+    say!(
+        "{}  {:<18} {:<14} {:<40} attempt {} {:>5} ms  {}{}  [{}] {}",
+        e.created_at.format("%Y-%m-%d %H:%M:%S"),
+        e.channel,
+        e.outcome,
+        e.action,
+        e.attempt,
+        e.latency_ms,
+        e.platform_code
+            .as_deref()
+            .map(|c| format!("{c}: "))
+            .unwrap_or_default(),
+        e.message.as_deref().unwrap_or(""),
+        e.skus,
+        e.cause
+    );
+}
+
+/// Row ids a follower looks back over: rows committed out of id order (two
+/// passes recording at once) within this window are still shown, once.
+const FOLLOW_WINDOW: i64 = 1_000;
+
+/// `logs --follow`: the newest rows, oldest first, then every new row as it
+/// is recorded, until Ctrl-C.
+pub(crate) async fn follow_logs(
+    store: &dyn Store,
+    mut filter: crate::store::LogFilter,
+    json: bool,
+) -> Result<(), Failure> {
+    let mut shown = std::collections::BTreeSet::new();
+    let stop = tokio::signal::ctrl_c();
+    tokio::pin!(stop);
+    loop {
+        let mut entries = store
+            .sync_log(&filter)
+            .await
+            .map_err(|e| failed(1, e.to_string()))?;
+        entries.reverse();
+        for e in &entries {
+            if !shown.insert(e.id) {
+                continue;
+            }
+            if json {
+                say!("{}", serde_json::to_string(e).unwrap_or_default());
+            } else {
+                print_log_row(e);
+            }
+        }
+        let newest = shown.last().copied().unwrap_or(0);
+        shown.retain(|id| *id > newest - FOLLOW_WINDOW);
+        filter.after_id = Some((newest - FOLLOW_WINDOW).max(0));
+        filter.limit = filter.limit.max(10_000);
+        tokio::select! {
+            _ = &mut stop => return Ok(()),
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+    }
 }
 
 /// What `check-config` finds of the platforms' mandatory attributes.

@@ -293,6 +293,8 @@ pub struct RunCounts {
 /// One row of the sync log, as `chosync logs` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct LogEntry {
+    /// Grows with every row: `logs --follow` reads on from the last one seen.
+    pub id: i64,
     pub created_at: DateTime<Utc>,
     pub channel: String,
     pub skus: String,
@@ -313,6 +315,8 @@ pub struct LogFilter {
     pub sku: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub errors_only: bool,
+    /// Only rows after this one (`logs --follow`).
+    pub after_id: Option<i64>,
     pub limit: i64,
 }
 
@@ -941,13 +945,13 @@ mod sql {
     pub const PRUNE_RUNS: &str = "DELETE FROM sync_runs WHERE finished_at IS NOT NULL \
         AND finished_at < $1 AND NOT EXISTS (SELECT 1 FROM sync_log l WHERE l.run_id = sync_runs.id)";
 
-    pub const SYNC_LOG: &str = "SELECT created_at, channel, skus, action, outcome, \
+    pub const SYNC_LOG: &str = "SELECT id, created_at, channel, skus, action, outcome, \
         CAST(attempt AS BIGINT) AS attempt, CAST(http_status AS BIGINT) AS http_status, \
         platform_code, message, latency_ms, request_id, cause FROM sync_log \
         WHERE (CAST($1 AS TEXT) IS NULL OR channel = $1) \
         AND (CAST($2 AS TEXT) IS NULL OR (' ' || skus || ' ') LIKE $2) \
         AND created_at >= $3 AND (CAST($4 AS INTEGER) = 0 OR outcome <> 'ok') \
-        ORDER BY id DESC LIMIT $5";
+        AND id > $6 ORDER BY id DESC LIMIT $5";
 
     pub const QUEUED_TASKS: &str = "SELECT COUNT(*) FROM push_tasks \
         WHERE channel = $1 AND desired_version > done_version";

@@ -343,6 +343,7 @@ macro_rules! impl_store {
                     .bind(since)
                     .bind(i32::from(filter.errors_only))
                     .bind(filter.limit)
+                    .bind(filter.after_id.unwrap_or(0))
                     .fetch_all(&self.pool)
                     .await?)
             }
