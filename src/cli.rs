@@ -87,6 +87,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// One SKU on every channel: catalogue values, what each channel should
+    /// and does show, the work waiting and why, and its last calls.
+    Explain {
+        sku: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Push the pending work of the outbox to the channels, once, and wait.
     Sync {
         /// One channel only (default: every enabled channel).
@@ -506,6 +513,10 @@ async fn execute(
             }
         }
         Command::Bench { what } => crate::bench::run(what).await?,
+        Command::Explain { sku, json } => {
+            let store = open(url).await?;
+            crate::channels::explain::explain(settings, store.as_ref(), &sku, json).await?;
+        }
         Command::Demo {
             dir,
             catalogue,

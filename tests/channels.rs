@@ -670,5 +670,34 @@ fn the_demo_syncs_both_sandboxes_and_serves_them_for_other_commands() {
         "{pushed}"
     );
     drop(follower);
+
+    // explain: why the cinnamon oil is on Lazada and not on Shopee.
+    let explained: Value =
+        serde_json::from_str(&run(&["explain", "TDQ-10ML", "--json"])).expect("JSON");
+    let on = |channel: &str| {
+        explained["channels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["channel"] == channel)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {channel} in {explained}"))
+    };
+    let shopee = on("shopee-demo");
+    assert_eq!(shopee["listing"]["quarantined"], true, "{shopee}");
+    assert!(
+        shopee["listing"]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("content: ") && e.contains("5")),
+        "{shopee}"
+    );
+    let lazada = on("lazada-demo");
+    assert_eq!(lazada["listing"]["status"], "live", "{lazada}");
+    assert_eq!(
+        lazada["listing"]["stock"], lazada["wanted_stock"],
+        "{lazada}"
+    );
+    assert_eq!(lazada["work"].as_array().map(Vec::len), Some(0), "{lazada}");
+    assert!(run(&["explain", "TDQ-10ML"]).contains("quarantined"));
     drop(demo);
 }

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub(crate) mod command;
+pub(crate) mod explain;
 pub mod mapping;
 pub mod rules;
 
