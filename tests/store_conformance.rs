@@ -412,6 +412,7 @@ async fn a_new_sku_without_option_values_is_named_at_its_row(db: &TestDb) {
 }
 
 on_both_engines!(
+    a_pass_reads_the_rows_of_products_with_work_only,
     a_pass_records_only_while_it_holds_the_channel_lease,
     failed_work_waits_its_backoff_unless_an_operator_retries,
     the_sync_log_is_pruned_past_its_retention,
@@ -893,4 +894,49 @@ async fn failed_work_waits_its_backoff_unless_an_operator_retries(db: &TestDb) {
         .expect("adjust");
     let changed = task("MD-500G", Aspect::Stock).await.expect("task");
     assert_eq!((changed.attempts, changed.not_before), (0, now));
+}
+
+async fn a_pass_reads_the_rows_of_products_with_work_only(db: &TestDb) {
+    use chosync::store::{Aspect, BatchRecord};
+    register_one(db, "shopee-a").await;
+    db.import(&demo_catalogue()).await.expect("import");
+    let store = &db.store;
+    assert_eq!(
+        store
+            .catalogue_with_work("shopee-a")
+            .await
+            .expect("rows")
+            .len(),
+        32
+    );
+    store
+        .acquire_lease("shopee-a", "A", Duration::from_secs(60))
+        .await
+        .expect("lease");
+    let run = store
+        .start_run("shopee-a", "all", "test")
+        .await
+        .expect("run");
+    let done = store
+        .pending_tasks("shopee-a")
+        .await
+        .expect("tasks")
+        .into_iter()
+        .filter(|t| !(t.sku == "MD-500G" && t.aspect == Aspect::Stock))
+        .map(|t| (t.sku, t.aspect, t.desired_version))
+        .collect();
+    let batch = BatchRecord {
+        done,
+        ..BatchRecord::default()
+    };
+    store
+        .record_batch("shopee-a", "A", run, &batch)
+        .await
+        .expect("record");
+    // One SKU with work: its product's rows, in order, and nothing else.
+    let rows = store.catalogue_with_work("shopee-a").await.expect("rows");
+    let skus: Vec<&str> = rows.iter().map(|r| r.variant.sku.as_str()).collect();
+    assert_eq!(skus, ["MD-500G", "MD-1KG"]);
+    assert!(rows[0].variant.images[0].ends_with("images/mien-dong.png"));
+    assert!(rows[0].on_hand > 0);
 }

@@ -18,14 +18,29 @@ macro_rules! variant_columns {
 
 macro_rules! catalogue_query {
     ($images:expr, $order:expr) => {
+        catalogue_query!($images, "", $order)
+    };
+    ($images:expr, $filter:expr, $order:expr) => {
         concat!(
             "SELECT p.product_id AS p_id, p.name, p.description, p.category, p.brand, p.origin, \
              p.status, p.option1_name, p.option2_name, ",
             variant_columns!($images),
             "FROM variants v JOIN products p ON p.product_id = v.product_id \
-             LEFT JOIN stock_levels s ON s.sku = v.sku ORDER BY ",
+             LEFT JOIN stock_levels s ON s.sku = v.sku ",
+            $filter,
+            " ORDER BY ",
             $order
         )
+    };
+}
+
+/// The products with pending work on channel `$1`: a pass reads their rows
+/// only (a listing carries all of a product's SKUs).
+macro_rules! with_work {
+    () => {
+        "WHERE v.product_id IN (SELECT w.product_id FROM variants w \
+         JOIN push_tasks t ON t.sku = w.sku \
+         WHERE t.channel = $1 AND t.desired_version > t.done_version)"
     };
 }
 
@@ -359,6 +374,10 @@ pub trait Store: Send + Sync {
     ) -> Result<u64, StoreError>;
 
     async fn summary(&self) -> Result<CatalogueSummary, StoreError>;
+
+    /// Every catalogue row of the products with pending work on `channel`,
+    /// in export order.
+    async fn catalogue_with_work(&self, channel: &str) -> Result<Vec<CatalogueRow>, StoreError>;
 
     /// Declares the configured channels — id, enabled, hash of their rules and
     /// mapping — disabling those no longer configured. Every later change marks

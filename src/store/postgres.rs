@@ -43,6 +43,12 @@ const CATALOGUE: &str = catalogue_query!(
     "v.product_id COLLATE \"C\", v.position, v.sku COLLATE \"C\""
 );
 
+const CATALOGUE_WITH_WORK: &str = catalogue_query!(
+    images!(),
+    with_work!(),
+    "v.product_id COLLATE \"C\", v.position, v.sku COLLATE \"C\""
+);
+
 pub struct PostgresStore {
     pool: PgPool,
     clock: Arc<dyn Clock>,

@@ -1,7 +1,8 @@
 //! The `Store` methods both engines run unchanged — the same SQL (sqlx binds
 //! `$N` on SQLite too), the same binds; writes of several statements in one
-//! transaction, single statements on their own — written once. Each engine supplies `pool`, `clock`, `begin_write()` and
-//! `record_one()`, and its own catalogue reads and writes.
+//! transaction, single statements on their own — written once. Each engine
+//! supplies `pool`, `clock`, `begin_write()`, `record_one()` and
+//! `CATALOGUE_WITH_WORK`, and its own catalogue reads and writes.
 
 /// `impl_store!(Engine { own methods })`: the engine's `Store` impl, its own
 /// methods followed by the shared ones.
@@ -403,6 +404,17 @@ macro_rules! impl_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(())
+            }
+
+            async fn catalogue_with_work(
+                &self,
+                channel: &str,
+            ) -> Result<Vec<CatalogueRow>, StoreError> {
+                let rows: Vec<CatalogueCols> = sqlx::query_as(CATALOGUE_WITH_WORK)
+                    .bind(channel)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter().map(CatalogueCols::into_row).collect()
             }
 
             async fn summary(&self) -> Result<CatalogueSummary, StoreError> {

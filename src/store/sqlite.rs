@@ -36,6 +36,9 @@ macro_rules! images {
 
 const CATALOGUE: &str = catalogue_query!(images!(), "v.product_id, v.position, v.sku");
 
+const CATALOGUE_WITH_WORK: &str =
+    catalogue_query!(images!(), with_work!(), "v.product_id, v.position, v.sku");
+
 pub struct SqliteStore {
     pool: SqlitePool,
     clock: Arc<dyn Clock>,

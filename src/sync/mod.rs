@@ -270,13 +270,10 @@ async fn gather(store: &dyn Store, id: &str, kind: Kind) -> Result<Pass, StoreEr
     let wanted: BTreeSet<String> = tasks.keys().map(|(sku, _)| sku.clone()).collect();
     let mut rows = BTreeMap::new();
     if !wanted.is_empty() {
-        store
-            .for_each_catalogue_row(&mut |row| {
-                rows.insert(row.variant.sku.clone(), row);
-                Ok(())
-            })
-            .await?;
-        // Kept: the rows of products with work (a listing carries all its SKUs).
+        for row in store.catalogue_with_work(id).await? {
+            rows.insert(row.variant.sku.clone(), row);
+        }
+        // Kept: the rows of products with work of this pass (its kind, due).
         let busy: BTreeSet<String> = wanted
             .iter()
             .filter_map(|sku| rows.get(sku))
