@@ -459,6 +459,8 @@ fn clear(state: &mut ListingState, aspect: Aspect) {
     }
 }
 
+const ALL_ASPECTS: [Aspect; 3] = [Aspect::Content, Aspect::Price, Aspect::Stock];
+
 /// Listing calls in flight at once: a Shopee create waits seconds between
 /// its steps, so one at a time would leave the rate limit idle.
 const CONCURRENT_LISTINGS: usize = 32;
@@ -587,7 +589,7 @@ async fn prepare(
     let cause = rows
         .iter()
         .find_map(|r| {
-            [Aspect::Content, Aspect::Price, Aspect::Stock]
+            ALL_ASPECTS
                 .iter()
                 .find_map(|a| pass.task(&r.variant.sku, *a))
         })
@@ -608,7 +610,7 @@ async fn prepare(
             quarantine(&mut state, Aspect::Content, reason);
             batch.states.push(state);
         }
-        batch.done = pending(pass, &[Aspect::Content, Aspect::Price, Aspect::Stock]);
+        batch.done = pending(pass, &ALL_ASPECTS);
         pass.counts.quarantined += rows.len() as i64;
     };
     let active = rows
@@ -620,7 +622,7 @@ async fn prepare(
     if creating && ((!active && !half_made) || pass.create_waits(product_id)) {
         // Inactive and never listed here (nothing to list, nothing to take off
         // sale), or refused and unchanged but for stock: settled without a call.
-        batch.done = pending(pass, &[Aspect::Content, Aspect::Price, Aspect::Stock]);
+        batch.done = pending(pass, &ALL_ASPECTS);
         pass.counts.skipped += rows.len() as i64;
         pass.record(store, channel, batch, &skus, &cause).await?;
         return Ok(None);
@@ -638,7 +640,7 @@ async fn prepare(
         Ok(rendered) => rendered,
         Err(RenderError::Store(err)) => return Err(err),
         Err(RenderError::Failed(err)) => {
-            let tasks = pending(pass, &[Aspect::Content, Aspect::Price, Aspect::Stock]);
+            let tasks = pending(pass, &ALL_ASPECTS);
             let skus_of = rows.iter().map(|r| r.variant.sku.as_str());
             settle_failure(pass, &mut batch, Aspect::Content, &err, skus_of, &tasks);
             pass.record(store, channel, batch, &skus, &cause).await?;
@@ -656,7 +658,7 @@ async fn prepare(
         match adopt(channel, pass, &rows).await {
             Ok(found) => found,
             Err(err) => {
-                let tasks = pending(pass, &[Aspect::Content, Aspect::Price, Aspect::Stock]);
+                let tasks = pending(pass, &ALL_ASPECTS);
                 let skus_of = rows.iter().map(|r| r.variant.sku.as_str());
                 settle_failure(pass, &mut batch, Aspect::Content, &err, skus_of, &tasks);
                 pass.record(store, channel, batch, &skus, &cause).await?;
@@ -679,7 +681,7 @@ async fn prepare(
     let adopted = creating && existing.is_some();
     if creating && !active && !adopted {
         // A create cut off before it reached the platform, then deactivated.
-        batch.done = pending(pass, &[Aspect::Content, Aspect::Price, Aspect::Stock]);
+        batch.done = pending(pass, &ALL_ASPECTS);
         batch.states = rows
             .iter()
             .map(|r| {
@@ -718,11 +720,10 @@ async fn prepare(
         .map(|r| r.variant.sku.clone())
         .filter(|sku| !adopted && pass.state(sku).variant_id.is_none())
         .collect();
-    let settled: Vec<(String, Aspect, i64)> =
-        pending(pass, &[Aspect::Content, Aspect::Price, Aspect::Stock])
-            .into_iter()
-            .filter(|(sku, aspect, _)| *aspect == Aspect::Content || new_variants.contains(sku))
-            .collect();
+    let settled: Vec<(String, Aspect, i64)> = pending(pass, &ALL_ASPECTS)
+        .into_iter()
+        .filter(|(sku, aspect, _)| *aspect == Aspect::Content || new_variants.contains(sku))
+        .collect();
     Ok(Some(Job {
         product_id: product_id.to_string(),
         rows,
