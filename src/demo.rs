@@ -129,19 +129,25 @@ stock = {{ buffer = 2 }}
     say!("sold 3 × MD-500G at the market stall; pushing stock:");
     sync(&settings, &store, Kind::Stock).await?;
     let shown = config.display();
-    say!(
-        "\nThe sandboxes are serving. From another terminal:\n  \
-         chosync --config {shown} channels\n  \
-         chosync --config {shown} logs --since 1h\n  \
-         chosync --config {shown} stock adjust TDQ-10ML -2 --reason \"2 chai vỡ\"\n  \
-         chosync --config {shown} plan\n  \
-         chosync --config {shown} sync"
-    );
     if wait {
-        say!("Ctrl-C stops the demo.");
+        say!(
+            "\nThe sandboxes are serving. From another terminal:\n  \
+             chosync --config {shown} channels\n  \
+             chosync --config {shown} explain TDQ-10ML\n  \
+             chosync --config {shown} logs --follow\n  \
+             chosync --config {shown} stock adjust MD-1KG -2 --reason \"2 gói bán lẻ\"\n  \
+             chosync --config {shown} sync\n\
+             Ctrl-C stops the demo."
+        );
         tokio::signal::ctrl_c()
             .await
             .context("waiting for Ctrl-C")?;
+    } else {
+        say!(
+            "\nDone; the sandboxes stopped with the demo. What it recorded stays readable:\n  \
+             chosync --config {shown} explain TDQ-10ML\n  \
+             chosync --config {shown} logs --since 1h"
+        );
     }
     shopee.task.abort();
     lazada.task.abort();
