@@ -171,11 +171,27 @@ async fn sync(
     crate::channels::command::sync(settings, store.clone(), request, &options).await
 }
 
+/// Marks a folder as the demo's own, so it may start it afresh.
+const MARKER: &str = ".chosync-demo";
+
 /// The demo's folder, without the database and key of an earlier run: the
-/// sandboxes start empty, so the channels' state must too.
+/// sandboxes start empty, so the channels' state must too. A folder with
+/// other contents that the demo did not make is refused, never wiped.
 fn fresh(dir: &Path) -> anyhow::Result<()> {
+    let ours = dir.join(MARKER).is_file();
+    let empty = std::fs::read_dir(dir).map_or(true, |mut entries| entries.next().is_none());
+    if !ours && !empty {
+        anyhow::bail!(
+            "{} is not empty and was not made by `chosync demo`; choose another --dir",
+            dir.display()
+        );
+    }
     std::fs::create_dir_all(dir.join("mappings"))
         .with_context(|| format!("cannot create {}", dir.display()))?;
+    write(
+        &dir.join(MARKER),
+        "made by chosync demo; it may delete its database here\n",
+    )?;
     for name in [
         "chosync.db",
         "chosync.db-wal",
@@ -195,14 +211,18 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// A secret in a file only its owner can read.
+/// A secret in a file only its owner can read, from its creation on.
 fn secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
-    write(path, secret)?;
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("cannot restrict {}", path.display()))?;
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
     }
-    Ok(())
+    options
+        .open(path)
+        .and_then(|mut file| file.write_all(secret.as_bytes()))
+        .with_context(|| format!("cannot write {}", path.display()))
 }

@@ -653,6 +653,10 @@ fn the_demo_syncs_both_sandboxes_and_serves_them_for_other_commands() {
             .recv_timeout(std::time::Duration::from_secs(30))
             .expect("the stock push, followed");
         let row: Value = serde_json::from_str(&line).expect("JSON line");
+        assert!(
+            row["id"].as_i64() > first["id"].as_i64(),
+            "an old row: {row}"
+        );
         if row["skus"] == "TDQ-10ML" {
             break row;
         }
@@ -700,4 +704,25 @@ fn the_demo_syncs_both_sandboxes_and_serves_them_for_other_commands() {
     assert_eq!(lazada["work"].as_array().map(Vec::len), Some(0), "{lazada}");
     assert!(run(&["explain", "TDQ-10ML"]).contains("quarantined"));
     drop(demo);
+}
+
+#[test]
+fn the_demo_never_wipes_a_folder_it_did_not_make() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("chosync.db"), b"a real database").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_chosync"))
+        .args(["demo", "--no-wait", "--dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("is not empty and was not made by `chosync demo`"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("chosync.db")).expect("kept"),
+        b"a real database"
+    );
 }

@@ -425,10 +425,22 @@ async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(db:
 
     s.running.sandbox.kit().set_faults(Faults::default());
     let scans = s.calls("/api/v2/product/get_item_list").await;
-    // The failed work waits out its backoff (persisted with the task)...
+    // The failed work waits out its backoff (persisted with the task), even
+    // when stock moves meanwhile: a create carries the stock of its time...
+    db.store
+        .record_movement(&NewMovement {
+            sku: "NH-100G".into(),
+            delta: -1,
+            kind: MovementKind::Adjust,
+            reason: "sold".into(),
+            source: "test".into(),
+            external_ref: None,
+        })
+        .await
+        .expect("adjust");
     let early = s.sync(db).await.expect("sync");
     assert_eq!(early.counts.calls, 0, "{early:?}");
-    assert_eq!(early.deferred, 26 * 3, "{early:?}");
+    assert_eq!(early.deferred, 26 * 3 - 1, "{early:?}");
     // ...and is taken once it is due.
     db.clock.advance(chrono::Duration::seconds(30));
     let resumed = s.sync(db).await.expect("sync");
@@ -868,6 +880,14 @@ async fn an_inactive_product_is_delisted_and_relisted_when_active_again(db: &Tes
     ];
     let (_d, path) = status(&many);
     db.import(&path).await.expect("inactive");
+    // A stock pass delists nothing, so the guard lets it through.
+    let stock = Options {
+        kind: Kind::Stock,
+        ..Options::new("test")
+    };
+    sync_channel(db.store.as_ref(), &s.channel(), &stock)
+        .await
+        .expect("a stock pass is not refused");
     let refused = sync().await.expect_err("refused");
     let SyncError::Refused(reason) = refused else {
         panic!("not refused: {refused}");

@@ -270,7 +270,7 @@ pub(crate) async fn sync(
     });
     let results = futures_util::future::join_all(passes).await;
     bars.clear().ok();
-    let mut failure = None;
+    let mut failures = Vec::new();
     for (channel, result) in channels.iter().zip(results) {
         let summary = match result {
             Ok(summary) => summary,
@@ -282,7 +282,7 @@ pub(crate) async fn sync(
                 continue;
             }
             Err(err) => {
-                failure.get_or_insert_with(|| failed(1, format!("{}: {err}", channel.settings.id)));
+                failures.push(format!("error: {}: {err}", channel.settings.id));
                 continue;
             }
         };
@@ -309,8 +309,12 @@ pub(crate) async fn sync(
         }
         summaries.push(summary);
     }
-    if let Some(failure) = failure {
-        return Err(failure);
+    if !failures.is_empty() {
+        failures.append(&mut refusals);
+        return Err(Failure {
+            code: 1,
+            lines: failures,
+        });
     }
     let kept = chrono::Duration::days(i64::from(settings.sync.log_retention_days));
     let pruned = store
@@ -511,6 +515,29 @@ pub(crate) async fn follow_logs(
     json: bool,
 ) -> Result<(), Failure> {
     let mut shown = std::collections::BTreeSet::new();
+    // The newest rows first; older rows of the look-back window count as
+    // shown, so only rows recorded from now on follow them.
+    let newest = store
+        .sync_log(&filter)
+        .await
+        .map_err(|e| failed(1, e.to_string()))?
+        .first()
+        .map_or(0, |e| e.id);
+    let window = crate::store::LogFilter {
+        after_id: Some((newest - FOLLOW_WINDOW).max(0)),
+        limit: 10_000,
+        ..filter.clone()
+    };
+    for e in store
+        .sync_log(&window)
+        .await
+        .map_err(|e| failed(1, e.to_string()))?
+    {
+        if e.id <= newest {
+            shown.insert(e.id);
+        }
+    }
+    let mut first = true;
     let stop = tokio::signal::ctrl_c();
     tokio::pin!(stop);
     loop {
@@ -520,7 +547,8 @@ pub(crate) async fn follow_logs(
             .map_err(|e| failed(1, e.to_string()))?;
         entries.reverse();
         for e in &entries {
-            if !shown.insert(e.id) {
+            // The first read's rows are shown even though they are marked.
+            if !shown.insert(e.id) && !(first && e.id <= newest) {
                 continue;
             }
             if json {
@@ -529,6 +557,7 @@ pub(crate) async fn follow_logs(
                 print_log_row(e);
             }
         }
+        first = false;
         let newest = shown.last().copied().unwrap_or(0);
         shown.retain(|id| *id > newest - FOLLOW_WINDOW);
         filter.after_id = Some((newest - FOLLOW_WINDOW).max(0));

@@ -101,7 +101,7 @@ pub struct ChannelSettings {
     pub price: PriceRule,
     #[serde(default)]
     pub stock: StockRule,
-    /// When the daemon runs each kind of sync for this channel.
+    /// When the daemon (not built yet) is to run each kind of sync here.
     #[serde(default)]
     pub schedule: crate::schedule::Schedules,
     /// Calls per second per rate bucket (Shopee: `shop`; Lazada: `inventory`, `other`).

@@ -1,8 +1,9 @@
 //! When each kind of sync runs for a channel: cron expressions read in the
 //! cooperative's time zone (Asia/Ho_Chi_Minh), seconds first (6 fields, or 7
 //! with a year), day-of-week names such as `MON-FRI` (numbers count from
-//! 1 = Sunday, unlike Unix cron). `check-config` validates them; the daemon
-//! (`chosync run`) fires them.
+//! 1 = Sunday, unlike Unix cron). `check-config` validates them now; the
+//! daemon (`chosync run`, not built yet) is what will fire them — until then
+//! passes run when `chosync sync` is called.
 
 use std::str::FromStr;
 

@@ -181,13 +181,19 @@ pub async fn sync_channel(
         });
     }
     let renew = async {
+        let mut held_until = Instant::now() + options.lease;
         loop {
             tokio::time::sleep(options.lease / 3).await;
+            let asked = Instant::now();
             match store.renew_lease(id, &owner, options.lease).await {
-                Ok(true) => {}
+                Ok(true) => held_until = asked + options.lease,
                 Ok(false) => return StoreError::LeaseLost(id.to_string()),
-                // Tried again at the next tick; the lease outlives two misses.
-                Err(err) => tracing::warn!(channel = id, %err, "lease renewal failed"),
+                // Tried again at the next tick, while the lease may still hold;
+                // past it, another pass may own the channel: stop calling.
+                Err(err) if Instant::now() < held_until => {
+                    tracing::warn!(channel = id, %err, "lease renewal failed");
+                }
+                Err(_) => return StoreError::LeaseLost(id.to_string()),
             }
         }
     };
@@ -195,9 +201,12 @@ pub async fn sync_channel(
         result = run_pass(store, channel, options, &owner) => result,
         lost = renew => Err(SyncError::Store(lost)),
     };
-    // A pass that lost its lease has nothing to release.
-    store.release_lease(id, &owner).await?;
-    result
+    // A pass that lost its lease has nothing to release; the pass's own
+    // error, if any, is the one to report.
+    let released = store.release_lease(id, &owner).await;
+    let summary = result?;
+    released?;
+    Ok(summary)
 }
 
 async fn run_pass(
@@ -342,20 +351,16 @@ impl Pass {
         })
     }
 
-    /// A product whose create was refused waits for its content or price to
-    /// change: stock alone cannot change the platform's answer.
-    fn create_waits(&self, product_id: &str) -> bool {
-        let rows = self.product_rows(product_id);
-        let refused = rows.iter().any(|r| {
-            let state = self.state(&r.variant.sku);
-            state.quarantined && state.listing_id.is_none()
-        });
-        refused
-            && !rows.iter().any(|r| {
-                [Aspect::Content, Aspect::Price]
-                    .iter()
-                    .any(|a| self.task(&r.variant.sku, *a).is_some())
-            })
+    /// Whether the product has content or price work in this pass: only that
+    /// can make (or change the answer to) a create. Stock alone waits for it —
+    /// a create carries the stock of its time — so a refused or backed-off
+    /// create is not retried because stock moved.
+    fn has_listing_work(&self, product_id: &str) -> bool {
+        self.product_rows(product_id).iter().any(|r| {
+            [Aspect::Content, Aspect::Price]
+                .iter()
+                .any(|a| self.task(&r.variant.sku, *a).is_some())
+        })
     }
 
     /// A SKU of the product that is listed here under another product.
@@ -412,7 +417,9 @@ impl Pass {
             self.states.insert(state.sku.clone(), state);
         }
         let before = self.tasks.len();
-        for (sku, aspect, _) in &batch.done {
+        // Finished, or deferred by a backoff: either way settled for this pass.
+        let retried = batch.retry.iter().map(|(sku, aspect, _, _)| (sku, aspect));
+        for (sku, aspect) in batch.done.iter().map(|(s, a, _)| (s, a)).chain(retried) {
             self.tasks.remove(&(sku.clone(), *aspect));
         }
         self.progress.settled((before - self.tasks.len()) as u64);
@@ -619,9 +626,9 @@ async fn prepare(
     let half_made = rows
         .iter()
         .any(|r| pass.state(&r.variant.sku).status == "creating");
-    if creating && ((!active && !half_made) || pass.create_waits(product_id)) {
+    if creating && ((!active && !half_made) || !pass.has_listing_work(product_id)) {
         // Inactive and never listed here (nothing to list, nothing to take off
-        // sale), or refused and unchanged but for stock: settled without a call.
+        // sale), or only stock work: settled without a call.
         batch.done = pending(pass, &ALL_ASPECTS);
         pass.counts.skipped += rows.len() as i64;
         pass.record(store, channel, batch, &skus, &cause).await?;

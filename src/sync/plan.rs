@@ -111,7 +111,7 @@ pub(super) fn plan(pass: &Pass, settings: &ChannelSettings, client: &ChannelClie
             .first()
             .is_some_and(|r| r.product.status == Status::Active);
         if !pass.listed(product_id) {
-            if active && !pass.create_waits(product_id) {
+            if active && pass.has_listing_work(product_id) {
                 plan.creates.push(listing);
             }
         } else if !active
@@ -119,6 +119,10 @@ pub(super) fn plan(pass: &Pass, settings: &ChannelSettings, client: &ChannelClie
                 .skus
                 .iter()
                 .any(|sku| pass.state(sku).status != "delisted")
+            && listing
+                .skus
+                .iter()
+                .any(|sku| pass.task(sku, Aspect::Content).is_some())
         {
             plan.delisted += listing
                 .skus
