@@ -547,8 +547,9 @@ pub(crate) async fn follow_logs(
             .map_err(|e| failed(1, e.to_string()))?;
         entries.reverse();
         for e in &entries {
-            // The first read's rows are shown even though they are marked.
-            if !shown.insert(e.id) && !(first && e.id <= newest) {
+            // New rows, and on the first read the newest ones (marked above).
+            let newest_at_start = first && e.id <= newest;
+            if !(shown.insert(e.id) || newest_at_start) {
                 continue;
             }
             if json {
