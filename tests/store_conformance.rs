@@ -696,6 +696,28 @@ async fn the_sync_log_is_pruned_past_its_retention(db: &TestDb) {
     assert!(health.last_success.is_some(), "{health:?}");
 }
 
+/// MD-500G's stock task at `version`, tried again in `seconds`.
+fn stock_retry(version: i64, seconds: u64) -> (String, chosync::store::Aspect, i64, Duration) {
+    (
+        "MD-500G".into(),
+        chosync::store::Aspect::Stock,
+        version,
+        Duration::from_secs(seconds),
+    )
+}
+
+/// A run of shopee-a under `owner`'s lease.
+async fn leased_run(db: &TestDb, owner: &str) -> i64 {
+    db.store
+        .acquire_lease("shopee-a", owner, Duration::from_secs(60))
+        .await
+        .expect("lease");
+    db.store
+        .start_run("shopee-a", "all", "test")
+        .await
+        .expect("run")
+}
+
 async fn pending_task(
     db: &TestDb,
     channel: &str,
@@ -825,14 +847,7 @@ async fn failed_work_waits_its_backoff_unless_an_operator_retries(db: &TestDb) {
     register_one(db, "shopee-a").await;
     db.import(&demo_catalogue()).await.expect("import");
     let store = &db.store;
-    store
-        .acquire_lease("shopee-a", "A", Duration::from_secs(60))
-        .await
-        .expect("lease");
-    let run = store
-        .start_run("shopee-a", "all", "test")
-        .await
-        .expect("run");
+    let run = leased_run(db, "A").await;
     let task = async |sku: &str, aspect: Aspect| pending_task(db, "shopee-a", sku, aspect).await;
     let now = db.clock.now();
     let stock = task("MD-500G", Aspect::Stock).await.expect("task");
@@ -845,12 +860,7 @@ async fn failed_work_waits_its_backoff_unless_an_operator_retries(db: &TestDb) {
     let batch = BatchRecord {
         states: vec![quarantined],
         done: vec![("QS-200G".into(), Aspect::Price, qs_price.desired_version)],
-        retry: vec![(
-            "MD-500G".into(),
-            Aspect::Stock,
-            stock.desired_version,
-            Duration::from_secs(30),
-        )],
+        retry: vec![stock_retry(stock.desired_version, 30)],
         ..BatchRecord::default()
     };
     store
@@ -876,12 +886,7 @@ async fn failed_work_waits_its_backoff_unless_an_operator_retries(db: &TestDb) {
     // A change while a task waits makes it due at once.
     let waiting = md;
     let batch = BatchRecord {
-        retry: vec![(
-            "MD-500G".into(),
-            Aspect::Stock,
-            waiting.desired_version,
-            Duration::from_secs(60),
-        )],
+        retry: vec![stock_retry(waiting.desired_version, 60)],
         ..BatchRecord::default()
     };
     store
@@ -909,14 +914,7 @@ async fn a_pass_reads_the_rows_of_products_with_work_only(db: &TestDb) {
             .len(),
         32
     );
-    store
-        .acquire_lease("shopee-a", "A", Duration::from_secs(60))
-        .await
-        .expect("lease");
-    let run = store
-        .start_run("shopee-a", "all", "test")
-        .await
-        .expect("run");
+    let run = leased_run(db, "A").await;
     let done = store
         .pending_tasks("shopee-a")
         .await
