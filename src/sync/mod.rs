@@ -451,7 +451,9 @@ fn quarantine(state: &mut ListingState, aspect: Aspect, error: &str) {
 }
 
 /// A success of `aspect` clears the error (and quarantine) that aspect caused.
-fn clear(state: &mut ListingState, aspect: Aspect) {
+/// `on_sale`: whether the listing is for sale (the product is active), so a
+/// lifted quarantine leaves a taken-off-sale listing `delisted`.
+fn clear(state: &mut ListingState, aspect: Aspect, on_sale: bool) {
     let prefix = format!("{}: ", aspect.as_str());
     if state
         .last_error
@@ -461,7 +463,7 @@ fn clear(state: &mut ListingState, aspect: Aspect) {
         state.last_error = None;
         if state.quarantined {
             state.quarantined = false;
-            state.status = "live".into();
+            state.status = if on_sale { "live" } else { "delisted" }.into();
         }
     }
 }
@@ -779,14 +781,14 @@ async fn finish(
                 if job.new_variants.contains(sku) {
                     state.price = job.rendered.prices.get(sku).copied();
                     state.stock = job.rendered.stocks.get(sku).copied();
-                    clear(&mut state, Aspect::Price);
-                    clear(&mut state, Aspect::Stock);
+                    clear(&mut state, Aspect::Price, job.rendered.draft.listed);
+                    clear(&mut state, Aspect::Stock, job.rendered.draft.listed);
                 } else if job.adopted {
                     // Unknown until pushed: the later stock and price steps send them.
                     state.price = None;
                     state.stock = None;
                 }
-                clear(&mut state, Aspect::Content);
+                clear(&mut state, Aspect::Content, job.rendered.draft.listed);
                 if !state.quarantined {
                     let listed = job.rendered.draft.listed;
                     state.status = if listed { "live" } else { "delisted" }.into();
@@ -1077,7 +1079,11 @@ async fn apply_outcomes(
             Ok(()) => {
                 let mut state = pass.state(&outcome.sku);
                 set(&mut state, &outcome.sku);
-                clear(&mut state, aspect);
+                let on_sale = pass
+                    .rows
+                    .get(&outcome.sku)
+                    .is_none_or(|r| r.product.status == Status::Active);
+                clear(&mut state, aspect, on_sale);
                 batch.states.push(state);
                 batch.done.push((outcome.sku.clone(), aspect, version));
                 pass.counts.pushed += 1;
@@ -1113,4 +1119,39 @@ pub enum RenderError {
     /// An image upload failed in a way that may pass.
     Failed(ConnectorError),
     Store(StoreError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(aspect: Aspect) -> ListingState {
+        let mut state = ListingState::new("MD-500G");
+        state.listing_id = Some("3000000026".into());
+        quarantine(&mut state, aspect, "too dear");
+        state
+    }
+
+    #[test]
+    fn a_success_lifts_only_the_quarantine_its_aspect_caused() {
+        let mut state = refused(Aspect::Price);
+        clear(&mut state, Aspect::Stock, true);
+        assert!(state.quarantined && state.status == "rejected");
+        clear(&mut state, Aspect::Price, true);
+        assert_eq!(
+            (state.quarantined, state.status.as_str(), state.last_error),
+            (false, "live", None)
+        );
+        // A listing taken off sale stays so when its quarantine lifts.
+        let mut state = refused(Aspect::Price);
+        clear(&mut state, Aspect::Price, false);
+        assert_eq!(state.status, "delisted");
+    }
+
+    #[test]
+    fn backoff_doubles_from_half_a_minute_to_an_hour() {
+        let seconds: Vec<u64> = (0..9).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(seconds, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        assert_eq!(backoff(-3).as_secs(), 30);
+    }
 }
