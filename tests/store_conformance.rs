@@ -687,7 +687,7 @@ async fn the_sync_log_is_pruned_past_its_retention(db: &TestDb) {
         .await
         .expect("log")
         .into_iter()
-        .map(|e| e.action)
+        .map(|e| e.call.action)
         .collect();
     assert_eq!(left, vec!["new"]);
     assert_eq!(db.store.prune_sync_log(cutoff).await.expect("again"), 0);

@@ -323,7 +323,7 @@ async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(db: &TestDb
         })
         .await
         .expect("log");
-    let actions: Vec<&str> = tea_log.iter().map(|e| e.action.as_str()).collect();
+    let actions: Vec<&str> = tea_log.iter().map(|e| e.call.action.as_str()).collect();
     for action in [
         "/api/v2/product/add_item",
         "/api/v2/product/init_tier_variation",
@@ -338,7 +338,7 @@ async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(db: &TestDb
     assert!(
         tea_log
             .iter()
-            .all(|e| e.skus == "SHAN-XANH-100G SHAN-XANH-200G SHAN-HONG-100G SHAN-HONG-200G"),
+            .all(|e| e.call.skus == "SHAN-XANH-100G SHAN-XANH-200G SHAN-HONG-100G SHAN-HONG-200G"),
         "{tea_log:?}"
     );
 
@@ -446,7 +446,8 @@ async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(db:
         !errors.is_empty()
             && errors
                 .iter()
-                .all(|e| e.outcome != "ok" && e.action == "/api/v2/product/get_item_base_info"),
+                .all(|e| e.call.outcome != "ok"
+                    && e.call.action == "/api/v2/product/get_item_base_info"),
         "{errors:?}"
     );
 

@@ -489,17 +489,18 @@ fn print_log_row(e: &crate::store::LogEntry) {
         "{}  {:<18} {:<14} {:<40} attempt {} {:>5} ms  {}{}  [{}] {}",
         e.created_at.format("%Y-%m-%d %H:%M:%S"),
         e.channel,
-        e.outcome,
-        e.action,
-        e.attempt,
-        e.latency_ms,
-        e.platform_code
+        e.call.outcome,
+        e.call.action,
+        e.call.attempt,
+        e.call.latency_ms,
+        e.call
+            .platform_code
             .as_deref()
             .map(|c| format!("{c}: "))
             .unwrap_or_default(),
-        e.message.as_deref().unwrap_or(""),
-        e.skus,
-        e.cause
+        e.call.message.as_deref().unwrap_or(""),
+        e.call.skus,
+        e.call.cause
     );
 }
 

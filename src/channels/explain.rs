@@ -192,9 +192,9 @@ fn print(e: &Explained) {
             say!(
                 "  {}  {} {} {}",
                 call.created_at.format("%Y-%m-%d %H:%M:%S"),
-                call.action,
-                call.outcome,
-                call.message.as_deref().unwrap_or("")
+                call.call.action,
+                call.call.outcome,
+                call.call.message.as_deref().unwrap_or("")
             );
         }
     }

@@ -268,7 +268,7 @@ impl ListingState {
 }
 
 /// One platform call as the sync log keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct LogRow {
     pub skus: String,
     pub action: String,
@@ -312,16 +312,9 @@ pub struct LogEntry {
     pub id: i64,
     pub created_at: DateTime<Utc>,
     pub channel: String,
-    pub skus: String,
-    pub action: String,
-    pub outcome: String,
-    pub attempt: i64,
-    pub http_status: Option<i64>,
-    pub platform_code: Option<String>,
-    pub message: Option<String>,
-    pub latency_ms: i64,
-    pub request_id: Option<String>,
-    pub cause: String,
+    #[serde(flatten)]
+    #[sqlx(flatten)]
+    pub call: LogRow,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

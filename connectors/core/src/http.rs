@@ -94,6 +94,28 @@ impl<T> Answer<T> {
         }
     }
 
+    /// The answer's payload read as `T`. serde's own message may quote values
+    /// from the body (tokens, say), so a mismatch is reported by type only.
+    pub fn decoded(payload: serde_json::Value, request_id: Option<String>) -> Self
+    where
+        T: serde::de::DeserializeOwned,
+    {
+        match serde_json::from_value(payload) {
+            Ok(decoded) => Self::ok(decoded, request_id),
+            Err(_) => Self::failed(
+                ConnectorError::Transient(format!(
+                    "unexpected answer: not a {}",
+                    std::any::type_name::<T>()
+                        .rsplit("::")
+                        .next()
+                        .unwrap_or("value")
+                )),
+                None,
+                request_id,
+            ),
+        }
+    }
+
     pub fn failed(error: ConnectorError, code: Option<String>, request_id: Option<String>) -> Self {
         let message = Some(error.to_string());
         Self {

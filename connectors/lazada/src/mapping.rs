@@ -74,21 +74,7 @@ pub fn decode<T: DeserializeOwned>(reply: &Reply, payload: Payload) -> Answer<T>
         Payload::Data => envelope.data.unwrap_or(Value::Null),
         Payload::TopLevel => value,
     };
-    // serde's own message may quote values from the body (tokens, say): never shown.
-    match serde_json::from_value(payload) {
-        Ok(decoded) => Answer::ok(decoded, request_id),
-        Err(_) => Answer::failed(
-            ConnectorError::Transient(format!(
-                "unexpected answer: not a {}",
-                std::any::type_name::<T>()
-                    .rsplit("::")
-                    .next()
-                    .unwrap_or("value")
-            )),
-            None,
-            request_id,
-        ),
-    }
+    Answer::decoded(payload, request_id)
 }
 
 /// Per-SKU failures of a stock or price batch: Lazada names the SKUs it

@@ -67,21 +67,7 @@ pub fn decode<T: DeserializeOwned>(reply: &Reply, payload: Payload) -> Answer<T>
         Payload::Response => envelope.response.unwrap_or(Value::Null),
         Payload::TopLevel => value,
     };
-    // serde's own message may quote values from the body (tokens, say): never shown.
-    match serde_json::from_value(payload) {
-        Ok(decoded) => Answer::ok(decoded, request_id),
-        Err(_) => Answer::failed(
-            ConnectorError::Transient(format!(
-                "unexpected answer: not a {}",
-                std::any::type_name::<T>()
-                    .rsplit("::")
-                    .next()
-                    .unwrap_or("value")
-            )),
-            None,
-            request_id,
-        ),
-    }
+    Answer::decoded(payload, request_id)
 }
 
 /// `update_stock` / `update_price`: per-model results, even when the call as a
