@@ -295,30 +295,39 @@ fn a_shopee_channel_is_connected_and_authorized_against_the_sandbox() {
     assert!(!text(&out.stderr).contains(key), "secrets never printed");
 }
 
+/// A configuration in `dir` with one Lazada channel on `sandbox` (its
+/// secret in a file), plus `extra` channel keys.
+fn lazada_config(dir: &Path, sandbox: &Sandbox, extra: &str) -> PathBuf {
+    let credentials = &sandbox.announced["credentials"];
+    let secret = dir.join("lazada.secret");
+    std::fs::write(&secret, credentials["app_secret"].as_str().expect("secret")).expect("secret");
+    let config = dir.join("chosync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[secrets]\nkey_file = \"{key}\"\n\n[[channels]]\nid = \"lazada-demo\"\nplatform = \"lazada\"\nbase_url = \"{base}\"\nauth_url = \"{auth}\"\napp_key = \"{app}\"\napp_secret = {{ file = \"{secret}\" }}\nmapping = \"{mappings}/lazada-demo.toml\"\n{extra}",
+            key = dir.join("chosync.key").display(),
+            base = sandbox.announced["base_url"].as_str().expect("base"),
+            auth = sandbox.announced["auth_url"].as_str().expect("auth"),
+            app = credentials["app_key"].as_str().expect("app key"),
+            secret = secret.display(),
+            mappings = mappings().display(),
+        ),
+    )
+    .expect("write");
+    config
+}
+
 #[test]
 fn a_lazada_channel_is_authorized_on_its_auth_host() {
     let sandbox = sandbox("lazada");
     let credentials = &sandbox.announced["credentials"];
     let dir = tempfile::tempdir().expect("dir");
-    let config = dir.path().join("chosync.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[secrets]\nkey_file = \"{key}\"\n\n[[channels]]\nid = \"lazada-demo\"\nplatform = \"lazada\"\nbase_url = \"{base}\"\nauth_url = \"{auth}\"\napp_key = \"{app}\"\napp_secret = {{ file = \"{secret_file}\" }}\nredirect_url = \"https://chosync.example.vn/authorized\"\nmapping = \"{mappings}/lazada-demo.toml\"\n",
-            key = dir.path().join("chosync.key").display(),
-            base = sandbox.announced["base_url"].as_str().expect("base"),
-            auth = sandbox.announced["auth_url"].as_str().expect("auth"),
-            app = credentials["app_key"].as_str().expect("app key"),
-            secret_file = dir.path().join("lazada.secret").display(),
-            mappings = mappings().display(),
-        ),
-    )
-    .expect("write");
-    std::fs::write(
-        dir.path().join("lazada.secret"),
-        credentials["app_secret"].as_str().expect("secret"),
-    )
-    .expect("secret");
+    let config = lazada_config(
+        dir.path(),
+        &sandbox,
+        "redirect_url = \"https://chosync.example.vn/authorized\"\n",
+    );
     let out = chosync(
         dir.path(),
         &config,
@@ -353,25 +362,11 @@ fn chosync_sync_lists_the_catalogue_on_lazada_and_then_has_nothing_to_do() {
     let sandbox = sandbox("lazada");
     let credentials = &sandbox.announced["credentials"];
     let dir = tempfile::tempdir().expect("dir");
-    let config = dir.path().join("chosync.toml");
-    std::fs::write(
-        dir.path().join("lazada.secret"),
-        credentials["app_secret"].as_str().expect("secret"),
-    )
-    .expect("secret");
-    std::fs::write(
-        &config,
-        format!(
-            "[secrets]\nkey_file = \"{key}\"\n\n[[channels]]\nid = \"lazada-demo\"\nplatform = \"lazada\"\nbase_url = \"{base}\"\nauth_url = \"{auth}\"\napp_key = \"{app}\"\napp_secret = {{ file = \"{secret}\" }}\nmapping = \"{mappings}/lazada-demo.toml\"\nrate = {{ other = 50 }}\nstock = {{ buffer = 2 }}\n",
-            key = dir.path().join("chosync.key").display(),
-            base = sandbox.announced["base_url"].as_str().expect("base"),
-            auth = sandbox.announced["auth_url"].as_str().expect("auth"),
-            app = credentials["app_key"].as_str().expect("app key"),
-            secret = dir.path().join("lazada.secret").display(),
-            mappings = mappings().display(),
-        ),
-    )
-    .expect("write");
+    let config = lazada_config(
+        dir.path(),
+        &sandbox,
+        "rate = { other = 50 }\nstock = { buffer = 2 }\n",
+    );
     let code = credentials["code"].as_str().expect("code");
     let out = chosync(
         dir.path(),

@@ -26,7 +26,7 @@ struct World {
     lazada: Lazada,
     events: Arc<Recorded>,
     credentials: Arc<MemoryCredentials>,
-    http: reqwest::Client,
+    sandbox: common::control::Control,
 }
 
 fn rate(n: u32) -> NonZeroU32 {
@@ -100,11 +100,11 @@ async fn world_with(config: SandboxConfig, client: Limits, clock: Arc<dyn Clock>
         .await
         .expect("authorize");
     World {
+        sandbox: common::control::Control::new(running.addr),
         running,
         lazada,
         events,
         credentials,
-        http: reqwest::Client::new(),
     }
 }
 
@@ -113,46 +113,8 @@ async fn world() -> World {
 }
 
 impl World {
-    async fn control(&self, path: &str, body: Value) -> Value {
-        let url = format!("http://{}{path}", self.running.addr);
-        self.http
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .expect("control")
-            .json()
-            .await
-            .expect("JSON")
-    }
-
-    /// Sets the sandbox's faults (`{}` clears them).
-    async fn faults(&self, faults: Value) {
-        self.control("/_sandbox/faults", faults).await;
-    }
-
-    async fn inspect(&self, path: &str) -> Value {
-        let url = format!("http://{}{path}", self.running.addr);
-        self.http
-            .get(url)
-            .send()
-            .await
-            .expect(path)
-            .json()
-            .await
-            .expect("JSON")
-    }
-
-    async fn stats(&self) -> Value {
-        self.inspect("/_sandbox/stats").await
-    }
-
-    async fn calls(&self, path: &str) -> u64 {
-        self.stats().await["calls"][path].as_u64().unwrap_or(0)
-    }
-
     async fn listings(&self) -> Value {
-        self.inspect("/_sandbox/listings").await
+        self.sandbox.inspect("/_sandbox/listings").await
     }
 
     /// Every SKU the sandbox holds with this SellerSku, over all products.
@@ -310,7 +272,7 @@ async fn one_hundred_and_twenty_skus_of_forty_products_go_in_three_calls() {
     assert_eq!(stock.len(), 120);
     let outcomes = w.lazada.set_stock(&stock).await;
     assert_all_ok(&outcomes);
-    assert_eq!(w.calls("/product/stock/sellable/update").await, 3);
+    assert_eq!(w.sandbox.calls("/product/stock/sellable/update").await, 3);
     let prices: Vec<PriceSet> = stock
         .iter()
         .map(|s| PriceSet {
@@ -321,7 +283,7 @@ async fn one_hundred_and_twenty_skus_of_forty_products_go_in_three_calls() {
         .collect();
     let outcomes = w.lazada.set_price(&prices).await;
     assert_all_ok(&outcomes);
-    assert_eq!(w.calls("/product/price_quantity/update").await, 3);
+    assert_eq!(w.sandbox.calls("/product/price_quantity/update").await, 3);
     let held = w.sku("P39-1kg").await;
     assert_eq!(
         (held["sellableStock"].as_i64(), held["price"].as_f64()),
@@ -366,7 +328,7 @@ async fn more_than_five_thousand_orders_are_read_by_moving_the_window() {
     got.sort();
     ids.sort();
     assert_eq!(got, ids);
-    assert!(w.calls("/orders/get").await >= 54);
+    assert!(w.sandbox.calls("/orders/get").await >= 54);
 }
 
 #[tokio::test]
@@ -424,11 +386,12 @@ async fn sellable_stock_after_a_push_is_the_allotted_quantity_even_while_an_unpa
     assert_eq!(w.sku("MN-100g").await["sellableStock"], 23);
     // An out-of-stock cancellation sets the stock to 0, as Lazada does.
     let second = w.running.sandbox.place_order("MN-100g", 1).expect("order");
-    w.control(
-        &format!("/_sandbox/orders/{second}/cancel"),
-        serde_json::json!({ "reason": "out_of_stock" }),
-    )
-    .await;
+    w.sandbox
+        .control(
+            &format!("/_sandbox/orders/{second}/cancel"),
+            serde_json::json!({ "reason": "out_of_stock" }),
+        )
+        .await;
     assert_eq!(w.sku("MN-100g").await["sellableStock"], 0);
 }
 
@@ -449,7 +412,7 @@ async fn hammered(inventory_rate: u32, calls: usize) -> (World, Value) {
     for outcomes in futures_util::future::join_all(tasks).await {
         assert!(outcomes[0].result.is_ok(), "{outcomes:?}");
     }
-    let stats = w.stats().await;
+    let stats = w.sandbox.stats().await;
     (w, stats)
 }
 
@@ -471,7 +434,8 @@ async fn a_client_set_too_fast_is_banned_backs_off_and_completes() {
 async fn twenty_percent_failures_still_end_in_one_product_per_sku() {
     let w = world().await;
     let image = w.image().await;
-    w.faults(serde_json::json!({ "error_rate": 0.1, "timeout_rate": 0.1 }))
+    w.sandbox
+        .faults(serde_json::json!({ "error_rate": 0.1, "timeout_rate": 0.1 }))
         .await;
     for product in ["A1", "A2", "A3"] {
         let listing = w
@@ -483,7 +447,7 @@ async fn twenty_percent_failures_still_end_in_one_product_per_sku() {
         let outcomes = w.lazada.set_stock(&[stock_set(&listing, &sku, 9)]).await;
         assert!(outcomes[0].result.is_ok(), "{outcomes:?}");
     }
-    w.faults(serde_json::json!({})).await;
+    w.sandbox.faults(serde_json::json!({})).await;
     let all = w.listings().await;
     assert_eq!(all.as_array().map(Vec::len), Some(3));
     for product in ["A1", "A2", "A3"] {
@@ -496,7 +460,8 @@ async fn twenty_percent_failures_still_end_in_one_product_per_sku() {
 async fn a_timed_out_create_is_adopted_by_seller_sku() {
     let w = world().await;
     let image = w.image().await;
-    w.faults(serde_json::json!({ "timeout_rate": 1.0, "only": "/rest/product/create" }))
+    w.sandbox
+        .faults(serde_json::json!({ "timeout_rate": 1.0, "only": "/rest/product/create" }))
         .await;
     let listing = w
         .lazada
@@ -504,7 +469,7 @@ async fn a_timed_out_create_is_adopted_by_seller_sku() {
         .await
         .expect("adopted");
     assert_eq!(listing.variants[0].sku, "QS-200g");
-    assert_eq!(w.calls("/product/create").await, 1);
+    assert_eq!(w.sandbox.calls("/product/create").await, 1);
 }
 
 #[tokio::test]
@@ -564,7 +529,7 @@ async fn images_are_migrated_once() {
             .iter()
             .all(|u| u.starts_with("https://vn-live.slatic.net/"))
     );
-    assert_eq!(w.calls("/images/migrate").await, 1);
+    assert_eq!(w.sandbox.calls("/images/migrate").await, 1);
     let err = w
         .lazada
         .lazada_images(&["https://127.0.0.1:8080/x.jpg".to_string()])
@@ -600,6 +565,7 @@ async fn the_sandbox_accepts_an_xml_payload_as_lazada_does() {
     );
     params.push(("sign", sign.as_str()));
     let answer: Value = w
+        .sandbox
         .http
         .post(format!(
             "{}/product/price_quantity/update",
@@ -626,11 +592,12 @@ async fn pushes_are_verified_and_forgeries_refused() {
     let image = w.image().await;
     w.create(&draft("NH", &image, &["200 g"], &[""], 4)).await;
     let receiver = common::webhooks::Receiver::start("/webhooks/lazada-test").await;
-    w.control(
-        "/_sandbox/webhook-target",
-        serde_json::json!({ "url": receiver.url }),
-    )
-    .await;
+    w.sandbox
+        .control(
+            "/_sandbox/webhook-target",
+            serde_json::json!({ "url": receiver.url }),
+        )
+        .await;
     let order = w.running.sandbox.place_order("NH-200g", 1).expect("order");
     let (signature, body) = receiver.first().await;
     let mut headers = reqwest::header::HeaderMap::new();
@@ -695,7 +662,7 @@ async fn required_attributes_are_asked_once_per_category_and_leave_out_what_the_
         .await
         .expect("cached");
     assert_eq!(again, oils);
-    assert_eq!(w.calls("/category/attributes/get").await, 1);
+    assert_eq!(w.sandbox.calls("/category/attributes/get").await, 1);
     let tea = w
         .lazada
         .required_attributes("10000161")
@@ -714,7 +681,7 @@ async fn required_attributes_are_asked_once_per_category_and_leave_out_what_the_
         matches!(&err, ConnectorError::Rejected { message, .. } if message.contains("leaf")),
         "{err}"
     );
-    assert_eq!(w.calls("/category/attributes/get").await, 3);
+    assert_eq!(w.sandbox.calls("/category/attributes/get").await, 3);
     let err = w
         .lazada
         .required_attributes("Sức khỏe > Tinh dầu")
@@ -724,7 +691,11 @@ async fn required_attributes_are_asked_once_per_category_and_leave_out_what_the_
         matches!(&err, ConnectorError::Rejected { field: Some(f), .. } if f == "category_id"),
         "{err}"
     );
-    assert_eq!(w.calls("/category/attributes/get").await, 3, "no call");
+    assert_eq!(
+        w.sandbox.calls("/category/attributes/get").await,
+        3,
+        "no call"
+    );
 }
 
 #[tokio::test]
@@ -789,8 +760,8 @@ async fn a_new_size_joins_the_live_product_through_associated_sku() {
         .upsert_listing(&grown("MX", &image), Some(&listing))
         .await
         .expect("a third SKU");
-    assert_eq!(w.calls("/product/create").await, 2);
-    assert_eq!(w.calls("/product/update").await, 1);
+    assert_eq!(w.sandbox.calls("/product/create").await, 2);
+    assert_eq!(w.sandbox.calls("/product/update").await, 1);
     let all = w.listings().await;
     assert_eq!(all.as_array().map(Vec::len), Some(1), "{all}");
     assert_eq!(all[0]["item_id"].to_string(), listing.listing_id);
@@ -837,7 +808,7 @@ async fn a_lost_answer_to_an_associated_create_is_settled_by_reading_the_product
         w.any_event(|e| e.endpoint == "/product/create" && e.outcome == "ambiguous"),
         "the answer was lost"
     );
-    assert_eq!(w.calls("/product/create").await, 2);
+    assert_eq!(w.sandbox.calls("/product/create").await, 2);
     assert_eq!(w.held("MT-2kg").await.len(), 1);
     // The caller still holds the listing from before: the SKU is found on
     // the product, not sent again.
@@ -845,7 +816,7 @@ async fn a_lost_answer_to_an_associated_create_is_settled_by_reading_the_product
         .upsert_listing(&grown("MT", &image), Some(&listing))
         .await
         .expect("stale listing");
-    assert_eq!(w.calls("/product/create").await, 2);
+    assert_eq!(w.sandbox.calls("/product/create").await, 2);
     assert_eq!(w.held("MT-2kg").await.len(), 1);
     assert_eq!(w.sku("MT-2kg").await["sellableStock"], 15);
 }
@@ -870,7 +841,7 @@ async fn new_skus_with_other_sale_prop_names_are_refused_without_a_write() {
         ),
         "{err}"
     );
-    assert_eq!(w.calls("/product/create").await, 1);
-    assert_eq!(w.calls("/product/update").await, 0);
+    assert_eq!(w.sandbox.calls("/product/create").await, 1);
+    assert_eq!(w.sandbox.calls("/product/update").await, 0);
     assert_eq!(w.held("MV-2kg").await.len(), 0);
 }

@@ -28,7 +28,7 @@ struct World {
     shopee: Shopee,
     events: Arc<Recorded>,
     credentials: Arc<MemoryCredentials>,
-    http: reqwest::Client,
+    sandbox: common::control::Control,
 }
 
 fn rate(n: u32) -> NonZeroU32 {
@@ -63,11 +63,11 @@ async fn world(sandbox: SandboxConfig, client_rate: u32, clock: Arc<dyn Clock>) 
         .await
         .expect("authorize with the sandbox's code");
     World {
+        sandbox: common::control::Control::new(running.addr),
         running,
         shopee,
         events,
         credentials,
-        http: reqwest::Client::new(),
     }
 }
 
@@ -134,41 +134,8 @@ async fn world_at(start: &str) -> (World, Arc<FixedClock>) {
 }
 
 impl World {
-    async fn control(&self, path: &str, body: Value) -> Value {
-        let url = format!("{}{path}", self.running.base_url);
-        let response = self
-            .http
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .expect("control call");
-        response.json().await.expect("control JSON")
-    }
-
-    /// Sets the sandbox's faults (`{}` clears them).
-    async fn faults(&self, faults: Value) {
-        self.control("/_sandbox/faults", faults).await;
-    }
-
-    async fn inspect(&self, path: &str) -> Value {
-        let url = format!("{}{path}", self.running.base_url);
-        self.http
-            .get(url)
-            .send()
-            .await
-            .expect(path)
-            .json()
-            .await
-            .expect("JSON")
-    }
-
-    async fn stats(&self) -> Value {
-        self.inspect("/_sandbox/stats").await
-    }
-
     async fn listings(&self) -> Vec<Value> {
-        let value = self.inspect("/_sandbox/listings").await;
+        let value = self.sandbox.inspect("/_sandbox/listings").await;
         value.as_array().cloned().unwrap_or_default()
     }
 
@@ -179,10 +146,6 @@ impl World {
             .into_iter()
             .find(|i| i["item_sku"] == item_sku)
             .expect("item held")
-    }
-
-    async fn calls(&self, path: &str) -> u64 {
-        self.stats().await["calls"][path].as_u64().unwrap_or(0)
     }
 
     async fn image(&self) -> String {
@@ -333,7 +296,7 @@ async fn an_item_with_two_tiers_and_six_models_is_created_priced_stocked_and_lis
         outcomes.iter().map(|o| o.sku.as_str()).collect::<Vec<_>>(),
         stock.iter().map(|s| s.sku.as_str()).collect::<Vec<_>>()
     );
-    assert_eq!(w.calls("/api/v2/product/update_stock").await, 2);
+    assert_eq!(w.sandbox.calls("/api/v2/product/update_stock").await, 2);
 
     let prices: Vec<PriceSet> = oil
         .variants
@@ -342,7 +305,7 @@ async fn an_item_with_two_tiers_and_six_models_is_created_priced_stocked_and_lis
         .collect();
     let outcomes = w.shopee.set_price(&prices).await;
     assert_all_ok(&outcomes);
-    assert_eq!(w.calls("/api/v2/product/update_price").await, 1);
+    assert_eq!(w.sandbox.calls("/api/v2/product/update_price").await, 1);
 
     let page = w.shopee.list_remote_listings(None).await.expect("list");
     assert_eq!(page.items.len(), 2);
@@ -387,7 +350,7 @@ async fn more_than_fifty_models_are_sent_in_calls_of_fifty() {
             .iter()
             .all(|o| matches!(o.result, Err(ConnectorError::NotFound(_))))
     );
-    assert_eq!(w.calls("/api/v2/product/update_stock").await, 2);
+    assert_eq!(w.sandbox.calls("/api/v2/product/update_stock").await, 2);
 }
 
 #[tokio::test]
@@ -416,11 +379,11 @@ async fn forty_days_of_orders_are_read_in_fifteen_day_windows_and_detailed_in_fi
     let mut expected = ids.clone();
     expected.sort();
     assert_eq!(found, expected);
-    assert!(w.calls("/api/v2/order/get_order_list").await >= 3);
+    assert!(w.sandbox.calls("/api/v2/order/get_order_list").await >= 3);
 
     let orders = w.shopee.get_orders(&ids).await.expect("details");
     assert_eq!(orders.len(), 120);
-    assert_eq!(w.calls("/api/v2/order/get_order_detail").await, 3);
+    assert_eq!(w.sandbox.calls("/api/v2/order/get_order_detail").await, 3);
     assert!(orders.iter().all(|o| o.state == OrderState::ToShip
         && o.lines[0].sku == "GBT-5KG"
         && o.lines[0].quantity == 1));
@@ -440,7 +403,7 @@ async fn an_expired_access_token_is_refreshed_once_and_work_continues() {
     );
     a.expect("after expiry");
     b.expect("after expiry, concurrently");
-    assert_eq!(w.calls("/api/v2/auth/access_token/get").await, 1);
+    assert_eq!(w.sandbox.calls("/api/v2/auth/access_token/get").await, 1);
 }
 
 #[tokio::test]
@@ -510,7 +473,7 @@ async fn hammered(sandbox_rate: u32, client_rate: u32, calls: usize) -> (World, 
     for outcomes in futures_util::future::join_all(tasks).await {
         assert!(outcomes[0].result.is_ok(), "{outcomes:?}");
     }
-    let stats = w.stats().await;
+    let stats = w.sandbox.stats().await;
     (w, stats)
 }
 
@@ -535,7 +498,8 @@ async fn a_client_set_too_fast_backs_off_and_still_completes() {
 async fn twenty_percent_failures_still_end_in_exactly_one_item_each() {
     let w = default_world().await;
     let image = w.image().await;
-    w.faults(serde_json::json!({ "error_rate": 0.1, "timeout_rate": 0.1 }))
+    w.sandbox
+        .faults(serde_json::json!({ "error_rate": 0.1, "timeout_rate": 0.1 }))
         .await;
     for sku in ["MD-500G", "MD-1KG", "HD-500G"] {
         let listing = w
@@ -546,7 +510,7 @@ async fn twenty_percent_failures_still_end_in_exactly_one_item_each() {
         let outcomes = w.shopee.set_stock(&[stock_set(&listing, sku, 11)]).await;
         assert!(outcomes[0].result.is_ok(), "{outcomes:?}");
     }
-    w.faults(serde_json::json!({})).await;
+    w.sandbox.faults(serde_json::json!({})).await;
     let held = w.listings().await;
     for sku in ["MD-500G", "MD-1KG", "HD-500G"] {
         let twins: Vec<&Value> = held.iter().filter(|i| i["item_sku"] == sku).collect();
@@ -563,7 +527,8 @@ async fn twenty_percent_failures_still_end_in_exactly_one_item_each() {
 async fn a_timed_out_add_item_is_adopted_not_created_twice() {
     let w = default_world().await;
     let image = w.image().await;
-    w.faults(serde_json::json!({ "timeout_rate": 1.0, "only": "/api/v2/product/add_item" }))
+    w.sandbox
+        .faults(serde_json::json!({ "timeout_rate": 1.0, "only": "/api/v2/product/add_item" }))
         .await;
     let oil = w
         .shopee
@@ -571,7 +536,7 @@ async fn a_timed_out_add_item_is_adopted_not_created_twice() {
         .await
         .expect("adopted");
     assert_eq!(oil.variants.len(), 6);
-    assert_eq!(w.calls("/api/v2/product/add_item").await, 1);
+    assert_eq!(w.sandbox.calls("/api/v2/product/add_item").await, 1);
     assert_eq!(w.listings().await.len(), 1);
     assert_eq!(w.events_where(|e| e.outcome == "ambiguous"), 1);
 }
@@ -584,12 +549,14 @@ async fn pushes_are_signed_like_shopee_and_forgeries_are_refused() {
     let receiver = common::webhooks::Receiver::start("/webhooks/shopee-test").await;
     // The sandbox signs with the URL it posts to; the connector must know it.
     let target = receiver.url.clone();
-    w.control(
-        "/_sandbox/webhook-target",
-        serde_json::json!({ "url": target }),
-    )
-    .await;
+    w.sandbox
+        .control(
+            "/_sandbox/webhook-target",
+            serde_json::json!({ "url": target }),
+        )
+        .await;
     let order = w
+        .sandbox
         .control(
             "/_sandbox/orders",
             serde_json::json!({ "sku": "MN-100G", "quantity": 2 }),
@@ -714,7 +681,9 @@ async fn no_secret_reaches_the_logs_or_the_events() {
     let w = default_world().await;
     let first_tokens = w.stored_tokens().await;
     let image = w.image().await;
-    w.faults(serde_json::json!({ "error_rate": 0.3 })).await;
+    w.sandbox
+        .faults(serde_json::json!({ "error_rate": 0.3 }))
+        .await;
     let item = w.create(&single_draft(&image, "GCL-100G")).await;
     w.shopee.refresh_credentials().await.expect("refresh");
     let _ = w.shopee.set_price(&[price_set(&item, "GCL-100G", 1)]).await;
@@ -766,7 +735,7 @@ async fn a_draft_beyond_shopees_variation_rules_is_refused_before_anything_is_cr
         matches!(err, ConnectorError::Rejected { ref field, .. } if field.as_deref() == Some("price")),
         "{err}"
     );
-    assert_eq!(w.calls("/api/v2/product/add_item").await, 0);
+    assert_eq!(w.sandbox.calls("/api/v2/product/add_item").await, 0);
 }
 
 #[tokio::test]
@@ -783,8 +752,8 @@ async fn an_item_whose_variations_are_refused_is_not_left_for_sale() {
         .await
         .expect_err("options too long");
     assert!(matches!(err, ConnectorError::Rejected { .. }), "{err}");
-    assert_eq!(w.calls("/api/v2/product/add_item").await, 1);
-    assert_eq!(w.calls("/api/v2/product/delete_item").await, 1);
+    assert_eq!(w.sandbox.calls("/api/v2/product/add_item").await, 1);
+    assert_eq!(w.sandbox.calls("/api/v2/product/delete_item").await, 1);
     let held = w.listings().await;
     assert!(
         held.iter().all(|i| i["status"] == "SELLER_DELETE"),
@@ -803,7 +772,7 @@ async fn a_sku_asked_twice_in_one_batch_is_sent_once_with_the_last_value() {
     let twice = [5, 9].map(|quantity| stock_set(&item, "MO-1L", quantity));
     let outcomes = w.shopee.set_stock(&twice).await;
     assert_all_ok(&outcomes);
-    assert_eq!(w.calls("/api/v2/product/update_stock").await, 1);
+    assert_eq!(w.sandbox.calls("/api/v2/product/update_stock").await, 1);
     assert_eq!(w.listings().await[0]["stock"], 9);
 }
 
@@ -824,7 +793,7 @@ async fn required_attributes_are_the_mandatory_ones_read_once_per_category() {
         .await
         .expect("cached");
     assert_eq!(again, origin);
-    assert_eq!(w.calls(ATTRIBUTE_TREE).await, 1, "asked once");
+    assert_eq!(w.sandbox.calls(ATTRIBUTE_TREE).await, 1, "asked once");
     let foods = w.shopee.required_attributes("100213").await.expect("foods");
     assert_eq!(
         foods,
@@ -835,7 +804,7 @@ async fn required_attributes_are_the_mandatory_ones_read_once_per_category() {
     );
     let herbs = w.shopee.required_attributes("100151").await.expect("herbs");
     assert!(herbs.is_empty(), "{herbs:?}");
-    assert_eq!(w.calls(ATTRIBUTE_TREE).await, 3);
+    assert_eq!(w.sandbox.calls(ATTRIBUTE_TREE).await, 3);
 
     let parent = w
         .shopee
@@ -856,7 +825,7 @@ async fn required_attributes_are_the_mandatory_ones_read_once_per_category() {
         "{garbled}"
     );
     assert_eq!(
-        w.calls(ATTRIBUTE_TREE).await,
+        w.sandbox.calls(ATTRIBUTE_TREE).await,
         4,
         "nothing sent for a non-number"
     );
@@ -895,7 +864,7 @@ async fn an_item_without_a_mandatory_attribute_is_refused_and_nothing_is_created
         .expect("with its shelf life");
     assert!(created.carries("HD-200G"));
     assert_eq!(w.listings().await.len(), 1);
-    assert_eq!(w.calls("/api/v2/product/add_item").await, 3);
+    assert_eq!(w.sandbox.calls("/api/v2/product/add_item").await, 3);
 }
 
 const ADD_MODEL: &str = "/api/v2/product/add_model";
@@ -931,8 +900,8 @@ async fn a_new_size_gets_its_option_appended_then_its_model_added() {
         .upsert_listing(&grown, Some(&created))
         .await
         .expect("new size listed");
-    assert_eq!(w.calls(UPDATE_TIERS).await, 1);
-    assert_eq!(w.calls(ADD_MODEL).await, 1);
+    assert_eq!(w.sandbox.calls(UPDATE_TIERS).await, 1);
+    assert_eq!(w.sandbox.calls(ADD_MODEL).await, 1);
 
     assert_eq!(listing.variants.len(), 7);
     let new = listing
@@ -989,8 +958,8 @@ async fn a_missing_combination_of_known_options_is_only_added() {
         .upsert_listing(&oil_draft(&image), Some(&created))
         .await
         .expect("the sixth added");
-    assert_eq!(w.calls(UPDATE_TIERS).await, 0, "no option was new");
-    assert_eq!(w.calls(ADD_MODEL).await, 1);
+    assert_eq!(w.sandbox.calls(UPDATE_TIERS).await, 0, "no option was new");
+    assert_eq!(w.sandbox.calls(ADD_MODEL).await, 1);
     assert_eq!(listing.variants.len(), 6);
     let new = listing.variant("TDQ-100ml-H").expect("returned");
     assert_eq!((new.price, new.stock), (420_000, 10));
@@ -1007,15 +976,16 @@ async fn a_lost_add_model_answer_is_settled_by_reading_never_by_adding_twice() {
     let w = default_world().await;
     let image = w.image().await;
     let created = w.create(&oil_without(&image, "TDQ-100ml-H")).await;
-    w.faults(serde_json::json!({ "timeout_rate": 1.0, "only": ADD_MODEL }))
+    w.sandbox
+        .faults(serde_json::json!({ "timeout_rate": 1.0, "only": ADD_MODEL }))
         .await;
     let listing = w
         .shopee
         .upsert_listing(&oil_draft(&image), Some(&created))
         .await
         .expect("adopted after the lost answer");
-    w.faults(serde_json::json!({})).await;
-    assert_eq!(w.calls(ADD_MODEL).await, 1, "not sent again");
+    w.sandbox.faults(serde_json::json!({})).await;
+    assert_eq!(w.sandbox.calls(ADD_MODEL).await, 1, "not sent again");
     assert!(listing.variant("TDQ-100ml-H").is_some());
     let held = w.held_item("TD-QUE").await;
     assert_eq!(held_model(&held, "TDQ-100ml-H").len(), 1);
@@ -1030,7 +1000,7 @@ async fn a_lost_add_model_answer_is_settled_by_reading_never_by_adding_twice() {
         .upsert_listing(&oil_draft(&image), Some(&created))
         .await
         .expect("again");
-    assert_eq!(w.calls(ADD_MODEL).await, 1);
+    assert_eq!(w.sandbox.calls(ADD_MODEL).await, 1);
     assert_eq!(
         held_model(&w.held_item("TD-QUE").await, "TDQ-100ml-H").len(),
         1
@@ -1076,7 +1046,7 @@ async fn new_skus_on_other_axes_or_on_an_item_without_tiers_are_refused_as_re_cr
             })
             .unwrap_or_default()
     };
-    let before = writes(&w.stats().await);
+    let before = writes(&w.sandbox.stats().await);
 
     // One axis where the item has two.
     let mut one_axis = oil_draft(&image);
@@ -1103,7 +1073,11 @@ async fn new_skus_on_other_axes_or_on_an_item_without_tiers_are_refused_as_re_cr
         .push(variant("MD-1KG", &["1 kg"], 120_000, 4));
     refused_as_re_create(&w, &sizes, &noodles, "MD-1KG").await;
 
-    assert_eq!(writes(&w.stats().await), before, "no write was sent");
+    assert_eq!(
+        writes(&w.sandbox.stats().await),
+        before,
+        "no write was sent"
+    );
     assert_eq!(
         w.held_item("TD-QUE").await["models"]
             .as_array()

@@ -245,6 +245,24 @@ fn status_sheet(changes: &[(&str, &str)]) -> (tempfile::TempDir, std::path::Path
     file("status.csv", &text)
 }
 
+/// The status of every sync run, oldest first, read straight from the table.
+async fn run_statuses(db: &TestDb) -> Vec<String> {
+    let query = "SELECT status FROM sync_runs ORDER BY id";
+    if db.url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.expect("SQLite");
+        sqlx::query_scalar(query)
+            .fetch_all(&pool)
+            .await
+            .expect("runs")
+    } else {
+        let pool = sqlx::PgPool::connect(&db.url).await.expect("PostgreSQL");
+        sqlx::query_scalar(query)
+            .fetch_all(&pool)
+            .await
+            .expect("runs")
+    }
+}
+
 fn model<'a>(items: &'a [Value], sku: &str) -> &'a Value {
     items
         .iter()
@@ -763,6 +781,8 @@ async fn a_pass_that_dies_mid_push_leaves_its_work_to_the_next_after_its_lease(d
     assert_eq!(items.len(), 12);
     assert!(items.iter().all(|i| i["status"] == "NORMAL"), "{items:?}");
     s.assert_converged(db).await;
+    // The dead pass's run is marked interrupted by the pass that took over.
+    assert_eq!(run_statuses(db).await, ["interrupted", "ok"]);
 }
 
 /// A product made inactive in the catalogue is taken off sale (kept, not

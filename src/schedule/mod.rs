@@ -1,5 +1,5 @@
-//! When each kind of sync runs for a channel: cron expressions read in the
-//! cooperative's time zone (Asia/Ho_Chi_Minh), seconds first (6 fields, or 7
+//! When each kind of sync runs for a channel: cron expressions, to be read
+//! in the cooperative's time zone (Asia/Ho_Chi_Minh), seconds first (6 fields, or 7
 //! with a year), day-of-week names such as `MON-FRI` (numbers count from
 //! 1 = Sunday, unlike Unix cron). `check-config` validates them now; the
 //! daemon (`chosync run`, not built yet) is what will fire them — until then
@@ -7,8 +7,6 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
-use chrono_tz::Asia::Ho_Chi_Minh;
 use serde::{Deserialize, Serialize};
 
 /// A channel's schedules (`schedule = { stock = "0 */10 * * * *" }`).
@@ -52,15 +50,6 @@ impl Schedules {
             })
             .collect()
     }
-
-    /// The next time `kind` fires after `after`, if its expression is valid
-    /// and ever fires again.
-    pub fn next(&self, kind: &str, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let (_, expression) = self.each().into_iter().find(|(k, _)| *k == kind)?;
-        let schedule = parse(expression).ok()?;
-        let local = after.with_timezone(&Ho_Chi_Minh);
-        schedule.after(&local).next().map(|t| t.with_timezone(&Utc))
-    }
 }
 
 fn parse(expression: &str) -> Result<cron::Schedule, String> {
@@ -75,44 +64,17 @@ fn parse(expression: &str) -> Result<cron::Schedule, String> {
 mod tests {
     use super::*;
 
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .expect("valid time")
-            .to_utc()
-    }
-
     #[test]
-    fn the_defaults_are_valid_and_fire_in_vietnamese_time() {
-        let schedules = Schedules::default();
-        assert!(schedules.problems().is_empty());
-        // 10:07 in Hà Nội: the next 6-hourly catalogue run is at 12:00 there.
-        let next = schedules.next("catalogue", at("2026-11-29T10:07:00+07:00"));
-        assert_eq!(next, Some(at("2026-11-29T12:00:00+07:00")));
-        assert_eq!(
-            schedules.next("stock", at("2026-11-29T10:07:00+07:00")),
-            Some(at("2026-11-29T10:10:00+07:00"))
-        );
-    }
-
-    #[test]
-    fn weekday_names_and_bad_expressions() {
+    fn the_defaults_and_weekday_names_are_valid_and_bad_expressions_are_named() {
+        assert!(Schedules::default().problems().is_empty());
         let schedules = Schedules {
             price: "0 30 8 * * MON-FRI".into(),
             stock: "*/5 * * *".into(),
             catalogue: "0 0 25 * * *".into(),
         };
-        // Sunday 29 November 2026: the next weekday run is Monday 08:30.
-        assert_eq!(
-            schedules.next("price", at("2026-11-29T09:00:00+07:00")),
-            Some(at("2026-11-30T08:30:00+07:00"))
-        );
         let problems = schedules.problems();
         let keys: Vec<&str> = problems.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["schedule.catalogue", "schedule.stock"]);
         assert!(problems[1].1.contains("\"*/5 * * *\" is not a schedule"));
-        assert_eq!(
-            schedules.next("stock", at("2026-11-29T09:00:00+07:00")),
-            None
-        );
     }
 }

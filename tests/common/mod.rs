@@ -2,6 +2,7 @@
 //! PostgreSQL database when `CHOSYNC_TEST_POSTGRES_URL` is set.
 #![allow(dead_code)]
 
+pub mod control;
 pub mod webhooks;
 
 use std::path::{Path, PathBuf};
