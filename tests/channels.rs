@@ -1,10 +1,13 @@
 //! Channels in the config: checks, connecting and authorizing against the
 //! built-in sandboxes, tokens sealed in the database.
 
+mod common;
+
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
+use common::process::{Process, sandbox};
 use serde_json::Value;
 
 fn chosync(dir: &Path, config: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -26,35 +29,6 @@ fn chosync(dir: &Path, config: &Path, args: &[&str], env: &[(&str, &str)]) -> Ou
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-struct Sandbox {
-    child: Child,
-    announced: Value,
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn sandbox(platform: &str) -> Sandbox {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chosync"))
-        .args(["sandbox", platform, "--port", "0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start sandbox");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    std::io::BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("announcement");
-    Sandbox {
-        child,
-        announced: serde_json::from_str(&line).expect("JSON line"),
-    }
 }
 
 fn mappings() -> PathBuf {
@@ -169,7 +143,7 @@ fn check_config_lists_categories_a_mapping_leaves_out() {
 
 #[test]
 fn a_shopee_channel_is_connected_and_authorized_against_the_sandbox() {
-    let sandbox = sandbox("shopee");
+    let sandbox = sandbox("shopee", &[]);
     let credentials = &sandbox.announced["credentials"];
     let dir = tempfile::tempdir().expect("dir");
     let config = dir.path().join("chosync.toml");
@@ -297,7 +271,7 @@ fn a_shopee_channel_is_connected_and_authorized_against_the_sandbox() {
 
 /// A configuration in `dir` with one Lazada channel on `sandbox` (its
 /// secret in a file), plus `extra` channel keys.
-fn lazada_config(dir: &Path, sandbox: &Sandbox, extra: &str) -> PathBuf {
+fn lazada_config(dir: &Path, sandbox: &Process, extra: &str) -> PathBuf {
     let credentials = &sandbox.announced["credentials"];
     let secret = dir.join("lazada.secret");
     std::fs::write(&secret, credentials["app_secret"].as_str().expect("secret")).expect("secret");
@@ -320,7 +294,7 @@ fn lazada_config(dir: &Path, sandbox: &Sandbox, extra: &str) -> PathBuf {
 
 #[test]
 fn a_lazada_channel_is_authorized_on_its_auth_host() {
-    let sandbox = sandbox("lazada");
+    let sandbox = sandbox("lazada", &[]);
     let credentials = &sandbox.announced["credentials"];
     let dir = tempfile::tempdir().expect("dir");
     let config = lazada_config(
@@ -359,7 +333,7 @@ fn a_lazada_channel_is_authorized_on_its_auth_host() {
 
 #[test]
 fn chosync_sync_lists_the_catalogue_on_lazada_and_then_has_nothing_to_do() {
-    let sandbox = sandbox("lazada");
+    let sandbox = sandbox("lazada", &[]);
     let credentials = &sandbox.announced["credentials"];
     let dir = tempfile::tempdir().expect("dir");
     let config = lazada_config(
@@ -555,10 +529,7 @@ fn the_demo_syncs_both_sandboxes_and_serves_them_for_other_commands() {
             break;
         }
     }
-    let demo = Sandbox {
-        child,
-        announced: Value::Null,
-    };
+    let demo = Process::guard(child);
     assert!(
         said.contains("imported") && said.contains("14 products, 32 SKUs"),
         "{said}"
@@ -613,10 +584,7 @@ fn the_demo_syncs_both_sandboxes_and_serves_them_for_other_commands() {
         .stderr(Stdio::null())
         .spawn()
         .expect("follow");
-    let mut follower = Sandbox {
-        child: follower,
-        announced: Value::Null,
-    };
+    let mut follower = Process::guard(follower);
     let lines = std::io::BufReader::new(follower.child.stdout.take().expect("stdout")).lines();
     let (sender, followed) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

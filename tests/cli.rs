@@ -217,7 +217,6 @@ fn an_unsupported_database_url_is_refused_without_its_password() {
 
 #[tokio::test]
 async fn the_shopee_sandbox_runs_standalone_and_announces_itself() {
-    use std::io::BufRead;
     use std::sync::Arc;
 
     use chosync::clock::SystemClock;
@@ -225,17 +224,8 @@ async fn the_shopee_sandbox_runs_standalone_and_announces_itself() {
     use chosync_connector::credentials::MemoryCredentials;
     use chosync_connector::events::LogOnly;
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chosync"))
-        .args(["sandbox", "shopee", "--port", "0", "--rate", "50"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start sandbox");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    std::io::BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("announcement");
-    let announced: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    let sandbox = common::process::sandbox("shopee", &["--rate", "50"]);
+    let announced = &sandbox.announced;
     assert_eq!(announced["platform"], "shopee");
     let credentials = &announced["credentials"];
     let config = chosync_shopee::ShopeeConfig {
@@ -264,15 +254,13 @@ async fn the_shopee_sandbox_runs_standalone_and_announces_itself() {
         .authorize(credentials["code"].as_str().expect("code"))
         .await;
     let listed = shopee.list_remote_listings(None).await;
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(sandbox);
     exchanged.expect("the announced code is exchanged");
     assert!(listed.expect("listing works").items.is_empty());
 }
 
 #[tokio::test]
 async fn the_lazada_sandbox_runs_standalone_and_announces_its_auth_host() {
-    use std::io::BufRead;
     use std::sync::Arc;
 
     use chosync::clock::SystemClock;
@@ -280,17 +268,8 @@ async fn the_lazada_sandbox_runs_standalone_and_announces_its_auth_host() {
     use chosync_connector::credentials::MemoryCredentials;
     use chosync_connector::events::LogOnly;
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chosync"))
-        .args(["sandbox", "lazada", "--port", "0"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start sandbox");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    std::io::BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("announcement");
-    let announced: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    let sandbox = common::process::sandbox("lazada", &[]);
+    let announced = &sandbox.announced;
     assert_eq!(announced["platform"], "lazada");
     let credentials = &announced["credentials"];
     let config = chosync_lazada::LazadaConfig {
@@ -317,8 +296,7 @@ async fn the_lazada_sandbox_runs_standalone_and_announces_its_auth_host() {
         .authorize(credentials["code"].as_str().expect("code"))
         .await;
     let found = lazada.find_listing_by_sku("NONE").await;
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(sandbox);
     exchanged.expect("the announced code is exchanged");
     assert!(found.expect("lookup works").is_none());
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod control;
+pub mod process;
 pub mod webhooks;
 
 use std::path::{Path, PathBuf};
