@@ -420,8 +420,8 @@ async fn execute(
                 sku,
                 since,
                 errors_only,
-                after_id: None,
                 limit,
+                ..Default::default()
             };
             if follow {
                 crate::channels::command::follow_logs(store.as_ref(), filter, json).await?;

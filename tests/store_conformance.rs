@@ -674,12 +674,8 @@ async fn the_sync_log_is_pruned_past_its_retention(db: &TestDb) {
     let cutoff = db.clock.now() - chrono::Duration::days(40);
     assert_eq!(db.store.prune_sync_log(cutoff).await.expect("prune"), 1);
     let filter = LogFilter {
-        channel: None,
-        sku: None,
-        since: None,
-        errors_only: false,
-        after_id: None,
         limit: 100,
+        ..Default::default()
     };
     let left: Vec<String> = db
         .store

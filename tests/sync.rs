@@ -332,12 +332,9 @@ async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(db: &TestDb
     let tea_log = db
         .store
         .sync_log(&chosync::store::LogFilter {
-            channel: None,
             sku: Some("SHAN-HONG-200G".into()),
-            since: None,
-            errors_only: false,
-            after_id: None,
             limit: 1000,
+            ..Default::default()
         })
         .await
         .expect("log");
@@ -451,12 +448,9 @@ async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(db:
     let errors = db
         .store
         .sync_log(&chosync::store::LogFilter {
-            channel: None,
-            sku: None,
-            since: None,
             errors_only: true,
-            after_id: None,
             limit: 10_000,
+            ..Default::default()
         })
         .await
         .expect("log");

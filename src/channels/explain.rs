@@ -73,10 +73,8 @@ pub(crate) async fn explain(
         let filter = LogFilter {
             channel: Some(id.clone()),
             sku: Some(sku.to_string()),
-            since: None,
-            errors_only: false,
-            after_id: None,
             limit: RECENT_CALLS,
+            ..Default::default()
         };
         channels.push(OnChannel {
             channel: id.clone(),
