@@ -716,9 +716,7 @@ impl ShopeeSandbox {
     }
 
     fn init_tiers(&self, body: &Value) -> Result<Value, ShopeeError> {
-        let item_id = body["item_id"]
-            .as_i64()
-            .ok_or_else(|| fail("error_param", "Invalid item_id."))?;
+        let item_id = item_id(body)?;
         let mut state = self.state();
         let next_ids: Vec<i64> = (0..50).map(|_| state.next_id()).collect();
         let item = state
@@ -791,9 +789,7 @@ impl ShopeeSandbox {
     /// place with its own SKU; the item stays within 50 models and the 5×
     /// spread.
     fn add_model(&self, body: &Value) -> Result<Value, ShopeeError> {
-        let item_id = body["item_id"]
-            .as_i64()
-            .ok_or_else(|| fail("error_param", "Invalid item_id."))?;
+        let item_id = item_id(body)?;
         let entries = body["model_list"]
             .as_array()
             .filter(|l| (1..=50).contains(&l.len()))
@@ -832,9 +828,7 @@ impl ShopeeSandbox {
     /// `update_tier_variation`: new options and names for the same number of
     /// tiers, every model of the item placed again (none added or dropped).
     fn update_tiers(&self, body: &Value) -> Result<Value, ShopeeError> {
-        let item_id = body["item_id"]
-            .as_i64()
-            .ok_or_else(|| fail("error_param", "Invalid item_id."))?;
+        let item_id = item_id(body)?;
         let tiers = body["standardise_tier_variation"]
             .as_array()
             .ok_or_else(|| fail("error_param", "standardise_tier_variation is required."))?;
@@ -876,9 +870,7 @@ impl ShopeeSandbox {
     }
 
     fn update_item(&self, body: &Value) -> Result<Value, ShopeeError> {
-        let item_id = body["item_id"]
-            .as_i64()
-            .ok_or_else(|| fail("error_param", "Invalid item_id."))?;
+        let item_id = item_id(body)?;
         let mut state = self.state();
         if !state.items.contains_key(&item_id) {
             return Err(fail("error_item_not_found", "Item_id is not found."));
@@ -921,9 +913,7 @@ impl ShopeeSandbox {
 
     /// A deleted item stays known as SELLER_DELETE and can no longer change.
     fn delete_item(&self, body: &Value) -> Result<Value, ShopeeError> {
-        let item_id = body["item_id"]
-            .as_i64()
-            .ok_or_else(|| fail("error_param", "Invalid item_id."))?;
+        let item_id = item_id(body)?;
         let now = self.now().timestamp();
         let mut state = self.state();
         let item = state
@@ -938,9 +928,7 @@ impl ShopeeSandbox {
 
     /// Shared by update_stock and update_price: one item, 1..50 models.
     fn batch<'a>(&self, body: &'a Value, list: &str) -> Result<(i64, &'a Vec<Value>), ShopeeError> {
-        let item_id = body["item_id"]
-            .as_i64()
-            .ok_or_else(|| fail("error_param", "Invalid item_id."))?;
+        let item_id = item_id(body)?;
         let entries = body[list]
             .as_array()
             .ok_or_else(|| fail("error_param", format!("{list} is required.")))?;
@@ -1289,6 +1277,13 @@ fn string_list(value: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The request's `item_id`.
+fn item_id(body: &Value) -> Result<i64, ShopeeError> {
+    body["item_id"]
+        .as_i64()
+        .ok_or_else(|| fail("error_param", "Invalid item_id."))
 }
 
 #[cfg(test)]
