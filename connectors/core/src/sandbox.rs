@@ -19,7 +19,6 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -51,10 +50,33 @@ pub struct Stats {
     pub peak_rps: BTreeMap<String, u64>,
 }
 
-/// A named quota with its own rate and, once exceeded, a ban.
-struct NamedQuota {
-    limiter: governor::DefaultDirectRateLimiter,
+/// Calls of one quota counted the way platforms count them: in fixed
+/// one-second windows of the platform's own clock (their phase has nothing to
+/// do with any client's spacing), with the ban an excess imposes.
+#[derive(Default)]
+struct Window {
+    second: u64,
+    count: u64,
     banned_until: Option<Instant>,
+}
+
+impl Window {
+    /// Counts one call made at `now` in window `second`; whether it fits `rate`.
+    fn admit(&mut self, second: u64, now: Instant, rate: NonZeroU32, ban: Duration) -> bool {
+        if self.banned_until.is_some_and(|until| until > now) {
+            return false;
+        }
+        if self.second != second {
+            self.second = second;
+            self.count = 0;
+        }
+        self.count += 1;
+        let admitted = self.count <= u64::from(rate.get());
+        if !admitted && !ban.is_zero() {
+            self.banned_until = Some(now + ban);
+        }
+        admitted
+    }
 }
 
 #[derive(Default)]
@@ -81,16 +103,16 @@ pub struct Kit {
     stats: Mutex<Stats>,
     seconds: Mutex<HashMap<String, Seconds>>,
     started: Instant,
-    admission: DefaultKeyedRateLimiter<String>,
-    /// Quotas other than the default one, with the bans they impose.
-    quotas: Mutex<HashMap<String, NamedQuota>>,
+    /// Each shop's quota per second, unless a call names its own.
+    rate: NonZeroU32,
+    windows: Mutex<HashMap<String, Window>>,
     webhook_target: Mutex<Option<String>>,
     webhooks: reqwest::Client,
 }
 
 impl Kit {
     /// `seed` makes fault injection reproducible; `rate` is each shop's quota
-    /// per second (a burst of `rate` is tolerated, as real gateways do).
+    /// per second, counted in one-second windows.
     pub fn new(seed: u64, rate: NonZeroU32) -> Arc<Self> {
         Arc::new(Self {
             rng: Mutex::new(fastrand::Rng::with_seed(seed)),
@@ -98,8 +120,8 @@ impl Kit {
             stats: Mutex::new(Stats::default()),
             seconds: Mutex::new(HashMap::new()),
             started: Instant::now(),
-            admission: RateLimiter::keyed(Quota::per_second(rate)),
-            quotas: Mutex::new(HashMap::new()),
+            rate,
+            windows: Mutex::new(HashMap::new()),
             webhook_target: Mutex::new(None),
             webhooks: reqwest::Client::new(),
         })
@@ -117,15 +139,10 @@ impl Kit {
         }
     }
 
-    /// Admits one call of `shop`; `false` means answer "too many requests".
+    /// Admits one call of `shop` on its shop quota; `false` means answer
+    /// "too many requests".
     pub fn admit(&self, shop: &str) -> bool {
-        self.count_second(shop);
-        let forced = self.faults.lock().map(|f| f.throttle).unwrap_or(false);
-        let admitted = !forced && self.admission.check_key(&shop.to_string()).is_ok();
-        if !admitted && let Ok(mut stats) = self.stats.lock() {
-            stats.throttled += 1;
-        }
-        admitted
+        self.admit_at(shop, shop, self.rate, Duration::ZERO)
     }
 
     /// Admits one call on `quota` (e.g. a seller's inventory APIs) at `rate` per
@@ -134,23 +151,14 @@ impl Kit {
     pub fn admit_at(&self, shop: &str, quota: &str, rate: NonZeroU32, ban: Duration) -> bool {
         self.count_second(shop);
         let forced = self.faults.lock().map(|f| f.throttle).unwrap_or(false);
+        let now = Instant::now();
+        let second = (now - self.started).as_secs();
         let admitted = !forced
-            && self.quotas.lock().is_ok_and(|mut quotas| {
-                let entry = quotas
+            && self.windows.lock().is_ok_and(|mut windows| {
+                windows
                     .entry(quota.to_string())
-                    .or_insert_with(|| NamedQuota {
-                        limiter: RateLimiter::direct(Quota::per_second(rate)),
-                        banned_until: None,
-                    });
-                let now = Instant::now();
-                if entry.banned_until.is_some_and(|until| until > now) {
-                    return false;
-                }
-                let ok = entry.limiter.check().is_ok();
-                if !ok {
-                    entry.banned_until = Some(now + ban);
-                }
-                ok
+                    .or_default()
+                    .admit(second, now, rate, ban)
             });
         if !admitted && let Ok(mut stats) = self.stats.lock() {
             stats.throttled += 1;
@@ -347,5 +355,48 @@ fn answer(result: Result<Value, String>) -> Response {
             axum::Json(json!({ "error": message })),
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEN: NonZeroU32 = NonZeroU32::new(10).expect("non-zero");
+
+    #[test]
+    fn a_window_admits_its_quota_and_refuses_the_next_call() {
+        let mut window = Window::default();
+        let now = Instant::now();
+        assert!((0..10).all(|_| window.admit(3, now, TEN, Duration::ZERO)));
+        assert!(!window.admit(3, now, TEN, Duration::ZERO));
+        assert!(window.admit(4, now, TEN, Duration::ZERO), "a new second");
+    }
+
+    #[test]
+    fn calls_spaced_at_the_quota_can_still_put_eleven_in_one_window() {
+        // Eleven calls 100 ms apart, the first just after a window opened and
+        // the network moving the last a little earlier: the platform counts
+        // eleven in one second, whatever the client's spacing.
+        let mut window = Window::default();
+        let now = Instant::now();
+        let millis = [1, 100, 200, 300, 400, 500, 600, 700, 800, 900, 999];
+        let admitted: Vec<bool> = millis
+            .iter()
+            .map(|ms| window.admit(ms / 1000, now, TEN, Duration::ZERO))
+            .collect();
+        assert_eq!(admitted.iter().filter(|a| !**a).count(), 1);
+    }
+
+    #[test]
+    fn an_excess_bans_the_quota_into_the_next_window() {
+        let mut window = Window::default();
+        let now = Instant::now();
+        let ban = Duration::from_secs(1);
+        for _ in 0..11 {
+            window.admit(0, now, TEN, ban);
+        }
+        assert!(!window.admit(1, now + Duration::from_millis(500), TEN, ban));
+        assert!(window.admit(1, now + Duration::from_millis(1001), TEN, ban));
     }
 }
