@@ -128,15 +128,36 @@ impl Setup {
         sync_channel(db.store.as_ref(), &self.channel(), &Options::new("test")).await
     }
 
-    /// After a pass that finished what others left: every listing live with
-    /// the rules' price and stock, and no work left.
+    /// After a pass that finished what others left: every SKU of every
+    /// active product not held back shows, on the platform, the price and
+    /// stock the channel's rules make of the catalogue; every listing is live,
+    /// and no work is left.
     async fn assert_converged(&self, db: &TestDb) {
-        let noodles = model(&self.items().await, "MD-500G").clone();
-        assert_eq!(
-            (noodles["price"].as_i64(), noodles["stock"].as_i64()),
-            (Some(69_000), Some(299))
-        );
+        let shown = self.shown().await;
         let states = listing_states(db).await;
+        let mut rows = Vec::new();
+        db.store
+            .for_each_catalogue_row(&mut |row| {
+                rows.push(row);
+                Ok(())
+            })
+            .await
+            .expect("catalogue");
+        let mut checked = 0;
+        for row in &rows {
+            let sku = &row.variant.sku;
+            let held_back = states.get(sku).is_some_and(|s| s.quarantined);
+            if row.product.status != chosync::catalogue::model::Status::Active || held_back {
+                continue;
+            }
+            let wanted = (
+                self.settings.price.apply(sku, row.variant.price),
+                self.settings.stock.apply(row.on_hand - row.reserved),
+            );
+            assert_eq!(shown.get(sku), Some(&wanted), "{sku}: shown vs wanted");
+            checked += 1;
+        }
+        assert!(checked > 0, "no SKU checked");
         assert!(
             states
                 .values()
@@ -151,6 +172,38 @@ impl Setup {
                 .expect("tasks")
                 .is_empty()
         );
+    }
+
+    /// Price and stock of every SKU the sandbox lists for sale.
+    async fn shown(&self) -> std::collections::HashMap<String, (i64, i64)> {
+        let value = |v: &Value| {
+            (
+                v["price"].as_i64().unwrap_or(-1),
+                v["stock"].as_i64().unwrap_or(-1),
+            )
+        };
+        let mut shown = std::collections::HashMap::new();
+        for item in self
+            .items()
+            .await
+            .iter()
+            .filter(|i| i["status"] == "NORMAL")
+        {
+            match item["models"].as_array().filter(|m| !m.is_empty()) {
+                Some(models) => {
+                    for m in models {
+                        shown.insert(m["sku"].as_str().unwrap_or_default().to_string(), value(m));
+                    }
+                }
+                None => {
+                    shown.insert(
+                        item["item_sku"].as_str().unwrap_or_default().to_string(),
+                        value(item),
+                    );
+                }
+            }
+        }
+        shown
     }
 
     async fn items(&self) -> Vec<Value> {
@@ -320,13 +373,7 @@ async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(db: &TestDb
                 .is_some_and(|e| e.contains("5 times")),
         "{oil:?}"
     );
-    assert!(
-        db.store
-            .pending_tasks("shopee-demo")
-            .await
-            .expect("tasks")
-            .is_empty()
-    );
+    s.assert_converged(db).await;
 
     // Listings are created several at a time; each call is logged under its own SKUs.
     let tea_log = db
@@ -356,6 +403,19 @@ async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(db: &TestDb
             .all(|e| e.call.skus == "SHAN-XANH-100G SHAN-XANH-200G SHAN-HONG-100G SHAN-HONG-200G"),
         "{tea_log:?}"
     );
+    // The SKU filter matches a SKU exactly: no wildcards, no case folding.
+    for near in ["shan-hong-200g", "SHAN-HONG-%", "SHAN_HONG_200G", "SHAN-HONG-200"] {
+        let found = db
+            .store
+            .sync_log(&chosync::store::LogFilter {
+                sku: Some(near.into()),
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .expect("log");
+        assert!(found.is_empty(), "{near} matched {found:?}");
+    }
 
     let calls_before = s.running.sandbox.kit().stats().calls.values().sum::<u64>();
     let second = s.sync(db).await.expect("sync");
@@ -916,6 +976,7 @@ async fn a_sku_added_to_a_listed_product_joins_its_listing(db: &TestDb) {
     assert!(state.variant_id.is_some(), "{state:?}");
     let again = s.sync(db).await.expect("again");
     assert_eq!(again.counts.calls, 0, "{again:?}");
+    s.assert_converged(db).await;
 }
 
 on_both_engines!(

@@ -957,11 +957,15 @@ mod sql {
     pub const PRUNE_RUNS: &str = "DELETE FROM sync_runs WHERE finished_at IS NOT NULL \
         AND finished_at < $1 AND NOT EXISTS (SELECT 1 FROM sync_log l WHERE l.run_id = sync_runs.id)";
 
+    /// The SKU filter matches one of a call's space-separated SKUs exactly:
+    /// `replace` has no wildcards and folds no case on either engine (`LIKE`
+    /// has wildcards, and folds case on SQLite).
     pub const SYNC_LOG: &str = "SELECT id, created_at, channel, skus, action, outcome, \
         CAST(attempt AS BIGINT) AS attempt, CAST(http_status AS BIGINT) AS http_status, \
         platform_code, message, latency_ms, request_id, cause FROM sync_log \
         WHERE (CAST($1 AS TEXT) IS NULL OR channel = $1) \
-        AND (CAST($2 AS TEXT) IS NULL OR (' ' || skus || ' ') LIKE $2) \
+        AND (CAST($2 AS TEXT) IS NULL \
+             OR replace(' ' || skus || ' ', ' ' || $2 || ' ', '') <> ' ' || skus || ' ') \
         AND created_at >= $3 AND (CAST($4 AS INTEGER) = 0 OR outcome <> 'ok') \
         AND id > $6 ORDER BY id DESC LIMIT $5";
 

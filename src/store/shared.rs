@@ -340,7 +340,7 @@ macro_rules! impl_store {
                 let since = filter.since.unwrap_or(chrono::DateTime::UNIX_EPOCH);
                 Ok(sqlx::query_as(sql::SYNC_LOG)
                     .bind(&filter.channel)
-                    .bind(filter.sku.as_ref().map(|sku| format!("% {sku} %")))
+                    .bind(&filter.sku)
                     .bind(since)
                     .bind(i32::from(filter.errors_only))
                     .bind(filter.limit)

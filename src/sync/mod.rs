@@ -232,11 +232,15 @@ async fn run_pass(
     pass.progress = options.progress.clone();
     pass.progress.start(id, pass.tasks.len() as u64);
     // Priority: stock decreases, creates, stock increases, prices, content.
-    push_stock(store, channel, &mut pass, true).await?;
+    push_stock(store, channel, &mut pass, Some(Direction::Down)).await?;
     push_listings(store, channel, &mut pass, true).await?;
-    push_stock(store, channel, &mut pass, false).await?;
+    push_stock(store, channel, &mut pass, Some(Direction::Up)).await?;
     push_prices(store, channel, &mut pass).await?;
     push_listings(store, channel, &mut pass, false).await?;
+    // Values the content step found shown otherwise than wanted (a variant an
+    // earlier attempt added): set now, not a pass later.
+    push_stock(store, channel, &mut pass, None).await?;
+    push_prices(store, channel, &mut pass).await?;
     let status = if pass.counts.failed > 0 {
         "partial"
     } else {
@@ -628,9 +632,15 @@ async fn prepare(
     let half_made = rows
         .iter()
         .any(|r| pass.state(&r.variant.sku).status == "creating");
-    if creating && ((!active && !half_made) || !pass.has_listing_work(product_id)) {
+    if creating && half_made && !pass.has_listing_work(product_id) {
+        // Only stock work, while a cut-off create may have left a listing:
+        // kept for the pass that adopts it, which reads what it shows.
+        return Ok(None);
+    }
+    if creating && (!active || !pass.has_listing_work(product_id)) && !half_made {
         // Inactive and never listed here (nothing to list, nothing to take off
-        // sale), or only stock work: settled without a call.
+        // sale), or only stock work of a product no listing shows (the create
+        // carries the stock of its time): settled without a call.
         batch.done = pending(pass, &ALL_ASPECTS);
         pass.counts.skipped += rows.len() as i64;
         pass.record(store, channel, batch, &skus, &cause).await?;
@@ -778,15 +788,25 @@ async fn finish(
                 state.variant_id = Some(at.variant_id);
                 state.product_id = Some(job.product_id.clone());
                 state.content_hash = Some(job.rendered.content_hash.clone());
-                if job.new_variants.contains(sku) {
-                    state.price = job.rendered.prices.get(sku).copied();
-                    state.stock = job.rendered.stocks.get(sku).copied();
-                    clear(&mut state, Aspect::Price, job.rendered.draft.listed);
-                    clear(&mut state, Aspect::Stock, job.rendered.draft.listed);
-                } else if job.adopted {
-                    // Unknown until pushed: the later stock and price steps send them.
-                    state.price = None;
-                    state.stock = None;
+                if job.new_variants.contains(sku) || job.adopted {
+                    // What the platform shows now: set by this call, or found
+                    // (a cut-off create, or a variant an earlier attempt
+                    // added). Work on a value it does not show as wanted stays
+                    // pending for the value steps.
+                    let shown = remote.variant(sku);
+                    state.price = shown.map(|v| v.price);
+                    state.stock = shown.map(|v| v.stock);
+                    let values = [
+                        (Aspect::Price, job.rendered.prices.get(sku), state.price),
+                        (Aspect::Stock, job.rendered.stocks.get(sku), state.stock),
+                    ];
+                    for (aspect, wanted, shown) in values {
+                        if wanted.copied() == shown {
+                            clear(&mut state, aspect, job.rendered.draft.listed);
+                        } else {
+                            settled.retain(|(s, a, _)| s != sku || *a != aspect);
+                        }
+                    }
                 }
                 clear(&mut state, Aspect::Content, job.rendered.draft.listed);
                 if !state.quarantined {
@@ -930,19 +950,27 @@ fn remote_of(pass: &Pass, rows: &[CatalogueRow]) -> RemoteListing {
     }
 }
 
-/// Pushes the stock of each SKU with stock work (`decreases`: only those
-/// going down, which go first).
+/// Which way a stock step moves the values it pushes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Down,
+    Up,
+}
+
+/// Pushes the stock of each SKU with stock work going `only` one way (down
+/// goes first: a sale elsewhere must not be sold twice), or any.
 async fn push_stock(
     store: &dyn Store,
     channel: &Channel<'_>,
     pass: &mut Pass,
-    decreases: bool,
+    only: Option<Direction>,
 ) -> Result<(), StoreError> {
     let rule = &channel.settings.stock;
     let wanted = |row: &CatalogueRow, state: &ListingState| {
         let quantity = rule.apply(row.on_hand - row.reserved);
         let down = state.stock.is_some_and(|old| quantity < old);
-        (state.stock == Some(quantity) || down == decreases).then_some(quantity)
+        let direction = if down { Direction::Down } else { Direction::Up };
+        (state.stock == Some(quantity) || only.is_none_or(|o| o == direction)).then_some(quantity)
     };
     push_values(store, channel, pass, Aspect::Stock, wanted).await
 }
