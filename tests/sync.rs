@@ -300,19 +300,39 @@ fn status_sheet(changes: &[(&str, &str)]) -> (tempfile::TempDir, std::path::Path
 
 /// The status of every sync run, oldest first, read straight from the table.
 async fn run_statuses(db: &TestDb) -> Vec<String> {
-    let query = "SELECT status FROM sync_runs ORDER BY id";
+    run_rows(db)
+        .await
+        .into_iter()
+        .map(|(status, _)| status)
+        .collect()
+}
+
+/// Status and error of every sync run, oldest first.
+async fn run_rows(db: &TestDb) -> Vec<(String, Option<String>)> {
+    let query = "SELECT status, error FROM sync_runs ORDER BY id";
     if db.url.starts_with("sqlite") {
         let pool = sqlx::SqlitePool::connect(&db.url).await.expect("SQLite");
-        sqlx::query_scalar(query)
-            .fetch_all(&pool)
-            .await
-            .expect("runs")
+        sqlx::query_as(query).fetch_all(&pool).await.expect("runs")
     } else {
         let pool = sqlx::PgPool::connect(&db.url).await.expect("PostgreSQL");
-        sqlx::query_scalar(query)
-            .fetch_all(&pool)
+        sqlx::query_as(query).fetch_all(&pool).await.expect("runs")
+    }
+}
+
+/// Runs one statement on the test database, as another process would.
+async fn execute(db: &TestDb, statement: &'static str) {
+    if db.url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.expect("SQLite");
+        sqlx::query(statement)
+            .execute(&pool)
             .await
-            .expect("runs")
+            .expect("statement");
+    } else {
+        let pool = sqlx::PgPool::connect(&db.url).await.expect("PostgreSQL");
+        sqlx::query(statement)
+            .execute(&pool)
+            .await
+            .expect("statement");
     }
 }
 
@@ -404,7 +424,12 @@ async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(db: &TestDb
         "{tea_log:?}"
     );
     // The SKU filter matches a SKU exactly: no wildcards, no case folding.
-    for near in ["shan-hong-200g", "SHAN-HONG-%", "SHAN_HONG_200G", "SHAN-HONG-200"] {
+    for near in [
+        "shan-hong-200g",
+        "SHAN-HONG-%",
+        "SHAN_HONG_200G",
+        "SHAN-HONG-200",
+    ] {
         let found = db
             .store
             .sync_log(&chosync::store::LogFilter {
@@ -813,15 +838,19 @@ async fn a_pass_that_dies_mid_push_leaves_its_work_to_the_next_after_its_lease(d
         );
     }
 
-    // Until its lease runs out, the channel is the dead pass's.
-    match sync_channel(db.store.as_ref(), &s.channel(), &options).await {
+    // Until its lease runs out (on the database's clock), the channel is the dead pass's.
+    let until = match sync_channel(db.store.as_ref(), &s.channel(), &options).await {
         Err(SyncError::Busy { channel, until }) => {
             assert_eq!(channel, "shopee-demo");
-            assert_eq!(until, db.clock.now() + chrono::Duration::seconds(3));
+            until
         }
         other => panic!("expected the channel to be busy: {other:?}"),
-    }
-    db.clock.advance(chrono::Duration::seconds(3));
+    };
+    let left = (until - chosync::clock::SystemClock.now())
+        .to_std()
+        .unwrap_or_default();
+    assert!(left <= Duration::from_secs(3), "{left:?}");
+    tokio::time::sleep(left + Duration::from_millis(50)).await;
     let next = sync_channel(db.store.as_ref(), &s.channel(), &options)
         .await
         .expect("the next pass");
@@ -837,6 +866,55 @@ async fn a_pass_that_dies_mid_push_leaves_its_work_to_the_next_after_its_lease(d
     s.assert_converged(db).await;
     // The dead pass's run is marked interrupted by the pass that took over.
     assert_eq!(run_statuses(db).await, ["interrupted", "ok"]);
+}
+
+/// The pass's lease is taken from it mid-pass (as by another process after
+/// a stall): it stops, its run is marked `failed` with the reason — not
+/// `interrupted`, which is for a pass that died — and the next pass finishes
+/// the work.
+async fn a_pass_that_loses_its_lease_marks_its_run_failed_with_the_reason(db: &TestDb) {
+    let s = setup(db).await;
+    db.import(&demo_catalogue()).await.expect("import");
+    s.running.sandbox.kit().set_faults(Faults {
+        latency_ms: 300,
+        only: Some("/api/v2/product/add_item".into()),
+        ..Faults::default()
+    });
+    let options = Options {
+        lease: Duration::from_secs(3),
+        ..Options::new("test")
+    };
+    let channel = s.channel();
+    let pass = sync_channel(db.store.as_ref(), &channel, &options);
+    let steal = async {
+        while s.calls("/api/v2/product/add_item").await == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        execute(db, "DELETE FROM channel_leases").await;
+    };
+    let (result, ()) = tokio::join!(pass, steal);
+    match result {
+        Err(SyncError::Store(chosync::store::StoreError::LeaseLost(channel))) => {
+            assert_eq!(channel, "shopee-demo");
+        }
+        other => panic!("expected the lease to be lost: {other:?}"),
+    }
+    let runs = run_rows(db).await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].0, "failed");
+    assert!(
+        runs[0]
+            .1
+            .as_deref()
+            .is_some_and(|e| e.contains("lease on channel shopee-demo was lost")),
+        "{runs:?}"
+    );
+
+    s.running.sandbox.kit().set_faults(Faults::default());
+    let next = s.sync(db).await.expect("the next pass");
+    assert_eq!(next.counts.failed, 0, "{next:?}");
+    s.assert_converged(db).await;
+    assert_eq!(run_statuses(db).await, ["failed", "ok"]);
 }
 
 /// A product made inactive in the catalogue is taken off sale (kept, not
@@ -990,4 +1068,5 @@ on_both_engines!(
     the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it,
     a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected,
     a_pass_that_dies_mid_push_leaves_its_work_to_the_next_after_its_lease,
+    a_pass_that_loses_its_lease_marks_its_run_failed_with_the_reason,
 );

@@ -88,8 +88,11 @@ pub enum StoreError {
     Corrupt { table: &'static str, detail: String },
     /// The pass's lease ran out and another took the channel: nothing of
     /// this pass is recorded any more.
-    #[error("the lease on channel {0} was lost; another pass owns it now")]
+    #[error("the lease on channel {0} was lost; another pass may own it now")]
     LeaseLost(String),
+    /// A call the caller bounds in time did not answer in time.
+    #[error("database: {0} did not answer in time")]
+    TimedOut(&'static str),
 }
 
 /// What the store holds for a variant: to decide whether an import changes it,
@@ -442,11 +445,14 @@ pub trait Store: Send + Sync {
 
     async fn channel_health(&self, channel: &str) -> Result<ChannelHealth, StoreError>;
 
+    /// `error`: why a run that did not finish its work (`failed`, `refused`)
+    /// stopped.
     async fn finish_run(
         &self,
         run_id: i64,
         status: &str,
         counts: &RunCounts,
+        error: Option<&str>,
     ) -> Result<(), StoreError>;
 
     /// Deletes sync log rows, and finished runs, older than `before`;
@@ -950,7 +956,8 @@ mod sql {
         VALUES ($1, $2, $3, $4, 'running') RETURNING id";
 
     pub const FINISH_RUN: &str = "UPDATE sync_runs SET finished_at = $2, status = $3, pushed = $4, \
-        skipped = $5, failed = $6, quarantined = $7, calls = $8, throttled = $9 WHERE id = $1";
+        skipped = $5, failed = $6, quarantined = $7, calls = $8, throttled = $9, error = $10 \
+        WHERE id = $1";
 
     pub const PRUNE_LOG: &str = "DELETE FROM sync_log WHERE created_at < $1";
 

@@ -74,6 +74,16 @@ impl PostgresStore {
     }
 }
 
+/// The database server's clock, which judges every lease: one clock for
+/// every replica, whatever their own clocks say.
+async fn database_now(
+    tx: &mut Transaction<'static, Postgres>,
+) -> Result<DateTime<Utc>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT now()")
+        .fetch_one(&mut **tx)
+        .await?)
+}
+
 impl_store!(PostgresStore {
     async fn begin_catalogue_write(&self) -> Result<Box<dyn CatalogueWrite>, StoreError> {
         let mut tx = self.begin_write().await?;

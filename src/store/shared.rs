@@ -1,8 +1,8 @@
 //! The `Store` methods both engines run unchanged — the same SQL (sqlx binds
 //! `$N` on SQLite too), the same binds; writes of several statements in one
 //! transaction, single statements on their own — written once. Each engine
-//! supplies `pool`, `clock`, `begin_write()`, `record_one()` and
-//! `CATALOGUE_WITH_WORK`, and its own catalogue reads and writes.
+//! supplies `pool`, `clock`, `begin_write()`, `record_one()`, `database_now()`
+//! and `CATALOGUE_WITH_WORK`, and its own catalogue reads and writes.
 
 /// `impl_store!(Engine { own methods })`: the engine's `Store` impl, its own
 /// methods followed by the shared ones.
@@ -93,8 +93,8 @@ macro_rules! impl_store {
                 owner: &str,
                 ttl: Duration,
             ) -> Result<LeaseGrant, StoreError> {
-                let now = self.clock.now();
                 let mut tx = self.begin_write().await?;
+                let now = database_now(&mut tx).await?;
                 let granted: Option<String> = sqlx::query_scalar(sql::ACQUIRE_LEASE)
                     .bind(channel)
                     .bind(owner)
@@ -121,15 +121,17 @@ macro_rules! impl_store {
                 owner: &str,
                 ttl: Duration,
             ) -> Result<bool, StoreError> {
-                let now = self.clock.now();
+                let mut tx = self.begin_write().await?;
+                let now = database_now(&mut tx).await?;
                 let renewed = sqlx::query(sql::RENEW_LEASE)
                     .bind(channel)
                     .bind(owner)
                     .bind(after(now, ttl))
                     .bind(now)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                tx.commit().await?;
                 Ok(renewed == 1)
             }
 
@@ -189,7 +191,7 @@ macro_rules! impl_store {
                 let held = sqlx::query(sql::FENCE)
                     .bind(channel)
                     .bind(owner)
-                    .bind(now)
+                    .bind(database_now(&mut tx).await?)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
@@ -320,6 +322,7 @@ macro_rules! impl_store {
                 run_id: i64,
                 status: &str,
                 counts: &RunCounts,
+                error: Option<&str>,
             ) -> Result<(), StoreError> {
                 sqlx::query(sql::FINISH_RUN)
                     .bind(run_id)
@@ -331,6 +334,7 @@ macro_rules! impl_store {
                     .bind(counts.quarantined)
                     .bind(counts.calls)
                     .bind(counts.throttled)
+                    .bind(error)
                     .execute(&self.pool)
                     .await?;
                 Ok(())

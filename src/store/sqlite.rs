@@ -65,6 +65,20 @@ impl SqliteStore {
     }
 }
 
+/// The database's clock, which judges every lease: one clock for every
+/// process sharing the file, whatever clock the caller was given.
+async fn database_now(tx: &mut Transaction<'static, Sqlite>) -> Result<DateTime<Utc>, StoreError> {
+    let text: String = sqlx::query_scalar("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
+        .fetch_one(&mut **tx)
+        .await?;
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.to_utc())
+        .map_err(|e| StoreError::Corrupt {
+            table: "strftime('now')",
+            detail: format!("{text}: {e}"),
+        })
+}
+
 impl_store!(SqliteStore {
     async fn begin_catalogue_write(&self) -> Result<Box<dyn CatalogueWrite>, StoreError> {
         Ok(Box::new(SqliteCatalogueWrite {

@@ -164,9 +164,26 @@ struct Pass {
     deferred: usize,
 }
 
-/// Runs one pass under the channel's lease, renewed while it runs: a pass
-/// that loses it stops, and one that dies leaves the channel to the next
-/// pass once the lease runs out (its unfinished work still pending).
+/// Longest a store call of a pass may take: past it the pass stops (its
+/// work stays pending) rather than hold its channel on a stuck database.
+pub const STORE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A store call of a pass, bounded by `STORE_TIMEOUT`.
+async fn timed<T>(
+    what: &'static str,
+    call: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(STORE_TIMEOUT, call)
+        .await
+        .unwrap_or(Err(StoreError::TimedOut(what)))
+}
+
+/// Runs one pass under the channel's lease, renewed while it runs. The pass
+/// stops — no call is sent — at the moment the lease could have run out
+/// without a renewal (the database's clock decides expiry; this process only
+/// counts from before it asked, so it stops first). One that dies leaves the
+/// channel to the next pass once the lease runs out, its work still pending.
+/// A pass that fails after it started marks its run `failed`, with the reason.
 pub async fn sync_channel(
     store: &dyn Store,
     channel: &Channel<'_>,
@@ -174,79 +191,120 @@ pub async fn sync_channel(
 ) -> Result<SyncSummary, SyncError> {
     let id = channel.settings.id.as_str();
     let owner = uuid::Uuid::now_v7().to_string();
-    if let LeaseGrant::HeldUntil(until) = store.acquire_lease(id, &owner, options.lease).await? {
+    let asked = tokio::time::Instant::now();
+    let grant = timed(
+        "acquire lease",
+        store.acquire_lease(id, &owner, options.lease),
+    )
+    .await?;
+    if let LeaseGrant::HeldUntil(until) = grant {
         return Err(SyncError::Busy {
             channel: id.to_string(),
             until,
         });
     }
-    let renew = async {
-        let mut held_until = Instant::now() + options.lease;
-        loop {
-            tokio::time::sleep(options.lease / 3).await;
-            let asked = Instant::now();
-            match store.renew_lease(id, &owner, options.lease).await {
-                Ok(true) => held_until = asked + options.lease,
-                Ok(false) => return StoreError::LeaseLost(id.to_string()),
-                // Tried again at the next tick, while the lease may still hold;
-                // past it, another pass may own the channel: stop calling.
-                Err(err) if Instant::now() < held_until => {
-                    tracing::warn!(channel = id, %err, "lease renewal failed");
-                }
-                Err(_) => return StoreError::LeaseLost(id.to_string()),
-            }
-        }
-    };
+    let renew = keep_lease(options.lease, asked, || {
+        store.renew_lease(id, &owner, options.lease)
+    });
+    let mut pass = None;
     let result = tokio::select! {
-        result = run_pass(store, channel, options, &owner) => result,
-        lost = renew => Err(SyncError::Store(lost)),
+        // Checked first: once the lease may be gone, the pass is dropped
+        // before it can send another call.
+        biased;
+        () = renew => Err(SyncError::Store(StoreError::LeaseLost(id.to_string()))),
+        result = run_pass(store, channel, options, &owner, &mut pass) => result,
     };
+    if let (Err(err), Some(pass)) = (&result, &pass)
+        && pass.run_id != 0
+        && !matches!(err, SyncError::Refused(_))
+    {
+        let reason = err.to_string();
+        let failed = store.finish_run(pass.run_id, "failed", &pass.counts, Some(&reason));
+        if let Err(err) = timed("finish run", failed).await {
+            tracing::warn!(channel = id, %err, "could not mark the run failed");
+        }
+    }
     // A pass that lost its lease has nothing to release; the pass's own
     // error, if any, is the one to report.
-    let released = store.release_lease(id, &owner).await;
+    let released = timed("release lease", store.release_lease(id, &owner)).await;
     let summary = result?;
     released?;
     Ok(summary)
 }
 
+/// Renews a lease taken when `asked` every third of its length, and returns
+/// at the moment it may have run out: a renewal refused, or none confirmed in
+/// time (one that fails outright is tried again while the lease holds).
+async fn keep_lease<R>(lease: Duration, asked: tokio::time::Instant, mut renew: impl FnMut() -> R)
+where
+    R: std::future::Future<Output = Result<bool, StoreError>>,
+{
+    let mut held_until = asked + lease;
+    loop {
+        let next = (tokio::time::Instant::now() + lease / 3).min(held_until);
+        tokio::time::sleep_until(next).await;
+        let asked = tokio::time::Instant::now();
+        if asked >= held_until {
+            return;
+        }
+        match tokio::time::timeout_at(held_until, renew()).await {
+            Ok(Ok(true)) => held_until = asked + lease,
+            Ok(Ok(false)) | Err(_) => return,
+            Ok(Err(err)) => tracing::warn!(%err, "lease renewal failed"),
+        }
+    }
+}
+
+/// The pass's work, kept in `slot` so that a pass cut short still has its
+/// run and counts to record.
 async fn run_pass(
     store: &dyn Store,
     channel: &Channel<'_>,
     options: &Options,
     owner: &str,
+    slot: &mut Option<Pass>,
 ) -> Result<SyncSummary, SyncError> {
     let started = Instant::now();
     let id = channel.settings.id.as_str();
-    let mut pass = gather(store, id, options.kind).await?;
+    let pass = slot.insert(gather(store, id, options.kind).await?);
     pass.owner = owner.to_string();
-    let refusal = plan::plan(&pass, channel.settings, channel.client).guard();
-    pass.run_id = store
-        .start_run(id, options.kind.as_str(), &options.trigger)
-        .await?;
+    let refusal = plan::plan(pass, channel.settings, channel.client).guard();
+    pass.run_id = timed(
+        "start run",
+        store.start_run(id, options.kind.as_str(), &options.trigger),
+    )
+    .await?;
     if let Some(reason) = refusal.filter(|_| !options.force) {
-        store
-            .finish_run(pass.run_id, "refused", &RunCounts::default())
-            .await?;
+        let counts = RunCounts::default();
+        timed(
+            "finish run",
+            store.finish_run(pass.run_id, "refused", &counts, Some(&reason)),
+        )
+        .await?;
         return Err(SyncError::Refused(reason));
     }
     pass.progress = options.progress.clone();
     pass.progress.start(id, pass.tasks.len() as u64);
     // Priority: stock decreases, creates, stock increases, prices, content.
-    push_stock(store, channel, &mut pass, Some(Direction::Down)).await?;
-    push_listings(store, channel, &mut pass, true).await?;
-    push_stock(store, channel, &mut pass, Some(Direction::Up)).await?;
-    push_prices(store, channel, &mut pass).await?;
-    push_listings(store, channel, &mut pass, false).await?;
+    push_stock(store, channel, pass, Some(Direction::Down)).await?;
+    push_listings(store, channel, pass, true).await?;
+    push_stock(store, channel, pass, Some(Direction::Up)).await?;
+    push_prices(store, channel, pass).await?;
+    push_listings(store, channel, pass, false).await?;
     // Values the content step found shown otherwise than wanted (a variant an
     // earlier attempt added): set now, not a pass later.
-    push_stock(store, channel, &mut pass, None).await?;
-    push_prices(store, channel, &mut pass).await?;
+    push_stock(store, channel, pass, None).await?;
+    push_prices(store, channel, pass).await?;
     let status = if pass.counts.failed > 0 {
         "partial"
     } else {
         "ok"
     };
-    store.finish_run(pass.run_id, status, &pass.counts).await?;
+    timed(
+        "finish run",
+        store.finish_run(pass.run_id, status, &pass.counts, None),
+    )
+    .await?;
     Ok(SyncSummary {
         channel: id.to_string(),
         run_id: pass.run_id,
@@ -270,12 +328,12 @@ pub async fn plan_channel(
 /// The pending work of `kind`, with the catalogue rows and listing states it needs.
 async fn gather(store: &dyn Store, id: &str, kind: Kind) -> Result<Pass, StoreError> {
     let now = store.now();
-    let (tasks, deferred): (Vec<PushTask>, Vec<PushTask>) = store
-        .pending_tasks(id)
-        .await?
-        .into_iter()
-        .filter(|t| kind.takes(t.aspect))
-        .partition(|t| t.not_before <= now);
+    let (tasks, deferred): (Vec<PushTask>, Vec<PushTask>) =
+        timed("pending tasks", store.pending_tasks(id))
+            .await?
+            .into_iter()
+            .filter(|t| kind.takes(t.aspect))
+            .partition(|t| t.not_before <= now);
     let tasks: HashMap<(String, Aspect), PushTask> = tasks
         .into_iter()
         .map(|t| ((t.sku.clone(), t.aspect), t))
@@ -283,7 +341,7 @@ async fn gather(store: &dyn Store, id: &str, kind: Kind) -> Result<Pass, StoreEr
     let wanted: BTreeSet<String> = tasks.keys().map(|(sku, _)| sku.clone()).collect();
     let mut rows = BTreeMap::new();
     if !wanted.is_empty() {
-        for row in store.catalogue_with_work(id).await? {
+        for row in timed("catalogue", store.catalogue_with_work(id)).await? {
             rows.insert(row.variant.sku.clone(), row);
         }
         // Kept: the rows of products with work of this pass (its kind, due).
@@ -315,8 +373,8 @@ async fn gather(store: &dyn Store, id: &str, kind: Kind) -> Result<Pass, StoreEr
         tasks,
         rows,
         products,
-        states: store.listing_states(id).await?,
-        images: store.channel_images(id).await?,
+        states: timed("listing states", store.listing_states(id)).await?,
+        images: timed("channel images", store.channel_images(id)).await?,
         counts: RunCounts::default(),
         progress: Arc::new(Quiet),
         remote: None,
@@ -414,9 +472,8 @@ impl Pass {
             .filter(|e| e.outcome == "rate_limited")
             .count() as i64;
         batch.log = events.iter().map(|e| log_row(e, skus, cause)).collect();
-        store
-            .record_batch(&channel.settings.id, &self.owner, self.run_id, &batch)
-            .await?;
+        let record = store.record_batch(&channel.settings.id, &self.owner, self.run_id, &batch);
+        timed("record batch", record).await?;
         for state in batch.states {
             self.states.insert(state.sku.clone(), state);
         }
@@ -1174,6 +1231,54 @@ mod tests {
         let mut state = refused(Aspect::Price);
         clear(&mut state, Aspect::Price, false);
         assert_eq!(state.status, "delisted");
+    }
+
+    /// Work that sends a call every 100 ms, under a lease of 3 s whose first
+    /// renewal succeeds and whose later ones never answer: returns the times
+    /// calls went out, and when the pass stopped.
+    async fn calls_under_a_stuck_lease() -> (Vec<tokio::time::Instant>, tokio::time::Instant) {
+        let start = tokio::time::Instant::now();
+        let renewals = std::sync::atomic::AtomicU32::new(0);
+        let keeper = keep_lease(Duration::from_secs(3), start, || {
+            let first = renewals.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+            async move {
+                if !first {
+                    std::future::pending::<()>().await;
+                }
+                Ok(true)
+            }
+        });
+        let mut sent = Vec::new();
+        let work = async {
+            loop {
+                sent.push(tokio::time::Instant::now());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        tokio::select! {
+            biased;
+            () = keeper => {}
+            () = work => {}
+        }
+        (sent, tokio::time::Instant::now())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_call_goes_out_once_the_lease_may_have_run_out() {
+        let start = tokio::time::Instant::now();
+        let (sent, stopped) = calls_under_a_stuck_lease().await;
+        // Renewed at 1 s (held until 4 s); the renewal at 2 s never answers.
+        let held_until = start + Duration::from_secs(4);
+        assert_eq!(stopped, held_until);
+        assert!(sent.iter().all(|t| *t < held_until), "{:?}", sent.last());
+        assert_eq!(sent.len(), 40);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_renewal_stops_the_pass_at_once() {
+        let start = tokio::time::Instant::now();
+        keep_lease(Duration::from_secs(3), start, || async { Ok(false) }).await;
+        assert_eq!(tokio::time::Instant::now(), start + Duration::from_secs(1));
     }
 
     #[test]
