@@ -47,18 +47,9 @@ impl TestDb {
         }
     }
 
-    /// `None` only when the variable is unset outside CI; set but unreachable fails.
-    pub async fn postgres() -> Option<Self> {
-        let server = match std::env::var(POSTGRES_ENV) {
-            Ok(url) => url,
-            Err(_) if std::env::var_os("CI").is_some() => {
-                panic!("{POSTGRES_ENV} must be set in CI: PostgreSQL tests never skip there")
-            }
-            Err(_) => {
-                eprintln!("note: {POSTGRES_ENV} is not set; PostgreSQL case not run");
-                return None;
-            }
-        };
+    /// A fresh database on `server` (see `postgres_server`), dropped afterwards.
+    pub async fn postgres(server: &str) -> Self {
+        let server = server.to_string();
         let name = format!("chosync_test_{}", uuid::Uuid::now_v7().simple());
         let admin = sqlx::PgPool::connect(&server)
             .await
@@ -75,13 +66,13 @@ impl TestDb {
         let store = store::open(&url, clock.clone())
             .await
             .expect("open PostgreSQL");
-        Some(Self {
+        Self {
             url,
             store,
             clock,
             _dir: None,
             postgres: Some((server, name)),
-        })
+        }
     }
 
     pub async fn import(&self, path: &Path) -> Result<ImportReport, ImportError> {
@@ -131,28 +122,82 @@ impl Drop for TestDb {
     }
 }
 
-/// Runs one async test body against SQLite and, when configured, PostgreSQL.
+/// The local server PostgreSQL cases use outside CI when the variable is unset.
+const LOCAL_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Where the PostgreSQL cases run, decided once per test binary: the server
+/// `CHOSYNC_TEST_POSTGRES_URL` names (required in CI; unreachable, the cases
+/// fail), else a local server on 127.0.0.1:5432 if one answers. `Err` says why
+/// there is none: the cases are then reported ignored, never passed.
+pub fn postgres_server() -> Result<String, String> {
+    match std::env::var(POSTGRES_ENV) {
+        Ok(url) => Ok(url),
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("{POSTGRES_ENV} must be set in CI: PostgreSQL tests never skip there")
+        }
+        Err(_) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            let probe = async {
+                use sqlx::Connection;
+                let connect = sqlx::PgConnection::connect(LOCAL_POSTGRES);
+                match tokio::time::timeout(std::time::Duration::from_secs(3), connect).await {
+                    Ok(Ok(connection)) => {
+                        let _ = connection.close().await;
+                        Ok(LOCAL_POSTGRES.to_string())
+                    }
+                    Ok(Err(err)) => Err(format!("no server answers on 127.0.0.1:5432 ({err})")),
+                    Err(_) => Err("127.0.0.1:5432 did not answer in 3 s".to_string()),
+                }
+            };
+            runtime.block_on(probe)
+        }
+    }
+}
+
+/// Runs `body` on a runtime of its own, as `#[tokio::test]` would.
+pub fn run_async(body: impl std::future::Future<Output = ()>) -> Result<(), libtest_mimic::Failed> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| libtest_mimic::Failed::from(e.to_string()))?
+        .block_on(body);
+    Ok(())
+}
+
+/// The test binary's `main` (its target sets `harness = false`): each story
+/// runs against SQLite and PostgreSQL. Without a PostgreSQL server (outside
+/// CI only), the PostgreSQL cases show as `ignored` with the reason printed
+/// once — a real skip, never an `ok`.
 #[macro_export]
 macro_rules! on_both_engines {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
+        fn main() -> std::process::ExitCode {
+            let arguments = libtest_mimic::Arguments::from_args();
+            let server = $crate::common::postgres_server();
+            if let Err(reason) = &server {
+                eprintln!("note: PostgreSQL cases skipped: {reason}");
+            }
+            let mut trials = Vec::new();
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = $crate::common::TestDb::sqlite().await;
-                    super::$name(&db).await;
-                }
+                trials.push(libtest_mimic::Trial::test(concat!("sqlite::", stringify!($name)), || {
+                    $crate::common::run_async(async {
+                        $name(&$crate::common::TestDb::sqlite().await).await
+                    })
+                }));
+                let on = server.clone();
+                let trial = libtest_mimic::Trial::test(concat!("postgres::", stringify!($name)), move || {
+                    let server = on.map_err(|reason| format!("PostgreSQL: {reason}"))?;
+                    $crate::common::run_async(async move {
+                        $name(&$crate::common::TestDb::postgres(&server).await).await
+                    })
+                });
+                trials.push(trial.with_ignored_flag(server.is_err()));
             )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(db) = $crate::common::TestDb::postgres().await {
-                        super::$name(&db).await;
-                    }
-                }
-            )*
+            libtest_mimic::run(&arguments, trials).exit_code()
         }
     };
 }
