@@ -243,7 +243,11 @@ async fn a_product_with_four_skus_is_created_then_passes_qc() {
         ))
         .await;
     assert_eq!(listing.variants.len(), 4);
-    assert_eq!(listing.status, "pending");
+    assert_eq!(listing.status, "Pending QC");
+    // The create's answer named the product and every SKU: nothing was read back.
+    assert_eq!(w.sandbox.calls("/product/create").await, 1);
+    assert_eq!(w.sandbox.calls("/product/item/get").await, 0);
+    assert_eq!(w.sandbox.calls("/products/get").await, 0);
     tokio::time::sleep(Duration::from_millis(400)).await;
     let again = w
         .lazada
@@ -251,7 +255,16 @@ async fn a_product_with_four_skus_is_created_then_passes_qc() {
         .await
         .expect("find")
         .expect("found");
-    assert_eq!(again.status, "active");
+    assert_eq!(again.status, "Active");
+    assert_eq!(again.listing_id, listing.listing_id);
+    for variant in &listing.variants {
+        assert_eq!(
+            again.variant(&variant.sku),
+            Some(variant),
+            "{}",
+            variant.sku
+        );
+    }
     assert_eq!(again.variant("MD-500gTúi").expect("sku").stock, 30);
 }
 
@@ -286,7 +299,7 @@ async fn one_hundred_and_twenty_skus_of_forty_products_go_in_three_calls() {
     assert_eq!(w.sandbox.calls("/product/price_quantity/update").await, 3);
     let held = w.sku("P39-1kg").await;
     assert_eq!(
-        (held["sellableStock"].as_i64(), held["price"].as_f64()),
+        (held["Available"].as_i64(), held["price"].as_f64()),
         (Some(17), Some(70_000.0))
     );
 }
@@ -364,26 +377,37 @@ async fn sellable_stock_after_a_push_is_the_allotted_quantity_even_while_an_unpa
         .sandbox
         .place_order("MN-100g", 3)
         .expect("unpaid order");
-    assert_eq!(w.sku("MN-100g").await["sellableStock"], 7);
+    assert_eq!(w.sku("MN-100g").await["Available"], 7);
     let outcomes = w
         .lazada
         .set_stock(&[stock_set(&listing, "MN-100g", 20)])
         .await;
     assert!(outcomes[0].result.is_ok(), "{outcomes:?}");
     let held = w.sku("MN-100g").await;
+    let warehouse = &held["multiWarehouseInventories"][0];
     assert_eq!(
         (
-            held["sellableStock"].as_i64(),
-            held["withholdStock"].as_i64()
+            held["Available"].as_i64(),
+            warehouse["sellableQuantity"].as_i64(),
+            warehouse["withholdQuantity"].as_i64(),
+            warehouse["totalQuantity"].as_i64(),
         ),
-        (Some(20), Some(3))
+        (Some(20), Some(20), Some(3), Some(23))
     );
+    // Read back through the documented fields, not Lazada's total.
+    let read = w
+        .lazada
+        .find_listing_by_sku("MN-100g")
+        .await
+        .expect("find")
+        .expect("found");
+    assert_eq!(read.variant("MN-100g").map(|v| v.stock), Some(20));
     // Cancelling before shipping releases the hold.
     w.running
         .sandbox
         .cancel_order(&order, None)
         .expect("cancel");
-    assert_eq!(w.sku("MN-100g").await["sellableStock"], 23);
+    assert_eq!(w.sku("MN-100g").await["Available"], 23);
     // An out-of-stock cancellation sets the stock to 0, as Lazada does.
     let second = w.running.sandbox.place_order("MN-100g", 1).expect("order");
     w.sandbox
@@ -392,14 +416,12 @@ async fn sellable_stock_after_a_push_is_the_allotted_quantity_even_while_an_unpa
             serde_json::json!({ "reason": "out_of_stock" }),
         )
         .await;
-    assert_eq!(w.sku("MN-100g").await["sellableStock"], 0);
+    assert_eq!(w.sku("MN-100g").await["Available"], 0);
 }
 
 /// `calls` stock pushes at once to one new SKU, each of which must succeed,
-/// with the client's inventory rate set to `inventory_rate`; the world and
-/// the sandbox's stats after.
-async fn hammered(inventory_rate: u32, calls: usize) -> (World, Value) {
-    let client = limits(inventory_rate, 100);
+/// with the client's limits `client`; the world and the sandbox's stats after.
+async fn hammered(client: Limits, calls: usize) -> (World, Value) {
     let w = world_with(sandbox_config(), client, Arc::new(SystemClock)).await;
     let image = w.image().await;
     let listing = w.create(&draft("TRA", &image, &["100 g"], &[""], 5)).await;
@@ -417,15 +439,15 @@ async fn hammered(inventory_rate: u32, calls: usize) -> (World, Value) {
 }
 
 #[tokio::test]
-async fn a_client_at_the_inventory_rate_is_never_throttled() {
-    let (_w, stats) = hammered(50, 500).await;
+async fn a_client_at_its_default_limits_is_never_throttled() {
+    let (_w, stats) = hammered(LazadaConfig::default_limits(), 500).await;
     assert_eq!(stats["throttled"], 0, "{stats}");
     assert_eq!(stats["calls"]["/product/stock/sellable/update"], 500);
 }
 
 #[tokio::test]
 async fn a_client_set_too_fast_is_banned_backs_off_and_completes() {
-    let (w, stats) = hammered(400, 200).await;
+    let (w, stats) = hammered(limits(400, 100), 200).await;
     assert!(stats["throttled"].as_u64().unwrap_or(0) > 0, "{stats}");
     assert!(w.any_event(|e| e.platform_code.as_deref() == Some("ApiCallLimit")));
 }
@@ -451,7 +473,7 @@ async fn twenty_percent_failures_still_end_in_one_product_per_sku() {
     let all = w.listings().await;
     assert_eq!(all.as_array().map(Vec::len), Some(3));
     for product in ["A1", "A2", "A3"] {
-        assert_eq!(w.sku(&format!("{product}-1kg")).await["sellableStock"], 9);
+        assert_eq!(w.sku(&format!("{product}-1kg")).await["Available"], 9);
     }
     assert!(w.any_event(|e| e.outcome != "ok"), "faults were injected");
 }
@@ -764,11 +786,11 @@ async fn a_new_size_joins_the_live_product_through_associated_sku() {
     assert_eq!(w.sandbox.calls("/product/update").await, 1);
     let all = w.listings().await;
     assert_eq!(all.as_array().map(Vec::len), Some(1), "{all}");
-    assert_eq!(all[0]["item_id"].to_string(), listing.listing_id);
+    assert_eq!(all[0]["item_id"], listing.listing_id.as_str());
     assert_eq!(all[0]["skus"].as_array().map(Vec::len), Some(3));
     let new = w.sku("MX-2kg").await;
     assert_eq!(
-        (new["price"].as_f64(), new["sellableStock"].as_i64()),
+        (new["price"].as_f64(), new["Available"].as_i64()),
         (Some(120_000.0), Some(15))
     );
     assert_eq!(updated.listing_id, listing.listing_id);
@@ -818,7 +840,7 @@ async fn a_lost_answer_to_an_associated_create_is_settled_by_reading_the_product
         .expect("stale listing");
     assert_eq!(w.sandbox.calls("/product/create").await, 2);
     assert_eq!(w.held("MT-2kg").await.len(), 1);
-    assert_eq!(w.sku("MT-2kg").await["sellableStock"], 15);
+    assert_eq!(w.sku("MT-2kg").await["Available"], 15);
 }
 
 #[tokio::test]
