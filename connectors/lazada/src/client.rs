@@ -1426,4 +1426,133 @@ mod tests {
             .map(|(id, name)| (id.to_string(), name.to_string()))
         );
     }
+
+    fn draft(option_names: &[&str], values: &[&[&str]]) -> ListingDraft {
+        ListingDraft {
+            product_key: "P".into(),
+            title: "t".into(),
+            description: "d".into(),
+            category_id: "1".into(),
+            brand: Some("No Brand".into()),
+            attributes: vec![],
+            images: vec![],
+            weight_g: 100,
+            dimensions_cm: None,
+            logistics: vec![],
+            option_names: option_names.iter().map(|n| n.to_string()).collect(),
+            variants: values
+                .iter()
+                .enumerate()
+                .map(|(n, values)| VariantDraft {
+                    sku: format!("S{n}"),
+                    option_values: values.iter().map(|v| v.to_string()).collect(),
+                    price: 1,
+                    stock: 1,
+                })
+                .collect(),
+            listed: true,
+        }
+    }
+
+    #[test]
+    fn options_are_declared_as_the_guide_shows_and_refused_beyond_its_limits() {
+        let mut two = draft(
+            &["Màu", "Khối lượng"],
+            &[&["Đỏ", "1 kg"], &["Xanh", "1 kg"]],
+        );
+        two.attributes
+            .push(("saleProp:Màu".into(), "color_family".into()));
+        assert_eq!(
+            variation(&two).expect("within limits"),
+            Some(json!({
+                "variation1": { "name": "color_family", "hasImage": false, "customize": false, "options": { "option": ["Đỏ", "Xanh"] } },
+                "variation2": { "name": "Khối lượng", "hasImage": false, "customize": true, "options": { "option": ["1 kg"] } },
+            }))
+        );
+        let payload = product_payload(&two, None).expect("payload");
+        let product = &payload["Request"]["Product"];
+        assert_eq!(product["Attributes"]["brand"], "No Brand");
+        assert!(product["Attributes"].get("saleProp:Màu").is_none());
+        assert_eq!(
+            product["Skus"]["Sku"][1]["saleProp"],
+            json!({ "color_family": "Xanh", "Khối lượng": "1 kg" })
+        );
+        assert_eq!(variation(&draft(&[], &[&[]])).expect("none"), None);
+        let values: Vec<String> = (0..51).map(|n| format!("{n} g")).collect();
+        let rows: Vec<Vec<&str>> = values.iter().map(|v| vec![v.as_str()]).collect();
+        let rows: Vec<&[&str]> = rows.iter().map(Vec::as_slice).collect();
+        let refused = |draft: &ListingDraft| match variation(draft) {
+            Err(ConnectorError::Rejected { code, field, .. }) => Some((code, field)),
+            _ => None,
+        };
+        let field = |f: &str| Some(("chosync_variation".to_string(), Some(f.to_string())));
+        assert_eq!(
+            refused(&draft(&["Khối lượng"], &rows)),
+            field("option_values")
+        );
+        assert_eq!(
+            refused(&draft(&["Khối lượng tịnh gói"], &[&["1 kg"]])),
+            field("option_names")
+        );
+        assert_eq!(
+            refused(&draft(&["Khối lượng"], &[&["một bao hai mươi lăm ký"]])),
+            field("option_values")
+        );
+        assert_eq!(
+            refused(&draft(&["A", "B", "C"], &[&["1", "2", "3"]])),
+            field("option_names")
+        );
+        let mut numeric = draft(&[], &[&[]]);
+        numeric.brand = Some("94125".into());
+        let payload = product_payload(&numeric, None).expect("payload");
+        assert_eq!(
+            payload["Request"]["Product"]["Attributes"]["brand_id"],
+            "94125"
+        );
+    }
+
+    #[test]
+    fn the_documented_push_samples_become_hints() {
+        let push = |body: &str| hint(&serde_json::from_str::<dto::Push>(body).expect("push"));
+        // webhook-api-reverse-order.md: ids as numbers.
+        let reverse = r#"{"seller_id":"12345","message_type":10,"data":{"reverse_order_id":658960600102006,
+            "reverse_status":"RTM_INIT","trade_order_id":416557324702006,"extraParams":{},
+            "trade_order_line_id":416557324802006,"buyer_id":100112802006,"seller_id":1000143772,
+            "reverse_order_line_id":663790000102006,"status_update_time":1626767698},
+            "timestamp":1627889609,"site":"lazada_sg"}"#;
+        assert_eq!(
+            push(reverse),
+            WebhookHint::OrdersChanged {
+                order_ids: vec!["416557324702006".into()]
+            }
+        );
+        // webhook-api-authorization-token-expiration-alert.md
+        let alert = r#"{"seller_id":"null","message_type":8,"data":{"app_key":"115527",
+            "auth_expiry_time":1627542238,"seller_id":"1000165972"},"timestamp":1627416758,"site":"lazada_ph"}"#;
+        assert_eq!(
+            push(alert),
+            WebhookHint::TokenExpiring {
+                expires_at: chrono::DateTime::from_timestamp(1_627_542_238, 0)
+            }
+        );
+        // webhook-api-trade-order-notifications.md, a return.
+        let returned = r#"{"seller_id":"1000114855","message_type":0,"data":{"order_status":"returned",
+            "reverse_order_id":"501977696648153","reverse_order_line_id":"502491640048153",
+            "status_update_time":1603703663,"trade_order_id":"252883361348153",
+            "trade_order_line_id":"252883361948153"},"timestamp":1603715010436,"site":"lazada_vn"}"#;
+        assert_eq!(
+            push(returned),
+            WebhookHint::OrdersChanged {
+                order_ids: vec!["252883361348153".into()]
+            }
+        );
+        assert_eq!(
+            push(r#"{"message_type":3,"data":{"item_id":1}}"#),
+            WebhookHint::Other { code: "3".into() }
+        );
+        assert_eq!(
+            push(r#"{"message_type":0,"data":{}}"#),
+            WebhookHint::Other { code: "0".into() }
+        );
+    }
 }
