@@ -893,14 +893,43 @@ fn read_variation(
     value: &Value,
     top: &'static str,
 ) -> Result<Vec<Variation>, LazadaError> {
-    let refuse = |code: &str, message: String| {
+    let refuse = |(code, message): (&str, String)| {
         failure_with_detail(
             top,
             "Invalid variation.",
             json!({ "code": code, "field": "variation", "message": message }),
         )
     };
-    let entries: Vec<(u32, &Value)> = match value {
+    let entries = variation_nodes(value).map_err(refuse)?;
+    if entries.len() > 2 {
+        return Err(refuse((
+            "VARIATION_SIZE_LIMIT",
+            "The Variations Size Exceeds Maximum Size Limit, The Size Limit is: 2 .".into(),
+        )));
+    }
+    let mut declared: Vec<Variation> = Vec::new();
+    for (n, entry) in entries {
+        let variation = read_variation_node(category, n, entry).map_err(refuse)?;
+        if declared.iter().any(|d| d.name == variation.name) {
+            return Err(refuse((
+                "VARIATION_NAME_DUPLICATE",
+                format!(
+                    "The Variation Name Is Duplicate, The Variation Node is: Variation{n} , The Duplicate Name is: {}",
+                    variation.name
+                ),
+            )));
+        }
+        declared.push(variation);
+    }
+    Ok(declared)
+}
+
+/// A refusal: the guide's error code and message.
+type Refusal = (&'static str, String);
+
+/// `variation`'s nodes in order (`variation1`, `variation2`, …; any case).
+fn variation_nodes(value: &Value) -> Result<Vec<(u32, &Value)>, Refusal> {
+    match value {
         Value::Object(fields) => {
             let mut entries = Vec::new();
             for (key, entry) in fields {
@@ -908,85 +937,71 @@ fn read_variation(
                     .to_ascii_lowercase()
                     .strip_prefix("variation")
                     .and_then(|n| n.parse::<u32>().ok())
-                    .ok_or_else(|| refuse("VARIATION_EMPTY", format!("Unknown node {key}.")))?;
+                    .ok_or_else(|| ("VARIATION_EMPTY", format!("Unknown node {key}.")))?;
                 entries.push((n, entry));
             }
             entries.sort_by_key(|(n, _)| *n);
-            entries
+            Ok(entries)
         }
-        Value::Null => Vec::new(),
-        Value::String(s) if s.trim().is_empty() => Vec::new(),
-        _ => return Err(refuse("VARIATION_EMPTY", "The Variation is Empty".into())),
-    };
-    if entries.len() > 2 {
-        return Err(refuse(
-            "VARIATION_SIZE_LIMIT",
-            "The Variations Size Exceeds Maximum Size Limit, The Size Limit is: 2 .".into(),
-        ));
+        Value::Null => Ok(Vec::new()),
+        Value::String(s) if s.trim().is_empty() => Ok(Vec::new()),
+        _ => Err(("VARIATION_EMPTY", "The Variation is Empty".into())),
     }
-    let mut declared: Vec<Variation> = Vec::new();
-    for (n, entry) in entries {
-        let node = format!("Variation{n}");
-        if entry.as_object().is_none_or(|e| e.is_empty()) {
-            return Err(refuse(
-                "VARIATION_CONTENT_EMPTY",
-                format!("The Variation Content is Empty, The Variation Node is: {node}"),
-            ));
-        }
-        let name = text(&entry["name"]).unwrap_or_default();
-        if name.trim().is_empty() {
-            return Err(refuse(
-                "VARIATION_NAME_EMPTY",
-                format!("The Variation Name is Empty, The Variation Node is: {node}"),
-            ));
-        }
-        if name.chars().count() > 15 {
-            return Err(refuse(
-                "VARIATION_NAME_LENGTH_LIMIT",
-                format!(
-                    "The Variation Name's Content Exceeds Maximum Length Limit, The Variation Node is: {node} , The Length Limit is: 15, The Name is: {name}"
-                ),
-            ));
-        }
-        if declared.iter().any(|d| d.name == name) {
-            return Err(refuse(
-                "VARIATION_NAME_DUPLICATE",
-                format!(
-                    "The Variation Name Is Duplicate, The Variation Node is: {node} , The Duplicate Name is: {name}"
-                ),
-            ));
-        }
-        let has_image = truthy(&entry["hasImage"]);
-        if has_image && n != 1 {
-            return Err(refuse(
-                "VARIATION_IMAGE_MUST_SET_VARIATION1",
-                format!("Only Variation1 Can set hasImage to true, The Variation Node is: {node}"),
-            ));
-        }
-        let customize = truthy(&entry["customize"]);
-        if !customize && standard_sale_prop(category, &name).is_none() {
-            return Err(refuse(
-                "VARIATION_CATEGORY_ATTRIBUTE_INVALID",
-                format!("This attribute {name} is not found in the category attribute library."),
-            ));
-        }
-        let options = read_options(&entry["options"]).map_err(|(code, message)| {
-            refuse(
-                code,
-                format!("{message}, The Variation Node is: {node} , The Name is: {name}"),
-            )
-        })?;
-        declared.push(Variation {
-            name,
-            has_image,
-            customize,
-            options,
-        });
-    }
-    Ok(declared)
 }
 
-fn read_options(value: &Value) -> Result<Vec<String>, (&'static str, String)> {
+/// One node, `VariationN`.
+fn read_variation_node(category: i64, n: u32, entry: &Value) -> Result<Variation, Refusal> {
+    let node = format!("Variation{n}");
+    if entry.as_object().is_none_or(|e| e.is_empty()) {
+        return Err((
+            "VARIATION_CONTENT_EMPTY",
+            format!("The Variation Content is Empty, The Variation Node is: {node}"),
+        ));
+    }
+    let name = text(&entry["name"]).unwrap_or_default();
+    if name.trim().is_empty() {
+        return Err((
+            "VARIATION_NAME_EMPTY",
+            format!("The Variation Name is Empty, The Variation Node is: {node}"),
+        ));
+    }
+    if name.chars().count() > 15 {
+        return Err((
+            "VARIATION_NAME_LENGTH_LIMIT",
+            format!(
+                "The Variation Name's Content Exceeds Maximum Length Limit, The Variation Node is: {node} , The Length Limit is: 15, The Name is: {name}"
+            ),
+        ));
+    }
+    let has_image = truthy(&entry["hasImage"]);
+    if has_image && n != 1 {
+        return Err((
+            "VARIATION_IMAGE_MUST_SET_VARIATION1",
+            format!("Only Variation1 Can set hasImage to true, The Variation Node is: {node}"),
+        ));
+    }
+    let customize = truthy(&entry["customize"]);
+    if !customize && standard_sale_prop(category, &name).is_none() {
+        return Err((
+            "VARIATION_CATEGORY_ATTRIBUTE_INVALID",
+            format!("This attribute {name} is not found in the category attribute library."),
+        ));
+    }
+    let options = read_options(&entry["options"]).map_err(|(code, message)| {
+        (
+            code,
+            format!("{message}, The Variation Node is: {node} , The Name is: {name}"),
+        )
+    })?;
+    Ok(Variation {
+        name,
+        has_image,
+        customize,
+        options,
+    })
+}
+
+fn read_options(value: &Value) -> Result<Vec<String>, Refusal> {
     let raw = match value.get("option") {
         Some(options) => list(options),
         None => list(value),
@@ -1204,47 +1219,8 @@ fn check_sale_props(
     skus: &[Sku],
 ) -> Result<(), (&'static str, String, String)> {
     for sku in skus {
-        let refuse =
-            |code: &'static str, message: String| Err((code, sku.seller_sku.clone(), message));
-        if sku.sale_props.len() > 2 {
-            return refuse(
-                "BIZ_CHECK_TOTAL_SALE_PROP_MAX_ITEMS",
-                "At most 2 sale properties.".into(),
-            );
-        }
-        for (name, value) in &sku.sale_props {
-            match declared.iter().find(|d| &d.name == name) {
-                Some(d) if !d.options.contains(value) => {
-                    return refuse(
-                        "SKU_VARIATION_OPTION_NOT_EXIST",
-                        format!(
-                            "The SKU Variation Option is Not Exist, The SellerSKU is: {} , The SKU Variation Name is: {name} , The SKU Variation Option is: {value}",
-                            sku.seller_sku
-                        ),
-                    );
-                }
-                Some(_) => {}
-                None if standard_sale_prop(category, name).is_some() => {}
-                None => {
-                    return refuse(
-                        "4143",
-                        format!("The selling attributes are not defined in the variation: {name}"),
-                    );
-                }
-            }
-        }
-        if let Some(missing) = declared
-            .iter()
-            .find(|d| !sku.sale_props.contains_key(&d.name))
-        {
-            return refuse(
-                "SKU_VARIATION_NAME_MISSING",
-                format!(
-                    "The SKU Variation Name is Missing, The SellerSKU is: {} , The Missing SKU Variation Name is: {}",
-                    sku.seller_sku, missing.name
-                ),
-            );
-        }
+        check_sku_props(category, declared, sku)
+            .map_err(|(code, message)| (code, sku.seller_sku.clone(), message))?;
     }
     let names = |sku: &Sku| sku.sale_props.keys().cloned().collect::<Vec<_>>();
     for (i, sku) in skus.iter().enumerate() {
@@ -1269,6 +1245,50 @@ fn check_sale_props(
         }
     }
     Ok(())
+}
+
+/// One SKU's `saleProp` against the declared variation and the category.
+fn check_sku_props(category: i64, declared: &[Variation], sku: &Sku) -> Result<(), Refusal> {
+    if sku.sale_props.len() > 2 {
+        return Err((
+            "BIZ_CHECK_TOTAL_SALE_PROP_MAX_ITEMS",
+            "At most 2 sale properties.".into(),
+        ));
+    }
+    for (name, value) in &sku.sale_props {
+        match declared.iter().find(|d| &d.name == name) {
+            Some(d) if !d.options.contains(value) => {
+                return Err((
+                    "SKU_VARIATION_OPTION_NOT_EXIST",
+                    format!(
+                        "The SKU Variation Option is Not Exist, The SellerSKU is: {} , The SKU Variation Name is: {name} , The SKU Variation Option is: {value}",
+                        sku.seller_sku
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None if standard_sale_prop(category, name).is_some() => {}
+            None => {
+                return Err((
+                    "4143",
+                    format!("The selling attributes are not defined in the variation: {name}"),
+                ));
+            }
+        }
+    }
+    match declared
+        .iter()
+        .find(|d| !sku.sale_props.contains_key(&d.name))
+    {
+        Some(missing) => Err((
+            "SKU_VARIATION_NAME_MISSING",
+            format!(
+                "The SKU Variation Name is Missing, The SellerSKU is: {} , The Missing SKU Variation Name is: {}",
+                sku.seller_sku, missing.name
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A create failure (500) with the business code in `detail`, as Lazada answers.

@@ -1,11 +1,15 @@
-//! A fake Lazada Open Platform that checks what Lazada checks: upper-case
-//! signatures over sorted parameters, millisecond timestamps within ±7200 s,
-//! app key and access token (with expiry), `payload` in JSON or XML, a
-//! category's mandatory attributes, new SKUs joining a product through
-//! `AssociatedSku`, at most 50 SKUs per stock or price call (E204), order
-//! offsets up to 5,000, per seller throttling (`ApiCallLimit`, a 1 s ban), QC (new products pending, then active), withheld/occupied/real
-//! stock, and signed trade-order pushes.
-//! Assumptions beyond `shared/marketplaces/lazada.md` are in the crate README.
+//! A fake Lazada Open Platform that checks what Lazada checks and answers in
+//! the shapes of Lazada's documented samples: upper-case signatures over
+//! sorted parameters (with or without empty ones, as the official SDKs
+//! differ), millisecond timestamps within ±7200 s, app key and access token
+//! (with expiry), `payload` in JSON or XML, a category's mandatory
+//! attributes, declared variations and sale props, new SKUs joining a
+//! product through `AssociatedSku`, at most 50 SKUs per stock or price call
+//! (E204), order offsets up to 5,000, per seller throttling (`ApiCallLimit`,
+//! a 1 s ban), QC (new products `Pending QC`, then `Active`),
+//! withheld/occupied/real stock, and signed trade-order, reverse-order and
+//! token-expiration pushes. The documents each shape comes from, and the
+//! sandbox's own choices where they are silent, are in the crate README.
 
 mod api;
 mod payload;
