@@ -399,7 +399,7 @@ fn chosync_sync_lists_the_catalogue_on_lazada_and_then_has_nothing_to_do() {
         .flat_map(|p| p["skus"].as_array().cloned().unwrap_or_default())
         .find(|s| s["SellerSku"] == "MD-500G")
         .expect("listed");
-    assert_eq!(sku["sellableStock"], 298, "stock less the buffer");
+    assert_eq!(sku["Available"], 298, "stock less the buffer");
 
     let out = chosync(dir.path(), &config, &["sync"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -9,8 +9,8 @@ use std::time::Duration;
 use chosync::clock::{Clock, FixedClock, SystemClock};
 use chosync_connector::credentials::{CredentialStore, MemoryCredentials, TokenPair};
 use chosync_connector::dto::{
-    AttributeSpec, ItemOutcome, ListingDraft, OrderWindow, PriceSet, RemoteListing, StockSet,
-    VariantDraft, WebhookHint,
+    AttributeSpec, ItemOutcome, ListingDraft, OrderState, OrderWindow, PriceSet, RemoteListing,
+    StockSet, VariantDraft, WebhookHint,
 };
 use chosync_connector::events::{AttemptEvent, Recorded};
 use chosync_connector::http::{HttpConfig, RetryPolicy};
@@ -164,6 +164,50 @@ impl World {
             .expect("load")
             .expect("pair")
     }
+
+    /// A seller call made outside the connector, as an SDK would: the system
+    /// parameters and `params` signed over every parameter (Python
+    /// `lazop-sdk`) or, with `skip_empty`, over the non-empty ones (the Java
+    /// sample of `signature-algorithm.md`); GET in the query, POST as a form.
+    async fn raw(
+        &self,
+        post: bool,
+        path: &str,
+        params: &[(&str, &str)],
+        skip_empty: bool,
+    ) -> Value {
+        let tokens = self.stored_tokens().await;
+        let timestamp = SystemClock.now().timestamp_millis().to_string();
+        let key = self.running.credentials.app_key.clone();
+        let mut all: Vec<(&str, &str)> = vec![
+            ("app_key", key.as_str()),
+            ("timestamp", timestamp.as_str()),
+            ("sign_method", "sha256"),
+            ("access_token", tokens.access_token.expose_secret()),
+        ];
+        all.extend_from_slice(params);
+        let signed: Vec<(&str, &str)> = all
+            .iter()
+            .copied()
+            .filter(|(_, v)| !skip_empty || !v.is_empty())
+            .collect();
+        let sign =
+            chosync_lazada::sign::request(&self.running.credentials.app_secret, path, &signed);
+        all.push(("sign", sign.as_str()));
+        let url = format!("{}{path}", self.running.base_url);
+        let request = if post {
+            self.sandbox.http.post(url).form(&all)
+        } else {
+            self.sandbox.http.get(url).query(&all)
+        };
+        request
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("JSON")
+    }
 }
 
 fn assert_all_ok(outcomes: &[ItemOutcome]) {
@@ -243,7 +287,11 @@ async fn a_product_with_four_skus_is_created_then_passes_qc() {
         ))
         .await;
     assert_eq!(listing.variants.len(), 4);
-    assert_eq!(listing.status, "pending");
+    assert_eq!(listing.status, "Pending QC");
+    // The create's answer named the product and every SKU: nothing was read back.
+    assert_eq!(w.sandbox.calls("/product/create").await, 1);
+    assert_eq!(w.sandbox.calls("/product/item/get").await, 0);
+    assert_eq!(w.sandbox.calls("/products/get").await, 0);
     tokio::time::sleep(Duration::from_millis(400)).await;
     let again = w
         .lazada
@@ -251,7 +299,16 @@ async fn a_product_with_four_skus_is_created_then_passes_qc() {
         .await
         .expect("find")
         .expect("found");
-    assert_eq!(again.status, "active");
+    assert_eq!(again.status, "Active");
+    assert_eq!(again.listing_id, listing.listing_id);
+    for variant in &listing.variants {
+        assert_eq!(
+            again.variant(&variant.sku),
+            Some(variant),
+            "{}",
+            variant.sku
+        );
+    }
     assert_eq!(again.variant("MD-500gTúi").expect("sku").stock, 30);
 }
 
@@ -286,7 +343,7 @@ async fn one_hundred_and_twenty_skus_of_forty_products_go_in_three_calls() {
     assert_eq!(w.sandbox.calls("/product/price_quantity/update").await, 3);
     let held = w.sku("P39-1kg").await;
     assert_eq!(
-        (held["sellableStock"].as_i64(), held["price"].as_f64()),
+        (held["Available"].as_i64(), held["price"].as_f64()),
         (Some(17), Some(70_000.0))
     );
 }
@@ -364,26 +421,37 @@ async fn sellable_stock_after_a_push_is_the_allotted_quantity_even_while_an_unpa
         .sandbox
         .place_order("MN-100g", 3)
         .expect("unpaid order");
-    assert_eq!(w.sku("MN-100g").await["sellableStock"], 7);
+    assert_eq!(w.sku("MN-100g").await["Available"], 7);
     let outcomes = w
         .lazada
         .set_stock(&[stock_set(&listing, "MN-100g", 20)])
         .await;
     assert!(outcomes[0].result.is_ok(), "{outcomes:?}");
     let held = w.sku("MN-100g").await;
+    let warehouse = &held["multiWarehouseInventories"][0];
     assert_eq!(
         (
-            held["sellableStock"].as_i64(),
-            held["withholdStock"].as_i64()
+            held["Available"].as_i64(),
+            warehouse["sellableQuantity"].as_i64(),
+            warehouse["withholdQuantity"].as_i64(),
+            warehouse["totalQuantity"].as_i64(),
         ),
-        (Some(20), Some(3))
+        (Some(20), Some(20), Some(3), Some(23))
     );
+    // Read back through the documented fields, not Lazada's total.
+    let read = w
+        .lazada
+        .find_listing_by_sku("MN-100g")
+        .await
+        .expect("find")
+        .expect("found");
+    assert_eq!(read.variant("MN-100g").map(|v| v.stock), Some(20));
     // Cancelling before shipping releases the hold.
     w.running
         .sandbox
         .cancel_order(&order, None)
         .expect("cancel");
-    assert_eq!(w.sku("MN-100g").await["sellableStock"], 23);
+    assert_eq!(w.sku("MN-100g").await["Available"], 23);
     // An out-of-stock cancellation sets the stock to 0, as Lazada does.
     let second = w.running.sandbox.place_order("MN-100g", 1).expect("order");
     w.sandbox
@@ -392,14 +460,12 @@ async fn sellable_stock_after_a_push_is_the_allotted_quantity_even_while_an_unpa
             serde_json::json!({ "reason": "out_of_stock" }),
         )
         .await;
-    assert_eq!(w.sku("MN-100g").await["sellableStock"], 0);
+    assert_eq!(w.sku("MN-100g").await["Available"], 0);
 }
 
 /// `calls` stock pushes at once to one new SKU, each of which must succeed,
-/// with the client's inventory rate set to `inventory_rate`; the world and
-/// the sandbox's stats after.
-async fn hammered(inventory_rate: u32, calls: usize) -> (World, Value) {
-    let client = limits(inventory_rate, 100);
+/// with the client's limits `client`; the world and the sandbox's stats after.
+async fn hammered(client: Limits, calls: usize) -> (World, Value) {
     let w = world_with(sandbox_config(), client, Arc::new(SystemClock)).await;
     let image = w.image().await;
     let listing = w.create(&draft("TRA", &image, &["100 g"], &[""], 5)).await;
@@ -417,15 +483,15 @@ async fn hammered(inventory_rate: u32, calls: usize) -> (World, Value) {
 }
 
 #[tokio::test]
-async fn a_client_at_the_inventory_rate_is_never_throttled() {
-    let (_w, stats) = hammered(50, 500).await;
+async fn a_client_at_its_default_limits_is_never_throttled() {
+    let (_w, stats) = hammered(LazadaConfig::default_limits(), 500).await;
     assert_eq!(stats["throttled"], 0, "{stats}");
     assert_eq!(stats["calls"]["/product/stock/sellable/update"], 500);
 }
 
 #[tokio::test]
 async fn a_client_set_too_fast_is_banned_backs_off_and_completes() {
-    let (w, stats) = hammered(400, 200).await;
+    let (w, stats) = hammered(limits(400, 100), 200).await;
     assert!(stats["throttled"].as_u64().unwrap_or(0) > 0, "{stats}");
     assert!(w.any_event(|e| e.platform_code.as_deref() == Some("ApiCallLimit")));
 }
@@ -451,7 +517,7 @@ async fn twenty_percent_failures_still_end_in_one_product_per_sku() {
     let all = w.listings().await;
     assert_eq!(all.as_array().map(Vec::len), Some(3));
     for product in ["A1", "A2", "A3"] {
-        assert_eq!(w.sku(&format!("{product}-1kg")).await["sellableStock"], 9);
+        assert_eq!(w.sku(&format!("{product}-1kg")).await["Available"], 9);
     }
     assert!(w.any_event(|e| e.outcome != "ok"), "faults were injected");
 }
@@ -543,41 +609,19 @@ async fn the_sandbox_accepts_an_xml_payload_as_lazada_does() {
     let w = world().await;
     let image = w.image().await;
     let listing = w.create(&draft("XML", &image, &["1 kg"], &[""], 4)).await;
-    let tokens = w.stored_tokens().await;
     let remote = listing.variant("XML-1kg").expect("sku");
     let payload = format!(
         r#"<?xml version="1.0" encoding="UTF-8" ?><Request><Product><Skus><Sku><ItemId>{}</ItemId><SkuId>{}</SkuId><SellerSku>XML-1kg</SellerSku><Price>185000</Price><Quantity>42</Quantity></Sku></Skus></Product></Request>"#,
         listing.listing_id, remote.variant_id
     );
-    let timestamp = SystemClock.now().timestamp_millis().to_string();
-    let key = w.running.credentials.app_key.clone();
-    let mut params = vec![
-        ("app_key", key.as_str()),
-        ("timestamp", timestamp.as_str()),
-        ("sign_method", "sha256"),
-        ("access_token", tokens.access_token.expose_secret()),
-        ("payload", payload.as_str()),
-    ];
-    let sign = chosync_lazada::sign::request(
-        &w.running.credentials.app_secret,
-        "/product/price_quantity/update",
-        &params,
-    );
-    params.push(("sign", sign.as_str()));
-    let answer: Value = w
-        .sandbox
-        .http
-        .post(format!(
-            "{}/product/price_quantity/update",
-            w.running.base_url
-        ))
-        .form(&params)
-        .send()
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("JSON");
+    let answer = w
+        .raw(
+            true,
+            "/product/price_quantity/update",
+            &[("payload", payload.as_str())],
+            false,
+        )
+        .await;
     assert_eq!(answer["code"], "0", "{answer}");
     let held = w.sku("XML-1kg").await;
     assert_eq!(
@@ -764,11 +808,11 @@ async fn a_new_size_joins_the_live_product_through_associated_sku() {
     assert_eq!(w.sandbox.calls("/product/update").await, 1);
     let all = w.listings().await;
     assert_eq!(all.as_array().map(Vec::len), Some(1), "{all}");
-    assert_eq!(all[0]["item_id"].to_string(), listing.listing_id);
+    assert_eq!(all[0]["item_id"], listing.listing_id.as_str());
     assert_eq!(all[0]["skus"].as_array().map(Vec::len), Some(3));
     let new = w.sku("MX-2kg").await;
     assert_eq!(
-        (new["price"].as_f64(), new["sellableStock"].as_i64()),
+        (new["price"].as_f64(), new["Available"].as_i64()),
         (Some(120_000.0), Some(15))
     );
     assert_eq!(updated.listing_id, listing.listing_id);
@@ -818,7 +862,7 @@ async fn a_lost_answer_to_an_associated_create_is_settled_by_reading_the_product
         .expect("stale listing");
     assert_eq!(w.sandbox.calls("/product/create").await, 2);
     assert_eq!(w.held("MT-2kg").await.len(), 1);
-    assert_eq!(w.sku("MT-2kg").await["sellableStock"], 15);
+    assert_eq!(w.sku("MT-2kg").await["Available"], 15);
 }
 
 #[tokio::test]
@@ -844,4 +888,362 @@ async fn new_skus_with_other_sale_prop_names_are_refused_without_a_write() {
     assert_eq!(w.sandbox.calls("/product/create").await, 1);
     assert_eq!(w.sandbox.calls("/product/update").await, 0);
     assert_eq!(w.held("MV-2kg").await.len(), 0);
+}
+
+#[tokio::test]
+async fn full_pages_of_products_with_millisecond_times_are_walked_to_the_end() {
+    let w = world().await;
+    let image = w.image().await;
+    for n in 0..60 {
+        w.create(&draft(&format!("PG{n:02}"), &image, &["1 kg"], &[""], n))
+            .await;
+    }
+    // One call per product: the create's answer is the listing.
+    assert_eq!(w.sandbox.calls("/product/create").await, 60);
+    let product = &w.listings().await[0];
+    let millis = product["updated_time"].as_str().expect("a string");
+    assert!(
+        millis.len() == 13 && millis.bytes().all(|b| b.is_ascii_digit()),
+        "{millis}"
+    );
+    let (mut cursor, mut seen, mut pages) = (None, Vec::new(), 0);
+    loop {
+        let page = w
+            .lazada
+            .list_remote_listings(cursor.as_deref())
+            .await
+            .expect("a page decodes");
+        pages += 1;
+        seen.extend(page.items);
+        match page.next {
+            Some(next) if pages < 10 => cursor = Some(next),
+            _ => break,
+        }
+    }
+    assert!(pages >= 2, "a full page was read and continued");
+    assert_eq!(seen.len(), 60, "each product once");
+    for n in 0..60 {
+        let sku = format!("PG{n:02}-1kg");
+        let listing = seen.iter().find(|l| l.carries(&sku)).expect("listed");
+        assert_eq!(listing.variant(&sku).map(|v| v.stock), Some(n), "{sku}");
+    }
+}
+
+#[tokio::test]
+async fn order_item_times_are_read_from_epoch_milliseconds() {
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-01T08:00:00.250+07:00")
+        .expect("time")
+        .to_utc();
+    let clock = Arc::new(FixedClock::new(start));
+    let w = world_with(
+        SandboxConfig {
+            clock: clock.clone(),
+            ..sandbox_config()
+        },
+        limits(50, 100),
+        clock.clone(),
+    )
+    .await;
+    let image = w.image().await;
+    w.create(&draft("TM", &image, &["1 kg"], &[""], 5)).await;
+    let id = w.running.sandbox.place_order("TM-1kg", 1).expect("order");
+    clock.advance(chrono::Duration::milliseconds(1_500));
+    w.running.sandbox.pay_order(&id).expect("paid");
+    let found = w
+        .lazada
+        .list_orders(OrderWindow {
+            from: start - chrono::Duration::minutes(1),
+            to: clock.now(),
+        })
+        .await
+        .expect("orders");
+    assert_eq!(found.len(), 1);
+    let orders = w
+        .lazada
+        .get_orders(std::slice::from_ref(&id))
+        .await
+        .expect("items");
+    assert_eq!(
+        (orders[0].created_at, orders[0].updated_at),
+        (start, start + chrono::Duration::milliseconds(1_500))
+    );
+}
+
+#[tokio::test]
+async fn custom_options_are_declared_and_a_mapped_option_goes_as_the_standard_sale_prop() {
+    let w = world().await;
+    let image = w.image().await;
+    let mut sizes = draft("VR", &image, &["500 g", "1 kg"], &["Túi", "Hộp"], 5);
+    // The channel's mapping says the "Khối lượng" option is the category's `size`.
+    sizes
+        .attributes
+        .push(("saleProp:Khối lượng".into(), "size".into()));
+    w.create(&sizes).await;
+    let product = &w.listings().await[0];
+    assert_eq!(
+        product["variation"]["Variation1"],
+        serde_json::json!({ "name": "size", "label": "Kích cỡ", "hasImage": false, "customize": false, "options": ["500 g", "1 kg"] })
+    );
+    assert_eq!(
+        product["variation"]["Variation2"],
+        serde_json::json!({ "name": "Đóng gói", "label": "Đóng gói", "hasImage": false, "customize": true, "options": ["Túi", "Hộp"] })
+    );
+    assert_eq!(
+        w.sku("VR-1kgHộp").await["saleProp"],
+        serde_json::json!({ "size": "1 kg", "Đóng gói": "Hộp" })
+    );
+    assert!(
+        product["attributes"]
+            .as_object()
+            .is_some_and(|a| a.keys().all(|k| !k.starts_with("saleProp"))),
+        "the mapping entry is not an attribute: {product}"
+    );
+}
+
+#[tokio::test]
+async fn options_beyond_lazadas_variation_limits_are_refused_before_any_call() {
+    let w = world().await;
+    let image = w.image().await;
+    let mut long_name = draft("LN", &image, &["500 g"], &[""], 5);
+    long_name.option_names = vec!["Trọng lượng tịnh".into()];
+    let mut long_value = draft("LV", &image, &["một bao hai mươi lăm ký"], &[""], 5);
+    long_value.option_names = vec!["Khối lượng".into()];
+    for (draft, field) in [(long_name, "option_names"), (long_value, "option_values")] {
+        let err = w
+            .lazada
+            .upsert_listing(&draft, None)
+            .await
+            .expect_err("beyond Lazada's limits");
+        assert!(
+            matches!(&err, ConnectorError::Rejected { code, field: Some(f), .. }
+                if code == "chosync_variation" && f == field),
+            "{err}"
+        );
+    }
+    assert_eq!(w.sandbox.calls("/product/create").await, 0);
+}
+
+#[tokio::test]
+async fn the_sandbox_refuses_undeclared_custom_sale_props_as_lazada_does() {
+    let w = world().await;
+    let image = w.image().await;
+    let product = |variation: Option<Value>, sku: &str| {
+        let mut product = serde_json::json!({
+            "PrimaryCategory": "10000151",
+            "Images": { "Image": [image] },
+            "Attributes": { "name": "Miến dong", "description": "d", "brand": "No Brand" },
+            "Skus": { "Sku": [
+                { "SellerSku": sku, "price": "65000", "quantity": "4", "package_weight": "0.52",
+                  "saleProp": { "Khối lượng": "1 kg" } }
+            ] },
+        });
+        if let Some(variation) = variation {
+            product["variation"] = variation;
+        }
+        serde_json::json!({ "Request": { "Product": product } }).to_string()
+    };
+    let world = &w;
+    let create = |payload: String| async move {
+        let answer = world
+            .raw(
+                true,
+                "/product/create",
+                &[("payload", payload.as_str())],
+                false,
+            )
+            .await;
+        (
+            answer["code"].as_str().map(str::to_string),
+            answer["detail"][0]["code"].as_str().map(str::to_string),
+        )
+    };
+    let refused = |business: &str| (Some("500".to_string()), Some(business.to_string()));
+    assert_eq!(create(product(None, "U-1")).await, refused("4143"));
+    let both = serde_json::json!({
+        "variation1": { "name": "Khối lượng", "hasImage": false, "customize": true, "options": { "option": ["1 kg"] } },
+        "variation2": { "name": "Đóng gói", "hasImage": false, "customize": true, "options": { "option": ["Túi"] } },
+    });
+    assert_eq!(
+        create(product(Some(both), "U-2")).await,
+        refused("SKU_VARIATION_NAME_MISSING")
+    );
+    let declared = serde_json::json!({
+        "variation1": { "name": "Khối lượng", "hasImage": false, "customize": true, "options": { "option": ["1 kg"] } },
+    });
+    assert_eq!(
+        create(product(Some(declared), "U-3")).await,
+        (Some("0".into()), None)
+    );
+    assert_eq!(w.listings().await.as_array().map(Vec::len), Some(1));
+}
+
+/// An order's state as the connector reads it.
+async fn order_state(w: &World, id: &str) -> (OrderState, String) {
+    let orders = w.lazada.get_orders(&[id.to_string()]).await.expect("items");
+    (orders[0].state, orders[0].platform_status.clone())
+}
+
+#[tokio::test]
+async fn an_order_read_at_each_step_has_the_state_its_status_means() {
+    let w = world().await;
+    let image = w.image().await;
+    w.create(&draft("OS", &image, &["1 kg"], &[""], 5)).await;
+    let id = w.running.sandbox.place_order("OS-1kg", 1).expect("order");
+    assert_eq!(
+        order_state(&w, &id).await,
+        (OrderState::Unpaid, "unpaid".into())
+    );
+    w.running.sandbox.pay_order(&id).expect("paid");
+    assert_eq!(
+        order_state(&w, &id).await,
+        (OrderState::ToShip, "pending".into())
+    );
+    // Paid: the unit moved from withheld to occupied; still not for sale.
+    let held = w.sku("OS-1kg").await;
+    let warehouse = &held["multiWarehouseInventories"][0];
+    assert_eq!(
+        (
+            held["Available"].as_i64(),
+            warehouse["withholdQuantity"].as_i64(),
+            warehouse["occupyQuantity"].as_i64()
+        ),
+        (Some(4), Some(0), Some(1))
+    );
+    w.running.sandbox.ship_order(&id).expect("shipped");
+    assert_eq!(
+        order_state(&w, &id).await,
+        (OrderState::Shipped, "shipped".into())
+    );
+    w.running.sandbox.deliver_order(&id).expect("delivered");
+    assert_eq!(
+        order_state(&w, &id).await,
+        (OrderState::Completed, "delivered".into())
+    );
+    w.running.sandbox.return_order(&id).expect("returned");
+    assert_eq!(
+        order_state(&w, &id).await,
+        (OrderState::Returned, "returned".into())
+    );
+}
+
+/// The push `receiver` got with `message_type`, as the connector reads it.
+fn hint_of(w: &World, pushes: &[(String, Vec<u8>)], message_type: i64) -> WebhookHint {
+    let (signature, body) = pushes
+        .iter()
+        .find(|(_, body)| {
+            serde_json::from_slice::<Value>(body).is_ok_and(|v| v["message_type"] == message_type)
+        })
+        .expect("a push of that type");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("authorization", signature.parse().expect("header"));
+    w.lazada.verify_webhook(&headers, body).expect("genuine")
+}
+
+#[tokio::test]
+async fn reverse_order_and_token_expiry_pushes_become_hints() {
+    let w = world_with(
+        SandboxConfig {
+            access_ttl: chrono::Duration::hours(30),
+            ..sandbox_config()
+        },
+        limits(50, 100),
+        Arc::new(SystemClock),
+    )
+    .await;
+    let image = w.image().await;
+    w.create(&draft("RV", &image, &["1 kg"], &[""], 5)).await;
+    let id = w.running.sandbox.place_order("RV-1kg", 1).expect("order");
+    w.running.sandbox.ship_order(&id).expect("shipped");
+    let returns = common::webhooks::Receiver::start("/webhooks/lazada-test").await;
+    w.sandbox
+        .control(
+            "/_sandbox/webhook-target",
+            serde_json::json!({ "url": returns.url }),
+        )
+        .await;
+    w.running.sandbox.return_order(&id).expect("returned");
+    let pushes = returns.first_n(2).await;
+    let changed = WebhookHint::OrdersChanged {
+        order_ids: vec![id.clone()],
+    };
+    assert_eq!(hint_of(&w, &pushes, 10), changed, "reverse order");
+    assert_eq!(hint_of(&w, &pushes, 0), changed, "trade order (returned)");
+
+    let alerts = common::webhooks::Receiver::start("/webhooks/lazada-test").await;
+    w.sandbox
+        .control(
+            "/_sandbox/webhook-target",
+            serde_json::json!({ "url": alerts.url }),
+        )
+        .await;
+    assert!(w.running.sandbox.alert_expiring_token(), "30 h left");
+    let pushes = alerts.first_n(1).await;
+    let WebhookHint::TokenExpiring {
+        expires_at: Some(expires_at),
+    } = hint_of(&w, &pushes, 8)
+    else {
+        panic!("not a token alert");
+    };
+    let stored = w.stored_tokens().await.access_expires_at;
+    assert!(
+        (expires_at - stored).num_seconds().abs() <= 2,
+        "{expires_at} vs {stored}"
+    );
+}
+
+#[tokio::test]
+async fn the_sandbox_takes_a_brand_name_empty_parameters_signed_either_way_and_upload_fields() {
+    let w = world().await;
+    let image = w.image().await;
+    let mut no_brand = draft("NB", &image, &["1 kg"], &[""], 5);
+    no_brand.brand = Some("No Brand".into());
+    w.create(&no_brand).await;
+    assert_eq!(w.listings().await[0]["attributes"]["brand"], "No Brand");
+
+    let params = [("filter", "all"), ("create_before", "")];
+    for skip_empty in [false, true] {
+        let answer = w.raw(false, "/products/get", &params, skip_empty).await;
+        assert_eq!(answer["code"], "0", "skip empty {skip_empty}: {answer}");
+        assert_eq!(answer["data"]["total_products"], "1");
+    }
+
+    // The connector sends the system parameters as multipart fields, as the
+    // Python SDK does.
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    let url = w
+        .lazada
+        .upload_image("que.png", png.clone())
+        .await
+        .expect("uploaded");
+    assert!(url.starts_with("https://vn-live.slatic.net/"), "{url}");
+    // And in the query string, as others do.
+    let tokens = w.stored_tokens().await;
+    let timestamp = SystemClock.now().timestamp_millis().to_string();
+    let key = w.running.credentials.app_key.clone();
+    let mut query = vec![
+        ("app_key", key.as_str()),
+        ("timestamp", timestamp.as_str()),
+        ("sign_method", "sha256"),
+        ("access_token", tokens.access_token.expose_secret()),
+    ];
+    let sign =
+        chosync_lazada::sign::request(&w.running.credentials.app_secret, "/image/upload", &query);
+    query.push(("sign", sign.as_str()));
+    let form = reqwest::multipart::Form::new().part(
+        "image",
+        reqwest::multipart::Part::bytes(png).file_name("que.png"),
+    );
+    let answer: Value = w
+        .sandbox
+        .http
+        .post(format!("{}/image/upload", w.running.base_url))
+        .query(&query)
+        .multipart(form)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(answer["code"], "0", "{answer}");
 }

@@ -55,4 +55,16 @@ impl Receiver {
         }
         panic!("no push arrived at {}", self.url);
     }
+
+    /// The first `n` pushes, waiting up to two seconds for them.
+    pub async fn first_n(&self, n: usize) -> Vec<Delivered> {
+        for _ in 0..100 {
+            let received = self.received.lock().expect("lock").clone();
+            if received.len() >= n {
+                return received.into_iter().take(n).collect();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("fewer than {n} pushes arrived at {}", self.url);
+    }
 }

@@ -203,6 +203,11 @@ pub enum WebhookHint {
     OrdersChanged {
         order_ids: Vec<String>,
     },
+    /// The seller's authorization runs out soon (`expires_at` when the
+    /// platform says): refresh or re-authorize the channel before then.
+    TokenExpiring {
+        expires_at: Option<DateTime<Utc>>,
+    },
     /// Something chosync does not act on (kept for the log).
     Other {
         code: String,

@@ -98,8 +98,12 @@ pub struct LazadaConfig {
 }
 
 impl LazadaConfig {
-    /// Inventory and price APIs: 50 calls/s per seller (documented); other
-    /// APIs: 10 calls/s (conservative).
+    /// A margin below the quotas, as Lazada counts calls in its own
+    /// one-second windows and a call's arrival there wobbles with the network:
+    /// inventory and price APIs 45 calls/s per seller (documented quota 50,
+    /// `product-inventory-management/inventory-management-api.md`); other
+    /// APIs 8 calls/s (no quota is published for them; the sandbox enforces
+    /// 10).
     pub fn default_limits() -> Limits {
         use EndpointClass::*;
         let rate = |n| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
@@ -107,12 +111,12 @@ impl LazadaConfig {
             buckets: vec![
                 Bucket {
                     name: "inventory",
-                    per_second: rate(50),
+                    per_second: rate(45),
                     classes: vec![Inventory],
                 },
                 Bucket {
                     name: "other",
-                    per_second: rate(10),
+                    per_second: rate(8),
                     classes: vec![Auth, Catalogue, Orders, Media, Push],
                 },
             ],
@@ -200,6 +204,50 @@ impl Lazada {
         }
     }
 
+    /// Lazada's system parameters with `params`, signed now, `sign` last.
+    fn signed_params(
+        &self,
+        endpoint: &Endpoint,
+        access_token: Option<&SecretString>,
+        params: &[(&str, String)],
+    ) -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> = vec![
+            ("app_key".into(), self.config.app_key.clone()),
+            (
+                "timestamp".into(),
+                self.clock.now().timestamp_millis().to_string(),
+            ),
+            ("sign_method".into(), "sha256".into()),
+        ];
+        if let Some(token) = access_token {
+            all.push(("access_token".into(), token.expose_secret().to_string()));
+        }
+        // Never an empty parameter: the official SDKs disagree on whether to
+        // sign them (Python signs them, Java skips them).
+        all.extend(
+            params
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (k.to_string(), v.clone())),
+        );
+        let pairs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let sign = sign::request(
+            self.config.app_secret.expose_secret(),
+            endpoint.path,
+            &pairs,
+        );
+        all.push(("sign".into(), sign));
+        all
+    }
+
+    fn url(&self, endpoint: &Endpoint) -> String {
+        let base = match endpoint.class {
+            EndpointClass::Auth => &self.config.auth_url,
+            _ => &self.config.base_url,
+        };
+        format!("{}{}", base.trim_end_matches('/'), endpoint.path)
+    }
+
     /// A request with Lazada's system parameters, signed now. GET carries the
     /// parameters in the query, POST in a form body.
     fn signed(
@@ -209,30 +257,11 @@ impl Lazada {
         access_token: Option<&SecretString>,
         params: &[(&str, String)],
     ) -> RequestBuilder {
-        let base = match endpoint.class {
-            EndpointClass::Auth => &self.config.auth_url,
-            _ => &self.config.base_url,
-        };
-        let timestamp = self.clock.now().timestamp_millis().to_string();
-        let mut all: Vec<(&str, &str)> = vec![
-            ("app_key", self.config.app_key.as_str()),
-            ("timestamp", timestamp.as_str()),
-            ("sign_method", "sha256"),
-        ];
-        if let Some(token) = access_token {
-            all.push(("access_token", token.expose_secret()));
-        }
-        // Never an empty parameter: SDKs disagree on whether to sign them.
-        all.extend(
-            params
-                .iter()
-                .filter(|(_, v)| !v.is_empty())
-                .map(|(k, v)| (*k, v.as_str())),
-        );
-        let sign = sign::request(self.config.app_secret.expose_secret(), endpoint.path, &all);
-        all.push(("sign", sign.as_str()));
-        let url = format!("{}{}", base.trim_end_matches('/'), endpoint.path);
-        let request = self.http.client().request(method.clone(), url);
+        let all = self.signed_params(endpoint, access_token, params);
+        let request = self
+            .http
+            .client()
+            .request(method.clone(), self.url(endpoint));
         if *method == Method::GET {
             request.query(&all)
         } else {
@@ -322,8 +351,9 @@ impl Lazada {
 
     async fn migrate_batch(&self, urls: &[&String]) -> Result<(), ConnectorError> {
         let payload = json!({ "Request": { "Images": { "Url": urls } } });
+        // `batch_id` is answered at the top level (see `dto::Batch`).
         let batch: dto::Batch = self
-            .post_payload(&ep::IMAGES_MIGRATE, &payload, data)
+            .post_payload(&ep::IMAGES_MIGRATE, &payload, top_level)
             .await?;
         for _ in 0..20 {
             // Lazada asks for about half a second before the result is ready.
@@ -378,11 +408,17 @@ impl Lazada {
             .first()
             .map(|v| v.sku.clone())
             .unwrap_or_default();
+        let payload = product_payload(draft, None)?;
         match self
-            .post_payload::<dto::Created>(&ep::PRODUCT_CREATE, &product_payload(draft, None), data)
+            .post_payload::<dto::Created>(&ep::PRODUCT_CREATE, &payload, data)
             .await
         {
-            Ok(created) => self.listing(created.item_id).await,
+            // The answer names the product and every SKU's id: nothing to read back.
+            Ok(created) => match created_listing(draft, &created) {
+                Some(listing) => Ok(listing),
+                // An answer that leaves a SKU out is read back once, rather than guessed.
+                None => self.listing(&created.item_id).await,
+            },
             // SellerSku is unique per shop: a lost answer is settled by looking it up.
             Err(ConnectorError::Ambiguous(detail)) => {
                 let found =
@@ -403,17 +439,19 @@ impl Lazada {
         draft: &ListingDraft,
         existing: &RemoteListing,
     ) -> Result<RemoteListing, ConnectorError> {
-        let item_id: i64 = existing
-            .listing_id
-            .parse()
-            .map_err(|_| ConnectorError::NotFound(format!("item id {}", existing.listing_id)))?;
+        let item_id = existing.listing_id.as_str();
+        if item_id.is_empty() || !item_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConnectorError::NotFound(format!("item id {item_id}")));
+        }
+        // Checked before any write: a draft Lazada cannot take changes nothing.
+        variation(draft)?;
         let grows = draft.variants_missing_from(existing).next().is_some();
         let known = if grows {
             Cow::Owned(self.add_skus(draft, item_id).await?)
         } else {
             Cow::Borrowed(existing)
         };
-        let payload = product_payload(draft, Some((item_id, &known)));
+        let payload = product_payload(draft, Some((item_id, &known)))?;
         self.post_payload::<Value>(&ep::PRODUCT_UPDATE, &payload, data)
             .await?;
         self.listing(item_id).await
@@ -427,7 +465,7 @@ impl Lazada {
     async fn add_skus(
         &self,
         draft: &ListingDraft,
-        item_id: i64,
+        item_id: &str,
     ) -> Result<RemoteListing, ConnectorError> {
         let live = self.product(item_id).await?;
         let new: Vec<&VariantDraft> = draft
@@ -439,7 +477,7 @@ impl Lazada {
         let anchor = associated_sku(draft, &live, &new)?;
         let mut known = remote(live);
         for chunk in new.chunks(SKUS_PER_CALL) {
-            let payload = associate_payload(draft, &anchor, chunk);
+            let payload = associate_payload(draft, &anchor, chunk)?;
             match self
                 .post_payload::<dto::Created>(&ep::PRODUCT_CREATE, &payload, data)
                 .await
@@ -459,7 +497,7 @@ impl Lazada {
     /// if they did not show up, nothing is sent again.
     async fn settle_added(
         &self,
-        item_id: i64,
+        item_id: &str,
         chunk: &[&VariantDraft],
         detail: &str,
     ) -> Result<RemoteListing, ConnectorError> {
@@ -483,7 +521,7 @@ impl Lazada {
         )))
     }
 
-    async fn product(&self, item_id: i64) -> Result<dto::Product, ConnectorError> {
+    async fn product(&self, item_id: &str) -> Result<dto::Product, ConnectorError> {
         self.seller(
             &ep::PRODUCT_ITEM_GET,
             Method::GET,
@@ -493,7 +531,7 @@ impl Lazada {
         .await
     }
 
-    async fn listing(&self, item_id: i64) -> Result<RemoteListing, ConnectorError> {
+    async fn listing(&self, item_id: &str) -> Result<RemoteListing, ConnectorError> {
         Ok(remote(self.product(item_id).await?))
     }
 
@@ -542,6 +580,44 @@ impl Lazada {
     }
 }
 
+/// What a verified push asks for (guides under
+/// `push-mechanismwebhook-application/webhook-apis/`): trade-order pushes
+/// (type 0, returns included) and reverse-order pushes (type 10) name the
+/// order in `trade_order_id`; the token-expiration alert (type 8) gives
+/// `auth_expiry_time` in seconds. Everything else is only logged.
+fn hint(push: &dto::Push) -> WebhookHint {
+    let other = || WebhookHint::Other {
+        code: push.message_type.to_string(),
+    };
+    match push.message_type {
+        0 | 10 => match push.data.get("trade_order_id") {
+            Some(order) if !id_text(order).is_empty() && !order.is_null() => {
+                WebhookHint::OrdersChanged {
+                    order_ids: vec![id_text(order)],
+                }
+            }
+            _ => other(),
+        },
+        8 => WebhookHint::TokenExpiring {
+            expires_at: push
+                .data
+                .get("auth_expiry_time")
+                .and_then(|t| match t {
+                    Value::Number(n) => n.as_i64(),
+                    Value::String(s) => s.trim().parse().ok(),
+                    _ => None,
+                })
+                .and_then(|seconds| chrono::DateTime::from_timestamp(seconds, 0)),
+        },
+        _ => other(),
+    }
+}
+
+/// Lazada's time filters take whole seconds; times are compared at that grain.
+fn whole_second(time: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(time.timestamp(), 0).unwrap_or(time)
+}
+
 fn data<T: DeserializeOwned>(reply: &Reply) -> Answer<T> {
     decode(reply, Payload::Data)
 }
@@ -552,7 +628,7 @@ fn top_level<T: DeserializeOwned>(reply: &Reply) -> Answer<T> {
 
 fn remote(product: dto::Product) -> RemoteListing {
     RemoteListing {
-        listing_id: product.item_id.to_string(),
+        listing_id: product.item_id,
         listing_sku: None,
         status: product.status,
         title: product.attributes["name"]
@@ -563,10 +639,10 @@ fn remote(product: dto::Product) -> RemoteListing {
             .skus
             .into_iter()
             .map(|sku| RemoteVariant {
+                stock: sku.sellable(),
                 sku: sku.seller_sku,
-                variant_id: sku.sku_id.to_string(),
+                variant_id: sku.sku_id,
                 price: sku.price.round() as i64,
-                stock: sku.sellable_stock,
             })
             .collect(),
     }
@@ -649,12 +725,159 @@ fn associated_sku(
 
 /// Sale-prop names `variant` is sent with (see `sale_props`).
 fn sale_prop_names(draft: &ListingDraft, variant: &VariantDraft) -> BTreeSet<String> {
+    axes(draft)
+        .into_iter()
+        .take(variant.option_values.len())
+        .map(|axis| axis.name)
+        .collect()
+}
+
+/// How a channel's mapping names a category's standard sale prop for an
+/// option axis, among the category's attributes:
+/// `"saleProp:<option name>" = "<attribute name>"`, e.g.
+/// `"saleProp:Màu" = "color_family"`. Such entries are not attributes.
+pub const SALE_PROP_KEY: &str = "saleProp:";
+
+/// Lazada's limits on a declared variation (guide
+/// `product-operation/custom-sales-attributes.md`, errors
+/// `VARIATION_SIZE_LIMIT`, `VARIATION_NAME_LENGTH_LIMIT`, `OPTIONS_SIZE_LIMIT`,
+/// `VARIATION_OPTION_LENGTH_LIMIT`).
+const MAX_VARIATIONS: usize = 2;
+const MAX_VARIATION_NAME: usize = 15;
+const MAX_OPTIONS: usize = 50;
+const MAX_OPTION_VALUE: usize = 20;
+
+/// One option axis as Lazada sees it: a sale-prop name, standard (one of the
+/// category's `is_sale_prop` attributes, mapped) or custom (the option name).
+struct Axis {
+    name: String,
+    custom: bool,
+}
+
+fn axes(draft: &ListingDraft) -> Vec<Axis> {
     draft
         .option_names
         .iter()
-        .take(variant.option_values.len())
-        .cloned()
+        .map(|option| {
+            let mapped = draft.attributes.iter().find_map(|(key, value)| {
+                let axis = key.strip_prefix(SALE_PROP_KEY)?;
+                (axis.trim() == option.trim() && !value.trim().is_empty())
+                    .then(|| value.trim().to_string())
+            });
+            match mapped {
+                Some(name) => Axis {
+                    name,
+                    custom: false,
+                },
+                None => Axis {
+                    name: option.clone(),
+                    custom: true,
+                },
+            }
+        })
         .collect()
+}
+
+/// `Product.variation`: every axis declared as `variationN {name, hasImage,
+/// customize, options.option[]}` with the values the draft's variants use
+/// (guide `custom-sales-attributes.md`, CreateProduct case 2); custom sale
+/// props must be declared, standard ones may be. `None` without options.
+/// Lazada's limits are checked here, before any call.
+fn variation(draft: &ListingDraft) -> Result<Option<Value>, ConnectorError> {
+    let refuse = |field: &str, message: String| ConnectorError::Rejected {
+        code: "chosync_variation".into(),
+        field: Some(field.into()),
+        message,
+    };
+    let axes = axes(draft);
+    if axes.is_empty() {
+        return Ok(None);
+    }
+    if axes.len() > MAX_VARIATIONS {
+        return Err(refuse(
+            "option_names",
+            format!(
+                "{} option axes; Lazada takes at most {MAX_VARIATIONS}",
+                axes.len()
+            ),
+        ));
+    }
+    let mut declared = serde_json::Map::new();
+    for (n, axis) in axes.iter().enumerate() {
+        let chars = axis.name.chars().count();
+        if axis.name.trim().is_empty() || chars > MAX_VARIATION_NAME {
+            return Err(refuse(
+                "option_names",
+                format!(
+                    "option name \"{}\" has {chars} characters; Lazada wants 1 to {MAX_VARIATION_NAME} (or map it to a standard sale prop: \"{SALE_PROP_KEY}{}\" in the category's attributes)",
+                    axis.name, axis.name
+                ),
+            ));
+        }
+        let options = axis_options(draft, n).map_err(|m| refuse("option_values", m))?;
+        declared.insert(
+            format!("variation{}", n + 1),
+            json!({
+                "name": axis.name,
+                "hasImage": false,
+                "customize": axis.custom,
+                "options": { "option": options },
+            }),
+        );
+    }
+    Ok(Some(Value::Object(declared)))
+}
+
+/// The distinct values of axis `n`, in the order the variants use them.
+fn axis_options(draft: &ListingDraft, n: usize) -> Result<Vec<&str>, String> {
+    let mut options: Vec<&str> = Vec::new();
+    for value in draft.variants.iter().filter_map(|v| v.option_values.get(n)) {
+        let chars = value.chars().count();
+        if value.trim().is_empty() || chars > MAX_OPTION_VALUE {
+            return Err(format!(
+                "option value \"{value}\" has {chars} characters; Lazada wants 1 to {MAX_OPTION_VALUE}"
+            ));
+        }
+        if !options.contains(&value.as_str()) {
+            options.push(value);
+        }
+    }
+    if options.len() > MAX_OPTIONS {
+        return Err(format!(
+            "{} values for one option; Lazada takes at most {MAX_OPTIONS}",
+            options.len()
+        ));
+    }
+    Ok(options)
+}
+
+/// The listing a create's answer describes: its `item_id` and each SKU's
+/// `sku_id` (`product-api/createproduct.json`), with the draft's price and
+/// stock. `None` if the answer leaves one of the draft's SKUs out.
+fn created_listing(draft: &ListingDraft, created: &dto::Created) -> Option<RemoteListing> {
+    let variants = draft
+        .variants
+        .iter()
+        .map(|variant| {
+            let sku = created
+                .sku_list
+                .iter()
+                .find(|s| s.seller_sku == variant.sku)?;
+            Some(RemoteVariant {
+                sku: variant.sku.clone(),
+                variant_id: sku.sku_id.clone(),
+                price: variant.price,
+                stock: variant.stock,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(RemoteListing {
+        listing_id: created.item_id.clone(),
+        listing_sku: None,
+        status: created.item_status.clone(),
+        title: draft.title.clone(),
+        variants,
+    })
 }
 
 /// The SKU ids a create with `AssociatedSku` answered, with the price and
@@ -667,7 +890,7 @@ fn adopt_created(known: &mut RemoteListing, chunk: &[&VariantDraft], created: dt
         if known.variant(&sku.seller_sku).is_none() {
             known.variants.push(RemoteVariant {
                 sku: sku.seller_sku,
-                variant_id: sku.sku_id.to_string(),
+                variant_id: sku.sku_id,
                 price: variant.price,
                 stock: variant.stock,
             });
@@ -676,23 +899,32 @@ fn adopt_created(known: &mut RemoteListing, chunk: &[&VariantDraft], created: dt
 }
 
 /// `Request.Product` adding `variants` to the product carrying `anchor`:
-/// only `AssociatedSku` and the new SKUs, as the product keeps its own
-/// category, name, attributes and images.
-fn associate_payload(draft: &ListingDraft, anchor: &str, variants: &[&VariantDraft]) -> Value {
+/// `AssociatedSku`, the new SKUs and the variation declared with every value
+/// (a product with custom sale props must declare the new SKUs' values:
+/// guide `custom-sales-attributes.md`, UpdateProduct case 1), as the product
+/// keeps its own category, name, attributes and images.
+fn associate_payload(
+    draft: &ListingDraft,
+    anchor: &str,
+    variants: &[&VariantDraft],
+) -> Result<Value, ConnectorError> {
     let skus: Vec<Value> = variants.iter().map(|v| new_sku(draft, v)).collect();
-    json!({ "Request": { "Product": {
+    let mut product = json!({
         "AssociatedSku": anchor,
         "Skus": { "Sku": skus },
-    } } })
+    });
+    if let Some(declared) = variation(draft)? {
+        product["variation"] = declared;
+    }
+    Ok(json!({ "Request": { "Product": product } }))
 }
 
-/// `saleProp`: the draft's option names with the variant's values.
+/// `saleProp`: each axis's sale-prop name with the variant's value.
 fn sale_props(draft: &ListingDraft, variant: &VariantDraft) -> serde_json::Map<String, Value> {
-    draft
-        .option_names
-        .iter()
+    axes(draft)
+        .into_iter()
         .zip(&variant.option_values)
-        .map(|(name, value)| (name.clone(), json!(value)))
+        .map(|(axis, value)| (axis.name, json!(value)))
         .collect()
 }
 
@@ -722,22 +954,44 @@ fn new_sku(draft: &ListingDraft, variant: &VariantDraft) -> Value {
     sku
 }
 
-/// `Request.Product` for create (no `existing`) or update. An update carries
-/// only SKUs the product holds: new ones join it through `AssociatedSku`, and
-/// price and stock of existing ones go through their own calls.
-fn product_payload(draft: &ListingDraft, existing: Option<(i64, &RemoteListing)>) -> Value {
+/// `Attributes`: name, description, brand and the mapping's attributes.
+/// The brand goes as `brand_id` when it is an id (GetBrandByPages), else as
+/// the `brand` name ("No Brand"): the guide `create-a-product.md` calls the
+/// name deprecated, yet every sample of `product-api/createproduct.json`
+/// still sends it.
+fn product_attributes(draft: &ListingDraft) -> Value {
     let mut attributes = json!({
         "name": draft.title,
         "description": draft.description,
     });
-    // Lazada wants the brand's id (`brand` names are deprecated); the channel's
-    // mapping supplies it, "No Brand" included.
-    if let Some(brand) = &draft.brand {
-        attributes["brand_id"] = json!(brand);
+    if let Some(brand) = draft
+        .brand
+        .as_deref()
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+    {
+        let key = if brand.bytes().all(|b| b.is_ascii_digit()) {
+            "brand_id"
+        } else {
+            "brand"
+        };
+        attributes[key] = json!(brand);
     }
     for (name, value) in &draft.attributes {
-        attributes[name.as_str()] = json!(value);
+        if !name.starts_with(SALE_PROP_KEY) {
+            attributes[name.as_str()] = json!(value);
+        }
     }
+    attributes
+}
+
+/// `Request.Product` for create (no `existing`) or update. An update carries
+/// only SKUs the product holds: new ones join it through `AssociatedSku`, and
+/// price and stock of existing ones go through their own calls.
+fn product_payload(
+    draft: &ListingDraft,
+    existing: Option<(&str, &RemoteListing)>,
+) -> Result<Value, ConnectorError> {
     let skus: Vec<Value> = draft
         .variants
         .iter()
@@ -755,13 +1009,16 @@ fn product_payload(draft: &ListingDraft, existing: Option<(i64, &RemoteListing)>
     let mut product = json!({
         "PrimaryCategory": draft.category_id,
         "Images": { "Image": draft.images },
-        "Attributes": attributes,
+        "Attributes": product_attributes(draft),
         "Skus": { "Sku": skus },
     });
-    if let Some((item_id, _)) = existing {
-        product["ItemId"] = json!(item_id.to_string());
+    if let Some(declared) = variation(draft)? {
+        product["variation"] = declared;
     }
-    json!({ "Request": { "Product": product } })
+    if let Some((item_id, _)) = existing {
+        product["ItemId"] = json!(item_id);
+    }
+    Ok(json!({ "Request": { "Product": product } }))
 }
 
 #[async_trait]
@@ -812,19 +1069,20 @@ impl Connector for Lazada {
             .call(
                 endpoint,
                 || {
-                    // The file is not signed; the other parameters go in the query.
+                    // As the official Python SDK sends it (`requests.post(url,
+                    // params, files=…)`): the signed parameters as text fields
+                    // of the multipart body, the file (not signed) as `image`.
+                    let mut form = reqwest::multipart::Form::new();
+                    for (key, value) in self.signed_params(endpoint, Some(&token), &[]) {
+                        form = form.text(key, value);
+                    }
                     let part =
                         reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string());
-                    let form = reqwest::multipart::Form::new().part("image", part);
-                    let request = self.signed(endpoint, &Method::GET, Some(&token), &[]);
-                    let request = request
-                        .build()
-                        .map_err(|e| ConnectorError::Transient(e.without_url().to_string()))?;
                     Ok(self
                         .http
                         .client()
-                        .post(request.url().clone())
-                        .multipart(form))
+                        .post(self.url(endpoint))
+                        .multipart(form.part("image", part)))
                 },
                 data,
             )
@@ -940,8 +1198,9 @@ impl Connector for Lazada {
     }
 
     /// Pages by update time as the order walk does: `update_after` moves to
-    /// the last product's `updated_time`, the offset steps past products
-    /// sharing that second. The cursor is `update_after|offset`.
+    /// the second of the last product's `updated_time` (epoch milliseconds;
+    /// the parameter takes whole seconds), the offset steps past products
+    /// updated in that second. The cursor is `update_after|offset`.
     async fn list_remote_listings(
         &self,
         cursor: Option<&str>,
@@ -971,7 +1230,7 @@ impl Connector for Lazada {
         let times: Vec<_> = page
             .products
             .iter()
-            .map(|p| parse_time(&p.updated_time))
+            .map(|p| p.updated().map(whole_second))
             .collect();
         let items = page.products.into_iter().map(remote).collect();
         if got < PRODUCT_PAGE {
@@ -1020,7 +1279,7 @@ impl Connector for Lazada {
             let times: Vec<_> = page
                 .orders
                 .iter()
-                .map(|o| parse_time(&o.updated_at))
+                .map(|o| parse_time(&o.updated_at).map(whole_second))
                 .collect();
             for order in page.orders {
                 let id = id_text(&order.order_id);
@@ -1129,14 +1388,7 @@ impl Connector for Lazada {
                 field: None,
                 message: "push body is not Lazada's push JSON".into(),
             })?;
-        Ok(match (push.message_type, push.data.get("trade_order_id")) {
-            (0, Some(order)) => WebhookHint::OrdersChanged {
-                order_ids: vec![id_text(order)],
-            },
-            (kind, _) => WebhookHint::Other {
-                code: kind.to_string(),
-            },
-        })
+        Ok(hint(&push))
     }
 }
 
@@ -1172,6 +1424,135 @@ mod tests {
                 ("shelf_life", "shelf_life"),
             ]
             .map(|(id, name)| (id.to_string(), name.to_string()))
+        );
+    }
+
+    fn draft(option_names: &[&str], values: &[&[&str]]) -> ListingDraft {
+        ListingDraft {
+            product_key: "P".into(),
+            title: "t".into(),
+            description: "d".into(),
+            category_id: "1".into(),
+            brand: Some("No Brand".into()),
+            attributes: vec![],
+            images: vec![],
+            weight_g: 100,
+            dimensions_cm: None,
+            logistics: vec![],
+            option_names: option_names.iter().map(|n| n.to_string()).collect(),
+            variants: values
+                .iter()
+                .enumerate()
+                .map(|(n, values)| VariantDraft {
+                    sku: format!("S{n}"),
+                    option_values: values.iter().map(|v| v.to_string()).collect(),
+                    price: 1,
+                    stock: 1,
+                })
+                .collect(),
+            listed: true,
+        }
+    }
+
+    #[test]
+    fn options_are_declared_as_the_guide_shows_and_refused_beyond_its_limits() {
+        let mut two = draft(
+            &["Màu", "Khối lượng"],
+            &[&["Đỏ", "1 kg"], &["Xanh", "1 kg"]],
+        );
+        two.attributes
+            .push(("saleProp:Màu".into(), "color_family".into()));
+        assert_eq!(
+            variation(&two).expect("within limits"),
+            Some(json!({
+                "variation1": { "name": "color_family", "hasImage": false, "customize": false, "options": { "option": ["Đỏ", "Xanh"] } },
+                "variation2": { "name": "Khối lượng", "hasImage": false, "customize": true, "options": { "option": ["1 kg"] } },
+            }))
+        );
+        let payload = product_payload(&two, None).expect("payload");
+        let product = &payload["Request"]["Product"];
+        assert_eq!(product["Attributes"]["brand"], "No Brand");
+        assert!(product["Attributes"].get("saleProp:Màu").is_none());
+        assert_eq!(
+            product["Skus"]["Sku"][1]["saleProp"],
+            json!({ "color_family": "Xanh", "Khối lượng": "1 kg" })
+        );
+        assert_eq!(variation(&draft(&[], &[&[]])).expect("none"), None);
+        let values: Vec<String> = (0..51).map(|n| format!("{n} g")).collect();
+        let rows: Vec<Vec<&str>> = values.iter().map(|v| vec![v.as_str()]).collect();
+        let rows: Vec<&[&str]> = rows.iter().map(Vec::as_slice).collect();
+        let refused = |draft: &ListingDraft| match variation(draft) {
+            Err(ConnectorError::Rejected { code, field, .. }) => Some((code, field)),
+            _ => None,
+        };
+        let field = |f: &str| Some(("chosync_variation".to_string(), Some(f.to_string())));
+        assert_eq!(
+            refused(&draft(&["Khối lượng"], &rows)),
+            field("option_values")
+        );
+        assert_eq!(
+            refused(&draft(&["Khối lượng tịnh gói"], &[&["1 kg"]])),
+            field("option_names")
+        );
+        assert_eq!(
+            refused(&draft(&["Khối lượng"], &[&["một bao hai mươi lăm ký"]])),
+            field("option_values")
+        );
+        assert_eq!(
+            refused(&draft(&["A", "B", "C"], &[&["1", "2", "3"]])),
+            field("option_names")
+        );
+        let mut numeric = draft(&[], &[&[]]);
+        numeric.brand = Some("94125".into());
+        let payload = product_payload(&numeric, None).expect("payload");
+        assert_eq!(
+            payload["Request"]["Product"]["Attributes"]["brand_id"],
+            "94125"
+        );
+    }
+
+    #[test]
+    fn the_documented_push_samples_become_hints() {
+        let push = |body: &str| hint(&serde_json::from_str::<dto::Push>(body).expect("push"));
+        // webhook-api-reverse-order.md: ids as numbers.
+        let reverse = r#"{"seller_id":"12345","message_type":10,"data":{"reverse_order_id":658960600102006,
+            "reverse_status":"RTM_INIT","trade_order_id":416557324702006,"extraParams":{},
+            "trade_order_line_id":416557324802006,"buyer_id":100112802006,"seller_id":1000143772,
+            "reverse_order_line_id":663790000102006,"status_update_time":1626767698},
+            "timestamp":1627889609,"site":"lazada_sg"}"#;
+        assert_eq!(
+            push(reverse),
+            WebhookHint::OrdersChanged {
+                order_ids: vec!["416557324702006".into()]
+            }
+        );
+        // webhook-api-authorization-token-expiration-alert.md
+        let alert = r#"{"seller_id":"null","message_type":8,"data":{"app_key":"115527",
+            "auth_expiry_time":1627542238,"seller_id":"1000165972"},"timestamp":1627416758,"site":"lazada_ph"}"#;
+        assert_eq!(
+            push(alert),
+            WebhookHint::TokenExpiring {
+                expires_at: chrono::DateTime::from_timestamp(1_627_542_238, 0)
+            }
+        );
+        // webhook-api-trade-order-notifications.md, a return.
+        let returned = r#"{"seller_id":"1000114855","message_type":0,"data":{"order_status":"returned",
+            "reverse_order_id":"501977696648153","reverse_order_line_id":"502491640048153",
+            "status_update_time":1603703663,"trade_order_id":"252883361348153",
+            "trade_order_line_id":"252883361948153"},"timestamp":1603715010436,"site":"lazada_vn"}"#;
+        assert_eq!(
+            push(returned),
+            WebhookHint::OrdersChanged {
+                order_ids: vec!["252883361348153".into()]
+            }
+        );
+        assert_eq!(
+            push(r#"{"message_type":3,"data":{"item_id":1}}"#),
+            WebhookHint::Other { code: "3".into() }
+        );
+        assert_eq!(
+            push(r#"{"message_type":0,"data":{}}"#),
+            WebhookHint::Other { code: "0".into() }
         );
     }
 }

@@ -1,7 +1,8 @@
-//! Lazada Open Platform for chosync, following `shared/marketplaces/lazada.md`:
-//! signing, auth on its own host, image migration, products with sale
-//! properties, sellable stock and prices in batches of 50 SKUs across
-//! products, orders by update window, pushes.
+//! Lazada Open Platform for chosync, following `shared/marketplaces/lazada.md`
+//! and the Lazada documents named in the crate README: signing, auth on its
+//! own host, image migration, products with declared sale properties,
+//! sellable stock and prices in batches of 50 SKUs across products, orders by
+//! update window, pushes.
 
 mod client;
 pub mod dto;

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 use super::payload::{self, list, number, text};
 use super::state::{
-    Attribute, OrderItem, Product, Sku, State as Memory, category_attributes, is_leaf, time_text,
+    ACTIVE, Attribute, DELETED, INACTIVE, OrderItem, PENDING_QC, Product, Sku, State as Memory,
+    Variation, category_attributes, is_leaf, millis_text, order_time, shop_sku, standard_sale_prop,
 };
 use super::{LazadaError, LazadaSandbox, fail};
 use crate::orders::parse_time;
@@ -98,12 +99,11 @@ async fn token(State(s): S, uri: Uri, RawQuery(query): RawQuery, body: Bytes) ->
     s.answer_top(result)
 }
 
+/// `/image/upload`: the system parameters may come in the query or, as the
+/// official Python SDK sends them (`requests.post(url, params, files=…)`),
+/// as text fields of the multipart body; the file (`image`) is not signed.
 async fn upload(State(s): S, RawQuery(query): RawQuery, mut form: Multipart) -> Response {
-    // The file is not part of the signature: only the query is checked.
-    let params = params(query, &[]);
-    if let Err(err) = s.admit("/image/upload", &params, true) {
-        return s.answer(Err(err));
-    }
+    let mut params = params(query, &[]);
     let mut image = None;
     loop {
         match form.next_field().await {
@@ -111,10 +111,23 @@ async fn upload(State(s): S, RawQuery(query): RawQuery, mut form: Multipart) -> 
                 Ok(bytes) => image = Some(bytes.to_vec()),
                 Err(_) => return s.answer(Err(fail("InvalidParameter", "Unreadable image."))),
             },
-            Ok(Some(_)) => {}
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_string();
+                match field.text().await {
+                    Ok(value) => {
+                        params.insert(name, value);
+                    }
+                    Err(_) => {
+                        return s.answer(Err(fail("InvalidParameter", "Invalid multipart body.")));
+                    }
+                }
+            }
             Ok(None) => break,
             Err(_) => return s.answer(Err(fail("InvalidParameter", "Invalid multipart body."))),
         }
+    }
+    if let Err(err) = s.admit("/image/upload", &params, true) {
+        return s.answer(Err(err));
     }
     let result = (|| {
         let image = image
@@ -164,7 +177,13 @@ async fn seller_post(State(s): S, uri: Uri, RawQuery(query): RawQuery, body: Byt
             _ => Err(fail("InvalidApi", "No such API.")),
         }
     });
-    s.answer(result)
+    // `batch_id` sits at the top level, next to `code`, with no `data`
+    // (`product-api/migrateimages.json`, guide `image-upload.md`).
+    if path == "/images/migrate" {
+        s.answer_top(result)
+    } else {
+        s.answer(result)
+    }
 }
 
 /// Lazada fetches images itself: ports 80/443 only, no IP-literal hosts.
@@ -177,8 +196,8 @@ fn fetchable(source: &str) -> bool {
     matches!(url.scheme(), "http" | "https") && host_ok && port_ok
 }
 
-/// `/category/attributes/get`: a leaf category's attributes, flags as 0/1
-/// as Lazada sends them.
+/// `/category/attributes/get`: a leaf category's attributes, flags and ids
+/// as the strings `"0"`/`"1"` of `product-api/getcategoryattributes.json`.
 fn category_attributes_answer(params: &HashMap<String, String>) -> Result<Value, LazadaError> {
     let category = params.get("primary_category_id").ok_or_else(|| {
         fail(
@@ -191,11 +210,13 @@ fn category_attributes_answer(params: &HashMap<String, String>) -> Result<Value,
         .ok()
         .filter(|c| is_leaf(*c))
         .ok_or_else(|| fail("500", "primary_category_id must be a leaf category."))?;
-    let flag = |yes: bool| i32::from(yes);
+    let flag = |yes: bool| if yes { "1" } else { "0" };
     let attributes: Vec<Value> = category_attributes(category)
         .iter()
-        .map(|a| {
+        .enumerate()
+        .map(|(n, a)| {
             json!({
+                "id": (n + 1).to_string(),
                 "name": a.name,
                 "label": a.label,
                 "is_mandatory": flag(a.mandatory),
@@ -244,6 +265,12 @@ fn other_attributes(attributes: &Value) -> BTreeMap<String, String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The time filters are ISO 8601 to the second and `/orders/get` shows
+/// times to the second: a time within a second counts as that second.
+fn second(time: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(time.timestamp(), 0).unwrap_or(time)
 }
 
 fn whole_price(value: &Value) -> Result<i64, &'static str> {
@@ -307,7 +334,8 @@ impl LazadaSandbox {
             if fetchable(&source) {
                 images.push(self.host_image());
             } else {
-                errors.push(json!({ "url": source, "message": "download failed" }));
+                // The entry of `product-api/getresponse.json`.
+                errors.push(json!({ "msg": "Error download image", "field": source, "original_url": source }));
             }
         }
         Ok(json!({ "images": images, "errors": errors }))
@@ -333,16 +361,11 @@ impl LazadaSandbox {
         if description.chars().count() > 25_000 {
             return Err(fail("500", "description is at most 25,000 characters."));
         }
-        let brand_id = text(&attributes["brand_id"]).unwrap_or_default();
-        if brand_id.is_empty() || !brand_id.chars().all(|c| c.is_ascii_digit()) {
-            return Err(fail(
-                "500",
-                "brand_id is required (brand names are deprecated; \"No Brand\" has its own id).",
-            ));
-        }
+        check_brand(attributes)?;
         if let Some(missing) = missing_attribute(category, attributes) {
             return Err(attribute_error(category, &missing));
         }
+        let variation = read_variation(category, &product["variation"], "500")?;
         let images: Vec<String> = list(&product["Images"]["Image"])
             .iter()
             .filter_map(text)
@@ -355,9 +378,12 @@ impl LazadaSandbox {
                 "Between 1 and 8 images, all hosted by Lazada, are required.",
             ));
         }
-        let built = build_skus(&mut state, &list(&product["Skus"]["Sku"]), &[])?;
+        let built = build_skus(&mut state, &list(&product["Skus"]["Sku"]))?;
+        check_sale_props(category, &variation, &built)
+            .map_err(|(code, sku, message)| detail_error(code, &sku, "saleProp", &message))?;
         let item_id = 6_700_000_000 + state.next_number() as i64;
         let sku_list = sku_list(item_id, &built);
+        let now = self.now();
         state.products.insert(
             item_id,
             Product {
@@ -367,28 +393,34 @@ impl LazadaSandbox {
                 description,
                 attributes: other_attributes(attributes),
                 images,
+                variation,
                 created: std::time::Instant::now(),
-                status: "pending".into(),
-                updated_time: self.now(),
+                status: PENDING_QC.into(),
+                created_time: now,
+                updated_time: now,
                 skus: built,
             },
         );
-        Ok(json!({ "item_id": item_id, "sku_list": sku_list, "item_status": "Pending QC" }))
+        // `product-api/createproduct.json` quotes the ids as strings.
+        Ok(
+            json!({ "item_id": item_id.to_string(), "sku_list": sku_list, "item_status": PENDING_QC }),
+        )
     }
 
     /// `/product/create` with `AssociatedSku`: the SKUs join the product that
-    /// carries that SellerSku, checked as a create's SKUs are and against the
-    /// product's own (same sale-prop names, distinct values). The product
-    /// keeps its category, name, attributes, images and QC status: any given
-    /// in the request are ignored. The answer is a create's, listing the new
-    /// SKUs only.
+    /// carries that SellerSku, checked as a create's SKUs are and, with the
+    /// product's own, against its variation (the request may declare more
+    /// options: they are added to the product's) and for one sale-prop set
+    /// with distinct values. The product keeps its category, name,
+    /// attributes, images and QC status: any given in the request are
+    /// ignored. The answer is a create's, listing the new SKUs only.
     fn associate(&self, anchor: &str, product: &Value) -> Result<Value, LazadaError> {
         let now = self.now();
         let mut state = self.state();
-        let (item_id, existing) = state
+        let (item_id, category, existing, declared) = state
             .find_sku(anchor)
-            .filter(|(p, _)| p.status != "deleted")
-            .map(|(p, _)| (p.item_id, p.skus.clone()))
+            .filter(|(p, _)| p.status != DELETED)
+            .map(|(p, _)| (p.item_id, p.category, p.skus.clone(), p.variation.clone()))
             .ok_or_else(|| {
                 detail_error(
                     "207",
@@ -397,20 +429,26 @@ impl LazadaSandbox {
                     "AssociatedSku does not exist.",
                 )
             })?;
-        let built = build_skus(&mut state, &list(&product["Skus"]["Sku"]), &existing)?;
+        let asked = read_variation(category, &product["variation"], "500")?;
+        let variation = merge_variation(declared, asked, "500")?;
+        let built = build_skus(&mut state, &list(&product["Skus"]["Sku"]))?;
+        let all: Vec<Sku> = existing.into_iter().chain(built.iter().cloned()).collect();
+        check_sale_props(category, &variation, &all)
+            .map_err(|(code, sku, message)| detail_error(code, &sku, "saleProp", &message))?;
         let sku_list = sku_list(item_id, &built);
         let stored = state
             .products
             .get_mut(&item_id)
             .ok_or_else(|| fail("E0208", "Item does not exist."))?;
         stored.skus.extend(built);
+        stored.variation = variation;
         stored.updated_time = now;
-        let item_status = match stored.status_at(std::time::Instant::now(), self.config.qc_delay) {
-            "pending" => "Pending QC",
-            "active" => "Active",
-            _ => "InActive",
-        };
-        Ok(json!({ "item_id": item_id, "sku_list": sku_list, "item_status": item_status }))
+        let item_status = stored
+            .status_at(std::time::Instant::now(), self.config.qc_delay)
+            .to_string();
+        Ok(
+            json!({ "item_id": item_id.to_string(), "sku_list": sku_list, "item_status": item_status }),
+        )
     }
 
     fn update(&self, payload: &Value) -> Result<Value, LazadaError> {
@@ -444,43 +482,16 @@ impl LazadaSandbox {
         let stored = state
             .products
             .get_mut(&item_id)
-            .filter(|p| p.status != "deleted")
+            .filter(|p| p.status != DELETED)
             .ok_or_else(|| fail("E0208", "Item does not exist."))?;
-        let mut statuses: Vec<(usize, String)> = Vec::new();
+        let asked = read_variation(stored.category, &product["variation"], "501")?;
+        let variation = merge_variation(stored.variation.clone(), asked, "501")?;
+        let mut skus = stored.skus.clone();
         for sku in list(&product["Skus"]["Sku"]) {
-            let sku_id = number(&sku["SkuId"]).unwrap_or(0.0) as i64;
-            let seller_sku = text(&sku["SellerSku"]).unwrap_or_default();
-            let Some(index) = stored.skus.iter().position(|s| s.sku_id == sku_id) else {
-                return Err(update_error(
-                    "207",
-                    &seller_sku,
-                    "SkuId",
-                    "SKU does not exist.",
-                ));
-            };
-            if !seller_sku.is_empty() && seller_sku != stored.skus[index].seller_sku {
-                return Err(update_error(
-                    "501",
-                    &seller_sku,
-                    "SellerSku",
-                    "SellerSku cannot be changed.",
-                ));
-            }
-            match text(&sku["Status"]).as_deref() {
-                None => {}
-                Some(status @ ("active" | "inactive" | "deleted")) => {
-                    statuses.push((index, status.to_string()))
-                }
-                Some(_) => {
-                    return Err(update_error(
-                        "501",
-                        &seller_sku,
-                        "Status",
-                        "Status is active, inactive or deleted.",
-                    ));
-                }
-            }
+            update_sku(&mut skus, &sku)?;
         }
+        check_sale_props(stored.category, &variation, &skus)
+            .map_err(|(code, sku, message)| update_error(code, &sku, "saleProp", &message))?;
         if let Some(name) = name {
             stored.name = name;
         }
@@ -491,11 +502,12 @@ impl LazadaSandbox {
         if !images.is_empty() {
             stored.images = images;
         }
-        for (index, status) in statuses {
-            stored.skus[index].status = status;
-        }
+        stored.variation = variation;
+        stored.skus = skus;
         stored.updated_time = now;
-        Ok(json!({}))
+        Ok(
+            json!({ "item_status": stored.status_at(std::time::Instant::now(), self.config.qc_delay) }),
+        )
     }
 
     /// `/product/stock/sellable/update` (sellable = given) or
@@ -519,7 +531,7 @@ impl LazadaSandbox {
             let Some(product) = state
                 .products
                 .get_mut(&item_id)
-                .filter(|p| p.status != "deleted")
+                .filter(|p| p.status != DELETED)
             else {
                 refused.push(json!({ "seller_sku": seller_sku, "code": "208", "field": "ItemId", "message": "Item does not exist." }));
                 continue;
@@ -586,14 +598,20 @@ impl LazadaSandbox {
             .products
             .values()
             .filter(|p| {
+                // The filter words of `product-api/getproducts.json`.
                 let status = p.status_at(now, self.config.qc_delay);
                 match filter {
-                    "all" => status != "deleted",
-                    "live" => status == "active",
-                    other => status == other,
+                    "all" => status != DELETED,
+                    "live" => status == ACTIVE,
+                    "inactive" => status == INACTIVE,
+                    "deleted" => status == DELETED,
+                    "pending" => status == PENDING_QC,
+                    "sold-out" => status == ACTIVE && p.skus.iter().all(|s| s.sellable() <= 0),
+                    // The sandbox's QC never rejects.
+                    _ => false,
                 }
             })
-            .filter(|p| after.is_none_or(|a| p.updated_time >= a))
+            .filter(|p| after.is_none_or(|a| second(p.updated_time) >= a))
             .filter(|p| {
                 wanted
                     .as_ref()
@@ -607,7 +625,8 @@ impl LazadaSandbox {
             .take(limit)
             .map(|p| Memory::product_json(p, now, self.config.qc_delay))
             .collect();
-        Ok(json!({ "total_products": matching.len(), "products": page }))
+        // `total_products` is quoted in `product-api/getproducts.json`.
+        Ok(json!({ "total_products": matching.len().to_string(), "products": page }))
     }
 
     fn product_item(&self, params: &HashMap<String, String>) -> Result<Value, LazadaError> {
@@ -662,9 +681,9 @@ impl LazadaSandbox {
         let mut matching: Vec<&super::state::Order> = state
             .orders
             .values()
-            .filter(|o| update_after.is_none_or(|a| o.updated_at >= a))
-            .filter(|o| update_before.is_none_or(|b| o.updated_at <= b))
-            .filter(|o| created_after.is_none_or(|a| o.created_at >= a))
+            .filter(|o| update_after.is_none_or(|a| second(o.updated_at) >= a))
+            .filter(|o| update_before.is_none_or(|b| second(o.updated_at) <= b))
+            .filter(|o| created_after.is_none_or(|a| second(o.created_at) >= a))
             .collect();
         let descending = params.get("sort_direction").map(String::as_str) == Some("DESC");
         if params.get("sort_by").map(String::as_str) == Some("updated_at") {
@@ -683,17 +702,27 @@ impl LazadaSandbox {
                 let mut statuses: Vec<&str> = o.items.iter().map(|i| i.status.as_str()).collect();
                 statuses.sort();
                 statuses.dedup();
+                let price: i64 = o.items.iter().map(|i| i.price).sum();
+                // The shape of `order-api/getorders.json`: ids, counts and
+                // amounts as strings, times in RFC 3339.
                 json!({
-                    "order_id": o.order_id.parse::<i64>().unwrap_or(0),
+                    "order_id": o.order_id,
                     "order_number": o.order_id,
                     "statuses": statuses,
-                    "created_at": time_text(o.created_at),
-                    "updated_at": time_text(o.updated_at),
-                    "items_count": o.items.len(),
+                    "created_at": order_time(o.created_at),
+                    "updated_at": order_time(o.updated_at),
+                    "items_count": o.items.len().to_string(),
+                    "price": format!("{price}.00"),
+                    "voucher": "0.00",
+                    "shipping_fee": "0.00",
+                    "payment_method": "COD",
+                    "warehouse_code": "dropshipping",
                 })
             })
             .collect();
-        Ok(json!({ "count": page.len(), "countTotal": matching.len(), "orders": page }))
+        Ok(
+            json!({ "count": page.len().to_string(), "countTotal": matching.len().to_string(), "orders": page }),
+        )
     }
 
     fn order_items(&self, params: &HashMap<String, String>) -> Result<Value, LazadaError> {
@@ -709,9 +738,9 @@ impl LazadaSandbox {
             .filter_map(|id| state.orders.get(&text(id).unwrap_or_default()))
             .map(|o| {
                 json!({
-                    "order_id": o.order_id.parse::<i64>().unwrap_or(0),
+                    "order_id": o.order_id,
                     "order_number": o.order_id,
-                    "order_items": o.items.iter().map(item_json).collect::<Vec<_>>(),
+                    "order_items": o.items.iter().map(|i| item_json(&o.order_id, i)).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -719,16 +748,28 @@ impl LazadaSandbox {
     }
 }
 
-fn item_json(item: &OrderItem) -> Value {
-    json!({
-        "order_item_id": item.order_item_id.parse::<i64>().unwrap_or(0),
+/// An order item as `order-api/getmultipleorderitems.json` shows it: ids and
+/// amounts as strings, `created_at`/`updated_at` in epoch milliseconds.
+fn item_json(order_id: &str, item: &OrderItem) -> Value {
+    let mut json = json!({
+        "order_item_id": item.order_item_id,
+        "order_id": order_id,
         "sku": item.seller_sku,
-        "sku_id": item.sku_id,
-        "product_id": item.item_id,
+        "shop_sku": shop_sku(item.item_id, item.sku_id),
+        "sku_id": item.sku_id.to_string(),
+        "product_id": item.item_id.to_string(),
         "status": item.status,
-        "created_at": time_text(item.created_at),
-        "updated_at": time_text(item.updated_at),
-    })
+        "item_price": format!("{}.00", item.price),
+        "paid_price": format!("{}.00", item.price),
+        "warehouse_code": "dropshipping",
+        "is_fbl": "0",
+        "created_at": millis_text(item.created_at),
+        "updated_at": millis_text(item.updated_at),
+    });
+    if let Some(reverse) = &item.reverse_order_id {
+        json["reverse_order_id"] = json!(reverse);
+    }
+    json
 }
 
 /// Applies one SKU's stock or price; `Err((code, field, message))` refuses it.
@@ -804,23 +845,286 @@ fn apply(
     Ok(())
 }
 
-/// A create's `sku_list`: the SKUs it made.
+/// A create's `sku_list`: the SKUs it made, ids as strings as in
+/// `product-api/createproduct.json`.
 fn sku_list(item_id: i64, built: &[Sku]) -> Vec<Value> {
     built
         .iter()
-        .map(|s| json!({ "seller_sku": s.seller_sku, "shop_sku": format!("{item_id}_VNAMZ-{}", s.sku_id), "sku_id": s.sku_id }))
+        .map(|s| json!({ "seller_sku": s.seller_sku, "shop_sku": shop_sku(item_id, s.sku_id), "sku_id": s.sku_id.to_string() }))
         .collect()
 }
 
+/// The brand: a `brand` name ("No Brand", as every sample of
+/// `product-api/createproduct.json` sends it, though the guide
+/// `create-a-product.md` calls it deprecated) or a `brand_id`, which must be
+/// an id (4142 `THD_BRAND_ID_IS_NOT_VALID_IN_CATEGORY` otherwise). Whether
+/// one is there at all is the mandatory-attribute check's (`brand`).
+fn check_brand(attributes: &Value) -> Result<(), LazadaError> {
+    match text(&attributes["brand_id"]) {
+        Some(id) if !id.trim().is_empty() && !id.trim().bytes().all(|b| b.is_ascii_digit()) => {
+            Err(failure_with_detail(
+                "500",
+                "Create product failed.",
+                json!({ "code": "4142", "field": "brand_id", "message": "The brand is invalid in the category." }),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A boolean written as `true` or `"true"`.
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Bool(yes) => *yes,
+        Value::String(s) => s.trim().eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+/// `Product.variation` checked as the guide `custom-sales-attributes.md`
+/// lists its errors: at most 2 (`VARIATION_SIZE_LIMIT`), each with a name of
+/// 1–15 characters, distinct (`VARIATION_NAME_*`), `hasImage` on
+/// `variation1` only, 1–50 distinct options of 1–20 characters
+/// (`VARIATION_OPTION*`, `OPTIONS_SIZE_LIMIT`), and a non-custom one must be
+/// a standard sale prop of the category (`VARIATION_CATEGORY_ATTRIBUTE_INVALID`).
+/// Options are read as `options.option[]` (the request shape) or `options[]`.
+fn read_variation(
+    category: i64,
+    value: &Value,
+    top: &'static str,
+) -> Result<Vec<Variation>, LazadaError> {
+    let refuse = |(code, message): (&str, String)| {
+        failure_with_detail(
+            top,
+            "Invalid variation.",
+            json!({ "code": code, "field": "variation", "message": message }),
+        )
+    };
+    let entries = variation_nodes(value).map_err(refuse)?;
+    if entries.len() > 2 {
+        return Err(refuse((
+            "VARIATION_SIZE_LIMIT",
+            "The Variations Size Exceeds Maximum Size Limit, The Size Limit is: 2 .".into(),
+        )));
+    }
+    let mut declared: Vec<Variation> = Vec::new();
+    for (n, entry) in entries {
+        let variation = read_variation_node(category, n, entry).map_err(refuse)?;
+        if declared.iter().any(|d| d.name == variation.name) {
+            return Err(refuse((
+                "VARIATION_NAME_DUPLICATE",
+                format!(
+                    "The Variation Name Is Duplicate, The Variation Node is: Variation{n} , The Duplicate Name is: {}",
+                    variation.name
+                ),
+            )));
+        }
+        declared.push(variation);
+    }
+    Ok(declared)
+}
+
+/// A refusal: the guide's error code and message.
+type Refusal = (&'static str, String);
+
+/// `variation`'s nodes in order (`variation1`, `variation2`, …; any case).
+fn variation_nodes(value: &Value) -> Result<Vec<(u32, &Value)>, Refusal> {
+    match value {
+        Value::Object(fields) => {
+            let mut entries = Vec::new();
+            for (key, entry) in fields {
+                let n = key
+                    .to_ascii_lowercase()
+                    .strip_prefix("variation")
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .ok_or_else(|| ("VARIATION_EMPTY", format!("Unknown node {key}.")))?;
+                entries.push((n, entry));
+            }
+            entries.sort_by_key(|(n, _)| *n);
+            Ok(entries)
+        }
+        Value::Null => Ok(Vec::new()),
+        Value::String(s) if s.trim().is_empty() => Ok(Vec::new()),
+        _ => Err(("VARIATION_EMPTY", "The Variation is Empty".into())),
+    }
+}
+
+/// One node, `VariationN`.
+fn read_variation_node(category: i64, n: u32, entry: &Value) -> Result<Variation, Refusal> {
+    let node = format!("Variation{n}");
+    if entry.as_object().is_none_or(|e| e.is_empty()) {
+        return Err((
+            "VARIATION_CONTENT_EMPTY",
+            format!("The Variation Content is Empty, The Variation Node is: {node}"),
+        ));
+    }
+    let name = text(&entry["name"]).unwrap_or_default();
+    if name.trim().is_empty() {
+        return Err((
+            "VARIATION_NAME_EMPTY",
+            format!("The Variation Name is Empty, The Variation Node is: {node}"),
+        ));
+    }
+    if name.chars().count() > 15 {
+        return Err((
+            "VARIATION_NAME_LENGTH_LIMIT",
+            format!(
+                "The Variation Name's Content Exceeds Maximum Length Limit, The Variation Node is: {node} , The Length Limit is: 15, The Name is: {name}"
+            ),
+        ));
+    }
+    let has_image = truthy(&entry["hasImage"]);
+    if has_image && n != 1 {
+        return Err((
+            "VARIATION_IMAGE_MUST_SET_VARIATION1",
+            format!("Only Variation1 Can set hasImage to true, The Variation Node is: {node}"),
+        ));
+    }
+    let customize = truthy(&entry["customize"]);
+    if !customize && standard_sale_prop(category, &name).is_none() {
+        return Err((
+            "VARIATION_CATEGORY_ATTRIBUTE_INVALID",
+            format!("This attribute {name} is not found in the category attribute library."),
+        ));
+    }
+    let options = read_options(&entry["options"]).map_err(|(code, message)| {
+        (
+            code,
+            format!("{message}, The Variation Node is: {node} , The Name is: {name}"),
+        )
+    })?;
+    Ok(Variation {
+        name,
+        has_image,
+        customize,
+        options,
+    })
+}
+
+fn read_options(value: &Value) -> Result<Vec<String>, Refusal> {
+    let raw = match value.get("option") {
+        Some(options) => list(options),
+        None => list(value),
+    };
+    if raw.is_empty() {
+        return Err((
+            "VARIATION_OPTIONS_EMPTY",
+            "The Variation Options Is Empty".into(),
+        ));
+    }
+    if raw.len() > 50 {
+        return Err((
+            "OPTIONS_SIZE_LIMIT",
+            "The Variation Options Exceeds Maximum Size Limit, The Size Limit is: 50".into(),
+        ));
+    }
+    let mut options: Vec<String> = Vec::new();
+    for option in raw.iter().map(|o| text(o).unwrap_or_default()) {
+        if option.trim().is_empty() {
+            return Err((
+                "VARIATION_OPTION_EMPTY",
+                "The Variation Option Is Empty".into(),
+            ));
+        }
+        if option.chars().count() > 20 {
+            return Err((
+                "VARIATION_OPTION_LENGTH_LIMIT",
+                format!(
+                    "The Variation Name's Content Exceeds Maximum Length Limit, The Length Limit is: 20, The Option is: {option}"
+                ),
+            ));
+        }
+        if options.contains(&option) {
+            return Err((
+                "VARIATION_OPTION_DUPLICATE",
+                format!("The Variation Option Is Duplicate, The Duplicate Option is: {option}"),
+            ));
+        }
+        options.push(option);
+    }
+    Ok(options)
+}
+
+/// A product's declaration with a request's: options of a name declared
+/// again are added (an update or `AssociatedSku` declares the new SKUs'
+/// values), new names are appended, still at most 2. The sandbox's choice:
+/// the guide does not say whether a declaration replaces the product's.
+fn merge_variation(
+    mut declared: Vec<Variation>,
+    asked: Vec<Variation>,
+    top: &'static str,
+) -> Result<Vec<Variation>, LazadaError> {
+    for variation in asked {
+        match declared.iter_mut().find(|d| d.name == variation.name) {
+            Some(known) => {
+                for option in variation.options {
+                    if !known.options.contains(&option) {
+                        known.options.push(option);
+                    }
+                }
+            }
+            None => declared.push(variation),
+        }
+    }
+    if declared.len() > 2 {
+        return Err(failure_with_detail(
+            top,
+            "Invalid variation.",
+            json!({ "code": "VARIATION_SIZE_LIMIT", "field": "variation", "message": "The Variations Size Exceeds Maximum Size Limit, The Size Limit is: 2 ." }),
+        ));
+    }
+    if declared.iter().any(|d| d.options.len() > 50) {
+        return Err(failure_with_detail(
+            top,
+            "Invalid variation.",
+            json!({ "code": "OPTIONS_SIZE_LIMIT", "field": "variation", "message": "The Variation Options Exceeds Maximum Size Limit, The Size Limit is: 50" }),
+        ));
+    }
+    Ok(declared)
+}
+
+/// One SKU entry of an update applied to a copy of the product's SKUs: found
+/// by `SkuId`, SellerSku unchanged, `Status` and `saleProp` taken.
+fn update_sku(skus: &mut [Sku], sku: &Value) -> Result<(), LazadaError> {
+    let sku_id = number(&sku["SkuId"]).unwrap_or(0.0) as i64;
+    let seller_sku = text(&sku["SellerSku"]).unwrap_or_default();
+    let Some(target) = skus.iter_mut().find(|s| s.sku_id == sku_id) else {
+        return Err(update_error(
+            "207",
+            &seller_sku,
+            "SkuId",
+            "SKU does not exist.",
+        ));
+    };
+    if !seller_sku.is_empty() && seller_sku != target.seller_sku {
+        return Err(update_error(
+            "501",
+            &seller_sku,
+            "SellerSku",
+            "SellerSku cannot be changed.",
+        ));
+    }
+    match text(&sku["Status"]).as_deref() {
+        None => {}
+        Some(status @ ("active" | "inactive" | "deleted")) => target.status = status.to_string(),
+        Some(_) => {
+            return Err(update_error(
+                "501",
+                &seller_sku,
+                "Status",
+                "Status is active, inactive or deleted.",
+            ));
+        }
+    }
+    if sku["saleProp"].is_object() {
+        target.sale_props = sale_props_of(sku);
+    }
+    Ok(())
+}
+
 /// The SKUs of a create (1–50), checked whole before any is kept: SellerSku
-/// unique in the shop, whole prices, package weight, and the same ≤ 2
-/// sale-prop names with distinct values across `existing` (the product's SKUs
-/// when adding to it) and the new ones.
-fn build_skus(
-    state: &mut Memory,
-    skus: &[Value],
-    existing: &[Sku],
-) -> Result<Vec<Sku>, LazadaError> {
+/// unique in the shop, whole prices, package weight.
+fn build_skus(state: &mut Memory, skus: &[Value]) -> Result<Vec<Sku>, LazadaError> {
     if skus.is_empty() {
         return Err(fail("500", "At least one SKU is required."));
     }
@@ -830,11 +1134,21 @@ fn build_skus(
     let mut built: Vec<Sku> = Vec::new();
     for sku in skus {
         let mut new = read_sku(state, sku, &built)?;
-        check_sale_props(&new, existing.iter().chain(&built))?;
         new.sku_id = 12_000_000_000 + state.next_number() as i64;
         built.push(new);
     }
     Ok(built)
+}
+
+fn sale_props_of(sku: &Value) -> BTreeMap<String, String> {
+    sku["saleProp"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), text(v)?)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// One SKU of a create, its id not yet allocated.
@@ -877,18 +1191,10 @@ fn read_sku(state: &mut Memory, sku: &Value, built: &[Sku]) -> Result<Sku, Lazad
             "package_weight is required.",
         ));
     }
-    let sale_props: BTreeMap<String, String> = sku["saleProp"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), text(v)?)))
-                .collect()
-        })
-        .unwrap_or_default();
     Ok(Sku {
         sku_id: 0,
         seller_sku,
-        sale_props,
+        sale_props: sale_props_of(sku),
         price,
         real: quantity as i64,
         withheld: 0,
@@ -897,26 +1203,91 @@ fn read_sku(state: &mut Memory, sku: &Value, built: &[Sku]) -> Result<Sku, Lazad
     })
 }
 
-/// Custom variations: at most 2 sale properties, the same names on every SKU
-/// of a product (`others`), never the same values twice.
-fn check_sale_props<'a>(
-    new: &Sku,
-    mut others: impl Iterator<Item = &'a Sku>,
-) -> Result<(), LazadaError> {
-    if new.sale_props.len() > 2 {
-        return Err(fail(
+/// A product's SKUs against its declared variation and category. Per SKU, at
+/// most 2 sale props (`BIZ_CHECK_TOTAL_SALE_PROP_MAX_ITEMS`); a declared one
+/// only with a declared option (`SKU_VARIATION_OPTION_NOT_EXIST`); an
+/// undeclared one only if it is a standard sale prop of the category (4143
+/// `BIZ_CHECK_SALEPROP_ATTRIBUTE_INVALID`: "The selling attributes are not
+/// defined in the variation"); every declared one present
+/// (`SKU_VARIATION_NAME_MISSING`; guide `custom-sales-attributes.md`). Across
+/// SKUs, one set of names (4113 `CHK_SKU_PROPS_NOT_IDENTICAL`) and never the
+/// same values twice (4112 `CHK_SKU_PROPS_DUPLICATE`;
+/// `product-api/createproduct.json`). `Err((code, SellerSku, message))`.
+fn check_sale_props(
+    category: i64,
+    declared: &[Variation],
+    skus: &[Sku],
+) -> Result<(), (&'static str, String, String)> {
+    for sku in skus {
+        check_sku_props(category, declared, sku)
+            .map_err(|(code, message)| (code, sku.seller_sku.clone(), message))?;
+    }
+    let names = |sku: &Sku| sku.sale_props.keys().cloned().collect::<Vec<_>>();
+    for (i, sku) in skus.iter().enumerate() {
+        for other in &skus[..i] {
+            if names(other) != names(sku) {
+                return Err((
+                    "4113",
+                    sku.seller_sku.clone(),
+                    "All SKUs of a product must fill in the same sales attributes.".into(),
+                ));
+            }
+            if other.sale_props == sku.sale_props {
+                return Err((
+                    "4112",
+                    sku.seller_sku.clone(),
+                    format!(
+                        "The values of variant attributes are duplicated between SKUs {} and {}.",
+                        other.seller_sku, sku.seller_sku
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One SKU's `saleProp` against the declared variation and the category.
+fn check_sku_props(category: i64, declared: &[Variation], sku: &Sku) -> Result<(), Refusal> {
+    if sku.sale_props.len() > 2 {
+        return Err((
             "BIZ_CHECK_TOTAL_SALE_PROP_MAX_ITEMS",
-            "At most 2 sale properties.",
+            "At most 2 sale properties.".into(),
         ));
     }
-    let refuse = |message| Err(detail_error("4143", &new.seller_sku, "saleProp", message));
-    let names = |sku: &Sku| sku.sale_props.keys().cloned().collect::<Vec<_>>();
-    match others.find(|o| names(o) != names(new) || o.sale_props == new.sale_props) {
-        None => Ok(()),
-        Some(other) if names(other) != names(new) => {
-            refuse("All SKUs must declare the same sale properties.")
+    for (name, value) in &sku.sale_props {
+        match declared.iter().find(|d| &d.name == name) {
+            Some(d) if !d.options.contains(value) => {
+                return Err((
+                    "SKU_VARIATION_OPTION_NOT_EXIST",
+                    format!(
+                        "The SKU Variation Option is Not Exist, The SellerSKU is: {} , The SKU Variation Name is: {name} , The SKU Variation Option is: {value}",
+                        sku.seller_sku
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None if standard_sale_prop(category, name).is_some() => {}
+            None => {
+                return Err((
+                    "4143",
+                    format!("The selling attributes are not defined in the variation: {name}"),
+                ));
+            }
         }
-        Some(_) => refuse("Two SKUs have the same sale properties."),
+    }
+    match declared
+        .iter()
+        .find(|d| !sku.sale_props.contains_key(&d.name))
+    {
+        Some(missing) => Err((
+            "SKU_VARIATION_NAME_MISSING",
+            format!(
+                "The SKU Variation Name is Missing, The SellerSKU is: {} , The Missing SKU Variation Name is: {}",
+                sku.seller_sku, missing.name
+            ),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -988,7 +1359,7 @@ mod tests {
         } } }));
         let item_id = created
             .ok()
-            .and_then(|c| c["item_id"].as_i64())
+            .and_then(|c| c["item_id"].as_str()?.parse().ok())
             .unwrap_or(0);
         (sandbox, item_id)
     }
@@ -1014,7 +1385,7 @@ mod tests {
     fn associated_skus_join_the_product_and_keep_its_content() {
         let (sandbox, item_id) = with_product();
         let answer = associate(&sandbox, "B", vec![sku("C", Some("L"))]).unwrap_or_default();
-        assert_eq!(answer["item_id"].as_i64(), Some(item_id));
+        assert_eq!(answer["item_id"], item_id.to_string());
         assert_eq!(answer["sku_list"].as_array().map(Vec::len), Some(1));
         assert_eq!(answer["sku_list"][0]["seller_sku"], "C");
         let state = sandbox.state();
@@ -1037,12 +1408,90 @@ mod tests {
         };
         let code = |c: &str| Some(("500", Some(c.to_string())));
         assert_eq!(refused("NOPE", vec![sku("C", Some("L"))]), code("207"));
-        assert_eq!(refused("A", vec![sku("C", None)]), code("4143"));
-        assert_eq!(refused("A", vec![sku("C", Some("M"))]), code("4143"));
+        assert_eq!(refused("A", vec![sku("C", None)]), code("4113"));
+        assert_eq!(refused("A", vec![sku("C", Some("M"))]), code("4112"));
         assert_eq!(refused("A", vec![sku("B", Some("L"))]), code("4105"));
         assert_eq!(
             sandbox.state().find_sku("C").map(|(p, _)| p.skus.len()),
             None
+        );
+    }
+
+    /// A create of two SKUs varying by the custom sale prop "Khối lượng",
+    /// declared by `variation` (or not, when `None`).
+    fn create_custom(
+        sandbox: &LazadaSandbox,
+        variation: Option<Value>,
+    ) -> Result<Value, LazadaError> {
+        let image = sandbox.host_image()["url"].clone();
+        let weighed = |seller_sku: &str, weight: &str| {
+            let mut sku = sku(seller_sku, None);
+            sku["saleProp"] = json!({ "Khối lượng": weight });
+            sku
+        };
+        let mut product = json!({
+            "PrimaryCategory": "10000151",
+            "Images": { "Image": [image] },
+            "Attributes": { "name": "Miến dong", "description": "d", "brand": "No Brand" },
+            "Skus": { "Sku": [weighed("K1", "500 g"), weighed("K2", "1 kg")] },
+        });
+        if let Some(variation) = variation {
+            product["variation"] = variation;
+        }
+        sandbox.create(&json!({ "Request": { "Product": product } }))
+    }
+
+    fn declared(name: &str, options: Vec<String>) -> Value {
+        json!({ "variation1": { "name": name, "hasImage": false, "customize": true, "options": { "option": options } } })
+    }
+
+    #[test]
+    fn custom_sale_props_must_be_declared_within_lazadas_limits() {
+        let refused = |variation: Option<Value>| {
+            let sandbox = LazadaSandbox::new(SandboxConfig::default());
+            create_custom(&sandbox, variation)
+                .err()
+                .and_then(|e| business_code(&e))
+        };
+        let weights = || vec!["500 g".to_string(), "1 kg".to_string()];
+        assert_eq!(refused(None).as_deref(), Some("4143"));
+        assert_eq!(
+            refused(Some(declared("Khối lượng", weights()))),
+            None,
+            "declared: created"
+        );
+        assert_eq!(
+            refused(Some(declared("Khối lượng tịnh của gói", weights()))).as_deref(),
+            Some("VARIATION_NAME_LENGTH_LIMIT")
+        );
+        assert_eq!(
+            refused(Some(declared("Khối lượng", vec!["500 g".into()]))).as_deref(),
+            Some("SKU_VARIATION_OPTION_NOT_EXIST")
+        );
+        let long = vec![
+            "500 g".into(),
+            "1 kg".into(),
+            "một bao hai mươi lăm ký".into(),
+        ];
+        assert_eq!(
+            refused(Some(declared("Khối lượng", long))).as_deref(),
+            Some("VARIATION_OPTION_LENGTH_LIMIT")
+        );
+        let many: Vec<String> = (0..51).map(|n| format!("{n} g")).collect();
+        assert_eq!(
+            refused(Some(declared("Khối lượng", many))).as_deref(),
+            Some("OPTIONS_SIZE_LIMIT")
+        );
+        let mut two = declared("Khối lượng", weights());
+        two["variation2"] = json!({ "name": "Đóng gói", "hasImage": false, "customize": true, "options": { "option": ["Túi"] } });
+        assert_eq!(
+            refused(Some(two)).as_deref(),
+            Some("SKU_VARIATION_NAME_MISSING")
+        );
+        let standard = json!({ "variation1": { "name": "Khối lượng", "hasImage": false, "customize": false, "options": { "option": weights() } } });
+        assert_eq!(
+            refused(Some(standard)).as_deref(),
+            Some("VARIATION_CATEGORY_ATTRIBUTE_INVALID")
         );
     }
 }

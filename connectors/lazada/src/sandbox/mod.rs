@@ -1,11 +1,15 @@
-//! A fake Lazada Open Platform that checks what Lazada checks: upper-case
-//! signatures over sorted parameters, millisecond timestamps within ±7200 s,
-//! app key and access token (with expiry), `payload` in JSON or XML, a
-//! category's mandatory attributes, new SKUs joining a product through
-//! `AssociatedSku`, at most 50 SKUs per stock or price call (E204), order
-//! offsets up to 5,000, per seller throttling (`ApiCallLimit`, a 1 s ban), QC (new products pending, then active), withheld/occupied/real
-//! stock, and signed trade-order pushes.
-//! Assumptions beyond `shared/marketplaces/lazada.md` are in the crate README.
+//! A fake Lazada Open Platform that checks what Lazada checks and answers in
+//! the shapes of Lazada's documented samples: upper-case signatures over
+//! sorted parameters (with or without empty ones, as the official SDKs
+//! differ), millisecond timestamps within ±7200 s, app key and access token
+//! (with expiry), `payload` in JSON or XML, a category's mandatory
+//! attributes, declared variations and sale props, new SKUs joining a
+//! product through `AssociatedSku`, at most 50 SKUs per stock or price call
+//! (E204), order offsets up to 5,000, per seller throttling (`ApiCallLimit`,
+//! a 1 s ban), QC (new products `Pending QC`, then `Active`),
+//! withheld/occupied/real stock, and signed trade-order, reverse-order and
+//! token-expiration pushes. The documents each shape comes from, and the
+//! sandbox's own choices where they are silent, are in the crate README.
 
 mod api;
 mod payload;
@@ -142,31 +146,121 @@ impl LazadaSandbox {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// One trade-order push per order item whose status changed.
+    /// One trade-order push (message type 0) per order item whose status
+    /// changed (guide `webhook-api-trade-order-notifications.md`).
     fn push_items(&self, order_id: &str, items: &[(String, String)]) {
         for (line, status) in items {
-            let body = json!({
-                "seller_id": self.config.seller_id,
-                "message_type": 0,
-                "data": {
+            self.push(
+                0,
+                json!(self.config.seller_id),
+                json!({
                     "order_status": status,
                     "trade_order_id": order_id,
                     "trade_order_line_id": line,
                     "status_update_time": self.now().timestamp(),
-                },
-                "timestamp": self.now().timestamp_millis(),
-                "site": "lazada_vn",
-            });
-            let raw = serde_json::to_vec(&body).unwrap_or_default();
-            let signature = sign::push(&self.config.app_secret, &self.config.app_key, &raw);
-            self.kit.deliver_webhook(
-                raw,
-                vec![
-                    ("authorization", signature),
-                    ("content-type", "application/json".into()),
-                ],
+                }),
             );
         }
+    }
+
+    /// A push signed as Lazada signs them: `Authorization` = lower-case hex
+    /// HMAC-SHA256(app_secret, app_key + body) (guide `lazada-push-mechanism.md`).
+    fn push(&self, message_type: i64, seller_id: Value, data: Value) {
+        let body = json!({
+            "seller_id": seller_id,
+            "message_type": message_type,
+            "data": data,
+            "timestamp": self.now().timestamp_millis(),
+            "site": "lazada_vn",
+        });
+        let raw = serde_json::to_vec(&body).unwrap_or_default();
+        let signature = sign::push(&self.config.app_secret, &self.config.app_key, &raw);
+        self.kit.deliver_webhook(
+            raw,
+            vec![
+                ("authorization", signature),
+                ("content-type", "application/json".into()),
+            ],
+        );
+    }
+
+    /// The buyer pays an unpaid order: its items become `pending`.
+    pub fn pay_order(&self, order_id: &str) -> Result<(), String> {
+        let lines = self.state().pay_order(order_id, self.now())?;
+        self.push_items(order_id, &lines);
+        Ok(())
+    }
+
+    /// The carrier delivers a shipped order.
+    pub fn deliver_order(&self, order_id: &str) -> Result<(), String> {
+        let lines = self.state().deliver_order(order_id, self.now())?;
+        self.push_items(order_id, &lines);
+        Ok(())
+    }
+
+    /// The buyer returns a shipped or delivered order: per item a reverse
+    /// order (`RTM_INIT`, message type 10, guide `webhook-api-reverse-order.md`,
+    /// ids as numbers as in its sample) and the trade-order push of the
+    /// return (message type 0 with the reverse ids, guide
+    /// `webhook-api-trade-order-notifications.md`). Returns the reverse ids.
+    pub fn return_order(&self, order_id: &str) -> Result<Vec<String>, String> {
+        let returned = self.state().return_order(order_id, self.now())?;
+        let number = |id: &str| id.parse::<i64>().map_or(json!(id), |n| json!(n));
+        for (line, reverse) in &returned {
+            let when = self.now().timestamp();
+            self.push(
+                10,
+                json!(self.config.seller_id),
+                json!({
+                    "reverse_order_id": number(reverse),
+                    "reverse_status": "RTM_INIT",
+                    "trade_order_id": number(order_id),
+                    "extraParams": {},
+                    "trade_order_line_id": number(line),
+                    "seller_id": number(&self.config.seller_id),
+                    "reverse_order_line_id": number(reverse),
+                    "status_update_time": when,
+                }),
+            );
+            self.push(
+                0,
+                json!(self.config.seller_id),
+                json!({
+                    "order_status": "returned",
+                    "reverse_order_id": reverse,
+                    "reverse_order_line_id": reverse,
+                    "status_update_time": when,
+                    "trade_order_id": order_id,
+                    "trade_order_line_id": line,
+                }),
+            );
+        }
+        Ok(returned.into_iter().map(|(_, reverse)| reverse).collect())
+    }
+
+    /// Lazada's daily token-expiration alert (message type 8): sent when the
+    /// seller's newest access token expires within 48 hours; the sample
+    /// writes the top-level `seller_id` as "null" and the expiry in seconds
+    /// (guide `webhook-api-authorization-token-expiration-alert.md`).
+    /// Returns whether an alert went out.
+    pub fn alert_expiring_token(&self) -> bool {
+        let now = self.now();
+        let Some(expiry) = self
+            .state()
+            .expiring_access(now, chrono::Duration::hours(48))
+        else {
+            return false;
+        };
+        self.push(
+            8,
+            json!("null"),
+            json!({
+                "app_key": self.config.app_key,
+                "auth_expiry_time": expiry.timestamp(),
+                "seller_id": self.config.seller_id,
+            }),
+        );
+        true
     }
 }
 
@@ -242,6 +336,29 @@ impl LazadaSandbox {
         }
     }
 
+    /// Whether `sign` matches, computed as either official SDK does: over
+    /// every parameter, empty ones included (Python `lazop-sdk`, and the
+    /// words of `signature-algorithm.md`: "sort all request parameters"), or
+    /// skipping empty values (the Java sample of the same guide). Both SDKs
+    /// work against Lazada, so both are accepted.
+    fn signed_correctly(&self, path: &str, params: &HashMap<String, String>) -> bool {
+        let Some(given) = params.get("sign") else {
+            return false;
+        };
+        let every: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let non_empty: Vec<(&str, &str)> = every
+            .iter()
+            .copied()
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        let secret = &self.config.app_secret;
+        *given == sign::request(secret, path, &every)
+            || *given == sign::request(secret, path, &non_empty)
+    }
+
     /// Counts, throttles and authenticates a call over all its parameters.
     pub(crate) fn admit(
         &self,
@@ -297,18 +414,7 @@ impl LazadaSandbox {
                 "The timestamp is too far from the server's time.",
             ));
         }
-        if params.values().any(String::is_empty) {
-            return Err(fail(
-                "MissingParameter",
-                "Empty parameters are not accepted.",
-            ));
-        }
-        let pairs: Vec<(&str, &str)> = params
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let expected = sign::request(&self.config.app_secret, path, &pairs);
-        if params.get("sign") != Some(&expected) {
+        if !self.signed_correctly(path, params) {
             self.kit.count_rejected_signature();
             return Err(fail(
                 "IncompleteSignature",

@@ -39,8 +39,9 @@ const fn attribute(
     }
 }
 
-/// What every leaf category has.
-const COMMON: [Attribute; 5] = [
+/// What every leaf category has: `color_family` and `size` are standard sale
+/// props (`is_sale_prop`), as in the guide `create-a-product.md`.
+const COMMON: [Attribute; 6] = [
     attribute("name", "Tên sản phẩm", "text", true, false),
     attribute("description", "Mô tả sản phẩm", "richText", true, false),
     attribute("brand", "Thương hiệu", "singleSelect", true, false),
@@ -52,6 +53,7 @@ const COMMON: [Attribute; 5] = [
         false,
     ),
     attribute("color_family", "Nhóm màu", "multiEnumInput", false, true),
+    attribute("size", "Kích cỡ", "singleSelect", false, true),
 ];
 
 /// The category the demo mapping gives essential oils.
@@ -81,6 +83,13 @@ pub fn category_attributes(category: i64) -> Vec<Attribute> {
     all
 }
 
+/// The category's standard sale prop called `name`, if it has one.
+pub fn standard_sale_prop(category: i64, name: &str) -> Option<Attribute> {
+    category_attributes(category)
+        .into_iter()
+        .find(|a| a.sale_prop && a.name == name)
+}
+
 #[derive(Debug, Clone)]
 pub struct Sku {
     pub sku_id: i64,
@@ -102,18 +111,38 @@ impl Sku {
     }
 }
 
+/// A declared sale property (`Product.variation.variationN`, guide
+/// `product-operation/custom-sales-attributes.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variation {
+    pub name: String,
+    pub has_image: bool,
+    /// A custom sale prop; otherwise one of the category's standard ones.
+    pub customize: bool,
+    pub options: Vec<String>,
+}
+
+/// A product's status words, as `/products/get` and the create answer write
+/// them (`product-api/getproducts.json`, `product-api/createproduct.json`).
+pub const PENDING_QC: &str = "Pending QC";
+pub const ACTIVE: &str = "Active";
+pub const INACTIVE: &str = "InActive";
+pub const DELETED: &str = "Deleted";
+
 #[derive(Debug, Clone)]
 pub struct Product {
     pub item_id: i64,
     pub category: i64,
     pub name: String,
     pub description: String,
-    /// The other attributes given (`brand_id`, `warranty_type`, …), as text.
+    /// The other attributes given (`brand`, `brand_id`, `warranty_type`, …), as text.
     pub attributes: BTreeMap<String, String>,
     pub images: Vec<String>,
+    pub variation: Vec<Variation>,
     pub created: Instant,
-    /// `pending` until QC passes, then `active` (or `inactive`/`deleted`).
+    /// `Pending QC` until QC passes, then `Active` (or `InActive`/`Deleted`).
     pub status: String,
+    pub created_time: DateTime<Utc>,
     pub updated_time: DateTime<Utc>,
     pub skus: Vec<Sku>,
 }
@@ -121,8 +150,8 @@ pub struct Product {
 impl Product {
     /// QC passes `qc_delay` after creation.
     pub fn status_at(&self, now: Instant, qc_delay: Duration) -> &str {
-        if self.status == "pending" && now.duration_since(self.created) >= qc_delay {
-            "active"
+        if self.status == PENDING_QC && now.duration_since(self.created) >= qc_delay {
+            ACTIVE
         } else {
             &self.status
         }
@@ -135,7 +164,11 @@ pub struct OrderItem {
     pub item_id: i64,
     pub sku_id: i64,
     pub seller_sku: String,
+    /// Whole VND, the SKU's price when the order was placed.
+    pub price: i64,
     pub status: String,
+    /// Set once the buyer returns the item.
+    pub reverse_order_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -170,15 +203,70 @@ pub struct State {
     pub orders: BTreeMap<String, Order>,
 }
 
-pub fn time_text(time: DateTime<Utc>) -> String {
-    // Lazada's own form: "2026-11-29 10:00:00 +0700".
+/// `/orders/get` writes RFC 3339 with the site's offset
+/// (`2018-02-09T22:44:30+08:00`, `order-api/getorders.json`); Vietnam is +07:00.
+pub fn order_time(time: DateTime<Utc>) -> String {
     match chrono::FixedOffset::east_opt(7 * 3600) {
         Some(vietnam) => time
             .with_timezone(&vietnam)
-            .format("%Y-%m-%d %H:%M:%S %z")
-            .to_string(),
-        None => time.format("%Y-%m-%d %H:%M:%S +0000").to_string(),
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        None => time.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
     }
+}
+
+/// Products and `/orders/items/get` write epoch milliseconds as a string
+/// (`"1611554725000"`: `product-api/getproducts.json`,
+/// `order-api/getmultipleorderitems.json`).
+pub fn millis_text(time: DateTime<Utc>) -> String {
+    time.timestamp_millis().to_string()
+}
+
+/// A SKU as `/products/get` shows it. Stock in the documented fields:
+/// `quantity` and `Available` carry the sellable stock as every sample
+/// shows them, and the one (dropshipping) warehouse of
+/// `multiWarehouseInventories` breaks it down (guides
+/// `custom-sales-attributes.md`, `inventory-calculation-logic.md`:
+/// totalQuantity = sellable + withheld + occupied).
+fn sku_json(item_id: i64, sku: &Sku) -> Value {
+    json!({
+        "Status": sku.status,
+        "quantity": sku.sellable(),
+        "Available": sku.sellable(),
+        "SellerSku": sku.seller_sku,
+        "ShopSku": shop_sku(item_id, sku.sku_id),
+        "SkuId": sku.sku_id,
+        "price": sku.price as f64,
+        "special_price": 0.0,
+        "saleProp": sku.sale_props,
+        "Images": [],
+        "multiWarehouseInventories": [{
+            "warehouseCode": "dropshipping",
+            "quantity": sku.sellable(),
+            "sellableQuantity": sku.sellable(),
+            "withholdQuantity": sku.withheld,
+            "occupyQuantity": sku.occupied,
+            "totalQuantity": sku.real,
+        }],
+        "fblWarehouseInventories": [],
+    })
+}
+
+pub fn shop_sku(item_id: i64, sku_id: i64) -> String {
+    format!("{item_id}_VNAMZ-{sku_id}")
+}
+
+/// `variation` as `/product/item/get` answers it (guide
+/// `custom-sales-attributes.md`: `Variation1 {name, label, hasImage,
+/// customize, options[]}`).
+fn variation_json(product: &Product) -> Value {
+    let entries = product.variation.iter().enumerate().map(|(n, v)| {
+        let label = standard_sale_prop(product.category, &v.name).map_or(v.name.as_str(), |a| a.label);
+        (
+            format!("Variation{}", n + 1),
+            json!({ "name": v.name, "label": label, "hasImage": v.has_image, "customize": v.customize, "options": v.options }),
+        )
+    });
+    Value::Object(entries.collect())
 }
 
 impl State {
@@ -250,29 +338,27 @@ impl State {
         })
     }
 
+    /// A product as `/products/get` and `/product/item/get` answer it
+    /// (`product-api/getproducts.json`: `item_id` and `primary_category` as
+    /// strings, times in epoch milliseconds as strings).
     pub fn product_json(product: &Product, now: Instant, qc_delay: Duration) -> Value {
         let mut attributes = json!(product.attributes);
         attributes["name"] = json!(product.name);
         attributes["description"] = json!(product.description);
-        json!({
-            "item_id": product.item_id,
-            "primary_category": product.category,
+        let mut json = json!({
+            "item_id": product.item_id.to_string(),
+            "primary_category": product.category.to_string(),
             "status": product.status_at(now, qc_delay),
             "attributes": attributes,
             "images": product.images,
-            "updated_time": time_text(product.updated_time),
-            "skus": product.skus.iter().map(|s| json!({
-                "SellerSku": s.seller_sku,
-                "SkuId": s.sku_id,
-                "price": s.price as f64,
-                "quantity": s.real,
-                "sellableStock": s.sellable(),
-                "withholdStock": s.withheld,
-                "occupyStock": s.occupied,
-                "Status": s.status,
-                "saleProp": s.sale_props,
-            })).collect::<Vec<_>>(),
-        })
+            "created_time": millis_text(product.created_time),
+            "updated_time": millis_text(product.updated_time),
+            "skus": product.skus.iter().map(|s| sku_json(product.item_id, s)).collect::<Vec<_>>(),
+        });
+        if !product.variation.is_empty() {
+            json["variation"] = variation_json(product);
+        }
+        json
     }
 
     pub fn listings_json(&self, now: Instant, qc_delay: Duration) -> Value {
@@ -303,7 +389,7 @@ impl State {
             .find_sku(seller_sku)
             .ok_or_else(|| format!("no SKU {seller_sku}"))?;
         // Buyers only see products that passed QC.
-        if product.status_at(Instant::now(), qc_delay) != "active"
+        if product.status_at(Instant::now(), qc_delay) != ACTIVE
             || product.skus[i].status != "active"
         {
             return Err(format!("SKU {seller_sku} is not for sale"));
@@ -316,7 +402,7 @@ impl State {
             ));
         }
         sku.withheld += quantity;
-        let (item_id, sku_id) = (product.item_id, sku.sku_id);
+        let (item_id, sku_id, price) = (product.item_id, sku.sku_id, sku.price);
         let order_id = format!("26042{order_number:010}");
         let items: Vec<OrderItem> = line_numbers
             .iter()
@@ -325,7 +411,9 @@ impl State {
                 item_id,
                 sku_id,
                 seller_sku: seller_sku.to_string(),
+                price,
                 status: "unpaid".into(),
+                reverse_order_id: None,
                 created_at: now,
                 updated_at: now,
             })
@@ -354,12 +442,13 @@ impl State {
             .find(|s| s.sku_id == sku_id)
     }
 
-    /// Moves an order's open items (unpaid or pending) to `status`; returns
-    /// each moved item's SKU and former status, and the pushes to send.
-    fn close_open_items(
+    /// Moves an order's items whose status is one of `from` to `to`;
+    /// returns each moved item's SKU and former status, and the pushes to send.
+    fn move_items(
         &mut self,
         order_id: &str,
-        status: &str,
+        from: &[&str],
+        to: &str,
         now: DateTime<Utc>,
     ) -> Result<(Vec<Moved>, Vec<Line>), String> {
         let order = self
@@ -369,22 +458,28 @@ impl State {
         let mut moved = Vec::new();
         let mut lines = Vec::new();
         for item in &mut order.items {
-            if matches!(item.status.as_str(), "unpaid" | "pending") {
+            if from.contains(&item.status.as_str()) {
                 moved.push((
                     item.item_id,
                     item.sku_id,
-                    std::mem::replace(&mut item.status, status.into()),
+                    std::mem::replace(&mut item.status, to.into()),
                 ));
                 item.updated_at = now;
-                lines.push((item.order_item_id.clone(), status.to_string()));
+                lines.push((item.order_item_id.clone(), to.to_string()));
             }
         }
         if moved.is_empty() {
-            return Err(format!("order {order_id} has no item that is still open"));
+            return Err(format!(
+                "order {order_id} has no item that is {}",
+                from.join(" or ")
+            ));
         }
         order.updated_at = now;
         Ok((moved, lines))
     }
+
+    /// Items still held for the buyer: withheld while unpaid, occupied once paid.
+    const OPEN: [&'static str; 2] = ["unpaid", "pending"];
 
     /// Releases the unit an item held: withheld while unpaid, occupied once paid.
     fn release(sku: &mut Sku, was: &str) {
@@ -403,7 +498,7 @@ impl State {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Vec<(String, String)>, String> {
-        let (moved, lines) = self.close_open_items(order_id, "canceled", now)?;
+        let (moved, lines) = self.move_items(order_id, &Self::OPEN, "canceled", now)?;
         for (item_id, sku_id, was) in moved {
             if let Some(sku) = self.sku_mut(item_id, sku_id) {
                 Self::release(sku, &was);
@@ -421,7 +516,7 @@ impl State {
         order_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<(String, String)>, String> {
-        let (moved, lines) = self.close_open_items(order_id, "shipped", now)?;
+        let (moved, lines) = self.move_items(order_id, &Self::OPEN, "shipped", now)?;
         for (item_id, sku_id, was) in moved {
             if let Some(sku) = self.sku_mut(item_id, sku_id) {
                 Self::release(sku, &was);
@@ -429,5 +524,66 @@ impl State {
             }
         }
         Ok(lines)
+    }
+
+    /// The buyer pays: unpaid items become `pending`, their units move from
+    /// withheld to occupied (guide `inventory-calculation-logic.md`).
+    pub fn pay_order(&mut self, order_id: &str, now: DateTime<Utc>) -> Result<Vec<Line>, String> {
+        let (moved, lines) = self.move_items(order_id, &["unpaid"], "pending", now)?;
+        for (item_id, sku_id, _) in moved {
+            if let Some(sku) = self.sku_mut(item_id, sku_id) {
+                sku.withheld -= 1;
+                sku.occupied += 1;
+            }
+        }
+        Ok(lines)
+    }
+
+    /// The carrier delivers: shipped items become `delivered`.
+    pub fn deliver_order(
+        &mut self,
+        order_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Line>, String> {
+        Ok(self.move_items(order_id, &["shipped"], "delivered", now)?.1)
+    }
+
+    /// The buyer returns shipped or delivered items: each gets a reverse
+    /// order and the status `returned`. Stock is untouched: the seller
+    /// restocks what comes back. Returns (line, reverse order id) per item.
+    pub fn return_order(
+        &mut self,
+        order_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, String)>, String> {
+        let (_, lines) = self.move_items(order_id, &["shipped", "delivered"], "returned", now)?;
+        let mut returned = Vec::new();
+        for (line, _) in lines {
+            let reverse = format!("50197{:010}", self.next_number());
+            if let Some(item) = self
+                .orders
+                .get_mut(order_id)
+                .and_then(|o| o.items.iter_mut().find(|i| i.order_item_id == line))
+            {
+                item.reverse_order_id = Some(reverse.clone());
+            }
+            returned.push((line, reverse));
+        }
+        Ok(returned)
+    }
+
+    /// When the seller's authorization runs out, if its newest access token
+    /// is still valid and expires within `within` (guide
+    /// `webhook-api-authorization-token-expiration-alert.md`: 48 hours).
+    pub fn expiring_access(
+        &self,
+        now: DateTime<Utc>,
+        within: chrono::Duration,
+    ) -> Option<DateTime<Utc>> {
+        self.access
+            .values()
+            .max()
+            .copied()
+            .filter(|e| *e > now && *e <= now + within)
     }
 }
