@@ -739,7 +739,7 @@ async fn a_draft_beyond_shopees_variation_rules_is_refused_before_anything_is_cr
 }
 
 #[tokio::test]
-async fn an_item_whose_variations_are_refused_is_not_left_for_sale() {
+async fn option_values_longer_than_the_item_limit_are_refused_before_anything_is_created() {
     let w = default_world().await;
     let image = w.image().await;
     let mut draft = oil_draft(&image);
@@ -751,18 +751,13 @@ async fn an_item_whose_variations_are_refused_is_not_left_for_sale() {
         .upsert_listing(&draft, None)
         .await
         .expect_err("options too long");
-    assert!(matches!(err, ConnectorError::Rejected { .. }), "{err}");
-    assert_eq!(w.sandbox.calls("/api/v2/product/add_item").await, 1);
-    assert_eq!(w.sandbox.calls("/api/v2/product/delete_item").await, 1);
-    let held = w.listings().await;
     assert!(
-        held.iter().all(|i| i["status"] == "SELLER_DELETE"),
-        "{held:?}"
+        matches!(err, ConnectorError::Rejected { ref code, ref message, .. }
+            if code == "chosync_item_limit" && message.contains("1–20")),
+        "{err}"
     );
-    assert!(
-        w.running.sandbox.place_order("TDQ-10ml-C", 1).is_err(),
-        "nothing to buy"
-    );
+    assert_eq!(w.sandbox.calls("/api/v2/product/add_item").await, 0);
+    assert!(w.listings().await.is_empty());
 }
 
 #[tokio::test]
@@ -784,6 +779,11 @@ async fn required_attributes_are_the_mandatory_ones_read_once_per_category() {
     let origin = vec![AttributeSpec {
         id: "100037".into(),
         name: "Xuất xứ".into(),
+        options: Some(
+            ["Việt Nam", "Trung Quốc", "Thái Lan", "Hàn Quốc", "Nhật Bản"]
+                .map(String::from)
+                .to_vec(),
+        ),
     }];
     let first = w.shopee.required_attributes("100150").await.expect("oils");
     assert_eq!(first, origin, "the optional 100010 is left out");
@@ -800,6 +800,7 @@ async fn required_attributes_are_the_mandatory_ones_read_once_per_category() {
         vec![AttributeSpec {
             id: "100095".into(),
             name: "Hạn sử dụng".into(),
+            options: None,
         }]
     );
     let herbs = w.shopee.required_attributes("100151").await.expect("herbs");
