@@ -694,11 +694,8 @@ impl Shopee {
                 Ok(item) => return Ok(item),
                 Err(ConnectorError::Ambiguous(detail)) => {
                     tracing::warn!(channel = %self.config.channel, sku = %listing_sku, %detail, "add_item outcome unknown; looking the SKU up");
-                    if let Some(item_id) = self.adopt(listing_sku).await? {
-                        return Ok(dto::AddedItem {
-                            item_id,
-                            item_status: String::new(),
-                        });
+                    if let Some(adopted) = self.adopt(listing_sku).await? {
+                        return Ok(adopted);
                     }
                     last = detail;
                 }
@@ -710,19 +707,24 @@ impl Shopee {
         )))
     }
 
-    async fn adopt(&self, listing_sku: &str) -> Result<Option<i64>, ConnectorError> {
+    /// The item a lost `add_item` created, in whatever status Shopee holds
+    /// it (it may be in review), if the SKU is found.
+    async fn adopt(&self, listing_sku: &str) -> Result<Option<dto::AddedItem>, ConnectorError> {
         let found = lost_write::look_up(|| self.find_listing_by_sku(listing_sku), identity).await?;
         found
             .map(|found| {
-                found
-                    .listing_id
-                    .parse()
-                    .map_err(|_| ConnectorError::NotFound(format!("item id {}", found.listing_id)))
+                let item_id = found.listing_id.parse().map_err(|_| {
+                    ConnectorError::NotFound(format!("item id {}", found.listing_id))
+                })?;
+                Ok(dto::AddedItem {
+                    item_id,
+                    item_status: found.status,
+                })
             })
             .transpose()
     }
 
-    /// Deletes an unlisted item whose variations were refused.
+    /// Deletes an item whose variations were refused.
     async fn discard(&self, item_id: i64) {
         if let Err(err) = self
             .shop_post::<Value>(&ep::DELETE_ITEM, json!({ "item_id": item_id }))

@@ -88,9 +88,9 @@ pub struct BrandDef {
 }
 
 /// Categories whose items need a brand from their list (`is_mandatory`):
-/// herbal medicines (100151).
+/// 100152 (cosmetics in the demo's terms; no demo product uses it).
 pub fn brand_mandatory(category: i64) -> bool {
-    category == 100_151
+    category == 100_152
 }
 
 /// The normal brands of a leaf category: a few cooperatives' own, and for
