@@ -1664,3 +1664,80 @@ async fn the_sandbox_takes_what_other_clients_send() {
         "M"
     );
 }
+
+#[tokio::test]
+async fn the_sandbox_refuses_the_brand_and_logistics_shopee_refuses() {
+    let w = default_world().await;
+    let image = w.image().await;
+    let add = "/api/v2/product/add_item";
+    let item = |category: i64, brand: Value, logistics: Value| {
+        serde_json::json!({
+            "item_name": "Bánh đa kê", "description": "Bánh đa kê Hà Nội, giòn thơm, làm thủ công.",
+            "original_price": 45000, "weight": 0.2, "category_id": category,
+            "image": { "image_id_list": [image] }, "brand": brand, "logistic_info": logistics,
+            "attribute_list": if category == 100_210 {
+                serde_json::json!([{ "attribute_id": 100095, "attribute_value_list": [{ "value_id": 0, "original_value_name": "6 tháng" }] }])
+            } else {
+                serde_json::json!([])
+            },
+        })
+    };
+    let no_brand = serde_json::json!({ "brand_id": 0, "original_brand_name": "No Brand" });
+    let spx = serde_json::json!([{ "logistic_id": 50018, "enabled": true }]);
+    let refused = [
+        // No Brand where the brand is mandatory, and a brand of no list.
+        item(100_152, no_brand.clone(), spx.clone()),
+        item(
+            100_210,
+            serde_json::json!({ "brand_id": 42, "original_brand_name": "X" }),
+            spx.clone(),
+        ),
+        // A size-priced channel without its size, a custom-priced one without its fee,
+        // a disabled one, an unknown one.
+        item(
+            100_210,
+            no_brand.clone(),
+            serde_json::json!([{ "logistic_id": 50021, "enabled": true }]),
+        ),
+        item(
+            100_210,
+            no_brand.clone(),
+            serde_json::json!([{ "logistic_id": 50011, "enabled": true }]),
+        ),
+        item(
+            100_210,
+            no_brand.clone(),
+            serde_json::json!([{ "logistic_id": 50010, "enabled": true }]),
+        ),
+        item(
+            100_210,
+            no_brand.clone(),
+            serde_json::json!([{ "logistic_id": 77777, "enabled": true }]),
+        ),
+    ];
+    for body in refused {
+        let got = answer(
+            w.raw(reqwest::Method::POST, add, &[], true)
+                .await
+                .json(&body),
+        )
+        .await;
+        assert_ne!(got["error"], "", "{body}\n{got}");
+    }
+    let accepted = item(
+        100_210,
+        no_brand,
+        serde_json::json!([
+            { "logistic_id": 50021, "enabled": true, "size_id": 2 },
+            { "logistic_id": 50011, "enabled": true, "shipping_fee": 25000 },
+        ]),
+    );
+    let got = answer(
+        w.raw(reqwest::Method::POST, add, &[], true)
+            .await
+            .json(&accepted),
+    )
+    .await;
+    assert_eq!(got["error"], "", "{got}");
+    assert!(w.listings().await.len() == 1);
+}
