@@ -168,12 +168,13 @@ fn a_shopee_channel_is_connected_and_authorized_against_the_sandbox() {
             format!("[categories.\"Thực phẩm > {name}\"]\nid = \"{id}\"\nattributes = {{ \"100095\" = \"12 tháng\" }}\n")
         })
         .collect::<String>();
-    let mapping = |oils: &str| {
+    let mapping_with = |oils: &str, logistics: &str| {
         let text = format!(
-            "logistics = [\"50018\"]\n[categories.\"Sức khỏe > Tinh dầu\"]\nid = \"100150\"\n{oils}\n[categories.\"Sức khỏe > Thảo dược\"]\nid = \"100151\"\n{foods}"
+            "logistics = {logistics}\n[categories.\"Sức khỏe > Tinh dầu\"]\nid = \"100150\"\n{oils}\n[categories.\"Sức khỏe > Thảo dược\"]\nid = \"100151\"\n{foods}"
         );
         std::fs::write(dir.path().join("mapping.toml"), text).expect("mapping");
     };
+    let mapping = |oils: &str| mapping_with(oils, "[\"50018\"]");
     mapping("");
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/catalogue.csv");
     let key = credentials["partner_key"].as_str().expect("key");
@@ -239,6 +240,23 @@ fn a_shopee_channel_is_connected_and_authorized_against_the_sandbox() {
         "{stderr}"
     );
     assert_eq!(stderr.matches("needs attribute").count(), 1, "{stderr}");
+    // A drop-down value that is none of its options, and logistics channels
+    // the shop lacks or has disabled, are named with their keys.
+    mapping_with(
+        "attributes = { \"100037\" = \"Viet Nam\" }",
+        "[\"50018\", \"50010\", \"77777\"]",
+    );
+    let out = chosync(dir.path(), &config, &["check-config"], &env);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    for expected in [
+        "channels.shopee-demo.mapping: category \"Sức khỏe > Tinh dầu\" attribute \"100037\" (Xuất xứ): value \"Viet Nam\" is not one of its options (Việt Nam, Trung Quốc, ",
+        "channels.shopee-demo.mapping: logistics \"50010\" (Viettel Post) is disabled for this shop",
+        "channels.shopee-demo.mapping: logistics \"77777\": the shop has no logistics channel 77777",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\n{stderr}");
+    }
+    assert!(!stderr.contains("\"50018\""), "{stderr}");
     mapping("attributes = { \"100037\" = \"Việt Nam\" }");
     let out = chosync(dir.path(), &config, &["check-config"], &env);
     assert!(out.status.success(), "{}", text(&out.stderr));

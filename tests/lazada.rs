@@ -697,7 +697,8 @@ async fn required_attributes_are_asked_once_per_category_and_leave_out_what_the_
         oils,
         vec![AttributeSpec {
             id: "warranty_type".into(),
-            name: "Loại bảo hành".into()
+            name: "Loại bảo hành".into(),
+            options: None,
         }]
     );
     let again = w

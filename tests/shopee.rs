@@ -739,7 +739,7 @@ async fn a_draft_beyond_shopees_variation_rules_is_refused_before_anything_is_cr
 }
 
 #[tokio::test]
-async fn an_item_whose_variations_are_refused_is_not_left_for_sale() {
+async fn option_values_longer_than_the_item_limit_are_refused_before_anything_is_created() {
     let w = default_world().await;
     let image = w.image().await;
     let mut draft = oil_draft(&image);
@@ -751,18 +751,13 @@ async fn an_item_whose_variations_are_refused_is_not_left_for_sale() {
         .upsert_listing(&draft, None)
         .await
         .expect_err("options too long");
-    assert!(matches!(err, ConnectorError::Rejected { .. }), "{err}");
-    assert_eq!(w.sandbox.calls("/api/v2/product/add_item").await, 1);
-    assert_eq!(w.sandbox.calls("/api/v2/product/delete_item").await, 1);
-    let held = w.listings().await;
     assert!(
-        held.iter().all(|i| i["status"] == "SELLER_DELETE"),
-        "{held:?}"
+        matches!(err, ConnectorError::Rejected { ref code, ref message, .. }
+            if code == "chosync_item_limit" && message.contains("1–20")),
+        "{err}"
     );
-    assert!(
-        w.running.sandbox.place_order("TDQ-10ml-C", 1).is_err(),
-        "nothing to buy"
-    );
+    assert_eq!(w.sandbox.calls("/api/v2/product/add_item").await, 0);
+    assert!(w.listings().await.is_empty());
 }
 
 #[tokio::test]
@@ -784,6 +779,11 @@ async fn required_attributes_are_the_mandatory_ones_read_once_per_category() {
     let origin = vec![AttributeSpec {
         id: "100037".into(),
         name: "Xuất xứ".into(),
+        options: Some(
+            ["Việt Nam", "Trung Quốc", "Thái Lan", "Hàn Quốc", "Nhật Bản"]
+                .map(String::from)
+                .to_vec(),
+        ),
     }];
     let first = w.shopee.required_attributes("100150").await.expect("oils");
     assert_eq!(first, origin, "the optional 100010 is left out");
@@ -800,6 +800,7 @@ async fn required_attributes_are_the_mandatory_ones_read_once_per_category() {
         vec![AttributeSpec {
             id: "100095".into(),
             name: "Hạn sử dụng".into(),
+            options: None,
         }]
     );
     let herbs = w.shopee.required_attributes("100151").await.expect("herbs");
@@ -1084,4 +1085,659 @@ async fn new_skus_on_other_axes_or_on_an_item_without_tiers_are_refused_as_re_cr
             .map(Vec::len),
         Some(6)
     );
+}
+
+const ITEM_LIMIT: &str = "/api/v2/product/get_item_limit";
+const BRAND_LIST: &str = "/api/v2/product/get_brand_list";
+const CHANNEL_LIST: &str = "/api/v2/logistics/get_channel_list";
+const ADD_ITEM: &str = "/api/v2/product/add_item";
+const INIT_TIERS: &str = "/api/v2/product/init_tier_variation";
+
+/// Every Shopee API call the sandbox counted so far.
+async fn all_calls(w: &World) -> u64 {
+    let stats = w.sandbox.stats().await;
+    stats["calls"]
+        .as_object()
+        .map_or(0, |calls| calls.values().filter_map(Value::as_u64).sum())
+}
+
+#[tokio::test]
+async fn a_create_costs_add_item_and_init_tier_variation_and_reference_data_is_read_once() {
+    let w = default_world().await;
+    let image = w.image().await;
+    let before = all_calls(&w).await;
+    let oil = w.create(&oil_draft(&image)).await;
+    assert_eq!(oil.variants.len(), 6);
+    assert!(oil.variants.iter().all(|v| v.variant_id != "0"), "{oil:?}");
+    // The first create of a category also reads its reference data, once.
+    for (path, expected) in [
+        (ITEM_LIMIT, 1),
+        (ATTRIBUTE_TREE, 1),
+        (BRAND_LIST, 1),
+        (CHANNEL_LIST, 1),
+        (ADD_ITEM, 1),
+        (INIT_TIERS, 1),
+    ] {
+        assert_eq!(w.sandbox.calls(path).await, expected, "{path}");
+    }
+    assert_eq!(all_calls(&w).await - before, 6);
+
+    // The next product with variations: add_item + init_tier_variation only.
+    let before = all_calls(&w).await;
+    let mut second = oil_draft(&image);
+    second.product_key = "TD-HOI".into();
+    for variant in &mut second.variants {
+        variant.sku = variant.sku.replace("TDQ", "TDH");
+    }
+    let created = w.create(&second).await;
+    assert_eq!(
+        all_calls(&w).await - before,
+        2,
+        "add_item + init_tier_variation"
+    );
+    let held = w.held_item("TD-HOI").await;
+    assert_eq!(held["status"], "NORMAL");
+    let models = held["models"].as_array().cloned().unwrap_or_default();
+    for variant in &created.variants {
+        let model = models
+            .iter()
+            .find(|m| m["sku"] == variant.sku.as_str())
+            .expect("held");
+        assert_eq!(model["model_id"].to_string(), variant.variant_id);
+        assert_eq!(
+            (model["price"].as_i64(), model["stock"].as_i64()),
+            (Some(variant.price), Some(10))
+        );
+    }
+
+    // A single-SKU product in a category already read: add_item alone.
+    w.create(&single_draft(&image, "MD-1KG")).await;
+    let before = all_calls(&w).await;
+    let noodles = w.create(&single_draft(&image, "MD-500G")).await;
+    assert_eq!(all_calls(&w).await - before, 1, "add_item only");
+    assert_eq!(noodles.variants[0].stock, 300);
+    assert_eq!(w.held_item("MD-500G").await["stock"], 300);
+}
+
+#[tokio::test]
+async fn item_limits_are_read_as_ranges_and_checked_before_writing() {
+    let w = default_world().await;
+    let image = w.image().await;
+    let limit = w.shopee.item_limit("100210").await.expect("limit");
+    let name = limit.item_name_length_limit.expect("name limit");
+    assert_eq!((name.min_limit, name.max_limit), (Some(1.0), Some(120.0)));
+    assert_eq!(
+        limit.price_limit.and_then(|p| p.max_limit),
+        Some(120_000_000.0)
+    );
+    let mut draft = single_draft(&image, "MD-200G");
+    draft.title = "Miến ".repeat(30);
+    let err = w
+        .shopee
+        .upsert_listing(&draft, None)
+        .await
+        .expect_err("long");
+    assert!(
+        matches!(err, ConnectorError::Rejected { ref code, ref field, ref message }
+            if code == "chosync_item_limit" && field.as_deref() == Some("title") && message.contains("1–120")),
+        "{err}"
+    );
+    draft = single_draft(&image, "MD-200G");
+    draft.variants[0].stock = 1_000_000;
+    let err = w
+        .shopee
+        .upsert_listing(&draft, None)
+        .await
+        .expect_err("stock");
+    assert!(
+        matches!(err, ConnectorError::Rejected { ref field, .. } if field.as_deref() == Some("stock")),
+        "{err}"
+    );
+    assert_eq!(w.sandbox.calls(ITEM_LIMIT).await, 1, "read once");
+    assert_eq!(w.sandbox.calls(ADD_ITEM).await, 0);
+}
+
+#[tokio::test]
+async fn a_drop_down_value_is_sent_as_its_option_id_and_a_value_no_option_names_is_refused() {
+    let w = default_world().await;
+    let image = w.image().await;
+    let described = w
+        .shopee
+        .category_attributes("100150")
+        .await
+        .expect("attributes");
+    let origin = described.iter().find(|a| a.id == "100037").expect("origin");
+    assert!(origin.allows("việt nam"));
+    assert!(!origin.allows("Viet Nam"));
+    let free = described
+        .iter()
+        .find(|a| a.id == "100010")
+        .expect("sub-brand");
+    assert_eq!(free.options, None, "free text");
+
+    let mut draft = oil_draft(&image);
+    draft.attributes = vec![("100037".into(), "Viet Nam".into())];
+    let err = w
+        .shopee
+        .upsert_listing(&draft, None)
+        .await
+        .expect_err("no such option");
+    assert!(
+        matches!(err, ConnectorError::Rejected { ref code, ref message, .. }
+            if code == "chosync_attribute_value"
+                && message.contains("value \"Viet Nam\" is not one of its options (Việt Nam, Trung Quốc")),
+        "{err}"
+    );
+    assert_eq!(w.sandbox.calls(ADD_ITEM).await, 0);
+
+    // The sandbox takes a drop-down only by id (it refuses value_id 0), and
+    // free text only as a custom value: both kinds in one item.
+    draft.attributes = vec![
+        ("100037".into(), "Việt Nam".into()),
+        ("100010".into(), "Quế rừng".into()),
+    ];
+    w.create(&draft).await;
+    assert_eq!(w.sandbox.calls(ADD_ITEM).await, 1);
+}
+
+#[tokio::test]
+async fn brands_come_from_the_paged_list_and_a_mandatory_one_is_never_sent_as_no_brand() {
+    let w = default_world().await;
+    let image = w.image().await;
+    // Foods have 123 brands: the one named is on the second page.
+    let mut draft = single_draft(&image, "GA-5KG");
+    draft.brand = Some("Nông sản 110".into());
+    w.create(&draft).await;
+    assert_eq!(w.sandbox.calls(BRAND_LIST).await, 2);
+    // A brand the list lacks goes as "No Brand" where a brand is optional.
+    let mut draft = single_draft(&image, "GA-2KG");
+    draft.brand = Some("Hợp tác xã Không Tên".into());
+    w.create(&draft).await;
+    assert_eq!(w.sandbox.calls(BRAND_LIST).await, 2, "cached");
+
+    // 100152 requires a brand of its list.
+    let mut draft = single_draft(&image, "SN-50G");
+    draft.category_id = "100152".into();
+    draft.attributes.clear();
+    draft.brand = None;
+    let err = w
+        .shopee
+        .upsert_listing(&draft, None)
+        .await
+        .expect_err("no brand");
+    assert!(
+        matches!(err, ConnectorError::Rejected { ref code, ref field, .. }
+            if code == "chosync_brand" && field.as_deref() == Some("brand")),
+        "{err}"
+    );
+    draft.brand = Some("Không Có".into());
+    w.shopee
+        .upsert_listing(&draft, None)
+        .await
+        .expect_err("not on the list");
+    assert_eq!(w.sandbox.calls(ADD_ITEM).await, 2, "neither was sent");
+    draft.brand = Some("hương ngàn".into());
+    w.create(&draft).await;
+    assert_eq!(w.sandbox.calls(ADD_ITEM).await, 3);
+}
+
+#[tokio::test]
+async fn logistics_channels_are_checked_and_sent_with_what_their_fee_type_needs() {
+    let w = default_world().await;
+    let image = w.image().await;
+    let mapped: Vec<String> = [
+        "50018",
+        "50021",
+        "50021:9",
+        "50011",
+        "50011:25000",
+        "50010",
+        "77777",
+        "GHN",
+        "50018:1",
+    ]
+    .map(String::from)
+    .to_vec();
+    let problems = w
+        .shopee
+        .logistics_problems(&mapped)
+        .await
+        .expect("channels");
+    let named: Vec<&str> = problems
+        .iter()
+        .map(|p| p.split('"').nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        named,
+        ["50021:9", "50011", "50010", "77777", "GHN", "50018:1"],
+        "{problems:#?}"
+    );
+    assert!(problems[1].contains("\"50011:FEE\""), "{}", problems[1]);
+
+    let mut draft = single_draft(&image, "HD-1KG");
+    draft.logistics = ["50018", "50021", "50011:25000"].map(String::from).to_vec();
+    w.create(&draft).await;
+    draft = single_draft(&image, "HD-500G");
+    draft.logistics = vec!["50010".into()];
+    let err = w
+        .shopee
+        .upsert_listing(&draft, None)
+        .await
+        .expect_err("disabled");
+    assert!(
+        matches!(err, ConnectorError::Rejected { ref code, ref message, .. }
+            if code == "chosync_logistics" && message.contains("\"50010\" (Viettel Post) is disabled")),
+        "{err}"
+    );
+    assert_eq!(
+        w.sandbox.calls(CHANNEL_LIST).await,
+        1,
+        "read once per client"
+    );
+    assert_eq!(w.sandbox.calls(ADD_ITEM).await, 1);
+}
+
+#[tokio::test]
+async fn lost_pushes_are_read_with_a_public_signature_and_their_data_string_decoded() {
+    let w = default_world().await;
+    w.create_single("QS-500G").await;
+    let order = w.running.sandbox.place_order("QS-500G", 1).expect("order");
+    // A client of the same partner that holds no shop token at all.
+    let key = w.running.credentials.partner_key.clone();
+    let (partner_only, _, _) = connect(&w.running, &key, 100, Arc::new(SystemClock));
+    let lost = partner_only.lost_pushes().await.expect("public call");
+    assert_eq!(lost.push_message_list.len(), 1);
+    let data = &lost.push_message_list[0].data;
+    assert!(data.is_string(), "the schema's data is a string: {data}");
+    assert_eq!(
+        lost.push_message_list[0].hint(),
+        WebhookHint::OrdersChanged {
+            order_ids: vec![order]
+        }
+    );
+    partner_only
+        .confirm_pushes(lost.last_message_id.expect("id"))
+        .await
+        .expect("confirm, public too");
+    assert!(
+        w.shopee
+            .lost_pushes()
+            .await
+            .expect("again")
+            .push_message_list
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_partly_cancelled_line_and_a_model_bought_twice_are_told_apart() {
+    let w = default_world().await;
+    w.create_single("TR-100G").await;
+    let order = w
+        .running
+        .sandbox
+        .place_order_of(&[("TR-100G", 3), ("TR-100G", 1)])
+        .expect("order");
+    let read = w
+        .shopee
+        .get_orders(std::slice::from_ref(&order))
+        .await
+        .expect("detail");
+    let lines = &read[0].lines;
+    assert_eq!(lines.len(), 2);
+    assert_ne!(lines[0].line_id, lines[1].line_id, "{lines:?}");
+    assert_eq!((lines[0].quantity, lines[1].quantity), (3, 1));
+    assert_eq!(remote_stock(&w).await, 296);
+
+    // The seller cancels 2 of the 3 units of the first line; the rest ships.
+    let cancelled = w
+        .sandbox
+        .control(
+            &format!("/_sandbox/shopee/orders/{order}/cancel-units"),
+            serde_json::json!({ "line": 0, "quantity": 2 }),
+        )
+        .await;
+    assert_eq!(cancelled["ok"], true, "{cancelled}");
+    let again = w
+        .shopee
+        .get_orders(std::slice::from_ref(&order))
+        .await
+        .expect("detail");
+    let lines = &again[0].lines;
+    assert_eq!(again[0].state, OrderState::ToShip);
+    assert_eq!(lines[0].line_id, read[0].lines[0].line_id, "stable ids");
+    assert_eq!((lines[0].quantity, lines[0].cancelled_quantity), (3, 2));
+    assert_eq!(lines[1].cancelled_quantity, 0);
+    assert_eq!(remote_stock(&w).await, 298);
+}
+
+#[tokio::test]
+async fn a_refresh_whose_answer_was_lost_is_not_repeated_blindly_and_pauses_the_channel() {
+    let w = default_world().await;
+    w.sandbox
+        .faults(serde_json::json!({ "timeout_rate": 1.0, "only": "/api/v2/auth/access_token/get" }))
+        .await;
+    let control = common::control::Control::new(w.running.addr);
+    let refresh = tokio::spawn(async move {
+        let result = w.shopee.refresh_credentials().await;
+        (w, result)
+    });
+    // Only the first answer is lost: the faults go once the sandbox has done
+    // that refresh (and spent the token), before the client's time-out.
+    for _ in 0..200 {
+        if control.calls("/api/v2/auth/access_token/get").await >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    control.faults(serde_json::json!({})).await;
+    let (w, result) = refresh.await.expect("join");
+    let err = result.expect_err("the spent token is refused on the second try");
+    assert!(
+        matches!(err, ConnectorError::Unauthorized(ref m)
+            if m.starts_with("paused: re-authorize channel shopee-test") && m.contains("error_shop_refresh_token")),
+        "{err}"
+    );
+    assert_eq!(
+        w.sandbox.calls("/api/v2/auth/access_token/get").await,
+        2,
+        "the lost one and one more, no blind retries"
+    );
+}
+
+#[tokio::test]
+async fn items_in_review_or_banned_are_found_so_a_lost_create_is_adopted_not_repeated() {
+    let w = default_world().await;
+    let reviewing = w.create_single("CH-1KG").await;
+    let banned = w.create_single("CH-2KG").await;
+    let deleted = w.create_single("CH-3KG").await;
+    let sandbox = &w.running.sandbox;
+    let id = |l: &RemoteListing| l.listing_id.parse::<i64>().expect("id");
+    sandbox
+        .set_item_status(id(&reviewing), "REVIEWING")
+        .expect("review");
+    sandbox.set_item_status(id(&banned), "BANNED").expect("ban");
+    sandbox
+        .set_item_status(id(&deleted), "SHOPEE_DELETE")
+        .expect("delete");
+    for (sku, status) in [("CH-1KG", "REVIEWING"), ("CH-2KG", "BANNED")] {
+        let found = w.shopee.find_listing_by_sku(sku).await.expect("look-up");
+        assert_eq!(found.map(|l| l.status).as_deref(), Some(status), "{sku}");
+    }
+    assert_eq!(
+        w.shopee
+            .find_listing_by_sku("CH-3KG")
+            .await
+            .expect("look-up"),
+        None
+    );
+
+    // add_item's answer lost while the new item sits in review: adopted.
+    w.sandbox
+        .faults(serde_json::json!({ "timeout_rate": 1.0, "only": ADD_ITEM }))
+        .await;
+    let image = w.image().await;
+    let sandbox = w.running.sandbox.clone();
+    let watcher = tokio::spawn(async move {
+        // Shopee puts the new item in review before the client looks it up.
+        for _ in 0..200 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            let held = sandbox.listings();
+            if let Some(item) = held
+                .as_array()
+                .and_then(|items| items.iter().find(|i| i["item_sku"] == "CH-5KG"))
+            {
+                let item_id = item["item_id"].as_i64().expect("id");
+                sandbox
+                    .set_item_status(item_id, "REVIEWING")
+                    .expect("review");
+                return;
+            }
+        }
+    });
+    let adopted = w
+        .shopee
+        .upsert_listing(&single_draft(&image, "CH-5KG"), None)
+        .await
+        .expect("adopted");
+    watcher.await.expect("watcher");
+    assert_eq!(adopted.status, "REVIEWING");
+    assert_eq!(
+        w.sandbox.calls(ADD_ITEM).await,
+        4,
+        "three creates and the lost one"
+    );
+    let twins = w
+        .listings()
+        .await
+        .into_iter()
+        .filter(|i| i["item_sku"] == "CH-5KG")
+        .count();
+    assert_eq!(twins, 1);
+}
+
+#[test]
+fn the_client_keeps_headroom_below_the_assumed_quota() {
+    let limits = ShopeeConfig::default_limits();
+    assert_eq!(limits.buckets.len(), 1);
+    assert_eq!(limits.buckets[0].per_second.get(), 9);
+    assert_eq!(SandboxConfig::default().rate.get(), 10);
+}
+
+impl World {
+    /// A raw request as another client would send it: shop-signed when
+    /// `shop` (access token and shop id in the query), public otherwise.
+    async fn raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        shop: bool,
+    ) -> reqwest::RequestBuilder {
+        let c = &self.running.credentials;
+        let ts = SystemClock.now().timestamp();
+        let token = self.stored_tokens().await.access_token;
+        let token = token.expose_secret();
+        let mut common = vec![
+            ("partner_id".to_string(), c.partner_id.to_string()),
+            ("timestamp".to_string(), ts.to_string()),
+        ];
+        let sign = if shop {
+            common.push(("access_token".into(), token.to_string()));
+            common.push(("shop_id".into(), c.shop_id.to_string()));
+            chosync_shopee::sign::shop(&c.partner_key, c.partner_id, path, ts, token, c.shop_id)
+        } else {
+            chosync_shopee::sign::public(&c.partner_key, c.partner_id, path, ts)
+        };
+        common.push(("sign".into(), sign));
+        self.sandbox
+            .http
+            .request(method, format!("{}{path}", self.running.base_url))
+            .query(&common)
+            .query(query)
+    }
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> Value {
+    request
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("JSON")
+}
+
+#[tokio::test]
+async fn the_sandbox_takes_what_other_clients_send() {
+    let w = default_world().await;
+    let a = w.create_single("BT-1").await.listing_id;
+    let b = w.create_single("BT-2").await.listing_id;
+    let base_info = "/api/v2/product/get_item_base_info";
+    // Arrays repeated (as the SDKs send them) or comma-separated.
+    let repeated = [("item_id_list", a.as_str()), ("item_id_list", b.as_str())];
+    let joined = format!("{a},{b}");
+    for query in [&repeated[..], &[("item_id_list", joined.as_str())][..]] {
+        let got = answer(w.raw(reqwest::Method::GET, base_info, query, true).await).await;
+        assert_eq!(
+            got["response"]["item_list"].as_array().map(Vec::len),
+            Some(2),
+            "{got}"
+        );
+    }
+
+    // Public APIs called shop-signed, as congminh1254/shopee-sdk does.
+    let part = reqwest::multipart::Part::bytes(PNG.to_vec()).file_name("a.png");
+    let form = reqwest::multipart::Form::new().part("image", part);
+    let upload = "/api/v2/media_space/upload_image";
+    let got = answer(
+        w.raw(reqwest::Method::POST, upload, &[], true)
+            .await
+            .multipart(form),
+    )
+    .await;
+    assert_eq!(got["error"], "", "{got}");
+    let lost = "/api/v2/push/get_lost_push_message";
+    for shop in [true, false] {
+        let got = answer(w.raw(reqwest::Method::GET, lost, &[], shop).await).await;
+        assert_eq!(got["error"], "", "{got}");
+    }
+
+    // A drop-down refuses a custom value (value_id 0) and an id not its own.
+    let image = w.image().await;
+    let add = "/api/v2/product/add_item";
+    for value in [
+        serde_json::json!({ "value_id": 0, "original_value_name": "Việt Nam" }),
+        serde_json::json!({ "value_id": 999 }),
+    ] {
+        let body = serde_json::json!({
+            "item_name": "Tinh dầu sả chanh", "description": "Tinh dầu sả chanh nguyên chất, chưng cất thủ công.",
+            "original_price": 90000, "weight": 0.1, "category_id": 100150,
+            "image": { "image_id_list": [image] }, "logistic_info": [{ "logistic_id": 50018, "enabled": true }],
+            "attribute_list": [{ "attribute_id": 100037, "attribute_value_list": [value] }],
+        });
+        let got = answer(
+            w.raw(reqwest::Method::POST, add, &[], true)
+                .await
+                .json(&body),
+        )
+        .await;
+        assert_eq!(got["error"], "error_param", "{got}");
+        assert!(
+            got["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("100037")),
+            "{got}"
+        );
+    }
+
+    // The deprecated tier_variation form of init_tier_variation.
+    let body = serde_json::json!({
+        "item_id": w.create_single("BT-4").await.listing_id.parse::<i64>().expect("id"),
+        "tier_variation": [{ "name": "Size", "option_list": [{ "option": "S" }, { "option": "M" }] }],
+        "model": [
+            { "tier_index": [0], "original_price": 65000, "model_sku": "BT-4-S", "seller_stock": [{ "stock": 2 }] },
+            { "tier_index": [1], "original_price": 70000, "model_sku": "BT-4-M", "seller_stock": [{ "stock": 3 }] },
+        ],
+    });
+    tokio::time::sleep(chosync_shopee::TIER_WAIT).await;
+    let init = "/api/v2/product/init_tier_variation";
+    let got = answer(
+        w.raw(reqwest::Method::POST, init, &[], true)
+            .await
+            .json(&body),
+    )
+    .await;
+    assert_eq!(got["error"], "", "{got}");
+    let models = got["response"]["model"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(models.len(), 2);
+    assert!(
+        models
+            .iter()
+            .all(|m| m["model_id"].as_i64().is_some_and(|id| id > 0))
+    );
+    assert_eq!(
+        got["response"]["tier_variation"][0]["option_list"][1]["option"],
+        "M"
+    );
+}
+
+#[tokio::test]
+async fn the_sandbox_refuses_the_brand_and_logistics_shopee_refuses() {
+    let w = default_world().await;
+    let image = w.image().await;
+    let add = "/api/v2/product/add_item";
+    let item = |category: i64, brand: Value, logistics: Value| {
+        serde_json::json!({
+            "item_name": "Bánh đa kê", "description": "Bánh đa kê Hà Nội, giòn thơm, làm thủ công.",
+            "original_price": 45000, "weight": 0.2, "category_id": category,
+            "image": { "image_id_list": [image] }, "brand": brand, "logistic_info": logistics,
+            "attribute_list": if category == 100_210 {
+                serde_json::json!([{ "attribute_id": 100095, "attribute_value_list": [{ "value_id": 0, "original_value_name": "6 tháng" }] }])
+            } else {
+                serde_json::json!([])
+            },
+        })
+    };
+    let no_brand = serde_json::json!({ "brand_id": 0, "original_brand_name": "No Brand" });
+    let spx = serde_json::json!([{ "logistic_id": 50018, "enabled": true }]);
+    let refused = [
+        // No Brand where the brand is mandatory, and a brand of no list.
+        item(100_152, no_brand.clone(), spx.clone()),
+        item(
+            100_210,
+            serde_json::json!({ "brand_id": 42, "original_brand_name": "X" }),
+            spx.clone(),
+        ),
+        // A size-priced channel without its size, a custom-priced one without its fee,
+        // a disabled one, an unknown one.
+        item(
+            100_210,
+            no_brand.clone(),
+            serde_json::json!([{ "logistic_id": 50021, "enabled": true }]),
+        ),
+        item(
+            100_210,
+            no_brand.clone(),
+            serde_json::json!([{ "logistic_id": 50011, "enabled": true }]),
+        ),
+        item(
+            100_210,
+            no_brand.clone(),
+            serde_json::json!([{ "logistic_id": 50010, "enabled": true }]),
+        ),
+        item(
+            100_210,
+            no_brand.clone(),
+            serde_json::json!([{ "logistic_id": 77777, "enabled": true }]),
+        ),
+    ];
+    for body in refused {
+        let got = answer(
+            w.raw(reqwest::Method::POST, add, &[], true)
+                .await
+                .json(&body),
+        )
+        .await;
+        assert_ne!(got["error"], "", "{body}\n{got}");
+    }
+    let accepted = item(
+        100_210,
+        no_brand,
+        serde_json::json!([
+            { "logistic_id": 50021, "enabled": true, "size_id": 2 },
+            { "logistic_id": 50011, "enabled": true, "shipping_fee": 25000 },
+        ]),
+    );
+    let got = answer(
+        w.raw(reqwest::Method::POST, add, &[], true)
+            .await
+            .json(&accepted),
+    )
+    .await;
+    assert_eq!(got["error"], "", "{got}");
+    assert!(w.listings().await.len() == 1);
 }

@@ -614,11 +614,25 @@ pub(crate) async fn missing_attributes(
         if !authorized.contains(&id.as_str()) {
             continue;
         }
+        let connector = channel.client.connector();
+        match connector
+            .logistics_problems(&channel.mapping.logistics)
+            .await
+        {
+            Ok(problems) => check.problems.extend(
+                problems
+                    .into_iter()
+                    .map(|problem| format!("channels.{id}.mapping: {problem}")),
+            ),
+            Err(err) => check.problems.push(format!(
+                "channels.{id}.mapping: the shop's logistics channels could not be read: {err}"
+            )),
+        }
         for (category, _) in &used {
             let Some(mapped) = channel.mapping.category(category) else {
                 continue; // reported as unmapped
             };
-            let required = channel.client.connector().required_attributes(&mapped.id);
+            let required = connector.required_attributes(&mapped.id);
             match required.await {
                 Ok(required) => {
                     for attribute in required {
@@ -638,6 +652,22 @@ pub(crate) async fn missing_attributes(
                     "channels.{id}.mapping: the attributes of platform category {} (for \"{category}\") could not be read: {err}",
                     mapped.id
                 )),
+            }
+            // A mapped value the platform only takes from its list must be
+            // one of its options.
+            if let Ok(described) = connector.category_attributes(&mapped.id).await {
+                for (attribute, value) in &mapped.attributes {
+                    let Some(spec) = described.iter().find(|s| &s.id == attribute) else {
+                        continue;
+                    };
+                    if !spec.allows(value) {
+                        check.problems.push(format!(
+                            "channels.{id}.mapping: category \"{category}\" attribute \"{attribute}\" ({}): {}",
+                            spec.name,
+                            spec.not_an_option(value)
+                        ));
+                    }
+                }
             }
         }
     }

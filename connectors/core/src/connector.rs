@@ -126,6 +126,25 @@ pub trait Connector: Send + Sync {
         category_id: &str,
     ) -> Result<Vec<AttributeSpec>, ConnectorError>;
 
+    /// Every attribute of `category_id` the platform describes, mandatory or
+    /// not, with its options where it takes only those: `check-config` names
+    /// a mapped value that is none of them. Platforms that describe no
+    /// options give the required attributes.
+    async fn category_attributes(
+        &self,
+        category_id: &str,
+    ) -> Result<Vec<AttributeSpec>, ConnectorError> {
+        self.required_attributes(category_id).await
+    }
+
+    /// What is wrong with the mapping's logistics channel ids (unknown,
+    /// disabled, missing what the channel's fee type needs), one sentence
+    /// each naming the id; empty where the platform has nothing to check.
+    async fn logistics_problems(&self, ids: &[String]) -> Result<Vec<String>, ConnectorError> {
+        let _ = ids;
+        Ok(Vec::new())
+    }
+
     /// The listing that carries `sku`, if any (adopts a create that timed out).
     async fn find_listing_by_sku(&self, sku: &str)
     -> Result<Option<RemoteListing>, ConnectorError>;

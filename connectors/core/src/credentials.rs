@@ -183,20 +183,18 @@ impl Tokens {
             Ok(fresh) => fresh,
             Err(ConnectorError::Unauthorized(detail)) => {
                 // Another process may have refreshed (and saved) since we loaded.
-                let stored = self
-                    .store
-                    .load(&self.channel)
-                    .await
-                    .map_err(store_failure)?;
-                match stored {
-                    Some(stored)
-                        if stored.refresh_token.expose_secret()
-                            != refresh_token.expose_secret() =>
-                    {
-                        *current = Some(stored.clone());
-                        return Ok(stored);
-                    }
-                    _ => return Err(ConnectorError::Unauthorized(detail)),
+                return match self.stored_newer(&refresh_token).await? {
+                    Some(stored) => Ok(adopt(current, stored)),
+                    None => Err(ConnectorError::Unauthorized(detail)),
+                };
+            }
+            Err(ConnectorError::Ambiguous(lost)) => {
+                match self
+                    .settle_lost_refresh(&refresh_token, refresher, &lost)
+                    .await?
+                {
+                    Settled::Stored(stored) => return Ok(adopt(current, stored)),
+                    Settled::Fresh(fresh) => fresh,
                 }
             }
             Err(other) => return Err(other),
@@ -208,6 +206,49 @@ impl Tokens {
         self.save_pending(&fresh).await;
         tracing::info!(channel = %self.channel, expires_at = %fresh.access_expires_at, "tokens refreshed");
         Ok(fresh)
+    }
+
+    /// A refresh whose answer was lost may have spent a single-use refresh
+    /// token, so it is not repeated blindly: a pair another process saved
+    /// since is taken; otherwise one more try tells, as the platform refuses
+    /// a spent token. Refused, the channel can only be re-authorized.
+    async fn settle_lost_refresh(
+        &self,
+        refresh_token: &SecretString,
+        refresher: &dyn Refresher,
+        lost: &str,
+    ) -> Result<Settled, ConnectorError> {
+        tracing::warn!(channel = %self.channel, detail = %lost, "token refresh answer lost; settling it before any new refresh");
+        if let Some(stored) = self.stored_newer(refresh_token).await? {
+            return Ok(Settled::Stored(stored));
+        }
+        match refresher.refresh(refresh_token).await {
+            Ok(fresh) => Ok(Settled::Fresh(fresh)),
+            Err(ConnectorError::Unauthorized(refused)) => {
+                match self.stored_newer(refresh_token).await? {
+                    Some(stored) => Ok(Settled::Stored(stored)),
+                    None => Err(ConnectorError::Unauthorized(format!(
+                        "paused: re-authorize channel {} (`chosync channels connect {}`): a token refresh whose answer was lost ({lost}) spent the single-use refresh token, which the platform now refuses ({refused})",
+                        self.channel, self.channel
+                    ))),
+                }
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The stored pair, if it is not the one holding `refresh_token` (another
+    /// process refreshed and saved since).
+    async fn stored_newer(
+        &self,
+        refresh_token: &SecretString,
+    ) -> Result<Option<TokenPair>, ConnectorError> {
+        let stored = self
+            .store
+            .load(&self.channel)
+            .await
+            .map_err(store_failure)?;
+        Ok(stored.filter(|s| s.refresh_token.expose_secret() != refresh_token.expose_secret()))
     }
 
     /// Saves a pair not yet saved, with a few quick retries; a store that stays
@@ -233,6 +274,19 @@ impl Tokens {
             .await
             .map_err(store_failure)
     }
+}
+
+/// How a refresh whose answer was lost was settled.
+enum Settled {
+    /// Another process's pair, already saved.
+    Stored(TokenPair),
+    /// Our second try's pair, to be saved.
+    Fresh(TokenPair),
+}
+
+fn adopt(current: &mut Option<TokenPair>, stored: TokenPair) -> TokenPair {
+    *current = Some(stored.clone());
+    stored
 }
 
 fn store_failure(err: CredentialError) -> ConnectorError {
@@ -425,6 +479,95 @@ mod tests {
         store.save("shopee-a", &newer).await.expect("other process");
         let token = tokens.access(&Refuses).await.expect("adopted");
         assert_eq!(token.expose_secret(), "access-other");
+    }
+
+    /// Answers as the platform would after a first refresh whose answer was
+    /// lost: `second` decides what the repeat gets.
+    struct LostOnce {
+        calls: AtomicU32,
+        second: fn() -> Result<TokenPair, ConnectorError>,
+    }
+
+    #[async_trait]
+    impl Refresher for LostOnce {
+        async fn refresh(&self, _: &SecretString) -> Result<TokenPair, ConnectorError> {
+            if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Err(ConnectorError::Ambiguous("answer lost".into()));
+            }
+            (self.second)()
+        }
+    }
+
+    async fn expiring(store: Arc<MemoryCredentials>) -> Tokens {
+        let now = at();
+        let tokens = Tokens::new("shopee-a", store, Arc::new(FixedClock::new(now)));
+        tokens
+            .install(pair(now, Duration::minutes(1)))
+            .await
+            .expect("install");
+        tokens
+    }
+
+    #[tokio::test]
+    async fn a_refresh_whose_answer_was_lost_and_whose_token_is_spent_pauses_the_channel() {
+        let tokens = expiring(Arc::new(MemoryCredentials::default())).await;
+        let refresher = LostOnce {
+            calls: AtomicU32::new(0),
+            second: || {
+                Err(ConnectorError::Unauthorized(
+                    "error_shop_refresh_token".into(),
+                ))
+            },
+        };
+        let Err(ConnectorError::Unauthorized(why)) = tokens.access(&refresher).await else {
+            panic!("a spent refresh token must pause the channel");
+        };
+        assert!(
+            why.starts_with("paused: re-authorize channel shopee-a"),
+            "{why}"
+        );
+        assert!(why.contains("answer lost") && why.contains("error_shop_refresh_token"));
+        assert_eq!(
+            refresher.calls.load(Ordering::SeqCst),
+            2,
+            "tried once more, no more"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refresh_whose_answer_was_lost_is_tried_once_more_when_nothing_was_spent() {
+        let store = Arc::new(MemoryCredentials::default());
+        let tokens = expiring(store.clone()).await;
+        let refresher = LostOnce {
+            calls: AtomicU32::new(0),
+            second: || {
+                let mut fresh = pair(at(), Duration::hours(4));
+                fresh.access_token = "access-2".to_string().into();
+                fresh.refresh_token = "refresh-2".to_string().into();
+                Ok(fresh)
+            },
+        };
+        let token = tokens.access(&refresher).await.expect("second try");
+        assert_eq!(token.expose_secret(), "access-2");
+        let saved = store.load("shopee-a").await.expect("load").expect("pair");
+        assert_eq!(saved.refresh_token.expose_secret(), "refresh-2");
+    }
+
+    #[tokio::test]
+    async fn a_refresh_whose_answer_was_lost_takes_the_pair_another_process_saved() {
+        let store = Arc::new(MemoryCredentials::default());
+        let tokens = expiring(store.clone()).await;
+        let mut newer = pair(at(), Duration::hours(4));
+        newer.access_token = "access-other".to_string().into();
+        newer.refresh_token = "refresh-other".to_string().into();
+        store.save("shopee-a", &newer).await.expect("other process");
+        let refresher = LostOnce {
+            calls: AtomicU32::new(0),
+            second: || Err(ConnectorError::Transient("must not be asked".into())),
+        };
+        let token = tokens.access(&refresher).await.expect("adopted");
+        assert_eq!(token.expose_secret(), "access-other");
+        assert_eq!(refresher.calls.load(Ordering::SeqCst), 1, "not repeated");
     }
 
     /// Tokens in memory whose access token is good for `hours` more, and a

@@ -66,6 +66,48 @@ pub struct AttributeSpec {
     pub id: String,
     /// The platform's label, for operators.
     pub name: String,
+    /// The values the platform lets a seller pick from, when it takes no
+    /// other (Shopee's drop-downs); `None`: any value (free text, combo box).
+    #[serde(default)]
+    pub options: Option<Vec<String>>,
+}
+
+impl AttributeSpec {
+    /// The option `value` names, if the attribute has options: compared
+    /// trimmed and case-insensitively, never by a looser likeness, so "Viet
+    /// Nam" is not taken for "Việt Nam".
+    pub fn option<'a>(&'a self, value: &str) -> Option<&'a str> {
+        self.options
+            .as_deref()?
+            .iter()
+            .find(|o| same_option(o, value))
+            .map(String::as_str)
+    }
+
+    /// Whether the platform takes `value` for this attribute.
+    pub fn allows(&self, value: &str) -> bool {
+        self.options.is_none() || self.option(value).is_some()
+    }
+
+    /// Why `value` is refused, for operators: "value "Viet Nam" is not one
+    /// of its options (Việt Nam, Trung Quốc, …)".
+    pub fn not_an_option(&self, value: &str) -> String {
+        const SHOWN: usize = 8;
+        let options = self.options.as_deref().unwrap_or_default();
+        let mut listed: Vec<&str> = options.iter().take(SHOWN).map(String::as_str).collect();
+        if options.len() > SHOWN {
+            listed.push("…");
+        }
+        format!(
+            "value \"{value}\" is not one of its options ({})",
+            listed.join(", ")
+        )
+    }
+}
+
+/// Whether a mapped value names a platform option: trimmed, case aside.
+pub fn same_option(option: &str, value: &str) -> bool {
+    option.trim().to_lowercase() == value.trim().to_lowercase()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,6 +234,10 @@ pub struct OrderLine {
     pub line_id: String,
     pub sku: String,
     pub quantity: i64,
+    /// Units of `quantity` cancelled on their own while the rest of the line
+    /// goes on (Shopee's partial cancellation); `state` is the rest's.
+    #[serde(default)]
+    pub cancelled_quantity: i64,
     /// Platforms that track status per line (Lazada) may cancel one line of
     /// an order; elsewhere it is the order's state.
     pub state: OrderState,

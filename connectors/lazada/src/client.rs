@@ -681,6 +681,7 @@ fn mapping_required(attributes: Vec<dto::CategoryAttribute>) -> Vec<AttributeSpe
                 a.label
             },
             id: a.name,
+            options: None,
         })
         .collect()
 }
@@ -1337,6 +1338,7 @@ impl Connector for Lazada {
                         line_id: id_text(&item.order_item_id),
                         sku: item.sku.clone(),
                         quantity: 1,
+                        cancelled_quantity: 0,
                         state: state_of(&item.status),
                     })
                     .collect();

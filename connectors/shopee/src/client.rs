@@ -14,7 +14,7 @@ use chosync_connector::clock::Clock;
 use chosync_connector::credentials::{CredentialStore, Refresher, TokenPair, Tokens};
 use chosync_connector::dto::{
     AttributeSpec, ItemOutcome, ListingDraft, Order, OrderRef, OrderWindow, Page, PriceSet,
-    RemoteListing, RemoteRef, RemoteVariant, StockSet, WebhookHint,
+    RemoteListing, RemoteRef, RemoteVariant, StockSet, WebhookHint, same_option,
 };
 use chosync_connector::events::EventSink;
 use chosync_connector::http::{Answer, Endpoint, Http, HttpConfig, Reply};
@@ -37,6 +37,12 @@ pub const MODELS_PER_CALL: usize = 50;
 /// `get_order_detail` and `get_item_base_info` take at most 50 ids.
 pub const IDS_PER_CALL: usize = 50;
 const PAGE_SIZE: i64 = 50;
+/// `get_brand_list` pages hold at most 100 brands.
+const BRAND_PAGE: i64 = 100;
+/// Shopee's name for an item without a brand (`brand_id` 0).
+const NO_BRAND: &str = "No Brand";
+/// What `get_order_detail` is asked for beyond its defaults.
+const ORDER_FIELDS: &str = "item_list,cancel_by,cancel_reason,buyer_cancel_reason";
 /// Shopee documents waiting at least this long between `add_item` and
 /// `init_tier_variation`.
 pub const TIER_WAIT: Duration = Duration::from_secs(5);
@@ -58,14 +64,19 @@ mod ep {
     }
 
     pub const AUTH_PARTNER: &str = "/api/v2/shop/auth_partner";
-    // Codes and refresh tokens are single-use, yet repeating these calls is safe:
-    // if the first attempt spent the token, the repeat is refused, which is
-    // where a lost answer leaves the channel anyway; if it did not, it succeeds.
+    // Codes are single-use, yet repeating the exchange is safe: if the first
+    // attempt spent the code, the repeat is refused and the seller consents
+    // again, which is where a lost answer leaves the channel anyway.
     pub const TOKEN_GET: Endpoint = e("/api/v2/auth/token/get", Auth, true);
-    pub const TOKEN_REFRESH: Endpoint = e("/api/v2/auth/access_token/get", Auth, true);
+    // A refresh token is single-use: a refresh whose answer was lost is
+    // settled by `Tokens` (stored pair, then one more try), never repeated
+    // blindly here.
+    pub const TOKEN_REFRESH: Endpoint = e("/api/v2/auth/access_token/get", Auth, false);
     pub const UPLOAD_IMAGE: Endpoint = e("/api/v2/media_space/upload_image", Media, true);
     pub const ITEM_LIMIT: Endpoint = e("/api/v2/product/get_item_limit", Catalogue, true);
     pub const ATTRIBUTE_TREE: Endpoint = e("/api/v2/product/get_attribute_tree", Catalogue, true);
+    pub const BRAND_LIST: Endpoint = e("/api/v2/product/get_brand_list", Catalogue, true);
+    pub const CHANNEL_LIST: Endpoint = e("/api/v2/logistics/get_channel_list", Catalogue, true);
     pub const ADD_ITEM: Endpoint = e("/api/v2/product/add_item", Catalogue, false);
     pub const INIT_TIERS: Endpoint = e("/api/v2/product/init_tier_variation", Catalogue, false);
     pub const ADD_MODEL: Endpoint = e("/api/v2/product/add_model", Catalogue, false);
@@ -106,9 +117,11 @@ pub struct ShopeeConfig {
 }
 
 impl ShopeeConfig {
-    /// Shopee publishes no numbers; 10 requests/s per shop is conservative.
+    /// Shopee publishes no numbers; 10 requests/s per shop is the assumed
+    /// quota (and the sandbox's), so the client keeps one call a second of
+    /// headroom for clock skew between our pacing and the gateway's windows.
     pub fn default_limits() -> Limits {
-        Limits::shared("shop", NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN))
+        Limits::shared("shop", NonZeroU32::new(9).unwrap_or(NonZeroU32::MIN))
     }
 }
 
@@ -117,10 +130,19 @@ pub struct Shopee {
     http: Http,
     tokens: Tokens,
     clock: Arc<dyn Clock>,
-    /// Held across a fetch, so listings created together ask once per category.
+    /// Boxed: it is large, and the client sits in an enum of connectors.
+    reference: Box<Reference>,
+}
+
+/// Reference data, read once per client and held across a fetch, so
+/// listings created together ask once: item limits, attribute trees and
+/// brand lists per category, the shop's logistics channels.
+#[derive(Default)]
+struct Reference {
     limits_by_category: tokio::sync::Mutex<HashMap<String, dto::ItemLimit>>,
-    /// Mandatory attributes per category id, held across a fetch likewise.
-    attributes_by_category: tokio::sync::Mutex<HashMap<i64, Vec<AttributeSpec>>>,
+    trees_by_category: tokio::sync::Mutex<HashMap<i64, Vec<dto::Attribute>>>,
+    brands_by_category: tokio::sync::Mutex<HashMap<i64, dto::BrandList>>,
+    channels: tokio::sync::Mutex<Option<Vec<dto::LogisticsChannel>>>,
 }
 
 impl Shopee {
@@ -137,8 +159,7 @@ impl Shopee {
             http,
             tokens,
             clock,
-            limits_by_category: tokio::sync::Mutex::new(HashMap::new()),
-            attributes_by_category: tokio::sync::Mutex::new(HashMap::new()),
+            reference: Box::default(),
         })
     }
 
@@ -190,6 +211,21 @@ impl Shopee {
             access_expires_at: now + chrono::Duration::seconds(tokens.expire_in),
             refresh_expires_at: Some(now + chrono::Duration::days(30)),
         }
+    }
+
+    /// A Public-type GET: signed over `partner_id+path+timestamp`, no shop
+    /// parameters.
+    async fn public_get<T: DeserializeOwned>(
+        &self,
+        endpoint: &Endpoint,
+    ) -> Result<T, ConnectorError> {
+        self.http
+            .call(
+                endpoint,
+                || Ok(self.signed(Method::GET, endpoint.path, None, &[])),
+                response,
+            )
+            .await
     }
 
     async fn public_post<T: DeserializeOwned>(
@@ -303,32 +339,30 @@ impl Shopee {
             .await
     }
 
-    /// Shopee's limits for a category (title length, price range, …), cached.
+    /// Shopee's limits for a category (title length, price range, …), read
+    /// once per category for the life of the client. `category_id` is
+    /// optional in `schemas/v2.product.get_item_limit.json`, but parts of
+    /// the answer are the category's (days to ship, mandatory weight and
+    /// dimensions), so it is asked per category a channel uses.
     pub async fn item_limit(&self, category_id: &str) -> Result<dto::ItemLimit, ConnectorError> {
-        let mut cache = self.limits_by_category.lock().await;
+        let category = category_number(category_id)?;
+        let mut cache = self.reference.limits_by_category.lock().await;
         if let Some(limit) = cache.get(category_id) {
             return Ok(limit.clone());
         }
         let limit: dto::ItemLimit = self
-            .shop_get(
-                &ep::ITEM_LIMIT,
-                vec![("category_id", category_id.to_string())],
-            )
+            .shop_get(&ep::ITEM_LIMIT, vec![("category_id", category.to_string())])
             .await?;
         cache.insert(category_id.to_string(), limit.clone());
         Ok(limit)
     }
 
-    /// The mandatory attributes of a category (Vietnamese names), cached for
-    /// the life of the client, as they change rarely.
-    async fn mandatory_attributes(
-        &self,
-        category_id: &str,
-    ) -> Result<Vec<AttributeSpec>, ConnectorError> {
-        let category = category_number(category_id)?;
-        let mut cache = self.attributes_by_category.lock().await;
-        if let Some(specs) = cache.get(&category) {
-            return Ok(specs.clone());
+    /// A category's attribute tree (Vietnamese names), read once per
+    /// category for the life of the client, as it changes rarely.
+    async fn attribute_tree(&self, category: i64) -> Result<Vec<dto::Attribute>, ConnectorError> {
+        let mut cache = self.reference.trees_by_category.lock().await;
+        if let Some(tree) = cache.get(&category) {
+            return Ok(tree.clone());
         }
         let trees: dto::AttributeTrees = self
             .shop_get(
@@ -339,9 +373,129 @@ impl Shopee {
                 ],
             )
             .await?;
-        let specs = mandatory_of(trees, category)?;
-        cache.insert(category, specs.clone());
-        Ok(specs)
+        let tree = tree_of(trees, category)?;
+        cache.insert(category, tree.clone());
+        Ok(tree)
+    }
+
+    /// A category's brands (`get_brand_list`, every page of normal brands),
+    /// read once per category for the life of the client.
+    async fn brands(&self, category: i64) -> Result<dto::BrandList, ConnectorError> {
+        let mut cache = self.reference.brands_by_category.lock().await;
+        if let Some(brands) = cache.get(&category) {
+            return Ok(brands.clone());
+        }
+        let mut all = dto::BrandList::default();
+        let mut offset = 0;
+        loop {
+            let page: dto::BrandList = self
+                .shop_get(
+                    &ep::BRAND_LIST,
+                    vec![
+                        ("offset", offset.to_string()),
+                        ("page_size", BRAND_PAGE.to_string()),
+                        ("category_id", category.to_string()),
+                        ("status", "1".into()),
+                    ],
+                )
+                .await?;
+            all.is_mandatory |= page.is_mandatory;
+            all.brand_list.extend(page.brand_list);
+            // An offset that does not move would loop for ever.
+            if !page.has_next_page || page.next_offset <= offset {
+                break;
+            }
+            offset = page.next_offset;
+        }
+        cache.insert(category, all.clone());
+        Ok(all)
+    }
+
+    /// The shop's logistics channels, read once for the life of the client.
+    async fn logistics_channels(&self) -> Result<Vec<dto::LogisticsChannel>, ConnectorError> {
+        let mut cache = self.reference.channels.lock().await;
+        if let Some(channels) = cache.as_ref() {
+            return Ok(channels.clone());
+        }
+        let list: dto::ChannelList = self.shop_get(&ep::CHANNEL_LIST, Vec::new()).await?;
+        *cache = Some(list.logistics_channel_list.clone());
+        Ok(list.logistics_channel_list)
+    }
+
+    /// Every attribute of a category, drop-downs with their options.
+    async fn specs(&self, category_id: &str) -> Result<Vec<AttributeSpec>, ConnectorError> {
+        let tree = self.attribute_tree(category_number(category_id)?).await?;
+        Ok(tree.iter().map(spec_of).collect())
+    }
+
+    /// The draft's attributes as `add_item` takes them: a drop-down value
+    /// as the `value_id` of the option it names (refused when it names
+    /// none), a combo-box value likewise when it names an option, any other
+    /// value custom (`value_id` 0 + `original_value_name`), per
+    /// `schemas/v2.product.add_item.json`.
+    async fn attribute_list(&self, draft: &ListingDraft) -> Result<Vec<Value>, ConnectorError> {
+        let tree = self
+            .attribute_tree(category_number(&draft.category_id)?)
+            .await?;
+        draft
+            .attributes
+            .iter()
+            .map(|(id, value)| attribute_entry(&tree, id, value))
+            .collect()
+    }
+
+    /// `brand` for `add_item`: the category's brand the mapping names (by
+    /// name or id); else Shopee's "No Brand" (`brand_id` 0,
+    /// `original_brand_name` "No Brand", as `schemas/v2.product.add_item.json`
+    /// describes it), which a category whose brand is mandatory refuses, so
+    /// that is refused here first.
+    async fn brand(&self, draft: &ListingDraft) -> Result<Value, ConnectorError> {
+        let category = category_number(&draft.category_id)?;
+        let brands = self.brands(category).await?;
+        let named = draft.brand.as_deref().filter(|b| !b.trim().is_empty());
+        let found = named.and_then(|name| {
+            brands.brand_list.iter().find(|b| {
+                b.brand_id.to_string() == name.trim()
+                    || same_option(&b.original_brand_name, name)
+                    || same_option(&b.display_brand_name, name)
+            })
+        });
+        match found {
+            Some(brand) => Ok(json!({
+                "brand_id": brand.brand_id,
+                "original_brand_name": brand.original_brand_name,
+            })),
+            None if brands.is_mandatory => Err(ConnectorError::Rejected {
+                code: "chosync_brand".into(),
+                field: Some("brand".into()),
+                message: match named {
+                    Some(name) => format!(
+                        "Shopee category {category} requires a brand from its list, and \"{name}\" is not on it"
+                    ),
+                    None => format!(
+                        "Shopee category {category} requires a brand from its list; the mapping gives none"
+                    ),
+                },
+            }),
+            None => Ok(json!({ "brand_id": 0, "original_brand_name": NO_BRAND })),
+        }
+    }
+
+    /// `logistic_info` for `add_item`: each mapped channel, checked against
+    /// the shop's channel list, with what its fee type needs.
+    async fn logistic_info(&self, draft: &ListingDraft) -> Result<Vec<Value>, ConnectorError> {
+        let channels = self.logistics_channels().await?;
+        draft
+            .logistics
+            .iter()
+            .map(|raw| {
+                logistic_entry(&channels, raw).map_err(|message| ConnectorError::Rejected {
+                    code: "chosync_logistics".into(),
+                    field: Some("logistics".into()),
+                    message,
+                })
+            })
+            .collect()
     }
 
     fn check_against(
@@ -349,32 +503,97 @@ impl Shopee {
         draft: &ListingDraft,
         limit: &dto::ItemLimit,
     ) -> Result<(), ConnectorError> {
-        let reject = |field: &str, message: String| ConnectorError::Rejected {
-            code: "chosync_item_limit".into(),
-            field: Some(field.into()),
-            message,
+        let reject = |field: &str, message: String| {
+            Err(ConnectorError::Rejected {
+                code: "chosync_item_limit".into(),
+                field: Some(field.into()),
+                message,
+            })
         };
-        let title = draft.title.chars().count() as i64;
-        if title > limit.item_name_length_limit {
-            return Err(reject(
+        let chars = |text: &str| text.chars().count() as f64;
+        let checks = [
+            (
                 "title",
-                format!(
-                    "title has {title} characters; Shopee allows {} here",
-                    limit.item_name_length_limit
-                ),
-            ));
+                "title length",
+                &limit.item_name_length_limit,
+                chars(&draft.title),
+            ),
+            (
+                "description",
+                "description length",
+                &limit.item_description_length_limit,
+                chars(&draft.description),
+            ),
+            (
+                "images",
+                "image count",
+                &limit.item_image_count_limit,
+                draft.images.len() as f64,
+            ),
+        ];
+        for (field, what, range, value) in checks {
+            if let Some(range) = range
+                && !range.holds(value)
+            {
+                return reject(
+                    field,
+                    format!("{what} is {value}; Shopee allows {} here", range.shown()),
+                );
+            }
         }
         for variant in &draft.variants {
-            let range = &limit.price_limit;
-            if (variant.price as f64) < range.min_limit || (variant.price as f64) > range.max_limit
+            if let Some(range) = &limit.price_limit
+                && !range.holds(variant.price as f64)
             {
-                return Err(reject(
+                return reject(
                     "price",
                     format!(
-                        "price of {} is {} VND; Shopee allows {}–{} here",
-                        variant.sku, variant.price, range.min_limit, range.max_limit
+                        "price of {} is {} VND; Shopee allows {} here",
+                        variant.sku,
+                        variant.price,
+                        range.shown()
                     ),
-                ));
+                );
+            }
+            if let Some(range) = &limit.stock_limit
+                && !range.holds(variant.stock as f64)
+            {
+                return reject(
+                    "stock",
+                    format!(
+                        "stock of {} is {}; Shopee allows {} here",
+                        variant.sku,
+                        variant.stock,
+                        range.shown()
+                    ),
+                );
+            }
+        }
+        let names = draft.option_names.iter();
+        let options = draft.variants.iter().flat_map(|v| v.option_values.iter());
+        for (what, range, mut texts) in [
+            (
+                "option name",
+                &limit.tier_variation_name_length_limit,
+                Box::new(names) as Box<dyn Iterator<Item = &String>>,
+            ),
+            (
+                "option value",
+                &limit.tier_variation_option_length_limit,
+                Box::new(options),
+            ),
+        ] {
+            if let Some(range) = range
+                && let Some(long) = texts.find(|t| !range.holds(chars(t)))
+            {
+                return reject(
+                    "variants",
+                    format!(
+                        "{what} \"{long}\" has {} characters; Shopee allows {} here",
+                        chars(long),
+                        range.shown()
+                    ),
+                );
             }
         }
         Ok(())
@@ -388,23 +607,47 @@ impl Shopee {
         }
     }
 
-    /// Creates an item. An item with variations is created unlisted with no
-    /// stock, gets its tiers, and only then goes on sale; if its tiers are
-    /// refused it is deleted again, so a failed create leaves nothing to sell.
+    /// Creates an item in the fewest calls Shopee allows: `add_item` (its
+    /// answer carries the item id) and, for variations,
+    /// `init_tier_variation` (its answer carries the model ids), with no
+    /// read-back. An item with variations goes up with no stock of its own,
+    /// so nothing can be bought before its models bring theirs; if its tiers
+    /// are refused it is deleted again.
     async fn create(&self, draft: &ListingDraft) -> Result<RemoteListing, ConnectorError> {
         check_variations(draft)?;
         let listing_sku = Self::listing_sku(draft);
-        let with_tiers = !draft.option_names.is_empty();
-        let item_id = self.add_item(draft, &listing_sku).await?;
+        let body = self.add_item_body(draft, &listing_sku).await?;
+        let added = self.add_item(&body, &listing_sku).await?;
         let added_at = tokio::time::Instant::now();
-        if !with_tiers {
-            return self.listing(item_id).await;
+        let mut listing = if draft.option_names.is_empty() {
+            single_listing(draft, &listing_sku, added.item_id)
+        } else {
+            self.add_tiers(added.item_id, draft, added_at).await?
+        };
+        if !added.item_status.is_empty() {
+            listing.status = added.item_status;
         }
-        self.add_tiers(item_id, draft, added_at).await
+        Ok(listing)
+    }
+
+    /// The whole `add_item` body; the reference data it needs (attribute
+    /// tree, brands, logistics channels) is cached, so only a category's
+    /// first create reads it.
+    async fn add_item_body(
+        &self,
+        draft: &ListingDraft,
+        listing_sku: &str,
+    ) -> Result<Value, ConnectorError> {
+        let mut body = add_item_body(draft, listing_sku)?;
+        body["attribute_list"] = Value::Array(self.attribute_list(draft).await?);
+        body["brand"] = self.brand(draft).await?;
+        body["logistic_info"] = Value::Array(self.logistic_info(draft).await?);
+        Ok(body)
     }
 
     /// Gives a new item (or one whose create was cut off after `add_item`)
-    /// its variations and puts it on sale.
+    /// its variations; the answer names every model, so nothing is read
+    /// back unless the answer was lost.
     async fn add_tiers(
         &self,
         item_id: i64,
@@ -413,30 +656,25 @@ impl Shopee {
     ) -> Result<RemoteListing, ConnectorError> {
         tokio::time::sleep_until(added_at + self.config.tier_wait).await;
         let tiers = self
-            .shop_post::<Value>(&ep::INIT_TIERS, tier_body(item_id, draft))
+            .shop_post::<dto::InitTiers>(&ep::INIT_TIERS, tier_body(item_id, draft))
             .await;
         match tiers {
-            // A lost answer is settled by the read below.
-            Ok(_) | Err(ConnectorError::Ambiguous(_)) => {}
+            Ok(tiers) => Ok(tiered_listing(item_id, draft, tiers)),
+            Err(ConnectorError::Ambiguous(_)) => {
+                // The answer was lost: what the item holds settles it.
+                let listing = self.listing(item_id).await?;
+                if listing.variants.iter().all(|v| v.variant_id == "0") {
+                    return Err(ConnectorError::Ambiguous(format!(
+                        "item {item_id} was created but its variations could not be confirmed"
+                    )));
+                }
+                Ok(listing)
+            }
             Err(refused) => {
                 self.discard(item_id).await;
-                return Err(refused);
+                Err(refused)
             }
         }
-        // The one read a create needs: the model ids the variations got.
-        let mut listing = self.listing(item_id).await?;
-        if listing.variants.iter().all(|v| v.variant_id == "0") {
-            return Err(ConnectorError::Ambiguous(format!(
-                "item {item_id} was created but its variations could not be confirmed"
-            )));
-        }
-        self.shop_post::<Value>(
-            &ep::UPDATE_ITEM,
-            json!({ "item_id": item_id, "item_status": draft.on_sale("NORMAL", "UNLIST") }),
-        )
-        .await?;
-        listing.status = draft.on_sale("NORMAL", "UNLIST").into();
-        Ok(listing)
     }
 
     /// `add_item` is not idempotent: after an answer that was lost, the SKU is
@@ -444,21 +682,20 @@ impl Shopee {
     /// it) and the item adopted; only when it is surely absent is it sent again.
     async fn add_item(
         &self,
-        draft: &ListingDraft,
+        body: &Value,
         listing_sku: &str,
-    ) -> Result<i64, ConnectorError> {
-        let body = add_item_body(draft, listing_sku)?;
+    ) -> Result<dto::AddedItem, ConnectorError> {
         let mut last = String::new();
         for _ in 0..3 {
             match self
                 .shop_post::<dto::AddedItem>(&ep::ADD_ITEM, body.clone())
                 .await
             {
-                Ok(item) => return Ok(item.item_id),
+                Ok(item) => return Ok(item),
                 Err(ConnectorError::Ambiguous(detail)) => {
                     tracing::warn!(channel = %self.config.channel, sku = %listing_sku, %detail, "add_item outcome unknown; looking the SKU up");
-                    if let Some(item_id) = self.adopt(listing_sku).await? {
-                        return Ok(item_id);
+                    if let Some(adopted) = self.adopt(listing_sku).await? {
+                        return Ok(adopted);
                     }
                     last = detail;
                 }
@@ -470,19 +707,24 @@ impl Shopee {
         )))
     }
 
-    async fn adopt(&self, listing_sku: &str) -> Result<Option<i64>, ConnectorError> {
+    /// The item a lost `add_item` created, in whatever status Shopee holds
+    /// it (it may be in review), if the SKU is found.
+    async fn adopt(&self, listing_sku: &str) -> Result<Option<dto::AddedItem>, ConnectorError> {
         let found = lost_write::look_up(|| self.find_listing_by_sku(listing_sku), identity).await?;
         found
             .map(|found| {
-                found
-                    .listing_id
-                    .parse()
-                    .map_err(|_| ConnectorError::NotFound(format!("item id {}", found.listing_id)))
+                let item_id = found.listing_id.parse().map_err(|_| {
+                    ConnectorError::NotFound(format!("item id {}", found.listing_id))
+                })?;
+                Ok(dto::AddedItem {
+                    item_id,
+                    item_status: found.status,
+                })
             })
             .transpose()
     }
 
-    /// Deletes an unlisted item whose variations were refused.
+    /// Deletes an item whose variations were refused.
     async fn discard(&self, item_id: i64) {
         if let Err(err) = self
             .shop_post::<Value>(&ep::DELETE_ITEM, json!({ "item_id": item_id }))
@@ -512,11 +754,9 @@ impl Shopee {
             let cut_off = existing.listing_sku.as_deref() == Some(draft.product_key.as_str());
             if !draft.option_names.is_empty() && (missing.is_empty() || cut_off) {
                 check_variations(draft)?;
-                return self
-                    .add_tiers(item_id, draft, tokio::time::Instant::now())
-                    .await;
-            }
-            if !missing.is_empty() {
+                self.add_tiers(item_id, draft, tokio::time::Instant::now())
+                    .await?;
+            } else if !missing.is_empty() {
                 return Err(must_recreate(
                     existing,
                     &missing,
@@ -529,8 +769,8 @@ impl Shopee {
                 .await?;
         }
         let mut body = update_item_body(item_id, draft)?;
-        // Also puts on sale an item a create cut off before its last step
-        // left unlisted.
+        body["attribute_list"] = Value::Array(self.attribute_list(draft).await?);
+        body["brand"] = self.brand(draft).await?;
         body["item_status"] = json!(draft.on_sale("NORMAL", "UNLIST"));
         self.shop_post::<Value>(&ep::UPDATE_ITEM, body).await?;
         self.listing(item_id).await
@@ -624,10 +864,13 @@ impl Shopee {
     async fn listings(&self, item_ids: &[i64]) -> Result<Vec<RemoteListing>, ConnectorError> {
         let mut out = Vec::new();
         for ids in item_ids.chunks(IDS_PER_CALL) {
-            let joined = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-            let info: dto::BaseInfo = self
-                .shop_get(&ep::BASE_INFO, vec![("item_id_list", joined)])
-                .await?;
+            // An int64[] parameter, sent repeated as the reference shows
+            // for `item_status` and as the SDKs send arrays.
+            let query = ids
+                .iter()
+                .map(|id| ("item_id_list", id.to_string()))
+                .collect();
+            let info: dto::BaseInfo = self.shop_get(&ep::BASE_INFO, query).await?;
             for item in info.item_list {
                 let variants = if item.has_model {
                     let models = self.model_list(item.item_id).await?;
@@ -703,15 +946,24 @@ impl Shopee {
     }
 
     /// Push messages Shopee could not deliver (last 3 days, 100 at a time).
+    /// A Public API (`schemas/v2.push.get_lost_push_message.json`): signed
+    /// without shop parameters, it answers for every shop of the partner, so
+    /// another shop's messages are left out here.
     pub async fn lost_pushes(&self) -> Result<dto::LostPushes, ConnectorError> {
-        self.shop_get(&ep::LOST_PUSH, Vec::new()).await
+        let mut lost: dto::LostPushes = self.public_get(&ep::LOST_PUSH).await?;
+        let shop = self.config.shop_id;
+        lost.push_message_list
+            .retain(|p| p.shop_id == 0 || p.shop_id == shop);
+        Ok(lost)
     }
 
-    /// Marks lost pushes up to `last_message_id` as handled.
+    /// Marks lost pushes up to `last_message_id` as handled (Public API too:
+    /// `schemas/v2.push.confirm_consumed_lost_push_message.json`).
     pub async fn confirm_pushes(&self, last_message_id: i64) -> Result<(), ConnectorError> {
-        self.shop_post::<Value>(
+        self.public_post::<Value>(
             &ep::CONFIRM_PUSH,
             json!({ "last_message_id": last_message_id }),
+            Payload::Response,
         )
         .await
         .map(|_| ())
@@ -809,30 +1061,196 @@ fn category_number(category_id: &str) -> Result<i64, ConnectorError> {
     shopee_id(category_id, "category", "category")
 }
 
-/// The mandatory attributes in `category`'s tree. Shopee keeps title,
-/// description, brand and variations out of the tree (they are item fields),
-/// so every one of them is the mapping's to supply.
-fn mandatory_of(
+/// The tree of `category` in `get_attribute_tree`'s answer.
+fn tree_of(
     trees: dto::AttributeTrees,
     category: i64,
-) -> Result<Vec<AttributeSpec>, ConnectorError> {
+) -> Result<Vec<dto::Attribute>, ConnectorError> {
     // One category is asked for, so an entry that omits its id is ours.
-    let tree = trees
+    trees
         .list
         .into_iter()
         .find(|t| t.category_id == category || t.category_id == 0)
+        .map(|t| t.attribute_tree)
         .ok_or_else(|| {
             ConnectorError::NotFound(format!("the attribute tree of category {category}"))
-        })?;
-    Ok(tree
-        .attribute_tree
-        .into_iter()
-        .filter(|a| a.mandatory)
-        .map(|a| AttributeSpec {
-            id: a.attribute_id.to_string(),
-            name: a.name,
         })
-        .collect())
+}
+
+/// An attribute as chosync describes it: drop-downs with their options,
+/// anything else free.
+fn spec_of(attribute: &dto::Attribute) -> AttributeSpec {
+    AttributeSpec {
+        id: attribute.attribute_id.to_string(),
+        name: attribute.name.clone(),
+        options: attribute.is_drop_down().then(|| {
+            attribute
+                .attribute_value_list
+                .iter()
+                .map(|v| v.name.clone())
+                .collect()
+        }),
+    }
+}
+
+/// One `attribute_list` entry for the mapped `value` of attribute `raw_id`.
+/// An attribute the tree lacks is sent as a custom value for Shopee to judge.
+fn attribute_entry(
+    tree: &[dto::Attribute],
+    raw_id: &str,
+    value: &str,
+) -> Result<Value, ConnectorError> {
+    let id = shopee_id(raw_id, "attribute", "attributes")?;
+    let custom = json!({ "value_id": 0, "original_value_name": value });
+    let picked = match tree.iter().find(|a| a.attribute_id == id) {
+        None => custom,
+        Some(attribute) => {
+            let option = attribute
+                .attribute_value_list
+                .iter()
+                .find(|v| same_option(&v.name, value));
+            match option {
+                Some(option) => json!({ "value_id": option.value_id }),
+                None if attribute.is_drop_down() => {
+                    return Err(ConnectorError::Rejected {
+                        code: "chosync_attribute_value".into(),
+                        field: Some("attributes".into()),
+                        message: format!(
+                            "attribute {id} ({}): {}",
+                            attribute.name,
+                            spec_of(attribute).not_an_option(value)
+                        ),
+                    });
+                }
+                None => custom,
+            }
+        }
+    };
+    Ok(json!({ "attribute_id": id, "attribute_value_list": [picked] }))
+}
+
+/// One `logistic_info` entry for a mapped logistics channel: `"ID"`, or
+/// `"ID:SIZE"` for a SIZE_SELECTION channel (the first of its sizes
+/// otherwise), `"ID:FEE"` (whole VND) for a CUSTOM_PRICE one, as
+/// `schemas/v2.product.add_item.json` asks `size_id` and `shipping_fee` of
+/// those fee types. The error names the mapped id and what is wrong.
+fn logistic_entry(channels: &[dto::LogisticsChannel], raw: &str) -> Result<Value, String> {
+    let (id_text, extra) = match raw.split_once(':') {
+        Some((id, extra)) => (id.trim(), Some(extra.trim())),
+        None => (raw.trim(), None),
+    };
+    let id = shopee_id(id_text, "logistics", "logistics")
+        .map_err(|_| format!("logistics \"{raw}\": not a Shopee logistics channel id"))?;
+    let Some(channel) = channels.iter().find(|c| c.logistics_channel_id == id) else {
+        let known: Vec<String> = channels
+            .iter()
+            .map(|c| format!("{} {}", c.logistics_channel_id, c.logistics_channel_name))
+            .collect();
+        return Err(format!(
+            "logistics \"{raw}\": the shop has no logistics channel {id} (it has: {})",
+            known.join(", ")
+        ));
+    };
+    let name = &channel.logistics_channel_name;
+    if !channel.enabled {
+        return Err(format!(
+            "logistics \"{raw}\" ({name}) is disabled for this shop; enable it in the Seller Centre or remove it"
+        ));
+    }
+    let mut entry = json!({ "logistic_id": id, "enabled": true });
+    match (channel.fee_type.as_str(), extra) {
+        ("SIZE_SELECTION", size) => {
+            let chosen = match size {
+                Some(size) => channel.size_list.iter().find(|s| s.size_id == size),
+                None => channel.size_list.first(),
+            };
+            let Some(chosen) = chosen else {
+                let sizes: Vec<String> = channel
+                    .size_list
+                    .iter()
+                    .map(|s| format!("{} {}", s.size_id, s.name))
+                    .collect();
+                return Err(format!(
+                    "logistics \"{raw}\" ({name}) charges by size: write \"{id}:SIZE\" with one of its sizes ({})",
+                    sizes.join(", ")
+                ));
+            };
+            entry["size_id"] = chosen
+                .size_id
+                .parse::<i64>()
+                .map_or_else(|_| json!(chosen.size_id), |n| json!(n));
+        }
+        ("CUSTOM_PRICE", fee) => {
+            let Some(fee) = fee.and_then(|f| f.parse::<i64>().ok()).filter(|f| *f >= 0) else {
+                return Err(format!(
+                    "logistics \"{raw}\" ({name}) takes the seller's own shipping fee: write \"{id}:FEE\" (whole VND)"
+                ));
+            };
+            entry["shipping_fee"] = json!(fee);
+        }
+        (_, Some(_)) => {
+            return Err(format!(
+                "logistics \"{raw}\" ({name}, fee type {}) takes no size or fee: write \"{id}\"",
+                channel.fee_type
+            ));
+        }
+        (_, None) => {}
+    }
+    Ok(entry)
+}
+
+/// A single-SKU item as `add_item` just created it.
+fn single_listing(draft: &ListingDraft, listing_sku: &str, item_id: i64) -> RemoteListing {
+    let variants = draft
+        .variants
+        .iter()
+        .map(|v| RemoteVariant {
+            sku: v.sku.clone(),
+            variant_id: "0".into(),
+            price: v.price,
+            stock: v.stock,
+        })
+        .collect();
+    RemoteListing {
+        listing_id: item_id.to_string(),
+        listing_sku: Some(listing_sku.to_string()),
+        status: draft.on_sale("NORMAL", "UNLIST").into(),
+        title: draft.title.clone(),
+        variants,
+    }
+}
+
+/// An item with variations as `init_tier_variation` answered.
+fn tiered_listing(item_id: i64, draft: &ListingDraft, tiers: dto::InitTiers) -> RemoteListing {
+    let variants = tiers
+        .model
+        .into_iter()
+        .map(|m| {
+            let asked = draft.variants.iter().find(|v| v.sku == m.model_sku);
+            RemoteVariant {
+                price: m
+                    .price_info
+                    .first()
+                    .map(|p| p.original_price as i64)
+                    .or(asked.map(|v| v.price))
+                    .unwrap_or(0),
+                stock: if m.seller_stock.is_empty() {
+                    asked.map_or(0, |v| v.stock)
+                } else {
+                    m.seller_stock.iter().map(|s| s.stock).sum()
+                },
+                sku: m.model_sku,
+                variant_id: m.model_id.to_string(),
+            }
+        })
+        .collect();
+    RemoteListing {
+        listing_id: item_id.to_string(),
+        listing_sku: Some(draft.product_key.clone()),
+        status: draft.on_sale("NORMAL", "UNLIST").into(),
+        title: draft.title.clone(),
+        variants,
+    }
 }
 
 /// Model 0 stands for an item without variations.
@@ -842,7 +1260,8 @@ fn model_id(at: &RemoteRef) -> i64 {
 
 fn add_item_body(draft: &ListingDraft, listing_sku: &str) -> Result<Value, ConnectorError> {
     let cheapest = draft.variants.iter().map(|v| v.price).min().unwrap_or(0);
-    // With variations to come, nothing is for sale until they are in place.
+    // With variations to come, the item holds no stock of its own: nothing
+    // is for sale until its models are in place.
     let with_tiers = !draft.option_names.is_empty();
     let stock: i64 = if with_tiers {
         0
@@ -858,13 +1277,8 @@ fn add_item_body(draft: &ListingDraft, listing_sku: &str) -> Result<Value, Conne
         "category_id": category_number(&draft.category_id)?,
         "image": { "image_id_list": draft.images },
         "item_sku": listing_sku,
-        "item_status": if with_tiers { "UNLIST" } else { draft.on_sale("NORMAL", "UNLIST") },
+        "item_status": draft.on_sale("NORMAL", "UNLIST"),
         "condition": "NEW",
-        "logistic_info": draft.logistics.iter().map(|id| json!({
-            "logistic_id": id.parse::<i64>().unwrap_or(0),
-            "enabled": true,
-        })).collect::<Vec<_>>(),
-        "attribute_list": attributes(draft)?,
     });
     extend_common(&mut body, draft);
     Ok(body)
@@ -878,7 +1292,6 @@ fn update_item_body(item_id: i64, draft: &ListingDraft) -> Result<Value, Connect
         "weight": draft.weight_g as f64 / 1000.0,
         "category_id": category_number(&draft.category_id)?,
         "image": { "image_id_list": draft.images },
-        "attribute_list": attributes(draft)?,
     });
     extend_common(&mut body, draft);
     Ok(body)
@@ -892,25 +1305,6 @@ fn extend_common(body: &mut Value, draft: &ListingDraft) {
             "package_height": height,
         });
     }
-    if let Some(brand) = &draft.brand {
-        body["brand"] = json!({ "brand_id": 0, "original_brand_name": brand });
-    }
-}
-
-/// The mapping's attributes as custom values (`value_id` 0 with
-/// `original_value_name`, a string), the shape the reference gives for values
-/// not picked from Shopee's list.
-fn attributes(draft: &ListingDraft) -> Result<Vec<Value>, ConnectorError> {
-    draft
-        .attributes
-        .iter()
-        .map(|(id, value)| {
-            Ok(json!({
-                "attribute_id": shopee_id(id, "attribute", "attributes")?,
-                "attribute_value_list": [{ "value_id": 0, "original_value_name": value }],
-            }))
-        })
-        .collect()
 }
 
 fn tier_body(item_id: i64, draft: &ListingDraft) -> Value {
@@ -1038,7 +1432,23 @@ impl Connector for Shopee {
         &self,
         category_id: &str,
     ) -> Result<Vec<AttributeSpec>, ConnectorError> {
-        self.mandatory_attributes(category_id).await
+        let tree = self.attribute_tree(category_number(category_id)?).await?;
+        Ok(tree.iter().filter(|a| a.mandatory).map(spec_of).collect())
+    }
+
+    async fn category_attributes(
+        &self,
+        category_id: &str,
+    ) -> Result<Vec<AttributeSpec>, ConnectorError> {
+        self.specs(category_id).await
+    }
+
+    async fn logistics_problems(&self, ids: &[String]) -> Result<Vec<String>, ConnectorError> {
+        let channels = self.logistics_channels().await?;
+        Ok(ids
+            .iter()
+            .filter_map(|raw| logistic_entry(&channels, raw).err())
+            .collect())
     }
 
     async fn find_listing_by_sku(
@@ -1096,9 +1506,15 @@ impl Connector for Shopee {
                 vec![
                     ("offset", offset.to_string()),
                     ("page_size", PAGE_SIZE.to_string()),
+                    // Every status a lost `add_item` could leave its item
+                    // in (`schemas/v2.product.get_item_list.json`), so
+                    // adoption never creates an item twice. Deleted items
+                    // (SELLER_DELETE, SHOPEE_DELETE) are left out: they can
+                    // be neither sold nor edited, so a new item is right.
                     ("item_status", "NORMAL".into()),
                     ("item_status", "UNLIST".into()),
                     ("item_status", "REVIEWING".into()),
+                    ("item_status", "BANNED".into()),
                 ],
             )
             .await?;
@@ -1147,7 +1563,12 @@ impl Connector for Shopee {
                     &ep::ORDER_DETAIL,
                     vec![
                         ("order_sn_list", batch.join(",")),
-                        ("response_optional_fields", "item_list".into()),
+                        // `schemas/v2.order.get_order_detail.json`: the
+                        // lines (with their cancelled and active units) and
+                        // who cancelled and why; PENDING orders and their
+                        // `pending_terms` only when asked for.
+                        ("response_optional_fields", ORDER_FIELDS.into()),
+                        ("request_order_status_pending", "true".into()),
                     ],
                 )
                 .await?;
@@ -1195,27 +1616,57 @@ impl dto::OrderInfo {
     fn into_order(self) -> Order {
         let seconds = |s: i64| chrono::DateTime::from_timestamp(s, 0).unwrap_or_default();
         let state = state_of(&self.order_status);
-        Order {
-            state,
-            created_at: seconds(self.create_time),
-            updated_at: seconds(self.update_time),
-            lines: self
-                .item_list
-                .into_iter()
-                .map(|line| chosync_connector::dto::OrderLine {
-                    line_id: format!("{}:{}", line.item_id, line.model_id),
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let lines = self
+            .item_list
+            .into_iter()
+            .map(|line| {
+                let purchased = line.model_quantity_purchased;
+                let cancelled = line
+                    .cancelled_qty
+                    .or(line.active_qty.map(|active| purchased - active))
+                    .unwrap_or(0)
+                    .clamp(0, purchased.max(0));
+                chosync_connector::dto::OrderLine {
+                    line_id: line_id(&mut seen, &line),
                     sku: if line.model_sku.is_empty() {
                         line.item_sku
                     } else {
                         line.model_sku
                     },
-                    quantity: line.model_quantity_purchased,
+                    quantity: purchased,
+                    cancelled_quantity: cancelled,
                     state,
-                })
-                .collect(),
+                }
+            })
+            .collect();
+        Order {
+            state,
+            created_at: seconds(self.create_time),
+            updated_at: seconds(self.update_time),
+            lines,
             platform_status: self.order_status,
             order_id: self.order_sn,
         }
+    }
+}
+
+/// A line's id: Shopee's order item id (the item id outside bundle deals)
+/// and model id; the same pair met again in the order (a bundle deal, or a
+/// model bought twice) gets `#2`, `#3`… in answer order, so every line keys
+/// its own effects.
+fn line_id(seen: &mut HashMap<String, usize>, line: &dto::OrderItem) -> String {
+    let order_item = if line.order_item_id != 0 {
+        line.order_item_id
+    } else {
+        line.item_id
+    };
+    let base = format!("{order_item}:{}", line.model_id);
+    let count = seen.entry(base.clone()).or_default();
+    *count += 1;
+    match *count {
+        1 => base,
+        n => format!("{base}#{n}"),
     }
 }
 
@@ -1228,17 +1679,23 @@ mod tests {
         let trees: dto::AttributeTrees = serde_json::from_value(json!({
             "list": [{ "attribute_tree": [
                 { "attribute_id": 100010, "name": "Thương hiệu phụ" },
-                { "attribute_id": 100037, "mandatory": true },
+                { "attribute_id": 100037, "mandatory": true, "attribute_info": { "input_type": 1 },
+                  "attribute_value_list": [{ "value_id": 5, "name": "Việt Nam" }] },
             ] }]
         }))
         .expect("decodes");
-        let specs = mandatory_of(trees, 100150).expect("the only entry");
+        let tree = tree_of(trees, 100150).expect("the only entry");
+        let specs: Vec<AttributeSpec> = tree.iter().map(spec_of).collect();
+        assert_eq!(specs[0].options, None, "free text");
+        assert_eq!(specs[1].options, Some(vec!["Việt Nam".to_string()]));
         assert_eq!(
-            specs,
-            vec![AttributeSpec {
-                id: "100037".into(),
-                name: String::new()
-            }]
+            attribute_entry(&tree, "100037", " việt nam ").expect("an option"),
+            json!({ "attribute_id": 100037, "attribute_value_list": [{ "value_id": 5 }] })
+        );
+        assert!(attribute_entry(&tree, "100037", "Viet Nam").is_err());
+        assert_eq!(
+            attribute_entry(&tree, "100010", "Quế").expect("free text"),
+            json!({ "attribute_id": 100010, "attribute_value_list": [{ "value_id": 0, "original_value_name": "Quế" }] })
         );
         let other = dto::AttributeTrees {
             list: vec![dto::CategoryAttributes {
@@ -1247,9 +1704,29 @@ mod tests {
             }],
         };
         assert!(matches!(
-            mandatory_of(other, 100150),
+            tree_of(other, 100150),
             Err(ConnectorError::NotFound(_))
         ));
+    }
+
+    #[test]
+    fn a_model_bought_twice_in_one_order_gets_two_line_ids() {
+        let line = |order_item_id, model_id| dto::OrderItem {
+            item_id: 7,
+            item_sku: String::new(),
+            model_id,
+            model_sku: "A".into(),
+            model_quantity_purchased: 1,
+            order_item_id,
+            cancelled_qty: None,
+            active_qty: None,
+        };
+        let mut seen = HashMap::new();
+        let ids: Vec<String> = [line(7, 70), line(7, 70), line(0, 71), line(9, 70)]
+            .iter()
+            .map(|l| line_id(&mut seen, l))
+            .collect();
+        assert_eq!(ids, ["7:70", "7:70#2", "7:71", "9:70"]);
     }
 
     #[test]
@@ -1258,23 +1735,9 @@ mod tests {
         for raw in ["", "0", "-5", "+5", "10 01", "Tinh dầu"] {
             assert!(category_number(raw).is_err(), "{raw:?}");
         }
-        let draft = ListingDraft {
-            product_key: "P".into(),
-            title: "t".into(),
-            description: "d".into(),
-            category_id: "100150".into(),
-            brand: None,
-            attributes: vec![("Xuất xứ".into(), "Việt Nam".into())],
-            images: vec![],
-            weight_g: 1,
-            dimensions_cm: None,
-            logistics: vec![],
-            option_names: vec![],
-            variants: vec![],
-            listed: true,
-        };
+        let tree = vec![];
         assert!(matches!(
-            attributes(&draft),
+            attribute_entry(&tree, "Xuất xứ", "Việt Nam"),
             Err(ConnectorError::Rejected { ref field, .. }) if field.as_deref() == Some("attributes")
         ));
     }

@@ -20,19 +20,49 @@ impl std::fmt::Debug for Tokens {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One `{min_limit, max_limit}` of `get_item_limit`; a bound Shopee leaves
+/// out is no bound.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Range {
-    pub min_limit: f64,
-    pub max_limit: f64,
+    #[serde(default)]
+    pub min_limit: Option<f64>,
+    #[serde(default)]
+    pub max_limit: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl Range {
+    /// Whether `value` is within the bounds Shopee gave.
+    pub fn holds(&self, value: f64) -> bool {
+        self.min_limit.is_none_or(|min| value >= min)
+            && self.max_limit.is_none_or(|max| value <= max)
+    }
+
+    /// The bounds as operators read them: "1–120".
+    pub fn shown(&self) -> String {
+        let bound = |b: Option<f64>| b.map_or_else(|| "…".to_string(), |b| b.to_string());
+        format!("{}–{}", bound(self.min_limit), bound(self.max_limit))
+    }
+}
+
+/// `get_item_limit`'s answer: every limit is a `{min_limit, max_limit}`
+/// object (`schemas/v2.product.get_item_limit.json`); those chosync checks
+/// before writing. A limit left out is no limit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ItemLimit {
-    pub price_limit: Range,
-    pub stock_limit: Range,
-    pub item_name_length_limit: i64,
-    pub item_image_count_limit: i64,
-    pub item_description_length_limit: i64,
+    #[serde(default)]
+    pub price_limit: Option<Range>,
+    #[serde(default)]
+    pub stock_limit: Option<Range>,
+    #[serde(default)]
+    pub item_name_length_limit: Option<Range>,
+    #[serde(default)]
+    pub item_image_count_limit: Option<Range>,
+    #[serde(default)]
+    pub item_description_length_limit: Option<Range>,
+    #[serde(default)]
+    pub tier_variation_name_length_limit: Option<Range>,
+    #[serde(default)]
+    pub tier_variation_option_length_limit: Option<Range>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -45,9 +75,32 @@ pub struct Uploaded {
     pub image_info: ImageInfo,
 }
 
+/// `add_item`'s answer (`schemas/v2.product.add_item.json`): the item id
+/// and the status Shopee gave it (it may be `REVIEWING`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct AddedItem {
     pub item_id: i64,
+    #[serde(default)]
+    pub item_status: String,
+}
+
+/// `init_tier_variation`'s answer (`schemas/v2.product.init_tier_variation.json`):
+/// every model with its id, so a create needs no read-back.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct InitTiers {
+    #[serde(default)]
+    pub model: Vec<InitModel>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InitModel {
+    pub model_id: i64,
+    #[serde(default)]
+    pub model_sku: String,
+    #[serde(default)]
+    pub price_info: Vec<PriceInfo>,
+    #[serde(default)]
+    pub seller_stock: Vec<Stock>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -285,8 +338,21 @@ pub struct OrderItem {
     #[serde(default)]
     pub model_sku: String,
     pub model_quantity_purchased: i64,
+    /// Shopee's id of the order line (the item id outside bundle deals,
+    /// shared within one).
+    #[serde(default)]
+    pub order_item_id: i64,
+    /// Units cancelled on their own (a partial cancellation); newer field,
+    /// absent on older answers.
+    #[serde(default)]
+    pub cancelled_qty: Option<i64>,
+    /// Units still to be fulfilled.
+    #[serde(default)]
+    pub active_qty: Option<i64>,
 }
 
+/// One order of `get_order_detail` (`schemas/v2.order.get_order_detail.json`),
+/// with the optional fields reconciliation asks for.
 #[derive(Debug, Clone, Deserialize)]
 pub struct OrderInfo {
     pub order_sn: String,
@@ -295,6 +361,14 @@ pub struct OrderInfo {
     pub update_time: i64,
     #[serde(default)]
     pub item_list: Vec<OrderItem>,
+    #[serde(default)]
+    pub cancel_by: Option<String>,
+    #[serde(default)]
+    pub cancel_reason: Option<String>,
+    #[serde(default)]
+    pub buyer_cancel_reason: Option<String>,
+    #[serde(default)]
+    pub pending_terms: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -317,9 +391,9 @@ pub struct Push {
 impl Push {
     /// Code 3 is an order status update; the rest chosync only logs.
     pub fn hint(&self) -> WebhookHint {
-        match (self.code, self.data.get("ordersn").and_then(|o| o.as_str())) {
+        match (self.code, order_sn(&self.data)) {
             (3, Some(order)) => WebhookHint::OrdersChanged {
-                order_ids: vec![order.to_string()],
+                order_ids: vec![order],
             },
             _ => WebhookHint::Other {
                 code: self.code.to_string(),
@@ -328,6 +402,31 @@ impl Push {
     }
 }
 
+/// The `ordersn` a push's `data` carries. A lost push's `data` is a
+/// JSON-encoded string (`schemas/v2.push.get_lost_push_message.json`: type
+/// string), whose published sample holds the whole push again, so strings
+/// are decoded and one nested `data` is looked into.
+fn order_sn(data: &serde_json::Value) -> Option<String> {
+    let decoded;
+    let data = match data {
+        serde_json::Value::String(text) => {
+            decoded = serde_json::from_str::<serde_json::Value>(text).ok()?;
+            &decoded
+        }
+        other => other,
+    };
+    match data.get("ordersn").and_then(|o| o.as_str()) {
+        Some(order) => Some(order.to_string()),
+        None => data
+            .get("data")
+            .filter(|d| !d.is_string())
+            .and_then(order_sn),
+    }
+}
+
+/// `get_lost_push_message` (`schemas/v2.push.get_lost_push_message.json`).
+/// It is a Public API: it answers for every shop of the partner, and the
+/// partner-level pushes (codes 1, 2, 12) carry no `shop_id`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LostPushes {
     #[serde(default)]
@@ -338,9 +437,72 @@ pub struct LostPushes {
     pub last_message_id: Option<i64>,
 }
 
-/// `get_attribute_tree`. The reference lists the fields of one attribute but
-/// not the container; `list[].attribute_tree[]` is assumed (one entry per
-/// asked category).
+/// `get_brand_list` (`schemas/v2.product.get_brand_list.json`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct BrandList {
+    #[serde(default)]
+    pub brand_list: Vec<Brand>,
+    #[serde(default)]
+    pub has_next_page: bool,
+    #[serde(default)]
+    pub next_offset: i64,
+    #[serde(default)]
+    pub is_mandatory: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Brand {
+    pub brand_id: i64,
+    #[serde(default)]
+    pub original_brand_name: String,
+    #[serde(default)]
+    pub display_brand_name: String,
+}
+
+/// `logistics/get_channel_list` (`schemas/v2.logistics.get_channel_list.json`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ChannelList {
+    #[serde(default)]
+    pub logistics_channel_list: Vec<LogisticsChannel>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogisticsChannel {
+    pub logistics_channel_id: i64,
+    #[serde(default)]
+    pub logistics_channel_name: String,
+    #[serde(default)]
+    pub enabled: bool,
+    /// SIZE_SELECTION, SIZE_INPUT, FIXED_DEFAULT_PRICE, CUSTOM_PRICE (and
+    /// SELLER_LOGISTICS in the reference).
+    #[serde(default)]
+    pub fee_type: String,
+    /// Only for SIZE_SELECTION.
+    #[serde(default)]
+    pub size_list: Vec<ChannelSize>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChannelSize {
+    /// A string in `get_channel_list`, an int32 in `add_item`'s
+    /// `logistic_info`: read as either.
+    #[serde(deserialize_with = "text_or_number")]
+    pub size_id: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(text) => Ok(text),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!("size_id {other}"))),
+    }
+}
+
+/// `get_attribute_tree` (`schemas/v2.product.get_attribute_tree.json`):
+/// `response.list[]`, one entry per asked category, each with its
+/// `category_id` and `attribute_tree[]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct AttributeTrees {
     #[serde(default)]
@@ -355,7 +517,12 @@ pub struct CategoryAttributes {
     pub attribute_tree: Vec<Attribute>,
 }
 
-/// One attribute of a category; value lists and input rules are not read.
+/// `attribute_info.input_type`: 1 single drop-down, 2 single combo box, 3
+/// free text, 4 multi drop-down, 5 multi combo box.
+pub const SINGLE_DROP_DOWN: i64 = 1;
+pub const MULTI_DROP_DOWN: i64 = 4;
+
+/// One attribute of a category.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Attribute {
     pub attribute_id: i64,
@@ -363,4 +530,32 @@ pub struct Attribute {
     pub mandatory: bool,
     #[serde(default)]
     pub name: String,
+    #[serde(default)]
+    pub attribute_value_list: Vec<AttributeValue>,
+    #[serde(default)]
+    pub attribute_info: AttributeInfo,
+}
+
+impl Attribute {
+    /// Drop-downs take only a `value_id` from `attribute_value_list`.
+    pub fn is_drop_down(&self) -> bool {
+        matches!(
+            self.attribute_info.input_type,
+            SINGLE_DROP_DOWN | MULTI_DROP_DOWN
+        )
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AttributeValue {
+    #[serde(default)]
+    pub value_id: i64,
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AttributeInfo {
+    #[serde(default)]
+    pub input_type: i64,
 }

@@ -11,9 +11,10 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::state::{
-    AttributeDef, Item, Model, PARENT_CATEGORIES, State as Memory, attributes_of, is_leaf,
+    AttributeDef, CHANNELS, Item, Model, PARENT_CATEGORIES, State as Memory, attributes_of,
+    brand_mandatory, brands_of, is_leaf,
 };
-use super::{ShopeeError, ShopeeSandbox, envelope, fail, top_level};
+use super::{ShopeeError, ShopeeSandbox, Signing, envelope, fail, top_level};
 
 type S = State<Arc<ShopeeSandbox>>;
 
@@ -45,6 +46,19 @@ impl Query {
             .collect()
     }
 
+    /// A list parameter as clients send it: repeated (`item_id_list=1&
+    /// item_id_list=2`, as the SDKs send arrays and
+    /// `schemas/v2.product.get_item_list.json` shows for `item_status`) or
+    /// comma-separated (`item_id_list=1,2`), or both.
+    fn list(&self, name: &str) -> Vec<&str> {
+        self.all(name)
+            .into_iter()
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+
     fn int(&self, name: &str) -> Result<Option<i64>, ShopeeError> {
         match self.get(name) {
             None | Some("") => Ok(None),
@@ -64,6 +78,8 @@ pub fn routes(sandbox: Arc<ShopeeSandbox>) -> Router {
         .route("/api/v2/media_space/upload_image", post(upload_image))
         .route("/api/v2/product/get_item_limit", get(shop_get))
         .route("/api/v2/product/get_attribute_tree", get(shop_get))
+        .route("/api/v2/product/get_brand_list", get(shop_get))
+        .route("/api/v2/logistics/get_channel_list", get(shop_get))
         .route("/api/v2/product/add_item", post(shop_post))
         .route("/api/v2/product/init_tier_variation", post(shop_post))
         .route("/api/v2/product/add_model", post(shop_post))
@@ -77,18 +93,73 @@ pub fn routes(sandbox: Arc<ShopeeSandbox>) -> Router {
         .route("/api/v2/product/get_model_list", get(shop_get))
         .route("/api/v2/order/get_order_list", get(shop_get))
         .route("/api/v2/order/get_order_detail", get(shop_get))
-        .route("/api/v2/push/get_lost_push_message", get(shop_get))
+        .route("/api/v2/push/get_lost_push_message", get(lost_pushes))
         .route(
             "/api/v2/push/confirm_consumed_lost_push_message",
-            post(shop_post),
+            post(confirm_pushes),
         )
         .with_state(sandbox)
+}
+
+/// Shopee-only control: `POST /_sandbox/shopee/orders/{order_sn}/cancel-units`
+/// `{line, quantity}` cancels units of one line (a partial cancellation).
+pub fn control(sandbox: Arc<ShopeeSandbox>) -> Router {
+    Router::new()
+        .route(
+            "/_sandbox/shopee/orders/{order_sn}/cancel-units",
+            post(cancel_units),
+        )
+        .with_state(sandbox)
+}
+
+async fn cancel_units(
+    State(s): S,
+    axum::extract::Path(order_sn): axum::extract::Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let line = body["line"].as_u64().unwrap_or(0) as usize;
+    let quantity = body["quantity"].as_i64().unwrap_or(0);
+    match s.cancel_units(&order_sn, line, quantity) {
+        Ok(()) => axum::Json(json!({ "ok": true })).into_response(),
+        Err(error) => (
+            axum::http::StatusCode::CONFLICT,
+            axum::Json(json!({ "error": error })),
+        )
+            .into_response(),
+    }
+}
+
+/// `get_lost_push_message`: a Public API
+/// (`schemas/v2.push.get_lost_push_message.json`), also taken shop-signed.
+async fn lost_pushes(State(s): S, RawQuery(raw): RawQuery) -> Response {
+    let path = "/api/v2/push/get_lost_push_message";
+    let result = s
+        .admit(path, &Query::parse(raw).map, Signing::Either)
+        .map(|_| s.lost_pushes());
+    envelope(&s, result)
+}
+
+/// `confirm_consumed_lost_push_message`: Public likewise
+/// (`schemas/v2.push.confirm_consumed_lost_push_message.json`).
+async fn confirm_pushes(State(s): S, RawQuery(raw): RawQuery, body: Bytes) -> Response {
+    let path = "/api/v2/push/confirm_consumed_lost_push_message";
+    let result = s
+        .admit(path, &Query::parse(raw).map, Signing::Either)
+        .and_then(|_| {
+            let last = body_json(&body)?["last_message_id"]
+                .as_i64()
+                .ok_or_else(|| fail("error_param", "Invalid last_message_id."))?;
+            s.state().confirm_pushes(last);
+            Ok(json!({}))
+        });
+    envelope(&s, result)
 }
 
 async fn auth_partner(State(s): S, RawQuery(raw): RawQuery) -> Response {
     let path = "/api/v2/shop/auth_partner";
     let query = Query::parse(raw);
-    if let Err(err) = s.admit(path, &query.map, false) {
+    if let Err(err) = s.admit(path, &query.map, Signing::Public) {
         return envelope(&s, Err(err));
     }
     let Some(redirect) = query.get("redirect").filter(|r| !r.is_empty()) else {
@@ -150,7 +221,7 @@ fn exchange(
     grant: Grant,
 ) -> Response {
     let result = (|| {
-        s.admit(path, &Query::parse(raw).map, false)?;
+        s.admit(path, &Query::parse(raw).map, Signing::Public)?;
         let body = body_json(body)?;
         check_ids(s, &body)?;
         let now = s.now();
@@ -180,8 +251,10 @@ fn exchange(
 }
 
 async fn upload_image(State(s): S, RawQuery(raw): RawQuery, mut form: Multipart) -> Response {
+    // A Public API (`schemas/v2.media_space.upload_image.json`) that the
+    // SDKs call shop-signed: both are taken.
     let path = "/api/v2/media_space/upload_image";
-    if let Err(err) = s.admit(path, &Query::parse(raw).map, false) {
+    if let Err(err) = s.admit(path, &Query::parse(raw).map, Signing::Either) {
         return envelope(&s, Err(err));
     }
     let mut image: Option<Vec<u8>> = None;
@@ -226,16 +299,17 @@ async fn upload_image(State(s): S, RawQuery(raw): RawQuery, mut form: Multipart)
 async fn shop_get(State(s): S, uri: axum::http::Uri, RawQuery(raw): RawQuery) -> Response {
     let query = Query::parse(raw);
     let result = s
-        .admit(uri.path(), &query.map, true)
+        .admit(uri.path(), &query.map, Signing::Shop)
         .and_then(|_| match uri.path() {
-            "/api/v2/product/get_item_limit" => Ok(item_limit()),
+            "/api/v2/product/get_item_limit" => item_limit(&query),
             "/api/v2/product/get_attribute_tree" => attribute_tree(&query),
+            "/api/v2/product/get_brand_list" => brand_list(&query),
+            "/api/v2/logistics/get_channel_list" => Ok(channel_list()),
             "/api/v2/product/get_item_list" => s.item_list(&query),
             "/api/v2/product/get_item_base_info" => s.base_info(&query),
             "/api/v2/product/get_model_list" => s.model_list(&query),
             "/api/v2/order/get_order_list" => s.order_list(&query),
             "/api/v2/order/get_order_detail" => s.order_detail(&query),
-            "/api/v2/push/get_lost_push_message" => Ok(s.lost_pushes()),
             _ => Err(fail("error_not_found", "No such API.")),
         });
     envelope(&s, result)
@@ -249,27 +323,22 @@ async fn shop_post(
     body: Bytes,
 ) -> Response {
     let query = Query::parse(raw);
-    let result = s.admit(uri.path(), &query.map, true).and_then(|_| {
-        let body = body_json(&body)?;
-        match uri.path() {
-            "/api/v2/product/add_item" => s.add_item(&body),
-            "/api/v2/product/init_tier_variation" => s.init_tiers(&body),
-            "/api/v2/product/add_model" => s.add_model(&body),
-            "/api/v2/product/update_tier_variation" => s.update_tiers(&body),
-            "/api/v2/product/update_item" => s.update_item(&body),
-            "/api/v2/product/delete_item" => s.delete_item(&body),
-            "/api/v2/product/update_stock" => s.update_stock(&body),
-            "/api/v2/product/update_price" => s.update_price(&body),
-            "/api/v2/push/confirm_consumed_lost_push_message" => {
-                let last = body["last_message_id"]
-                    .as_i64()
-                    .ok_or_else(|| fail("error_param", "Invalid last_message_id."))?;
-                s.state().confirm_pushes(last);
-                Ok(json!({}))
+    let result = s
+        .admit(uri.path(), &query.map, Signing::Shop)
+        .and_then(|_| {
+            let body = body_json(&body)?;
+            match uri.path() {
+                "/api/v2/product/add_item" => s.add_item(&body),
+                "/api/v2/product/init_tier_variation" => s.init_tiers(&body),
+                "/api/v2/product/add_model" => s.add_model(&body),
+                "/api/v2/product/update_tier_variation" => s.update_tiers(&body),
+                "/api/v2/product/update_item" => s.update_item(&body),
+                "/api/v2/product/delete_item" => s.delete_item(&body),
+                "/api/v2/product/update_stock" => s.update_stock(&body),
+                "/api/v2/product/update_price" => s.update_price(&body),
+                _ => Err(fail("error_not_found", "No such API.")),
             }
-            _ => Err(fail("error_not_found", "No such API.")),
-        }
-    });
+        });
     envelope(&s, result)
 }
 
@@ -289,7 +358,7 @@ fn leaf_category(category: i64) -> Result<(), ShopeeError> {
 
 /// `get_attribute_tree`: 1..20 leaf categories, names in `vn` or `en`.
 fn attribute_tree(query: &Query) -> Result<Value, ShopeeError> {
-    let ids = id_list(query.get("category_id_list"), "category_id_list", 20)?;
+    let ids = id_list(query, "category_id_list", 20)?;
     let english = match query.get("language") {
         None | Some("") | Some("vn") => false,
         Some("en") => true,
@@ -307,16 +376,21 @@ fn attribute_tree(query: &Query) -> Result<Value, ShopeeError> {
     Ok(json!({ "list": list }))
 }
 
-/// One attribute with the reference's fields: free text, so no values to pick.
+/// One attribute with the fields of `schemas/v2.product.get_attribute_tree.json`.
 fn attribute_json(attribute: &AttributeDef, english: bool) -> Value {
+    let values: Vec<Value> = attribute
+        .values
+        .iter()
+        .map(|(id, name)| json!({ "value_id": id, "name": name, "value_unit": "", "child_attribute_list": [] }))
+        .collect();
     json!({
         "attribute_id": attribute.id,
         "mandatory": attribute.mandatory,
         "name": if english { attribute.name_en } else { attribute.name_vn },
-        "attribute_value_list": [],
+        "attribute_value_list": values,
         "attribute_info": {
-            "input_type": 3,
-            "input_validation_type": 2,
+            "input_type": attribute.input_type,
+            "input_validation_type": if attribute.is_drop_down() { 0 } else { 2 },
             "format_type": 1,
             "attribute_unit_list": [],
             "max_value_count": 1,
@@ -324,15 +398,42 @@ fn attribute_json(attribute: &AttributeDef, english: bool) -> Value {
     })
 }
 
-/// Every mandatory attribute of the category needs a value in
-/// `attribute_list`.
-fn check_mandatory_attributes(body: &Value, category: i64) -> Result<(), ShopeeError> {
+/// `attribute_list` as `schemas/v2.product.add_item.json` describes it:
+/// every attribute one of the category's; a drop-down's values picked by a
+/// `value_id` of its list (never 0); a free-text value custom (`value_id` 0
+/// with a non-blank `original_value_name`); every mandatory attribute given.
+fn check_attributes(body: &Value, category: i64, creating: bool) -> Result<(), ShopeeError> {
     let given: &[Value] = match &body["attribute_list"] {
         Value::Null => &[],
         Value::Array(list) => list,
         _ => return Err(fail("error_param", "attribute_list should be a list.")),
     };
-    match attributes_of(category)
+    let tree = attributes_of(category);
+    for entry in given {
+        let id = entry["attribute_id"].as_i64().unwrap_or(0);
+        let Some(attribute) = tree.iter().find(|a| a.id == id) else {
+            return Err(fail(
+                "error_param",
+                format!("Attribute {id} is not an attribute of category {category}."),
+            ));
+        };
+        let values = entry["attribute_value_list"]
+            .as_array()
+            .map_or(&[][..], Vec::as_slice);
+        if let Some(bad) = values.iter().find(|v| !value_fits(attribute, v)) {
+            return Err(fail(
+                "error_param",
+                format!(
+                    "Invalid value for attribute {} ({}): {bad}.",
+                    attribute.id, attribute.name_vn
+                ),
+            ));
+        }
+    }
+    if !creating && given.is_empty() {
+        return Ok(());
+    }
+    match tree
         .into_iter()
         .find(|a| a.mandatory && !has_value(given, a.id))
     {
@@ -347,33 +448,205 @@ fn check_mandatory_attributes(body: &Value, category: i64) -> Result<(), ShopeeE
     }
 }
 
-/// A value is a picked `value_id`, or `value_id` 0 with a non-blank
-/// `original_value_name` (a custom value); value ids are not checked against
-/// a list, as the sandbox's attributes are free text.
+/// A drop-down takes only an id of its list; free text only a custom value.
+fn value_fits(attribute: &AttributeDef, value: &Value) -> bool {
+    let id = value["value_id"].as_i64().unwrap_or(-1);
+    if attribute.is_drop_down() {
+        attribute.values.iter().any(|(known, _)| *known == id)
+    } else {
+        id == 0
+            && value["original_value_name"]
+                .as_str()
+                .is_some_and(|name| !name.trim().is_empty())
+    }
+}
+
 fn has_value(given: &[Value], attribute_id: i64) -> bool {
     given
         .iter()
         .filter(|a| a["attribute_id"].as_i64() == Some(attribute_id))
-        .filter_map(|a| a["attribute_value_list"].as_array())
-        .flatten()
-        .any(|v| {
-            v["value_id"].as_i64().is_some_and(|id| id > 0)
-                || v["original_value_name"]
-                    .as_str()
-                    .is_some_and(|name| !name.trim().is_empty())
+        .any(|a| {
+            a["attribute_value_list"]
+                .as_array()
+                .is_some_and(|v| !v.is_empty())
         })
 }
 
-fn item_limit() -> Value {
-    json!({
-        "price_limit": { "min_limit": 1000.0, "max_limit": 120000000.0 },
-        "stock_limit": { "min_limit": 0.0, "max_limit": 999999.0 },
-        "item_name_length_limit": 120,
-        "item_image_count_limit": 9,
-        "item_description_length_limit": 3000,
-        "tier_variation_name_length_limit": 14,
-        "tier_variation_option_length_limit": 20,
-    })
+/// `brand` (`schemas/v2.product.add_item.json`): a `brand_id` of the
+/// category's list, or 0 with "No Brand", which a category whose brand is
+/// mandatory refuses; left out, it is "No Brand" too.
+fn check_brand(body: &Value, category: i64) -> Result<(), ShopeeError> {
+    let brand_id = match &body["brand"] {
+        Value::Null => 0,
+        brand => brand["brand_id"]
+            .as_i64()
+            .ok_or_else(|| fail("error_param", "brand.brand_id is required."))?,
+    };
+    if brand_id == 0 {
+        if brand_mandatory(category) {
+            return Err(fail(
+                "error_param",
+                format!("Brand is mandatory for category {category}; No Brand is not accepted."),
+            ));
+        }
+        return Ok(());
+    }
+    if brands_of(category).iter().any(|b| b.id == brand_id) {
+        Ok(())
+    } else {
+        Err(fail(
+            "error_param",
+            format!("Invalid brand_id {brand_id} for category {category}."),
+        ))
+    }
+}
+
+/// `logistic_info`: known channels of the shop, enabled ones only, with the
+/// `size_id` a SIZE_SELECTION channel needs and the `shipping_fee` a
+/// CUSTOM_PRICE one needs; at least one enabled.
+fn check_logistics(body: &Value) -> Result<(), ShopeeError> {
+    let entries = body["logistic_info"]
+        .as_array()
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| fail("error_param", "logistic_info is required."))?;
+    let mut enabled = 0;
+    for entry in entries {
+        let id = entry["logistic_id"].as_i64().unwrap_or(0);
+        let channel = CHANNELS
+            .iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| fail("error_param", format!("Invalid logistic_id {id}.")))?;
+        if !entry["enabled"].as_bool().unwrap_or(false) {
+            continue;
+        }
+        if !channel.enabled {
+            return Err(fail(
+                "error_logistic_channel_disabled",
+                format!("Logistics channel {id} is disabled for this shop."),
+            ));
+        }
+        match channel.fee_type {
+            "SIZE_SELECTION" => {
+                let size = match &entry["size_id"] {
+                    Value::Number(n) => n.to_string(),
+                    Value::String(s) => s.clone(),
+                    _ => String::new(),
+                };
+                if !channel.sizes.iter().any(|(id, _, _)| *id == size) {
+                    return Err(fail(
+                        "error_param",
+                        format!("size_id is required for logistics channel {id} (SIZE_SELECTION)."),
+                    ));
+                }
+            }
+            "CUSTOM_PRICE" if entry["shipping_fee"].as_f64().is_none_or(|f| f < 0.0) => {
+                return Err(fail(
+                    "error_param",
+                    format!("shipping_fee is required for logistics channel {id} (CUSTOM_PRICE)."),
+                ));
+            }
+            _ => {}
+        }
+        enabled += 1;
+    }
+    if enabled == 0 {
+        return Err(fail(
+            "error_param",
+            "At least one logistics channel must be enabled.",
+        ));
+    }
+    Ok(())
+}
+
+/// `get_item_limit` in the shape of `schemas/v2.product.get_item_limit.json`:
+/// every limit a `{min_limit, max_limit}` object; `category_id` optional.
+fn item_limit(query: &Query) -> Result<Value, ShopeeError> {
+    if let Some(category) = query.int("category_id")? {
+        leaf_category(category)?;
+    }
+    let range = |min: f64, max: f64| json!({ "min_limit": min, "max_limit": max });
+    Ok(json!({
+        "price_limit": range(1000.0, 120_000_000.0),
+        "wholesale_price_threshold_percentage": range(30.0, 100.0),
+        "stock_limit": range(0.0, 999_999.0),
+        "item_name_length_limit": range(1.0, 120.0),
+        "item_image_count_limit": range(1.0, 9.0),
+        "item_description_length_limit": range(20.0, 3000.0),
+        "tier_variation_name_length_limit": range(1.0, 14.0),
+        "tier_variation_option_length_limit": range(1.0, 20.0),
+        "item_count_limit": { "max_limit": 5000 },
+        "dts_limit": { "days_to_ship_limit": range(7.0, 15.0), "non_pre_order_days_to_ship": 2 },
+        "weight_limit": { "weight_mandatory": true },
+        "dimension_limit": { "dimension_mandatory": false },
+        "size_chart_limit": { "size_chart_mandatory": false, "support_image_size_chart": false, "support_template_size_chart": false },
+    }))
+}
+
+/// `get_brand_list` (`schemas/v2.product.get_brand_list.json`): `offset`,
+/// `page_size` ≤ 100, `category_id` and `status` required; status 2
+/// (pending brands) has none here.
+fn brand_list(query: &Query) -> Result<Value, ShopeeError> {
+    let required = |name: &str| {
+        query
+            .int(name)?
+            .ok_or_else(|| fail("error_param", format!("{name} is required.")))
+    };
+    let offset = required("offset")?;
+    let page_size = required("page_size")?;
+    let category = required("category_id")?;
+    let status = required("status")?;
+    if offset < 0 || !(1..=100).contains(&page_size) || !(1..=2).contains(&status) {
+        return Err(fail(
+            "error_param",
+            "Wrong parameters, detail: offset, page_size (1-100) or status (1, 2).",
+        ));
+    }
+    leaf_category(category)?;
+    let brands = if status == 1 {
+        brands_of(category)
+    } else {
+        Vec::new()
+    };
+    let page: Vec<Value> = brands
+        .iter()
+        .skip(offset as usize)
+        .take(page_size as usize)
+        .map(|b| json!({ "brand_id": b.id, "original_brand_name": b.name, "display_brand_name": b.name }))
+        .collect();
+    let next = offset + page.len() as i64;
+    Ok(json!({
+        "brand_list": page,
+        "has_next_page": (next as usize) < brands.len(),
+        "next_offset": next,
+        "is_mandatory": brand_mandatory(category),
+        "input_type": "DROP_DOWN",
+    }))
+}
+
+/// `logistics/get_channel_list` (`schemas/v2.logistics.get_channel_list.json`).
+fn channel_list() -> Value {
+    let channels: Vec<Value> = CHANNELS
+        .iter()
+        .map(|c| {
+            json!({
+                "logistics_channel_id": c.id,
+                "logistics_channel_name": c.name,
+                "cod_enabled": true,
+                "enabled": c.enabled,
+                "fee_type": c.fee_type,
+                "size_list": c.sizes.iter().map(|(id, name, price)| json!({ "size_id": id, "name": name, "default_price": price })).collect::<Vec<_>>(),
+                "weight_limit": { "item_max_weight": 30.0, "item_min_weight": 0.0 },
+                "item_max_dimension": { "height": 0, "width": 0, "length": 0, "unit": "cm", "dimension_sum": 0 },
+                "volume_limit": { "item_max_volume": 0, "item_min_volume": 0 },
+                "logistics_description": "",
+                "force_enable": false,
+                "mask_channel_id": 0,
+                "support_cross_border": false,
+                "logistics_capability": { "seller_logistics": false },
+            })
+        })
+        .collect();
+    json!({ "logistics_channel_list": channels })
 }
 
 /// VN prices are whole dong.
@@ -592,6 +865,33 @@ fn standard_tiers(tiers: &[(String, Vec<String>)]) -> Vec<Value> {
         .collect()
 }
 
+/// The tiers of an `init_tier_variation` call in the current shape: its
+/// `standardise_tier_variation`, or else the deprecated
+/// `tier_variation[{name, option_list[{option, image{image_id}}]}]` that
+/// clients still send (the schema says at least one of the two comes).
+fn tiers_given(body: &Value) -> Vec<Value> {
+    match body["standardise_tier_variation"].as_array() {
+        Some(tiers) if !tiers.is_empty() => tiers.clone(),
+        _ => body["tier_variation"]
+            .as_array()
+            .map(|tiers| {
+                tiers
+                    .iter()
+                    .map(|t| {
+                        let options: Vec<Value> = t["option_list"]
+                            .as_array()
+                            .map_or(&[][..], Vec::as_slice)
+                            .iter()
+                            .map(|o| json!({ "variation_option_id": 0, "variation_option_name": o["option"] }))
+                            .collect();
+                        json!({ "variation_id": 0, "variation_name": t["name"], "variation_option_list": options })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
 fn model_answer(model: &Model) -> Value {
     json!({
         "tier_index": model.tier_index,
@@ -667,14 +967,11 @@ impl ShopeeSandbox {
     fn add_item(&self, body: &Value) -> Result<Value, ShopeeError> {
         let mut state = self.state();
         self.check_item_fields(body, &state, true)?;
-        check_mandatory_attributes(body, body["category_id"].as_i64().unwrap_or(0))?;
+        let category = body["category_id"].as_i64().unwrap_or(0);
+        check_attributes(body, category, true)?;
+        check_brand(body, category)?;
+        check_logistics(body)?;
         let price = vnd(&body["original_price"], "original_price")?;
-        if body["logistic_info"]
-            .as_array()
-            .is_none_or(|l| l.is_empty())
-        {
-            return Err(fail("error_param", "logistic_info is required."));
-        }
         let stock = checked_stock(&body["seller_stock"], false)?;
         let status = match body["item_status"].as_str() {
             None => "NORMAL",
@@ -705,7 +1002,7 @@ impl ShopeeSandbox {
         };
         let answer = json!({
             "item_id": item_id,
-            "item_status": "NORMAL",
+            "item_status": status,
             "item_name": item.name,
             "item_sku": item.item_sku,
             "price_info": { "original_price": price },
@@ -736,10 +1033,7 @@ impl ShopeeSandbox {
                 "Tier variation has been initialized for this item.",
             ));
         }
-        let tiers = body["standardise_tier_variation"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
+        let tiers = tiers_given(body);
         if tiers.is_empty() || tiers.len() > 2 {
             return Err(fail(
                 "error_tier_var_too_many",
@@ -777,12 +1071,14 @@ impl ShopeeSandbox {
         item.tiers = parsed;
         item.models = built;
         item.update_time = self.now().timestamp();
-        let models: Vec<Value> = item
-            .models
+        // The answer of `schemas/v2.product.init_tier_variation.json`.
+        let tiers: Vec<Value> = item
+            .tiers
             .iter()
-            .map(|m| json!({ "tier_index": m.tier_index, "model_id": m.model_id, "model_sku": m.sku }))
+            .map(|(name, options)| json!({ "name": name, "option_list": options.iter().map(|o| json!({ "option": o })).collect::<Vec<_>>() }))
             .collect();
-        Ok(json!({ "item_id": item_id, "model": models }))
+        let models: Vec<Value> = item.models.iter().map(model_answer).collect();
+        Ok(json!({ "item_id": item_id, "tier_variation": tiers, "model": models }))
     }
 
     /// `add_model`: 1..50 models for an item that has tiers, each at a free
@@ -876,6 +1172,17 @@ impl ShopeeSandbox {
             return Err(fail("error_item_not_found", "Item_id is not found."));
         }
         self.check_item_fields(body, &state, false)?;
+        let category = body["category_id"]
+            .as_i64()
+            .or_else(|| state.items.get(&item_id).map(|i| i.category_id))
+            .unwrap_or(0);
+        check_attributes(body, category, false)?;
+        if body.get("brand").is_some() {
+            check_brand(body, category)?;
+        }
+        if body.get("logistic_info").is_some() {
+            check_logistics(body)?;
+        }
         let now = self.now().timestamp();
         let item = state
             .items
@@ -1029,6 +1336,8 @@ impl ShopeeSandbox {
         Ok(json!({ "success_list": success, "failure_list": failure }))
     }
 
+    /// `get_item_list`: `item_status` repeated, as
+    /// `schemas/v2.product.get_item_list.json` shows (commas also taken).
     fn item_list(&self, query: &Query) -> Result<Value, ShopeeError> {
         let offset = query.int("offset")?.unwrap_or(0);
         let page_size = query.int("page_size")?.unwrap_or(0);
@@ -1038,7 +1347,7 @@ impl ShopeeSandbox {
                 "page_size should be between 1 and 100.",
             ));
         }
-        let statuses = query.all("item_status");
+        let statuses = query.list("item_status");
         if statuses.is_empty() {
             return Err(fail("error_param", "item_status is required."));
         }
@@ -1064,7 +1373,7 @@ impl ShopeeSandbox {
     }
 
     fn base_info(&self, query: &Query) -> Result<Value, ShopeeError> {
-        let ids = id_list(query.get("item_id_list"), "item_id_list", 50)?;
+        let ids = id_list(query, "item_id_list", 50)?;
         let state = self.state();
         let items: Vec<Value> = ids
             .iter()
@@ -1188,20 +1497,20 @@ impl ShopeeSandbox {
         }))
     }
 
+    /// `get_order_detail` (`schemas/v2.order.get_order_detail.json`):
+    /// `order_sn_list` of 1..50 (comma-separated; repeated also taken), the
+    /// default fields, and those `response_optional_fields` names.
     fn order_detail(&self, query: &Query) -> Result<Value, ShopeeError> {
-        let list = query.get("order_sn_list").unwrap_or("");
-        let sns: Vec<&str> = list.split(',').filter(|s| !s.is_empty()).collect();
+        let sns = query.list("order_sn_list");
         if sns.is_empty() || sns.len() > 50 {
             return Err(fail(
                 "error_param",
                 "order_sn_list should have 1 to 50 order_sn.",
             ));
         }
-        let with_items = query
-            .get("response_optional_fields")
-            .unwrap_or("")
-            .split(',')
-            .any(|f| f == "item_list");
+        let optional = query.list("response_optional_fields");
+        let asked = |field: &str| optional.contains(&field);
+        let pending = query.get("request_order_status_pending") == Some("true");
         let state = self.state();
         let orders: Vec<Value> = sns
             .iter()
@@ -1214,25 +1523,34 @@ impl ShopeeSandbox {
                     "update_time": o.update_time,
                     "region": "VN",
                     "currency": "VND",
+                    "cod": true,
+                    "message_to_seller": "",
+                    "days_to_ship": 2,
+                    "ship_by_date": o.create_time + 2 * 86_400,
                 });
-                if with_items {
+                if pending {
+                    order["pending_terms"] = json!([]);
+                    order["pending_description"] = json!([]);
+                }
+                if asked("cancel_by") {
+                    order["cancel_by"] = json!(o.cancel_by);
+                }
+                if asked("cancel_reason") {
+                    order["cancel_reason"] = json!(o.cancel_reason);
+                }
+                if asked("buyer_cancel_reason") {
+                    let buyer = if o.cancel_by == "buyer" {
+                        o.cancel_reason.as_str()
+                    } else {
+                        ""
+                    };
+                    order["buyer_cancel_reason"] = json!(buyer);
+                }
+                if asked("item_list") {
                     order["item_list"] = Value::Array(
                         o.lines
                             .iter()
-                            .map(|line| {
-                                let item = state.items.get(&line.item_id);
-                                let model = item.and_then(|i| {
-                                    i.models.iter().find(|m| m.model_id == line.model_id)
-                                });
-                                json!({
-                                    "item_id": line.item_id,
-                                    "item_sku": item.map_or("", |i| i.item_sku.as_str()),
-                                    "model_id": line.model_id,
-                                    "model_sku": model.map_or("", |m| m.sku.as_str()),
-                                    "model_quantity_purchased": line.quantity,
-                                    "order_item_id": line.item_id,
-                                })
-                            })
+                            .map(|line| order_line_json(&state, line))
                             .collect(),
                     );
                 }
@@ -1248,12 +1566,44 @@ impl ShopeeSandbox {
     }
 }
 
-/// A comma-separated list of 1..`max` ids.
-fn id_list(raw: Option<&str>, name: &str, max: usize) -> Result<Vec<i64>, ShopeeError> {
-    let ids: Vec<i64> = raw
-        .unwrap_or("")
-        .split(',')
-        .filter(|s| !s.is_empty())
+/// One `item_list` entry of `get_order_detail`, with the per-line unit
+/// counts (`active_qty`, `cancelled_qty`, …) the schema gives.
+fn order_line_json(state: &Memory, line: &super::state::Line) -> Value {
+    let item = state.items.get(&line.item_id);
+    let model = item.and_then(|i| i.models.iter().find(|m| m.model_id == line.model_id));
+    let price = model.map_or_else(|| item.map_or(0, |i| i.price), |m| m.price);
+    json!({
+        "item_id": line.item_id,
+        "item_name": item.map_or("", |i| i.name.as_str()),
+        "item_sku": item.map_or("", |i| i.item_sku.as_str()),
+        "model_id": line.model_id,
+        "model_name": "",
+        "model_sku": model.map_or("", |m| m.sku.as_str()),
+        "model_quantity_purchased": line.quantity,
+        "model_original_price": price,
+        "model_discounted_price": price,
+        "wholesale": false,
+        "add_on_deal": false,
+        "main_item": false,
+        "add_on_deal_id": 0,
+        "promotion_type": "",
+        "promotion_id": 0,
+        // Outside bundle deals Shopee's order_item_id is the item id.
+        "order_item_id": line.item_id,
+        "promotion_group_id": 0,
+        "active_qty": line.quantity - line.cancelled,
+        "cancel_requested_qty": 0,
+        "cancelled_qty": line.cancelled,
+        "return_requested_qty": 0,
+        "returned_qty": 0,
+    })
+}
+
+/// A list of 1..`max` ids, repeated or comma-separated.
+fn id_list(query: &Query, name: &str, max: usize) -> Result<Vec<i64>, ShopeeError> {
+    let ids: Vec<i64> = query
+        .list(name)
+        .into_iter()
         .map(|s| {
             s.parse()
                 .map_err(|_| fail("error_param", format!("Invalid {name}.")))

@@ -108,7 +108,8 @@ impl ShopeeSandbox {
 
     pub fn router(self: Arc<Self>) -> Router {
         let platform: Arc<dyn Platform> = self.clone();
-        sandbox::router(self.kit.clone(), platform, api::routes(self))
+        sandbox::router(self.kit.clone(), platform, api::routes(self.clone()))
+            .merge(api::control(self))
     }
 
     pub fn kit(&self) -> &Kit {
@@ -141,6 +142,35 @@ impl ShopeeSandbox {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Puts an item in a status only Shopee sets (`REVIEWING`, `BANNED`,
+    /// `SHOPEE_DELETE`), as its review or moderation would.
+    pub fn set_item_status(&self, item_id: i64, status: &str) -> Result<(), String> {
+        let mut state = self.state();
+        let item = state
+            .items
+            .get_mut(&item_id)
+            .ok_or_else(|| format!("no item {item_id}"))?;
+        item.status = status.to_string();
+        Ok(())
+    }
+
+    /// A buyer orders several lines at once (the same SKU may come twice).
+    pub fn place_order_of(&self, lines: &[(&str, i64)]) -> Result<String, String> {
+        let now = self.now().timestamp();
+        let (sn, status) = self.state().place_order_of(lines, now)?;
+        self.push_order(&sn, &status, now);
+        Ok(sn)
+    }
+
+    /// The seller cancels `quantity` units of line `line` (0-based, in
+    /// `item_list` order) of an order not yet shipped; the rest goes on.
+    pub fn cancel_units(&self, order_sn: &str, line: usize, quantity: i64) -> Result<(), String> {
+        let now = self.now().timestamp();
+        self.state().cancel_units(order_sn, line, quantity, now)?;
+        self.push_order(order_sn, "READY_TO_SHIP", now);
+        Ok(())
+    }
+
     /// Sends an order-status push (code 3), signed as Shopee signs it; kept as
     /// a lost push when no target is registered.
     fn push_order(&self, order_sn: &str, status: &str, update_time: i64) {
@@ -167,9 +197,18 @@ impl ShopeeSandbox {
                     ],
                 );
             }
-            None => self.state().lose_push(body),
+            None => self.state().lose_push(lost_form(body)),
         }
     }
+}
+
+/// A push as `get_lost_push_message` lists it: `data` is a string
+/// (`schemas/v2.push.get_lost_push_message.json`), the push's data
+/// JSON-encoded.
+fn lost_form(mut push: Value) -> Value {
+    let data = serde_json::to_string(&push["data"]).unwrap_or_default();
+    push["data"] = Value::String(data);
+    push
 }
 
 impl Platform for ShopeeSandbox {
@@ -184,9 +223,9 @@ impl Platform for ShopeeSandbox {
         Ok(sn)
     }
 
-    fn cancel_order(&self, order_sn: &str, _reason: Option<&str>) -> Result<(), String> {
+    fn cancel_order(&self, order_sn: &str, reason: Option<&str>) -> Result<(), String> {
         let now = self.now().timestamp();
-        self.state().cancel_order(order_sn, now)?;
+        self.state().cancel_order(order_sn, reason, now)?;
         self.push_order(order_sn, "CANCELLED", now);
         Ok(())
     }
@@ -258,15 +297,32 @@ fn error_response(request_id: &str, err: ShopeeError) -> Response {
         .into_response()
 }
 
+/// How a call must be signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signing {
+    /// `partner_id+path+timestamp`, no shop parameters.
+    Public,
+    /// `+access_token+shop_id`, both in the query too.
+    Shop,
+    /// A Public API that SDKs call shop-signed (congminh1254/shopee-sdk
+    /// sends `media_space/upload_image` and the `push` APIs with `auth:
+    /// true`): shop-signed when shop parameters come, public otherwise.
+    Either,
+}
+
 impl ShopeeSandbox {
-    /// Counts, throttles and authenticates a call; `shop` says whether it is a
-    /// shop API (access token and shop id required).
+    /// Counts, throttles and authenticates a call signed as `signing` says.
     pub(crate) fn admit(
         &self,
         path: &str,
         query: &std::collections::HashMap<String, String>,
-        shop: bool,
+        signing: Signing,
     ) -> Result<(), ShopeeError> {
+        let shop = match signing {
+            Signing::Public => false,
+            Signing::Shop => true,
+            Signing::Either => query.contains_key("access_token") || query.contains_key("shop_id"),
+        };
         self.kit.count_call(path);
         let key = if shop {
             format!("shop:{}", query.get("shop_id").map_or("", String::as_str))

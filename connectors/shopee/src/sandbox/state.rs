@@ -11,8 +11,12 @@ pub fn is_leaf(category: i64) -> bool {
     (100_100..100_200).contains(&category) || (100_200..100_300).contains(&category)
 }
 
-/// One attribute of a leaf category. The sandbox's are all free text
-/// (`input_type` 3), so any custom value is accepted.
+/// `attribute_info.input_type` (`schemas/v2.product.get_attribute_tree.json`).
+pub const SINGLE_DROP_DOWN: i64 = 1;
+pub const FREE_TEXT: i64 = 3;
+
+/// One attribute of a leaf category: a drop-down (a value must be one of
+/// `values`, by id) or free text (a custom value, `value_id` 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AttributeDef {
     pub id: i64,
@@ -21,6 +25,15 @@ pub struct AttributeDef {
     /// The `language=en` name.
     pub name_en: &'static str,
     pub mandatory: bool,
+    pub input_type: i64,
+    /// `(value_id, name)` of a drop-down's options.
+    pub values: &'static [(i64, &'static str)],
+}
+
+impl AttributeDef {
+    pub fn is_drop_down(&self) -> bool {
+        matches!(self.input_type, 1 | 4)
+    }
 }
 
 const SUB_BRAND: AttributeDef = AttributeDef {
@@ -28,18 +41,30 @@ const SUB_BRAND: AttributeDef = AttributeDef {
     name_vn: "Thương hiệu phụ",
     name_en: "Sub-brand",
     mandatory: false,
+    input_type: FREE_TEXT,
+    values: &[],
 };
 const ORIGIN: AttributeDef = AttributeDef {
     id: 100_037,
     name_vn: "Xuất xứ",
     name_en: "Country of Origin",
     mandatory: true,
+    input_type: SINGLE_DROP_DOWN,
+    values: &[
+        (6_001, "Việt Nam"),
+        (6_002, "Trung Quốc"),
+        (6_003, "Thái Lan"),
+        (6_004, "Hàn Quốc"),
+        (6_005, "Nhật Bản"),
+    ],
 };
 const SHELF_LIFE: AttributeDef = AttributeDef {
     id: 100_095,
     name_vn: "Hạn sử dụng",
     name_en: "Shelf Life",
     mandatory: true,
+    input_type: FREE_TEXT,
+    values: &[],
 };
 
 /// The attribute tree of a leaf category: a few attributes, enough to make
@@ -54,6 +79,93 @@ pub fn attributes_of(category: i64) -> Vec<AttributeDef> {
     }
     tree
 }
+
+/// A brand of `get_brand_list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrandDef {
+    pub id: i64,
+    pub name: String,
+}
+
+/// Categories whose items need a brand from their list (`is_mandatory`):
+/// 100152 (cosmetics in the demo's terms; no demo product uses it).
+pub fn brand_mandatory(category: i64) -> bool {
+    category == 100_152
+}
+
+/// The normal brands of a leaf category: a few cooperatives' own, and for
+/// foods (100210–100215) 120 more, so the list takes two pages of 100.
+pub fn brands_of(category: i64) -> Vec<BrandDef> {
+    let mut brands: Vec<BrandDef> = [
+        (1_100_001, "HTX Tinh dầu Ba Bể"),
+        (1_100_002, "Hương Ngàn"),
+        (1_100_003, "Lá Xanh"),
+    ]
+    .into_iter()
+    .map(|(id, name)| BrandDef {
+        id,
+        name: name.into(),
+    })
+    .collect();
+    if (100_210..=100_215).contains(&category) {
+        brands.extend((1..=120).map(|n| BrandDef {
+            id: 1_200_000 + n,
+            name: format!("Nông sản {n:03}"),
+        }));
+    }
+    brands
+}
+
+/// One logistics channel of the shop (`logistics/get_channel_list`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChannelDef {
+    pub id: i64,
+    pub name: &'static str,
+    pub enabled: bool,
+    pub fee_type: &'static str,
+    /// `(size_id, name, default_price)` of a SIZE_SELECTION channel.
+    pub sizes: &'static [(&'static str, &'static str, f64)],
+}
+
+/// The shop's channels: one of each fee type the sandbox models, and one
+/// the seller has disabled.
+pub const CHANNELS: [ChannelDef; 5] = [
+    ChannelDef {
+        id: 50_018,
+        name: "SPX Express",
+        enabled: true,
+        fee_type: "FIXED_DEFAULT_PRICE",
+        sizes: &[],
+    },
+    ChannelDef {
+        id: 50_021,
+        name: "Giao Hàng Nhanh",
+        enabled: true,
+        fee_type: "SIZE_SELECTION",
+        sizes: &[("1", "Nhỏ", 15_000.0), ("2", "Lớn", 30_000.0)],
+    },
+    ChannelDef {
+        id: 50_011,
+        name: "Giao Hàng Tiết Kiệm",
+        enabled: true,
+        fee_type: "CUSTOM_PRICE",
+        sizes: &[],
+    },
+    ChannelDef {
+        id: 50_012,
+        name: "Ninja Van",
+        enabled: true,
+        fee_type: "SIZE_INPUT",
+        sizes: &[],
+    },
+    ChannelDef {
+        id: 50_010,
+        name: "Viettel Post",
+        enabled: false,
+        fee_type: "FIXED_DEFAULT_PRICE",
+        sizes: &[],
+    },
+];
 
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -88,6 +200,8 @@ pub struct Line {
     pub item_id: i64,
     pub model_id: i64,
     pub quantity: i64,
+    /// Units cancelled on their own (a partial cancellation).
+    pub cancelled: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +211,9 @@ pub struct Order {
     pub create_time: i64,
     pub update_time: i64,
     pub lines: Vec<Line>,
+    /// `cancel_by` and `cancel_reason` once cancelled, wholly or in part.
+    pub cancel_by: String,
+    pub cancel_reason: String,
 }
 
 struct Refresh {
@@ -242,19 +359,48 @@ impl State {
         quantity: i64,
         now: i64,
     ) -> Result<(String, String), String> {
-        if quantity <= 0 {
-            return Err("quantity must be positive".into());
+        self.place_order_of(&[(sku, quantity)], now)
+    }
+
+    /// An order of several lines; the same SKU may come twice (as Shopee
+    /// lists a model once per deal it was bought under).
+    pub fn place_order_of(
+        &mut self,
+        lines: &[(&str, i64)],
+        now: i64,
+    ) -> Result<(String, String), String> {
+        let mut placed = Vec::new();
+        for (sku, quantity) in lines {
+            if *quantity <= 0 {
+                return Err("quantity must be positive".into());
+            }
+            let (item_id, model_id) = self
+                .locate(sku)
+                .ok_or_else(|| format!("no listing has SKU {sku}"))?;
+            let wanted: i64 = placed
+                .iter()
+                .filter(|l: &&Line| (l.item_id, l.model_id) == (item_id, model_id))
+                .map(|l| l.quantity)
+                .sum::<i64>()
+                + quantity;
+            let stock = self
+                .stock_of(item_id, model_id)
+                .ok_or_else(|| format!("no listing has SKU {sku}"))?;
+            if *stock < wanted {
+                return Err(format!("only {} of {sku} left", *stock));
+            }
+            placed.push(Line {
+                item_id,
+                model_id,
+                quantity: *quantity,
+                cancelled: 0,
+            });
         }
-        let (item_id, model_id) = self
-            .locate(sku)
-            .ok_or_else(|| format!("no listing has SKU {sku}"))?;
-        let stock = self
-            .stock_of(item_id, model_id)
-            .ok_or_else(|| format!("no listing has SKU {sku}"))?;
-        if *stock < quantity {
-            return Err(format!("only {} of {sku} left", *stock));
+        for line in &placed {
+            if let Some(stock) = self.stock_of(line.item_id, line.model_id) {
+                *stock -= line.quantity;
+            }
         }
-        *stock -= quantity;
         let n = self.next();
         let order_sn = format!("2611{n:06}SBX");
         let status = "READY_TO_SHIP".to_string();
@@ -265,18 +411,62 @@ impl State {
                 status: status.clone(),
                 create_time: now,
                 update_time: now,
-                lines: vec![Line {
-                    item_id,
-                    model_id,
-                    quantity,
-                }],
+                lines: placed,
+                cancel_by: String::new(),
+                cancel_reason: String::new(),
             },
         );
         Ok((order_sn, status))
     }
 
+    /// The seller cancels `quantity` units of one line of an order not yet
+    /// shipped (Shopee's partial cancellation of out-of-stock units); the
+    /// units return to seller stock, the rest of the order goes on.
+    pub fn cancel_units(
+        &mut self,
+        order_sn: &str,
+        line: usize,
+        quantity: i64,
+        now: i64,
+    ) -> Result<(), String> {
+        let order = self
+            .orders
+            .get_mut(order_sn)
+            .ok_or_else(|| format!("no order {order_sn}"))?;
+        if order.status != "READY_TO_SHIP" {
+            return Err(format!(
+                "order {order_sn} is {}; only READY_TO_SHIP orders are cancelled in part",
+                order.status
+            ));
+        }
+        let target = order
+            .lines
+            .get_mut(line)
+            .ok_or_else(|| format!("order {order_sn} has no line {line}"))?;
+        if quantity <= 0 || target.cancelled + quantity >= target.quantity {
+            return Err(format!(
+                "cancel 1 to {} units of that line, or the whole order",
+                target.quantity - target.cancelled - 1
+            ));
+        }
+        target.cancelled += quantity;
+        let (item_id, model_id) = (target.item_id, target.model_id);
+        order.update_time = now;
+        order.cancel_by = "seller".into();
+        order.cancel_reason = "OUT_OF_STOCK".into();
+        if let Some(stock) = self.stock_of(item_id, model_id) {
+            *stock += quantity;
+        }
+        Ok(())
+    }
+
     /// Cancelled before shipping, the units return to seller stock.
-    pub fn cancel_order(&mut self, order_sn: &str, now: i64) -> Result<(), String> {
+    pub fn cancel_order(
+        &mut self,
+        order_sn: &str,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<(), String> {
         let order = self
             .orders
             .get_mut(order_sn)
@@ -289,10 +479,12 @@ impl State {
         }
         order.status = "CANCELLED".into();
         order.update_time = now;
+        order.cancel_by = "buyer".into();
+        order.cancel_reason = reason.unwrap_or("BUYER_REQUEST").into();
         let lines = order.lines.clone();
         for line in lines {
             if let Some(stock) = self.stock_of(line.item_id, line.model_id) {
-                *stock += line.quantity;
+                *stock += line.quantity - line.cancelled;
             }
         }
         Ok(())
