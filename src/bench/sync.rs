@@ -127,21 +127,21 @@ struct Work {
 }
 
 /// Shopee (`shared/marketplaces/shopee.md` §1.4): a listing with variations
-/// is `add_item` then `init_tier_variation` (which answers the model ids, so
-/// nothing is read back), and one `update_item` to put it on sale — chosync
-/// creates it `UNLIST` so that no buyer sees an item without its variations
-/// during the 5 s Shopee makes it wait; a single-SKU listing is one
-/// `add_item`; each image one `upload_image`; stock and price changes are one
-/// call per item for ≤ 50 models. One quota for the shop.
+/// is `add_item` then `init_tier_variation`, whose answer carries the model
+/// ids (nothing is read back); the item goes up in its sale status at once
+/// and cannot be bought before its models exist, so no `update_item` is
+/// needed. A single-SKU listing is one `add_item`; each image one
+/// `upload_image`; stock and price changes one call per item for ≤ 50
+/// models. One quota for the shop.
 fn shopee_minimum(work: &Work) -> Minimum {
-    let creates = 3 * work.creates_with_variants + work.creates_single;
+    let creates = 2 * work.creates_with_variants + work.creates_single;
     let values: u64 = work.value_changes.iter().map(|n| n.div_ceil(50)).sum();
     let calls = creates + work.images + values;
     Minimum {
         calls,
         by_bucket: vec![("shop".into(), calls)],
         reckoning: format!(
-            "{} listings with variations × (add_item + init_tier_variation + update_item) + {} single-SKU add_item + {} upload_image + {} value calls (one item, ≤ 50 models each)",
+            "{} listings with variations × (add_item + init_tier_variation) + {} single-SKU add_item + {} upload_image + {} value calls (one item, ≤ 50 models each)",
             work.creates_with_variants, work.creates_single, work.images, values
         ),
     }
