@@ -131,3 +131,22 @@ fn print_row(e: &LogEntry) {
     );
 }
 
+#[cfg(test)]
+mod tests {
+    use super::parse_since;
+
+    #[test]
+    fn since_reads_minutes_hours_days_and_weeks() {
+        assert_eq!(parse_since("30m"), Some(chrono::Duration::minutes(30)));
+        assert_eq!(parse_since(" 1h "), Some(chrono::Duration::hours(1)));
+        assert_eq!(parse_since("2d"), Some(chrono::Duration::days(2)));
+        assert_eq!(parse_since("1w"), Some(chrono::Duration::weeks(1)));
+    }
+
+    #[test]
+    fn since_refuses_what_is_not_a_span() {
+        for text in ["", "h", "-1h", "1y", "1.5h", "1 h"] {
+            assert_eq!(parse_since(text), None, "{text}");
+        }
+    }
+}

@@ -63,3 +63,49 @@ pub async fn adjust(
     Ok(store.record_movement(&movement).await?)
 }
 
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::SystemClock;
+
+    async fn adjusted(delta: i64, reason: &str) -> Result<StockRow, AdjustError> {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}", dir.path().join("chosync.db").display());
+        let store = crate::store::open(&url, Arc::new(SystemClock))
+            .await
+            .expect("store");
+        adjust(store.as_ref(), "MD-500G", delta, reason, "test").await
+    }
+
+    #[tokio::test]
+    async fn an_adjustment_needs_a_reason_that_is_more_than_spaces() {
+        let refused = adjusted(1, " \t ").await;
+        assert!(matches!(refused, Err(AdjustError::NoReason)), "{refused:?}");
+    }
+
+    #[tokio::test]
+    async fn an_adjustment_of_nothing_or_past_the_bound_is_refused_as_input() {
+        let zero = adjusted(0, "stocktake").await.expect_err("refused");
+        assert!(matches!(zero, AdjustError::Zero), "{zero:?}");
+        let huge = adjusted(-1_000_000_001, "stocktake")
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(huge, AdjustError::TooLarge(-1_000_000_001)),
+            "{huge:?}"
+        );
+        assert!(zero.is_invalid_input() && huge.is_invalid_input());
+    }
+
+    #[tokio::test]
+    async fn an_adjustment_of_an_unknown_sku_is_invalid_input() {
+        let err = adjusted(2, "found two more").await.expect_err("unknown");
+        assert!(
+            matches!(&err, AdjustError::Store(StoreError::UnknownSku(_))),
+            "{err:?}"
+        );
+        assert!(err.is_invalid_input());
+    }
+}
