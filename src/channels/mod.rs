@@ -1,5 +1,6 @@
 //! Channels: one shop on one platform, as `[[channels]]` in the config says,
-//! with its credentials (by reference), rate overrides, rules and mapping.
+//! with its credentials (by reference), rate overrides, rules and mapping;
+//! and what any shell does with configured channels, answered as data.
 
 pub mod check;
 pub mod client;
