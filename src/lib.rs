@@ -5,7 +5,6 @@ pub mod catalogue;
 pub mod channels;
 pub mod cli;
 pub mod clock;
-pub mod demo;
 pub mod inventory;
 pub mod redact;
 pub mod sandboxes;

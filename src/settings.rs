@@ -8,6 +8,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::channels::{ChannelSettings, duplicate_ids};
+use crate::store::ChannelRegistration;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -164,6 +165,18 @@ impl Settings {
 
     pub fn channel(&self, id: &str) -> Option<&ChannelSettings> {
         self.channels.iter().find(|c| c.id == id)
+    }
+
+    /// The configured channels as the store registers them.
+    pub fn registrations(&self) -> Vec<ChannelRegistration> {
+        self.channels
+            .iter()
+            .map(|c| ChannelRegistration {
+                id: c.id.clone(),
+                enabled: c.enabled,
+                config_hash: c.content_hash(&self.config_dir),
+            })
+            .collect()
     }
 
     /// What is wrong with the channels: `check-config` reports these, while

@@ -1,55 +1,10 @@
-//! `chosync bench`: measurements with targets, kept out of the test suite.
+//! Measurements with targets, kept out of the test suite (`chosync bench`).
 
-mod import;
-mod sync;
-
-use clap::Subcommand;
+pub mod import;
+pub mod sync;
 
 pub use import::{ImportBench, generate_catalogue};
 pub use sync::SyncBench;
-
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Import a generated catalogue into fresh SQLite (and PostgreSQL) databases;
-    /// report rows/s and peak memory as JSON.
-    Import {
-        /// SKUs to generate (5 variants per product).
-        #[arg(long, default_value_t = 100_000)]
-        skus: u64,
-        /// A PostgreSQL server to measure too; a throwaway database is created on it.
-        #[arg(long, env = "CHOSYNC_BENCH_POSTGRES_URL")]
-        postgres: Option<String>,
-    },
-    /// Sync a generated catalogue to in-process Shopee and Lazada sandboxes
-    /// at once, then a no-op sync and 100 price changes; report calls, wall
-    /// time against the rate floor, throttling and memory as JSON.
-    Sync {
-        /// Products to generate (5 variants each).
-        #[arg(long, default_value_t = 2_000)]
-        products: u64,
-        /// Scale every rate (and Shopee's wait before variations) by this on
-        /// client and sandbox alike; 1 runs at the platforms' default rates.
-        #[arg(long, default_value_t = 10)]
-        rate_multiplier: u32,
-    },
-}
-
-pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
-    match command {
-        BenchCommand::Import { skus, postgres } => {
-            let report = import::run(skus, postgres.as_deref()).await?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        }
-        BenchCommand::Sync {
-            products,
-            rate_multiplier,
-        } => {
-            let report = sync::run(products, rate_multiplier).await?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        }
-    }
-    Ok(())
-}
 
 /// Peak resident set size of this process so far, in MiB (Linux `VmHWM`).
 pub fn peak_rss_mib() -> Option<f64> {

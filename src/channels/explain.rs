@@ -1,64 +1,64 @@
-//! `chosync explain SKU`: everything chosync knows of one SKU on every
-//! channel — what the catalogue says, what each channel should show after its
-//! rules, what it shows as last acknowledged, the work waiting and why, and
-//! the last calls that concerned it. The first place an operator looks when a
+//! Everything chosync knows of one SKU on every channel — what the catalogue
+//! says, what each channel should show after its rules, what it shows as last
+//! acknowledged, the work waiting and why, and the last calls that concerned
+//! it. The first place an operator looks when a
 //! marketplace shows something unexpected.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::cli::{Failure, say};
 use crate::settings::Settings;
-use crate::store::{CatalogueRow, ListingState, LogEntry, LogFilter, PushTask, Store};
+use crate::store::{CatalogueRow, ListingState, LogEntry, LogFilter, PushTask, Store, StoreError};
 
 /// Calls shown per channel.
 const RECENT_CALLS: i64 = 5;
 
 #[derive(Debug, Serialize)]
-struct Explained {
-    sku: String,
-    product_id: String,
-    name: String,
-    options: Vec<String>,
-    status: String,
-    price: i64,
-    on_hand: i64,
-    reserved: i64,
-    channels: Vec<OnChannel>,
+pub struct Explained {
+    pub sku: String,
+    pub product_id: String,
+    pub name: String,
+    pub options: Vec<String>,
+    pub status: String,
+    pub price: i64,
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub channels: Vec<OnChannel>,
 }
 
 #[derive(Debug, Serialize)]
-struct OnChannel {
-    channel: String,
-    enabled: bool,
+pub struct OnChannel {
+    pub channel: String,
+    pub enabled: bool,
     /// Price and stock after the channel's rules.
-    wanted_price: i64,
-    wanted_stock: i64,
+    pub wanted_price: i64,
+    pub wanted_stock: i64,
     /// As last acknowledged by the platform (none before the first push).
-    listing: Option<ListingState>,
+    pub listing: Option<ListingState>,
     /// Work waiting, with what caused it and when it may run.
-    work: Vec<Work>,
-    recent_calls: Vec<LogEntry>,
+    pub work: Vec<Work>,
+    pub recent_calls: Vec<LogEntry>,
 }
 
 #[derive(Debug, Serialize)]
-struct Work {
-    aspect: String,
-    version: i64,
-    attempts: i64,
-    not_before: DateTime<Utc>,
-    cause: String,
+pub struct Work {
+    pub aspect: String,
+    pub version: i64,
+    pub attempts: i64,
+    pub not_before: DateTime<Utc>,
+    pub cause: String,
 }
 
-pub(crate) async fn explain(
+/// What the catalogue, each channel's rules and each platform's last answer
+/// say of `sku`.
+pub async fn explain(
     settings: &Settings,
     store: &dyn Store,
     sku: &str,
-    json: bool,
-) -> Result<(), Failure> {
+) -> Result<Explained, StoreError> {
     let row = catalogue_row(store, sku)
         .await?
-        .ok_or_else(|| Failure::invalid(vec![format!("error: unknown SKU \"{sku}\"")]))?;
+        .ok_or_else(|| StoreError::UnknownSku(sku.to_string()))?;
     let mut channels = Vec::new();
     for channel in &settings.channels {
         let id = &channel.id;
@@ -86,7 +86,7 @@ pub(crate) async fn explain(
             recent_calls: store.sync_log(&filter).await?,
         });
     }
-    let explained = Explained {
+    Ok(Explained {
         sku: sku.to_string(),
         product_id: row.product.product_id.clone(),
         name: row.product.name.clone(),
@@ -96,16 +96,7 @@ pub(crate) async fn explain(
         on_hand: row.on_hand,
         reserved: row.reserved,
         channels,
-    };
-    if json {
-        say!(
-            "{}",
-            serde_json::to_string_pretty(&explained).unwrap_or_default()
-        );
-    } else {
-        print(&explained);
-    }
-    Ok(())
+    })
 }
 
 impl From<PushTask> for Work {
@@ -120,7 +111,7 @@ impl From<PushTask> for Work {
     }
 }
 
-async fn catalogue_row(store: &dyn Store, sku: &str) -> Result<Option<CatalogueRow>, Failure> {
+async fn catalogue_row(store: &dyn Store, sku: &str) -> Result<Option<CatalogueRow>, StoreError> {
     let mut found = None;
     store
         .for_each_catalogue_row(&mut |row| {
@@ -131,69 +122,4 @@ async fn catalogue_row(store: &dyn Store, sku: &str) -> Result<Option<CatalogueR
         })
         .await?;
     Ok(found)
-}
-
-fn print(e: &Explained) {
-    let options = if e.options.is_empty() {
-        String::new()
-    } else {
-        format!(" · {}", e.options.join(" / "))
-    };
-    say!("{}  {} ({}){options}", e.sku, e.name, e.product_id);
-    say!(
-        "  catalogue: {} VND, on hand {}, reserved {}, {}",
-        e.price,
-        e.on_hand,
-        e.reserved,
-        e.status
-    );
-    let shown = |v: Option<i64>| v.map_or_else(|| "?".to_string(), |v| v.to_string());
-    for c in &e.channels {
-        let enabled = if c.enabled { "" } else { " (disabled)" };
-        say!("{}{enabled}:", c.channel);
-        match &c.listing {
-            None => say!("  not listed yet"),
-            Some(l) => {
-                let at = l
-                    .listing_id
-                    .as_deref()
-                    .map_or_else(|| "not listed".to_string(), |id| format!("listing {id}"));
-                let quarantined = if l.quarantined { ", quarantined" } else { "" };
-                say!("  {at}: {}{quarantined}", l.status);
-                if let Some(error) = &l.last_error {
-                    say!("  last error: {error}");
-                }
-            }
-        }
-        let (price, stock) = c
-            .listing
-            .as_ref()
-            .map_or((None, None), |l| (l.price, l.stock));
-        say!(
-            "  price {} VND (wanted {}), stock {} (wanted {})",
-            shown(price),
-            c.wanted_price,
-            shown(stock),
-            c.wanted_stock
-        );
-        for w in &c.work {
-            say!(
-                "  waiting: {} v{}, {} failed attempts, not before {}, caused by {}",
-                w.aspect,
-                w.version,
-                w.attempts,
-                w.not_before.format("%Y-%m-%d %H:%M:%S UTC"),
-                w.cause
-            );
-        }
-        for call in &c.recent_calls {
-            say!(
-                "  {}  {} {} {}",
-                call.created_at.format("%Y-%m-%d %H:%M:%S"),
-                call.call.action,
-                call.call.outcome,
-                call.call.message.as_deref().unwrap_or("")
-            );
-        }
-    }
 }

@@ -1,11 +1,18 @@
 //! Channels: one shop on one platform, as `[[channels]]` in the config says,
-//! with its credentials (by reference), rate overrides, rules and mapping.
+//! with its credentials (by reference), rate overrides, rules and mapping;
+//! and what any shell does with configured channels, answered as data.
 
+pub mod check;
 pub mod client;
-pub(crate) mod command;
-pub(crate) mod explain;
+pub mod connect;
+mod error;
+pub mod explain;
 pub mod mapping;
+pub mod prepare;
 pub mod rules;
+pub mod status;
+
+pub use error::ChannelError;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -266,28 +273,4 @@ pub fn duplicate_ids(channels: &[ChannelSettings]) -> Vec<SettingProblem> {
             message: "is used by more than one channel".into(),
         })
         .collect()
-}
-
-/// Categories the catalogue uses that an enabled channel's mapping leaves out:
-/// their products cannot be listed there.
-pub async fn unmapped_categories(
-    settings: &crate::settings::Settings,
-    store: &dyn crate::store::Store,
-) -> Result<Vec<String>, crate::store::StoreError> {
-    let used = store.categories().await?;
-    let mut out = Vec::new();
-    for channel in settings.channels.iter().filter(|c| c.enabled) {
-        let Ok(mapping) = channel.load_mapping(&settings.config_dir) else {
-            continue;
-        };
-        for (category, products) in &used {
-            if mapping.category(category).is_none() {
-                out.push(format!(
-                    "channels.{}.mapping: category \"{category}\" ({products} products) is not mapped",
-                    channel.id
-                ));
-            }
-        }
-    }
-    Ok(out)
 }

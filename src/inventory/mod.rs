@@ -1,6 +1,12 @@
 //! Stock: an append-only ledger of movements; levels move only with a movement.
 
+mod adjust;
+mod levels;
+
 use serde::Serialize;
+
+pub use adjust::{AdjustError, MAX_ADJUSTMENT, adjust};
+pub use levels::{SkuStock, sku_stock};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -5,6 +5,8 @@
 //! during a call.
 
 mod calls;
+mod channels;
+pub mod log;
 mod plan;
 mod render;
 
@@ -29,6 +31,7 @@ use crate::store::{
 };
 pub use calls::CallLog;
 use calls::UNSCOPED;
+pub use channels::{ChannelPass, ChannelPlan, plan_channels, sync_channels};
 pub use plan::{Change, GUARD_PERCENT, Plan, PlannedListing};
 pub use render::Rendered;
 

@@ -1,18 +1,33 @@
-//! The `chosync` command line: parse, load settings, open the store, run one command.
+//! The `chosync` command line: parse, load settings, open the store, run one
+//! command. Each verb's module only parses and prints; what it shows comes
+//! from the domain modules, which the daemon and the API call too.
+
+mod bench;
+mod channels;
+mod check_config;
+mod demo;
+mod explain;
+mod export;
+mod import;
+mod logs;
+mod plan;
+mod report;
+mod sandbox;
+mod stock;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::catalogue::export::export_file;
-use crate::catalogue::import::{ImportError, ImportReport, Progress, import_file};
+use crate::channels::ChannelError;
 use crate::clock::SystemClock;
-use crate::inventory::{MovementKind, NewMovement};
 use crate::settings::{LogFormat, Settings, SettingsError};
 use crate::store::{self, ChannelRegistration, Store, StoreError};
+
+pub use bench::BenchCommand;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -126,7 +141,7 @@ pub enum Command {
     /// Measure import speed and memory (see `chosync bench import --help`).
     Bench {
         #[command(subcommand)]
-        what: crate::bench::BenchCommand,
+        what: BenchCommand,
     },
     /// The sample cooperative's catalogue synced to built-in Shopee and Lazada
     /// sandboxes; they keep serving (for `chosync --config DIR/chosync.toml …`)
@@ -195,13 +210,10 @@ macro_rules! say {
     }};
 }
 
-pub(crate) use say;
-
-/// A bound far above any real stock count, so levels can never overflow.
-const MAX_ADJUSTMENT: u64 = 1_000_000_000;
+use say;
 
 /// Exit codes: 0 ok, 1 failure, 2 invalid input.
-pub(crate) const INVALID: u8 = 2;
+const INVALID: u8 = 2;
 
 pub async fn run(cli: Cli) -> ExitCode {
     let settings = match Settings::load(cli.config.as_deref()) {
@@ -225,7 +237,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     // With a config file the configured channels are the registry of record:
     // every change marks work for the enabled ones.
     let registry: Option<Vec<ChannelRegistration>> =
-        cli.config.as_ref().map(|_| registry(&settings));
+        cli.config.as_ref().map(|_| settings.registrations());
     match execute(cli.command, &settings, &url, registry.as_deref()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -237,27 +249,14 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// The configured channels as the store registers them.
-pub(crate) fn registry(settings: &Settings) -> Vec<ChannelRegistration> {
-    settings
-        .channels
-        .iter()
-        .map(|c| ChannelRegistration {
-            id: c.id.clone(),
-            enabled: c.enabled,
-            config_hash: c.content_hash(&settings.config_dir),
-        })
-        .collect()
-}
-
 /// A command's failure: the exit code and the lines to print.
-pub(crate) struct Failure {
-    pub(crate) code: u8,
-    pub(crate) lines: Vec<String>,
+struct Failure {
+    code: u8,
+    lines: Vec<String>,
 }
 
 impl Failure {
-    pub(crate) fn invalid(lines: Vec<String>) -> Self {
+    fn invalid(lines: Vec<String>) -> Self {
         Self {
             code: INVALID,
             lines,
@@ -275,6 +274,15 @@ impl From<StoreError> for Failure {
         };
         Self {
             code,
+            lines: vec![format!("error: {err}")],
+        }
+    }
+}
+
+impl From<ChannelError> for Failure {
+    fn from(err: ChannelError) -> Self {
+        Self {
+            code: if err.is_invalid_input() { INVALID } else { 1 },
             lines: vec![format!("error: {err}")],
         }
     }
@@ -357,33 +365,12 @@ async fn execute(
             say!("database {} is up to date", crate::redact::url(url));
         }
         Command::CheckConfig => {
-            let mut problems: Vec<String> = settings
-                .problems()
-                .iter()
-                .chain(&settings.channel_problems())
-                .map(ToString::to_string)
-                .collect();
-            if database_exists(url) {
-                let store = open(url).await?;
-                problems
-                    .extend(crate::channels::unmapped_categories(settings, store.as_ref()).await?);
-                // Asking the platforms needs a configuration that holds up.
-                if problems.is_empty() {
-                    let check =
-                        crate::channels::command::missing_attributes(settings, &store).await?;
-                    for note in &check.notes {
-                        eprintln!("note: {note}");
-                    }
-                    problems.extend(check.problems);
-                }
-            }
-            if !problems.is_empty() {
-                return Err(Failure::invalid(problems));
-            }
-            say!(
-                "configuration is valid ({} channels)",
-                settings.channels.len()
-            );
+            let store = if database_exists(url) {
+                Some(open(url).await?)
+            } else {
+                None
+            };
+            check_config::run(settings, store).await?;
         }
         Command::Logs {
             channel,
@@ -394,40 +381,8 @@ async fn execute(
             follow,
             json,
         } => {
-            let since = match since.as_deref() {
-                None => None,
-                Some(text) => {
-                    let span = crate::channels::command::parse_since(text).ok_or_else(|| {
-                        Failure::invalid(vec![format!(
-                            "error: --since \"{text}\" is not like 30m, 1h, 2d or 1w"
-                        )])
-                    })?;
-                    Some(crate::clock::Clock::now(&SystemClock) - span)
-                }
-            };
-            let errors_only = match level.as_deref() {
-                None | Some("all") => false,
-                Some("error") => true,
-                Some(other) => {
-                    return Err(Failure::invalid(vec![format!(
-                        "error: --level \"{other}\" is not error or all"
-                    )]));
-                }
-            };
-            let store = open(url).await?;
-            let filter = crate::store::LogFilter {
-                channel,
-                sku,
-                since,
-                errors_only,
-                limit,
-                ..Default::default()
-            };
-            if follow {
-                crate::channels::command::follow_logs(store.as_ref(), filter, json).await?;
-            } else {
-                crate::channels::command::logs(store.as_ref(), filter, json).await?;
-            }
+            let filter = logs::filter(channel, sku, since, level, limit)?;
+            logs::run(open(url).await?, filter, follow, json).await?;
         }
         Command::Sync {
             channel,
@@ -437,69 +392,31 @@ async fn execute(
             json,
         } => {
             let store = open(url).await?;
-            let options = crate::sync::Options {
+            sync::run(
+                settings,
+                &store,
+                channel.as_deref(),
                 kind,
                 force,
-                lease: std::time::Duration::from_secs(settings.sync.lease_seconds.into()),
-                ..crate::sync::Options::new("cli")
-            };
-            let request = crate::channels::command::SyncRequest {
-                only: channel.as_deref(),
                 retry,
                 json,
-            };
-            crate::channels::command::sync(settings, store, request, &options).await?;
+            )
+            .await?;
         }
         Command::Plan {
             channel,
             kind,
             json,
-        } => {
-            let store = open(url).await?;
-            crate::channels::command::plan(settings, store, channel.as_deref(), kind, json).await?;
-        }
+        } => plan::run(settings, &open(url).await?, channel.as_deref(), kind, json).await?,
         Command::Channels { json, action } => {
-            let store = open(url).await?;
-            crate::channels::command::run(settings, store, action, json).await?;
+            channels::run(settings, &open(url).await?, action, json).await?;
         }
         Command::Import {
             file,
             dry_run,
             json,
-        } => {
-            let store = open(url).await?;
-            let progress = Arc::new(Bar::new());
-            let result = import_file(store.as_ref(), &file, dry_run, progress.clone()).await;
-            progress.bar.finish_and_clear();
-            match result {
-                Ok(report) => print_import(&report, json),
-                Err(err) => {
-                    if let ImportError::Invalid { warnings, .. } = &err {
-                        for w in warnings {
-                            eprintln!("warning: {w}");
-                        }
-                    }
-                    let code = match err {
-                        ImportError::Invalid { .. } => INVALID,
-                        _ => 1,
-                    };
-                    return Err(Failure {
-                        code,
-                        lines: err.lines(),
-                    });
-                }
-            }
-        }
-        Command::Export { file } => {
-            let store = open(url).await?;
-            let rows = export_file(store.as_ref(), &file)
-                .await
-                .map_err(|err| Failure {
-                    code: 1,
-                    lines: vec![format!("error: {err}")],
-                })?;
-            say!("exported {rows} SKUs to {}", file.display());
-        }
+        } => import::run(open(url).await?.as_ref(), &file, dry_run, json).await?,
+        Command::Export { file } => export::run(open(url).await?.as_ref(), &file).await?,
         Command::Stock { sku, json, action } => {
             let store = open(url).await?;
             match action {
@@ -508,222 +425,25 @@ async fn execute(
                     delta,
                     reason,
                     json,
-                }) => adjust(store.as_ref(), sku, delta, reason, json).await?,
-                None => show_stock(store.as_ref(), sku.as_deref(), json).await?,
+                }) => stock::adjust(store.as_ref(), &sku, delta, &reason, json).await?,
+                None => stock::show(store.as_ref(), sku.as_deref(), json).await?,
             }
         }
-        Command::Bench { what } => crate::bench::run(what).await?,
+        Command::Bench { what } => bench::run(what).await?,
         Command::Explain { sku, json } => {
-            let store = open(url).await?;
-            crate::channels::explain::explain(settings, store.as_ref(), &sku, json).await?;
+            explain::run(settings, open(url).await?.as_ref(), &sku, json).await?;
         }
         Command::Demo {
             dir,
             catalogue,
             no_wait,
-        } => crate::demo::run(&dir, &catalogue, !no_wait).await?,
+        } => demo::run(&dir, &catalogue, !no_wait).await?,
         Command::Sandbox {
             platform,
             port,
             rate,
             seed,
-        } => {
-            let started = crate::sandboxes::start(platform, port, rate, seed).await?;
-            say!("{}", started.announcement);
-            tokio::signal::ctrl_c().await.map_err(anyhow::Error::from)?;
-            started.task.abort();
-        }
+        } => sandbox::run(platform, port, rate, seed).await?,
     }
     Ok(())
-}
-
-fn print_import(report: &ImportReport, json: bool) {
-    for w in &report.warnings {
-        eprintln!("warning: {w}");
-    }
-    if json {
-        say!(
-            "{}",
-            serde_json::to_string_pretty(report).unwrap_or_default()
-        );
-        return;
-    }
-    let verb = if report.dry_run {
-        "would import"
-    } else {
-        "imported"
-    };
-    say!("{} {} ({} rows):", verb, report.file, report.rows);
-    for (what, c) in [("products", report.products), ("SKUs", report.skus)] {
-        say!(
-            "  {what:<9} {} created, {} updated, {} unchanged",
-            c.created,
-            c.updated,
-            c.unchanged
-        );
-    }
-    say!("  stock     {} counts recorded", report.stock_movements);
-    if report.dry_run {
-        say!("dry run: nothing was written");
-    }
-}
-
-async fn adjust(
-    store: &dyn Store,
-    sku: String,
-    delta: i64,
-    reason: String,
-    json: bool,
-) -> Result<(), Failure> {
-    let reason = crate::catalogue::text::clean(&reason);
-    if reason.is_empty() {
-        return Err(Failure::invalid(vec![
-            "error: --reason must not be empty".into(),
-        ]));
-    }
-    if delta == 0 {
-        return Err(Failure::invalid(vec!["error: DELTA must not be 0".into()]));
-    }
-    if delta.unsigned_abs() > MAX_ADJUSTMENT {
-        return Err(Failure::invalid(vec![format!(
-            "error: DELTA {delta} is too large; one adjustment moves at most {MAX_ADJUSTMENT} units"
-        )]));
-    }
-    let row = store
-        .record_movement(&NewMovement {
-            sku,
-            delta,
-            kind: MovementKind::Adjust,
-            reason,
-            source: "cli".into(),
-            external_ref: None,
-        })
-        .await?;
-    if json {
-        say!("{}", serde_json::to_string_pretty(&row).unwrap_or_default());
-    } else {
-        say!(
-            "{}: on hand {} ({delta:+}), reserved {}, available {}",
-            row.sku,
-            row.on_hand,
-            row.reserved,
-            row.available
-        );
-    }
-    Ok(())
-}
-
-async fn show_stock(store: &dyn Store, sku: Option<&str>, json: bool) -> Result<(), Failure> {
-    let rows = store.stock(sku).await?;
-    if let Some(sku) = sku {
-        let Some(row) = rows.first() else {
-            return Err(StoreError::UnknownSku(sku.to_string()).into());
-        };
-        let movements = store.movements(sku, 20).await?;
-        if json {
-            let out = serde_json::json!({ "stock": row, "movements": movements });
-            say!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-            return Ok(());
-        }
-        say!(
-            "{} — {} {}",
-            row.sku,
-            row.name,
-            row.option_values.join(" / ")
-        );
-        say!(
-            "on hand {}, reserved {}, available {}",
-            row.on_hand,
-            row.reserved,
-            row.available
-        );
-        if !movements.is_empty() {
-            say!("\nrecent movements:");
-            for m in &movements {
-                say!(
-                    "  {}  {:>+6}  {:<6}  {}  ({})",
-                    m.created_at.format("%Y-%m-%d %H:%M:%S"),
-                    m.delta,
-                    m.kind.as_str(),
-                    m.reason,
-                    m.source
-                );
-            }
-        }
-        return Ok(());
-    }
-    if json {
-        say!(
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_default()
-        );
-        return Ok(());
-    }
-    say!(
-        "{:<24} {:<40} {:>8} {:>8} {:>9}",
-        "SKU",
-        "PRODUCT",
-        "ON HAND",
-        "RESERVED",
-        "AVAILABLE"
-    );
-    for r in &rows {
-        let mut label = r.name.clone();
-        if !r.option_values.is_empty() {
-            label = format!("{label} ({})", r.option_values.join(" / "));
-        }
-        let label: String = if label.chars().count() > 40 {
-            label.chars().take(39).chain(['…']).collect()
-        } else {
-            label
-        };
-        say!(
-            "{:<24} {:<40} {:>8} {:>8} {:>9}",
-            r.sku,
-            label,
-            r.on_hand,
-            r.reserved,
-            r.available
-        );
-    }
-    let total = store.summary().await?;
-    say!(
-        "{} products, {} SKUs, {} units on hand",
-        total.products,
-        total.skus,
-        total.units_on_hand
-    );
-    Ok(())
-}
-
-/// A progress bar on a terminal; invisible otherwise.
-struct Bar {
-    bar: ProgressBar,
-}
-
-impl Bar {
-    fn new() -> Self {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template("{msg:>9} [{bar:40}] {pos}/{len} rows ({per_sec})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        Self { bar }
-    }
-}
-
-impl Progress for Bar {
-    fn pass(&self, name: &'static str, total: Option<u64>) {
-        self.bar.set_message(name);
-        self.bar.set_position(0);
-        self.bar.set_length(total.unwrap_or(0));
-    }
-
-    fn rows(&self, done: u64) {
-        if self.bar.length().unwrap_or(0) < done {
-            self.bar.set_length(done);
-        }
-        self.bar.set_position(done);
-    }
 }

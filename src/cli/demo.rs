@@ -11,18 +11,20 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
+use super::{Failure, report, say};
 use crate::catalogue::import::{NoProgress, import_file};
-use crate::cli::{ChannelAction, Failure, say};
+use crate::channels::connect::authorize;
 use crate::inventory::{MovementKind, NewMovement};
 use crate::settings::Settings;
+use crate::store::Store;
 use crate::sync::{Kind, Options};
 
-const SHOPEE_MAPPING: &str = include_str!("../config/mappings/shopee-demo.toml");
-const LAZADA_MAPPING: &str = include_str!("../config/mappings/lazada-demo.toml");
+const SHOPEE_MAPPING: &str = include_str!("../../config/mappings/shopee-demo.toml");
+const LAZADA_MAPPING: &str = include_str!("../../config/mappings/lazada-demo.toml");
 
 /// Runs the demo in `dir` (started afresh) with the catalogue at `catalogue`;
 /// with `wait`, serves the sandboxes until Ctrl-C.
-pub(crate) async fn run(dir: &Path, catalogue: &Path, wait: bool) -> Result<(), Failure> {
+pub(super) async fn run(dir: &Path, catalogue: &Path, wait: bool) -> Result<(), Failure> {
     fresh(dir)?;
     // Absolute, so the configuration works from any directory.
     let dir = &dir
@@ -87,20 +89,13 @@ stock = {{ buffer = 2 }}
     let settings = Settings::load(Some(&config))?;
     let store =
         crate::store::open(&settings.database.url, Arc::new(crate::clock::SystemClock)).await?;
-    store
-        .register_channels(&crate::cli::registry(&settings))
-        .await?;
+    store.register_channels(&settings.registrations()).await?;
     say!("chosync demo in {}", dir.display());
     for (channel, code) in [
         ("shopee-demo", &shopee.credentials.code),
         ("lazada-demo", &lazada.credentials.code),
     ] {
-        let authorize = ChannelAction::Authorize {
-            channel: channel.into(),
-            code: code.clone(),
-            shop_id: None,
-        };
-        crate::channels::command::run(&settings, store.clone(), Some(authorize), false).await?;
+        report::authorized(&authorize(&settings, &store, channel, code, None).await?);
     }
     let report = import_file(store.as_ref(), catalogue, false, Arc::new(NoProgress))
         .await
@@ -154,21 +149,12 @@ stock = {{ buffer = 2 }}
     Ok(())
 }
 
-async fn sync(
-    settings: &Settings,
-    store: &Arc<dyn crate::store::Store>,
-    kind: Kind,
-) -> Result<(), Failure> {
-    let request = crate::channels::command::SyncRequest {
-        only: None,
-        retry: false,
-        json: false,
-    };
+async fn sync(settings: &Settings, store: &Arc<dyn Store>, kind: Kind) -> Result<(), Failure> {
     let options = Options {
         kind,
         ..Options::new("demo")
     };
-    crate::channels::command::sync(settings, store.clone(), request, &options).await
+    report::passes(settings, store, None, false, &options, false).await
 }
 
 /// Marks a folder as the demo's own, so it may start it afresh.

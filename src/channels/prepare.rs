@@ -1,0 +1,86 @@
+//! Configured channels made ready to talk to their platforms: each one's
+//! client, with its credentials sealed in the store, and its mapping.
+
+use std::sync::Arc;
+
+use chosync_connector::credentials::CredentialStore;
+use chosync_connector::events::EventSink;
+
+use super::client::{ChannelClient, Context};
+use super::mapping::Mapping;
+use super::{ChannelError, ChannelSettings};
+use crate::clock::SystemClock;
+use crate::secrets::{EncryptedCredentials, SecretBox};
+use crate::settings::Settings;
+use crate::store::Store;
+
+/// The configured channel called `id`.
+pub fn find<'a>(settings: &'a Settings, id: &str) -> Result<&'a ChannelSettings, ChannelError> {
+    settings.channel(id).ok_or_else(|| ChannelError::Unknown {
+        id: id.to_string(),
+        known: settings.channels.iter().map(|c| c.id.clone()).collect(),
+    })
+}
+
+/// Channel tokens, sealed at rest with the configured key.
+pub fn credentials(
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+) -> Result<Arc<dyn CredentialStore>, ChannelError> {
+    let secrets = SecretBox::load(&settings.secrets.key_file)?;
+    Ok(Arc::new(EncryptedCredentials::new(store.clone(), secrets)))
+}
+
+/// What building a client needs besides the channel's settings.
+pub fn context(
+    settings: &Settings,
+    credentials: Arc<dyn CredentialStore>,
+    events: Arc<dyn EventSink>,
+) -> Context {
+    Context {
+        credentials,
+        events,
+        clock: Arc::new(SystemClock),
+        allow_plaintext_secrets: settings.allow_plaintext_secrets,
+    }
+}
+
+/// A channel ready for platform calls: its client (reporting to `events`)
+/// and mapping.
+pub struct Prepared<'a, E> {
+    pub settings: &'a ChannelSettings,
+    pub client: ChannelClient,
+    pub mapping: Mapping,
+    pub events: Arc<E>,
+}
+
+/// The channel named `only`, or every enabled one, ready; each client reports
+/// its attempts to a sink of its own from `sink`.
+pub fn prepare<'a, E: EventSink + 'static>(
+    settings: &'a Settings,
+    store: &Arc<dyn Store>,
+    only: Option<&str>,
+    sink: impl Fn() -> Arc<E>,
+) -> Result<Vec<Prepared<'a, E>>, ChannelError> {
+    let channels: Vec<&ChannelSettings> = match only {
+        Some(id) => vec![find(settings, id)?],
+        None => settings.channels.iter().filter(|c| c.enabled).collect(),
+    };
+    let credentials = credentials(settings, store)?;
+    channels
+        .into_iter()
+        .map(|channel| {
+            let events = sink();
+            let context = context(settings, credentials.clone(), events.clone());
+            Ok(Prepared {
+                settings: channel,
+                client: ChannelClient::build(channel, &context, None)
+                    .map_err(ChannelError::Misconfigured)?,
+                mapping: channel
+                    .load_mapping(&settings.config_dir)
+                    .map_err(ChannelError::Misconfigured)?,
+                events,
+            })
+        })
+        .collect()
+}
