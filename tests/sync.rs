@@ -128,50 +128,10 @@ impl Setup {
         sync_channel(db.store.as_ref(), &self.channel(), &Options::new("test")).await
     }
 
-    /// After a pass that finished what others left: every SKU of every
-    /// active product not held back shows, on the platform, the price and
-    /// stock the channel's rules make of the catalogue; every listing is live,
-    /// and no work is left.
+    /// After a pass that finished what others left: every SKU shows what is
+    /// wanted, every listing is live, and no work is left.
     async fn assert_converged(&self, db: &TestDb) {
-        let shown = self.shown().await;
-        let states = listing_states(db).await;
-        let mut rows = Vec::new();
-        db.store
-            .for_each_catalogue_row(&mut |row| {
-                rows.push(row);
-                Ok(())
-            })
-            .await
-            .expect("catalogue");
-        let mut checked = 0;
-        for row in &rows {
-            let sku = &row.variant.sku;
-            let held_back = states.get(sku).is_some_and(|s| s.quarantined);
-            if row.product.status != chosync::catalogue::model::Status::Active || held_back {
-                continue;
-            }
-            let wanted = (
-                self.settings.price.apply(sku, row.variant.price),
-                self.settings.stock.apply(row.on_hand - row.reserved),
-            );
-            assert_eq!(shown.get(sku), Some(&wanted), "{sku}: shown vs wanted");
-            checked += 1;
-        }
-        assert!(checked > 0, "no SKU checked");
-        assert!(
-            states
-                .values()
-                .filter(|s| !s.quarantined)
-                .all(|s| s.status == "live" && s.last_error.is_none()),
-            "{states:?}"
-        );
-        assert!(
-            db.store
-                .pending_tasks("shopee-demo")
-                .await
-                .expect("tasks")
-                .is_empty()
-        );
+        common::converged::assert_converged(db, &self.settings, &self.shown().await).await;
     }
 
     /// Price and stock of every SKU the sandbox lists for sale.

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod control;
+pub mod converged;
 pub mod process;
 pub mod webhooks;
 
