@@ -562,7 +562,18 @@ fn print_import(report: &ImportReport, json: bool) {
             c.unchanged
         );
     }
-    say!("  stock     {} counts recorded", report.stock_movements);
+    say!(
+        "  stock     {} movements {}",
+        report.stock_movements,
+        if report.dry_run {
+            "would be recorded"
+        } else {
+            "recorded"
+        }
+    );
+    for line in report.stock.lines(report.dry_run) {
+        say!("    {line}");
+    }
     if report.dry_run {
         say!("dry run: nothing was written");
     }

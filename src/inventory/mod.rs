@@ -9,6 +9,9 @@ pub enum MovementKind {
     Count,
     /// An operator's correction with a reason.
     Adjust,
+    /// A stock cell changed in an exported sheet: delta = new − exported, so
+    /// what moved in the ledger since the export (sales) stays.
+    Change,
 }
 
 impl MovementKind {
@@ -16,6 +19,7 @@ impl MovementKind {
         match self {
             Self::Count => "count",
             Self::Adjust => "adjust",
+            Self::Change => "change",
         }
     }
 
@@ -23,6 +27,7 @@ impl MovementKind {
         match text {
             "count" => Some(Self::Count),
             "adjust" => Some(Self::Adjust),
+            "change" => Some(Self::Change),
             _ => None,
         }
     }
