@@ -1,6 +1,5 @@
 //! One catalogue row parsed and checked on its own; cross-row rules live in `import`.
 
-use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
 use super::barcode;
@@ -14,10 +13,34 @@ use super::text::{char_len, clean, fold};
 /// Excel's limit for one cell; longer text could not be exported to XLSX.
 const MAX_CELL_CHARS: usize = 32_767;
 
+/// Which column holds which field: looked up for every cell of every row, so
+/// an array by field rather than a hashed map.
+#[derive(Debug, Clone, Default)]
+struct FieldColumns([Option<usize>; Field::ALL.len()]);
+
+impl FieldColumns {
+    fn get(&self, field: &Field) -> Option<&usize> {
+        self.0[*field as usize].as_ref()
+    }
+
+    fn contains_key(&self, field: &Field) -> bool {
+        self.get(field).is_some()
+    }
+
+    /// Sets the field's column, returning the one it had.
+    fn insert(&mut self, field: Field, column: usize) -> Option<usize> {
+        self.0[field as usize].replace(column)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &usize> {
+        self.0.iter().flatten()
+    }
+}
+
 /// Which column holds which field.
 #[derive(Debug, Clone)]
 pub struct Columns {
-    index: HashMap<Field, usize>,
+    index: FieldColumns,
     /// Per column: whether its header cell has a title.
     titled: Vec<bool>,
 }
@@ -26,7 +49,7 @@ impl Columns {
     /// Reads the header row; unknown columns are returned as warnings.
     pub fn from_header(header: &RawRow) -> Result<(Self, Vec<Problem>), Vec<Problem>> {
         let (mut problems, mut warnings) = (Vec::new(), Vec::new());
-        let mut index = HashMap::new();
+        let mut index = FieldColumns::default();
         for (i, cell) in header.cells.iter().enumerate() {
             let title = clean(&cell.text);
             if title.is_empty() {
