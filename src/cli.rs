@@ -563,8 +563,13 @@ fn print_import(report: &ImportReport, json: bool) {
         );
     }
     say!(
-        "  stock     {} movements {}",
+        "  stock     {} {} {}",
         report.stock_movements,
+        if report.stock_movements == 1 {
+            "movement"
+        } else {
+            "movements"
+        },
         if report.dry_run {
             "would be recorded"
         } else {

@@ -281,7 +281,7 @@ async fn a_dry_run_says_which_sales_a_count_would_override(db: &TestDb) {
     assert_eq!(
         dry.stock.lines(true),
         vec![format!(
-            "32 SKUs counted (a sheet without the export mark): 2 differ from the ledger and would record a count; 8 movements recorded since the file was saved ({}) on those SKUs would be overridden",
+            "32 SKUs counted (a sheet without the export mark): 2 differ from the ledger, would be recorded as a count; 8 movements recorded since the file was saved ({}) on those SKUs would be overridden",
             saved.format("%Y-%m-%d %H:%M UTC")
         )]
     );
@@ -298,7 +298,7 @@ async fn a_dry_run_says_which_sales_a_count_would_override(db: &TestDb) {
     assert_eq!(
         dry.stock.lines(true),
         vec![
-            "32 SKUs from an export: 1 changed in the sheet and would record the change made; 1 movement recorded since the export would be kept"
+            "32 SKUs from an export: 1 stock cell changed in the sheet, would be recorded as the change made (new − exported); 1 movement recorded since the export would be kept"
                 .to_string()
         ]
     );

@@ -72,60 +72,63 @@ pub struct StockReport {
 impl StockReport {
     /// What the import did (or, in a dry run, would do) to stock, in words.
     pub fn lines(&self, dry_run: bool) -> Vec<String> {
-        let (record, override_) = if dry_run {
-            ("would record", "would be overridden")
+        let [recorded, overridden, kept] = if dry_run {
+            ["would be recorded", "would be overridden", "would be kept"]
         } else {
-            ("recorded", "were overridden")
-        };
-        let skus = |n: u64| {
-            if n == 1 {
-                "1 SKU".to_string()
-            } else {
-                format!("{n} SKUs")
-            }
-        };
-        let movements = |n: u64| {
-            if n == 1 {
-                "1 movement".to_string()
-            } else {
-                format!("{n} movements")
-            }
+            ["recorded", "were overridden", "were kept"]
         };
         let mut lines = Vec::new();
         if self.counted > 0 {
-            let saved = self.file_saved_at.map_or_else(
-                || "(its time is unknown)".to_string(),
-                |t| format!("({})", t.format("%Y-%m-%d %H:%M UTC")),
+            let head = format!(
+                "{} counted (a sheet without the export mark)",
+                plural(self.counted, "SKU", "SKUs")
             );
-            let mut line = format!(
-                "{} counted (a sheet without the export mark): {} differ from the ledger and {record} a count",
-                skus(self.counted),
-                self.counts_recorded
-            );
-            if self.counts_recorded > 0 {
-                line.push_str(&format!(
-                    "; {} recorded since the file was saved {saved} on those SKUs {override_}",
-                    movements(self.overridden)
-                ));
-            }
-            lines.push(line);
+            lines.push(match self.counts_recorded {
+                0 => format!("{head}: none differs from the ledger"),
+                n => {
+                    let saved = self.file_saved_at.map_or_else(
+                        || "(its time is unknown)".to_string(),
+                        |t| format!("({})", t.format("%Y-%m-%d %H:%M UTC")),
+                    );
+                    format!(
+                        "{head}: {} from the ledger, {recorded} as a count; {} recorded since the file was saved {saved} on {} {overridden}",
+                        plural(n, "differs", "differ"),
+                        plural(self.overridden, "movement", "movements"),
+                        if n == 1 { "that SKU" } else { "those SKUs" },
+                    )
+                }
+            });
         }
         if self.exported > 0 {
+            let head = format!("{} from an export", plural(self.exported, "SKU", "SKUs"));
+            let changed = match self.changes_recorded {
+                0 => "no stock cell changed".to_string(),
+                n => format!(
+                    "{} changed in the sheet, {recorded} as the change made (new − exported)",
+                    plural(n, "stock cell", "stock cells")
+                ),
+            };
             lines.push(format!(
-                "{} from an export: {} changed in the sheet and {record} the change made; {} recorded since the export {}",
-                skus(self.exported),
-                self.changes_recorded,
-                movements(self.kept),
-                if dry_run { "would be kept" } else { "were kept" }
+                "{head}: {changed}; {} recorded since the export {kept}",
+                plural(self.kept, "movement", "movements")
             ));
         }
         if self.started > 0 {
             lines.push(format!(
-                "{} new, starting at their stock cell",
-                skus(self.started)
+                "{}, starting at the stock cell",
+                plural(self.started, "new SKU", "new SKUs")
             ));
         }
         lines
+    }
+}
+
+/// `1 SKU`, `2 SKUs`.
+fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
     }
 }
 
