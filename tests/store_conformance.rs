@@ -469,7 +469,44 @@ async fn sheet_changes_are_kept_with_their_mark_and_counted_after_it(db: &TestDb
     assert_eq!((moves[0].kind, moves[0].delta), (MovementKind::Change, 4));
 }
 
+async fn a_file_without_images_keeps_every_image_in_order(db: &TestDb) {
+    let (_d, with) = file(
+        "with.csv",
+        "product_id,name,sku,price,images\n\
+         P1,Nấm hương,NH-1,75000,https://img.vn/c.jpg|https://img.vn/a.jpg|https://img.vn/b.jpg\n",
+    );
+    db.import(&with).await.expect("with images");
+    let (_d, without) = file(
+        "without.csv",
+        "product_id,name,sku,price\nP1,Nấm hương,NH-1,80000\n",
+    );
+    let report = db.import(&without).await.expect("price only");
+    assert_eq!(report.skus.updated, 1);
+    let mut images = Vec::new();
+    db.store
+        .for_each_catalogue_row(&mut |row| {
+            images = row.variant.images;
+            Ok(())
+        })
+        .await
+        .expect("walk");
+    assert_eq!(
+        images,
+        [
+            "https://img.vn/c.jpg",
+            "https://img.vn/a.jpg",
+            "https://img.vn/b.jpg"
+        ]
+    );
+    // The same images in the same order at the new price: nothing changes.
+    let text = std::fs::read_to_string(&with).expect("read");
+    let (_d, same) = file("same.csv", &text.replace("75000", "80000"));
+    let again = db.import(&same).await.expect("again");
+    assert_eq!((again.skus.updated, again.skus.unchanged), (0, 1));
+}
+
 on_both_engines!(
+    a_file_without_images_keeps_every_image_in_order,
     sheet_changes_are_kept_with_their_mark_and_counted_after_it,
     a_pass_reads_the_rows_of_products_with_work_only,
     a_pass_records_only_while_it_holds_the_channel_lease,

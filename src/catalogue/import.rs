@@ -211,6 +211,7 @@ pub async fn import_file(
         .and_then(|m| m.modified())
         .ok()
         .map(DateTime::<Utc>::from);
+    let started = std::time::Instant::now();
     let digest_before = digest(path).await?;
     let (validated, warnings) = {
         let (path, base_dir, progress) = (path.to_path_buf(), base_dir.clone(), progress.clone());
@@ -243,6 +244,11 @@ pub async fn import_file(
         }
     };
 
+    tracing::debug!(
+        file,
+        ms = started.elapsed().as_millis(),
+        "import: file checked"
+    );
     let mut writer = store.begin_catalogue_write().await?;
     let applied = apply(
         writer.as_mut(),
@@ -263,6 +269,11 @@ pub async fn import_file(
             return Err(with_warnings(err, warnings));
         }
     };
+    tracing::debug!(
+        file,
+        ms = started.elapsed().as_millis(),
+        "import: rows written"
+    );
     let violations = writer.violations().await?;
     if !violations.is_empty() {
         let _ = writer.rollback().await;
@@ -282,11 +293,17 @@ pub async fn import_file(
             "{file} changed while it was being imported; nothing was imported"
         )));
     }
+    tracing::debug!(
+        file,
+        ms = started.elapsed().as_millis(),
+        "import: catalogue rules and file verified"
+    );
     if dry_run {
         writer.rollback().await?;
     } else {
         writer.commit().await?;
     }
+    tracing::debug!(file, ms = started.elapsed().as_millis(), "import: done");
     report.file = file;
     report.dry_run = dry_run;
     report.rows = validated.rows;
