@@ -411,7 +411,103 @@ async fn a_new_sku_without_option_values_is_named_at_its_row(db: &TestDb) {
     );
 }
 
+async fn sheet_changes_are_kept_with_their_mark_and_counted_after_it(db: &TestDb) {
+    use chosync::store::SheetChange;
+    db.import(&demo_catalogue()).await.expect("import");
+    let mut writer = db.store.begin_catalogue_write().await.expect("begin");
+    assert_eq!(writer.ledger_mark().await.expect("mark"), 32);
+    writer.rollback().await.expect("rollback");
+    db.clock.advance(chrono::Duration::minutes(5));
+    let since = db.clock.now();
+    db.clock.advance(chrono::Duration::minutes(5));
+    db.store
+        .record_movement(&adjust("MD-500G", -2))
+        .await
+        .expect("sale");
+
+    let mut writer = db.store.begin_catalogue_write().await.expect("begin");
+    let change = |sku: &str, delta: i64, mark: i64| SheetChange {
+        movement: NewMovement {
+            kind: MovementKind::Change,
+            ..adjust(sku, delta)
+        },
+        mark,
+    };
+    writer
+        .record_sheet_changes(&[change("MD-500G", -3, 32), change("MD-1KG", 4, 20)])
+        .await
+        .expect("record");
+    let skus = ["MD-500G".to_string(), "MD-1KG".to_string()];
+    let recorded = writer.sheet_changes(&skus).await.expect("recorded");
+    assert_eq!(
+        recorded,
+        [
+            (("MD-500G".to_string(), 32), -3),
+            (("MD-1KG".to_string(), 20), 4)
+        ]
+        .into_iter()
+        .collect()
+    );
+    // After mark 32: the sale; not the change made from that mark.
+    let after = writer
+        .movements_after_mark(&[("MD-500G".into(), 32), ("MD-1KG".into(), 32)])
+        .await
+        .expect("after");
+    assert_eq!(
+        after,
+        [("MD-500G".to_string(), 1), ("MD-1KG".to_string(), 1)]
+            .into_iter()
+            .collect()
+    );
+    let newer = writer.movements_since(&skus, since).await.expect("since");
+    assert_eq!(newer.get("MD-500G"), Some(&2));
+    assert_eq!(writer.ledger_mark().await.expect("mark"), 35);
+    writer.commit().await.expect("commit");
+    let levels = db.store.stock(Some("MD-500G")).await.expect("stock");
+    assert_eq!(levels[0].on_hand, 300 - 2 - 3);
+    let moves = db.store.movements("MD-1KG", 1).await.expect("moves");
+    assert_eq!((moves[0].kind, moves[0].delta), (MovementKind::Change, 4));
+}
+
+async fn a_file_without_images_keeps_every_image_in_order(db: &TestDb) {
+    let (_d, with) = file(
+        "with.csv",
+        "product_id,name,sku,price,images\n\
+         P1,Nấm hương,NH-1,75000,https://img.vn/c.jpg|https://img.vn/a.jpg|https://img.vn/b.jpg\n",
+    );
+    db.import(&with).await.expect("with images");
+    let (_d, without) = file(
+        "without.csv",
+        "product_id,name,sku,price\nP1,Nấm hương,NH-1,80000\n",
+    );
+    let report = db.import(&without).await.expect("price only");
+    assert_eq!(report.skus.updated, 1);
+    let mut images = Vec::new();
+    db.store
+        .for_each_catalogue_row(&mut |row| {
+            images = row.variant.images;
+            Ok(())
+        })
+        .await
+        .expect("walk");
+    assert_eq!(
+        images,
+        [
+            "https://img.vn/c.jpg",
+            "https://img.vn/a.jpg",
+            "https://img.vn/b.jpg"
+        ]
+    );
+    // The same images in the same order at the new price: nothing changes.
+    let text = std::fs::read_to_string(&with).expect("read");
+    let (_d, same) = file("same.csv", &text.replace("75000", "80000"));
+    let again = db.import(&same).await.expect("again");
+    assert_eq!((again.skus.updated, again.skus.unchanged), (0, 1));
+}
+
 on_both_engines!(
+    a_file_without_images_keeps_every_image_in_order,
+    sheet_changes_are_kept_with_their_mark_and_counted_after_it,
     a_pass_reads_the_rows_of_products_with_work_only,
     a_pass_records_only_while_it_holds_the_channel_lease,
     failed_work_waits_its_backoff_unless_an_operator_retries,

@@ -24,11 +24,15 @@ pub enum Field {
     Images,
     Origin,
     Status,
+    /// Hidden in an export: the SKU's stock on hand when it was exported.
+    ExportedStock,
+    /// Hidden in an export: the newest ledger movement when it was exported.
+    LedgerMark,
 }
 
 impl Field {
     /// In file order, as `export` writes them.
-    pub const ALL: [Field; 20] = [
+    pub const ALL: [Field; 22] = [
         Self::ProductId,
         Self::Name,
         Self::Description,
@@ -49,7 +53,12 @@ impl Field {
         Self::Images,
         Self::Origin,
         Self::Status,
+        Self::ExportedStock,
+        Self::LedgerMark,
     ];
+
+    /// Where an exported sheet says the ledger stood: stock changes, not counts.
+    pub const EXPORT_MARK: [Field; 2] = [Self::ExportedStock, Self::LedgerMark];
 
     /// Without these a row cannot be placed in the catalogue.
     pub const REQUIRED: [Field; 4] = [Self::ProductId, Self::Name, Self::Sku, Self::Price];
@@ -76,6 +85,8 @@ impl Field {
             Self::Images => "images",
             Self::Origin => "origin",
             Self::Status => "status",
+            Self::ExportedStock => "exported_stock",
+            Self::LedgerMark => "ledger_mark",
         }
     }
 
@@ -102,6 +113,8 @@ impl Field {
             Self::Images => &["Hình ảnh", "Ảnh", "Ảnh sản phẩm"],
             Self::Origin => &["Xuất xứ", "Nơi sản xuất", "Nguồn gốc"],
             Self::Status => &["Trạng thái"],
+            Self::ExportedStock => &["Tồn kho khi xuất"],
+            Self::LedgerMark => &["Mốc sổ kho"],
         }
     }
 

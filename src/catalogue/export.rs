@@ -1,5 +1,10 @@
 //! Writing the catalogue back out in the import format (CSV or XLSX by extension),
 //! so that importing an export changes nothing.
+//!
+//! An export carries where the ledger stood: `exported_stock` (each SKU's stock
+//! on hand) and `ledger_mark` (the newest movement), hidden in XLSX. Importing
+//! it reads each stock cell as a change from `exported_stock`, so what sold
+//! between the export and the import stays sold.
 
 use std::path::{Path, PathBuf};
 
@@ -39,8 +44,18 @@ pub async fn export_file(store: &dyn Store, path: &Path) -> Result<u64, ExportEr
         ))),
         Format::Xlsx => {
             let mut book = Workbook::new();
-            book.add_worksheet_with_constant_memory()
+            let sheet = book
+                .add_worksheet_with_constant_memory()
                 .map_err(|e| fail(e.to_string()))?;
+            // The export mark is for chosync, not for editing: hidden, before
+            // the first row is streamed out.
+            for (col, field) in Field::ALL.iter().enumerate() {
+                if Field::EXPORT_MARK.contains(field) {
+                    sheet
+                        .set_column_hidden(col as u16)
+                        .map_err(|e| fail(e.to_string()))?;
+                }
+            }
             Sink::Xlsx(Box::new(book), 0)
         }
     };
@@ -103,6 +118,8 @@ fn cells(row: &CatalogueRow, dir: &Path) -> Vec<Cell> {
             ),
             Field::Origin => text(&p.origin),
             Field::Status => text(p.status.as_str()),
+            Field::ExportedStock => Cell::Number(row.on_hand),
+            Field::LedgerMark => Cell::Number(row.ledger_mark),
         })
         .collect()
 }

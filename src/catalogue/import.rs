@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
@@ -18,9 +19,11 @@ use super::file::{RawRow, Stop, read_rows};
 use super::hash::{content_hash, price_hash, product_hash};
 use super::model::{Product, Status, Variant};
 use super::problem::Problem;
-use super::row::{Columns, PRODUCT_FIELDS, ParsedRow, parse};
+use super::row::{Columns, Exported, PRODUCT_FIELDS, ParsedRow, parse};
 use crate::inventory::{MovementKind, NewMovement};
-use crate::store::{Aspect, CHUNK, CatalogueWrite, Store, StoreError, VariantRecord, Violation};
+use crate::store::{
+    Aspect, CHUNK, CatalogueWrite, SheetChange, Store, StoreError, VariantRecord, Violation,
+};
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Counts {
@@ -37,7 +40,96 @@ pub struct ImportReport {
     pub products: Counts,
     pub skus: Counts,
     pub stock_movements: u64,
+    pub stock: StockReport,
     pub warnings: Vec<String>,
+}
+
+/// How the sheet's stock cells were read. A row carrying the export mark
+/// (`exported_stock` and `ledger_mark`) is a change from its exported stock;
+/// any other stock cell is a count as of the import.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct StockReport {
+    /// SKUs already in the catalogue whose stock cell is a count.
+    pub counted: u64,
+    /// Of those, the counts that differ from the ledger and record a movement.
+    pub counts_recorded: u64,
+    /// Movements the ledger recorded after the file was last saved on the SKUs
+    /// whose count records a movement: the count overrides them.
+    pub overridden: u64,
+    /// When the file was last saved (its modification time), if known.
+    pub file_saved_at: Option<DateTime<Utc>>,
+    /// SKUs already in the catalogue whose stock cell is a change from an export.
+    pub exported: u64,
+    /// Of those, the changes recorded (not recorded by an earlier import of a
+    /// sheet from the same export).
+    pub changes_recorded: u64,
+    /// Movements the ledger recorded after the export on those SKUs: kept.
+    pub kept: u64,
+    /// New SKUs, which start at their stock cell.
+    pub started: u64,
+}
+
+impl StockReport {
+    /// What the import did (or, in a dry run, would do) to stock, in words.
+    pub fn lines(&self, dry_run: bool) -> Vec<String> {
+        let [recorded, overridden, kept] = if dry_run {
+            ["would be recorded", "would be overridden", "would be kept"]
+        } else {
+            ["recorded", "were overridden", "were kept"]
+        };
+        let mut lines = Vec::new();
+        if self.counted > 0 {
+            let head = format!(
+                "{} counted (a sheet without the export mark)",
+                plural(self.counted, "SKU", "SKUs")
+            );
+            lines.push(match self.counts_recorded {
+                0 => format!("{head}: none differs from the ledger"),
+                n => {
+                    let saved = self.file_saved_at.map_or_else(
+                        || "(its time is unknown)".to_string(),
+                        |t| format!("({})", t.format("%Y-%m-%d %H:%M UTC")),
+                    );
+                    format!(
+                        "{head}: {} from the ledger, {recorded} as a count; {} recorded since the file was saved {saved} on {} {overridden}",
+                        plural(n, "differs", "differ"),
+                        plural(self.overridden, "movement", "movements"),
+                        if n == 1 { "that SKU" } else { "those SKUs" },
+                    )
+                }
+            });
+        }
+        if self.exported > 0 {
+            let head = format!("{} from an export", plural(self.exported, "SKU", "SKUs"));
+            let changed = match self.changes_recorded {
+                0 => "no stock cell changed".to_string(),
+                n => format!(
+                    "{} changed in the sheet, {recorded} as the change made (new − exported)",
+                    plural(n, "stock cell", "stock cells")
+                ),
+            };
+            lines.push(format!(
+                "{head}: {changed}; {} recorded since the export {kept}",
+                plural(self.kept, "movement", "movements")
+            ));
+        }
+        if self.started > 0 {
+            lines.push(format!(
+                "{}, starting at the stock cell",
+                plural(self.started, "new SKU", "new SKUs")
+            ));
+        }
+        lines
+    }
+}
+
+/// `1 SKU`, `2 SKUs`.
+fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +207,11 @@ pub async fn import_file(
 ) -> Result<ImportReport, ImportError> {
     let file = path.display().to_string();
     let base_dir = base_dir(path);
+    let saved_at = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .map(DateTime::<Utc>::from);
+    let started = std::time::Instant::now();
     let digest_before = digest(path).await?;
     let (validated, warnings) = {
         let (path, base_dir, progress) = (path.to_path_buf(), base_dir.clone(), progress.clone());
@@ -147,6 +244,11 @@ pub async fn import_file(
         }
     };
 
+    tracing::debug!(
+        file,
+        ms = started.elapsed().as_millis(),
+        "import: file checked"
+    );
     let mut writer = store.begin_catalogue_write().await?;
     let applied = apply(
         writer.as_mut(),
@@ -154,6 +256,7 @@ pub async fn import_file(
         &base_dir,
         &file,
         &mut validated,
+        saved_at,
         progress,
     )
     .await;
@@ -166,6 +269,11 @@ pub async fn import_file(
             return Err(with_warnings(err, warnings));
         }
     };
+    tracing::debug!(
+        file,
+        ms = started.elapsed().as_millis(),
+        "import: rows written"
+    );
     let violations = writer.violations().await?;
     if !violations.is_empty() {
         let _ = writer.rollback().await;
@@ -185,11 +293,17 @@ pub async fn import_file(
             "{file} changed while it was being imported; nothing was imported"
         )));
     }
+    tracing::debug!(
+        file,
+        ms = started.elapsed().as_millis(),
+        "import: catalogue rules and file verified"
+    );
     if dry_run {
         writer.rollback().await?;
     } else {
         writer.commit().await?;
     }
+    tracing::debug!(file, ms = started.elapsed().as_millis(), "import: done");
     report.file = file;
     report.dry_run = dry_run;
     report.rows = validated.rows;
@@ -474,9 +588,14 @@ async fn apply(
     base_dir: &Path,
     file: &str,
     validated: &mut Validated,
+    saved_at: Option<DateTime<Utc>>,
     progress: Arc<dyn Progress>,
 ) -> Result<ImportReport, ImportError> {
     progress.pass("writing", Some(validated.rows));
+    let mut stock = StockContext {
+        ledger_mark: writer.ledger_mark().await?,
+        problems: Vec::new(),
+    };
     let (tx, mut rx) = mpsc::channel::<Result<Vec<ParsedRow>, Problem>>(4);
     let reader = {
         let (path, base_dir) = (path.to_path_buf(), base_dir.to_path_buf());
@@ -490,6 +609,10 @@ async fn apply(
         products: Counts::default(),
         skus: Counts::default(),
         stock_movements: 0,
+        stock: StockReport {
+            file_saved_at: saved_at,
+            ..StockReport::default()
+        },
         warnings: Vec::new(),
     };
     let source = format!(
@@ -506,7 +629,7 @@ async fn apply(
         })?;
         done += chunk.len() as u64;
         settle_products(writer, &chunk, validated, &mut report).await?;
-        write_variants(writer, chunk, validated, &mut report, &source).await?;
+        write_variants(writer, chunk, validated, &mut report, &mut stock, &source).await?;
         progress.rows(done);
     }
     reader
@@ -517,6 +640,13 @@ async fn apply(
             "{file} changed while it was being imported ({} rows checked, {done} read); nothing was imported",
             validated.rows
         )));
+    }
+    if !stock.problems.is_empty() {
+        return Err(ImportError::Invalid {
+            file: file.to_string(),
+            problems: stock.problems,
+            warnings: Vec::new(),
+        });
     }
     Ok(report)
 }
@@ -648,24 +778,175 @@ async fn settle_products(
     Ok(())
 }
 
-/// Writes the chunk's variants that changed and records stock counts.
+/// What the stock cells of every chunk share.
+struct StockContext {
+    /// The ledger's newest movement when the import began: a sheet exported
+    /// later than that came from another database.
+    ledger_mark: i64,
+    /// Stock cells that cannot be applied; the import fails with all of them.
+    problems: Vec<Problem>,
+}
+
+/// What a row's stock cell does to the ledger.
+enum StockMove {
+    None,
+    /// A count (or a new SKU's start): delta = counted − on hand.
+    Count(NewMovement),
+    /// A change made in an exported sheet: delta = new − exported, less what
+    /// an earlier import of a sheet from the same export recorded.
+    Change(SheetChange),
+}
+
+/// Reads one row's stock cell against the SKU's level (`None`: a new SKU).
+fn stock_move(
+    row: &ParsedRow,
+    on_hand: Option<i64>,
+    recorded: &HashMap<(String, i64), i64>,
+    stock: &mut StockContext,
+    report: &mut StockReport,
+    source: &str,
+    columns: &Columns,
+) -> StockMove {
+    let sku = &row.variant.sku;
+    let Some(new) = row.stock else {
+        return StockMove::None;
+    };
+    let count = |delta: i64| {
+        StockMove::Count(NewMovement {
+            sku: sku.clone(),
+            delta,
+            kind: MovementKind::Count,
+            reason: format!("stock count {new} from catalogue import"),
+            source: source.to_string(),
+            external_ref: None,
+        })
+    };
+    let (on_hand, exported) = match (on_hand, row.exported) {
+        (None, _) => {
+            report.started += 1;
+            return if new == 0 {
+                StockMove::None
+            } else {
+                count(new)
+            };
+        }
+        (Some(on_hand), None) => {
+            report.counted += 1;
+            if new == on_hand {
+                return StockMove::None;
+            }
+            report.counts_recorded += 1;
+            return count(new - on_hand);
+        }
+        (Some(on_hand), Some(exported)) => (on_hand, exported),
+    };
+    report.exported += 1;
+    let Exported { stock: was, mark } = exported;
+    if mark > stock.ledger_mark {
+        stock.problems.push(problem_at(
+            row.row,
+            columns,
+            Field::LedgerMark,
+            format!(
+                "ledger_mark {mark} is ahead of this database's ledger (newest movement {}): the sheet was exported from another database; clear exported_stock and ledger_mark to count this row's stock instead",
+                stock.ledger_mark
+            ),
+        ));
+        return StockMove::None;
+    }
+    let before = recorded.get(&(sku.clone(), mark)).copied().unwrap_or(0);
+    let Some(delta) = (new - was).checked_sub(before) else {
+        stock.problems.push(problem_at(
+            row.row,
+            columns,
+            Field::Stock,
+            format!("stock \"{new}\" is too large"),
+        ));
+        return StockMove::None;
+    };
+    if delta == 0 {
+        return StockMove::None;
+    }
+    if on_hand.checked_add(delta).is_none_or(|level| level < 0) {
+        stock.problems.push(problem_at(
+            row.row,
+            columns,
+            Field::Stock,
+            format!(
+                "stock {new} (exported as {was}) would take SKU \"{sku}\" from {on_hand} on hand to {}; stock cannot go below zero (the ledger moved since the export): set the cell to {} or more, or count the SKU in a sheet without the export mark",
+                on_hand.saturating_add(delta),
+                was.saturating_add(before).saturating_sub(on_hand),
+            ),
+        ));
+        return StockMove::None;
+    }
+    report.changes_recorded += 1;
+    let reason = if before == 0 {
+        format!("stock changed from {was} to {new} in a sheet exported at ledger mark {mark}")
+    } else {
+        format!(
+            "stock changed from {was} to {new} in a sheet exported at ledger mark {mark} ({before:+} recorded by an earlier import of it)"
+        )
+    };
+    StockMove::Change(SheetChange {
+        movement: NewMovement {
+            sku: sku.clone(),
+            delta,
+            kind: MovementKind::Change,
+            reason,
+            source: source.to_string(),
+            external_ref: None,
+        },
+        mark,
+    })
+}
+
+/// Writes the chunk's variants that changed and records their stock movements.
 async fn write_variants(
     writer: &mut dyn CatalogueWrite,
     chunk: Vec<ParsedRow>,
     validated: &mut Validated,
     report: &mut ImportReport,
+    stock: &mut StockContext,
     source: &str,
 ) -> Result<(), ImportError> {
     let columns = validated.columns.clone();
     let skus: Vec<String> = chunk.iter().map(|r| r.variant.sku.clone()).collect();
     let states = writer.variant_states(&skus).await?;
+    let from_export: Vec<String> = chunk
+        .iter()
+        .filter(|r| r.stock.is_some() && r.exported.is_some())
+        .filter(|r| states.contains_key(&r.variant.sku))
+        .map(|r| r.variant.sku.clone())
+        .collect();
+    let recorded = if from_export.is_empty() {
+        HashMap::new()
+    } else {
+        writer.sheet_changes(&from_export).await?
+    };
     let mut writes = Vec::new();
     let mut movements = Vec::new();
+    let mut changes = Vec::new();
+    // Since when the ledger moved on the SKUs whose stock the sheet moves.
+    let mut counted_skus = Vec::new();
+    let mut exported_marks = Vec::new();
     let mut work: Vec<(String, Aspect)> = Vec::new();
     // Products a SKU left or joined: their listings change shape on every channel.
     let mut reshaped: Vec<String> = Vec::new();
     for row in chunk {
         let old = states.get(&row.variant.sku);
+        let moved = stock_move(
+            &row,
+            old.map(|s| s.on_hand),
+            &recorded,
+            stock,
+            &mut report.stock,
+            source,
+            &columns,
+        );
+        if let (Some(_), Some(_), Some(exported)) = (old, row.stock, row.exported) {
+            exported_marks.push((row.variant.sku.clone(), exported.mark));
+        }
         if let Some(old) = old.filter(|s| s.variant.product_id != row.variant.product_id) {
             reshaped.push(old.variant.product_id.clone());
             reshaped.push(row.variant.product_id.clone());
@@ -712,38 +993,50 @@ async fn write_variants(
         if price_changed {
             work.push((record.variant.sku.clone(), Aspect::Price));
         }
-        if old.is_none() || row.stock.is_some_and(|n| n != old.map_or(0, |s| s.on_hand)) {
+        let stock_moves = !matches!(moved, StockMove::None);
+        if old.is_none() || stock_moves {
             work.push((record.variant.sku.clone(), Aspect::Stock));
         }
-        let on_hand = old.map_or(0, |s| s.on_hand);
-        let counted = row.stock.filter(|n| *n != on_hand);
-        match (old, changed || counted.is_some()) {
+        match (old, changed || stock_moves) {
             (None, _) => report.skus.created += 1,
             (Some(_), true) => report.skus.updated += 1,
             (Some(_), false) => report.skus.unchanged += 1,
         }
-        if let Some(counted) = counted {
-            movements.push(NewMovement {
-                sku: record.variant.sku.clone(),
-                delta: counted - on_hand,
-                kind: MovementKind::Count,
-                reason: format!("stock count {counted} from catalogue import"),
-                source: source.to_string(),
-                external_ref: None,
-            });
+        match moved {
+            StockMove::None => {}
+            StockMove::Count(movement) => {
+                if old.is_some() {
+                    counted_skus.push(movement.sku.clone());
+                }
+                movements.push(movement);
+            }
+            StockMove::Change(change) => changes.push(change),
         }
         if changed {
             writes.push(record);
         }
     }
+    // What the ledger recorded since the file was saved (or exported), read
+    // before this chunk's own movements join it.
+    if let Some(saved_at) = report.stock.file_saved_at
+        && !counted_skus.is_empty()
+    {
+        let since = writer.movements_since(&counted_skus, saved_at).await?;
+        report.stock.overridden += since.values().map(|n| *n as u64).sum::<u64>();
+    }
+    if !exported_marks.is_empty() {
+        let after = writer.movements_after_mark(&exported_marks).await?;
+        report.stock.kept += after.values().map(|n| *n as u64).sum::<u64>();
+    }
     writer.put_variants(&writes).await?;
     writer.record_counts(&movements).await?;
+    writer.record_sheet_changes(&changes).await?;
     // The outbox: the work these changes cause commits with them.
     writer.mark(&work, source).await?;
     reshaped.sort();
     reshaped.dedup();
     writer.mark_products(&reshaped, source).await?;
-    report.stock_movements += movements.len() as u64;
+    report.stock_movements += (movements.len() + changes.len()) as u64;
     Ok(())
 }
 

@@ -81,7 +81,20 @@ pub fn whole(cell: &Cell) -> Result<i64, NumberError> {
         Some(n) if n.fract() != 0.0 => Err(NumberError::Fractional),
         Some(n) if n.abs() <= MAX_WHOLE as f64 => Ok(n as i64),
         Some(_) => Err(NumberError::TooLarge),
-        None => parse_grouped(&strip_currency(&cell.text)),
+        None => {
+            // Plain digits, as most cells are: without building the text the
+            // currency and grouping rules need.
+            let plain = cell.text.trim();
+            if (1..=16).contains(&plain.len()) && plain.bytes().all(|b| b.is_ascii_digit()) {
+                let value: i64 = plain.parse().map_err(|_| NumberError::TooLarge)?;
+                return if value > MAX_WHOLE {
+                    Err(NumberError::TooLarge)
+                } else {
+                    Ok(value)
+                };
+            }
+            parse_grouped(&strip_currency(&cell.text))
+        }
     }
 }
 

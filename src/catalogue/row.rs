@@ -1,6 +1,5 @@
 //! One catalogue row parsed and checked on its own; cross-row rules live in `import`.
 
-use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
 use super::barcode;
@@ -14,10 +13,34 @@ use super::text::{char_len, clean, fold};
 /// Excel's limit for one cell; longer text could not be exported to XLSX.
 const MAX_CELL_CHARS: usize = 32_767;
 
+/// Which column holds which field: looked up for every cell of every row, so
+/// an array by field rather than a hashed map.
+#[derive(Debug, Clone, Default)]
+struct FieldColumns([Option<usize>; Field::ALL.len()]);
+
+impl FieldColumns {
+    fn get(&self, field: &Field) -> Option<&usize> {
+        self.0[*field as usize].as_ref()
+    }
+
+    fn contains_key(&self, field: &Field) -> bool {
+        self.get(field).is_some()
+    }
+
+    /// Sets the field's column, returning the one it had.
+    fn insert(&mut self, field: Field, column: usize) -> Option<usize> {
+        self.0[field as usize].replace(column)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &usize> {
+        self.0.iter().flatten()
+    }
+}
+
 /// Which column holds which field.
 #[derive(Debug, Clone)]
 pub struct Columns {
-    index: HashMap<Field, usize>,
+    index: FieldColumns,
     /// Per column: whether its header cell has a title.
     titled: Vec<bool>,
 }
@@ -26,7 +49,7 @@ impl Columns {
     /// Reads the header row; unknown columns are returned as warnings.
     pub fn from_header(header: &RawRow) -> Result<(Self, Vec<Problem>), Vec<Problem>> {
         let (mut problems, mut warnings) = (Vec::new(), Vec::new());
-        let mut index = HashMap::new();
+        let mut index = FieldColumns::default();
         for (i, cell) in header.cells.iter().enumerate() {
             let title = clean(&cell.text);
             if title.is_empty() {
@@ -58,6 +81,7 @@ impl Columns {
         let pairs = [
             (Field::Option1Name, Field::Option1Value),
             (Field::Option2Name, Field::Option2Value),
+            (Field::ExportedStock, Field::LedgerMark),
         ];
         for (name, value) in pairs {
             let (has_name, has_value) = (index.contains_key(&name), index.contains_key(&value));
@@ -142,6 +166,16 @@ pub struct ParsedRow {
     /// Position and option values are filled in by the import.
     pub variant: Variant,
     pub stock: Option<i64>,
+    /// Where an exported sheet's row says the ledger stood (both hidden
+    /// cells filled); `None` makes the stock cell a count.
+    pub exported: Option<Exported>,
+}
+
+/// A row's stock as exported, and the ledger's newest movement at that export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exported {
+    pub stock: i64,
+    pub mark: i64,
 }
 
 /// Parses one data row, adding every problem it has to `problems`. A row with
@@ -310,6 +344,37 @@ pub fn parse(
     };
     let stock = whole(Field::Stock);
     let weight_g = whole(Field::WeightG);
+    let exported_stock = whole(Field::ExportedStock);
+    let ledger_mark = whole(Field::LedgerMark);
+    let exported = match (exported_stock, ledger_mark) {
+        (Some(stock), Some(mark)) => Some(Exported { stock, mark }),
+        _ => {
+            // One hidden cell filled and the other blank: the row cannot say
+            // whether its stock is a change or a count.
+            let blank = |f: Field| cell(f).map(|(c, col)| (c.is_blank(), col));
+            let half = match (blank(Field::ExportedStock), blank(Field::LedgerMark)) {
+                (Some((true, col)), Some((false, _))) => {
+                    Some((Field::ExportedStock, col, Field::LedgerMark))
+                }
+                (Some((false, _)), Some((true, col))) => {
+                    Some((Field::LedgerMark, col, Field::ExportedStock))
+                }
+                _ => None,
+            };
+            if let Some((missing, col, present)) = half {
+                problems.push(Problem::cell(
+                    row,
+                    col,
+                    format!(
+                        "{} is empty but {} is filled; both come from chosync export: keep both as exported (the stock cell is then a change), or clear both (it is then a count)",
+                        missing.name(),
+                        present.name()
+                    ),
+                ));
+            }
+            None
+        }
+    };
 
     let mut centimetres = |field: Field| -> Option<i64> {
         let (c, col) = cell(field).filter(|(c, _)| !c.is_blank())?;
@@ -378,6 +443,7 @@ pub fn parse(
             images,
         },
         stock,
+        exported,
     })
 }
 

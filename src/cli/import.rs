@@ -67,7 +67,23 @@ fn print(report: &ImportReport, json: bool) {
             c.unchanged
         );
     }
-    say!("  stock     {} counts recorded", report.stock_movements);
+    say!(
+        "  stock     {} {} {}",
+        report.stock_movements,
+        if report.stock_movements == 1 {
+            "movement"
+        } else {
+            "movements"
+        },
+        if report.dry_run {
+            "would be recorded"
+        } else {
+            "recorded"
+        }
+    );
+    for line in report.stock.lines(report.dry_run) {
+        say!("    {line}");
+    }
     if report.dry_run {
         say!("dry run: nothing was written");
     }

@@ -15,6 +15,9 @@ pub enum MovementKind {
     Count,
     /// An operator's correction with a reason.
     Adjust,
+    /// A stock cell changed in an exported sheet: delta = new − exported, so
+    /// what moved in the ledger since the export (sales) stays.
+    Change,
 }
 
 impl MovementKind {
@@ -22,6 +25,7 @@ impl MovementKind {
         match self {
             Self::Count => "count",
             Self::Adjust => "adjust",
+            Self::Change => "change",
         }
     }
 
@@ -29,6 +33,7 @@ impl MovementKind {
         match text {
             "count" => Some(Self::Count),
             "adjust" => Some(Self::Adjust),
+            "change" => Some(Self::Change),
             _ => None,
         }
     }

@@ -25,7 +25,8 @@ macro_rules! catalogue_query {
             "SELECT p.product_id AS p_id, p.name, p.description, p.category, p.brand, p.origin, \
              p.status, p.option1_name, p.option2_name, ",
             variant_columns!($images),
-            "FROM variants v JOIN products p ON p.product_id = v.product_id \
+            ", (SELECT COALESCE(MAX(id), 0) FROM stock_movements) AS ledger_mark \
+             FROM variants v JOIN products p ON p.product_id = v.product_id \
              LEFT JOIN stock_levels s ON s.sku = v.sku ",
             $filter,
             " ORDER BY ",
@@ -121,6 +122,14 @@ pub struct VariantRecord {
     pub price_hash: String,
 }
 
+/// A stock change made in an exported sheet: the movement and the sheet's
+/// ledger mark, so importing the sheet again records it once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SheetChange {
+    pub movement: NewMovement,
+    pub mark: i64,
+}
+
 /// A catalogue rule broken by the state a write would leave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Violation {
@@ -167,6 +176,9 @@ pub struct CatalogueRow {
     pub variant: Variant,
     pub on_hand: i64,
     pub reserved: i64,
+    /// The newest ledger movement in the snapshot the row was read from (0:
+    /// none yet): an export records where the ledger stood.
+    pub ledger_mark: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -510,6 +522,35 @@ pub trait CatalogueWrite: Send {
     /// level `variant_states` returned in this transaction, so none can go negative.
     async fn record_counts(&mut self, movements: &[NewMovement]) -> Result<(), StoreError>;
 
+    /// The newest movement of the ledger (0: none yet).
+    async fn ledger_mark(&mut self) -> Result<i64, StoreError>;
+
+    /// Per (SKU, ledger mark): the sum of the stock changes already recorded
+    /// from exported sheets taken at that mark, for these SKUs.
+    async fn sheet_changes(
+        &mut self,
+        skus: &[String],
+    ) -> Result<HashMap<(String, i64), i64>, StoreError>;
+
+    /// Records the stock changes made in an exported sheet, each with the
+    /// sheet's ledger mark, in bulk: like `record_counts`, each delta was
+    /// checked against the level `variant_states` returned.
+    async fn record_sheet_changes(&mut self, changes: &[SheetChange]) -> Result<(), StoreError>;
+
+    /// Per SKU: movements recorded after the given ledger mark, other than
+    /// the changes of sheets taken at that mark (SKUs without any are absent).
+    async fn movements_after_mark(
+        &mut self,
+        marks: &[(String, i64)],
+    ) -> Result<HashMap<String, i64>, StoreError>;
+
+    /// Per SKU: movements recorded after `since` (SKUs without any are absent).
+    async fn movements_since(
+        &mut self,
+        skus: &[String],
+        since: DateTime<Utc>,
+    ) -> Result<HashMap<String, i64>, StoreError>;
+
     /// Catalogue rules the pending state breaks.
     async fn violations(&mut self) -> Result<Vec<Violation>, StoreError>;
 
@@ -697,6 +738,7 @@ mod rows {
         pub product: ProductCols,
         #[sqlx(flatten)]
         pub variant: VariantCols,
+        pub ledger_mark: i64,
     }
 
     impl CatalogueCols {
@@ -707,6 +749,7 @@ mod rows {
                 variant: state.variant,
                 on_hand: state.on_hand,
                 reserved: state.reserved,
+                ledger_mark: self.ledger_mark,
             })
         }
     }
@@ -1017,6 +1060,9 @@ mod sql {
         WHERE sku = $3 AND on_hand + $1 >= 0 RETURNING on_hand";
 
     pub const LEVEL_OF: &str = "SELECT on_hand FROM stock_levels WHERE sku = $1";
+
+    pub const LEDGER_MARK: &str =
+        "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM stock_movements";
 
     pub const EMPTY_PRODUCTS: &str = "SELECT p.product_id FROM products p WHERE NOT EXISTS \
         (SELECT 1 FROM variants v WHERE v.product_id = p.product_id) ORDER BY p.product_id";

@@ -19,8 +19,8 @@ use super::rows::{
 };
 use super::{
     Aspect, BatchRecord, CatalogueRow, CatalogueSummary, CatalogueWrite, ListingState, PushTask,
-    RunCounts, Sealed, StockMovement, StockRow, Store, StoreError, StoredProduct, VariantRecord,
-    VariantState, Violation, movement_cause, refused, sql, unknown_sku_or,
+    RunCounts, Sealed, SheetChange, StockMovement, StockRow, Store, StoreError, StoredProduct,
+    VariantRecord, VariantState, Violation, movement_cause, refused, sql, unknown_sku_or,
 };
 use super::{ChannelHealth, ChannelRegistration, LeaseGrant, LogEntry, LogFilter, after};
 use crate::catalogue::model::Product;
@@ -164,6 +164,45 @@ async fn record_one(
 struct PgCatalogueWrite {
     tx: Transaction<'static, Postgres>,
     now: DateTime<Utc>,
+}
+
+impl PgCatalogueWrite {
+    /// Movements (with the sheet mark of a change) and the levels they move.
+    async fn record_bulk(
+        &mut self,
+        movements: &[(&NewMovement, Option<i64>)],
+    ) -> Result<(), StoreError> {
+        let skus: Vec<&str> = movements.iter().map(|(m, _)| m.sku.as_str()).collect();
+        let deltas: Vec<i64> = movements.iter().map(|(m, _)| m.delta).collect();
+        let kinds: Vec<&str> = movements.iter().map(|(m, _)| m.kind.as_str()).collect();
+        let reasons: Vec<&str> = movements.iter().map(|(m, _)| m.reason.as_str()).collect();
+        let sources: Vec<&str> = movements.iter().map(|(m, _)| m.source.as_str()).collect();
+        let marks: Vec<Option<i64>> = movements.iter().map(|(_, mark)| *mark).collect();
+        sqlx::query(
+            "INSERT INTO stock_movements (sku, delta, kind, reason, source, sheet_mark, created_at) \
+             SELECT *, $7::timestamptz FROM UNNEST($1::text[], $2::int8[], $3::text[], \
+             $4::text[], $5::text[], $6::int8[])",
+        )
+        .bind(&skus)
+        .bind(&deltas)
+        .bind(kinds)
+        .bind(reasons)
+        .bind(sources)
+        .bind(marks)
+        .bind(self.now)
+        .execute(&mut *self.tx)
+        .await?;
+        sqlx::query(
+            "UPDATE stock_levels s SET on_hand = s.on_hand + d.delta, updated_at = $3 \
+             FROM UNNEST($1::text[], $2::int8[]) AS d (sku, delta) WHERE s.sku = d.sku",
+        )
+        .bind(&skus)
+        .bind(&deltas)
+        .bind(self.now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -341,34 +380,77 @@ impl CatalogueWrite for PgCatalogueWrite {
     }
 
     async fn record_counts(&mut self, movements: &[NewMovement]) -> Result<(), StoreError> {
-        let skus: Vec<&str> = movements.iter().map(|m| m.sku.as_str()).collect();
-        let deltas: Vec<i64> = movements.iter().map(|m| m.delta).collect();
-        let kinds: Vec<&str> = movements.iter().map(|m| m.kind.as_str()).collect();
-        let reasons: Vec<&str> = movements.iter().map(|m| m.reason.as_str()).collect();
-        let sources: Vec<&str> = movements.iter().map(|m| m.source.as_str()).collect();
-        sqlx::query(
-            "INSERT INTO stock_movements (sku, delta, kind, reason, source, created_at) \
-             SELECT *, $6::timestamptz FROM UNNEST($1::text[], $2::int8[], $3::text[], \
-             $4::text[], $5::text[])",
+        let unmarked: Vec<(&NewMovement, Option<i64>)> =
+            movements.iter().map(|m| (m, None)).collect();
+        self.record_bulk(&unmarked).await
+    }
+
+    async fn ledger_mark(&mut self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(sql::LEDGER_MARK)
+            .fetch_one(&mut *self.tx)
+            .await?)
+    }
+
+    async fn sheet_changes(
+        &mut self,
+        skus: &[String],
+    ) -> Result<HashMap<(String, i64), i64>, StoreError> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT sku, sheet_mark, CAST(SUM(delta) AS BIGINT) FROM stock_movements \
+             WHERE sheet_mark IS NOT NULL AND sku IN (SELECT UNNEST($1::text[])) \
+             GROUP BY sku, sheet_mark",
         )
-        .bind(&skus)
-        .bind(&deltas)
-        .bind(kinds)
-        .bind(reasons)
-        .bind(sources)
-        .bind(self.now)
-        .execute(&mut *self.tx)
+        .bind(skus)
+        .fetch_all(&mut *self.tx)
         .await?;
-        sqlx::query(
-            "UPDATE stock_levels s SET on_hand = s.on_hand + d.delta, updated_at = $3 \
-             FROM UNNEST($1::text[], $2::int8[]) AS d (sku, delta) WHERE s.sku = d.sku",
+        Ok(rows
+            .into_iter()
+            .map(|(sku, mark, sum)| ((sku, mark), sum))
+            .collect())
+    }
+
+    async fn record_sheet_changes(&mut self, changes: &[SheetChange]) -> Result<(), StoreError> {
+        let marked: Vec<(&NewMovement, Option<i64>)> = changes
+            .iter()
+            .map(|c| (&c.movement, Some(c.mark)))
+            .collect();
+        self.record_bulk(&marked).await
+    }
+
+    async fn movements_after_mark(
+        &mut self,
+        marks: &[(String, i64)],
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        let (skus, marks): (Vec<&str>, Vec<i64>) = marks
+            .iter()
+            .map(|(sku, mark)| (sku.as_str(), *mark))
+            .unzip();
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT k.sku, COUNT(*) FROM UNNEST($1::text[], $2::int8[]) AS k (sku, mark) \
+             JOIN stock_movements m ON m.sku = k.sku AND m.id > k.mark \
+             AND m.sheet_mark IS DISTINCT FROM k.mark GROUP BY k.sku",
         )
-        .bind(&skus)
-        .bind(&deltas)
-        .bind(self.now)
-        .execute(&mut *self.tx)
+        .bind(skus)
+        .bind(marks)
+        .fetch_all(&mut *self.tx)
         .await?;
-        Ok(())
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn movements_since(
+        &mut self,
+        skus: &[String],
+        since: DateTime<Utc>,
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT sku, COUNT(*) FROM stock_movements \
+             WHERE sku IN (SELECT UNNEST($1::text[])) AND created_at > $2 GROUP BY sku",
+        )
+        .bind(skus)
+        .bind(since)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(rows.into_iter().collect())
     }
 
     async fn violations(&mut self) -> Result<Vec<Violation>, StoreError> {

@@ -19,8 +19,9 @@ use super::rows::{
 };
 use super::{
     Aspect, BatchRecord, CHUNK, CatalogueRow, CatalogueSummary, CatalogueWrite, ListingState,
-    PushTask, RunCounts, Sealed, StockMovement, StockRow, Store, StoreError, StoredProduct,
-    VariantRecord, VariantState, Violation, movement_cause, refused, sql, unknown_sku_or,
+    PushTask, RunCounts, Sealed, SheetChange, StockMovement, StockRow, Store, StoreError,
+    StoredProduct, VariantRecord, VariantState, Violation, movement_cause, refused, sql,
+    unknown_sku_or,
 };
 use super::{ChannelHealth, ChannelRegistration, LeaseGrant, LogEntry, LogFilter, after};
 use crate::catalogue::model::Product;
@@ -151,6 +152,43 @@ async fn record_one(
 struct SqliteCatalogueWrite {
     tx: Transaction<'static, Sqlite>,
     now: DateTime<Utc>,
+}
+
+impl SqliteCatalogueWrite {
+    /// Movements (with the sheet mark of a change) and the levels they move.
+    async fn record_bulk(
+        &mut self,
+        movements: &[(&NewMovement, Option<i64>)],
+    ) -> Result<(), StoreError> {
+        let now = self.now;
+        for chunk in movements.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO stock_movements (sku, delta, kind, reason, source, sheet_mark, created_at) ",
+            );
+            q.push_values(chunk, |mut b, (m, mark)| {
+                b.push_bind(m.sku.as_str())
+                    .push_bind(m.delta)
+                    .push_bind(m.kind.as_str())
+                    .push_bind(m.reason.as_str())
+                    .push_bind(m.source.as_str())
+                    .push_bind(*mark)
+                    .push_bind(now);
+            });
+            q.build().execute(&mut *self.tx).await?;
+
+            let mut q = QueryBuilder::<Sqlite>::new("WITH d (sku, delta) AS (");
+            q.push_values(chunk, |mut b, (m, _)| {
+                b.push_bind(m.sku.as_str()).push_bind(m.delta);
+            });
+            q.push(
+                ") UPDATE stock_levels SET on_hand = stock_levels.on_hand + d.delta, updated_at = ",
+            )
+            .push_bind(now)
+            .push(" FROM d WHERE stock_levels.sku = d.sku");
+            q.build().execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -347,33 +385,87 @@ impl CatalogueWrite for SqliteCatalogueWrite {
     }
 
     async fn record_counts(&mut self, movements: &[NewMovement]) -> Result<(), StoreError> {
-        let now = self.now;
-        for chunk in movements.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO stock_movements (sku, delta, kind, reason, source, created_at) ",
-            );
-            q.push_values(chunk, |mut b, m| {
-                b.push_bind(m.sku.as_str())
-                    .push_bind(m.delta)
-                    .push_bind(m.kind.as_str())
-                    .push_bind(m.reason.as_str())
-                    .push_bind(m.source.as_str())
-                    .push_bind(now);
-            });
-            q.build().execute(&mut *self.tx).await?;
+        let unmarked: Vec<(&NewMovement, Option<i64>)> =
+            movements.iter().map(|m| (m, None)).collect();
+        self.record_bulk(&unmarked).await
+    }
 
-            let mut q = QueryBuilder::<Sqlite>::new("WITH d (sku, delta) AS (");
-            q.push_values(chunk, |mut b, m| {
-                b.push_bind(m.sku.as_str()).push_bind(m.delta);
+    async fn ledger_mark(&mut self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(sql::LEDGER_MARK)
+            .fetch_one(&mut *self.tx)
+            .await?)
+    }
+
+    async fn sheet_changes(
+        &mut self,
+        skus: &[String],
+    ) -> Result<HashMap<(String, i64), i64>, StoreError> {
+        let mut out = HashMap::new();
+        for chunk in skus.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT sku, sheet_mark, SUM(delta) FROM stock_movements \
+                 WHERE sheet_mark IS NOT NULL AND sku IN (",
+            );
+            let mut list = q.separated(", ");
+            for sku in chunk {
+                list.push_bind(sku.as_str());
+            }
+            q.push(") GROUP BY sku, sheet_mark");
+            let rows: Vec<(String, i64, i64)> = q.build_query_as().fetch_all(&mut *self.tx).await?;
+            out.extend(rows.into_iter().map(|(sku, mark, sum)| ((sku, mark), sum)));
+        }
+        Ok(out)
+    }
+
+    async fn record_sheet_changes(&mut self, changes: &[SheetChange]) -> Result<(), StoreError> {
+        let marked: Vec<(&NewMovement, Option<i64>)> = changes
+            .iter()
+            .map(|c| (&c.movement, Some(c.mark)))
+            .collect();
+        self.record_bulk(&marked).await
+    }
+
+    async fn movements_after_mark(
+        &mut self,
+        marks: &[(String, i64)],
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        let mut out = HashMap::new();
+        for chunk in marks.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new("WITH k (sku, mark) AS (");
+            q.push_values(chunk, |mut b, (sku, mark)| {
+                b.push_bind(sku.as_str()).push_bind(*mark);
             });
             q.push(
-                ") UPDATE stock_levels SET on_hand = stock_levels.on_hand + d.delta, updated_at = ",
-            )
-            .push_bind(now)
-            .push(" FROM d WHERE stock_levels.sku = d.sku");
-            q.build().execute(&mut *self.tx).await?;
+                ") SELECT k.sku, COUNT(*) FROM k JOIN stock_movements m ON m.sku = k.sku \
+                 AND m.id > k.mark AND (m.sheet_mark IS NULL OR m.sheet_mark <> k.mark) \
+                 GROUP BY k.sku",
+            );
+            let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *self.tx).await?;
+            out.extend(rows);
         }
-        Ok(())
+        Ok(out)
+    }
+
+    async fn movements_since(
+        &mut self,
+        skus: &[String],
+        since: DateTime<Utc>,
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        let mut out = HashMap::new();
+        for chunk in skus.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT sku, COUNT(*) FROM stock_movements WHERE created_at > ",
+            );
+            q.push_bind(since).push(" AND sku IN (");
+            let mut list = q.separated(", ");
+            for sku in chunk {
+                list.push_bind(sku.as_str());
+            }
+            q.push(") GROUP BY sku");
+            let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *self.tx).await?;
+            out.extend(rows);
+        }
+        Ok(out)
     }
 
     async fn violations(&mut self) -> Result<Vec<Violation>, StoreError> {
