@@ -9,8 +9,8 @@ use std::time::Duration;
 use chosync::clock::{Clock, FixedClock, SystemClock};
 use chosync_connector::credentials::{CredentialStore, MemoryCredentials, TokenPair};
 use chosync_connector::dto::{
-    AttributeSpec, ItemOutcome, ListingDraft, OrderState, OrderWindow, PriceSet, RemoteListing,
-    StockSet, VariantDraft, WebhookHint,
+    AttributeSpec, ItemOutcome, ListingDraft, OrderRef, OrderState, OrderWindow, PriceSet,
+    RemoteListing, StockSet, VariantDraft, WebhookHint,
 };
 use chosync_connector::events::{AttemptEvent, Recorded};
 use chosync_connector::http::{HttpConfig, RetryPolicy};
@@ -127,6 +127,21 @@ async fn world_at(start: &str, client: Limits) -> (World, Arc<FixedClock>) {
 }
 
 impl World {
+    /// The orders listed from a minute before `start` up to `clock`'s now.
+    async fn orders_since(
+        &self,
+        start: chrono::DateTime<chrono::Utc>,
+        clock: &FixedClock,
+    ) -> Vec<OrderRef> {
+        self.lazada
+            .list_orders(OrderWindow {
+                from: start - chrono::Duration::minutes(1),
+                to: clock.now(),
+            })
+            .await
+            .expect("orders")
+    }
+
     async fn listings(&self) -> Value {
         self.sandbox.inspect("/_sandbox/listings").await
     }
@@ -376,14 +391,7 @@ async fn more_than_five_thousand_orders_are_read_by_moving_the_window() {
             clock.advance(chrono::Duration::seconds(1));
         }
     }
-    let found = w
-        .lazada
-        .list_orders(OrderWindow {
-            from: start - chrono::Duration::minutes(1),
-            to: clock.now(),
-        })
-        .await
-        .expect("orders");
+    let found = w.orders_since(start, &clock).await;
     let mut got: Vec<String> = found.iter().map(|o| o.order_id.clone()).collect();
     got.sort();
     ids.sort();
@@ -942,14 +950,7 @@ async fn order_item_times_are_read_from_epoch_milliseconds() {
     let id = w.running.sandbox.place_order("TM-1kg", 1).expect("order");
     clock.advance(chrono::Duration::milliseconds(1_500));
     w.running.sandbox.pay_order(&id).expect("paid");
-    let found = w
-        .lazada
-        .list_orders(OrderWindow {
-            from: start - chrono::Duration::minutes(1),
-            to: clock.now(),
-        })
-        .await
-        .expect("orders");
+    let found = w.orders_since(start, &clock).await;
     assert_eq!(found.len(), 1);
     let orders = w
         .lazada
