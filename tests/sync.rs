@@ -792,6 +792,20 @@ async fn a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected(db: &Test
     assert_eq!(model(&s.items().await, "SHAN-XANH-100G")["stock"], 1069);
 }
 
+/// The demo catalogue imported, `add_item` alone answering with `faults`,
+/// and options whose lease is short enough for a test to outlive.
+async fn imported_with_add_item_faulted(db: &TestDb, s: &Setup, faults: Faults) -> Options {
+    db.import(&demo_catalogue()).await.expect("import");
+    s.running.sandbox.kit().set_faults(Faults {
+        only: Some("/api/v2/product/add_item".into()),
+        ..faults
+    });
+    Options {
+        lease: Duration::from_secs(3),
+        ..Options::new("test")
+    }
+}
+
 /// The pass dies mid-push: its future is dropped while twelve `add_item`
 /// calls are in flight (the platform made each listing; no answer was read).
 /// The channel stays leased to the dead pass until its lease runs out, its
@@ -799,16 +813,15 @@ async fn a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected(db: &Test
 /// without creating any listing twice.
 async fn a_pass_that_dies_mid_push_leaves_its_work_to_the_next_after_its_lease(db: &TestDb) {
     let s = setup(db).await;
-    db.import(&demo_catalogue()).await.expect("import");
-    s.running.sandbox.kit().set_faults(Faults {
-        timeout_rate: 1.0,
-        only: Some("/api/v2/product/add_item".into()),
-        ..Faults::default()
-    });
-    let options = Options {
-        lease: Duration::from_secs(3),
-        ..Options::new("test")
-    };
+    let options = imported_with_add_item_faulted(
+        db,
+        &s,
+        Faults {
+            timeout_rate: 1.0,
+            ..Faults::default()
+        },
+    )
+    .await;
     let channel = s.channel();
     let dying = sync_channel(db.store.as_ref(), &channel, &options);
     let made = async {
@@ -891,16 +904,15 @@ async fn a_pass_that_dies_mid_push_leaves_its_work_to_the_next_after_its_lease(d
 /// the work.
 async fn a_pass_that_loses_its_lease_marks_its_run_failed_with_the_reason(db: &TestDb) {
     let s = setup(db).await;
-    db.import(&demo_catalogue()).await.expect("import");
-    s.running.sandbox.kit().set_faults(Faults {
-        latency_ms: 300,
-        only: Some("/api/v2/product/add_item".into()),
-        ..Faults::default()
-    });
-    let options = Options {
-        lease: Duration::from_secs(3),
-        ..Options::new("test")
-    };
+    let options = imported_with_add_item_faulted(
+        db,
+        &s,
+        Faults {
+            latency_ms: 300,
+            ..Faults::default()
+        },
+    )
+    .await;
     let channel = s.channel();
     let pass = sync_channel(db.store.as_ref(), &channel, &options);
     let steal = async {
