@@ -336,6 +336,18 @@ async fn execute(db: &TestDb, statement: &'static str) {
     }
 }
 
+/// The demo catalogue's twelve listable products are listed, the tea with
+/// its four models, live.
+fn assert_twelve_listed_with_the_tea_whole(items: &[Value]) {
+    assert_eq!(items.len(), 12);
+    let tea = items
+        .iter()
+        .find(|i| i["item_sku"] == "TRA-SHAN")
+        .expect("tea");
+    assert_eq!(tea["models"].as_array().map(Vec::len), Some(4));
+    assert_eq!(tea["status"], "NORMAL");
+}
+
 fn model<'a>(items: &'a [Value], sku: &str) -> &'a Value {
     items
         .iter()
@@ -362,13 +374,7 @@ async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(db: &TestDb
     assert_eq!(first.counts.quarantined, 6, "{first:?}");
     assert_eq!(first.counts.pushed, 26, "{first:?}");
     let items = s.items().await;
-    assert_eq!(items.len(), 12);
-    let tea = items
-        .iter()
-        .find(|i| i["item_sku"] == "TRA-SHAN")
-        .expect("tea");
-    assert_eq!(tea["models"].as_array().map(Vec::len), Some(4));
-    assert_eq!(tea["status"], "NORMAL");
+    assert_twelve_listed_with_the_tea_whole(&items);
     // 65,000 × 1.05 = 68,250 → 69,000; stock 300 less a buffer of 1.
     let noodles = model(&items, "MD-500G");
     assert_eq!(
@@ -577,13 +583,7 @@ async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(db:
         "no listing is created twice"
     );
     let items = s.items().await;
-    assert_eq!(items.len(), 12);
-    let tea = items
-        .iter()
-        .find(|i| i["item_sku"] == "TRA-SHAN")
-        .expect("tea");
-    assert_eq!(tea["models"].as_array().map(Vec::len), Some(4));
-    assert_eq!(tea["status"], "NORMAL");
+    assert_twelve_listed_with_the_tea_whole(&items);
     // Stock and price of adopted listings are pushed, not assumed.
     s.assert_converged(db).await;
     let states = listing_states(db).await;
