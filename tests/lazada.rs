@@ -9,8 +9,8 @@ use std::time::Duration;
 use chosync::clock::{Clock, FixedClock, SystemClock};
 use chosync_connector::credentials::{CredentialStore, MemoryCredentials, TokenPair};
 use chosync_connector::dto::{
-    AttributeSpec, ItemOutcome, ListingDraft, OrderState, OrderWindow, PriceSet, RemoteListing,
-    StockSet, VariantDraft, WebhookHint,
+    AttributeSpec, ItemOutcome, ListingDraft, OrderRef, OrderState, OrderWindow, PriceSet,
+    RemoteListing, StockSet, VariantDraft, WebhookHint,
 };
 use chosync_connector::events::{AttemptEvent, Recorded};
 use chosync_connector::http::{HttpConfig, RetryPolicy};
@@ -112,7 +112,36 @@ async fn world() -> World {
     world_with(sandbox_config(), limits(50, 100), Arc::new(SystemClock)).await
 }
 
+/// A world whose sandbox and client share a clock that stands at `start`
+/// (RFC 3339) until a test moves it.
+async fn world_at(start: &str, client: Limits) -> (World, Arc<FixedClock>) {
+    let start = chrono::DateTime::parse_from_rfc3339(start)
+        .expect("time")
+        .to_utc();
+    let clock = Arc::new(FixedClock::new(start));
+    let sandbox = SandboxConfig {
+        clock: clock.clone(),
+        ..sandbox_config()
+    };
+    (world_with(sandbox, client, clock.clone()).await, clock)
+}
+
 impl World {
+    /// The orders listed from a minute before `start` up to `clock`'s now.
+    async fn orders_since(
+        &self,
+        start: chrono::DateTime<chrono::Utc>,
+        clock: &FixedClock,
+    ) -> Vec<OrderRef> {
+        self.lazada
+            .list_orders(OrderWindow {
+                from: start - chrono::Duration::minutes(1),
+                to: clock.now(),
+            })
+            .await
+            .expect("orders")
+    }
+
     async fn listings(&self) -> Value {
         self.sandbox.inspect("/_sandbox/listings").await
     }
@@ -350,19 +379,8 @@ async fn one_hundred_and_twenty_skus_of_forty_products_go_in_three_calls() {
 
 #[tokio::test]
 async fn more_than_five_thousand_orders_are_read_by_moving_the_window() {
-    let start = chrono::DateTime::parse_from_rfc3339("2026-11-01T08:00:00+07:00")
-        .expect("time")
-        .to_utc();
-    let clock = Arc::new(FixedClock::new(start));
-    let w = world_with(
-        SandboxConfig {
-            clock: clock.clone(),
-            ..sandbox_config()
-        },
-        limits(50, 1000),
-        clock.clone(),
-    )
-    .await;
+    let (w, clock) = world_at("2026-11-01T08:00:00+07:00", limits(50, 1000)).await;
+    let start = clock.now();
     let image = w.image().await;
     w.create(&draft("GBT", &image, &["5 kg"], &[""], 10_000))
         .await;
@@ -373,14 +391,7 @@ async fn more_than_five_thousand_orders_are_read_by_moving_the_window() {
             clock.advance(chrono::Duration::seconds(1));
         }
     }
-    let found = w
-        .lazada
-        .list_orders(OrderWindow {
-            from: start - chrono::Duration::minutes(1),
-            to: clock.now(),
-        })
-        .await
-        .expect("orders");
+    let found = w.orders_since(start, &clock).await;
     let mut got: Vec<String> = found.iter().map(|o| o.order_id.clone()).collect();
     got.sort();
     ids.sort();
@@ -932,32 +943,14 @@ async fn full_pages_of_products_with_millisecond_times_are_walked_to_the_end() {
 
 #[tokio::test]
 async fn order_item_times_are_read_from_epoch_milliseconds() {
-    let start = chrono::DateTime::parse_from_rfc3339("2026-11-01T08:00:00.250+07:00")
-        .expect("time")
-        .to_utc();
-    let clock = Arc::new(FixedClock::new(start));
-    let w = world_with(
-        SandboxConfig {
-            clock: clock.clone(),
-            ..sandbox_config()
-        },
-        limits(50, 100),
-        clock.clone(),
-    )
-    .await;
+    let (w, clock) = world_at("2026-11-01T08:00:00.250+07:00", limits(50, 100)).await;
+    let start = clock.now();
     let image = w.image().await;
     w.create(&draft("TM", &image, &["1 kg"], &[""], 5)).await;
     let id = w.running.sandbox.place_order("TM-1kg", 1).expect("order");
     clock.advance(chrono::Duration::milliseconds(1_500));
     w.running.sandbox.pay_order(&id).expect("paid");
-    let found = w
-        .lazada
-        .list_orders(OrderWindow {
-            from: start - chrono::Duration::minutes(1),
-            to: clock.now(),
-        })
-        .await
-        .expect("orders");
+    let found = w.orders_since(start, &clock).await;
     assert_eq!(found.len(), 1);
     let orders = w
         .lazada

@@ -296,6 +296,18 @@ async fn execute(db: &TestDb, statement: &'static str) {
     }
 }
 
+/// The demo catalogue's twelve listable products are listed, the tea with
+/// its four models, live.
+fn assert_twelve_listed_with_the_tea_whole(items: &[Value]) {
+    assert_eq!(items.len(), 12);
+    let tea = items
+        .iter()
+        .find(|i| i["item_sku"] == "TRA-SHAN")
+        .expect("tea");
+    assert_eq!(tea["models"].as_array().map(Vec::len), Some(4));
+    assert_eq!(tea["status"], "NORMAL");
+}
+
 fn model<'a>(items: &'a [Value], sku: &str) -> &'a Value {
     items
         .iter()
@@ -322,13 +334,7 @@ async fn a_first_sync_lists_the_catalogue_and_a_second_makes_no_call(db: &TestDb
     assert_eq!(first.counts.quarantined, 6, "{first:?}");
     assert_eq!(first.counts.pushed, 26, "{first:?}");
     let items = s.items().await;
-    assert_eq!(items.len(), 12);
-    let tea = items
-        .iter()
-        .find(|i| i["item_sku"] == "TRA-SHAN")
-        .expect("tea");
-    assert_eq!(tea["models"].as_array().map(Vec::len), Some(4));
-    assert_eq!(tea["status"], "NORMAL");
+    assert_twelve_listed_with_the_tea_whole(&items);
     // 65,000 × 1.05 = 68,250 → 69,000; stock 300 less a buffer of 1.
     let noodles = model(&items, "MD-500G");
     assert_eq!(
@@ -537,13 +543,7 @@ async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(db:
         "no listing is created twice"
     );
     let items = s.items().await;
-    assert_eq!(items.len(), 12);
-    let tea = items
-        .iter()
-        .find(|i| i["item_sku"] == "TRA-SHAN")
-        .expect("tea");
-    assert_eq!(tea["models"].as_array().map(Vec::len), Some(4));
-    assert_eq!(tea["status"], "NORMAL");
+    assert_twelve_listed_with_the_tea_whole(&items);
     // Stock and price of adopted listings are pushed, not assumed.
     s.assert_converged(db).await;
     let states = listing_states(db).await;
@@ -752,6 +752,20 @@ async fn a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected(db: &Test
     assert_eq!(model(&s.items().await, "SHAN-XANH-100G")["stock"], 1069);
 }
 
+/// The demo catalogue imported, `add_item` alone answering with `faults`,
+/// and options whose lease is short enough for a test to outlive.
+async fn imported_with_add_item_faulted(db: &TestDb, s: &Setup, faults: Faults) -> Options {
+    db.import(&demo_catalogue()).await.expect("import");
+    s.running.sandbox.kit().set_faults(Faults {
+        only: Some("/api/v2/product/add_item".into()),
+        ..faults
+    });
+    Options {
+        lease: Duration::from_secs(3),
+        ..Options::new("test")
+    }
+}
+
 /// The pass dies mid-push: its future is dropped while twelve `add_item`
 /// calls are in flight (the platform made each listing; no answer was read).
 /// The channel stays leased to the dead pass until its lease runs out, its
@@ -759,16 +773,15 @@ async fn a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected(db: &Test
 /// without creating any listing twice.
 async fn a_pass_that_dies_mid_push_leaves_its_work_to_the_next_after_its_lease(db: &TestDb) {
     let s = setup(db).await;
-    db.import(&demo_catalogue()).await.expect("import");
-    s.running.sandbox.kit().set_faults(Faults {
-        timeout_rate: 1.0,
-        only: Some("/api/v2/product/add_item".into()),
-        ..Faults::default()
-    });
-    let options = Options {
-        lease: Duration::from_secs(3),
-        ..Options::new("test")
-    };
+    let options = imported_with_add_item_faulted(
+        db,
+        &s,
+        Faults {
+            timeout_rate: 1.0,
+            ..Faults::default()
+        },
+    )
+    .await;
     let channel = s.channel();
     let dying = sync_channel(db.store.as_ref(), &channel, &options);
     let made = async {
@@ -851,16 +864,15 @@ async fn a_pass_that_dies_mid_push_leaves_its_work_to_the_next_after_its_lease(d
 /// the work.
 async fn a_pass_that_loses_its_lease_marks_its_run_failed_with_the_reason(db: &TestDb) {
     let s = setup(db).await;
-    db.import(&demo_catalogue()).await.expect("import");
-    s.running.sandbox.kit().set_faults(Faults {
-        latency_ms: 300,
-        only: Some("/api/v2/product/add_item".into()),
-        ..Faults::default()
-    });
-    let options = Options {
-        lease: Duration::from_secs(3),
-        ..Options::new("test")
-    };
+    let options = imported_with_add_item_faulted(
+        db,
+        &s,
+        Faults {
+            latency_ms: 300,
+            ..Faults::default()
+        },
+    )
+    .await;
     let channel = s.channel();
     let pass = sync_channel(db.store.as_ref(), &channel, &options);
     let steal = async {

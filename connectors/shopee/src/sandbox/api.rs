@@ -607,20 +607,32 @@ fn brand_list(query: &Query) -> Result<Value, ShopeeError> {
     } else {
         Vec::new()
     };
-    let page: Vec<Value> = brands
-        .iter()
-        .skip(offset as usize)
-        .take(page_size as usize)
-        .map(|b| json!({ "brand_id": b.id, "original_brand_name": b.name, "display_brand_name": b.name }))
-        .collect();
-    let next = offset + page.len() as i64;
+    let (page, next, more) = page_of(
+        &brands,
+        offset as usize,
+        page_size as usize,
+        |b| json!({ "brand_id": b.id, "original_brand_name": b.name, "display_brand_name": b.name }),
+    );
     Ok(json!({
         "brand_list": page,
-        "has_next_page": (next as usize) < brands.len(),
+        "has_next_page": more,
         "next_offset": next,
         "is_mandatory": brand_mandatory(category),
         "input_type": "DROP_DOWN",
     }))
+}
+
+/// One page of `all` from `offset`: its rows, the offset after it, and
+/// whether anything is left past it.
+fn page_of<T>(
+    all: &[T],
+    offset: usize,
+    page_size: usize,
+    row: impl FnMut(&T) -> Value,
+) -> (Vec<Value>, usize, bool) {
+    let page: Vec<Value> = all.iter().skip(offset).take(page_size).map(row).collect();
+    let next = offset + page.len();
+    (page, next, next < all.len())
 }
 
 /// `logistics/get_channel_list` (`schemas/v2.logistics.get_channel_list.json`).
@@ -1357,17 +1369,16 @@ impl ShopeeSandbox {
             .values()
             .filter(|i| statuses.contains(&i.status.as_str()))
             .collect();
-        let page: Vec<Value> = matching
-            .iter()
-            .skip(offset as usize)
-            .take(page_size as usize)
-            .map(|i| json!({ "item_id": i.item_id, "item_status": i.status, "update_time": i.update_time }))
-            .collect();
-        let next = offset + page.len() as i64;
+        let (page, next, more) = page_of(
+            &matching,
+            offset as usize,
+            page_size as usize,
+            |i| json!({ "item_id": i.item_id, "item_status": i.status, "update_time": i.update_time }),
+        );
         Ok(json!({
             "item": page,
             "total_count": matching.len(),
-            "has_next_page": (next as usize) < matching.len(),
+            "has_next_page": more,
             "next_offset": next,
         }))
     }
@@ -1482,14 +1493,12 @@ impl ShopeeSandbox {
                 (from..=to).contains(&t)
             })
             .collect();
-        let page: Vec<Value> = matching
-            .iter()
-            .skip(start)
-            .take(page_size as usize)
-            .map(|o| json!({ "order_sn": o.order_sn, "order_status": o.status }))
-            .collect();
-        let next = start + page.len();
-        let more = next < matching.len();
+        let (page, next, more) = page_of(
+            &matching,
+            start,
+            page_size as usize,
+            |o| json!({ "order_sn": o.order_sn, "order_status": o.status }),
+        );
         Ok(json!({
             "more": more,
             "next_cursor": if more { next.to_string() } else { String::new() },

@@ -419,6 +419,22 @@ impl State {
         Ok((order_sn, status))
     }
 
+    /// The order `order_sn` if it is READY_TO_SHIP; else why not, ending
+    /// "only READY_TO_SHIP {what}".
+    fn ready_to_ship(&mut self, order_sn: &str, what: &str) -> Result<&mut Order, String> {
+        let order = self
+            .orders
+            .get_mut(order_sn)
+            .ok_or_else(|| format!("no order {order_sn}"))?;
+        if order.status != "READY_TO_SHIP" {
+            return Err(format!(
+                "order {order_sn} is {}; only READY_TO_SHIP {what}",
+                order.status
+            ));
+        }
+        Ok(order)
+    }
+
     /// The seller cancels `quantity` units of one line of an order not yet
     /// shipped (Shopee's partial cancellation of out-of-stock units); the
     /// units return to seller stock, the rest of the order goes on.
@@ -429,16 +445,7 @@ impl State {
         quantity: i64,
         now: i64,
     ) -> Result<(), String> {
-        let order = self
-            .orders
-            .get_mut(order_sn)
-            .ok_or_else(|| format!("no order {order_sn}"))?;
-        if order.status != "READY_TO_SHIP" {
-            return Err(format!(
-                "order {order_sn} is {}; only READY_TO_SHIP orders are cancelled in part",
-                order.status
-            ));
-        }
+        let order = self.ready_to_ship(order_sn, "orders are cancelled in part")?;
         let target = order
             .lines
             .get_mut(line)
@@ -491,16 +498,7 @@ impl State {
     }
 
     pub fn ship_order(&mut self, order_sn: &str, now: i64) -> Result<(), String> {
-        let order = self
-            .orders
-            .get_mut(order_sn)
-            .ok_or_else(|| format!("no order {order_sn}"))?;
-        if order.status != "READY_TO_SHIP" {
-            return Err(format!(
-                "order {order_sn} is {}; only READY_TO_SHIP ships",
-                order.status
-            ));
-        }
+        let order = self.ready_to_ship(order_sn, "ships")?;
         order.status = "SHIPPED".into();
         order.update_time = now;
         Ok(())
