@@ -14,6 +14,10 @@ struct Bucket {
     /// Burst 1: requests are spaced evenly, so no one-second window ever holds
     /// more than the quota.
     limiter: DefaultDirectRateLimiter,
+    /// Callers wait their turn here, first come first served: the limiter
+    /// alone wakes its waiters in no order, so one could starve past its
+    /// deadline while later callers pass.
+    queue: tokio::sync::Mutex<()>,
     paused_until: Mutex<Option<Instant>>,
 }
 
@@ -31,6 +35,7 @@ impl Limiter {
                 limiter: RateLimiter::direct(
                     Quota::per_second(bucket.per_second).allow_burst(std::num::NonZeroU32::MIN),
                 ),
+                queue: tokio::sync::Mutex::new(()),
                 paused_until: Mutex::new(None),
             });
             for class in &bucket.classes {
@@ -45,6 +50,11 @@ impl Limiter {
     pub async fn permit(&self, class: EndpointClass, deadline: Instant) -> Result<(), Duration> {
         let Some(bucket) = self.by_class.get(&class) else {
             return Ok(());
+        };
+        let Ok(_turn) = tokio::time::timeout_at(deadline, bucket.queue.lock()).await else {
+            let paused = bucket.paused_until.lock().map(|p| *p).unwrap_or(None);
+            let left = paused.map(|until| until.saturating_duration_since(Instant::now()));
+            return Err(left.unwrap_or_default().max(Duration::from_millis(100)));
         };
         loop {
             let pause = bucket.paused_until.lock().map(|p| *p).unwrap_or(None);
@@ -103,6 +113,34 @@ mod tests {
         // The first permit is immediate; 20 more at 20/s take a second.
         let elapsed = start.elapsed();
         assert!(elapsed >= Duration::from_millis(950), "{elapsed:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn permits_go_to_waiters_in_the_order_they_asked() {
+        // Many callers queue on a slow bucket: each must get its permit in
+        // turn, or one caller may wait past its deadline while later ones pass.
+        let limits = Limits::shared("shop", NonZeroU32::new(40).expect("non-zero"));
+        let limiter = Limiter::new(&limits);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut waiters = Vec::new();
+        for n in 0..24 {
+            let (limiter, order) = (limiter.clone(), order.clone());
+            waiters.push(tokio::spawn(async move {
+                limiter
+                    .permit(EndpointClass::Catalogue, deadline)
+                    .await
+                    .expect("permit");
+                order.lock().expect("order").push(n);
+            }));
+            // Asked in this order.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        for waiter in waiters {
+            waiter.await.expect("waiter");
+        }
+        let order = order.lock().expect("order").clone();
+        assert_eq!(order, (0..24).collect::<Vec<_>>());
     }
 
     #[tokio::test]
