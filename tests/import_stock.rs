@@ -179,6 +179,8 @@ async fn a_changed_stock_cell_in_an_export_records_the_change_made(db: &TestDb) 
     for name in ["stock.csv", "stock.xlsx"] {
         let before = on_hand(db, "MD-500G").await;
         let (_d, sheet) = exported(db, name).await;
+        let untouched = sheet.with_file_name(format!("copy-{name}"));
+        std::fs::copy(&sheet, &untouched).expect("copy");
         sell(db, "MD-500G", 7).await;
         // Three bags were found torn: the user lowers the cell by three.
         edit(&sheet, "MD-500G", "stock", &(before - 3).to_string());
@@ -204,6 +206,12 @@ async fn a_changed_stock_cell_in_an_export_records_the_change_made(db: &TestDb) 
         assert_eq!(on_hand(db, "MD-500G").await, before - 7 - 1, "{name}");
         let last = &db.store.movements("MD-500G", 1).await.expect("moves")[0];
         assert_eq!((last.kind, last.delta), (MovementKind::Change, 2));
+
+        // Another copy of the same export, its stock cell untouched (used to
+        // fix a name): it records nothing, and takes nothing back.
+        let copy = db.import(&untouched).await.expect("the copy");
+        assert_eq!(copy.stock_movements, 0, "{name}");
+        assert_eq!(on_hand(db, "MD-500G").await, before - 7 - 1, "{name}");
     }
 }
 

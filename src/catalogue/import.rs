@@ -854,6 +854,12 @@ fn stock_move(
         ));
         return StockMove::None;
     }
+    if new == was {
+        // Untouched in this sheet: nothing to record, even if another copy
+        // of the same export already recorded a change (undoing that change
+        // would put sold units back).
+        return StockMove::None;
+    }
     let before = recorded.get(&(sku.clone(), mark)).copied().unwrap_or(0);
     let Some(delta) = (new - was).checked_sub(before) else {
         stock.problems.push(problem_at(
