@@ -527,7 +527,9 @@ async fn a_create_cut_off_after_the_platform_made_it_is_adopted_not_repeated(db:
         .expect("adjust");
     let early = s.sync(db).await.expect("sync");
     assert_eq!(early.counts.calls, 0, "{early:?}");
-    assert_eq!(early.deferred, 23 * 3 - 1, "{early:?}");
+    // Every task of the 23 cut-off SKUs waits: those backing off, and the
+    // new stock work of NH-100G, kept for the pass that adopts its listing.
+    assert_eq!(early.deferred, 23 * 3, "{early:?}");
     // ...and is taken once it is due.
     db.clock.advance(chrono::Duration::seconds(30));
     let resumed = s.sync(db).await.expect("sync");

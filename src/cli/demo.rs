@@ -14,7 +14,6 @@ use anyhow::Context as _;
 use super::{Failure, report, say};
 use crate::catalogue::import::{NoProgress, import_file};
 use crate::channels::connect::authorize;
-use crate::inventory::{MovementKind, NewMovement};
 use crate::settings::Settings;
 use crate::store::Store;
 use crate::sync::{Kind, Options};
@@ -111,16 +110,10 @@ stock = {{ buffer = 2 }}
     );
     sync(&settings, &store, Kind::All).await?;
     // Three packs sold at the market stall: every channel shows it at once.
-    store
-        .record_movement(&NewMovement {
-            sku: "MD-500G".into(),
-            delta: -3,
-            kind: MovementKind::Adjust,
-            reason: "demo: 3 packs sold at the market stall".into(),
-            source: "demo".into(),
-            external_ref: None,
-        })
-        .await?;
+    let reason = "demo: 3 packs sold at the market stall";
+    crate::inventory::adjust(store.as_ref(), "MD-500G", -3, reason, "demo")
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
     say!("sold 3 × MD-500G at the market stall; pushing stock:");
     sync(&settings, &store, Kind::Stock).await?;
     let shown = config.display();

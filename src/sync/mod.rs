@@ -168,7 +168,10 @@ struct Pass {
 }
 
 /// Longest a store call of a pass may take: past it the pass stops (its
-/// work stays pending) rather than hold its channel on a stuck database.
+/// work stays pending) rather than hold its channel on a stuck database. A
+/// call cut off after its commit stands: a lease taken that way lapses after
+/// one lease period; a batch recorded that way is in, though the run says
+/// `failed`. The lease's own deadline may stop the pass sooner.
 pub const STORE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A store call of a pass, bounded by `STORE_TIMEOUT`.
@@ -210,13 +213,9 @@ pub async fn sync_channel(
         store.renew_lease(id, &owner, options.lease)
     });
     let mut pass = None;
-    let result = tokio::select! {
-        // Checked first: once the lease may be gone, the pass is dropped
-        // before it can send another call.
-        biased;
-        () = renew => Err(SyncError::Store(StoreError::LeaseLost(id.to_string()))),
-        result = run_pass(store, channel, options, &owner, &mut pass) => result,
-    };
+    let result = under_lease(renew, run_pass(store, channel, options, &owner, &mut pass))
+        .await
+        .unwrap_or_else(|| Err(SyncError::Store(StoreError::LeaseLost(id.to_string()))));
     if let (Err(err), Some(pass)) = (&result, &pass)
         && pass.run_id != 0
         && !matches!(err, SyncError::Refused(_))
@@ -255,6 +254,20 @@ where
             Ok(Ok(false)) | Err(_) => return,
             Ok(Err(err)) => tracing::warn!(%err, "lease renewal failed"),
         }
+    }
+}
+
+/// Runs `work` until `keeper` says the lease may be gone (`None`). The
+/// keeper is polled first, so work woken at the same moment is dropped
+/// before it can send another call.
+async fn under_lease<T>(
+    keeper: impl std::future::Future<Output = ()>,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        biased;
+        () = keeper => None,
+        done = work => Some(done),
     }
 }
 
@@ -694,7 +707,14 @@ async fn prepare(
         .any(|r| pass.state(&r.variant.sku).status == "creating");
     if creating && half_made && !pass.has_listing_work(product_id) {
         // Only stock work, while a cut-off create may have left a listing:
-        // kept for the pass that adopts it, which reads what it shows.
+        // left pending for the pass that adopts it, which reads what it
+        // shows; counted as waiting, like work in a backoff.
+        let waiting = pending(pass, &ALL_ASPECTS);
+        for (sku, aspect, _) in &waiting {
+            pass.tasks.remove(&(sku.clone(), *aspect));
+        }
+        pass.deferred += waiting.len();
+        pass.progress.settled(waiting.len() as u64);
         return Ok(None);
     }
     if creating && (!active || !pass.has_listing_work(product_id)) && !half_made {
@@ -1258,11 +1278,8 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         };
-        tokio::select! {
-            biased;
-            () = keeper => {}
-            () = work => {}
-        }
+        let stopped: Option<()> = under_lease(keeper, work).await;
+        assert!(stopped.is_none(), "the work never ends on its own");
         (sent, tokio::time::Instant::now())
     }
 

@@ -28,10 +28,11 @@ pub const DOCUMENTED: [(&str, OrderState); 22] = [
     ("shipping", OrderState::Shipped),
     ("shipped", OrderState::Shipped),
     ("delivered", OrderState::Completed),
-    // Delivery failed: the parcel goes back to the seller.
-    ("failed", OrderState::Returned),
-    ("failed_delivery", OrderState::Returned),
-    ("shipped_back", OrderState::Returned),
+    // Delivery failed: the parcel is on its way back, still away from the
+    // warehouse until it arrives.
+    ("failed", OrderState::Shipped),
+    ("failed_delivery", OrderState::Shipped),
+    ("shipped_back", OrderState::Shipped),
     ("shipped_back_success", OrderState::Returned),
     // Gone for good (lost or destroyed on the way, there or back): the unit
     // left the warehouse and will not come back; the carrier compensates.
@@ -126,9 +127,9 @@ mod tests {
             ("shipping", Shipped),
             ("shipped", Shipped),
             ("delivered", Completed),
-            ("failed", Returned),
-            ("failed_delivery", Returned),
-            ("shipped_back", Returned),
+            ("failed", Shipped),
+            ("failed_delivery", Shipped),
+            ("shipped_back", Shipped),
             ("shipped_back_success", Returned),
             ("shipped_back_failed", Shipped),
             ("lost", Shipped),

@@ -659,7 +659,15 @@ impl Shopee {
             .shop_post::<dto::InitTiers>(&ep::INIT_TIERS, tier_body(item_id, draft))
             .await;
         match tiers {
-            Ok(tiers) => Ok(tiered_listing(item_id, draft, tiers)),
+            Ok(tiers) => {
+                let listing = tiered_listing(item_id, draft, tiers);
+                if draft.variants_missing_from(&listing).next().is_none() {
+                    return Ok(listing);
+                }
+                // An answer that does not name every model the draft asked
+                // for (the schema makes `model` optional): the item says.
+                self.listing(item_id).await
+            }
             Err(ConnectorError::Ambiguous(_)) => {
                 // The answer was lost: what the item holds settles it.
                 let listing = self.listing(item_id).await?;
