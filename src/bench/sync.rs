@@ -80,9 +80,14 @@ pub struct PassResult {
     /// The fewest calls the platform's rules allow for this work.
     pub minimum: Minimum,
     pub calls_to_minimum: f64,
-    /// The minimum at the channel's rates: no pass can be quicker.
+    /// The minimum at the rates chosync allows itself (a margin below the
+    /// quota): no pass can be quicker. The target is judged against this.
     pub floor_seconds: f64,
     pub ratio_to_floor: f64,
+    /// The minimum at the platform's quota, so that a margin set too wide
+    /// shows too.
+    pub floor_at_quota_seconds: f64,
+    pub ratio_to_quota_floor: f64,
     pub throttled: u64,
     pub pushed: i64,
     pub quarantined: i64,
@@ -132,7 +137,9 @@ struct Work {
 /// and cannot be bought before its models exist, so no `update_item` is
 /// needed. A single-SKU listing is one `add_item`; each image one
 /// `upload_image`; stock and price changes one call per item for ≤ 50
-/// models. One quota for the shop.
+/// models. One quota for the shop. (`batch_add_item` is left out: an
+/// asynchronous task whose result must be polled, and whose items still
+/// need `init_tier_variation` one by one.)
 fn shopee_minimum(work: &Work) -> Minimum {
     let creates = 2 * work.creates_with_variants + work.creates_single;
     let values: u64 = work.value_changes.iter().map(|n| n.div_ceil(50)).sum();
@@ -309,6 +316,7 @@ async fn timed_pass(store: &dyn Store, rig: &Rig, work: &Work) -> anyhow::Result
     let calls: u64 = calls_by_endpoint.values().sum();
     let minimum = (rig.minimum)(work);
     let floor_seconds = minimum.floor(&rig.rates);
+    let floor_at_quota_seconds = minimum.floor(&rig.quotas);
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
     Ok(PassResult {
         seconds,
@@ -319,6 +327,8 @@ async fn timed_pass(store: &dyn Store, rig: &Rig, work: &Work) -> anyhow::Result
         minimum,
         floor_seconds,
         ratio_to_floor: ratio(seconds, floor_seconds),
+        floor_at_quota_seconds,
+        ratio_to_quota_floor: ratio(seconds, floor_at_quota_seconds),
         throttled: after.throttled - before.throttled,
         pushed: summary.counts.pushed,
         quarantined: summary.counts.quarantined,

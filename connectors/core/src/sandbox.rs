@@ -373,19 +373,39 @@ mod tests {
         assert!(window.admit(4, now, TEN, Duration::ZERO), "a new second");
     }
 
-    #[test]
-    fn calls_spaced_at_the_quota_can_still_put_eleven_in_one_window() {
-        // Eleven calls 100 ms apart, the first just after a window opened and
-        // the network moving the last a little earlier: the platform counts
-        // eleven in one second, whatever the client's spacing.
-        let mut window = Window::default();
+    /// Calls sent at `per_second`, the first at `start_ms` into a window and
+    /// arriving `jitter_ms` late, every later one arriving that much early:
+    /// how many the platform's windows refuse at a quota of ten.
+    fn refused(per_second: u64, start_ms: u64, jitter_ms: u64, calls: u64) -> usize {
+        let mut windows: HashMap<u64, Window> = HashMap::new();
         let now = Instant::now();
-        let millis = [1, 100, 200, 300, 400, 500, 600, 700, 800, 900, 999];
-        let admitted: Vec<bool> = millis
-            .iter()
-            .map(|ms| window.admit(ms / 1000, now, TEN, Duration::ZERO))
-            .collect();
-        assert_eq!(admitted.iter().filter(|a| !**a).count(), 1);
+        (0..calls)
+            .map(|n| {
+                let sent = start_ms + n * 1000 / per_second;
+                let arrived = if n == 0 {
+                    sent + jitter_ms
+                } else {
+                    sent - jitter_ms
+                };
+                let second = arrived / 1000;
+                windows
+                    .entry(second)
+                    .or_default()
+                    .admit(second, now, TEN, Duration::ZERO)
+            })
+            .filter(|admitted| !admitted)
+            .count()
+    }
+
+    #[test]
+    fn a_client_spaced_exactly_at_the_quota_is_refused_and_one_with_a_margin_is_not() {
+        // Eleven calls 100 ms apart span one second: a few milliseconds of
+        // network wobble put all eleven in one of the platform's windows.
+        assert_eq!(refused(10, 0, 3, 11), 1);
+        // At nine a second the same wobble never does, wherever the windows fall.
+        for start in (0..1000).step_by(7) {
+            assert_eq!(refused(9, start, 3, 40), 0, "start {start} ms");
+        }
     }
 
     #[test]
