@@ -378,16 +378,34 @@ impl Shopee {
         Ok(tree)
     }
 
-    /// A category's brands (`get_brand_list`, every page of normal brands),
-    /// read once per category for the life of the client.
-    async fn brands(&self, category: i64) -> Result<dto::BrandList, ConnectorError> {
+    /// The category's brand the mapping names (by id or name), if Shopee
+    /// lists it, and whether the category requires one. `get_brand_list`
+    /// (normal brands) is read page by page only until the brand is found
+    /// — one page when none is named, which tells whether one is mandatory —
+    /// and what was read is kept for the life of the client.
+    async fn find_brand(
+        &self,
+        category: i64,
+        named: Option<&str>,
+    ) -> Result<(Option<dto::Brand>, bool), ConnectorError> {
         let mut cache = self.reference.brands_by_category.lock().await;
-        if let Some(brands) = cache.get(&category) {
-            return Ok(brands.clone());
-        }
-        let mut all = dto::BrandList::default();
-        let mut offset = 0;
+        let known = cache.entry(category).or_insert_with(|| dto::BrandList {
+            has_next_page: true,
+            ..dto::BrandList::default()
+        });
         loop {
+            let found = named.and_then(|name| {
+                known.brand_list.iter().find(|b| {
+                    b.brand_id.to_string() == name.trim()
+                        || same_option(&b.original_brand_name, name)
+                        || same_option(&b.display_brand_name, name)
+                })
+            });
+            let first_read = known.next_offset > 0 || !known.has_next_page;
+            if found.is_some() || !known.has_next_page || (named.is_none() && first_read) {
+                return Ok((found.cloned(), known.is_mandatory));
+            }
+            let offset = known.next_offset;
             let page: dto::BrandList = self
                 .shop_get(
                     &ep::BRAND_LIST,
@@ -399,16 +417,12 @@ impl Shopee {
                     ],
                 )
                 .await?;
-            all.is_mandatory |= page.is_mandatory;
-            all.brand_list.extend(page.brand_list);
+            known.is_mandatory |= page.is_mandatory;
+            known.brand_list.extend(page.brand_list);
             // An offset that does not move would loop for ever.
-            if !page.has_next_page || page.next_offset <= offset {
-                break;
-            }
-            offset = page.next_offset;
+            known.has_next_page = page.has_next_page && page.next_offset > offset;
+            known.next_offset = page.next_offset;
         }
-        cache.insert(category, all.clone());
-        Ok(all)
     }
 
     /// The shop's logistics channels, read once for the life of the client.
@@ -451,21 +465,14 @@ impl Shopee {
     /// that is refused here first.
     async fn brand(&self, draft: &ListingDraft) -> Result<Value, ConnectorError> {
         let category = category_number(&draft.category_id)?;
-        let brands = self.brands(category).await?;
         let named = draft.brand.as_deref().filter(|b| !b.trim().is_empty());
-        let found = named.and_then(|name| {
-            brands.brand_list.iter().find(|b| {
-                b.brand_id.to_string() == name.trim()
-                    || same_option(&b.original_brand_name, name)
-                    || same_option(&b.display_brand_name, name)
-            })
-        });
+        let (found, mandatory) = self.find_brand(category, named).await?;
         match found {
             Some(brand) => Ok(json!({
                 "brand_id": brand.brand_id,
                 "original_brand_name": brand.original_brand_name,
             })),
-            None if brands.is_mandatory => Err(ConnectorError::Rejected {
+            None if mandatory => Err(ConnectorError::Rejected {
                 code: "chosync_brand".into(),
                 field: Some("brand".into()),
                 message: match named {
