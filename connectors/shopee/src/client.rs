@@ -1175,10 +1175,8 @@ fn logistic_entry(channels: &[dto::LogisticsChannel], raw: &str) -> Result<Value
     let mut entry = json!({ "logistic_id": id, "enabled": true });
     match (channel.fee_type.as_str(), extra) {
         ("SIZE_SELECTION", size) => {
-            let chosen = match size {
-                Some(size) => channel.size_list.iter().find(|s| s.size_id == size),
-                None => channel.size_list.first(),
-            };
+            // No size is guessed: each has its own fee.
+            let chosen = size.and_then(|size| channel.size_list.iter().find(|s| s.size_id == size));
             let Some(chosen) = chosen else {
                 let sizes: Vec<String> = channel
                     .size_list
