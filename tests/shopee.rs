@@ -1323,13 +1323,17 @@ async fn logistics_channels_are_checked_and_sent_with_what_their_fee_type_needs(
     // A size-priced channel needs its size named: each size has its own fee.
     assert_eq!(
         named,
-        ["50021", "50021:9", "50011", "50010", "77777", "GHN", "50018:1"],
+        [
+            "50021", "50021:9", "50011", "50010", "77777", "GHN", "50018:1"
+        ],
         "{problems:#?}"
     );
     assert!(problems[2].contains("\"50011:FEE\""), "{}", problems[2]);
 
     let mut draft = single_draft(&image, "HD-1KG");
-    draft.logistics = ["50018", "50021:2", "50011:25000"].map(String::from).to_vec();
+    draft.logistics = ["50018", "50021:2", "50011:25000"]
+        .map(String::from)
+        .to_vec();
     w.create(&draft).await;
     draft = single_draft(&image, "HD-500G");
     draft.logistics = vec!["50010".into()];

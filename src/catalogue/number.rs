@@ -67,11 +67,16 @@ fn parse_grouped(text: &str) -> Result<i64, NumberError> {
         }
     }
     let plain: String = digits.chars().filter(char::is_ascii_digit).collect();
-    let value: i64 = plain.parse().map_err(|_| NumberError::TooLarge)?;
-    if value > MAX_WHOLE {
-        return Err(NumberError::TooLarge);
-    }
+    let value = bounded(&plain)?;
     Ok(if negative { -value } else { value })
+}
+
+/// ASCII digits as a whole number no larger than `MAX_WHOLE`.
+fn bounded(digits: &str) -> Result<i64, NumberError> {
+    match digits.parse::<i64>() {
+        Ok(value) if value <= MAX_WHOLE => Ok(value),
+        _ => Err(NumberError::TooLarge),
+    }
 }
 
 /// A whole number from a cell; numeric spreadsheet cells are taken as they are.
@@ -86,12 +91,7 @@ pub fn whole(cell: &Cell) -> Result<i64, NumberError> {
             // currency and grouping rules need.
             let plain = cell.text.trim();
             if (1..=16).contains(&plain.len()) && plain.bytes().all(|b| b.is_ascii_digit()) {
-                let value: i64 = plain.parse().map_err(|_| NumberError::TooLarge)?;
-                return if value > MAX_WHOLE {
-                    Err(NumberError::TooLarge)
-                } else {
-                    Ok(value)
-                };
+                return bounded(plain);
             }
             parse_grouped(&strip_currency(&cell.text))
         }

@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 
 use crate::dto::{self, id_text};
 use crate::mapping::{BatchFailures, Payload, decode, decode_batch, token_refused};
-use crate::orders::{format_time, order_state, parse_time, state_of};
+use crate::orders::{format_time, order_state, parse_time, state_of, whole_second};
 use crate::sign;
 
 /// Stock and price calls carry at most 50 SKUs, from any products.
@@ -614,10 +614,6 @@ fn hint(push: &dto::Push) -> WebhookHint {
 }
 
 /// Lazada's time filters take whole seconds; times are compared at that grain.
-fn whole_second(time: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp(time.timestamp(), 0).unwrap_or(time)
-}
-
 fn data<T: DeserializeOwned>(reply: &Reply) -> Answer<T> {
     decode(reply, Payload::Data)
 }

@@ -87,6 +87,12 @@ pub fn order_state(lines: &[OrderState]) -> OrderState {
     }
 }
 
+/// A time cut to its whole second: Lazada's filters and answers count in
+/// seconds.
+pub fn whole_second(time: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(time.timestamp(), 0).unwrap_or(time)
+}
+
 /// Lazada's time stamps, in each form its samples use: epoch milliseconds
 /// as a string (`"1611554725000"`: products, `/orders/items/get`), RFC 3339
 /// (`2018-02-09T22:44:30+08:00`: `/orders/get`), ISO 8601 without the colon

@@ -17,7 +17,7 @@ use super::state::{
     Variation, category_attributes, is_leaf, millis_text, order_time, shop_sku, standard_sale_prop,
 };
 use super::{LazadaError, LazadaSandbox, fail};
-use crate::orders::parse_time;
+use crate::orders::{parse_time, whole_second};
 
 type S = State<Arc<LazadaSandbox>>;
 
@@ -269,10 +269,6 @@ fn other_attributes(attributes: &Value) -> BTreeMap<String, String> {
 
 /// The time filters are ISO 8601 to the second and `/orders/get` shows
 /// times to the second: a time within a second counts as that second.
-fn second(time: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp(time.timestamp(), 0).unwrap_or(time)
-}
-
 fn whole_price(value: &Value) -> Result<i64, &'static str> {
     let price = number(value).ok_or("4118")?;
     if price <= 0.0 {
@@ -611,7 +607,7 @@ impl LazadaSandbox {
                     _ => false,
                 }
             })
-            .filter(|p| after.is_none_or(|a| second(p.updated_time) >= a))
+            .filter(|p| after.is_none_or(|a| whole_second(p.updated_time) >= a))
             .filter(|p| {
                 wanted
                     .as_ref()
@@ -681,9 +677,9 @@ impl LazadaSandbox {
         let mut matching: Vec<&super::state::Order> = state
             .orders
             .values()
-            .filter(|o| update_after.is_none_or(|a| second(o.updated_at) >= a))
-            .filter(|o| update_before.is_none_or(|b| second(o.updated_at) <= b))
-            .filter(|o| created_after.is_none_or(|a| second(o.created_at) >= a))
+            .filter(|o| update_after.is_none_or(|a| whole_second(o.updated_at) >= a))
+            .filter(|o| update_before.is_none_or(|b| whole_second(o.updated_at) <= b))
+            .filter(|o| created_after.is_none_or(|a| whole_second(o.created_at) >= a))
             .collect();
         let descending = params.get("sort_direction").map(String::as_str) == Some("DESC");
         if params.get("sort_by").map(String::as_str) == Some("updated_at") {
