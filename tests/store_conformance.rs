@@ -506,6 +506,7 @@ async fn a_file_without_images_keeps_every_image_in_order(db: &TestDb) {
 }
 
 on_both_engines!(
+    a_pass_reads_the_listing_states_of_products_with_work_only,
     a_file_without_images_keeps_every_image_in_order,
     sheet_changes_are_kept_with_their_mark_and_counted_after_it,
     a_pass_reads_the_rows_of_products_with_work_only,
@@ -1039,4 +1040,53 @@ async fn a_pass_reads_the_rows_of_products_with_work_only(db: &TestDb) {
     assert_eq!(skus, ["MD-500G", "MD-1KG"]);
     assert!(rows[0].variant.images[0].ends_with("images/mien-dong.png"));
     assert!(rows[0].on_hand > 0);
+}
+
+/// A pass reads the states of the products with work, not the whole
+/// channel's; the guard's base is a count of the live listings.
+async fn a_pass_reads_the_listing_states_of_products_with_work_only(db: &TestDb) {
+    use chosync::store::{BatchRecord, ListingState};
+    register_one(db, "shopee-a").await;
+    db.import(&demo_catalogue()).await.expect("import");
+    let run = leased_run(db, "A").await;
+    let tasks = db.store.pending_tasks("shopee-a").await.expect("tasks");
+    // Every task of the noodles (MIEN-DONG) done and both its SKUs live; a
+    // tea SKU recorded as rejected, its product's work still pending.
+    let live = |sku: &str| {
+        let mut state = ListingState::new(sku);
+        state.listing_id = Some("100".into());
+        state.variant_id = Some(format!("{sku}-model"));
+        state.status = "live".into();
+        state
+    };
+    let mut rejected = ListingState::new("SHAN-XANH-100G");
+    rejected.status = "rejected".into();
+    rejected.quarantined = true;
+    let done = tasks
+        .iter()
+        .filter(|t| t.sku.starts_with("MD-"))
+        .map(|t| (t.sku.clone(), t.aspect, t.desired_version))
+        .collect();
+    let batch = BatchRecord {
+        states: vec![live("MD-500G"), live("MD-1KG"), rejected],
+        done,
+        ..BatchRecord::default()
+    };
+    db.store
+        .record_batch("shopee-a", "A", run, &batch)
+        .await
+        .expect("record");
+    assert_eq!(db.store.live_listings("shopee-a").await.expect("live"), 2);
+    let all = db.store.listing_states("shopee-a").await.expect("all");
+    assert_eq!(all.len(), 3);
+    let with_work = db
+        .store
+        .listing_states_with_work("shopee-a")
+        .await
+        .expect("with work");
+    assert_eq!(
+        with_work.keys().collect::<Vec<_>>(),
+        ["SHAN-XANH-100G"],
+        "the noodles have no work left"
+    );
 }

@@ -429,6 +429,16 @@ pub trait Store: Send + Sync {
         channel: &str,
     ) -> Result<HashMap<String, ListingState>, StoreError>;
 
+    /// The listing states of every SKU of the products with pending work on
+    /// `channel`: what a pass needs, read in proportion to its work.
+    async fn listing_states_with_work(
+        &self,
+        channel: &str,
+    ) -> Result<HashMap<String, ListingState>, StoreError>;
+
+    /// How many SKUs are listed and live on `channel`.
+    async fn live_listings(&self, channel: &str) -> Result<i64, StoreError>;
+
     /// Listing states, finished tasks and log rows of one batch, together,
     /// fenced by the lease: `LeaseLost` (and nothing written) once `owner`
     /// no longer holds the channel.
@@ -971,6 +981,17 @@ mod sql {
     pub const LISTING_STATES: &str = "SELECT sku, product_id, listing_id, variant_id, \
         content_hash, price, stock, status, quarantined, last_error FROM listing_state \
         WHERE channel = $1";
+
+    pub const LISTING_STATES_WITH_WORK: &str = concat!(
+        "SELECT sku, product_id, listing_id, variant_id, content_hash, price, stock, status, \
+         quarantined, last_error FROM listing_state \
+         WHERE channel = $1 AND sku IN (SELECT v.sku FROM variants v ",
+        with_work!(),
+        ")"
+    );
+
+    pub const LIVE_LISTINGS: &str = "SELECT COUNT(*) FROM listing_state \
+        WHERE channel = $1 AND listing_id IS NOT NULL AND status = 'live'";
 
     pub const SAVE_LISTING_STATE: &str = "INSERT INTO listing_state (channel, sku, listing_id, \
         variant_id, content_hash, price, stock, status, quarantined, last_error, updated_at, \

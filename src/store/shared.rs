@@ -179,6 +179,24 @@ macro_rules! impl_store {
                 Ok(rows.into_iter().map(|r| (r.sku.clone(), r)).collect())
             }
 
+            async fn listing_states_with_work(
+                &self,
+                channel: &str,
+            ) -> Result<HashMap<String, ListingState>, StoreError> {
+                let rows: Vec<ListingState> = sqlx::query_as(sql::LISTING_STATES_WITH_WORK)
+                    .bind(channel)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map(|r| (r.sku.clone(), r)).collect())
+            }
+
+            async fn live_listings(&self, channel: &str) -> Result<i64, StoreError> {
+                Ok(sqlx::query_scalar(sql::LIVE_LISTINGS)
+                    .bind(channel)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
             async fn record_batch(
                 &self,
                 channel: &str,

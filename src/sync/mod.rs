@@ -156,7 +156,10 @@ struct Pass {
     rows: BTreeMap<String, CatalogueRow>,
     /// Each product's SKUs, in their catalogue order.
     products: HashMap<String, Vec<String>>,
+    /// The listing states of the SKUs of products with work (any kind).
     states: HashMap<String, ListingState>,
+    /// SKUs live on the channel when the pass began (the guard's base).
+    live: i64,
     /// Catalogue image → the channel's reference for it.
     images: HashMap<String, String>,
     counts: RunCounts,
@@ -389,7 +392,8 @@ async fn gather(store: &dyn Store, id: &str, kind: Kind) -> Result<Pass, StoreEr
         tasks,
         rows,
         products,
-        states: timed("listing states", store.listing_states(id)).await?,
+        states: timed("listing states", store.listing_states_with_work(id)).await?,
+        live: timed("live listings", store.live_listings(id)).await?,
         images: timed("channel images", store.channel_images(id)).await?,
         counts: RunCounts::default(),
         progress: Arc::new(Quiet),

@@ -81,11 +81,7 @@ pub(super) fn plan(pass: &Pass, settings: &ChannelSettings, client: &ChannelClie
         stocks: Vec::new(),
         unchanged: 0,
         deferred: pass.deferred,
-        live: pass
-            .states
-            .values()
-            .filter(|s| s.listing_id.is_some() && s.status == "live")
-            .count(),
+        live: usize::try_from(pass.live).unwrap_or(0),
         zeroed: 0,
         delisted: 0,
         min_calls: 0,
