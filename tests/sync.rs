@@ -6,47 +6,22 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chosync::channels::ChannelSettings;
 use chosync::channels::client::ChannelClient;
-use chosync::channels::mapping::Mapping;
 use chosync::clock::Clock;
 use chosync::inventory::{MovementKind, NewMovement};
-use chosync::secrets::{EncryptedCredentials, SecretBox};
-use chosync::store::ChannelRegistration;
 use chosync::sync::CallLog;
 use chosync::sync::{Channel, Options, SyncError, sync_channel};
 use chosync_connector::clock::SystemClock;
-use chosync_connector::http::{HttpConfig, RetryPolicy};
 use chosync_connector::sandbox::Faults;
 use chosync_shopee::sandbox::{Running, SandboxConfig, ShopeeSandbox};
 use chosync_shopee::{Shopee, ShopeeConfig};
+use common::rig::{self, Rig};
 use common::{TestDb, demo_catalogue, file};
 use serde_json::Value;
 
 struct Setup {
     running: Running,
-    settings: ChannelSettings,
-    mapping: Mapping,
-    client: ChannelClient,
-    events: Arc<CallLog>,
-}
-
-fn channel_settings(base_url: &str) -> ChannelSettings {
-    use figment::providers::{Format, Toml};
-    let text = format!(
-        r#"
-id = "shopee-demo"
-platform = "shopee"
-base_url = "{base_url}"
-partner_id = 2001887
-shop_id = 14701711
-price = {{ markup_percent = 5, round_to = 1000, rounding = "up" }}
-stock = {{ buffer = 1 }}
-"#
-    );
-    figment::Figment::from(Toml::string(&text))
-        .extract()
-        .expect("channel settings")
+    rig: Rig,
 }
 
 async fn setup(db: &TestDb) -> Setup {
@@ -56,24 +31,20 @@ async fn setup(db: &TestDb) -> Setup {
         ..SandboxConfig::default()
     };
     let running = ShopeeSandbox::start(sandbox, 0).await.expect("sandbox");
-    db.store
-        .register_channels(&[ChannelRegistration {
-            id: "shopee-demo".into(),
-            enabled: true,
-            config_hash: "h1".into(),
-        }])
-        .await
-        .expect("register");
-    let settings = channel_settings(&running.base_url);
-    let mapping = Mapping::load(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/mappings/shopee-demo.toml"),
-    )
-    .expect("mapping");
-    let events = Arc::new(CallLog::default());
-    let credentials = Arc::new(EncryptedCredentials::new(
-        db.store.clone(),
-        SecretBox::from_key(&[7; 32]),
+    rig::register(db, "shopee-demo").await;
+    let settings = rig::settings(&format!(
+        r#"
+id = "shopee-demo"
+platform = "shopee"
+base_url = "{}"
+partner_id = 2001887
+shop_id = 14701711
+price = {{ markup_percent = 5, round_to = 1000, rounding = "up" }}
+stock = {{ buffer = 1 }}
+"#,
+        running.base_url
     ));
+    let events = Arc::new(CallLog::default());
     let config = ShopeeConfig {
         channel: "shopee-demo".into(),
         base_url: running.base_url.clone(),
@@ -85,20 +56,16 @@ async fn setup(db: &TestDb) -> Setup {
             "shop",
             std::num::NonZeroU32::new(200).expect("rate"),
         ),
-        // Quick retries: the tests break endpoints on purpose.
-        http: HttpConfig {
-            retry: RetryPolicy {
-                first_delay: Duration::from_millis(10),
-                max_delay: Duration::from_millis(50),
-                deadline: Duration::from_secs(2),
-                max_attempts: 3,
-            },
-            ..HttpConfig::default()
-        },
+        http: rig::quick_http(),
         tier_wait: Duration::from_millis(50),
     };
-    let shopee =
-        Shopee::new(config, credentials, events.clone(), Arc::new(SystemClock)).expect("connector");
+    let shopee = Shopee::new(
+        config,
+        rig::credentials(db),
+        events.clone(),
+        Arc::new(SystemClock),
+    )
+    .expect("connector");
     shopee
         .authorize(&running.credentials.code)
         .await
@@ -106,21 +73,18 @@ async fn setup(db: &TestDb) -> Setup {
     events.take(0);
     Setup {
         running,
-        settings,
-        mapping,
-        client: ChannelClient::Shopee(shopee),
-        events,
+        rig: Rig {
+            settings,
+            mapping: rig::mapping("shopee-demo.toml"),
+            client: ChannelClient::Shopee(shopee),
+            events,
+        },
     }
 }
 
 impl Setup {
     fn channel(&self) -> Channel<'_> {
-        Channel {
-            settings: &self.settings,
-            mapping: &self.mapping,
-            client: &self.client,
-            events: self.events.clone(),
-        }
+        self.rig.channel()
     }
 
     /// One pass with the default options.
@@ -131,7 +95,7 @@ impl Setup {
     /// After a pass that finished what others left: every SKU shows what is
     /// wanted, every listing is live, and no work is left.
     async fn assert_converged(&self, db: &TestDb) {
-        common::converged::assert_converged(db, &self.settings, &self.shown().await).await;
+        common::converged::assert_converged(db, &self.rig.settings, &self.shown().await).await;
     }
 
     /// Price and stock of every SKU the sandbox lists for sale.
@@ -455,7 +419,7 @@ async fn one_price_change_is_one_call_and_a_burst_of_stock_changes_one_push(db: 
 async fn an_unmapped_category_quarantines_its_products_only(db: &TestDb) {
     let mut s = setup(db).await;
     db.import(&demo_catalogue()).await.expect("import");
-    s.mapping.categories.remove("Thực phẩm > Gạo");
+    s.rig.mapping.categories.remove("Thực phẩm > Gạo");
     let run = s.sync(db).await.expect("sync");
     let states = listing_states(db).await;
     let rice = &states["GBT-5KG"];
@@ -641,7 +605,7 @@ async fn the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it(db: 
          MOC-NHI,Mộc nhĩ đen rừng,MN-100G,45000,0\n",
     );
     db.import(&sold_out).await.expect("sold out");
-    let plan = plan_channel(db.store.as_ref(), &s.settings, &s.client, Kind::All)
+    let plan = plan_channel(db.store.as_ref(), &s.rig.settings, &s.rig.client, Kind::All)
         .await
         .expect("plan");
     assert_eq!((plan.live, plan.zeroed), (26, 6), "{plan:?}");
@@ -940,7 +904,7 @@ async fn an_inactive_product_is_delisted_and_relisted_when_active_again(db: &Tes
     let noodles = [("MD-500G", "inactive"), ("MD-1KG", "inactive")];
     let (_d, path) = status_sheet(&noodles);
     db.import(&path).await.expect("inactive");
-    let plan = plan_channel(db.store.as_ref(), &s.settings, &s.client, Kind::All)
+    let plan = plan_channel(db.store.as_ref(), &s.rig.settings, &s.rig.client, Kind::All)
         .await
         .expect("plan");
     let delists: Vec<&str> = plan.delists.iter().map(|l| l.product_id.as_str()).collect();

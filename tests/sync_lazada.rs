@@ -7,19 +7,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chosync::channels::ChannelSettings;
 use chosync::channels::client::ChannelClient;
-use chosync::channels::mapping::Mapping;
 use chosync::clock::Clock;
 use chosync::inventory::{MovementKind, NewMovement};
-use chosync::secrets::{EncryptedCredentials, SecretBox};
-use chosync::store::ChannelRegistration;
 use chosync::sync::{CallLog, Channel, Options, SyncError, sync_channel};
 use chosync_connector::clock::SystemClock;
-use chosync_connector::http::{HttpConfig, RetryPolicy};
 use chosync_connector::sandbox::Faults;
 use chosync_lazada::sandbox::{LazadaSandbox, Running, SandboxConfig};
 use chosync_lazada::{Lazada, LazadaConfig};
+use common::rig::{self, Rig};
 use common::{TestDb, demo_catalogue};
 use serde_json::Value;
 
@@ -27,10 +23,7 @@ const CHANNEL: &str = "lazada-demo";
 
 struct Setup {
     running: Running,
-    settings: ChannelSettings,
-    mapping: Mapping,
-    client: ChannelClient,
-    events: Arc<CallLog>,
+    rig: Rig,
 }
 
 async fn setup(db: &TestDb) -> Setup {
@@ -42,34 +35,13 @@ async fn setup(db: &TestDb) -> Setup {
         ..SandboxConfig::default()
     };
     let running = LazadaSandbox::start(sandbox, 0).await.expect("sandbox");
-    db.store
-        .register_channels(&[ChannelRegistration {
-            id: CHANNEL.into(),
-            enabled: true,
-            config_hash: "h1".into(),
-        }])
-        .await
-        .expect("register");
-    let settings: ChannelSettings = {
-        use figment::providers::{Format, Toml};
-        let text = format!(
-            "id = \"{CHANNEL}\"\nplatform = \"lazada\"\nbase_url = \"{}\"\nauth_url = \"{}\"\napp_key = \"{}\"\n\
-             price = {{ markup_percent = 8, round_to = 1000, rounding = \"nearest\" }}\nstock = {{ buffer = 2 }}\n",
-            running.base_url, running.auth_url, running.credentials.app_key
-        );
-        figment::Figment::from(Toml::string(&text))
-            .extract()
-            .expect("channel settings")
-    };
-    let mapping = Mapping::load(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/mappings/lazada-demo.toml"),
-    )
-    .expect("mapping");
-    let events = Arc::new(CallLog::default());
-    let credentials = Arc::new(EncryptedCredentials::new(
-        db.store.clone(),
-        SecretBox::from_key(&[7; 32]),
+    rig::register(db, CHANNEL).await;
+    let settings = rig::settings(&format!(
+        "id = \"{CHANNEL}\"\nplatform = \"lazada\"\nbase_url = \"{}\"\nauth_url = \"{}\"\napp_key = \"{}\"\n\
+         price = {{ markup_percent = 8, round_to = 1000, rounding = \"nearest\" }}\nstock = {{ buffer = 2 }}\n",
+        running.base_url, running.auth_url, running.credentials.app_key
     ));
+    let events = Arc::new(CallLog::default());
     let config = LazadaConfig {
         channel: CHANNEL.into(),
         base_url: running.base_url.clone(),
@@ -79,19 +51,15 @@ async fn setup(db: &TestDb) -> Setup {
         limits: LazadaConfig::default_limits()
             .with_rate("inventory", rate(450))
             .with_rate("other", rate(180)),
-        // Quick retries: the test breaks an endpoint on purpose.
-        http: HttpConfig {
-            retry: RetryPolicy {
-                first_delay: Duration::from_millis(10),
-                max_delay: Duration::from_millis(50),
-                deadline: Duration::from_secs(2),
-                max_attempts: 3,
-            },
-            ..HttpConfig::default()
-        },
+        http: rig::quick_http(),
     };
-    let lazada =
-        Lazada::new(config, credentials, events.clone(), Arc::new(SystemClock)).expect("connector");
+    let lazada = Lazada::new(
+        config,
+        rig::credentials(db),
+        events.clone(),
+        Arc::new(SystemClock),
+    )
+    .expect("connector");
     lazada
         .authorize(&running.credentials.code)
         .await
@@ -99,21 +67,18 @@ async fn setup(db: &TestDb) -> Setup {
     events.take(0);
     Setup {
         running,
-        settings,
-        mapping,
-        client: ChannelClient::Lazada(lazada),
-        events,
+        rig: Rig {
+            settings,
+            mapping: rig::mapping("lazada-demo.toml"),
+            client: ChannelClient::Lazada(lazada),
+            events,
+        },
     }
 }
 
 impl Setup {
     fn channel(&self) -> Channel<'_> {
-        Channel {
-            settings: &self.settings,
-            mapping: &self.mapping,
-            client: &self.client,
-            events: self.events.clone(),
-        }
+        self.rig.channel()
     }
 
     async fn products(&self) -> Vec<Value> {
@@ -216,7 +181,7 @@ async fn a_lazada_pass_that_dies_mid_create_is_adopted_and_every_sku_converges(d
     };
     assert_eq!(next.counts.failed, 0, "{next:?}");
     assert_eq!(s.creates(), created, "no product is created twice");
-    common::converged::assert_converged(db, &s.settings, &s.shown().await).await;
+    common::converged::assert_converged(db, &s.rig.settings, &s.shown().await).await;
 }
 
 on_both_engines!(a_lazada_pass_that_dies_mid_create_is_adopted_and_every_sku_converges);

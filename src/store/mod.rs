@@ -528,9 +528,20 @@ pub trait CatalogueWrite: Send {
         cause: &str,
     ) -> Result<(), StoreError>;
 
-    /// Records stock counts in bulk: each movement's delta was computed from the
-    /// level `variant_states` returned in this transaction, so none can go negative.
-    async fn record_counts(&mut self, movements: &[NewMovement]) -> Result<(), StoreError>;
+    /// Records movements in bulk, each with the ledger mark of the sheet it
+    /// came from, if any: each delta was computed from the level
+    /// `variant_states` returned in this transaction, so none can go negative.
+    async fn record_bulk(
+        &mut self,
+        movements: &[(&NewMovement, Option<i64>)],
+    ) -> Result<(), StoreError>;
+
+    /// Records stock counts in bulk (see `record_bulk`).
+    async fn record_counts(&mut self, movements: &[NewMovement]) -> Result<(), StoreError> {
+        let unmarked: Vec<(&NewMovement, Option<i64>)> =
+            movements.iter().map(|m| (m, None)).collect();
+        self.record_bulk(&unmarked).await
+    }
 
     /// The newest movement of the ledger (0: none yet).
     async fn ledger_mark(&mut self) -> Result<i64, StoreError>;
@@ -545,7 +556,13 @@ pub trait CatalogueWrite: Send {
     /// Records the stock changes made in an exported sheet, each with the
     /// sheet's ledger mark, in bulk: like `record_counts`, each delta was
     /// checked against the level `variant_states` returned.
-    async fn record_sheet_changes(&mut self, changes: &[SheetChange]) -> Result<(), StoreError>;
+    async fn record_sheet_changes(&mut self, changes: &[SheetChange]) -> Result<(), StoreError> {
+        let marked: Vec<(&NewMovement, Option<i64>)> = changes
+            .iter()
+            .map(|c| (&c.movement, Some(c.mark)))
+            .collect();
+        self.record_bulk(&marked).await
+    }
 
     /// Per SKU: movements recorded after the given ledger mark, other than
     /// the changes of sheets taken at that mark (SKUs without any are absent).

@@ -19,8 +19,8 @@ use super::rows::{
 };
 use super::{
     Aspect, BatchRecord, CatalogueRow, CatalogueSummary, CatalogueWrite, ListingState, PushTask,
-    RunCounts, Sealed, SheetChange, StockMovement, StockRow, Store, StoreError, StoredProduct,
-    VariantRecord, VariantState, Violation, movement_cause, refused, sql, unknown_sku_or,
+    RunCounts, Sealed, StockMovement, StockRow, Store, StoreError, StoredProduct, VariantRecord,
+    VariantState, Violation, movement_cause, refused, sql, unknown_sku_or,
 };
 use super::{ChannelHealth, ChannelRegistration, LeaseGrant, LogEntry, LogFilter, after};
 use crate::catalogue::model::Product;
@@ -166,7 +166,8 @@ struct PgCatalogueWrite {
     now: DateTime<Utc>,
 }
 
-impl PgCatalogueWrite {
+#[async_trait]
+impl CatalogueWrite for PgCatalogueWrite {
     /// Movements (with the sheet mark of a change) and the levels they move.
     async fn record_bulk(
         &mut self,
@@ -203,10 +204,7 @@ impl PgCatalogueWrite {
         .await?;
         Ok(())
     }
-}
 
-#[async_trait]
-impl CatalogueWrite for PgCatalogueWrite {
     async fn stored_products(
         &mut self,
         ids: &[String],
@@ -379,12 +377,6 @@ impl CatalogueWrite for PgCatalogueWrite {
         Ok(())
     }
 
-    async fn record_counts(&mut self, movements: &[NewMovement]) -> Result<(), StoreError> {
-        let unmarked: Vec<(&NewMovement, Option<i64>)> =
-            movements.iter().map(|m| (m, None)).collect();
-        self.record_bulk(&unmarked).await
-    }
-
     async fn ledger_mark(&mut self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(sql::LEDGER_MARK)
             .fetch_one(&mut *self.tx)
@@ -407,14 +399,6 @@ impl CatalogueWrite for PgCatalogueWrite {
             .into_iter()
             .map(|(sku, mark, sum)| ((sku, mark), sum))
             .collect())
-    }
-
-    async fn record_sheet_changes(&mut self, changes: &[SheetChange]) -> Result<(), StoreError> {
-        let marked: Vec<(&NewMovement, Option<i64>)> = changes
-            .iter()
-            .map(|c| (&c.movement, Some(c.mark)))
-            .collect();
-        self.record_bulk(&marked).await
     }
 
     async fn movements_after_mark(

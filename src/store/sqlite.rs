@@ -19,9 +19,8 @@ use super::rows::{
 };
 use super::{
     Aspect, BatchRecord, CHUNK, CatalogueRow, CatalogueSummary, CatalogueWrite, ListingState,
-    PushTask, RunCounts, Sealed, SheetChange, StockMovement, StockRow, Store, StoreError,
-    StoredProduct, VariantRecord, VariantState, Violation, movement_cause, refused, sql,
-    unknown_sku_or,
+    PushTask, RunCounts, Sealed, StockMovement, StockRow, Store, StoreError, StoredProduct,
+    VariantRecord, VariantState, Violation, movement_cause, refused, sql, unknown_sku_or,
 };
 use super::{ChannelHealth, ChannelRegistration, LeaseGrant, LogEntry, LogFilter, after};
 use crate::catalogue::model::Product;
@@ -154,7 +153,8 @@ struct SqliteCatalogueWrite {
     now: DateTime<Utc>,
 }
 
-impl SqliteCatalogueWrite {
+#[async_trait]
+impl CatalogueWrite for SqliteCatalogueWrite {
     /// Movements (with the sheet mark of a change) and the levels they move.
     async fn record_bulk(
         &mut self,
@@ -189,10 +189,7 @@ impl SqliteCatalogueWrite {
         }
         Ok(())
     }
-}
 
-#[async_trait]
-impl CatalogueWrite for SqliteCatalogueWrite {
     async fn stored_products(
         &mut self,
         ids: &[String],
@@ -384,12 +381,6 @@ impl CatalogueWrite for SqliteCatalogueWrite {
         Ok(())
     }
 
-    async fn record_counts(&mut self, movements: &[NewMovement]) -> Result<(), StoreError> {
-        let unmarked: Vec<(&NewMovement, Option<i64>)> =
-            movements.iter().map(|m| (m, None)).collect();
-        self.record_bulk(&unmarked).await
-    }
-
     async fn ledger_mark(&mut self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(sql::LEDGER_MARK)
             .fetch_one(&mut *self.tx)
@@ -415,14 +406,6 @@ impl CatalogueWrite for SqliteCatalogueWrite {
             out.extend(rows.into_iter().map(|(sku, mark, sum)| ((sku, mark), sum)));
         }
         Ok(out)
-    }
-
-    async fn record_sheet_changes(&mut self, changes: &[SheetChange]) -> Result<(), StoreError> {
-        let marked: Vec<(&NewMovement, Option<i64>)> = changes
-            .iter()
-            .map(|c| (&c.movement, Some(c.mark)))
-            .collect();
-        self.record_bulk(&marked).await
     }
 
     async fn movements_after_mark(

@@ -5,6 +5,7 @@
 pub mod control;
 pub mod converged;
 pub mod process;
+pub mod rig;
 pub mod webhooks;
 
 use std::path::{Path, PathBuf};
