@@ -66,20 +66,10 @@ stock = {{ buffer = 1 }}
         Arc::new(SystemClock),
     )
     .expect("connector");
-    shopee
-        .authorize(&running.credentials.code)
-        .await
-        .expect("authorize");
-    events.take(0);
-    Setup {
-        running,
-        rig: Rig {
-            settings,
-            mapping: rig::mapping("shopee-demo.toml"),
-            client: ChannelClient::Shopee(shopee),
-            events,
-        },
-    }
+    let client = ChannelClient::Shopee(shopee);
+    let code = running.credentials.code.clone();
+    let rig = Rig::authorized(settings, "shopee-demo.toml", client, events, &code).await;
+    Setup { running, rig }
 }
 
 impl Setup {

@@ -60,20 +60,10 @@ async fn setup(db: &TestDb) -> Setup {
         Arc::new(SystemClock),
     )
     .expect("connector");
-    lazada
-        .authorize(&running.credentials.code)
-        .await
-        .expect("authorize");
-    events.take(0);
-    Setup {
-        running,
-        rig: Rig {
-            settings,
-            mapping: rig::mapping("lazada-demo.toml"),
-            client: ChannelClient::Lazada(lazada),
-            events,
-        },
-    }
+    let client = ChannelClient::Lazada(lazada);
+    let code = running.credentials.code.clone();
+    let rig = Rig::authorized(settings, "lazada-demo.toml", client, events, &code).await;
+    Setup { running, rig }
 }
 
 impl Setup {

@@ -23,6 +23,25 @@ pub struct Rig {
 }
 
 impl Rig {
+    /// The channel's rig with its client authorized by `code` (the calls
+    /// that took cleared from the log).
+    pub async fn authorized(
+        settings: ChannelSettings,
+        mapping_file: &str,
+        client: ChannelClient,
+        events: Arc<CallLog>,
+        code: &str,
+    ) -> Self {
+        client.authorize(code).await.expect("authorize");
+        events.take(0);
+        Self {
+            settings,
+            mapping: mapping(mapping_file),
+            client,
+            events,
+        }
+    }
+
     pub fn channel(&self) -> Channel<'_> {
         Channel {
             settings: &self.settings,
