@@ -6,6 +6,7 @@ pub mod channels;
 pub mod cli;
 pub mod clock;
 pub mod inventory;
+pub mod orders;
 pub mod redact;
 pub mod sandboxes;
 pub mod schedule;

@@ -17,6 +17,8 @@ pub struct Settings {
     pub log: LogSettings,
     pub secrets: SecretsSettings,
     pub sync: SyncSettings,
+    pub orders: OrderSettings,
+    pub server: ServerSettings,
     /// Allows channel secrets written inline (the demo only).
     pub allow_plaintext_secrets: bool,
     pub channels: Vec<ChannelSettings>,
@@ -41,6 +43,52 @@ pub struct SyncSettings {
     /// A pass holds its channel's lease this long, renewed while it runs; a
     /// pass that died holds the channel no longer than this.
     pub lease_seconds: u32,
+}
+
+/// The order poll: the backstop to the platforms' pushes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrderSettings {
+    /// How often `chosync run` asks each channel for the orders updated since its last poll.
+    pub poll_seconds: u32,
+    /// Each poll reaches back this far before the last one ended, so an
+    /// order the platform indexed late is still found (recording is idempotent).
+    pub overlap_seconds: u32,
+    /// A channel's first poll reads the orders updated this far back.
+    pub lookback_hours: u32,
+}
+
+impl Default for OrderSettings {
+    fn default() -> Self {
+        Self {
+            poll_seconds: 60,
+            overlap_seconds: 300,
+            lookback_hours: 72,
+        }
+    }
+}
+
+/// `chosync run`'s listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address of the webhooks, `/healthz` and `/readyz`.
+    pub listen: String,
+    /// On SIGTERM or Ctrl-C, work in flight gets this long to finish.
+    pub shutdown_seconds: u32,
+    /// Changes waited for before a channel's push, so that a burst goes out
+    /// in the platform's batches (at most 250).
+    pub debounce_ms: u32,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            shutdown_seconds: 20,
+            debounce_ms: 100,
+        }
+    }
 }
 
 impl Default for SyncSettings {
@@ -215,6 +263,33 @@ impl Settings {
             out.push(SettingProblem {
                 key: "sync.lease_seconds".into(),
                 message: "must be between 3 and 3600 (it is renewed every third of it)".into(),
+            });
+        }
+        if !(5..=3600).contains(&self.orders.poll_seconds) {
+            out.push(SettingProblem {
+                key: "orders.poll_seconds".into(),
+                message: "must be between 5 and 3600".into(),
+            });
+        }
+        if self.orders.lookback_hours == 0 || self.orders.lookback_hours > 24 * 15 {
+            out.push(SettingProblem {
+                key: "orders.lookback_hours".into(),
+                message: "must be between 1 and 360 (15 days)".into(),
+            });
+        }
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            out.push(SettingProblem {
+                key: "server.listen".into(),
+                message: format!(
+                    "\"{}\" is not an address to listen on, e.g. 127.0.0.1:8080",
+                    self.server.listen
+                ),
+            });
+        }
+        if self.server.debounce_ms > 250 {
+            out.push(SettingProblem {
+                key: "server.debounce_ms".into(),
+                message: "must be at most 250: an order must reach every channel fast".into(),
             });
         }
         if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {

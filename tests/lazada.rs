@@ -1090,7 +1090,7 @@ async fn an_order_read_at_each_step_has_the_state_its_status_means() {
     w.running.sandbox.pay_order(&id).expect("paid");
     assert_eq!(
         order_state(&w, &id).await,
-        (OrderState::ToShip, "pending".into())
+        (OrderState::Paid, "pending".into())
     );
     // Paid: the unit moved from withheld to occupied; still not for sale.
     let held = w.sku("OS-1kg").await;

@@ -385,7 +385,7 @@ async fn forty_days_of_orders_are_read_in_fifteen_day_windows_and_detailed_in_fi
     let orders = w.shopee.get_orders(&ids).await.expect("details");
     assert_eq!(orders.len(), 120);
     assert_eq!(w.sandbox.calls("/api/v2/order/get_order_detail").await, 3);
-    assert!(orders.iter().all(|o| o.state == OrderState::ToShip
+    assert!(orders.iter().all(|o| o.state == OrderState::Paid
         && o.lines[0].sku == "GBT-5KG"
         && o.lines[0].quantity == 1));
 }
@@ -1404,7 +1404,7 @@ async fn a_partly_cancelled_line_and_a_model_bought_twice_are_told_apart() {
         .await
         .expect("detail");
     let lines = &again[0].lines;
-    assert_eq!(again[0].state, OrderState::ToShip);
+    assert_eq!(again[0].state, OrderState::Paid);
     assert_eq!(lines[0].line_id, read[0].lines[0].line_id, "stable ids");
     assert_eq!((lines[0].quantity, lines[0].cancelled_quantity), (3, 2));
     assert_eq!(lines[1].cancelled_quantity, 0);

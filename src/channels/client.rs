@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chosync_connector::clock::Clock;
 use chosync_connector::credentials::CredentialStore;
+use chosync_connector::dto::WebhookHint;
 use chosync_connector::events::EventSink;
 use chosync_connector::http::HttpConfig;
 use chosync_connector::{Connector, ConnectorError, Limits};
@@ -116,6 +117,36 @@ impl ChannelClient {
         match self {
             Self::Shopee(shopee) => shopee,
             Self::Lazada(lazada) => lazada,
+        }
+    }
+
+    /// Order ids of pushes the platform could not deliver (Shopee keeps
+    /// them 3 days), with the mark that confirms them once recorded.
+    pub async fn lost_order_hints(&self) -> Result<(Vec<String>, Option<i64>), ConnectorError> {
+        match self {
+            Self::Shopee(shopee) => {
+                let lost = shopee.lost_pushes().await?;
+                let ids = lost
+                    .push_message_list
+                    .iter()
+                    .filter_map(|push| match push.hint() {
+                        WebhookHint::OrdersChanged { order_ids } => Some(order_ids),
+                        _ => None,
+                    })
+                    .flatten()
+                    .collect();
+                Ok((ids, lost.last_message_id))
+            }
+            // Lazada has no lost-push store: the poll is its backstop.
+            Self::Lazada(_) => Ok((Vec::new(), None)),
+        }
+    }
+
+    /// Marks the lost pushes up to `mark` as handled.
+    pub async fn confirm_lost(&self, mark: i64) -> Result<(), ConnectorError> {
+        match self {
+            Self::Shopee(shopee) => shopee.confirm_pushes(mark).await,
+            Self::Lazada(_) => Ok(()),
         }
     }
 

@@ -7,6 +7,8 @@
 //! [categories."Sức khỏe > Tinh dầu"]
 //! id = "100150"
 //! attributes = { "100037" = "Việt Nam" }
+//! [skus]                     # an order line's SKU on the platform → the catalogue's
+//! "TD-QUE-10" = "TDQ-10ML"
 //! ```
 
 use std::collections::BTreeMap;
@@ -23,6 +25,9 @@ pub struct Mapping {
     pub logistics: Vec<String>,
     #[serde(default)]
     pub categories: BTreeMap<String, CategoryMap>,
+    /// Platform SKU → catalogue SKU, for order lines sold under another SKU.
+    #[serde(default)]
+    pub skus: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

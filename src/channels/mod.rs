@@ -114,6 +114,10 @@ pub struct ChannelSettings {
     /// Calls per second per rate bucket (Shopee: `shop`; Lazada: `inventory`, `other`).
     #[serde(default)]
     pub rate: BTreeMap<String, u32>,
+    /// Returned units go back on the shelf by themselves (otherwise an
+    /// operator restocks them with `chosync stock adjust`: they may be damaged).
+    #[serde(default)]
+    pub restock_returns: bool,
     /// Where the seller is sent back after consenting (registered with the platform).
     #[serde(default)]
     pub redirect_url: Option<String>,

@@ -1,6 +1,7 @@
 //! Stock: an append-only ledger of movements; levels move only with a movement.
 
 mod adjust;
+pub mod effects;
 mod levels;
 
 use serde::Serialize;
@@ -18,6 +19,10 @@ pub enum MovementKind {
     /// A stock cell changed in an exported sheet: delta = new − exported, so
     /// what moved in the ledger since the export (sales) stays.
     Change,
+    /// An order's units left with the carrier: delta = −units shipped.
+    Sale,
+    /// Returned units put back on the shelf (`restock_returns`).
+    Restock,
 }
 
 impl MovementKind {
@@ -26,6 +31,8 @@ impl MovementKind {
             Self::Count => "count",
             Self::Adjust => "adjust",
             Self::Change => "change",
+            Self::Sale => "sale",
+            Self::Restock => "restock",
         }
     }
 
@@ -34,6 +41,8 @@ impl MovementKind {
             "count" => Some(Self::Count),
             "adjust" => Some(Self::Adjust),
             "change" => Some(Self::Change),
+            "sale" => Some(Self::Sale),
+            "restock" => Some(Self::Restock),
             _ => None,
         }
     }

@@ -46,6 +46,9 @@ macro_rules! with_work {
 }
 
 #[macro_use]
+pub mod orders;
+pub use orders::OrderStore;
+#[macro_use]
 mod shared;
 mod postgres;
 mod sqlite;
@@ -238,6 +241,9 @@ pub struct PushTask {
     /// Not pushed before this time (backoff after a failure).
     pub not_before: DateTime<Utc>,
     pub cause: String,
+    /// The platform may have changed this value itself since it was last
+    /// set (an order there): set it again even if it looks unchanged.
+    pub recheck: bool,
 }
 
 /// Whether a pass got a channel's lease.
@@ -361,7 +367,7 @@ pub struct Sealed {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: OrderStore + Send + Sync {
     /// Opens one write transaction for a catalogue change; nothing is visible
     /// to others until `commit`, and dropping it rolls back.
     async fn begin_catalogue_write(&self) -> Result<Box<dyn CatalogueWrite>, StoreError>;
@@ -791,6 +797,7 @@ mod rows {
         pub attempts: i64,
         pub not_before: DateTime<Utc>,
         pub cause: String,
+        pub recheck: bool,
     }
 
     impl TryFrom<TaskCols> for PushTask {
@@ -808,6 +815,7 @@ mod rows {
                 attempts: c.attempts,
                 not_before: c.not_before,
                 cause: c.cause,
+                recheck: c.recheck,
             })
         }
     }
@@ -939,7 +947,8 @@ mod sql {
     );
 
     pub const PENDING_TASKS: &str = "SELECT channel, sku, aspect, desired_version, done_version, \
-        CAST(attempts AS BIGINT) AS attempts, not_before, cause FROM push_tasks \
+        CAST(attempts AS BIGINT) AS attempts, not_before, cause, \
+        recheck_version > done_version AS recheck FROM push_tasks \
         WHERE channel = $1 AND desired_version > done_version ORDER BY sku, aspect";
 
     /// Backoff after a failure that may pass; a newer version is due at once.
@@ -981,7 +990,7 @@ mod sql {
 
     /// Runs left `running` by a pass that died (called under the channel's lease).
     pub const INTERRUPT_RUNS: &str = "UPDATE sync_runs SET status = 'interrupted', \
-        finished_at = $2 WHERE channel = $1 AND status = 'running'";
+        finished_at = $2 WHERE channel = $1 AND status = 'running' AND kind <> 'orders'";
 
     pub const REGISTER_CHANNEL: &str = "INSERT INTO channels (id, enabled, config_hash, updated_at) \
         VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET enabled = excluded.enabled, \

@@ -14,6 +14,7 @@ use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
+use super::orders;
 use super::rows::{
     self, CatalogueCols, MovementCols, StockCols, StoredProductCols, TaskCols, VariantCols,
 };

@@ -8,6 +8,8 @@
 /// methods followed by the shared ones.
 macro_rules! impl_store {
     ($engine:ident { $($own:tt)* }) => {
+        impl_order_store!($engine);
+
         #[async_trait]
         impl Store for $engine {
             $($own)*

@@ -508,7 +508,7 @@ impl Pass {
     }
 }
 
-fn log_row(event: &AttemptEvent, skus: &str, cause: &str) -> LogRow {
+pub(crate) fn log_row(event: &AttemptEvent, skus: &str, cause: &str) -> LogRow {
     LogRow {
         skus: skus.to_string(),
         action: event.endpoint.clone(),
@@ -1101,7 +1101,9 @@ async fn push_values(
         let Some(value) = wanted(row, &state) else {
             continue;
         };
-        if shown(&state) == Some(value) {
+        // A value the platform may have changed itself (an order there)
+        // is set again even when it looks unchanged.
+        if shown(&state) == Some(value) && !task.recheck {
             skipped.push((sku.clone(), aspect, task.desired_version));
             continue;
         }

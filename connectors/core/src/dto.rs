@@ -206,8 +206,10 @@ pub struct OrderRef {
 pub enum OrderState {
     /// Placed, not paid: stock is held.
     Unpaid,
-    /// Paid, waiting to be shipped.
-    ToShip,
+    /// Paid; the seller has not prepared it yet.
+    Paid,
+    /// Packed or declared ready, waiting for the carrier.
+    ReadyToShip,
     /// Handed to the carrier or beyond.
     Shipped,
     Completed,
@@ -215,6 +217,35 @@ pub enum OrderState {
     Cancelled,
     /// Coming back to the seller.
     Returned,
+}
+
+impl OrderState {
+    pub const ALL: [OrderState; 7] = [
+        Self::Unpaid,
+        Self::Paid,
+        Self::ReadyToShip,
+        Self::Shipped,
+        Self::Completed,
+        Self::Cancelled,
+        Self::Returned,
+    ];
+
+    /// The canonical name (as stored and shown).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unpaid => "unpaid",
+            Self::Paid => "paid",
+            Self::ReadyToShip => "ready_to_ship",
+            Self::Shipped => "shipped",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+            Self::Returned => "returned",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,13 +17,13 @@ pub const DOCUMENTED: [(&str, OrderState); 22] = [
     ("unpaid", OrderState::Unpaid),
     // Paid and still with the seller (Lazada occupies the unit): waiting for
     // packing, packed (again), or declared ready and waiting for pickup.
-    ("pending", OrderState::ToShip),
-    ("topack", OrderState::ToShip),
-    ("packed", OrderState::ToShip),
-    ("repacked", OrderState::ToShip),
-    ("toship", OrderState::ToShip),
-    ("ready_to_ship_pending", OrderState::ToShip),
-    ("ready_to_ship", OrderState::ToShip),
+    ("pending", OrderState::Paid),
+    ("topack", OrderState::ReadyToShip),
+    ("packed", OrderState::ReadyToShip),
+    ("repacked", OrderState::ReadyToShip),
+    ("toship", OrderState::ReadyToShip),
+    ("ready_to_ship_pending", OrderState::ReadyToShip),
+    ("ready_to_ship", OrderState::ReadyToShip),
     // With the carrier.
     ("shipping", OrderState::Shipped),
     ("shipped", OrderState::Shipped),
@@ -82,8 +82,10 @@ pub fn order_state(lines: &[OrderState]) -> OrderState {
         OrderState::Shipped
     } else if lines.contains(&OrderState::Unpaid) {
         OrderState::Unpaid
+    } else if lines.contains(&OrderState::Paid) {
+        OrderState::Paid
     } else {
-        OrderState::ToShip
+        OrderState::ReadyToShip
     }
 }
 
@@ -123,13 +125,13 @@ mod tests {
         use OrderState::*;
         let table = [
             ("unpaid", Unpaid),
-            ("pending", ToShip),
-            ("topack", ToShip),
-            ("packed", ToShip),
-            ("repacked", ToShip),
-            ("toship", ToShip),
-            ("ready_to_ship_pending", ToShip),
-            ("ready_to_ship", ToShip),
+            ("pending", Paid),
+            ("topack", ReadyToShip),
+            ("packed", ReadyToShip),
+            ("repacked", ReadyToShip),
+            ("toship", ReadyToShip),
+            ("ready_to_ship_pending", ReadyToShip),
+            ("ready_to_ship", ReadyToShip),
             ("shipping", Shipped),
             ("shipped", Shipped),
             ("delivered", Completed),
@@ -149,14 +151,14 @@ mod tests {
         for (status, state) in table {
             assert_eq!(state_of(status), state, "{status}");
         }
-        assert_eq!(state_of(" Ready_To_Ship "), ToShip);
+        assert_eq!(state_of(" Ready_To_Ship "), ReadyToShip);
         assert_eq!(state_of("some_new_status"), Unpaid, "held, not released");
     }
 
     #[test]
     fn an_order_with_one_cancelled_line_is_still_to_ship() {
         use OrderState::*;
-        assert_eq!(order_state(&[Cancelled, ToShip]), ToShip);
+        assert_eq!(order_state(&[Cancelled, ReadyToShip]), ReadyToShip);
         assert_eq!(order_state(&[Cancelled, Cancelled]), Cancelled);
         assert_eq!(order_state(&[Unpaid, Unpaid]), Unpaid);
         assert_eq!(order_state(&[Shipped, Cancelled]), Shipped);

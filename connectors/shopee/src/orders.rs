@@ -23,7 +23,10 @@ pub fn split_windows(window: OrderWindow, max: Duration) -> Vec<(i64, i64)> {
 /// What Shopee's status word means for stock.
 pub fn state_of(status: &str) -> OrderState {
     match status {
-        "READY_TO_SHIP" | "PROCESSED" | "RETRY_SHIP" | "IN_CANCEL" => OrderState::ToShip,
+        // Paid, waiting for the seller to arrange shipment (a buyer's
+        // cancellation request leaves the units held until it is decided).
+        "READY_TO_SHIP" | "IN_CANCEL" => OrderState::Paid,
+        "PROCESSED" | "RETRY_SHIP" => OrderState::ReadyToShip,
         "SHIPPED" | "TO_CONFIRM_RECEIVE" => OrderState::Shipped,
         "COMPLETED" => OrderState::Completed,
         "CANCELLED" => OrderState::Cancelled,
