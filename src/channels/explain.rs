@@ -8,10 +8,14 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::settings::Settings;
+use crate::store::orders::EffectRow;
 use crate::store::{CatalogueRow, ListingState, LogEntry, LogFilter, PushTask, Store, StoreError};
 
 /// Calls shown per channel.
 const RECENT_CALLS: i64 = 5;
+
+/// Ledger movements and order effects shown.
+const RECENT_CHANGES: i64 = 20;
 
 #[derive(Debug, Serialize)]
 pub struct Explained {
@@ -23,6 +27,10 @@ pub struct Explained {
     pub price: i64,
     pub on_hand: i64,
     pub reserved: i64,
+    /// The ledger behind `on_hand`, newest first.
+    pub movements: Vec<crate::store::StockMovement>,
+    /// The order effects behind `reserved` and the sales, newest first.
+    pub order_effects: Vec<EffectRow>,
     pub channels: Vec<OnChannel>,
 }
 
@@ -95,6 +103,8 @@ pub async fn explain(
         price: row.variant.price,
         on_hand: row.on_hand,
         reserved: row.reserved,
+        movements: store.movements(sku, RECENT_CHANGES).await?,
+        order_effects: store.sku_effects(sku, RECENT_CHANGES).await?,
         channels,
     })
 }

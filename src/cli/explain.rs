@@ -38,6 +38,27 @@ fn print(e: &Explained) {
         e.reserved,
         e.status
     );
+    for m in &e.movements {
+        say!(
+            "  ledger {}  {:>+6}  {:<7} {} ({})",
+            m.created_at.format("%Y-%m-%d %H:%M:%S"),
+            m.delta,
+            m.kind.as_str(),
+            m.reason,
+            m.source
+        );
+    }
+    for effect in &e.order_effects {
+        say!(
+            "  order  {}  {} {} on {} (order {}, line {})",
+            effect.updated_at.format("%Y-%m-%d %H:%M:%S"),
+            effect.effect,
+            effect.quantity,
+            effect.channel,
+            effect.order_id,
+            effect.line_id
+        );
+    }
     let shown = |v: Option<i64>| v.map_or_else(|| "?".to_string(), |v| v.to_string());
     for c in &e.channels {
         let enabled = if c.enabled { "" } else { " (disabled)" };

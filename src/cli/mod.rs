@@ -2,6 +2,7 @@
 //! command. Each verb's module only parses and prints; what it shows comes
 //! from the domain modules, which the daemon and the API call too.
 
+mod alerts;
 mod bench;
 mod channels;
 mod check_config;
@@ -10,6 +11,7 @@ mod explain;
 mod export;
 mod import;
 mod logs;
+mod orders;
 mod plan;
 mod report;
 mod sandbox;
@@ -138,6 +140,33 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The orders chosync has recorded (newest first), or one in full.
+    #[command(args_conflicts_with_subcommands = true)]
+    Orders {
+        #[arg(long)]
+        channel: Option<String>,
+        /// unpaid, paid, ready_to_ship, shipped, completed, cancelled, returned
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<OrderAction>,
+    },
+    /// Open alerts (oversold, unknown SKU, drift, failing order import,
+    /// refused webhooks), or acknowledge one.
+    #[command(args_conflicts_with_subcommands = true)]
+    Alerts {
+        /// Acknowledged alerts too.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<AlertAction>,
+    },
     /// Measure import speed and memory (see `chosync bench import --help`).
     Bench {
         #[command(subcommand)]
@@ -186,6 +215,24 @@ pub enum ChannelAction {
         #[arg(long)]
         shop_id: Option<i64>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrderAction {
+    /// One order with its lines and the stock effects of each.
+    Show {
+        id: String,
+        #[arg(long)]
+        channel: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertAction {
+    /// Mark an alert as seen; it opens again only if chosync resolved it and it comes back.
+    Ack { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -427,6 +474,35 @@ async fn execute(
                     json,
                 }) => stock::adjust(store.as_ref(), &sku, delta, &reason, json).await?,
                 None => stock::show(store.as_ref(), sku.as_deref(), json).await?,
+            }
+        }
+        Command::Orders {
+            channel,
+            status,
+            limit,
+            json,
+            action,
+        } => {
+            let store = open(url).await?;
+            match action {
+                Some(OrderAction::Show { id, channel, json }) => {
+                    orders::show(store.as_ref(), channel.as_deref(), &id, json).await?;
+                }
+                None => {
+                    let filter = crate::store::orders::OrderFilter {
+                        channel,
+                        state: status.as_deref().map(orders::state).transpose()?,
+                        limit: limit.clamp(1, 10_000),
+                    };
+                    orders::list(store.as_ref(), filter, json).await?;
+                }
+            }
+        }
+        Command::Alerts { all, json, action } => {
+            let store = open(url).await?;
+            match action {
+                Some(AlertAction::Ack { id }) => alerts::acknowledge(store.as_ref(), id).await?,
+                None => alerts::list(store.as_ref(), all, json).await?,
             }
         }
         Command::Bench { what } => bench::run(what).await?,

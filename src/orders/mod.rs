@@ -230,3 +230,42 @@ async fn record(
     }
     Ok(())
 }
+
+/// One channel's import, or why it failed.
+#[derive(Debug)]
+pub struct ChannelImport {
+    pub channel: String,
+    pub result: Result<OrderReport, OrderError>,
+}
+
+/// Imports the orders `source` names on the channel `only`, or on every
+/// enabled one, side by side.
+pub async fn import_channels(
+    settings: &crate::settings::Settings,
+    store: &std::sync::Arc<dyn Store>,
+    only: Option<&str>,
+    source: Source,
+    trigger: &str,
+) -> Result<Vec<ChannelImport>, crate::channels::ChannelError> {
+    let channels = crate::channels::prepare::prepare(settings, store, only, || {
+        std::sync::Arc::new(CallLog::default())
+    })?;
+    let imports = channels.iter().map(|prepared| async move {
+        let channel = Channel {
+            settings: prepared.settings,
+            mapping: &prepared.mapping,
+            client: &prepared.client,
+            events: prepared.events.clone(),
+        };
+        import(store.as_ref(), &channel, source, &settings.orders, trigger).await
+    });
+    let results = futures_util::future::join_all(imports).await;
+    Ok(channels
+        .iter()
+        .zip(results)
+        .map(|(prepared, result)| ChannelImport {
+            channel: prepared.settings.id.clone(),
+            result,
+        })
+        .collect())
+}

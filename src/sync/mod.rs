@@ -44,6 +44,8 @@ pub enum Kind {
     Catalogue,
     Stock,
     Price,
+    /// Orders: poll each channel's orders and apply them (no pushes).
+    Orders,
 }
 
 impl Kind {
@@ -53,6 +55,7 @@ impl Kind {
             Self::Catalogue => "catalogue",
             Self::Stock => "stock",
             Self::Price => "price",
+            Self::Orders => "orders",
         }
     }
 
@@ -62,6 +65,7 @@ impl Kind {
             Self::Catalogue => aspect == Aspect::Content,
             Self::Stock => aspect == Aspect::Stock,
             Self::Price => aspect == Aspect::Price,
+            Self::Orders => false,
         }
     }
 }

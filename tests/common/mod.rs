@@ -6,6 +6,7 @@ pub mod control;
 pub mod converged;
 pub mod process;
 pub mod rig;
+pub mod shops;
 pub mod webhooks;
 
 use std::path::{Path, PathBuf};
