@@ -297,6 +297,54 @@ async fn an_unknown_sku_is_kept_alerted_and_counted_once_it_is_imported(db: &Tes
     );
 }
 
+/// An order line under a SKU the seller centre still uses but the catalogue
+/// renamed waits until the operator maps it (the mapping's `[skus]`).
+async fn a_line_under_an_old_sku_counts_once_the_operator_maps_it(db: &TestDb) {
+    let (mut shopee, _lazada) = two_shops(db).await;
+    let before = level(db, SKU).await;
+    let now = db.clock.now();
+    let order = Order {
+        order_id: "2612OLDSKU".into(),
+        platform_status: "READY_TO_SHIP".into(),
+        state: OrderState::Paid,
+        created_at: now,
+        updated_at: now,
+        lines: vec![OrderLine {
+            line_id: "1".into(),
+            sku: "QUA-TANG-3".into(),
+            quantity: 2,
+            cancelled_quantity: 0,
+            state: OrderState::Paid,
+        }],
+    };
+    let recorded = db
+        .store
+        .record_order(&OrderImport {
+            channel: shopee.id(),
+            order: &order,
+            seen_by: "push",
+            restock_returns: false,
+            aliases: &shopee.rig.mapping.skus,
+        })
+        .await
+        .expect("record");
+    assert_eq!(recorded.waiting, ["QUA-TANG-3"]);
+    assert_eq!(level(db, SKU).await, before);
+    shopee
+        .rig
+        .mapping
+        .skus
+        .insert("QUA-TANG-3".into(), SKU.into());
+    let report = poll(db, &shopee).await;
+    assert_eq!(report.settled, 1, "{report:?}");
+    assert_eq!(level(db, SKU).await, (before.0, before.1 + 2));
+    let line = &db.store.order(None, "2612OLDSKU").await.expect("order")[0].lines[0];
+    assert_eq!(
+        (line.platform_sku.as_str(), line.sku.as_str()),
+        ("QUA-TANG-3", SKU)
+    );
+}
+
 /// The process dies after fetching an order and before recording it (here:
 /// fetched and dropped); the next poll records it once.
 async fn an_order_fetched_but_not_recorded_is_recorded_once_by_the_next_poll(db: &TestDb) {
@@ -421,7 +469,50 @@ async fn two_hundred_orders_for_one_sku_across_four_shops_leave_the_ledger_exact
     assert_converged(db, &all).await;
 }
 
+/// A push and a poll (or two replicas) record the same order at the same
+/// moment: its units are held once.
+async fn the_same_order_recorded_by_ten_imports_at_once_counts_once(db: &TestDb) {
+    let _shop = shops::shopee(db, "shopee-a", "").await;
+    db.import(&demo_catalogue()).await.expect("import");
+    let before = level(db, SKU).await;
+    let now = db.clock.now();
+    let order = Order {
+        order_id: "2612RACE".into(),
+        platform_status: "SHIPPED".into(),
+        state: OrderState::Shipped,
+        created_at: now,
+        updated_at: now,
+        lines: (1..=3)
+            .map(|n| OrderLine {
+                line_id: n.to_string(),
+                sku: SKU.into(),
+                quantity: 2,
+                cancelled_quantity: 0,
+                state: OrderState::Shipped,
+            })
+            .collect(),
+    };
+    let aliases = BTreeMap::new();
+    let record = OrderImport {
+        channel: "shopee-a",
+        order: &order,
+        seen_by: "push",
+        restock_returns: false,
+        aliases: &aliases,
+    };
+    let imports = (0..10).map(|_| db.store.record_order(&record));
+    let results = futures_util::future::join_all(imports).await;
+    let moved: usize = results
+        .into_iter()
+        .map(|r| r.expect("record").moved.len())
+        .sum();
+    // Per line: reserve and commit, once.
+    assert_eq!(moved, 6);
+    assert_eq!(level(db, SKU).await, (before.0 - 6, before.1));
+}
+
 on_both_engines!(
+    the_same_order_recorded_by_ten_imports_at_once_counts_once,
     an_order_seen_by_push_and_by_poll_lowers_stock_once,
     duplicate_and_out_of_order_versions_change_nothing,
     cancel_before_shipping_restores_after_shipping_does_not,
@@ -429,6 +520,7 @@ on_both_engines!(
     a_shopee_partial_cancellation_frees_only_its_units,
     an_unknown_sku_is_kept_alerted_and_counted_once_it_is_imported,
     an_order_fetched_but_not_recorded_is_recorded_once_by_the_next_poll,
+    a_line_under_an_old_sku_counts_once_the_operator_maps_it,
     a_push_that_crosses_an_order_does_not_leave_its_higher_number,
     an_order_under_a_cap_is_set_back_to_the_cap_on_its_own_channel,
     two_hundred_orders_for_one_sku_across_four_shops_leave_the_ledger_exact,

@@ -562,12 +562,18 @@ macro_rules! impl_order_store {
                 .execute(&mut *tx)
                 .await?;
             let cause = format!("order {channel}:{}", order.order_id);
-            for line in &order.lines {
-                let sku = import
+            let resolve = |line: &chosync_connector::dto::OrderLine| {
+                import
                     .aliases
                     .get(&line.sku)
                     .cloned()
-                    .unwrap_or_else(|| line.sku.clone());
+                    .unwrap_or_else(|| line.sku.clone())
+            };
+            // Stock rows are locked in SKU order, as every writer locks
+            // them: two orders over the same SKUs cannot deadlock.
+            let mut lines: Vec<_> = order.lines.iter().map(|l| (resolve(l), l)).collect();
+            lines.sort_by(|a, b| (&a.0, &a.1.line_id).cmp(&(&b.0, &b.1.line_id)));
+            for (sku, line) in lines {
                 let known: i64 = sqlx::query_scalar(osql::SKU_KNOWN)
                     .bind(&sku)
                     .fetch_one(&mut *tx)

@@ -255,12 +255,13 @@ impl CatalogueWrite for PgCatalogueWrite {
         &mut self,
         skus: &[String],
     ) -> Result<HashMap<String, VariantState>, StoreError> {
-        // Lock the stock rows: a count computed from these levels must not race an order.
+        // Lock the stock rows: a count computed from these levels must not
+        // race an order. In SKU order, as an order's import locks them.
         let rows: Vec<VariantCols> = sqlx::query_as(concat!(
             "SELECT ",
             variant_columns!(images!()),
             "FROM variants v JOIN stock_levels s ON s.sku = v.sku \
-             WHERE v.sku IN (SELECT UNNEST($1::text[])) FOR UPDATE OF s"
+             WHERE v.sku IN (SELECT UNNEST($1::text[])) ORDER BY v.sku FOR UPDATE OF s"
         ))
         .bind(skus)
         .fetch_all(&mut *self.tx)
