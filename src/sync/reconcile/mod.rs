@@ -165,10 +165,12 @@ pub async fn reconcile_channel(
     if let Err(err) = &result {
         let reason = err.to_string();
         let open = runs.open.map(|run| (run, RunCounts::default()));
+        // A refused pass has marked its own run.
+        let refused = matches!(err, ReconcileError::Sync(SyncError::Refused(_)));
         let pass = runs
             .pass
             .as_ref()
-            .filter(|p| p.run_id != 0)
+            .filter(|p| p.run_id != 0 && !refused)
             .map(|p| (p.run_id, p.counts));
         for (run, counts) in open.into_iter().chain(pass) {
             let failed = store.finish_run(run, "failed", &counts, Some(&reason));
