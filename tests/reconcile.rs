@@ -317,7 +317,7 @@ async fn stock_changed_in_the_seller_centre_is_alerted_and_pushed_back_and_the_n
     assert_eq!(count(&first, Class::SellerCentre), 2, "{first:?}");
     assert_eq!(first.different(), 2, "{first:?}");
     assert_eq!(first.matching, first.skus - 2, "{first:?}");
-    assert!(first.not_chosyncs.is_empty() && first.missing.is_empty());
+    assert!(first.unmanaged.is_empty() && first.missing.is_empty());
     let noodles = first
         .findings
         .iter()

@@ -83,10 +83,10 @@ fn show(r: &ReconcileReport) {
             f.wanted
         );
     }
-    if !r.not_chosyncs.is_empty() {
+    if !r.unmanaged.is_empty() {
         say!(
-            "  not chosync's (left alone): {}",
-            r.not_chosyncs.join(", ")
+            "  not chosync's listings (left alone): {}",
+            r.unmanaged.join(", ")
         );
     }
     if !r.missing.is_empty() {

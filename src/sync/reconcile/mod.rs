@@ -72,8 +72,8 @@ pub struct ReconcileReport {
     pub matching: usize,
     pub differences: BTreeMap<Class, usize>,
     pub findings: Vec<Finding>,
-    /// Platform SKUs chosync holds no listing of: reported, never touched.
-    pub not_chosyncs: Vec<String>,
+    /// Platform SKUs chosync holds no listing state for: reported, never touched.
+    pub unmanaged: Vec<String>,
     /// SKUs chosync lists there that the platform did not show.
     pub missing: Vec<String>,
     /// Corrections the platform now shows (pushed in this reconcile).
@@ -296,12 +296,11 @@ impl Knowledge {
         let id = channel.settings.id.as_str();
         let rule = &channel.settings.stock;
         let mut wanted = HashMap::new();
-        store
-            .for_each_catalogue_row(&mut |row| {
-                wanted.insert(row.variant.sku, rule.apply(row.on_hand - row.reserved));
-                Ok(())
-            })
-            .await?;
+        let mut visit = |row: crate::store::CatalogueRow| {
+            wanted.insert(row.variant.sku, rule.apply(row.on_hand - row.reserved));
+            Ok(())
+        };
+        timed("catalogue", store.for_each_catalogue_row(&mut visit)).await?;
         let states = timed("listing states", store.listing_states(id)).await?;
         let mut work: HashMap<String, Work> = timed("pending tasks", store.pending_tasks(id))
             .await?
@@ -326,8 +325,7 @@ impl Knowledge {
                 work.insert(state.sku.clone(), Work::Quarantined);
             }
         }
-        let alerted = store
-            .alerts(false)
+        let alerted = timed("alerts", store.alerts(false))
             .await?
             .into_iter()
             .filter(|a| a.kind == AlertKind::Drift.as_str() && a.channel == id)
@@ -369,7 +367,7 @@ fn compare(
                 by_ref.get(&key),
                 by_ref.get(&key).and_then(|s| known.wanted.get(&s.sku)),
             ) else {
-                report.not_chosyncs.push(variant.sku.clone());
+                report.unmanaged.push(variant.sku.clone());
                 continue;
             };
             seen.insert(state.sku.clone());
