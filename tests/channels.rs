@@ -501,6 +501,60 @@ fn chosync_sync_lists_the_catalogue_on_lazada_and_then_has_nothing_to_do() {
     assert_eq!(runs[0]["quarantined"].as_i64(), Some(0), "{runs}");
 }
 
+/// The seller changes a SKU's stock in the seller centre: `chosync
+/// reconcile` finds it, says what it was, alerts, pushes it back, and the
+/// next reconcile finds nothing and resolves the alert.
+#[test]
+fn chosync_reconcile_pushes_back_a_seller_centre_change_and_then_finds_nothing() {
+    let sandbox = sandbox("lazada", &[]);
+    let credentials = &sandbox.announced["credentials"];
+    let dir = tempfile::tempdir().expect("dir");
+    let config = lazada_config(dir.path(), &sandbox, "stock = { buffer = 2 }\n");
+    let code = credentials["code"].as_str().expect("code");
+    let run = |args: &[&str]| {
+        let out = chosync(dir.path(), &config, args, &[]);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    run(&["channels", "authorize", "lazada-demo", "--code", code]);
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/catalogue.csv");
+    run(&["import", sample.to_str().expect("utf-8")]);
+    run(&["sync"]);
+    let base = sandbox.announced["base_url"].as_str().expect("base");
+    reqwest::blocking_post(
+        &format!("{base}/../_sandbox/listings/MD-500G/stock"),
+        serde_json::json!({ "stock": 5 }),
+    );
+
+    let first = run(&["reconcile"]);
+    assert!(
+        first.starts_with(
+            "lazada-demo: read 13 listings (31 SKUs), 30 matching, 1 different (seller_centre 1), 1 corrected, 1 alerts raised, 0 resolved"
+        ),
+        "{first}"
+    );
+    assert!(
+        first.contains("  seller_centre MD-500G: shows 5, wants 298, pushed 298"),
+        "{first}"
+    );
+    let explained = run(&["explain", "MD-500G"]);
+    assert!(
+        explained.contains("reconcile seller_centre platform shows stock 5"),
+        "{explained}"
+    );
+    let second: Value = serde_json::from_str(&run(&["reconcile", "--json"])).expect("JSON");
+    assert_eq!(
+        (
+            second[0]["matching"].as_i64(),
+            second[0]["skus"].as_i64(),
+            second[0]["alerts_resolved"].as_i64()
+        ),
+        (Some(31), Some(31), Some(1)),
+        "{second}"
+    );
+    assert_eq!(second[0]["findings"], serde_json::json!([]), "{second}");
+}
+
 mod reqwest {
     /// A GET from a synchronous test, on a throwaway runtime.
     pub fn blocking_get(url: &str) -> serde_json::Value {
@@ -516,6 +570,23 @@ mod reqwest {
                 .await
                 .expect("JSON")
         })
+    }
+    /// A control POST from a synchronous test; the sandbox must accept it.
+    pub fn blocking_post(url: &str, body: serde_json::Value) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let status = runtime.block_on(async {
+            ::reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("POST")
+                .status()
+        });
+        assert!(status.is_success(), "{url}: {status}");
     }
 }
 

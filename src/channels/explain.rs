@@ -88,7 +88,11 @@ pub async fn explain(
             channel: id.clone(),
             enabled: channel.enabled,
             wanted_price: channel.price.apply(sku, row.variant.price),
-            wanted_stock: channel.stock.apply(row.on_hand - row.reserved),
+            // A promotion's lock (recorded by reconcile) raises what is sent.
+            wanted_stock: listing.as_ref().map_or_else(
+                || channel.stock.apply(row.on_hand - row.reserved),
+                |l| crate::sync::stock_to_push(channel.stock.apply(row.on_hand - row.reserved), l),
+            ),
             listing,
             work,
             recent_calls: store.sync_log(&filter).await?,

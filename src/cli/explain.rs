@@ -75,6 +75,11 @@ fn print(e: &Explained) {
                 if let Some(error) = &l.last_error {
                     say!("  last error: {error}");
                 }
+                if let Some(lock) = l.stock_lock {
+                    say!(
+                        "  stock locked: the platform holds {lock} for a promotion; never sent less"
+                    );
+                }
             }
         }
         let (price, stock) = c

@@ -13,6 +13,7 @@ mod import;
 mod logs;
 mod orders;
 mod plan;
+mod reconcile;
 mod report;
 mod sandbox;
 mod stock;
@@ -127,6 +128,15 @@ pub enum Command {
         /// after a failure due now.
         #[arg(long)]
         retry: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare each channel's stock on the platform with what chosync set
+    /// and wants; classify, log and alert the differences and correct them.
+    Reconcile {
+        /// One channel only (default: every enabled channel).
+        #[arg(long)]
+        channel: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -449,6 +459,9 @@ async fn execute(
                 json,
             )
             .await?;
+        }
+        Command::Reconcile { channel, json } => {
+            reconcile::run(settings, &open(url).await?, channel.as_deref(), json).await?;
         }
         Command::Plan {
             channel,

@@ -269,6 +269,9 @@ pub struct ListingState {
     pub status: String,
     pub quarantined: bool,
     pub last_error: Option<String>,
+    /// Stock the platform refuses to go below (a promotion's reservation),
+    /// as the last reconcile read it: pushes send at least this much.
+    pub stock_lock: Option<i64>,
 }
 
 impl ListingState {
@@ -284,6 +287,7 @@ impl ListingState {
             status: "pending".into(),
             quarantined: false,
             last_error: None,
+            stock_lock: None,
         }
     }
 }
@@ -429,6 +433,15 @@ pub trait Store: OrderStore + Send + Sync {
     /// An operator's retry: every quarantined SKU of the channel gets work
     /// again and deferred work is due now. Returns the tasks touched.
     async fn retry_channel(&self, channel: &str) -> Result<u64, StoreError>;
+
+    /// Stock work for each of `skus` on `channel`, due now, that is pushed
+    /// even where the value looks unchanged (recheck).
+    async fn recheck_stock(
+        &self,
+        channel: &str,
+        skus: &[String],
+        cause: &str,
+    ) -> Result<(), StoreError>;
 
     async fn listing_states(
         &self,
@@ -1005,12 +1018,12 @@ mod sql {
     );
 
     pub const LISTING_STATES: &str = "SELECT sku, product_id, listing_id, variant_id, \
-        content_hash, price, stock, status, quarantined, last_error FROM listing_state \
-        WHERE channel = $1";
+        content_hash, price, stock, status, quarantined, last_error, stock_lock \
+        FROM listing_state WHERE channel = $1";
 
     pub const LISTING_STATES_WITH_WORK: &str = concat!(
         "SELECT sku, product_id, listing_id, variant_id, content_hash, price, stock, status, \
-         quarantined, last_error FROM listing_state \
+         quarantined, last_error, stock_lock FROM listing_state \
          WHERE channel = $1 AND sku IN (SELECT v.sku FROM variants v ",
         with_work!(),
         ")"
@@ -1021,12 +1034,23 @@ mod sql {
 
     pub const SAVE_LISTING_STATE: &str = "INSERT INTO listing_state (channel, sku, listing_id, \
         variant_id, content_hash, price, stock, status, quarantined, last_error, updated_at, \
-        product_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+        product_id, stock_lock) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
         ON CONFLICT (channel, sku) DO UPDATE SET product_id = excluded.product_id, \
         listing_id = excluded.listing_id, variant_id = excluded.variant_id, \
         content_hash = excluded.content_hash, price = excluded.price, stock = excluded.stock, \
         status = excluded.status, quarantined = excluded.quarantined, \
-        last_error = excluded.last_error, updated_at = excluded.updated_at";
+        last_error = excluded.last_error, updated_at = excluded.updated_at, \
+        stock_lock = excluded.stock_lock";
+
+    /// Stock work for one SKU that pushes even a value that looks unchanged
+    /// (reconcile found the platform showing something else).
+    pub const RECHECK_STOCK: &str = "INSERT INTO push_tasks \
+        (channel, sku, aspect, desired_version, not_before, cause, updated_at, recheck_version) \
+        VALUES ($1, $2, 'stock', 1, $3, $4, $3, 1) \
+        ON CONFLICT (channel, sku, aspect) DO UPDATE SET \
+        desired_version = push_tasks.desired_version + 1, \
+        recheck_version = push_tasks.desired_version + 1, not_before = excluded.not_before, \
+        attempts = 0, cause = excluded.cause, updated_at = excluded.updated_at";
 
     /// Fenced: a task whose desired version moved on while it was pushed stays pending.
     pub const FINISH_TASK: &str = "UPDATE push_tasks SET done_version = $4, updated_at = $5 \

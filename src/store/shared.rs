@@ -162,6 +162,27 @@ macro_rules! impl_store {
                 Ok(touched)
             }
 
+            async fn recheck_stock(
+                &self,
+                channel: &str,
+                skus: &[String],
+                cause: &str,
+            ) -> Result<(), StoreError> {
+                let now = self.clock.now();
+                let mut tx = self.begin_write().await?;
+                for sku in skus {
+                    sqlx::query(sql::RECHECK_STOCK)
+                        .bind(channel)
+                        .bind(sku)
+                        .bind(now)
+                        .bind(cause)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn pending_tasks(&self, channel: &str) -> Result<Vec<PushTask>, StoreError> {
                 let rows: Vec<TaskCols> = sqlx::query_as(sql::PENDING_TASKS)
                     .bind(channel)
@@ -232,6 +253,7 @@ macro_rules! impl_store {
                         .bind(&state.last_error)
                         .bind(now)
                         .bind(&state.product_id)
+                        .bind(state.stock_lock)
                         .execute(&mut *tx)
                         .await?;
                 }

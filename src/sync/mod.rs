@@ -8,6 +8,7 @@ mod calls;
 mod channels;
 pub mod log;
 mod plan;
+pub mod reconcile;
 mod render;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -1032,6 +1033,7 @@ fn remote_of(pass: &Pass, rows: &[CatalogueRow]) -> RemoteListing {
                     variant_id: s.variant_id.clone()?,
                     price: s.price.unwrap_or(0),
                     stock: s.stock.unwrap_or(0),
+                    ..RemoteVariant::default()
                 })
             })
             .collect(),
@@ -1055,12 +1057,18 @@ async fn push_stock(
 ) -> Result<(), StoreError> {
     let rule = &channel.settings.stock;
     let wanted = |row: &CatalogueRow, state: &ListingState| {
-        let quantity = rule.apply(row.on_hand - row.reserved);
+        let quantity = stock_to_push(rule.apply(row.on_hand - row.reserved), state);
         let down = state.stock.is_some_and(|old| quantity < old);
         let direction = if down { Direction::Down } else { Direction::Up };
         (state.stock == Some(quantity) || only.is_none_or(|o| o == direction)).then_some(quantity)
     };
     push_values(store, channel, pass, Aspect::Stock, wanted).await
+}
+
+/// What a channel is sent for `wanted`: never below the stock a promotion
+/// locks there (the platform refuses less), which reconcile records.
+pub fn stock_to_push(wanted: i64, state: &ListingState) -> i64 {
+    state.stock_lock.map_or(wanted, |lock| wanted.max(lock))
 }
 
 async fn push_prices(

@@ -131,12 +131,22 @@ pub struct RemoteListing {
     pub variants: Vec<RemoteVariant>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteVariant {
     pub sku: String,
     pub variant_id: String,
     pub price: i64,
+    /// The stock chosync sets (Shopee's seller stock, Lazada's sellable).
     pub stock: i64,
+    /// Units the platform holds for open orders outside `stock` (Lazada's
+    /// withheld and occupied): `stock` is lower by them until chosync has
+    /// counted those orders. 0 where the platform does not say.
+    #[serde(default)]
+    pub held: i64,
+    /// Units a promotion reserves inside `stock` (Shopee's reserved stock):
+    /// the platform refuses a stock below it. 0 where the platform does not say.
+    #[serde(default)]
+    pub locked: i64,
 }
 
 impl RemoteListing {
@@ -336,6 +346,7 @@ mod tests {
                 variant_id: "70".into(),
                 price: 1,
                 stock: 1,
+                ..RemoteVariant::default()
             }],
         };
         let skus = |found: Vec<&VariantDraft>| -> Vec<String> {

@@ -5,7 +5,8 @@
 //! `GET /_sandbox/stats`, `GET /_sandbox/listings`, `POST /_sandbox/orders`
 //! `{sku, quantity}`, `POST /_sandbox/orders/{id}/cancel`, `POST
 //! /_sandbox/orders/{id}/ship`, `POST /_sandbox/faults`, `POST
-//! /_sandbox/webhook-target` `{url}`.
+//! /_sandbox/webhook-target` `{url}`, `POST /_sandbox/listings/{sku}/stock`
+//! `{stock}` (the seller changes stock in the seller centre).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -94,6 +95,10 @@ pub trait Platform: Send + Sync + 'static {
     /// `reason` is the platform's cancel reason, when the test gives one.
     fn cancel_order(&self, order_id: &str, reason: Option<&str>) -> Result<(), String>;
     fn ship_order(&self, order_id: &str) -> Result<(), String>;
+    /// The seller sets `sku`'s stock in the seller centre, outside the API:
+    /// the figure the platform's stock call sets (Shopee's seller stock,
+    /// Lazada's sellable quantity).
+    fn set_seller_stock(&self, sku: &str, stock: i64) -> Result<(), String>;
 }
 
 /// Shared machinery of one sandbox instance.
@@ -230,6 +235,7 @@ pub fn router(kit: Arc<Kit>, platform: Arc<dyn Platform>, api: Router) -> Router
     let control = Router::new()
         .route("/_sandbox/stats", get(stats))
         .route("/_sandbox/listings", get(listings))
+        .route("/_sandbox/listings/{sku}/stock", post(set_seller_stock))
         .route("/_sandbox/orders", post(place_order))
         .route("/_sandbox/orders/{id}/cancel", post(cancel_order))
         .route("/_sandbox/orders/{id}/ship", post(ship_order))
@@ -292,6 +298,23 @@ async fn stats(State((kit, _)): ControlState) -> Response {
 
 async fn listings(State((_, platform)): ControlState) -> Response {
     axum::Json(platform.listings()).into_response()
+}
+
+#[derive(Deserialize)]
+struct SellerStock {
+    stock: i64,
+}
+
+async fn set_seller_stock(
+    State((_, platform)): ControlState,
+    Path(sku): Path<String>,
+    body: axum::Json<SellerStock>,
+) -> Response {
+    answer(
+        platform
+            .set_seller_stock(&sku, body.stock)
+            .map(|()| json!({ "sku": sku, "stock": body.stock })),
+    )
 }
 
 #[derive(Deserialize)]

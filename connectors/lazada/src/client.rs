@@ -636,9 +636,11 @@ fn remote(product: dto::Product) -> RemoteListing {
             .into_iter()
             .map(|sku| RemoteVariant {
                 stock: sku.sellable(),
+                held: sku.held(),
                 sku: sku.seller_sku,
                 variant_id: sku.sku_id,
                 price: sku.price.round() as i64,
+                ..RemoteVariant::default()
             })
             .collect(),
     }
@@ -865,6 +867,7 @@ fn created_listing(draft: &ListingDraft, created: &dto::Created) -> Option<Remot
                 variant_id: sku.sku_id.clone(),
                 price: variant.price,
                 stock: variant.stock,
+                ..RemoteVariant::default()
             })
         })
         .collect::<Option<Vec<_>>>()?;
@@ -890,6 +893,7 @@ fn adopt_created(known: &mut RemoteListing, chunk: &[&VariantDraft], created: dt
                 variant_id: sku.sku_id,
                 price: variant.price,
                 stock: variant.stock,
+                ..RemoteVariant::default()
             });
         }
     }

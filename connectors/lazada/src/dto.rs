@@ -90,6 +90,12 @@ pub struct Created {
 pub struct WarehouseStock {
     #[serde(default, deserialize_with = "lenient_number")]
     pub sellable_quantity: Option<i64>,
+    /// Held by unpaid orders.
+    #[serde(default, deserialize_with = "lenient_number")]
+    pub withhold_quantity: Option<i64>,
+    /// Held by paid orders not yet ready to ship.
+    #[serde(default, deserialize_with = "lenient_number")]
+    pub occupy_quantity: Option<i64>,
 }
 
 /// A SKU of `/products/get` or `/product/item/get`.
@@ -139,6 +145,17 @@ impl Sku {
             .or_else(warehouses)
             .or(self.quantity)
             .unwrap_or(0)
+    }
+
+    /// Units orders hold outside the sellable stock (`sellable = real −
+    /// withhold − occupy`, shallow-stock guide): withheld and occupied over
+    /// the warehouses, 0 where the answer does not break stock down.
+    pub fn held(&self) -> i64 {
+        self.warehouses
+            .iter()
+            .flatten()
+            .map(|w| w.withhold_quantity.unwrap_or(0) + w.occupy_quantity.unwrap_or(0))
+            .sum()
     }
 }
 
@@ -364,6 +381,7 @@ mod tests {
               "withholdQuantity": 0, "warehouseCode": "dropshipping", "sellableQuantity": 5 }]
         }));
         assert_eq!(guide.sellable(), 5);
+        assert_eq!(guide.held(), 2, "withheld 0 and occupied 2");
         let warehouses = sku(serde_json::json!({
             "quantity": 9,
             "multiWarehouseInventories": [{ "sellableQuantity": "3" }, { "sellableQuantity": 4 }]

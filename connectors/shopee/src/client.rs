@@ -895,8 +895,10 @@ impl Shopee {
                         .map(|m| RemoteVariant {
                             price: m.price(),
                             stock: dto::seller_stock(&m.stock_info_v2),
+                            locked: dto::reserved_stock(&m.stock_info_v2),
                             sku: m.model_sku,
                             variant_id: m.model_id.to_string(),
+                            ..RemoteVariant::default()
                         })
                         .collect()
                 } else {
@@ -908,6 +910,8 @@ impl Shopee {
                             .first()
                             .map_or(0, |p| p.original_price as i64),
                         stock: dto::seller_stock(&item.stock_info_v2),
+                        locked: dto::reserved_stock(&item.stock_info_v2),
+                        ..RemoteVariant::default()
                     }]
                 };
                 out.push(RemoteListing {
@@ -1222,6 +1226,7 @@ fn single_listing(draft: &ListingDraft, listing_sku: &str, item_id: i64) -> Remo
             variant_id: "0".into(),
             price: v.price,
             stock: v.stock,
+            ..RemoteVariant::default()
         })
         .collect();
     RemoteListing {
@@ -1254,6 +1259,7 @@ fn tiered_listing(item_id: i64, draft: &ListingDraft, tiers: dto::InitTiers) -> 
                 },
                 sku: m.model_sku,
                 variant_id: m.model_id.to_string(),
+                ..RemoteVariant::default()
             }
         })
         .collect();

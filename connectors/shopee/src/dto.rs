@@ -113,15 +113,32 @@ pub struct Stock {
     pub stock: i64,
 }
 
+/// `stock_info_v2` (`schemas/v2.product.get_model_list.json`): the
+/// seller-managed stock per location and its summary.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct StockInfo {
     #[serde(default)]
     pub seller_stock: Vec<Stock>,
+    #[serde(default)]
+    pub summary_info: StockSummary,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StockSummary {
+    /// "Stock reserved for promotion": part of the seller stock, which
+    /// `update_stock` may not set below it.
+    #[serde(default)]
+    pub total_reserved_stock: i64,
 }
 
 /// Seller stock summed over locations.
 pub fn seller_stock(info: &StockInfo) -> i64 {
     info.seller_stock.iter().map(|s| s.stock).sum()
+}
+
+/// Stock a promotion reserves.
+pub fn reserved_stock(info: &StockInfo) -> i64 {
+    info.summary_info.total_reserved_stock.max(0)
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -292,6 +292,10 @@ impl Platform for LazadaSandbox {
         self.push_items(order_id, &lines);
         Ok(())
     }
+    fn set_seller_stock(&self, sku: &str, stock: i64) -> Result<(), String> {
+        let now = self.now();
+        self.state().set_sellable(sku, stock, now)
+    }
 }
 
 /// Lazada's error answer (HTTP 200, `code` other than "0").

@@ -331,6 +331,26 @@ impl State {
         self.access.get(token).is_some_and(|expires| *expires > now)
     }
 
+    /// The seller sets `seller_sku`'s sellable stock in the seller centre:
+    /// what orders hold stays held, so the real stock moves with it.
+    pub fn set_sellable(
+        &mut self,
+        seller_sku: &str,
+        sellable: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        if sellable < 0 {
+            return Err("sellable stock cannot be negative".into());
+        }
+        let (product, i) = self
+            .find_sku(seller_sku)
+            .ok_or_else(|| format!("no product has SKU {seller_sku}"))?;
+        let sku = &mut product.skus[i];
+        sku.real = sellable + sku.withheld + sku.occupied;
+        product.updated_time = now;
+        Ok(())
+    }
+
     pub fn find_sku(&mut self, seller_sku: &str) -> Option<(&mut Product, usize)> {
         self.products.values_mut().find_map(|p| {
             let i = p.skus.iter().position(|s| s.seller_sku == seller_sku)?;

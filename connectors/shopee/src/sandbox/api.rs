@@ -102,14 +102,36 @@ pub fn routes(sandbox: Arc<ShopeeSandbox>) -> Router {
 }
 
 /// Shopee-only control: `POST /_sandbox/shopee/orders/{order_sn}/cancel-units`
-/// `{line, quantity}` cancels units of one line (a partial cancellation).
+/// `{line, quantity}` cancels units of one line (a partial cancellation);
+/// `POST /_sandbox/shopee/listings/{sku}/promotion` `{reserved}` reserves
+/// seller stock for a promotion.
 pub fn control(sandbox: Arc<ShopeeSandbox>) -> Router {
     Router::new()
         .route(
             "/_sandbox/shopee/orders/{order_sn}/cancel-units",
             post(cancel_units),
         )
+        .route("/_sandbox/shopee/listings/{sku}/promotion", post(promotion))
         .with_state(sandbox)
+}
+
+/// A promotion set up in the seller centre reserves `{reserved}` units of
+/// `sku`'s seller stock (0 ends it).
+async fn promotion(
+    State(s): S,
+    axum::extract::Path(sku): axum::extract::Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let reserved = body["reserved"].as_i64().unwrap_or(-1);
+    match s.reserve_for_promotion(&sku, reserved) {
+        Ok(()) => axum::Json(json!({ "sku": sku, "reserved": reserved })).into_response(),
+        Err(error) => (
+            axum::http::StatusCode::CONFLICT,
+            axum::Json(json!({ "error": error })),
+        )
+            .into_response(),
+    }
 }
 
 async fn cancel_units(
@@ -683,6 +705,18 @@ fn spread_ok(prices: impl Iterator<Item = i64> + Clone) -> bool {
     matches!((min, max), (Some(min), Some(max)) if max <= min * 5)
 }
 
+/// `stock_info_v2`: seller stock, of which a promotion reserves `reserved`
+/// ("stock reserved for promotion"); the rest can be sold now.
+fn stock_info(stock: i64, reserved: i64) -> Value {
+    json!({
+        "summary_info": {
+            "total_reserved_stock": reserved,
+            "total_available_stock": stock - reserved,
+        },
+        "seller_stock": [{ "stock": stock, "if_saleable": true }],
+    })
+}
+
 fn stock_value(list: &Value) -> Option<i64> {
     list.as_array()?.first()?["stock"].as_i64()
 }
@@ -826,6 +860,7 @@ fn new_model(entry: &Value, item: &Item, batch: &[Model]) -> Result<Model, Shope
         sku,
         price: vnd(&entry["original_price"], "original_price")?,
         stock: checked_stock(&entry["seller_stock"], true)?,
+        reserved: 0,
     })
 }
 
@@ -1007,6 +1042,7 @@ impl ShopeeSandbox {
             weight: body["weight"].as_f64().unwrap_or(0.0),
             price,
             stock,
+            reserved: 0,
             created: std::time::Instant::now(),
             update_time: self.now().timestamp(),
             tiers: Vec::new(),
@@ -1072,6 +1108,7 @@ impl ShopeeSandbox {
                 sku: model_sku(model)?,
                 price: vnd(&model["original_price"], "original_price")?,
                 stock: checked_stock(&model["seller_stock"], true)?,
+                reserved: 0,
             });
         }
         if !spread_ok(built.iter().map(|m| m.price)) {
@@ -1275,12 +1312,12 @@ impl ShopeeSandbox {
             let model_id = entry["model_id"].as_i64().unwrap_or(-1);
             let stock = stock_value(&entry["seller_stock"]);
             let target = if model_id == 0 && item.models.is_empty() {
-                Some(&mut item.stock)
+                Some((&mut item.stock, item.reserved))
             } else {
                 item.models
                     .iter_mut()
                     .find(|m| m.model_id == model_id)
-                    .map(|m| &mut m.stock)
+                    .map(|m| (&mut m.stock, m.reserved))
             };
             match (target, stock) {
                 (None, _) => failure.push(json!({ "model_id": model_id, "failed_reason": "Wrong model_id." })),
@@ -1288,7 +1325,12 @@ impl ShopeeSandbox {
                 (Some(_), Some(s)) if !(0..=999_999).contains(&s) => {
                     failure.push(json!({ "model_id": model_id, "failed_reason": "Stock is out of the allowed range." }))
                 }
-                (Some(target), Some(s)) => {
+                // A running promotion's reserved stock is a floor
+                // (`schemas/v2.product.update_stock.json`).
+                (Some((_, reserved)), Some(s)) if s < reserved => {
+                    failure.push(json!({ "model_id": model_id, "failed_reason": "Stock should be larger than reserved stock." }))
+                }
+                (Some((target, _)), Some(s)) => {
                     *target = s;
                     success.push(json!({ "model_id": model_id, "stock": s }));
                 }
@@ -1398,7 +1440,7 @@ impl ShopeeSandbox {
                     "category_id": i.category_id,
                     "has_model": !i.models.is_empty(),
                     "price_info": if i.models.is_empty() { json!([{ "original_price": i.price, "current_price": i.price, "currency": "VND" }]) } else { json!([]) },
-                    "stock_info_v2": { "seller_stock": [{ "stock": i.stock }] },
+                    "stock_info_v2": stock_info(i.stock, i.reserved),
                     "image": { "image_id_list": i.images },
                     "weight": i.weight.to_string(),
                     "update_time": i.update_time,
@@ -1432,10 +1474,7 @@ impl ShopeeSandbox {
                     "tier_index": m.tier_index,
                     "model_status": "MODEL_NORMAL",
                     "price_info": [{ "original_price": m.price, "current_price": m.price, "currency": "VND" }],
-                    "stock_info_v2": {
-                        "summary_info": { "total_reserved_stock": 0, "total_available_stock": m.stock },
-                        "seller_stock": [{ "stock": m.stock, "if_saleable": true }],
-                    },
+                    "stock_info_v2": stock_info(m.stock, m.reserved),
                 })
             })
             .collect();
@@ -1660,6 +1699,7 @@ mod tests {
             sku: sku.into(),
             price,
             stock: 5,
+            reserved: 0,
         };
         s.state().items.insert(
             1,
@@ -1674,6 +1714,7 @@ mod tests {
                 weight: 0.1,
                 price: 0,
                 stock: 0,
+                reserved: 0,
                 created: std::time::Instant::now(),
                 update_time: 0,
                 tiers: vec![

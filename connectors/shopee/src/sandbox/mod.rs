@@ -154,6 +154,11 @@ impl ShopeeSandbox {
         Ok(())
     }
 
+    /// A promotion reserves `reserved` units of `sku`'s seller stock.
+    pub fn reserve_for_promotion(&self, sku: &str, reserved: i64) -> Result<(), String> {
+        self.state().reserve_for_promotion(sku, reserved)
+    }
+
     /// A buyer orders several lines at once (the same SKU may come twice).
     pub fn place_order_of(&self, lines: &[(&str, i64)]) -> Result<String, String> {
         let now = self.now().timestamp();
@@ -235,6 +240,11 @@ impl Platform for ShopeeSandbox {
         self.state().ship_order(order_sn, now)?;
         self.push_order(order_sn, "SHIPPED", now);
         Ok(())
+    }
+
+    fn set_seller_stock(&self, sku: &str, stock: i64) -> Result<(), String> {
+        let now = self.now().timestamp();
+        self.state().set_seller_stock(sku, stock, now)
     }
 }
 

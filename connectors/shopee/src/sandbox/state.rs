@@ -174,6 +174,8 @@ pub struct Model {
     pub sku: String,
     pub price: i64,
     pub stock: i64,
+    /// Seller stock a promotion reserves: `update_stock` may not go below it.
+    pub reserved: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -186,9 +188,10 @@ pub struct Item {
     pub status: String,
     pub images: Vec<String>,
     pub weight: f64,
-    /// Price and stock of an item without models.
+    /// Price, stock and promotion-reserved stock of an item without models.
     pub price: i64,
     pub stock: i64,
+    pub reserved: i64,
     pub created: std::time::Instant,
     pub update_time: i64,
     pub tiers: Vec<(String, Vec<String>)>,
@@ -302,7 +305,7 @@ impl State {
         let models: Vec<Value> = item
             .models
             .iter()
-            .map(|m| json!({ "model_id": m.model_id, "sku": m.sku, "price": m.price, "stock": m.stock, "tier_index": m.tier_index }))
+            .map(|m| json!({ "model_id": m.model_id, "sku": m.sku, "price": m.price, "stock": m.stock, "reserved": m.reserved, "tier_index": m.tier_index }))
             .collect();
         json!({
             "item_id": item.item_id,
@@ -312,6 +315,7 @@ impl State {
             "category_id": item.category_id,
             "price": item.price,
             "stock": item.stock,
+            "reserved": item.reserved,
             "tiers": item.tiers.iter().map(|(name, options)| json!({ "name": name, "options": options })).collect::<Vec<_>>(),
             "models": models,
         })
@@ -337,6 +341,78 @@ impl State {
                         .map(|m| (item.item_id, m.model_id))
                 }
             })
+    }
+
+    /// The item and model (0: none) that carry `sku`, whatever their status
+    /// short of deleted: what the seller centre lists.
+    fn in_seller_centre(&self, sku: &str) -> Option<(i64, i64)> {
+        self.items
+            .values()
+            .filter(|i| i.status != "SELLER_DELETE")
+            .find_map(|item| {
+                if item.models.is_empty() {
+                    (item.item_sku == sku).then_some((item.item_id, 0))
+                } else {
+                    item.models
+                        .iter()
+                        .find(|m| m.sku == sku)
+                        .map(|m| (item.item_id, m.model_id))
+                }
+            })
+    }
+
+    /// The seller sets `sku`'s seller stock in the seller centre; Shopee
+    /// holds it to the promotion's reservation as `update_stock` does.
+    pub fn set_seller_stock(&mut self, sku: &str, stock: i64, now: i64) -> Result<(), String> {
+        let (item_id, model_id) = self
+            .in_seller_centre(sku)
+            .ok_or_else(|| format!("no listing has SKU {sku}"))?;
+        let reserved = self.reserved_of(item_id, model_id);
+        if !(reserved..=999_999).contains(&stock) {
+            return Err(format!("stock must be {reserved} to 999999"));
+        }
+        if let Some(target) = self.stock_of(item_id, model_id) {
+            *target = stock;
+        }
+        if let Some(item) = self.items.get_mut(&item_id) {
+            item.update_time = now;
+        }
+        Ok(())
+    }
+
+    /// A promotion reserves `reserved` units of `sku`'s seller stock (0 ends
+    /// it); it cannot reserve more than there is.
+    pub fn reserve_for_promotion(&mut self, sku: &str, reserved: i64) -> Result<(), String> {
+        let (item_id, model_id) = self
+            .in_seller_centre(sku)
+            .ok_or_else(|| format!("no listing has SKU {sku}"))?;
+        let stock = self.stock_of(item_id, model_id).map_or(0, |s| *s);
+        if !(0..=stock).contains(&reserved) {
+            return Err(format!("a promotion can reserve 0 to {stock} units"));
+        }
+        let item = self
+            .items
+            .get_mut(&item_id)
+            .ok_or_else(|| format!("no item {item_id}"))?;
+        if model_id == 0 {
+            item.reserved = reserved;
+        } else if let Some(model) = item.models.iter_mut().find(|m| m.model_id == model_id) {
+            model.reserved = reserved;
+        }
+        Ok(())
+    }
+
+    fn reserved_of(&self, item_id: i64, model_id: i64) -> i64 {
+        let Some(item) = self.items.get(&item_id) else {
+            return 0;
+        };
+        if model_id == 0 {
+            return item.reserved;
+        }
+        item.models
+            .iter()
+            .find(|m| m.model_id == model_id)
+            .map_or(0, |m| m.reserved)
     }
 
     /// The seller stock of one item or model, to change in place.
