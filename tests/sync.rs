@@ -595,9 +595,15 @@ async fn the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it(db: 
          MOC-NHI,Mộc nhĩ đen rừng,MN-100G,45000,0\n",
     );
     db.import(&sold_out).await.expect("sold out");
-    let plan = plan_channel(db.store.as_ref(), &s.rig.settings, &s.rig.client, Kind::All)
-        .await
-        .expect("plan");
+    let plan = plan_channel(
+        db.store.as_ref(),
+        &s.rig.settings,
+        &chosync::inventory::allocation::SHARED,
+        &s.rig.client,
+        Kind::All,
+    )
+    .await
+    .expect("plan");
     assert_eq!((plan.live, plan.zeroed), (26, 6), "{plan:?}");
     let md = plan
         .stocks
@@ -894,9 +900,15 @@ async fn an_inactive_product_is_delisted_and_relisted_when_active_again(db: &Tes
     let noodles = [("MD-500G", "inactive"), ("MD-1KG", "inactive")];
     let (_d, path) = status_sheet(&noodles);
     db.import(&path).await.expect("inactive");
-    let plan = plan_channel(db.store.as_ref(), &s.rig.settings, &s.rig.client, Kind::All)
-        .await
-        .expect("plan");
+    let plan = plan_channel(
+        db.store.as_ref(),
+        &s.rig.settings,
+        &chosync::inventory::allocation::SHARED,
+        &s.rig.client,
+        Kind::All,
+    )
+    .await
+    .expect("plan");
     let delists: Vec<&str> = plan.delists.iter().map(|l| l.product_id.as_str()).collect();
     assert_eq!(delists, ["MIEN-DONG"], "{plan:?}");
     assert_eq!((plan.delisted, plan.live, plan.min_calls), (2, 25, 1));

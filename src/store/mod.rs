@@ -263,6 +263,10 @@ pub struct ListingState {
     pub status: String,
     pub quarantined: bool,
     pub last_error: Option<String>,
+    /// The ceiling of a stock raise claimed and not yet settled: the channel
+    /// may show up to this much (see `Store::claim_stock`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stock_in_flight: Option<i64>,
 }
 
 impl ListingState {
@@ -278,8 +282,20 @@ impl ListingState {
             status: "pending".into(),
             quarantined: false,
             last_error: None,
+            stock_in_flight: None,
         }
     }
+}
+
+/// What one channel shows of a SKU, as the allocation counts it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ShownOn {
+    pub channel: String,
+    /// As last set.
+    pub stock: Option<i64>,
+    pub stock_in_flight: Option<i64>,
+    pub quarantined: bool,
+    pub last_error: Option<String>,
 }
 
 /// One platform call as the sync log keeps it.
@@ -449,6 +465,32 @@ pub trait Store: Send + Sync {
         run_id: i64,
         batch: &BatchRecord,
     ) -> Result<(), StoreError>;
+
+    /// Per SKU, every channel that shows it or may be showing it (a set
+    /// stock, or an unsettled raise), by channel id.
+    async fn shown_on_channels(
+        &self,
+        skus: &[String],
+    ) -> Result<HashMap<String, Vec<ShownOn>>, StoreError>;
+
+    /// Claims the headroom for raises of partitioned stock on `channel`, in
+    /// one short transaction fenced by the lease: per (SKU, wanted), with the
+    /// SKU's stock level locked (so orders and other channels' claims wait),
+    /// `split::claim` decides what may be pushed given what every other
+    /// channel may be showing, and the channel's `stock_in_flight` records
+    /// the ceiling before any call. SKUs absent from the answer are held
+    /// back (no headroom, or no listing row to record the ceiling on).
+    async fn claim_stock(
+        &self,
+        channel: &str,
+        owner: &str,
+        wanted: &[(String, i64)],
+    ) -> Result<HashMap<String, crate::inventory::split::Claim>, StoreError>;
+
+    /// Units of `sku` sold per channel: who gets a partition's remainder.
+    /// For now an empty map (every channel ties, so the first channel id
+    /// gets it): it will read `order_lines` once order import records them.
+    async fn units_sold(&self, sku: &str) -> Result<HashMap<String, i64>, StoreError>;
 
     /// Image source → the platform's reference, per channel.
     async fn channel_images(&self, channel: &str) -> Result<HashMap<String, String>, StoreError>;
@@ -996,28 +1038,39 @@ mod sql {
     );
 
     pub const LISTING_STATES: &str = "SELECT sku, product_id, listing_id, variant_id, \
-        content_hash, price, stock, status, quarantined, last_error FROM listing_state \
-        WHERE channel = $1";
+        content_hash, price, stock, status, quarantined, last_error, stock_in_flight \
+        FROM listing_state WHERE channel = $1";
 
     pub const LISTING_STATES_WITH_WORK: &str = concat!(
         "SELECT sku, product_id, listing_id, variant_id, content_hash, price, stock, status, \
-         quarantined, last_error FROM listing_state \
+         quarantined, last_error, stock_in_flight FROM listing_state \
          WHERE channel = $1 AND sku IN (SELECT v.sku FROM variants v ",
         with_work!(),
         ")"
     );
+
+    /// What every channel shows of one SKU, as the allocation counts it.
+    pub const SHOWN_ON_CHANNELS: &str = "SELECT channel, stock, stock_in_flight, quarantined, \
+        last_error FROM listing_state WHERE sku = $1 \
+        AND (stock IS NOT NULL OR stock_in_flight IS NOT NULL) ORDER BY channel";
+
+    /// A claimed raise's ceiling (on the channel's own listing row).
+    pub const SET_IN_FLIGHT: &str = "UPDATE listing_state SET stock_in_flight = $3 \
+        WHERE channel = $1 AND sku = $2";
 
     pub const LIVE_LISTINGS: &str = "SELECT COUNT(*) FROM listing_state \
         WHERE channel = $1 AND listing_id IS NOT NULL AND status = 'live'";
 
     pub const SAVE_LISTING_STATE: &str = "INSERT INTO listing_state (channel, sku, listing_id, \
         variant_id, content_hash, price, stock, status, quarantined, last_error, updated_at, \
-        product_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+        product_id, stock_in_flight) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
         ON CONFLICT (channel, sku) DO UPDATE SET product_id = excluded.product_id, \
         listing_id = excluded.listing_id, variant_id = excluded.variant_id, \
         content_hash = excluded.content_hash, price = excluded.price, stock = excluded.stock, \
         status = excluded.status, quarantined = excluded.quarantined, \
-        last_error = excluded.last_error, updated_at = excluded.updated_at";
+        last_error = excluded.last_error, updated_at = excluded.updated_at, \
+        stock_in_flight = excluded.stock_in_flight";
 
     /// Fenced: a task whose desired version moved on while it was pushed stays pending.
     pub const FINISH_TASK: &str = "UPDATE push_tasks SET done_version = $4, updated_at = $5 \

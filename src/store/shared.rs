@@ -1,8 +1,9 @@
 //! The `Store` methods both engines run unchanged — the same SQL (sqlx binds
 //! `$N` on SQLite too), the same binds; writes of several statements in one
 //! transaction, single statements on their own — written once. Each engine
-//! supplies `pool`, `clock`, `begin_write()`, `record_one()`, `database_now()`
-//! and `CATALOGUE_WITH_WORK`, and its own catalogue reads and writes.
+//! supplies `pool`, `clock`, `begin_write()`, `record_one()`, `database_now()`,
+//! `CATALOGUE_WITH_WORK` and `SELLABLE_LOCKED`, and its own catalogue reads
+//! and writes.
 
 /// `impl_store!(Engine { own methods })`: the engine's `Store` impl, its own
 /// methods followed by the shared ones.
@@ -230,6 +231,7 @@ macro_rules! impl_store {
                         .bind(&state.last_error)
                         .bind(now)
                         .bind(&state.product_id)
+                        .bind(state.stock_in_flight)
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -274,6 +276,80 @@ macro_rules! impl_store {
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn shown_on_channels(
+                &self,
+                skus: &[String],
+            ) -> Result<HashMap<String, Vec<ShownOn>>, StoreError> {
+                let mut out = HashMap::new();
+                for sku in skus {
+                    let rows: Vec<ShownOn> = sqlx::query_as(sql::SHOWN_ON_CHANNELS)
+                        .bind(sku)
+                        .fetch_all(&self.pool)
+                        .await?;
+                    out.insert(sku.clone(), rows);
+                }
+                Ok(out)
+            }
+
+            async fn claim_stock(
+                &self,
+                channel: &str,
+                owner: &str,
+                wanted: &[(String, i64)],
+            ) -> Result<HashMap<String, Claim>, StoreError> {
+                // One lock order for every claimant: no deadlock between passes.
+                let mut wanted = wanted.to_vec();
+                wanted.sort();
+                let mut tx = self.begin_write().await?;
+                let held = sqlx::query(sql::FENCE)
+                    .bind(channel)
+                    .bind(owner)
+                    .bind(database_now(&mut tx).await?)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if held == 0 {
+                    return Err(StoreError::LeaseLost(channel.to_string()));
+                }
+                let mut granted = HashMap::new();
+                for (sku, quantity) in &wanted {
+                    let sellable: Option<i64> = sqlx::query_scalar(SELLABLE_LOCKED)
+                        .bind(sku)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let Some(sellable) = sellable else {
+                        continue;
+                    };
+                    let shown: Vec<ShownOn> = sqlx::query_as(sql::SHOWN_ON_CHANNELS)
+                        .bind(sku)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    let rows: Vec<(String, Option<i64>, Option<i64>)> = shown
+                        .into_iter()
+                        .map(|s| (s.channel, s.stock, s.stock_in_flight))
+                        .collect();
+                    let Some(claim) = split::claim(sellable, &rows, channel, *quantity) else {
+                        continue;
+                    };
+                    let recorded = sqlx::query(sql::SET_IN_FLIGHT)
+                        .bind(channel)
+                        .bind(sku)
+                        .bind(claim.in_flight)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if recorded == 1 {
+                        granted.insert(sku.clone(), claim);
+                    }
+                }
+                tx.commit().await?;
+                Ok(granted)
+            }
+
+            async fn units_sold(&self, _sku: &str) -> Result<HashMap<String, i64>, StoreError> {
+                Ok(HashMap::new())
             }
 
             async fn channel_images(&self, channel: &str) -> Result<HashMap<String, String>, StoreError> {

@@ -4,13 +4,14 @@
 //! platform call — in one short transaction per batch. No transaction is open
 //! during a call.
 
+mod allot;
 mod calls;
 mod channels;
 pub mod log;
 mod plan;
 mod render;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,8 @@ use crate::catalogue::model::Status;
 use crate::channels::ChannelSettings;
 use crate::channels::client::ChannelClient;
 use crate::channels::mapping::Mapping;
+use crate::channels::rules::StockRule;
+use crate::inventory::allocation::Allocation;
 use crate::store::{
     Aspect, BatchRecord, CatalogueRow, LeaseGrant, ListingState, LogRow, PushTask, RunCounts,
     Store, StoreError,
@@ -145,6 +148,8 @@ pub struct Channel<'a> {
     pub client: &'a ChannelClient,
     /// The sink the client's connector reports its attempts to.
     pub events: Arc<CallLog>,
+    /// How the channels listing a SKU share its stock.
+    pub allocation: &'a Allocation,
 }
 
 /// The work of one pass, gathered before any call.
@@ -168,6 +173,9 @@ struct Pass {
     remote: Option<HashMap<String, RemoteListing>>,
     /// Tasks not due yet (backoff after a failure).
     deferred: usize,
+    /// The channel's share of each SKU whose units are partitioned (see
+    /// `allot`); the other SKUs are shared.
+    allotted: HashMap<String, i64>,
 }
 
 /// Longest a store call of a pass may take: past it the pass stops (its
@@ -287,6 +295,7 @@ async fn run_pass(
     let id = channel.settings.id.as_str();
     let pass = slot.insert(gather(store, id, options.kind).await?);
     pass.owner = owner.to_string();
+    allot::allot(store, pass, channel.settings, channel.allocation).await?;
     let refusal = plan::plan(pass, channel.settings, channel.client).guard();
     pass.run_id = timed(
         "start run",
@@ -337,10 +346,12 @@ async fn run_pass(
 pub async fn plan_channel(
     store: &dyn Store,
     settings: &ChannelSettings,
+    allocation: &Allocation,
     client: &ChannelClient,
     kind: Kind,
 ) -> Result<Plan, StoreError> {
-    let pass = gather(store, &settings.id, kind).await?;
+    let mut pass = gather(store, &settings.id, kind).await?;
+    allot::allot(store, &mut pass, settings, allocation).await?;
     Ok(plan::plan(&pass, settings, client))
 }
 
@@ -398,6 +409,7 @@ async fn gather(store: &dyn Store, id: &str, kind: Kind) -> Result<Pass, StoreEr
         counts: RunCounts::default(),
         progress: Arc::new(Quiet),
         remote: None,
+        allotted: HashMap::new(),
     })
 }
 
@@ -411,6 +423,37 @@ impl Pass {
             .get(sku)
             .cloned()
             .unwrap_or_else(|| ListingState::new(sku))
+    }
+
+    /// The stock the channel should show of a SKU: its share when the SKU
+    /// is partitioned, else its rule applied to every sellable unit.
+    fn wanted_stock(&self, row: &CatalogueRow, rule: &StockRule) -> i64 {
+        self.allotted
+            .get(&row.variant.sku)
+            .copied()
+            .unwrap_or_else(|| rule.apply(row.on_hand - row.reserved))
+    }
+
+    /// Per SKU of a listing call: the stock it carries and the stock wanted.
+    /// A partitioned SKU's listing carries no more than the channel shows
+    /// already: a raise goes through the stock step's claim.
+    fn listing_stocks(
+        &self,
+        rows: &[CatalogueRow],
+        rule: &StockRule,
+    ) -> HashMap<String, (i64, i64)> {
+        rows.iter()
+            .map(|row| {
+                let sku = &row.variant.sku;
+                let wanted = self.wanted_stock(row, rule);
+                let carried = if self.allotted.contains_key(sku) {
+                    wanted.min(self.state(sku).stock.unwrap_or(0))
+                } else {
+                    wanted
+                };
+                (sku.clone(), (carried, wanted))
+            })
+            .collect()
     }
 
     /// The SKUs of `product` in the catalogue, in order.
@@ -739,7 +782,8 @@ async fn prepare(
         pass.record(store, channel, batch, &skus, &cause).await?;
         return Ok(None);
     }
-    let rendered = match render::listing(store, channel, &mut pass.images, &rows).await {
+    let stocks = pass.listing_stocks(&rows, &channel.settings.stock);
+    let rendered = match render::listing(store, channel, &mut pass.images, &rows, &stocks).await {
         Ok(rendered) => rendered,
         Err(RenderError::Store(err)) => return Err(err),
         Err(RenderError::Failed(err)) => {
@@ -1050,8 +1094,12 @@ async fn push_stock(
     only: Option<Direction>,
 ) -> Result<(), StoreError> {
     let rule = &channel.settings.stock;
+    let allotted = pass.allotted.clone();
     let wanted = |row: &CatalogueRow, state: &ListingState| {
-        let quantity = rule.apply(row.on_hand - row.reserved);
+        let quantity = allotted
+            .get(&row.variant.sku)
+            .copied()
+            .unwrap_or_else(|| rule.apply(row.on_hand - row.reserved));
         let down = state.stock.is_some_and(|old| quantity < old);
         let direction = if down { Direction::Down } else { Direction::Up };
         (state.stock == Some(quantity) || only.is_none_or(|o| o == direction)).then_some(quantity)
@@ -1119,6 +1167,10 @@ async fn push_values(
         };
         pass.record(store, channel, batch, "", "unchanged").await?;
     }
+    let unfinished = match aspect {
+        Aspect::Stock => claim_raises(store, channel, pass, &mut items).await?,
+        _ => HashSet::new(),
+    };
     if items.is_empty() {
         return Ok(());
     }
@@ -1162,15 +1214,67 @@ async fn push_values(
         aspect,
         &versions,
         &outcomes,
+        &unfinished,
         |state, sku| {
             let value = values.get(sku).copied();
             match aspect {
-                Aspect::Stock => state.stock = value,
+                Aspect::Stock => {
+                    // Landed: the channel shows this, and nothing else is in flight.
+                    state.stock = value;
+                    state.stock_in_flight = None;
+                }
                 _ => state.price = value,
             }
         },
     )
     .await
+}
+
+/// Claims the headroom for the raises of partitioned SKUs among `items`
+/// before any call: each is pushed only as far as its claim grants, and
+/// dropped when it grants nothing. Returns the SKUs pushed short of what is
+/// wanted: their task stays pending for a later pass.
+async fn claim_raises(
+    store: &dyn Store,
+    channel: &Channel<'_>,
+    pass: &mut Pass,
+    items: &mut Vec<(String, RemoteRef, i64, i64)>,
+) -> Result<HashSet<String>, StoreError> {
+    let raises: Vec<(String, i64)> = items
+        .iter()
+        .filter(|(sku, _, value, _)| {
+            pass.allotted.contains_key(sku) && *value > pass.state(sku).stock.unwrap_or(0)
+        })
+        .map(|(sku, _, value, _)| (sku.clone(), *value))
+        .collect();
+    let mut short = HashSet::new();
+    if raises.is_empty() {
+        return Ok(short);
+    }
+    let claim = store.claim_stock(&channel.settings.id, &pass.owner, &raises);
+    let granted = timed("claim stock", claim).await?;
+    let raised: HashSet<&str> = raises.iter().map(|(sku, _)| sku.as_str()).collect();
+    let mut kept = Vec::with_capacity(items.len());
+    for mut item in items.drain(..) {
+        if !raised.contains(item.0.as_str()) {
+            kept.push(item);
+            continue;
+        }
+        let Some(claim) = granted.get(&item.0) else {
+            continue; // no headroom: left pending
+        };
+        if claim.push < item.2 {
+            short.insert(item.0.clone());
+        }
+        item.2 = claim.push;
+        let mut state = pass.state(&item.0);
+        // Kept with the state, so a failed push's record keeps it counted.
+        state.stock_in_flight = claim.in_flight;
+        pass.states.insert(item.0.clone(), state);
+        kept.push(item);
+    }
+    *items = kept;
+    Ok(short)
 }
 
 /// Per-item outcomes of a stock or price call, recorded as one batch.
@@ -1181,6 +1285,7 @@ async fn apply_outcomes(
     aspect: Aspect,
     items: &[(String, i64)],
     outcomes: &[chosync_connector::dto::ItemOutcome],
+    unfinished: &HashSet<String>,
     set: impl Fn(&mut ListingState, &str),
 ) -> Result<(), StoreError> {
     let mut batch = BatchRecord::default();
@@ -1197,7 +1302,9 @@ async fn apply_outcomes(
                     .is_none_or(|r| r.product.status == Status::Active);
                 clear(&mut state, aspect, on_sale);
                 batch.states.push(state);
-                batch.done.push((outcome.sku.clone(), aspect, version));
+                if !unfinished.contains(&outcome.sku) {
+                    batch.done.push((outcome.sku.clone(), aspect, version));
+                }
                 pass.counts.pushed += 1;
             }
             Err(err) => {

@@ -160,7 +160,7 @@ pub(super) fn plan(pass: &Pass, settings: &ChannelSettings, client: &ChannelClie
             ),
             Aspect::Stock => (
                 state.stock,
-                settings.stock.apply(row.on_hand - row.reserved),
+                pass.wanted_stock(row, &settings.stock),
                 &mut plan.stocks,
                 &mut stock_listings,
             ),
