@@ -36,6 +36,26 @@ pub fn counted(shown: Option<i64>, in_flight: Option<i64>) -> i64 {
     shown.unwrap_or(0).max(in_flight.unwrap_or(0)).max(0)
 }
 
+/// Whether a channel's stock of a SKU is settled: no push's ceiling is
+/// still counted and its last stock push did not fail. An unsettled one is
+/// pushed again even at the value it shows, and others treat it as out of
+/// reach while its last push failed (see `reachable`).
+pub fn settled(in_flight: Option<i64>, last_error: Option<&str>) -> bool {
+    in_flight.is_none() && !stock_failed(last_error)
+}
+
+/// Whether the last stock push failed (its error is kept until a success).
+pub fn stock_failed(last_error: Option<&str>) -> bool {
+    last_error.is_some_and(|e| e.starts_with("stock: "))
+}
+
+/// Whether another channel's listing takes a new allotment: it is enabled
+/// (a disabled or unconfigured channel's listing still sells, untouched),
+/// not quarantined, and its last stock push did not fail.
+pub fn reachable(enabled: bool, quarantined: bool, last_error: Option<&str>) -> bool {
+    enabled && !quarantined && !stock_failed(last_error)
+}
+
 /// What each channel (in the order given) should show of `sellable` units.
 /// `shared`: each its rule applied to all of them. `partitioned`: the units
 /// unreachable channels show stay theirs; the rest is split by weight
@@ -110,35 +130,36 @@ pub struct Claim {
 }
 
 /// How far channel `channel` may go towards `wanted` while the others still
-/// show what `rows` say (channel, last set value, unsettled ceiling): a
-/// decrease at once; an increase up to the headroom `sellable` − Σ of the
-/// others' counted values, and only if that raises what it shows (`None`:
-/// held back entirely).
+/// show what `rows` say (channel, last set value, unsettled ceiling): never
+/// past the headroom `sellable` − Σ of the others' counted values. A raise
+/// (above the last set value) gets what room there is and records it as the
+/// channel's ceiling; a raise with no room pushes no higher than the last set
+/// value. A cut is never held back, but it too stays within the headroom —
+/// pushed lower if need be: after its own sales the channel may show less
+/// than it was last set to, so a cut by that measure may still raise what
+/// it shows.
 pub fn claim(
     sellable: i64,
     rows: &[(String, Option<i64>, Option<i64>)],
     channel: &str,
     wanted: i64,
-) -> Option<Claim> {
+) -> Claim {
     let own = rows.iter().find(|(c, _, _)| c == channel);
-    let shown = own.and_then(|(_, shown, _)| *shown);
+    let shown = own.and_then(|(_, shown, _)| *shown).unwrap_or(0);
     let earlier = own.and_then(|(_, _, in_flight)| *in_flight);
-    if wanted <= shown.unwrap_or(0) {
-        return Some(Claim {
-            push: wanted,
-            in_flight: earlier,
-        });
-    }
     let others: i64 = rows
         .iter()
         .filter(|(c, _, _)| c != channel)
         .map(|(_, shown, in_flight)| counted(*shown, *in_flight))
         .sum();
-    let push = wanted.min(sellable - others);
-    (push > shown.unwrap_or(0)).then(|| Claim {
-        push,
-        in_flight: Some(earlier.map_or(push, |e| e.max(push))),
-    })
+    let push = wanted.min((sellable - others).max(0));
+    // No higher than the last set value, which stays counted until settled.
+    let in_flight = if push > shown {
+        Some(earlier.map_or(push, |e| e.max(push)))
+    } else {
+        earlier
+    };
+    Claim { push, in_flight }
 }
 
 #[cfg(test)]
@@ -225,32 +246,46 @@ mod tests {
         // b may show 7: a may go to 3 of the 6 it wants out of 10.
         assert_eq!(
             claim(10, &state, "a", 6),
-            Some(Claim {
+            Claim {
                 push: 3,
                 in_flight: Some(3)
-            })
+            }
         );
-        assert_eq!(claim(9, &state, "a", 6), None, "no headroom above 2");
+        let none_above_two = Claim {
+            push: 2,
+            in_flight: None,
+        };
+        assert_eq!(claim(9, &state, "a", 6), none_above_two);
     }
 
     #[test]
-    fn a_decrease_is_never_held_back_and_keeps_an_earlier_ceiling() {
-        let state = rows(&[("a", Some(4), Some(6)), ("b", Some(9), None)]);
+    fn a_cut_is_never_held_back_and_keeps_an_earlier_ceiling() {
+        let state = rows(&[("a", Some(4), Some(6)), ("b", Some(2), None)]);
         assert_eq!(
-            claim(1, &state, "a", 1),
-            Some(Claim {
+            claim(9, &state, "a", 1),
+            Claim {
                 push: 1,
                 in_flight: Some(6)
-            })
+            }
+        );
+        // After its own sales `a` may show less than 4: a cut to 3 is held to
+        // the headroom b's 9 leaves, lest it raise what a shows.
+        let state = rows(&[("a", Some(4), None), ("b", Some(9), None)]);
+        assert_eq!(
+            claim(10, &state, "a", 3),
+            Claim {
+                push: 1,
+                in_flight: None
+            }
         );
         // An increase keeps the most of the earlier ceiling and this one.
         let state = rows(&[("a", Some(1), Some(6)), ("b", Some(0), None)]);
         assert_eq!(
             claim(10, &state, "a", 3),
-            Some(Claim {
+            Claim {
                 push: 3,
                 in_flight: Some(6)
-            })
+            }
         );
     }
 }

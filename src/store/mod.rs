@@ -473,13 +473,16 @@ pub trait Store: Send + Sync {
         skus: &[String],
     ) -> Result<HashMap<String, Vec<ShownOn>>, StoreError>;
 
-    /// Claims the headroom for raises of partitioned stock on `channel`, in
+    /// Claims the headroom for pushes of partitioned stock on `channel`, in
     /// one short transaction fenced by the lease: per (SKU, wanted), with the
     /// SKU's stock level locked (so orders and other channels' claims wait),
     /// `split::claim` decides what may be pushed given what every other
     /// channel may be showing, and the channel's `stock_in_flight` records
-    /// the ceiling before any call. SKUs absent from the answer are held
-    /// back (no headroom, or no listing row to record the ceiling on).
+    /// a raise's ceiling before any call. A SKU absent from the answer has no
+    /// listing row to record a ceiling on: nothing may be pushed. A push
+    /// held short of what is wanted marks stock work for the other channels
+    /// listing the SKU, in the same transaction: one above its share comes
+    /// down on its next pass and makes the room.
     async fn claim_stock(
         &self,
         channel: &str,
@@ -1049,10 +1052,23 @@ mod sql {
         ")"
     );
 
-    /// What every channel shows of one SKU, as the allocation counts it.
+    /// Every channel listing one SKU (or showing some of it), as the
+    /// allocation counts it.
     pub const SHOWN_ON_CHANNELS: &str = "SELECT channel, stock, stock_in_flight, quarantined, \
         last_error FROM listing_state WHERE sku = $1 \
-        AND (stock IS NOT NULL OR stock_in_flight IS NOT NULL) ORDER BY channel";
+        AND (listing_id IS NOT NULL OR stock IS NOT NULL OR stock_in_flight IS NOT NULL) \
+        ORDER BY channel";
+
+    /// Stock work for the other enabled channels listing a SKU: a raise
+    /// held back waits for them to come down to their share.
+    pub const MARK_OTHERS: &str = concat!(
+        "INSERT INTO push_tasks \
+         (channel, sku, aspect, desired_version, not_before, cause, updated_at) \
+         SELECT l.channel, l.sku, 'stock', 1, $3, $4, $3 FROM listing_state l \
+         JOIN channels c ON c.id = l.channel \
+         WHERE l.sku = $1 AND l.channel <> $2 AND c.enabled AND l.listing_id IS NOT NULL",
+        mark_conflict!()
+    );
 
     /// A claimed raise's ceiling (on the channel's own listing row).
     pub const SET_IN_FLIGHT: &str = "UPDATE listing_state SET stock_in_flight = $3 \

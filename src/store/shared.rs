@@ -330,9 +330,16 @@ macro_rules! impl_store {
                         .into_iter()
                         .map(|s| (s.channel, s.stock, s.stock_in_flight))
                         .collect();
-                    let Some(claim) = split::claim(sellable, &rows, channel, *quantity) else {
-                        continue;
-                    };
+                    let claim = split::claim(sellable, &rows, channel, *quantity);
+                    if claim.push < *quantity {
+                        sqlx::query(sql::MARK_OTHERS)
+                            .bind(sku)
+                            .bind(channel)
+                            .bind(self.clock.now())
+                            .bind(format!("allocation: {channel} waits for room"))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     let recorded = sqlx::query(sql::SET_IN_FLIGHT)
                         .bind(channel)
                         .bind(sku)

@@ -75,12 +75,8 @@ pub(super) async fn allot(
 fn other(on: &ShownOn, settings: &ChannelSettings, allocation: &Allocation) -> Listed {
     let own = on.channel == settings.id;
     let configured = allocation.channels.get(&on.channel);
-    let failing = on.quarantined
-        || on
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.starts_with("stock: "));
-    let reachable = own || (configured.is_some_and(|(enabled, _)| *enabled) && !failing);
+    let enabled = configured.is_some_and(|(enabled, _)| *enabled);
+    let reachable = own || split::reachable(enabled, on.quarantined, on.last_error.as_deref());
     let rule = match configured {
         _ if own => settings.stock.clone(),
         Some((_, rule)) => rule.clone(),

@@ -28,6 +28,7 @@ use crate::channels::client::ChannelClient;
 use crate::channels::mapping::Mapping;
 use crate::channels::rules::StockRule;
 use crate::inventory::allocation::Allocation;
+use crate::inventory::split;
 use crate::store::{
     Aspect, BatchRecord, CatalogueRow, LeaseGrant, ListingState, LogRow, PushTask, RunCounts,
     Store, StoreError,
@@ -1149,7 +1150,13 @@ async fn push_values(
         let Some(value) = wanted(row, &state) else {
             continue;
         };
-        if shown(&state) == Some(value) {
+        // A partitioned SKU's unsettled push (a ceiling still counted, or a
+        // failure that keeps the channel out of reach) is set again though
+        // the value is the same: only a success settles it.
+        let unsettled = aspect == Aspect::Stock
+            && pass.allotted.contains_key(sku)
+            && !split::settled(state.stock_in_flight, state.last_error.as_deref());
+        if shown(&state) == Some(value) && !unsettled {
             skipped.push((sku.clone(), aspect, task.desired_version));
             continue;
         }
@@ -1168,7 +1175,7 @@ async fn push_values(
         pass.record(store, channel, batch, "", "unchanged").await?;
     }
     let unfinished = match aspect {
-        Aspect::Stock => claim_raises(store, channel, pass, &mut items).await?,
+        Aspect::Stock => claim_partitioned(store, channel, pass, &mut items).await?,
         _ => HashSet::new(),
     };
     if items.is_empty() {
@@ -1230,44 +1237,47 @@ async fn push_values(
     .await
 }
 
-/// Claims the headroom for the raises of partitioned SKUs among `items`
-/// before any call: each is pushed only as far as its claim grants, and
-/// dropped when it grants nothing. Returns the SKUs pushed short of what is
-/// wanted: their task stays pending for a later pass.
-async fn claim_raises(
+/// Claims the headroom for the pushes of partitioned SKUs among `items`
+/// before any call (see `Store::claim_stock`): each is pushed only as far as
+/// its claim grants, and dropped when that is what the channel was last set
+/// to and nothing is left to settle. Returns the SKUs pushed (or dropped)
+/// short of what is wanted: their task stays pending for a later pass.
+async fn claim_partitioned(
     store: &dyn Store,
     channel: &Channel<'_>,
     pass: &mut Pass,
     items: &mut Vec<(String, RemoteRef, i64, i64)>,
 ) -> Result<HashSet<String>, StoreError> {
-    let raises: Vec<(String, i64)> = items
+    let wanted: Vec<(String, i64)> = items
         .iter()
-        .filter(|(sku, _, value, _)| {
-            pass.allotted.contains_key(sku) && *value > pass.state(sku).stock.unwrap_or(0)
-        })
+        .filter(|(sku, _, _, _)| pass.allotted.contains_key(sku))
         .map(|(sku, _, value, _)| (sku.clone(), *value))
         .collect();
     let mut short = HashSet::new();
-    if raises.is_empty() {
+    if wanted.is_empty() {
         return Ok(short);
     }
-    let claim = store.claim_stock(&channel.settings.id, &pass.owner, &raises);
+    let claim = store.claim_stock(&channel.settings.id, &pass.owner, &wanted);
     let granted = timed("claim stock", claim).await?;
-    let raised: HashSet<&str> = raises.iter().map(|(sku, _)| sku.as_str()).collect();
+    let claimed: HashSet<&str> = wanted.iter().map(|(sku, _)| sku.as_str()).collect();
     let mut kept = Vec::with_capacity(items.len());
     for mut item in items.drain(..) {
-        if !raised.contains(item.0.as_str()) {
+        if !claimed.contains(item.0.as_str()) {
             kept.push(item);
             continue;
         }
         let Some(claim) = granted.get(&item.0) else {
-            continue; // no headroom: left pending
+            continue;
         };
         if claim.push < item.2 {
             short.insert(item.0.clone());
         }
         item.2 = claim.push;
         let mut state = pass.state(&item.0);
+        let settled = split::settled(state.stock_in_flight, state.last_error.as_deref());
+        if state.stock == Some(claim.push) && settled {
+            continue; // no room to raise: left pending
+        }
         // Kept with the state, so a failed push's record keeps it counted.
         state.stock_in_flight = claim.in_flight;
         pass.states.insert(item.0.clone(), state);
