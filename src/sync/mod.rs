@@ -1221,7 +1221,6 @@ async fn push_values(
         aspect,
         &versions,
         &outcomes,
-        &unfinished,
         |state, sku| {
             let value = values.get(sku).copied();
             match aspect {
@@ -1232,6 +1231,7 @@ async fn push_values(
                 }
                 _ => state.price = value,
             }
+            !unfinished.contains(sku)
         },
     )
     .await
@@ -1287,7 +1287,9 @@ async fn claim_partitioned(
     Ok(short)
 }
 
-/// Per-item outcomes of a stock or price call, recorded as one batch.
+/// Per-item outcomes of a stock or price call, recorded as one batch. `set`
+/// records a success on the state and says whether it finishes the task (a
+/// push held short of what is wanted does not).
 async fn apply_outcomes(
     store: &dyn Store,
     channel: &Channel<'_>,
@@ -1295,8 +1297,7 @@ async fn apply_outcomes(
     aspect: Aspect,
     items: &[(String, i64)],
     outcomes: &[chosync_connector::dto::ItemOutcome],
-    unfinished: &HashSet<String>,
-    set: impl Fn(&mut ListingState, &str),
+    set: impl Fn(&mut ListingState, &str) -> bool,
 ) -> Result<(), StoreError> {
     let mut batch = BatchRecord::default();
     let versions: HashMap<&str, i64> = items.iter().map(|(sku, v)| (sku.as_str(), *v)).collect();
@@ -1305,14 +1306,14 @@ async fn apply_outcomes(
         match &outcome.result {
             Ok(()) => {
                 let mut state = pass.state(&outcome.sku);
-                set(&mut state, &outcome.sku);
+                let finished = set(&mut state, &outcome.sku);
                 let on_sale = pass
                     .rows
                     .get(&outcome.sku)
                     .is_none_or(|r| r.product.status == Status::Active);
                 clear(&mut state, aspect, on_sale);
                 batch.states.push(state);
-                if !unfinished.contains(&outcome.sku) {
+                if finished {
                     batch.done.push((outcome.sku.clone(), aspect, version));
                 }
                 pass.counts.pushed += 1;
