@@ -473,9 +473,10 @@ pub trait Store: Send + Sync {
         skus: &[String],
     ) -> Result<HashMap<String, Vec<ShownOn>>, StoreError>;
 
-    /// Claims the headroom for pushes of partitioned stock on `channel`, in
-    /// one short transaction fenced by the lease: per (SKU, wanted), with the
-    /// SKU's stock level locked (so orders and other channels' claims wait),
+    /// Claims the headroom for pushes of partitioned stock on `channel`: per
+    /// (SKU, wanted), in a short transaction of its own fenced by the lease,
+    /// with the SKU's stock level locked (so orders and other channels'
+    /// claims of it wait),
     /// `split::claim` decides what may be pushed given what every other
     /// channel may be showing, and the channel's `stock_in_flight` records
     /// a raise's ceiling before any call. A SKU absent from the answer has no

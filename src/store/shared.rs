@@ -299,22 +299,22 @@ macro_rules! impl_store {
                 owner: &str,
                 wanted: &[(String, i64)],
             ) -> Result<HashMap<String, Claim>, StoreError> {
-                // One lock order for every claimant: no deadlock between passes.
-                let mut wanted = wanted.to_vec();
-                wanted.sort();
-                let mut tx = self.begin_write().await?;
-                let held = sqlx::query(sql::FENCE)
-                    .bind(channel)
-                    .bind(owner)
-                    .bind(database_now(&mut tx).await?)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if held == 0 {
-                    return Err(StoreError::LeaseLost(channel.to_string()));
-                }
                 let mut granted = HashMap::new();
-                for (sku, quantity) in &wanted {
+                // One SKU per transaction: a claim holds one stock level at a
+                // time, so it never closes a lock cycle with an import that
+                // holds many.
+                for (sku, quantity) in wanted {
+                    let mut tx = self.begin_write().await?;
+                    let held = sqlx::query(sql::FENCE)
+                        .bind(channel)
+                        .bind(owner)
+                        .bind(database_now(&mut tx).await?)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if held == 0 {
+                        return Err(StoreError::LeaseLost(channel.to_string()));
+                    }
                     let sellable: Option<i64> = sqlx::query_scalar(SELLABLE_LOCKED)
                         .bind(sku)
                         .fetch_optional(&mut *tx)
@@ -347,11 +347,11 @@ macro_rules! impl_store {
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
+                    tx.commit().await?;
                     if recorded == 1 {
                         granted.insert(sku.clone(), claim);
                     }
                 }
-                tx.commit().await?;
                 Ok(granted)
             }
 
