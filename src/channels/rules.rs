@@ -191,4 +191,15 @@ mod tests {
         assert_eq!(rule.apply(-3), 0);
         assert_eq!(StockRule::default().apply(120), 120);
     }
+
+    #[test]
+    fn a_channel_weight_below_one_is_a_problem() {
+        let rule = StockRule {
+            weight: 0,
+            ..StockRule::default()
+        };
+        let keys: Vec<String> = rule.problems().into_iter().map(|(key, _)| key).collect();
+        assert_eq!(keys, ["stock.weight"]);
+        assert!(StockRule::default().problems().is_empty());
+    }
 }

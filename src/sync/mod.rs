@@ -1095,12 +1095,8 @@ async fn push_stock(
     only: Option<Direction>,
 ) -> Result<(), StoreError> {
     let rule = &channel.settings.stock;
-    let allotted = pass.allotted.clone();
-    let wanted = |row: &CatalogueRow, state: &ListingState| {
-        let quantity = allotted
-            .get(&row.variant.sku)
-            .copied()
-            .unwrap_or_else(|| rule.apply(row.on_hand - row.reserved));
+    let wanted = |pass: &Pass, row: &CatalogueRow, state: &ListingState| {
+        let quantity = pass.wanted_stock(row, rule);
         let down = state.stock.is_some_and(|old| quantity < old);
         let direction = if down { Direction::Down } else { Direction::Up };
         (state.stock == Some(quantity) || only.is_none_or(|o| o == direction)).then_some(quantity)
@@ -1114,7 +1110,7 @@ async fn push_prices(
     pass: &mut Pass,
 ) -> Result<(), StoreError> {
     let rule = &channel.settings.price;
-    let wanted = |row: &CatalogueRow, _: &ListingState| {
+    let wanted = |_: &Pass, row: &CatalogueRow, _: &ListingState| {
         Some(rule.apply(&row.variant.sku, row.variant.price))
     };
     push_values(store, channel, pass, Aspect::Price, wanted).await
@@ -1127,7 +1123,7 @@ async fn push_values(
     channel: &Channel<'_>,
     pass: &mut Pass,
     aspect: Aspect,
-    wanted: impl Fn(&CatalogueRow, &ListingState) -> Option<i64>,
+    wanted: impl Fn(&Pass, &CatalogueRow, &ListingState) -> Option<i64>,
 ) -> Result<(), StoreError> {
     let shown = |state: &ListingState| match aspect {
         Aspect::Stock => state.stock,
@@ -1147,7 +1143,7 @@ async fn push_values(
         else {
             continue;
         };
-        let Some(value) = wanted(row, &state) else {
+        let Some(value) = wanted(pass, row, &state) else {
             continue;
         };
         // A partitioned SKU's unsettled push (a ceiling still counted, or a
