@@ -126,12 +126,12 @@ impl World {
         let sellable = self.sellable;
         let c = &mut self.channels[me];
         let settled = split::settled(c.in_flight, c.failed.then_some(FAILED));
-        if c.stock == Some(wanted) && settled {
+        if !split::worth_pushing(c.stock, wanted, settled) {
             return false;
         }
         let claim = split::claim(sellable, &rows, &c.id, wanted);
         c.in_flight = claim.in_flight;
-        if c.stock == Some(claim.push) && settled {
+        if !split::worth_pushing(c.stock, claim.push, settled) {
             return false; // no room to raise
         }
         c.call = Some(claim.push);

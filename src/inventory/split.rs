@@ -44,6 +44,12 @@ pub fn settled(in_flight: Option<i64>, last_error: Option<&str>) -> bool {
     in_flight.is_none() && !stock_failed(last_error)
 }
 
+/// Whether a push of `value` is worth a call: the channel was last set to
+/// something else, or its stock is not settled (only a success settles it).
+pub fn worth_pushing(shown: Option<i64>, value: i64, settled: bool) -> bool {
+    shown != Some(value) || !settled
+}
+
 /// Whether the last stock push failed (its error is kept until a success).
 pub fn stock_failed(last_error: Option<&str>) -> bool {
     last_error.is_some_and(|e| e.starts_with("stock: "))

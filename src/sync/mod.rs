@@ -1149,10 +1149,10 @@ async fn push_values(
         // A partitioned SKU's unsettled push (a ceiling still counted, or a
         // failure that keeps the channel out of reach) is set again though
         // the value is the same: only a success settles it.
-        let unsettled = aspect == Aspect::Stock
-            && pass.allotted.contains_key(sku)
-            && !split::settled(state.stock_in_flight, state.last_error.as_deref());
-        if shown(&state) == Some(value) && !unsettled {
+        let settled = aspect != Aspect::Stock
+            || !pass.allotted.contains_key(sku)
+            || split::settled(state.stock_in_flight, state.last_error.as_deref());
+        if !split::worth_pushing(shown(&state), value, settled) {
             skipped.push((sku.clone(), aspect, task.desired_version));
             continue;
         }
@@ -1271,7 +1271,7 @@ async fn claim_partitioned(
         item.2 = claim.push;
         let mut state = pass.state(&item.0);
         let settled = split::settled(state.stock_in_flight, state.last_error.as_deref());
-        if state.stock == Some(claim.push) && settled {
+        if !split::worth_pushing(state.stock, claim.push, settled) {
             continue; // no room to raise: left pending
         }
         // Kept with the state, so a failed push's record keeps it counted.
