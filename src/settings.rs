@@ -8,6 +8,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::channels::{ChannelSettings, duplicate_ids};
+use crate::inventory::allocation::AllocationSettings;
 use crate::store::ChannelRegistration;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -19,6 +20,8 @@ pub struct Settings {
     pub sync: SyncSettings,
     pub orders: OrderSettings,
     pub server: ServerSettings,
+    /// How channels share a SKU's stock.
+    pub allocation: AllocationSettings,
     /// Allows channel secrets written inline (the demo only).
     pub allow_plaintext_secrets: bool,
     pub channels: Vec<ChannelSettings>,
@@ -215,22 +218,26 @@ impl Settings {
         self.channels.iter().find(|c| c.id == id)
     }
 
-    /// The configured channels as the store registers them.
+    /// The configured channels as the store registers them; the allocation
+    /// (and every channel's weight) shapes what each shows, so it is hashed in.
     pub fn registrations(&self) -> Vec<ChannelRegistration> {
+        let allocation = self.allocation.fingerprint(&self.channels);
         self.channels
             .iter()
             .map(|c| ChannelRegistration {
                 id: c.id.clone(),
                 enabled: c.enabled,
-                config_hash: c.content_hash(&self.config_dir),
+                config_hash: c.content_hash(&self.config_dir) + &allocation,
             })
             .collect()
     }
 
-    /// What is wrong with the channels: `check-config` reports these, while
-    /// commands that do not sync (import, stock…) run regardless.
+    /// What is wrong with the channels and the allocation: `check-config`
+    /// reports these, while commands that do not sync (import, stock…) run
+    /// regardless.
     pub fn channel_problems(&self) -> Vec<SettingProblem> {
         let mut out = duplicate_ids(&self.channels);
+        out.extend(self.allocation.problems());
         for channel in &self.channels {
             out.extend(channel.problems(self.allow_plaintext_secrets, &self.config_dir));
         }

@@ -170,6 +170,30 @@ fn a_bad_config_names_the_key_and_exits_2() {
 }
 
 #[test]
+fn check_config_lists_the_allocations_problems() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("c.db");
+    let config = dir.path().join("allocation.toml");
+    let text_of_config = "[allocation]\nmode = \"partitioned\"\nlow_stock_threshold = -1\n\
+        [[allocation.groups]]\nname = \"honey\"\nmode = \"shared\"\n";
+    std::fs::write(&config, text_of_config).expect("write");
+    let out = chosync(
+        &db,
+        &["--config", config.to_str().expect("utf-8"), "check-config"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("allocation.low_stock_threshold: must be 0 (never) or more"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("allocation.groups.honey.categories: the group names no categories"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn an_environment_variable_overrides_the_config_file() {
     let out = Command::new(env!("CARGO_BIN_EXE_chosync"))
         .args(["check-config"])

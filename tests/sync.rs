@@ -595,9 +595,15 @@ async fn the_blast_radius_guard_refuses_a_mass_zeroing_and_force_applies_it(db: 
          MOC-NHI,Mộc nhĩ đen rừng,MN-100G,45000,0\n",
     );
     db.import(&sold_out).await.expect("sold out");
-    let plan = plan_channel(db.store.as_ref(), &s.rig.settings, &s.rig.client, Kind::All)
-        .await
-        .expect("plan");
+    let plan = plan_channel(
+        db.store.as_ref(),
+        &s.rig.settings,
+        &chosync::inventory::allocation::SHARED,
+        &s.rig.client,
+        Kind::All,
+    )
+    .await
+    .expect("plan");
     assert_eq!((plan.live, plan.zeroed), (26, 6), "{plan:?}");
     let md = plan
         .stocks
@@ -894,9 +900,15 @@ async fn an_inactive_product_is_delisted_and_relisted_when_active_again(db: &Tes
     let noodles = [("MD-500G", "inactive"), ("MD-1KG", "inactive")];
     let (_d, path) = status_sheet(&noodles);
     db.import(&path).await.expect("inactive");
-    let plan = plan_channel(db.store.as_ref(), &s.rig.settings, &s.rig.client, Kind::All)
-        .await
-        .expect("plan");
+    let plan = plan_channel(
+        db.store.as_ref(),
+        &s.rig.settings,
+        &chosync::inventory::allocation::SHARED,
+        &s.rig.client,
+        Kind::All,
+    )
+    .await
+    .expect("plan");
     let delists: Vec<&str> = plan.delists.iter().map(|l| l.product_id.as_str()).collect();
     assert_eq!(delists, ["MIEN-DONG"], "{plan:?}");
     assert_eq!((plan.delisted, plan.live, plan.min_calls), (2, 25, 1));
@@ -1002,6 +1014,114 @@ async fn a_sku_added_to_a_listed_product_joins_its_listing(db: &TestDb) {
     s.assert_converged(db).await;
 }
 
+/// The channels' share of partitioned stock: every SKU partitioned, with
+/// `lazada-other` (weight 1, no rule) listing MD-500G and showing `shown`.
+async fn partitioned_beside(
+    db: &TestDb,
+    s: &Setup,
+    shown: i64,
+) -> chosync::inventory::allocation::Allocation {
+    use chosync::inventory::allocation::{Allocation, AllocationSettings, Mode};
+    use chosync::store::{BatchRecord, ChannelRegistration, ListingState};
+    let channels: Vec<ChannelRegistration> = ["shopee-demo", "lazada-other"]
+        .iter()
+        .map(|id| ChannelRegistration {
+            id: id.to_string(),
+            enabled: true,
+            config_hash: "h1".into(),
+        })
+        .collect();
+    db.store
+        .register_channels(&channels)
+        .await
+        .expect("register");
+    let mut other = ListingState::new("MD-500G");
+    other.listing_id = Some("L-1".into());
+    other.variant_id = Some("V-1".into());
+    other.status = "live".into();
+    other.stock = Some(shown);
+    let lease = Duration::from_secs(60);
+    let store = db.store.as_ref();
+    store
+        .acquire_lease("lazada-other", "other", lease)
+        .await
+        .expect("lease");
+    let run = store
+        .start_run("lazada-other", "stock", "test")
+        .await
+        .expect("run");
+    let batch = BatchRecord {
+        states: vec![other],
+        ..BatchRecord::default()
+    };
+    store
+        .record_batch("lazada-other", "other", run, &batch)
+        .await
+        .expect("record");
+    store
+        .release_lease("lazada-other", "other")
+        .await
+        .expect("release");
+    let mut allocation = Allocation {
+        settings: AllocationSettings {
+            mode: Mode::Partitioned,
+            ..AllocationSettings::default()
+        },
+        ..Allocation::default()
+    };
+    allocation
+        .channels
+        .insert("shopee-demo".into(), (true, s.rig.settings.stock.clone()));
+    allocation
+        .channels
+        .insert("lazada-other".into(), (true, Default::default()));
+    allocation
+}
+
+async fn a_partitioned_sku_shows_its_share_and_a_raise_waits_for_the_room_others_leave(
+    db: &TestDb,
+) {
+    let s = setup(db).await;
+    db.import(&demo_catalogue()).await.expect("import");
+    let allocation = partitioned_beside(db, &s, 100).await;
+    let channel = Channel {
+        allocation: &allocation,
+        ..s.channel()
+    };
+    let options = Options::new("test");
+    sync_channel(db.store.as_ref(), &channel, &options)
+        .await
+        .expect("sync");
+    // 300 split 1:1 with lazada-other: 150, less Shopee's buffer of 1; the
+    // listing was made with none, raised within the 200 lazada-other leaves.
+    assert_eq!(model(&s.items().await, "MD-500G")["stock"], 149);
+    let noodles = listing_states(db).await.remove("MD-500G").expect("state");
+    assert_eq!((noodles.stock, noodles.stock_in_flight), (Some(149), None));
+    // Alone on Shopee: all 150 less the buffer, as shared.
+    assert_eq!(model(&s.items().await, "NH-100G")["stock"], 149);
+
+    // lazada-other is set above its share; 100 more arrive: Shopee wants
+    // 199 of 400 but only 150 are not on lazada-other.
+    partitioned_beside(db, &s, 250).await;
+    db.store
+        .record_movement(&adjust("MD-500G", 100))
+        .await
+        .expect("restock");
+    sync_channel(db.store.as_ref(), &channel, &options)
+        .await
+        .expect("sync");
+    assert_eq!(model(&s.items().await, "MD-500G")["stock"], 150);
+    let stock = |t: &&chosync::store::PushTask| {
+        t.sku == "MD-500G" && t.aspect == chosync::store::Aspect::Stock
+    };
+    // Shopee's raise stays pending; lazada-other has work to come down.
+    let waiting = db.store.pending_tasks("shopee-demo").await.expect("tasks");
+    assert!(waiting.iter().any(|t| stock(&t)), "{waiting:?}");
+    let other = db.store.pending_tasks("lazada-other").await.expect("tasks");
+    let cause = other.iter().find(stock).map(|t| t.cause.as_str());
+    assert_eq!(cause, Some("allocation: shopee-demo waits for room"));
+}
+
 on_both_engines!(
     a_sku_added_to_a_listed_product_joins_its_listing,
     an_inactive_product_is_delisted_and_relisted_when_active_again,
@@ -1014,4 +1134,5 @@ on_both_engines!(
     a_refused_sku_in_a_batch_is_quarantined_alone_until_corrected,
     a_pass_that_dies_mid_push_leaves_its_work_to_the_next_after_its_lease,
     a_pass_that_loses_its_lease_marks_its_run_failed_with_the_reason,
+    a_partitioned_sku_shows_its_share_and_a_raise_waits_for_the_room_others_leave,
 );

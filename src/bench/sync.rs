@@ -291,6 +291,7 @@ fn channel(rig: &Rig) -> Channel<'_> {
         mapping: &rig.mapping,
         client: &rig.client,
         events: rig.events.clone(),
+        allocation: &crate::inventory::allocation::SHARED,
     }
 }
 

@@ -82,7 +82,8 @@ impl PriceRule {
 }
 
 /// What a channel may sell of what is available: a share, less a buffer,
-/// capped, and nothing at all below a threshold.
+/// capped, and nothing at all below a threshold. Monotone, and never more
+/// than what is available: the allocation relies on both.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StockRule {
@@ -94,6 +95,9 @@ pub struct StockRule {
     pub max: Option<i64>,
     /// With fewer than this many available, show none.
     pub zero_below: Option<i64>,
+    /// This channel's share, against the other channels' weights, when a
+    /// SKU's units are partitioned (`[allocation]`).
+    pub weight: i64,
 }
 
 impl Default for StockRule {
@@ -103,6 +107,7 @@ impl Default for StockRule {
             percent: 100.0,
             max: None,
             zero_below: None,
+            weight: 1,
         }
     }
 }
@@ -130,6 +135,9 @@ impl StockRule {
         }
         if self.max.is_some_and(|m| m < 0) {
             out.push(("stock.max".into(), "must be 0 or more".into()));
+        }
+        if self.weight < 1 {
+            out.push(("stock.weight".into(), "must be 1 or more".into()));
         }
         out
     }
@@ -175,11 +183,23 @@ mod tests {
             percent: 50.0,
             max: Some(30),
             zero_below: Some(5),
+            weight: 1,
         };
         assert_eq!(rule.apply(100), 30);
         assert_eq!(rule.apply(20), 8);
         assert_eq!(rule.apply(4), 0);
         assert_eq!(rule.apply(-3), 0);
         assert_eq!(StockRule::default().apply(120), 120);
+    }
+
+    #[test]
+    fn a_channel_weight_below_one_is_a_problem() {
+        let rule = StockRule {
+            weight: 0,
+            ..StockRule::default()
+        };
+        let keys: Vec<String> = rule.problems().into_iter().map(|(key, _)| key).collect();
+        assert_eq!(keys, ["stock.weight"]);
+        assert!(StockRule::default().problems().is_empty());
     }
 }

@@ -1,8 +1,11 @@
-//! Stock: an append-only ledger of movements; levels move only with a movement.
+//! Stock: an append-only ledger of movements; levels move only with a movement;
+//! what each channel shows of them (allocation).
 
 mod adjust;
 pub mod effects;
+pub mod allocation;
 mod levels;
+pub mod split;
 
 use serde::Serialize;
 

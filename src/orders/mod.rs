@@ -250,12 +250,15 @@ pub async fn import_channels(
     let channels = crate::channels::prepare::prepare(settings, store, only, || {
         std::sync::Arc::new(CallLog::default())
     })?;
+    let allocation = crate::inventory::allocation::Allocation::new(settings);
+    let allocation = &allocation;
     let imports = channels.iter().map(|prepared| async move {
         let channel = Channel {
             settings: prepared.settings,
             mapping: &prepared.mapping,
             client: &prepared.client,
             events: prepared.events.clone(),
+            allocation,
         };
         import(store.as_ref(), &channel, source, &settings.orders, trigger).await
     });

@@ -272,6 +272,10 @@ pub struct ListingState {
     /// Stock the platform refuses to go below (a promotion's reservation),
     /// as the last reconcile read it: pushes send at least this much.
     pub stock_lock: Option<i64>,
+    /// The ceiling of a stock raise claimed and not yet settled: the channel
+    /// may show up to this much (see `Store::claim_stock`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stock_in_flight: Option<i64>,
 }
 
 impl ListingState {
@@ -288,8 +292,20 @@ impl ListingState {
             quarantined: false,
             last_error: None,
             stock_lock: None,
+            stock_in_flight: None,
         }
     }
+}
+
+/// What one channel shows of a SKU, as the allocation counts it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ShownOn {
+    pub channel: String,
+    /// As last set.
+    pub stock: Option<i64>,
+    pub stock_in_flight: Option<i64>,
+    pub quarantined: bool,
+    pub last_error: Option<String>,
 }
 
 /// One platform call as the sync log keeps it.
@@ -468,6 +484,31 @@ pub trait Store: OrderStore + Send + Sync {
         run_id: i64,
         batch: &BatchRecord,
     ) -> Result<(), StoreError>;
+
+    /// Per SKU, every channel that shows it or may be showing it (a set
+    /// stock, or an unsettled raise), by channel id.
+    async fn shown_on_channels(
+        &self,
+        skus: &[String],
+    ) -> Result<HashMap<String, Vec<ShownOn>>, StoreError>;
+
+    /// Claims the headroom for pushes of partitioned stock on `channel`: per
+    /// (SKU, wanted), in a short transaction of its own fenced by the lease,
+    /// with the SKU's stock level locked (so orders and other channels'
+    /// claims of it wait),
+    /// `split::claim` decides what may be pushed given what every other
+    /// channel may be showing, and the channel's `stock_in_flight` records
+    /// a raise's ceiling before any call. A SKU absent from the answer has no
+    /// listing row to record a ceiling on: nothing may be pushed. A push
+    /// held short of what is wanted marks stock work for the other channels
+    /// listing the SKU, in the same transaction: one above its share comes
+    /// down on its next pass and makes the room.
+    async fn claim_stock(
+        &self,
+        channel: &str,
+        owner: &str,
+        wanted: &[(String, i64)],
+    ) -> Result<HashMap<String, crate::inventory::split::Claim>, StoreError>;
 
     /// Image source → the platform's reference, per channel.
     async fn channel_images(&self, channel: &str) -> Result<HashMap<String, String>, StoreError>;
@@ -1018,29 +1059,52 @@ mod sql {
     );
 
     pub const LISTING_STATES: &str = "SELECT sku, product_id, listing_id, variant_id, \
-        content_hash, price, stock, status, quarantined, last_error, stock_lock \
+        content_hash, price, stock, status, quarantined, last_error, stock_lock, stock_in_flight \
         FROM listing_state WHERE channel = $1";
 
     pub const LISTING_STATES_WITH_WORK: &str = concat!(
         "SELECT sku, product_id, listing_id, variant_id, content_hash, price, stock, status, \
-         quarantined, last_error, stock_lock FROM listing_state \
+         quarantined, last_error, stock_lock, stock_in_flight FROM listing_state \
          WHERE channel = $1 AND sku IN (SELECT v.sku FROM variants v ",
         with_work!(),
         ")"
     );
+
+    /// Every channel listing one SKU (or showing some of it), as the
+    /// allocation counts it.
+    pub const SHOWN_ON_CHANNELS: &str = "SELECT channel, stock, stock_in_flight, quarantined, \
+        last_error FROM listing_state WHERE sku = $1 \
+        AND (listing_id IS NOT NULL OR stock IS NOT NULL OR stock_in_flight IS NOT NULL) \
+        ORDER BY channel";
+
+    /// Stock work for the other enabled channels listing a SKU: a raise
+    /// held back waits for them to come down to their share.
+    pub const MARK_OTHERS: &str = concat!(
+        "INSERT INTO push_tasks \
+         (channel, sku, aspect, desired_version, not_before, cause, updated_at) \
+         SELECT l.channel, l.sku, 'stock', 1, $3, $4, $3 FROM listing_state l \
+         JOIN channels c ON c.id = l.channel \
+         WHERE l.sku = $1 AND l.channel <> $2 AND c.enabled AND l.listing_id IS NOT NULL",
+        mark_conflict!()
+    );
+
+    /// A claimed raise's ceiling (on the channel's own listing row).
+    pub const SET_IN_FLIGHT: &str = "UPDATE listing_state SET stock_in_flight = $3 \
+        WHERE channel = $1 AND sku = $2";
 
     pub const LIVE_LISTINGS: &str = "SELECT COUNT(*) FROM listing_state \
         WHERE channel = $1 AND listing_id IS NOT NULL AND status = 'live'";
 
     pub const SAVE_LISTING_STATE: &str = "INSERT INTO listing_state (channel, sku, listing_id, \
         variant_id, content_hash, price, stock, status, quarantined, last_error, updated_at, \
-        product_id, stock_lock) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+        product_id, stock_lock, stock_in_flight) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
         ON CONFLICT (channel, sku) DO UPDATE SET product_id = excluded.product_id, \
         listing_id = excluded.listing_id, variant_id = excluded.variant_id, \
         content_hash = excluded.content_hash, price = excluded.price, stock = excluded.stock, \
         status = excluded.status, quarantined = excluded.quarantined, \
         last_error = excluded.last_error, updated_at = excluded.updated_at, \
-        stock_lock = excluded.stock_lock";
+        stock_lock = excluded.stock_lock, stock_in_flight = excluded.stock_in_flight";
 
     /// Stock work for one SKU that pushes even a value that looks unchanged
     /// (reconcile found the platform showing something else).

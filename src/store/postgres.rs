@@ -23,10 +23,11 @@ use super::{
     RunCounts, Sealed, StockMovement, StockRow, Store, StoreError, StoredProduct, VariantRecord,
     VariantState, Violation, movement_cause, refused, sql, unknown_sku_or,
 };
-use super::{ChannelHealth, ChannelRegistration, LeaseGrant, LogEntry, LogFilter, after};
+use super::{ChannelHealth, ChannelRegistration, LeaseGrant, LogEntry, LogFilter, ShownOn, after};
 use crate::catalogue::model::Product;
 use crate::clock::Clock;
 use crate::inventory::NewMovement;
+use crate::inventory::split::{self, Claim};
 
 /// Key of the advisory lock that serialises catalogue imports.
 const CATALOGUE_LOCK: i64 = 0x6368_6f73_796e_6301;
@@ -49,6 +50,10 @@ const CATALOGUE_WITH_WORK: &str = catalogue_query!(
     with_work!(),
     "v.product_id COLLATE \"C\", v.position, v.sku COLLATE \"C\""
 );
+
+/// Locks the SKU's level: its orders and every channel's claim on it queue here.
+const SELLABLE_LOCKED: &str =
+    "SELECT on_hand - reserved FROM stock_levels WHERE sku = $1 FOR UPDATE";
 
 pub struct PostgresStore {
     pool: PgPool,

@@ -1,8 +1,9 @@
 //! The `Store` methods both engines run unchanged — the same SQL (sqlx binds
 //! `$N` on SQLite too), the same binds; writes of several statements in one
 //! transaction, single statements on their own — written once. Each engine
-//! supplies `pool`, `clock`, `begin_write()`, `record_one()`, `database_now()`
-//! and `CATALOGUE_WITH_WORK`, and its own catalogue reads and writes.
+//! supplies `pool`, `clock`, `begin_write()`, `record_one()`, `database_now()`,
+//! `CATALOGUE_WITH_WORK` and `SELLABLE_LOCKED`, and its own catalogue reads
+//! and writes.
 
 /// `impl_store!(Engine { own methods })`: the engine's `Store` impl, its own
 /// methods followed by the shared ones.
@@ -254,6 +255,7 @@ macro_rules! impl_store {
                         .bind(now)
                         .bind(&state.product_id)
                         .bind(state.stock_lock)
+                        .bind(state.stock_in_flight)
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -298,6 +300,83 @@ macro_rules! impl_store {
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn shown_on_channels(
+                &self,
+                skus: &[String],
+            ) -> Result<HashMap<String, Vec<ShownOn>>, StoreError> {
+                let mut out = HashMap::new();
+                for sku in skus {
+                    let rows: Vec<ShownOn> = sqlx::query_as(sql::SHOWN_ON_CHANNELS)
+                        .bind(sku)
+                        .fetch_all(&self.pool)
+                        .await?;
+                    out.insert(sku.clone(), rows);
+                }
+                Ok(out)
+            }
+
+            async fn claim_stock(
+                &self,
+                channel: &str,
+                owner: &str,
+                wanted: &[(String, i64)],
+            ) -> Result<HashMap<String, Claim>, StoreError> {
+                let mut granted = HashMap::new();
+                // One SKU per transaction: a claim holds one stock level at a
+                // time, so it never closes a lock cycle with an import that
+                // holds many.
+                for (sku, quantity) in wanted {
+                    let mut tx = self.begin_write().await?;
+                    let held = sqlx::query(sql::FENCE)
+                        .bind(channel)
+                        .bind(owner)
+                        .bind(database_now(&mut tx).await?)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if held == 0 {
+                        return Err(StoreError::LeaseLost(channel.to_string()));
+                    }
+                    let sellable: Option<i64> = sqlx::query_scalar(SELLABLE_LOCKED)
+                        .bind(sku)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let Some(sellable) = sellable else {
+                        continue;
+                    };
+                    let shown: Vec<ShownOn> = sqlx::query_as(sql::SHOWN_ON_CHANNELS)
+                        .bind(sku)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    let rows: Vec<(String, Option<i64>, Option<i64>)> = shown
+                        .into_iter()
+                        .map(|s| (s.channel, s.stock, s.stock_in_flight))
+                        .collect();
+                    let claim = split::claim(sellable, &rows, channel, *quantity);
+                    if claim.push < *quantity {
+                        sqlx::query(sql::MARK_OTHERS)
+                            .bind(sku)
+                            .bind(channel)
+                            .bind(self.clock.now())
+                            .bind(format!("allocation: {channel} waits for room"))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    let recorded = sqlx::query(sql::SET_IN_FLIGHT)
+                        .bind(channel)
+                        .bind(sku)
+                        .bind(claim.in_flight)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    tx.commit().await?;
+                    if recorded == 1 {
+                        granted.insert(sku.clone(), claim);
+                    }
+                }
+                Ok(granted)
             }
 
             async fn channel_images(&self, channel: &str) -> Result<HashMap<String, String>, StoreError> {

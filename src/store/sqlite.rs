@@ -23,10 +23,11 @@ use super::{
     PushTask, RunCounts, Sealed, StockMovement, StockRow, Store, StoreError, StoredProduct,
     VariantRecord, VariantState, Violation, movement_cause, refused, sql, unknown_sku_or,
 };
-use super::{ChannelHealth, ChannelRegistration, LeaseGrant, LogEntry, LogFilter, after};
+use super::{ChannelHealth, ChannelRegistration, LeaseGrant, LogEntry, LogFilter, ShownOn, after};
 use crate::catalogue::model::Product;
 use crate::clock::Clock;
 use crate::inventory::NewMovement;
+use crate::inventory::split::{self, Claim};
 
 macro_rules! images {
     () => {
@@ -39,6 +40,9 @@ const CATALOGUE: &str = catalogue_query!(images!(), "v.product_id, v.position, v
 
 const CATALOGUE_WITH_WORK: &str =
     catalogue_query!(images!(), with_work!(), "v.product_id, v.position, v.sku");
+
+// `BEGIN IMMEDIATE` already holds the database's one write lock.
+const SELLABLE_LOCKED: &str = "SELECT on_hand - reserved FROM stock_levels WHERE sku = $1";
 
 pub struct SqliteStore {
     pool: SqlitePool,

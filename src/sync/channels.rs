@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::{CallLog, Channel, Kind, Options, Plan, SyncError, SyncProgress, SyncSummary};
 use crate::channels::prepare::prepare;
 use crate::channels::{ChannelError, ChannelSettings};
+use crate::inventory::allocation::Allocation;
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
 
@@ -28,6 +29,8 @@ pub async fn sync_channels(
     progress: impl Fn(&ChannelSettings) -> Arc<dyn SyncProgress>,
 ) -> Result<Vec<ChannelPass>, ChannelError> {
     let channels = prepare(settings, store, only, || Arc::new(CallLog::default()))?;
+    let allocation = Allocation::new(settings);
+    let allocation = &allocation;
     // One worker per channel: the channels' passes run side by side, each
     // within its own platform's limits.
     let passes = channels.iter().map(|channel| {
@@ -46,6 +49,7 @@ pub async fn sync_channels(
                 mapping: &channel.mapping,
                 client: &channel.client,
                 events: channel.events.clone(),
+                allocation,
             };
             super::sync_channel(store.as_ref(), &pass, &options).await
         }
@@ -77,9 +81,16 @@ pub async fn plan_channels(
     kind: Kind,
 ) -> Result<Vec<ChannelPlan>, ChannelError> {
     let mut plans = Vec::new();
+    let allocation = Allocation::new(settings);
     for channel in prepare(settings, store, only, || Arc::new(CallLog::default()))? {
-        let plan =
-            super::plan_channel(store.as_ref(), channel.settings, &channel.client, kind).await;
+        let plan = super::plan_channel(
+            store.as_ref(),
+            channel.settings,
+            &allocation,
+            &channel.client,
+            kind,
+        )
+        .await;
         let failed = plan.is_err();
         plans.push(ChannelPlan {
             channel: channel.settings.id.clone(),

@@ -4,6 +4,7 @@
 //! platform call — in one short transaction per batch. No transaction is open
 //! during a call.
 
+mod allot;
 mod calls;
 mod channels;
 pub mod log;
@@ -11,7 +12,7 @@ mod plan;
 pub mod reconcile;
 mod render;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,9 @@ use crate::catalogue::model::Status;
 use crate::channels::ChannelSettings;
 use crate::channels::client::ChannelClient;
 use crate::channels::mapping::Mapping;
+use crate::channels::rules::StockRule;
+use crate::inventory::allocation::Allocation;
+use crate::inventory::split;
 use crate::store::{
     Aspect, BatchRecord, CatalogueRow, LeaseGrant, ListingState, LogRow, PushTask, RunCounts,
     Store, StoreError,
@@ -150,6 +154,8 @@ pub struct Channel<'a> {
     pub client: &'a ChannelClient,
     /// The sink the client's connector reports its attempts to.
     pub events: Arc<CallLog>,
+    /// How the channels listing a SKU share its stock.
+    pub allocation: &'a Allocation,
 }
 
 /// The work of one pass, gathered before any call.
@@ -173,6 +179,9 @@ struct Pass {
     remote: Option<HashMap<String, RemoteListing>>,
     /// Tasks not due yet (backoff after a failure).
     deferred: usize,
+    /// The channel's share of each SKU whose units are partitioned (see
+    /// `allot`); the other SKUs are shared.
+    allotted: HashMap<String, i64>,
 }
 
 /// Longest a store call of a pass may take: past it the pass stops (its
@@ -292,6 +301,7 @@ async fn run_pass(
     let id = channel.settings.id.as_str();
     let pass = slot.insert(gather(store, id, options.kind).await?);
     pass.owner = owner.to_string();
+    allot::allot(store, pass, channel.settings, channel.allocation).await?;
     let refusal = plan::plan(pass, channel.settings, channel.client).guard();
     pass.run_id = timed(
         "start run",
@@ -342,10 +352,12 @@ async fn run_pass(
 pub async fn plan_channel(
     store: &dyn Store,
     settings: &ChannelSettings,
+    allocation: &Allocation,
     client: &ChannelClient,
     kind: Kind,
 ) -> Result<Plan, StoreError> {
-    let pass = gather(store, &settings.id, kind).await?;
+    let mut pass = gather(store, &settings.id, kind).await?;
+    allot::allot(store, &mut pass, settings, allocation).await?;
     Ok(plan::plan(&pass, settings, client))
 }
 
@@ -403,6 +415,7 @@ async fn gather(store: &dyn Store, id: &str, kind: Kind) -> Result<Pass, StoreEr
         counts: RunCounts::default(),
         progress: Arc::new(Quiet),
         remote: None,
+        allotted: HashMap::new(),
     })
 }
 
@@ -416,6 +429,37 @@ impl Pass {
             .get(sku)
             .cloned()
             .unwrap_or_else(|| ListingState::new(sku))
+    }
+
+    /// The stock the channel should show of a SKU: its share when the SKU
+    /// is partitioned, else its rule applied to every sellable unit.
+    fn wanted_stock(&self, row: &CatalogueRow, rule: &StockRule) -> i64 {
+        self.allotted
+            .get(&row.variant.sku)
+            .copied()
+            .unwrap_or_else(|| rule.apply(row.on_hand - row.reserved))
+    }
+
+    /// Per SKU of a listing call: the stock it carries and the stock wanted.
+    /// A partitioned SKU's listing carries no more than the channel shows
+    /// already: a raise goes through the stock step's claim.
+    fn listing_stocks(
+        &self,
+        rows: &[CatalogueRow],
+        rule: &StockRule,
+    ) -> HashMap<String, (i64, i64)> {
+        rows.iter()
+            .map(|row| {
+                let sku = &row.variant.sku;
+                let wanted = self.wanted_stock(row, rule);
+                let carried = if self.allotted.contains_key(sku) {
+                    wanted.min(self.state(sku).stock.unwrap_or(0))
+                } else {
+                    wanted
+                };
+                (sku.clone(), (carried, wanted))
+            })
+            .collect()
     }
 
     /// The SKUs of `product` in the catalogue, in order.
@@ -744,7 +788,8 @@ async fn prepare(
         pass.record(store, channel, batch, &skus, &cause).await?;
         return Ok(None);
     }
-    let rendered = match render::listing(store, channel, &mut pass.images, &rows).await {
+    let stocks = pass.listing_stocks(&rows, &channel.settings.stock);
+    let rendered = match render::listing(store, channel, &mut pass.images, &rows, &stocks).await {
         Ok(rendered) => rendered,
         Err(RenderError::Store(err)) => return Err(err),
         Err(RenderError::Failed(err)) => {
@@ -1056,8 +1101,8 @@ async fn push_stock(
     only: Option<Direction>,
 ) -> Result<(), StoreError> {
     let rule = &channel.settings.stock;
-    let wanted = |row: &CatalogueRow, state: &ListingState| {
-        let quantity = stock_to_push(rule.apply(row.on_hand - row.reserved), state);
+    let wanted = |pass: &Pass, row: &CatalogueRow, state: &ListingState| {
+        let quantity = stock_to_push(pass.wanted_stock(row, rule), state);
         let down = state.stock.is_some_and(|old| quantity < old);
         let direction = if down { Direction::Down } else { Direction::Up };
         (state.stock == Some(quantity) || only.is_none_or(|o| o == direction)).then_some(quantity)
@@ -1077,7 +1122,7 @@ async fn push_prices(
     pass: &mut Pass,
 ) -> Result<(), StoreError> {
     let rule = &channel.settings.price;
-    let wanted = |row: &CatalogueRow, _: &ListingState| {
+    let wanted = |_: &Pass, row: &CatalogueRow, _: &ListingState| {
         Some(rule.apply(&row.variant.sku, row.variant.price))
     };
     push_values(store, channel, pass, Aspect::Price, wanted).await
@@ -1090,7 +1135,7 @@ async fn push_values(
     channel: &Channel<'_>,
     pass: &mut Pass,
     aspect: Aspect,
-    wanted: impl Fn(&CatalogueRow, &ListingState) -> Option<i64>,
+    wanted: impl Fn(&Pass, &CatalogueRow, &ListingState) -> Option<i64>,
 ) -> Result<(), StoreError> {
     let shown = |state: &ListingState| match aspect {
         Aspect::Stock => state.stock,
@@ -1110,12 +1155,17 @@ async fn push_values(
         else {
             continue;
         };
-        let Some(value) = wanted(row, &state) else {
+        let Some(value) = wanted(pass, row, &state) else {
             continue;
         };
-        // A value the platform may have changed itself (an order there)
-        // is set again even when it looks unchanged.
-        if shown(&state) == Some(value) && !task.recheck {
+        // A partitioned SKU's unsettled push (a ceiling still counted, or a
+        // failure that keeps the channel out of reach) is set again though
+        // the value is the same: only a success settles it. So is a value
+        // the platform may have changed itself (an order there).
+        let settled = aspect != Aspect::Stock
+            || !pass.allotted.contains_key(sku)
+            || split::settled(state.stock_in_flight, state.last_error.as_deref());
+        if !task.recheck && !split::worth_pushing(shown(&state), value, settled) {
             skipped.push((sku.clone(), aspect, task.desired_version));
             continue;
         }
@@ -1133,6 +1183,10 @@ async fn push_values(
         };
         pass.record(store, channel, batch, "", "unchanged").await?;
     }
+    let unfinished = match aspect {
+        Aspect::Stock => claim_partitioned(store, channel, pass, &mut items).await?,
+        _ => HashSet::new(),
+    };
     if items.is_empty() {
         return Ok(());
     }
@@ -1179,15 +1233,72 @@ async fn push_values(
         |state, sku| {
             let value = values.get(sku).copied();
             match aspect {
-                Aspect::Stock => state.stock = value,
+                Aspect::Stock => {
+                    // Landed: the channel shows this, and nothing else is in flight.
+                    state.stock = value;
+                    state.stock_in_flight = None;
+                }
                 _ => state.price = value,
             }
+            !unfinished.contains(sku)
         },
     )
     .await
 }
 
-/// Per-item outcomes of a stock or price call, recorded as one batch.
+/// Claims the headroom for the pushes of partitioned SKUs among `items`
+/// before any call (see `Store::claim_stock`): each is pushed only as far as
+/// its claim grants, and dropped when that is what the channel was last set
+/// to and nothing is left to settle. Returns the SKUs pushed (or dropped)
+/// short of what is wanted: their task stays pending for a later pass.
+async fn claim_partitioned(
+    store: &dyn Store,
+    channel: &Channel<'_>,
+    pass: &mut Pass,
+    items: &mut Vec<(String, RemoteRef, i64, i64)>,
+) -> Result<HashSet<String>, StoreError> {
+    let wanted: Vec<(String, i64)> = items
+        .iter()
+        .filter(|(sku, _, _, _)| pass.allotted.contains_key(sku))
+        .map(|(sku, _, value, _)| (sku.clone(), *value))
+        .collect();
+    let mut short = HashSet::new();
+    if wanted.is_empty() {
+        return Ok(short);
+    }
+    let claim = store.claim_stock(&channel.settings.id, &pass.owner, &wanted);
+    let granted = timed("claim stock", claim).await?;
+    let claimed: HashSet<&str> = wanted.iter().map(|(sku, _)| sku.as_str()).collect();
+    let mut kept = Vec::with_capacity(items.len());
+    for mut item in items.drain(..) {
+        if !claimed.contains(item.0.as_str()) {
+            kept.push(item);
+            continue;
+        }
+        let Some(claim) = granted.get(&item.0) else {
+            continue;
+        };
+        if claim.push < item.2 {
+            short.insert(item.0.clone());
+        }
+        item.2 = claim.push;
+        let mut state = pass.state(&item.0);
+        let settled = split::settled(state.stock_in_flight, state.last_error.as_deref());
+        if !split::worth_pushing(state.stock, claim.push, settled) {
+            continue; // no room to raise: left pending
+        }
+        // Kept with the state, so a failed push's record keeps it counted.
+        state.stock_in_flight = claim.in_flight;
+        pass.states.insert(item.0.clone(), state);
+        kept.push(item);
+    }
+    *items = kept;
+    Ok(short)
+}
+
+/// Per-item outcomes of a stock or price call, recorded as one batch. `set`
+/// records a success on the state and says whether it finishes the task (a
+/// push held short of what is wanted does not).
 async fn apply_outcomes(
     store: &dyn Store,
     channel: &Channel<'_>,
@@ -1195,7 +1306,7 @@ async fn apply_outcomes(
     aspect: Aspect,
     items: &[(String, i64)],
     outcomes: &[chosync_connector::dto::ItemOutcome],
-    set: impl Fn(&mut ListingState, &str),
+    set: impl Fn(&mut ListingState, &str) -> bool,
 ) -> Result<(), StoreError> {
     let mut batch = BatchRecord::default();
     let versions: HashMap<&str, i64> = items.iter().map(|(sku, v)| (sku.as_str(), *v)).collect();
@@ -1204,14 +1315,16 @@ async fn apply_outcomes(
         match &outcome.result {
             Ok(()) => {
                 let mut state = pass.state(&outcome.sku);
-                set(&mut state, &outcome.sku);
+                let finished = set(&mut state, &outcome.sku);
                 let on_sale = pass
                     .rows
                     .get(&outcome.sku)
                     .is_none_or(|r| r.product.status == Status::Active);
                 clear(&mut state, aspect, on_sale);
                 batch.states.push(state);
-                batch.done.push((outcome.sku.clone(), aspect, version));
+                if finished {
+                    batch.done.push((outcome.sku.clone(), aspect, version));
+                }
                 pass.counts.pushed += 1;
             }
             Err(err) => {

@@ -160,7 +160,7 @@ pub(super) fn plan(pass: &Pass, settings: &ChannelSettings, client: &ChannelClie
             ),
             Aspect::Stock => (
                 state.stock,
-                super::stock_to_push(settings.stock.apply(row.on_hand - row.reserved), &state),
+                super::stock_to_push(pass.wanted_stock(row, &settings.stock), &state),
                 &mut plan.stocks,
                 &mut stock_listings,
             ),

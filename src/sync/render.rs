@@ -17,6 +17,7 @@ pub struct Rendered {
     /// Of everything but price and stock, which have their own calls.
     pub content_hash: String,
     pub prices: HashMap<String, i64>,
+    /// Wanted, which a partitioned SKU's listing may carry less of.
     pub stocks: HashMap<String, i64>,
 }
 
@@ -24,12 +25,14 @@ pub struct Rendered {
 const MAX_IMAGES: usize = 8;
 
 /// `images` maps a catalogue image to the channel's reference for it; uploads
-/// made here are added to it (and saved).
+/// made here are added to it (and saved). `stocks`: per SKU, the stock the
+/// listing carries and the stock wanted (see `Pass::listing_stocks`).
 pub async fn listing(
     store: &dyn Store,
     channel: &Channel<'_>,
     images: &mut HashMap<String, String>,
     rows: &[CatalogueRow],
+    stocks: &HashMap<String, (i64, i64)>,
 ) -> Result<Rendered, RenderError> {
     let Some(first) = rows.first() else {
         return Err(RenderError::Refused("the product has no SKUs".into()));
@@ -59,15 +62,18 @@ pub async fn listing(
     for source in sources {
         hosted.push(hosted_image(store, channel, images, source).await?);
     }
-    let (mut prices, mut stocks) = (HashMap::new(), HashMap::new());
+    let (mut prices, mut wanted_stocks) = (HashMap::new(), HashMap::new());
     let variants: Vec<VariantDraft> = rows
         .iter()
         .map(|row| {
             let sku = row.variant.sku.clone();
             let price = channel.settings.price.apply(&sku, row.variant.price);
-            let stock = channel.settings.stock.apply(row.on_hand - row.reserved);
+            let (stock, wanted) = stocks.get(&sku).copied().unwrap_or_else(|| {
+                let stock = channel.settings.stock.apply(row.on_hand - row.reserved);
+                (stock, stock)
+            });
             prices.insert(sku.clone(), price);
-            stocks.insert(sku.clone(), stock);
+            wanted_stocks.insert(sku.clone(), wanted);
             VariantDraft {
                 sku,
                 option_values: row.variant.option_values.clone(),
@@ -108,7 +114,7 @@ pub async fn listing(
         draft,
         content_hash,
         prices,
-        stocks,
+        stocks: wanted_stocks,
     })
 }
 

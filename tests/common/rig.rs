@@ -48,6 +48,7 @@ impl Rig {
             mapping: &self.mapping,
             client: &self.client,
             events: self.events.clone(),
+            allocation: &chosync::inventory::allocation::SHARED,
         }
     }
 }

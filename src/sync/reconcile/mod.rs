@@ -107,12 +107,15 @@ pub async fn reconcile_channels(
     options: &Options,
 ) -> Result<Vec<ChannelReconcile>, ChannelError> {
     let channels = prepare(settings, store, only, || Arc::new(CallLog::default()))?;
+    let allocation = crate::inventory::allocation::Allocation::new(settings);
+    let allocation = &allocation;
     let runs = channels.iter().map(|channel| async move {
         let pass = Channel {
             settings: channel.settings,
             mapping: &channel.mapping,
             client: &channel.client,
             events: channel.events.clone(),
+            allocation,
         };
         // Orders first: a Shopee order lowers seller stock at once, and one
         // not imported yet would read as a change made in the seller centre.
