@@ -402,6 +402,9 @@ pub trait Store: OrderStore + Send + Sync {
     /// The store's clock: the time stored rows are compared with.
     fn now(&self) -> DateTime<Utc>;
 
+    /// Whether the database answers (`/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
     /// The channel's tasks whose desired version is ahead of the done one,
     /// due or deferred (see `PushTask::not_before`).
     async fn pending_tasks(&self, channel: &str) -> Result<Vec<PushTask>, StoreError>;

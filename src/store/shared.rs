@@ -89,6 +89,11 @@ macro_rules! impl_store {
                 self.clock.now()
             }
 
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
             async fn acquire_lease(
                 &self,
                 channel: &str,
