@@ -219,9 +219,11 @@ async fn a_push_seen_twice_and_polled_lowers_stock_once(db: &TestDb) {
 }
 
 /// `chosync run` as a process: SIGTERM while a stock push hangs on a slow
-/// platform ends it with exit code 0 once the grace period is over (the
-/// pass stopped, its lease released, its work pending); started again, it
-/// pushes that work and every channel converges.
+/// platform ends it with exit code 0 once the grace period (1 s) is over:
+/// the pass is stopped and marked failed, its work stays pending and its
+/// lease is released — started again, the daemon pushes that work at once
+/// (a lease left behind would hold the channel for 30 s) and every channel
+/// converges.
 async fn sigterm_with_a_push_in_flight_exits_zero_and_a_restart_converges(db: &TestDb) {
     let mut rig = Rig::new(db, 1).await;
     rig.release_listener();
@@ -248,8 +250,14 @@ async fn sigterm_with_a_push_in_flight_exits_zero_and_a_restart_converges(db: &T
     chosync::inventory::adjust(rig.store.as_ref(), SKU, -5, "broken bottles", "test")
         .await
         .expect("adjust");
-    eventually(SOON, "a stock pass in flight", || async {
-        running_passes(db).await > 0
+    eventually(SOON, "Shopee's stock pass in flight", || async {
+        count(
+            db,
+            "SELECT COUNT(*) FROM sync_runs WHERE status = 'running' AND channel = 'shopee-demo' \
+             AND kind <> 'orders'",
+        )
+        .await
+            > 0
     })
     .await;
     let signalled = Instant::now();
@@ -267,6 +275,15 @@ async fn sigterm_with_a_push_in_flight_exits_zero_and_a_restart_converges(db: &T
     };
     assert_eq!(status.code(), Some(0));
     assert_eq!(running_passes(db).await, 0, "no run left running");
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM sync_runs WHERE status = 'failed' AND error LIKE '%stopped%'"
+        )
+        .await,
+        1,
+        "the pass in flight was stopped after the grace period"
+    );
     rig.shopee_control().faults(json!({})).await;
     let daemon = rig.restart().await;
     eventually(SOON, "the restart pushes the pending work", || {
@@ -278,7 +295,14 @@ async fn sigterm_with_a_push_in_flight_exits_zero_and_a_restart_converges(db: &T
 }
 
 async fn running_passes(db: &TestDb) -> i64 {
-    let sql = "SELECT COUNT(*) FROM sync_runs WHERE status = 'running' AND kind <> 'orders'";
+    count(
+        db,
+        "SELECT COUNT(*) FROM sync_runs WHERE status = 'running' AND kind <> 'orders'",
+    )
+    .await
+}
+
+async fn count(db: &TestDb, sql: &'static str) -> i64 {
     if db.url.starts_with("sqlite:") {
         let pool = sqlx::SqlitePool::connect(&db.url).await.expect("SQLite");
         sqlx::query_scalar(sql)
