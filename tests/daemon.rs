@@ -39,6 +39,8 @@ async fn an_order_pushed_by_shopee_reaches_every_channel(db: &TestDb) {
     let mut rig = Rig::new(db, 5).await;
     let daemon = rig.start();
     rig.push_to_daemon().await;
+    // Placed after the start-up poll, the order can only arrive by its push.
+    first_poll_done(db).await;
     let before = rig.available(SKU).await;
     let order = place_order(&rig, SKU, 2).await;
     eventually(SOON, "the order's stock on every channel", || {
@@ -292,6 +294,20 @@ async fn sigterm_with_a_push_in_flight_exits_zero_and_a_restart_converges(db: &T
     .await;
     rig.assert_converged(db).await;
     daemon.stop().await;
+}
+
+/// Waits for the end of Shopee's first order poll (the daemon polls at start).
+async fn first_poll_done(db: &TestDb) {
+    eventually(SOON, "the start-up poll", || async {
+        count(
+            db,
+            "SELECT COUNT(*) FROM sync_runs WHERE channel = 'shopee-demo' AND kind = 'orders' \
+             AND status = 'ok'",
+        )
+        .await
+            > 0
+    })
+    .await;
 }
 
 async fn running_passes(db: &TestDb) -> i64 {
