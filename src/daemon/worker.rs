@@ -188,11 +188,10 @@ impl Worker {
     }
 
     async fn due(&self) -> Result<Due, crate::store::StoreError> {
-        let tasks = self.store.pending_tasks(self.id()).await?;
-        let now = self.store.now();
-        let Some(first) = tasks.iter().map(|t| t.not_before).min() else {
+        let Some(first) = self.store.next_due(self.id()).await? else {
             return Ok(Due::Nothing);
         };
+        let now = self.store.now();
         if first <= now {
             return Ok(Due::Now);
         }
@@ -252,5 +251,24 @@ impl Worker {
                 true
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_kind_of_work_backs_off_from_a_second_to_five_minutes_and_a_success_resets_it() {
+        let now = Instant::now();
+        let mut backoff = Backoff::default();
+        assert!(backoff.ready(now));
+        let delays: Vec<u64> = (0..12).map(|_| backoff.failed(now).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]);
+        assert!(!backoff.ready(now + Duration::from_secs(299)));
+        assert!(backoff.ready(now + Duration::from_secs(300)));
+        backoff.succeeded();
+        assert!(backoff.ready(now));
+        assert_eq!(backoff.failed(now), Duration::from_secs(1));
     }
 }

@@ -175,6 +175,13 @@ macro_rules! impl_store {
                 rows.into_iter().map(PushTask::try_from).collect()
             }
 
+            async fn next_due(&self, channel: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+                Ok(sqlx::query_scalar(sql::NEXT_DUE)
+                    .bind(channel)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
             async fn listing_states(
                 &self,
                 channel: &str,
