@@ -139,17 +139,20 @@ impl Worker {
                     }
                 }
             }
+            // Times already past were acted on above, or wait for a backoff
+            // that has its own time here: only future ones count.
+            let now = Instant::now();
+            let backstop = now + self.timing.backstop;
             let wake_at = [
                 Some(next_poll),
-                Some(Instant::now() + self.timing.backstop),
                 due_at,
                 orders_backoff.until,
                 push_backoff.until,
             ]
             .into_iter()
             .flatten()
-            .min()
-            .unwrap_or_else(|| Instant::now() + self.timing.backstop);
+            .filter(|at| *at > now)
+            .fold(backstop, Instant::min);
             tokio::select! {
                 _ = self.stopping.wait_for(|s| *s) => return,
                 () = doorbell.notified() => {}
