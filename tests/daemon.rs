@@ -220,8 +220,8 @@ async fn a_push_seen_twice_and_polled_lowers_stock_once(db: &TestDb) {
     rig.assert_converged(db).await;
 }
 
-/// `chosync run` as a process: SIGTERM while a stock push hangs on a slow
-/// platform ends it with exit code 0 once the grace period (1 s) is over:
+/// `chosync run` as a process: Lazada is pushed while Shopee's stock push
+/// hangs on a slow platform, and SIGTERM then ends it with exit code 0 once the grace period (1 s) is over:
 /// the pass is stopped and marked failed, its work stays pending and its
 /// lease is released — started again, the daemon pushes that work at once
 /// (a lease left behind would hold the channel for 30 s) and every channel
@@ -260,6 +260,17 @@ async fn sigterm_with_a_push_in_flight_exits_zero_and_a_restart_converges(db: &T
         )
         .await
             > 0
+    })
+    .await;
+    // One channel's slow platform holds up no other channel.
+    let lazada = rig
+        .settings
+        .channel(LAZADA)
+        .expect("Lazada")
+        .stock
+        .apply(before - 5);
+    eventually(SOON, "Lazada pushed while Shopee's push hangs", || async {
+        rig.shown().await[LAZADA].get(SKU).map(|s| s.1) == Some(lazada)
     })
     .await;
     let signalled = Instant::now();
