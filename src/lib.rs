@@ -1,10 +1,12 @@
 //! chosync: one cooperative catalogue, kept in sync with every marketplace it sells on.
 
+pub mod api;
 pub mod bench;
 pub mod catalogue;
 pub mod channels;
 pub mod cli;
 pub mod clock;
+pub mod daemon;
 pub mod inventory;
 pub mod orders;
 pub mod redact;

@@ -512,6 +512,7 @@ on_both_engines!(
     a_pass_reads_the_rows_of_products_with_work_only,
     a_pass_records_only_while_it_holds_the_channel_lease,
     failed_work_waits_its_backoff_unless_an_operator_retries,
+    the_next_due_work_is_the_earliest_pending_task,
     the_sync_log_is_pruned_past_its_retention,
     every_change_marks_work_for_each_enabled_channel_in_the_same_transaction,
     channel_tokens_are_stored_sealed,
@@ -1002,6 +1003,49 @@ async fn failed_work_waits_its_backoff_unless_an_operator_retries(db: &TestDb) {
         .expect("adjust");
     let changed = task("MD-500G", Aspect::Stock).await.expect("task");
     assert_eq!((changed.attempts, changed.not_before), (0, now));
+}
+
+async fn the_next_due_work_is_the_earliest_pending_task(db: &TestDb) {
+    use chosync::store::{Aspect, BatchRecord};
+    register_one(db, "shopee-a").await;
+    let store = &db.store;
+    assert_eq!(store.next_due("shopee-a").await.expect("next"), None);
+    db.import(&demo_catalogue()).await.expect("import");
+    let now = db.clock.now();
+    assert_eq!(store.next_due("shopee-a").await.expect("next"), Some(now));
+    // Every task deferred, one less than the rest: that one is next.
+    let run = leased_run(db, "A").await;
+    let retry = store
+        .pending_tasks("shopee-a")
+        .await
+        .expect("tasks")
+        .into_iter()
+        .map(|t| {
+            let wait = if (t.sku.as_str(), t.aspect) == ("MD-500G", Aspect::Stock) {
+                20
+            } else {
+                90
+            };
+            (
+                t.sku,
+                t.aspect,
+                t.desired_version,
+                std::time::Duration::from_secs(wait),
+            )
+        })
+        .collect();
+    let batch = BatchRecord {
+        retry,
+        ..BatchRecord::default()
+    };
+    store
+        .record_batch("shopee-a", "A", run, &batch)
+        .await
+        .expect("record");
+    assert_eq!(
+        store.next_due("shopee-a").await.expect("next"),
+        Some(now + chrono::Duration::seconds(20))
+    );
 }
 
 async fn a_pass_reads_the_rows_of_products_with_work_only(db: &TestDb) {

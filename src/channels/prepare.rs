@@ -84,3 +84,45 @@ pub fn prepare<'a, E: EventSink + 'static>(
         })
         .collect()
 }
+
+/// A channel ready for platform calls that owns what it needs: the daemon's
+/// workers and webhooks keep it for the life of the process.
+pub struct LiveChannel {
+    pub settings: ChannelSettings,
+    pub client: ChannelClient,
+    pub mapping: Mapping,
+    pub events: Arc<crate::sync::CallLog>,
+    /// How the channels share each SKU's stock (the same for all).
+    pub allocation: Arc<crate::inventory::allocation::Allocation>,
+}
+
+impl LiveChannel {
+    /// What a sync pass or an order import needs of it.
+    pub fn pass(&self) -> crate::sync::Channel<'_> {
+        crate::sync::Channel {
+            settings: &self.settings,
+            mapping: &self.mapping,
+            client: &self.client,
+            events: self.events.clone(),
+            allocation: &self.allocation,
+        }
+    }
+}
+
+/// Every enabled channel, live.
+pub fn live(settings: &Settings, store: &Arc<dyn Store>) -> Result<Vec<LiveChannel>, ChannelError> {
+    let prepared = prepare(settings, store, None, || {
+        Arc::new(crate::sync::CallLog::default())
+    })?;
+    let allocation = Arc::new(crate::inventory::allocation::Allocation::new(settings));
+    Ok(prepared
+        .into_iter()
+        .map(|p| LiveChannel {
+            settings: p.settings.clone(),
+            client: p.client,
+            mapping: p.mapping,
+            events: p.events,
+            allocation: allocation.clone(),
+        })
+        .collect())
+}

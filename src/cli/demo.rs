@@ -3,8 +3,10 @@
 //! The demo writes a configuration into its folder (channels pointing at the
 //! sandboxes, secrets in owner-only files), authorizes both channels, imports
 //! the catalogue, syncs, sells a few packs and syncs stock again; then the
-//! sandboxes keep serving, so `chosync --config DIR/chosync.toml …` works from
-//! another terminal until the demo is stopped.
+//! sandboxes keep serving with the daemon (`chosync run`) in the same
+//! process, their pushes pointed at its webhooks: an order placed in a
+//! sandbox reaches every channel, and `chosync --config DIR/chosync.toml …`
+//! works from another terminal until the demo is stopped.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -35,6 +37,14 @@ pub(super) async fn run(dir: &Path, catalogue: &Path, wait: bool) -> Result<(), 
     let lazada = chosync_lazada::sandbox::LazadaSandbox::start(Default::default(), 0)
         .await
         .context("starting the Lazada sandbox")?;
+    // The daemon's address goes into the configuration: Shopee signs its
+    // pushes over the callback URL.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("cannot listen on loopback")?;
+    let listen = listener
+        .local_addr()
+        .context("cannot read the daemon's address")?;
     secret_file(&dir.join("shopee.key"), &shopee.credentials.partner_key)?;
     secret_file(&dir.join("lazada.secret"), &lazada.credentials.app_secret)?;
     write(&dir.join("mappings/shopee-demo.toml"), SHOPEE_MAPPING)?;
@@ -51,6 +61,9 @@ url = "sqlite://{db}"
 [secrets]
 key_file = "{key}"
 
+[server]
+listen = "{listen}"
+
 [[channels]]
 id = "shopee-demo"
 platform = "shopee"
@@ -58,6 +71,7 @@ base_url = "{shopee_url}"
 partner_id = {partner_id}
 partner_key = {{ file = "{shopee_key}" }}
 shop_id = {shop_id}
+callback_url = "http://{listen}/webhooks/shopee-demo"
 mapping = "mappings/shopee-demo.toml"
 price = {{ markup_percent = 5, round_to = 1000, rounding = "up" }}
 stock = {{ buffer = 1 }}
@@ -118,18 +132,34 @@ stock = {{ buffer = 2 }}
     sync(&settings, &store, Kind::Stock).await?;
     let shown = config.display();
     if wait {
+        for (sandbox, channel) in [
+            (shopee.sandbox.kit(), "shopee-demo"),
+            (lazada.sandbox.kit(), "lazada-demo"),
+        ] {
+            sandbox.set_webhook_target(&format!("http://{listen}/webhooks/{channel}"));
+        }
         say!(
-            "\nThe sandboxes are serving. From another terminal:\n  \
-             chosync --config {shown} channels\n  \
-             chosync --config {shown} explain TDQ-10ML\n  \
+            "\nThe daemon runs on http://{listen} and the sandboxes push orders to it.\n\
+             Place an order on the Shopee sandbox; every channel shows the new stock:\n  \
+             curl -s -X POST http://{shopee}/_sandbox/orders -H 'content-type: application/json' -d '{{\"sku\":\"MD-500G\",\"quantity\":2}}'\n\
+             From another terminal:\n  \
+             chosync --config {shown} stock MD-500G\n  \
              chosync --config {shown} logs --follow\n  \
-             chosync --config {shown} stock adjust MD-1KG -2 --reason \"2 gói bán lẻ\"\n  \
-             chosync --config {shown} sync\n\
-             Ctrl-C stops the demo."
+             chosync --config {shown} explain MD-500G\n  \
+             chosync --config {shown} stock adjust MD-1KG -2 --reason \"2 gói bán lẻ\"\n\
+             Ctrl-C stops the demo.",
+            shopee = shopee.addr,
         );
-        tokio::signal::ctrl_c()
-            .await
-            .context("waiting for Ctrl-C")?;
+        let stop = super::run::signal().context("cannot watch for Ctrl-C")?;
+        crate::daemon::run(
+            &settings,
+            store.clone(),
+            &settings.database.url,
+            listener,
+            stop,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
     } else {
         say!(
             "\nDone; the sandboxes stopped with the demo. What it recorded stays readable:\n  \

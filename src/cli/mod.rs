@@ -15,6 +15,7 @@ mod orders;
 mod plan;
 mod reconcile;
 mod report;
+mod run;
 mod sandbox;
 mod stock;
 mod sync;
@@ -112,6 +113,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The daemon: webhooks, `/healthz` and `/readyz` on `[server] listen`,
+    /// a worker per channel pushing changes as they happen, and the order
+    /// poll; SIGTERM or Ctrl-C stops it after the work in flight.
+    Run,
     /// Push the pending work of the outbox to the channels, once, and wait.
     Sync {
         /// One channel only (default: every enabled channel).
@@ -441,6 +446,7 @@ async fn execute(
             let filter = logs::filter(channel, sku, since, level, limit)?;
             logs::run(open(url).await?, filter, follow, json).await?;
         }
+        Command::Run => run::run(settings, open(url).await?, url).await?,
         Command::Sync {
             channel,
             kind,

@@ -2,8 +2,8 @@
 //! what each channel shows of them (allocation).
 
 mod adjust;
-pub mod effects;
 pub mod allocation;
+pub mod effects;
 mod levels;
 pub mod split;
 

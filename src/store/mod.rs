@@ -422,9 +422,17 @@ pub trait Store: OrderStore + Send + Sync {
     /// The store's clock: the time stored rows are compared with.
     fn now(&self) -> DateTime<Utc>;
 
+    /// Whether the database answers (`/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
     /// The channel's tasks whose desired version is ahead of the done one,
     /// due or deferred (see `PushTask::not_before`).
     async fn pending_tasks(&self, channel: &str) -> Result<Vec<PushTask>, StoreError>;
+
+    /// When the channel's earliest pending task is (or was) due; `None`
+    /// without pending work. The daemon asks on every wake-up, so it reads
+    /// one row, not the work.
+    async fn next_due(&self, channel: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     /// Takes the channel's lease for `ttl` if it is free, has expired or is
     /// already `owner`'s. Starting a pass under it marks runs the channel's
@@ -1004,6 +1012,9 @@ mod sql {
         CAST(attempts AS BIGINT) AS attempts, not_before, cause, \
         recheck_version > done_version AS recheck FROM push_tasks \
         WHERE channel = $1 AND desired_version > done_version ORDER BY sku, aspect";
+
+    pub const NEXT_DUE: &str = "SELECT not_before FROM push_tasks \
+        WHERE channel = $1 AND desired_version > done_version ORDER BY not_before LIMIT 1";
 
     /// Backoff after a failure that may pass; a newer version is due at once.
     pub const RETRY_TASK: &str = "UPDATE push_tasks SET attempts = attempts + 1, \

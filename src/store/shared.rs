@@ -90,6 +90,11 @@ macro_rules! impl_store {
                 self.clock.now()
             }
 
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
             async fn acquire_lease(
                 &self,
                 channel: &str,
@@ -190,6 +195,13 @@ macro_rules! impl_store {
                     .fetch_all(&self.pool)
                     .await?;
                 rows.into_iter().map(PushTask::try_from).collect()
+            }
+
+            async fn next_due(&self, channel: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+                Ok(sqlx::query_scalar(sql::NEXT_DUE)
+                    .bind(channel)
+                    .fetch_optional(&self.pool)
+                    .await?)
             }
 
             async fn listing_states(

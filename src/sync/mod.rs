@@ -101,6 +101,10 @@ pub struct Options {
     /// holds the channel this long at most.
     pub lease: Duration,
     pub progress: Arc<dyn SyncProgress>,
+    /// When it turns true the pass stops where it is, as if its lease had
+    /// run out (its work stays pending), and releases the channel: the
+    /// daemon's shutdown once its grace period is over.
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Options {
@@ -111,6 +115,7 @@ impl Options {
             force: false,
             lease: DEFAULT_LEASE,
             progress: Arc::new(Quiet),
+            stop: None,
         }
     }
 }
@@ -134,6 +139,9 @@ pub enum SyncError {
         channel: String,
         until: DateTime<Utc>,
     },
+    /// Stopped by `Options::stop` before it finished; its work stays pending.
+    #[error("the pass on {0} was stopped before it finished; its work stays pending")]
+    Stopped(String),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -230,9 +238,13 @@ pub async fn sync_channel(
         store.renew_lease(id, &owner, options.lease)
     });
     let mut pass = None;
-    let result = under_lease(renew, run_pass(store, channel, options, &owner, &mut pass))
-        .await
-        .unwrap_or_else(|| Err(SyncError::Store(StoreError::LeaseLost(id.to_string()))));
+    let result = tokio::select! {
+        biased;
+        () = stopped(options.stop.clone()) => Err(SyncError::Stopped(id.to_string())),
+        done = under_lease(renew, run_pass(store, channel, options, &owner, &mut pass)) => {
+            done.unwrap_or_else(|| Err(SyncError::Store(StoreError::LeaseLost(id.to_string()))))
+        }
+    };
     if let (Err(err), Some(pass)) = (&result, &pass)
         && pass.run_id != 0
         && !matches!(err, SyncError::Refused(_))
@@ -272,6 +284,16 @@ where
             Ok(Err(err)) => tracing::warn!(%err, "lease renewal failed"),
         }
     }
+}
+
+/// Returns once `stop` turns true; never without one (or once its sender is gone).
+async fn stopped(stop: Option<tokio::sync::watch::Receiver<bool>>) {
+    if let Some(mut stop) = stop
+        && stop.wait_for(|stop| *stop).await.is_ok()
+    {
+        return;
+    }
+    std::future::pending().await
 }
 
 /// Runs `work` until `keeper` says the lease may be gone (`None`). The

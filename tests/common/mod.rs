@@ -4,6 +4,7 @@
 
 pub mod control;
 pub mod converged;
+pub mod daemon;
 pub mod process;
 pub mod rig;
 pub mod shops;

@@ -221,6 +221,13 @@ impl Kit {
         });
     }
 
+    /// Where pushes go from now on (as `POST /_sandbox/webhook-target` sets it).
+    pub fn set_webhook_target(&self, url: &str) {
+        if let Ok(mut target) = self.webhook_target.lock() {
+            *target = Some(url.to_string());
+        }
+    }
+
     pub fn webhook_target(&self) -> Option<String> {
         self.webhook_target.lock().ok().and_then(|t| t.clone())
     }
@@ -364,9 +371,7 @@ struct Target {
 }
 
 async fn set_webhook_target(State((kit, _)): ControlState, body: axum::Json<Target>) -> Response {
-    if let Ok(mut target) = kit.webhook_target.lock() {
-        *target = Some(body.0.url);
-    }
+    kit.set_webhook_target(&body.0.url);
     axum::Json(json!({ "ok": true })).into_response()
 }
 

@@ -120,8 +120,14 @@ pub async fn reconcile_channels(
         // Orders first: a Shopee order lowers seller stock at once, and one
         // not imported yet would read as a change made in the seller centre.
         let source = crate::orders::Source::Poll;
-        crate::orders::import(store.as_ref(), &pass, source, &settings.orders, &options.trigger)
-            .await?;
+        crate::orders::import(
+            store.as_ref(),
+            &pass,
+            source,
+            &settings.orders,
+            &options.trigger,
+        )
+        .await?;
         reconcile_channel(store.as_ref(), &pass, options).await
     });
     let results = futures_util::future::join_all(runs).await;

@@ -1,0 +1,44 @@
+//! The daemon's HTTP side: platform pushes at `/webhooks/{channel}`, and
+//! `/healthz` and `/readyz` for whoever supervises the process. The operator
+//! API and the dashboard join this router later.
+
+mod health;
+mod webhooks;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use crate::channels::prepare::LiveChannel;
+use crate::store::Store;
+
+/// What the HTTP side needs of the process serving it.
+pub trait Workers: Send + Sync {
+    /// Work for `channel` was just recorded (a push's hints).
+    fn wake(&self, channel: &str);
+    /// Each channel's worker, and whether it is running.
+    fn running(&self) -> BTreeMap<String, bool>;
+}
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Arc<dyn Store>,
+    /// The enabled channels by id: pushes to any other id are answered 404.
+    pub channels: Arc<BTreeMap<String, Arc<LiveChannel>>>,
+    pub workers: Arc<dyn Workers>,
+}
+
+/// Largest request body read: platform pushes are well under a kilobyte.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/webhooks/{channel}", post(webhooks::receive))
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

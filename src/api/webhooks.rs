@@ -1,0 +1,95 @@
+//! Platform pushes. Each is verified with the platform's signature over the
+//! raw body (the channel's connector knows how), its order ids are stored as
+//! hints before it is answered, and the channel's worker is woken to fetch
+//! those orders: a push body is a hint, never state. The answer is what the
+//! platforms expect, in time: 2xx with an empty body (Shopee: within 3 s;
+//! Lazada: 200 within 500 ms), else they send the push again.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use chosync_connector::ConnectorError;
+use chosync_connector::dto::WebhookHint;
+
+use super::ApiState;
+use crate::store::orders::{AlertKind, NewAlert};
+
+/// Longest a push's write may take before it is answered 503 (the platform
+/// sends it again): well inside Shopee's 3 s.
+const STORE_DEADLINE: Duration = Duration::from_secs(2);
+
+pub(super) async fn receive(
+    State(state): State<ApiState>,
+    Path(channel): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let Some(live) = state.channels.get(&channel) else {
+        return StatusCode::NOT_FOUND;
+    };
+    match live.client.connector().verify_webhook(&headers, &body) {
+        Ok(WebhookHint::OrdersChanged { order_ids }) => {
+            let stored = state.store.add_order_hints(&channel, &order_ids);
+            match tokio::time::timeout(STORE_DEADLINE, stored).await {
+                Ok(Ok(())) => {
+                    tracing::info!(channel, orders = order_ids.len(), "push received");
+                    state.workers.wake(&channel);
+                    StatusCode::OK
+                }
+                Ok(Err(err)) => {
+                    tracing::error!(channel, %err, "push not stored; the platform sends it again");
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                Err(_) => {
+                    tracing::error!(
+                        channel,
+                        "push not stored in time; the platform sends it again"
+                    );
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+            }
+        }
+        Ok(WebhookHint::TokenExpiring { expires_at }) => {
+            tracing::warn!(
+                channel,
+                expires_at = ?expires_at,
+                "the platform says the channel's authorization runs out soon: authorize it again"
+            );
+            StatusCode::OK
+        }
+        Ok(WebhookHint::Other { code }) => {
+            tracing::debug!(channel, code, "push of a kind chosync does not act on");
+            StatusCode::OK
+        }
+        Err(ConnectorError::Unauthorized(reason)) => {
+            refused(&state, &channel, &reason).await;
+            StatusCode::UNAUTHORIZED
+        }
+        Err(err) => {
+            // Signed, yet unreadable: answered as a bad request, never stored.
+            tracing::warn!(channel, %err, "push not understood");
+            StatusCode::BAD_REQUEST
+        }
+    }
+}
+
+/// A push whose signature does not hold: logged (never its body) and raised
+/// as an alert, for a wrong key and a forger look the same from here.
+async fn refused(state: &ApiState, channel: &str, reason: &str) {
+    tracing::warn!(channel, reason, "push refused");
+    let alert = NewAlert {
+        kind: AlertKind::WebhookRefused,
+        channel: channel.to_string(),
+        subject: String::new(),
+        message: format!(
+            "a push to /webhooks/{channel} was refused ({reason}): check the channel's key and callback URL"
+        ),
+    };
+    match tokio::time::timeout(STORE_DEADLINE, state.store.raise_alert(&alert)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(err)) => tracing::error!(channel, %err, "could not raise the webhook_refused alert"),
+        Err(_) => tracing::error!(channel, "raising the webhook_refused alert timed out"),
+    }
+}

@@ -1,0 +1,277 @@
+//! One channel's worker: a task that sleeps until there is work — a wake-up
+//! (see `wake`), the order poll's interval, deferred work falling due, a
+//! retry — then takes the pushes' hints (or polls), and pushes due work after
+//! the debounce, so that a burst of changes goes out in the platform's
+//! batches. A failure is logged and retried with backoff; it never reaches
+//! another channel's worker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+
+use super::wake::Signals;
+use crate::channels::prepare::LiveChannel;
+use crate::orders::{self, Source};
+use crate::settings::OrderSettings;
+use crate::store::Store;
+use crate::sync::{Options, SyncError, sync_channel};
+
+/// How a worker paces itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Waited between noticing due work and pushing it.
+    pub debounce: Duration,
+    /// Between order polls (the first one at start).
+    pub poll: Duration,
+    /// Longest sleep without looking for work (see `wake`).
+    pub backstop: Duration,
+    /// The channel's lease during a pass.
+    pub lease: Duration,
+}
+
+/// A busy channel (its lease held elsewhere) is asked again after this.
+const BUSY_RETRY: Duration = Duration::from_secs(1);
+
+pub struct Worker {
+    pub live: Arc<LiveChannel>,
+    pub store: Arc<dyn Store>,
+    pub signals: Arc<Signals>,
+    pub timing: Timing,
+    pub orders: OrderSettings,
+    /// Turns true on SIGTERM or Ctrl-C: claim nothing more.
+    pub stopping: watch::Receiver<bool>,
+    /// Turns true once the shutdown's grace period is over: drop what is in
+    /// flight (its work stays pending; a pass releases its lease).
+    pub abandon: watch::Receiver<bool>,
+}
+
+/// Whether work is due, and when deferred work will be.
+enum Due {
+    Now,
+    At(Instant),
+    Nothing,
+}
+
+/// Exponential backoff of one kind of work after failures: 1 s doubling to 5 min.
+#[derive(Default)]
+struct Backoff {
+    failures: u32,
+    until: Option<Instant>,
+}
+
+impl Backoff {
+    fn ready(&self, now: Instant) -> bool {
+        self.until.is_none_or(|until| until <= now)
+    }
+
+    fn failed(&mut self, now: Instant) -> Duration {
+        let delay =
+            (Duration::from_secs(1) * 2u32.pow(self.failures.min(9))).min(Duration::from_secs(300));
+        self.failures += 1;
+        self.until = Some(now + delay);
+        delay
+    }
+
+    fn retry_after(&mut self, now: Instant, delay: Duration) {
+        self.until = Some(now + delay);
+    }
+
+    fn succeeded(&mut self) {
+        *self = Self::default();
+    }
+}
+
+impl Worker {
+    fn id(&self) -> &str {
+        &self.live.settings.id
+    }
+
+    pub async fn run(mut self) {
+        let doorbell = self.signals.doorbell(self.id());
+        self.signals.set_running(self.id(), true);
+        tracing::info!(channel = self.id(), "worker started");
+        self.work(&doorbell).await;
+        self.signals.set_running(self.id(), false);
+        tracing::info!(channel = self.id(), "worker stopped");
+    }
+
+    async fn work(&mut self, doorbell: &Notify) {
+        let mut next_poll = Instant::now();
+        let mut orders_backoff = Backoff::default();
+        let mut push_backoff = Backoff::default();
+        let mut due_at = None;
+        while !*self.stopping.borrow() {
+            let now = Instant::now();
+            if orders_backoff.ready(now) {
+                let source = if now >= next_poll {
+                    next_poll = now + self.timing.poll;
+                    Source::Poll
+                } else {
+                    Source::Hints
+                };
+                match self.import(source).await {
+                    None => return,
+                    Some(true) => orders_backoff.succeeded(),
+                    Some(false) => {
+                        let delay = orders_backoff.failed(Instant::now());
+                        tracing::info!(channel = self.id(), retry_in = ?delay, "orders retried later");
+                    }
+                }
+            }
+            if push_backoff.ready(Instant::now()) {
+                due_at = None;
+                match self.due().await {
+                    Ok(Due::Nothing) => {}
+                    Ok(Due::At(at)) => due_at = Some(at),
+                    Ok(Due::Now) => {
+                        if !self.debounce().await {
+                            return;
+                        }
+                        if !self.push(&mut push_backoff).await {
+                            return;
+                        }
+                    }
+                    Err(err) => {
+                        let delay = push_backoff.failed(Instant::now());
+                        tracing::warn!(channel = self.id(), %err, retry_in = ?delay, "cannot read the channel's work");
+                    }
+                }
+            }
+            // Times already past were acted on above, or wait for a backoff
+            // that has its own time here: only future ones count.
+            let now = Instant::now();
+            let backstop = now + self.timing.backstop;
+            let wake_at = [
+                Some(next_poll),
+                due_at,
+                orders_backoff.until,
+                push_backoff.until,
+            ]
+            .into_iter()
+            .flatten()
+            .filter(|at| *at > now)
+            .fold(backstop, Instant::min);
+            tokio::select! {
+                _ = self.stopping.wait_for(|s| *s) => return,
+                () = doorbell.notified() => {}
+                () = tokio::time::sleep_until(wake_at) => {}
+            }
+        }
+    }
+
+    /// Imports the orders `source` names; `None` when abandoned at shutdown,
+    /// else whether it went well.
+    async fn import(&mut self, source: Source) -> Option<bool> {
+        let trigger = match source {
+            Source::Hints => "push",
+            Source::Poll => "poll",
+        };
+        let channel = self.live.pass();
+        let import = orders::import(self.store.as_ref(), &channel, source, &self.orders, trigger);
+        let result = tokio::select! {
+            biased;
+            _ = self.abandon.wait_for(|a| *a) => return None,
+            result = import => result,
+        };
+        match result {
+            Ok(report) => {
+                if report.effects > 0 {
+                    // The effects marked stock work on every channel.
+                    self.signals.wake_all();
+                }
+                Some(true)
+            }
+            Err(err) => {
+                tracing::warn!(channel = self.id(), %err, "order import failed");
+                Some(false)
+            }
+        }
+    }
+
+    async fn due(&self) -> Result<Due, crate::store::StoreError> {
+        let Some(first) = self.store.next_due(self.id()).await? else {
+            return Ok(Due::Nothing);
+        };
+        let now = self.store.now();
+        if first <= now {
+            return Ok(Due::Now);
+        }
+        let wait = (first - now).to_std().unwrap_or_default();
+        Ok(Due::At(Instant::now() + wait))
+    }
+
+    /// Waits the debounce, so that changes made meanwhile join the pass;
+    /// `false` when the daemon is stopping.
+    async fn debounce(&mut self) -> bool {
+        tokio::select! {
+            _ = self.stopping.wait_for(|s| *s) => false,
+            () = tokio::time::sleep(self.timing.debounce) => true,
+        }
+    }
+
+    /// One pass; `false` when it was stopped by the shutdown.
+    async fn push(&mut self, backoff: &mut Backoff) -> bool {
+        let options = Options {
+            lease: self.timing.lease,
+            stop: Some(self.abandon.clone()),
+            ..Options::new("daemon")
+        };
+        let channel = self.live.pass();
+        match sync_channel(self.store.as_ref(), &channel, &options).await {
+            Ok(summary) => {
+                let c = &summary.counts;
+                let settled = c.pushed + c.skipped + c.failed + c.quarantined;
+                tracing::info!(
+                    channel = self.id(),
+                    pushed = c.pushed,
+                    unchanged = c.skipped,
+                    failed = c.failed,
+                    quarantined = c.quarantined,
+                    calls = c.calls,
+                    seconds = summary.seconds,
+                    "pass done"
+                );
+                if settled == 0 {
+                    // Due work the pass could not take: not again at once.
+                    let delay = backoff.failed(Instant::now());
+                    tracing::warn!(channel = self.id(), retry_in = ?delay, "a pass settled no work");
+                } else {
+                    backoff.succeeded();
+                }
+                true
+            }
+            Err(SyncError::Stopped(_)) => false,
+            Err(SyncError::Busy { until, .. }) => {
+                tracing::debug!(channel = self.id(), %until, "channel busy; trying again shortly");
+                backoff.retry_after(Instant::now(), BUSY_RETRY);
+                true
+            }
+            Err(err) => {
+                let delay = backoff.failed(Instant::now());
+                tracing::warn!(channel = self.id(), %err, retry_in = ?delay, "pass failed");
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_kind_of_work_backs_off_from_a_second_to_five_minutes_and_a_success_resets_it() {
+        let now = Instant::now();
+        let mut backoff = Backoff::default();
+        assert!(backoff.ready(now));
+        let delays: Vec<u64> = (0..12).map(|_| backoff.failed(now).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]);
+        assert!(!backoff.ready(now + Duration::from_secs(299)));
+        assert!(backoff.ready(now + Duration::from_secs(300)));
+        backoff.succeeded();
+        assert!(backoff.ready(now));
+        assert_eq!(backoff.failed(now), Duration::from_secs(1));
+    }
+}
