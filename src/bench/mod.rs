@@ -1,6 +1,7 @@
 //! Measurements with targets, kept out of the test suite (`chosync bench`).
 
 pub mod import;
+pub mod orders;
 pub mod sync;
 
 pub use import::{ImportBench, generate_catalogue};

@@ -474,7 +474,7 @@ async fn lazada(multiplier: u32, credentials: Arc<EncryptedCredentials>) -> anyh
 }
 
 /// `products` × 5 sizes of essential oil, one local image shared by all.
-fn write_catalogue(path: &Path, products: u64, image: &Path) -> std::io::Result<()> {
+pub(super) fn write_catalogue(path: &Path, products: u64, image: &Path) -> std::io::Result<()> {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     writeln!(
         out,

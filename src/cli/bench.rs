@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use super::say;
-use crate::bench::{import, sync};
+use crate::bench::{import, orders, sync};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -29,6 +29,30 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         rate_multiplier: u32,
     },
+    /// Orders at random channels of two Shopee and two Lazada sandboxes
+    /// with the daemon running; report propagation latency, calls per
+    /// order, throttling, ledger exactness and a burst against its floor.
+    Orders {
+        /// Products to generate (5 variants each), listed on all four channels.
+        #[arg(long, default_value_t = 200)]
+        products: u64,
+        /// How long the buyers buy.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        #[arg(long, default_value_t = 5.0)]
+        orders_per_second: f64,
+        /// Orders of the burst, placed within one second.
+        #[arg(long, default_value_t = 100)]
+        burst: u64,
+        /// Leave the sandboxes' pushes off: orders arrive by the poll only.
+        #[arg(long)]
+        no_pushes: bool,
+        /// The order poll's interval.
+        #[arg(long, default_value_t = 5)]
+        poll_seconds: u32,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
 }
 
 pub(super) async fn run(command: BenchCommand) -> anyhow::Result<()> {
@@ -42,6 +66,27 @@ pub(super) async fn run(command: BenchCommand) -> anyhow::Result<()> {
             rate_multiplier,
         } => {
             let report = sync::run(products, rate_multiplier).await?;
+            say!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        BenchCommand::Orders {
+            products,
+            seconds,
+            orders_per_second,
+            burst,
+            no_pushes,
+            poll_seconds,
+            seed,
+        } => {
+            let plan = orders::Plan {
+                products,
+                seconds,
+                orders_per_second,
+                burst,
+                pushes: !no_pushes,
+                poll_seconds,
+                seed,
+            };
+            let report = orders::run(plan).await?;
             say!("{}", serde_json::to_string_pretty(&report)?);
         }
     }

@@ -166,7 +166,7 @@ pub struct Alert {
 /// again when the cause comes back.
 pub const RESOLVED_BY: &str = "chosync";
 
-/// The level changes of one line, and which ledger movements they need.
+/// The units each effect of a line has moved, from its `order_effects` rows.
 pub(super) fn line_units(rows: &[(String, i64)]) -> Units {
     let mut units = Units::default();
     for (effect, quantity) in rows {

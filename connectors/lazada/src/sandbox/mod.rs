@@ -184,6 +184,17 @@ impl LazadaSandbox {
         );
     }
 
+    /// What a buyer can buy of `sku` now (sellable: real − withheld −
+    /// occupied; benchmarks watch it in process).
+    pub fn buyable(&self, sku: &str) -> Option<i64> {
+        self.state()
+            .products
+            .values()
+            .flat_map(|p| p.skus.iter())
+            .find(|s| s.seller_sku == sku)
+            .map(|s| s.sellable())
+    }
+
     /// The buyer pays an unpaid order: its items become `pending`.
     pub fn pay_order(&self, order_id: &str) -> Result<(), String> {
         let lines = self.state().pay_order(order_id, self.now())?;

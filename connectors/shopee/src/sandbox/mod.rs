@@ -159,6 +159,11 @@ impl ShopeeSandbox {
         self.state().reserve_for_promotion(sku, reserved)
     }
 
+    /// What a buyer can buy of `sku` now (benchmarks watch it in process).
+    pub fn buyable(&self, sku: &str) -> Option<i64> {
+        self.state().buyable(sku)
+    }
+
     /// A buyer orders several lines at once (the same SKU may come twice).
     pub fn place_order_of(&self, lines: &[(&str, i64)]) -> Result<String, String> {
         let now = self.now().timestamp();

@@ -325,6 +325,19 @@ impl State {
         Value::Array(self.items.values().map(Self::item_json).collect())
     }
 
+    /// What a buyer can buy of `sku` (listed items only).
+    pub fn buyable(&self, sku: &str) -> Option<i64> {
+        let (item_id, model_id) = self.locate(sku)?;
+        let item = self.items.get(&item_id)?;
+        if model_id == 0 {
+            return Some(item.stock);
+        }
+        item.models
+            .iter()
+            .find(|m| m.model_id == model_id)
+            .map(|m| m.stock)
+    }
+
     /// The listed item and model (0: none) that carry `sku`.
     fn locate(&self, sku: &str) -> Option<(i64, i64)> {
         // Buyers only see listed items.
