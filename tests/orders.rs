@@ -511,7 +511,83 @@ async fn the_same_order_recorded_by_ten_imports_at_once_counts_once(db: &TestDb)
     assert_eq!(level(db, SKU).await, (before.0 - 6, before.1));
 }
 
+/// One pass on `shop`'s channel under `allocation`.
+async fn pass_under(
+    db: &TestDb,
+    shop: &Shop,
+    allocation: &chosync::inventory::allocation::Allocation,
+) {
+    let channel = chosync::sync::Channel {
+        allocation,
+        ..shop.channel()
+    };
+    sync_channel(db.store.as_ref(), &channel, &Options::new("test"))
+        .await
+        .expect("sync");
+}
+
+/// The same 200 buyers with the SKU partitioned: what the four shops show
+/// together never exceeds what there is, so no more is sold than stock.
+async fn two_hundred_orders_under_partitioned_sell_no_more_than_there_is(db: &TestDb) {
+    use chosync::inventory::allocation::{Allocation, AllocationSettings, Mode};
+    let a = shops::shopee(db, "shopee-a", "").await;
+    let b = shops::shopee(db, "shopee-b", "").await;
+    let c = shops::lazada(db, "lazada-a", "").await;
+    let d = shops::lazada(db, "lazada-b", "").await;
+    let all = [&a, &b, &c, &d];
+    shops::enable(db, &all).await;
+    let allocation = Allocation {
+        settings: AllocationSettings {
+            mode: Mode::Partitioned,
+            ..AllocationSettings::default()
+        },
+        channels: all
+            .iter()
+            .map(|s| (s.id().to_string(), (true, s.rig.settings.stock.clone())))
+            .collect(),
+    };
+    db.import(&demo_catalogue()).await.expect("import");
+    for shop in all {
+        pass_under(db, shop, &allocation).await;
+    }
+    let (on_hand, _) = level(db, SKU).await;
+    let mut shown = 0;
+    for shop in all {
+        shown += shop.stock_of(SKU).await.unwrap_or(0);
+    }
+    assert!(shown <= on_hand, "{shown} shown of {on_hand}");
+    let buyers = (0..200).map(|i| {
+        let shop = all[i % 4];
+        async move { shop.place(SKU, 1).await.ok() }
+    });
+    let taken = futures_util::future::join_all(buyers)
+        .await
+        .into_iter()
+        .flatten()
+        .count() as i64;
+    assert!(taken > 0 && taken <= on_hand, "{taken} sold of {on_hand}");
+    let reports = futures_util::future::join_all(all.iter().map(|shop| poll(db, shop))).await;
+    let effects: usize = reports.iter().map(|r| r.effects).sum();
+    assert_eq!(effects as i64, taken, "{reports:?}");
+    assert_eq!(level(db, SKU).await, (on_hand, taken));
+    let alerts = db.store.alerts(false).await.expect("alerts");
+    assert!(alerts.iter().all(|a| a.kind != "oversold"), "{alerts:?}");
+    for shop in all {
+        pass_under(db, shop, &allocation).await;
+    }
+    let mut shown = 0;
+    for shop in all {
+        shown += shop.stock_of(SKU).await.unwrap_or(0);
+    }
+    assert!(
+        shown <= on_hand - taken,
+        "{shown} shown of {}",
+        on_hand - taken
+    );
+}
+
 on_both_engines!(
+    two_hundred_orders_under_partitioned_sell_no_more_than_there_is,
     the_same_order_recorded_by_ten_imports_at_once_counts_once,
     an_order_seen_by_push_and_by_poll_lowers_stock_once,
     duplicate_and_out_of_order_versions_change_nothing,
