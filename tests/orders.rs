@@ -65,6 +65,34 @@ async fn pushed(db: &TestDb, shop: &Shop, order: &str) -> OrderReport {
     .expect("hints")
 }
 
+/// An order as a platform would show it: one line per (SKU, units), all
+/// in `state`.
+fn order_of(
+    id: &str,
+    state: OrderState,
+    lines: &[(&str, i64)],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Order {
+    Order {
+        order_id: id.into(),
+        platform_status: state.as_str().to_uppercase(),
+        state,
+        created_at: now,
+        updated_at: now,
+        lines: lines
+            .iter()
+            .enumerate()
+            .map(|(n, (sku, quantity))| OrderLine {
+                line_id: (n + 1).to_string(),
+                sku: (*sku).into(),
+                quantity: *quantity,
+                cancelled_quantity: 0,
+                state,
+            })
+            .collect(),
+    }
+}
+
 async fn level(db: &TestDb, sku: &str) -> (i64, i64) {
     let row = db.store.stock(Some(sku)).await.expect("stock").remove(0);
     (row.on_hand, row.reserved)
@@ -242,20 +270,7 @@ async fn a_shopee_partial_cancellation_frees_only_its_units(db: &TestDb) {
 async fn an_unknown_sku_is_kept_alerted_and_counted_once_it_is_imported(db: &TestDb) {
     let (shopee, _lazada) = two_shops(db).await;
     let now = db.clock.now();
-    let order = Order {
-        order_id: "2612NEWSKU".into(),
-        platform_status: "READY_TO_SHIP".into(),
-        state: OrderState::Paid,
-        created_at: now,
-        updated_at: now,
-        lines: vec![OrderLine {
-            line_id: "1".into(),
-            sku: "MIEN-DONG-1KG".into(),
-            quantity: 4,
-            cancelled_quantity: 0,
-            state: OrderState::Paid,
-        }],
-    };
+    let order = order_of("2612NEWSKU", OrderState::Paid, &[("MIEN-DONG-1KG", 4)], now);
     let aliases = BTreeMap::new();
     let record = OrderImport {
         channel: shopee.id(),
@@ -303,20 +318,7 @@ async fn a_line_under_an_old_sku_counts_once_the_operator_maps_it(db: &TestDb) {
     let (mut shopee, _lazada) = two_shops(db).await;
     let before = level(db, SKU).await;
     let now = db.clock.now();
-    let order = Order {
-        order_id: "2612OLDSKU".into(),
-        platform_status: "READY_TO_SHIP".into(),
-        state: OrderState::Paid,
-        created_at: now,
-        updated_at: now,
-        lines: vec![OrderLine {
-            line_id: "1".into(),
-            sku: "QUA-TANG-3".into(),
-            quantity: 2,
-            cancelled_quantity: 0,
-            state: OrderState::Paid,
-        }],
-    };
+    let order = order_of("2612OLDSKU", OrderState::Paid, &[("QUA-TANG-3", 2)], now);
     let recorded = db
         .store
         .record_order(&OrderImport {
@@ -476,22 +478,7 @@ async fn the_same_order_recorded_by_ten_imports_at_once_counts_once(db: &TestDb)
     db.import(&demo_catalogue()).await.expect("import");
     let before = level(db, SKU).await;
     let now = db.clock.now();
-    let order = Order {
-        order_id: "2612RACE".into(),
-        platform_status: "SHIPPED".into(),
-        state: OrderState::Shipped,
-        created_at: now,
-        updated_at: now,
-        lines: (1..=3)
-            .map(|n| OrderLine {
-                line_id: n.to_string(),
-                sku: SKU.into(),
-                quantity: 2,
-                cancelled_quantity: 0,
-                state: OrderState::Shipped,
-            })
-            .collect(),
-    };
+    let order = order_of("2612RACE", OrderState::Shipped, &[(SKU, 2); 3], now);
     let aliases = BTreeMap::new();
     let record = OrderImport {
         channel: "shopee-a",

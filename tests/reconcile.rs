@@ -6,22 +6,14 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
 
-use chosync::channels::client::ChannelClient;
 use chosync::inventory::{MovementKind, NewMovement};
 use chosync::store::LogFilter;
 use chosync::store::orders::AlertKind;
 use chosync::sync::reconcile::{Class, ReconcileReport, reconcile_channel};
-use chosync::sync::{CallLog, Options, SyncSummary, sync_channel};
-use chosync_connector::clock::SystemClock;
+use chosync::sync::{Options, SyncSummary, sync_channel};
 use chosync_connector::sandbox::Faults;
-use chosync_lazada::sandbox::{LazadaSandbox, SandboxConfig as LazadaSandboxConfig};
-use chosync_lazada::{Lazada, LazadaConfig};
-use chosync_shopee::sandbox::{SandboxConfig, ShopeeSandbox};
-use chosync_shopee::{Shopee, ShopeeConfig};
-use common::rig::{self, Rig};
+use common::shops::{self, Shop};
 use common::{TestDb, demo_catalogue};
 use serde_json::{Value, json};
 
@@ -30,126 +22,30 @@ const LAZADA: &str = "lazada-demo";
 
 /// A channel on a running sandbox.
 struct Setup {
-    base_url: String,
-    /// Sets the sandbox's faults.
-    faults: Box<dyn Fn(Faults) + Send + Sync>,
-    rig: Rig,
-    platform: Platform,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Platform {
-    Shopee,
-    Lazada,
-}
-
-fn rate(n: u32) -> std::num::NonZeroU32 {
-    std::num::NonZeroU32::new(n).expect("rate")
+    shop: Shop,
 }
 
 async fn shopee(db: &TestDb) -> Setup {
-    let sandbox = SandboxConfig {
-        rate: rate(200),
-        tier_wait: Duration::from_millis(50),
-        ..SandboxConfig::default()
-    };
-    let running = ShopeeSandbox::start(sandbox, 0).await.expect("sandbox");
-    rig::register(db, SHOPEE).await;
-    let settings = rig::settings(&format!(
-        "id = \"{SHOPEE}\"\nplatform = \"shopee\"\nbase_url = \"{}\"\npartner_id = 2001887\n\
-         shop_id = 14701711\nprice = {{ markup_percent = 5, round_to = 1000, rounding = \"up\" }}\n\
-         stock = {{ buffer = 1 }}\n",
-        running.base_url
-    ));
-    let events = Arc::new(CallLog::default());
-    let config = ShopeeConfig {
-        channel: SHOPEE.into(),
-        base_url: running.base_url.clone(),
-        partner_id: running.credentials.partner_id,
-        partner_key: running.credentials.partner_key.clone().into(),
-        shop_id: running.credentials.shop_id,
-        callback_url: None,
-        limits: chosync_connector::Limits::shared("shop", rate(200)),
-        http: rig::quick_http(),
-        tier_wait: Duration::from_millis(50),
-    };
-    let shopee = Shopee::new(
-        config,
-        rig::credentials(db),
-        events.clone(),
-        Arc::new(SystemClock),
-    )
-    .expect("connector");
-    let code = running.credentials.code.clone();
-    let client = ChannelClient::Shopee(shopee);
-    let rig = Rig::authorized(settings, "shopee-demo.toml", client, events, &code).await;
     Setup {
-        base_url: running.base_url.clone(),
-        faults: {
-            let sandbox = running.sandbox.clone();
-            Box::new(move |f| sandbox.kit().set_faults(f))
-        },
-        rig,
-        platform: Platform::Shopee,
+        shop: shops::shopee(db, SHOPEE, "").await,
     }
 }
 
 async fn lazada(db: &TestDb) -> Setup {
-    let sandbox = LazadaSandboxConfig {
-        inventory_rate: rate(500),
-        other_rate: rate(200),
-        qc_delay: Duration::ZERO,
-        ..LazadaSandboxConfig::default()
-    };
-    let running = LazadaSandbox::start(sandbox, 0).await.expect("sandbox");
-    rig::register(db, LAZADA).await;
-    let settings = rig::settings(&format!(
-        "id = \"{LAZADA}\"\nplatform = \"lazada\"\nbase_url = \"{}\"\nauth_url = \"{}\"\napp_key = \"{}\"\n\
-         price = {{ markup_percent = 8, round_to = 1000, rounding = \"nearest\" }}\nstock = {{ buffer = 2 }}\n",
-        running.base_url, running.auth_url, running.credentials.app_key
-    ));
-    let events = Arc::new(CallLog::default());
-    let config = LazadaConfig {
-        channel: LAZADA.into(),
-        base_url: running.base_url.clone(),
-        auth_url: running.auth_url.clone(),
-        app_key: running.credentials.app_key.clone(),
-        app_secret: running.credentials.app_secret.clone().into(),
-        limits: LazadaConfig::default_limits()
-            .with_rate("inventory", rate(450))
-            .with_rate("other", rate(180)),
-        http: rig::quick_http(),
-    };
-    let lazada = Lazada::new(
-        config,
-        rig::credentials(db),
-        events.clone(),
-        Arc::new(SystemClock),
-    )
-    .expect("connector");
-    let code = running.credentials.code.clone();
-    let client = ChannelClient::Lazada(lazada);
-    let rig = Rig::authorized(settings, "lazada-demo.toml", client, events, &code).await;
     Setup {
-        base_url: format!("http://{}", running.addr),
-        faults: {
-            let sandbox = running.sandbox.clone();
-            Box::new(move |f| sandbox.kit().set_faults(f))
-        },
-        rig,
-        platform: Platform::Lazada,
+        shop: shops::lazada(db, LAZADA, "").await,
     }
 }
 
 impl Setup {
     fn id(&self) -> &str {
-        &self.rig.settings.id
+        &self.shop.rig.settings.id
     }
 
     async fn sync(&self, db: &TestDb) -> SyncSummary {
         sync_channel(
             db.store.as_ref(),
-            &self.rig.channel(),
+            &self.shop.rig.channel(),
             &Options::new("test"),
         )
         .await
@@ -159,7 +55,7 @@ impl Setup {
     async fn reconcile(&self, db: &TestDb) -> ReconcileReport {
         reconcile_channel(
             db.store.as_ref(),
-            &self.rig.channel(),
+            &self.shop.rig.channel(),
             &Options::new("test"),
         )
         .await
@@ -168,15 +64,8 @@ impl Setup {
 
     /// A control call to the sandbox (its seller centre and buyers).
     async fn control(&self, path: &str, body: Value) {
-        let response = reqwest::Client::new()
-            .post(format!("{}{path}", self.base_url))
-            .json(&body)
-            .send()
-            .await
-            .expect("control API");
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        assert!(status.is_success(), "{path}: {status} {text}");
+        let answer = self.shop.control.control(path, body).await;
+        assert!(answer.get("error").is_none(), "{path}: {answer}");
     }
 
     /// The seller sets a SKU's stock in the seller centre.
@@ -188,54 +77,13 @@ impl Setup {
         .await;
     }
 
-    /// Price and stock of every SKU the sandbox lists (Shopee: seller stock
-    /// of items for sale; Lazada: sellable stock).
+    /// Price and stock of every SKU the sandbox lists for sale.
     async fn shown(&self) -> HashMap<String, (i64, i64)> {
-        let all: Value = reqwest::get(format!("{}/_sandbox/listings", self.base_url))
-            .await
-            .expect("listings")
-            .json()
-            .await
-            .expect("JSON");
-        let mut shown = HashMap::new();
-        for listing in all.as_array().into_iter().flatten() {
-            match self.platform {
-                Platform::Shopee if listing["status"] == "NORMAL" => {
-                    let value = |v: &Value| {
-                        (
-                            v["price"].as_i64().unwrap_or(-1),
-                            v["stock"].as_i64().unwrap_or(-1),
-                        )
-                    };
-                    match listing["models"].as_array().filter(|m| !m.is_empty()) {
-                        Some(models) => {
-                            for m in models {
-                                let sku = m["sku"].as_str().unwrap_or_default();
-                                shown.insert(sku.to_string(), value(m));
-                            }
-                        }
-                        None => {
-                            let sku = listing["item_sku"].as_str().unwrap_or_default();
-                            shown.insert(sku.to_string(), value(listing));
-                        }
-                    }
-                }
-                Platform::Shopee => {}
-                Platform::Lazada => {
-                    for sku in listing["skus"].as_array().into_iter().flatten() {
-                        let price = sku["price"].as_f64().map_or(-1, |p| p.round() as i64);
-                        let stock = sku["Available"].as_i64().unwrap_or(-1);
-                        let seller_sku = sku["SellerSku"].as_str().unwrap_or_default();
-                        shown.insert(seller_sku.to_string(), (price, stock));
-                    }
-                }
-            }
-        }
-        shown
+        self.shop.shown().await
     }
 
     async fn assert_converged(&self, db: &TestDb) {
-        common::converged::assert_converged(db, &self.rig.settings, &self.shown().await).await;
+        common::converged::assert_converged(db, &self.shop.rig.settings, &self.shown().await).await;
     }
 
     /// SKUs with an open drift alert on the channel.
@@ -256,7 +104,11 @@ impl Setup {
     async fn wanted(&self, db: &TestDb, sku: &str) -> i64 {
         let row = db.store.stock(Some(sku)).await.expect("stock");
         let row = row.first().expect("a stock row");
-        self.rig.settings.stock.apply(row.on_hand - row.reserved)
+        self.shop
+            .rig
+            .settings
+            .stock
+            .apply(row.on_hand - row.reserved)
     }
 }
 
@@ -365,7 +217,7 @@ async fn a_stock_push_the_platform_failed_is_push_failed_and_retried_by_reconcil
         .record_movement(&adjust("MD-500G", -10))
         .await
         .expect("adjust");
-    (s.faults)(Faults {
+    s.shop.kit().set_faults(Faults {
         error_rate: 1.0,
         only: Some("/api/v2/product/update_stock".into()),
         ..Faults::default()
@@ -385,7 +237,7 @@ async fn a_stock_push_the_platform_failed_is_push_failed_and_retried_by_reconcil
     assert_eq!((found.alerts_raised, found.corrected), (0, 0));
     assert!(s.drift_alerts(db).await.is_empty());
 
-    (s.faults)(Faults::default());
+    s.shop.kit().set_faults(Faults::default());
     let retried = s.reconcile(db).await;
     assert_eq!(count(&retried, Class::PushFailed), 1, "{retried:?}");
     assert_eq!(retried.corrected, 1, "{retried:?}");

@@ -941,22 +941,7 @@ macro_rules! impl_order_store {
             let now = self.clock.now();
             let mut tx = self.begin_write().await?;
             for row in rows {
-                sqlx::query(sql::LOG_ATTEMPT)
-                    .bind(run_id)
-                    .bind(channel)
-                    .bind(&row.skus)
-                    .bind(&row.action)
-                    .bind(&row.outcome)
-                    .bind(row.attempt)
-                    .bind(row.http_status)
-                    .bind(&row.platform_code)
-                    .bind(&row.message)
-                    .bind(row.latency_ms)
-                    .bind(&row.request_id)
-                    .bind(&row.cause)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                insert_log_row!(tx, run_id, channel, row, now);
             }
             tx.commit().await?;
             Ok(())

@@ -5,6 +5,28 @@
 //! `CATALOGUE_WITH_WORK` and `SELLABLE_LOCKED`, and its own catalogue reads
 //! and writes.
 
+/// Inserts one sync-log row inside a write transaction.
+macro_rules! insert_log_row {
+    ($tx:expr, $run_id:expr, $channel:expr, $row:expr, $now:expr) => {
+        sqlx::query(sql::LOG_ATTEMPT)
+            .bind($run_id)
+            .bind($channel)
+            .bind(&$row.skus)
+            .bind(&$row.action)
+            .bind(&$row.outcome)
+            .bind($row.attempt)
+            .bind($row.http_status)
+            .bind(&$row.platform_code)
+            .bind(&$row.message)
+            .bind($row.latency_ms)
+            .bind(&$row.request_id)
+            .bind(&$row.cause)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?
+    };
+}
+
 /// `impl_store!(Engine { own methods })`: the engine's `Store` impl, its own
 /// methods followed by the shared ones.
 macro_rules! impl_store {
@@ -293,22 +315,7 @@ macro_rules! impl_store {
                         .await?;
                 }
                 for row in &batch.log {
-                    sqlx::query(sql::LOG_ATTEMPT)
-                        .bind(run_id)
-                        .bind(channel)
-                        .bind(&row.skus)
-                        .bind(&row.action)
-                        .bind(&row.outcome)
-                        .bind(row.attempt)
-                        .bind(row.http_status)
-                        .bind(&row.platform_code)
-                        .bind(&row.message)
-                        .bind(row.latency_ms)
-                        .bind(&row.request_id)
-                        .bind(&row.cause)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
+                    insert_log_row!(tx, run_id, channel, row, now);
                 }
                 tx.commit().await?;
                 Ok(())
