@@ -1117,6 +1117,11 @@ async fn a_partitioned_sku_shows_its_share_and_a_raise_waits_for_the_room_others
     // Shopee's raise stays pending; lazada-other has work to come down.
     let waiting = db.store.pending_tasks("shopee-demo").await.expect("tasks");
     assert!(waiting.iter().any(|t| stock(&t)), "{waiting:?}");
+    // It waits a while rather than make the daemon pass after pass for it.
+    let now = chosync::clock::Clock::now(db.clock.as_ref());
+    let held = waiting.iter().find(|t| stock(t)).map(|t| t.not_before);
+    assert!(held > Some(now), "{waiting:?}");
+    assert!(db.store.next_due("shopee-demo").await.expect("due") > Some(now));
     let other = db.store.pending_tasks("lazada-other").await.expect("tasks");
     let cause = other.iter().find(stock).map(|t| t.cause.as_str());
     assert_eq!(cause, Some("allocation: shopee-demo waits for room"));

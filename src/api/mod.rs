@@ -29,6 +29,9 @@ pub struct ApiState {
     /// The enabled channels by id: pushes to any other id are answered 404.
     pub channels: Arc<BTreeMap<String, Arc<LiveChannel>>>,
     pub workers: Arc<dyn Workers>,
+    /// When each channel last had a refused push logged and alerted: once
+    /// a minute at most, so forged requests cannot flood the store or log.
+    pub refusals: Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
 }
 
 /// Largest request body read: platform pushes are well under a kilobyte.

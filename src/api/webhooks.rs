@@ -2,8 +2,9 @@
 //! raw body (the channel's connector knows how), its order ids are stored as
 //! hints before it is answered, and the channel's worker is woken to fetch
 //! those orders: a push body is a hint, never state. The answer is what the
-//! platforms expect, in time: 2xx with an empty body (Shopee: within 3 s;
-//! Lazada: 200 within 500 ms), else they send the push again.
+//! platforms expect: 2xx with an empty body, within Shopee's 3 s (Lazada
+//! asks for 500 ms; a slower answer means a resend later, which the poll
+//! covers meanwhile), else they send the push again.
 
 use std::time::Duration;
 
@@ -75,9 +76,25 @@ pub(super) async fn receive(
     }
 }
 
+/// Refused pushes of one channel are logged and alerted once per this long.
+const REFUSAL_QUIET: Duration = Duration::from_secs(60);
+
 /// A push whose signature does not hold: logged (never its body) and raised
 /// as an alert, for a wrong key and a forger look the same from here.
 async fn refused(state: &ApiState, channel: &str, reason: &str) {
+    let now = std::time::Instant::now();
+    let first_this_minute = state.refusals.lock().is_ok_and(|mut last| {
+        let quiet = last
+            .get(channel)
+            .is_none_or(|at| now.duration_since(*at) >= REFUSAL_QUIET);
+        if quiet {
+            last.insert(channel.to_string(), now);
+        }
+        quiet
+    });
+    if !first_this_minute {
+        return;
+    }
     tracing::warn!(channel, reason, "push refused");
     let alert = NewAlert {
         kind: AlertKind::WebhookRefused,

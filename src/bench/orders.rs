@@ -78,6 +78,9 @@ pub struct ChannelCalls {
 #[derive(Debug, Serialize)]
 pub struct Burst {
     pub orders: u64,
+    /// Every channel showed every SKU's new stock before the deadline (if
+    /// not, `seconds` is the deadline, not a drain time).
+    pub converged: bool,
     pub seconds: f64,
     /// The fewest calls the platforms' documented batches allow, at the
     /// rate chosync runs each channel at (and at least the second the
@@ -445,7 +448,7 @@ async fn burst(
         tokio::time::sleep(spacing).await;
     }
     let deadline = started + Duration::from_secs(120 + u64::from(plan.poll_seconds));
-    loop {
+    let converged = loop {
         let right = touched.iter().all(|sku| {
             let sellable = book.sellable(sku);
             shops
@@ -453,10 +456,10 @@ async fn burst(
                 .all(|shop| shop.buyable(sku) == Some(shop.wanted(sellable)))
         });
         if right || Instant::now() >= deadline {
-            break;
+            break right;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    };
     let seconds = started.elapsed().as_secs_f64();
     // The floor: per channel, the order reads (≤ 50 orders per call on both
     // platforms) and the stock writes (Shopee: one call per item, ≤ 50
@@ -499,6 +502,7 @@ async fn burst(
     let floor = floor.max(1.0);
     Ok(Burst {
         orders: touched.len() as u64,
+        converged,
         seconds,
         floor_seconds: floor,
         ratio_to_floor: seconds / floor,

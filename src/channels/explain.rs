@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::inventory::allocation::{Allocation, Mode};
 use crate::settings::Settings;
 use crate::store::orders::EffectRow;
 use crate::store::{CatalogueRow, ListingState, LogEntry, LogFilter, PushTask, Store, StoreError};
@@ -67,10 +68,36 @@ pub async fn explain(
     let row = catalogue_row(store, sku)
         .await?
         .ok_or_else(|| StoreError::UnknownSku(sku.to_string()))?;
+    let allocation = Allocation::new(settings);
+    let sellable = row.on_hand - row.reserved;
+    let partitioned = allocation
+        .settings
+        .policy(&row.product.product_id, &row.product.category)
+        .mode_at(sellable)
+        == Mode::Partitioned;
+    let shown = if partitioned {
+        store
+            .shown_on_channels(&[sku.to_string()])
+            .await?
+            .remove(sku)
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let since = store.now() - chrono::Duration::days(crate::sync::allot::SALES_DAYS);
     let mut channels = Vec::new();
     for channel in &settings.channels {
         let id = &channel.id;
         let listing = store.listing_states(id).await?.remove(sku);
+        // What the pass would want: the rule over all sellable units, or
+        // under `partitioned` the channel's share.
+        let mut wanted = channel.stock.apply(sellable);
+        if partitioned {
+            let state = listing.clone().unwrap_or_else(|| ListingState::new(sku));
+            let share =
+                crate::sync::allot::share(store, channel, &allocation, &row, &state, &shown, since);
+            wanted = share.await?.unwrap_or(wanted);
+        }
         let work = store
             .pending_tasks(id)
             .await?
@@ -89,10 +116,9 @@ pub async fn explain(
             enabled: channel.enabled,
             wanted_price: channel.price.apply(sku, row.variant.price),
             // A promotion's lock (recorded by reconcile) raises what is sent.
-            wanted_stock: listing.as_ref().map_or_else(
-                || channel.stock.apply(row.on_hand - row.reserved),
-                |l| crate::sync::stock_to_push(channel.stock.apply(row.on_hand - row.reserved), l),
-            ),
+            wanted_stock: listing
+                .as_ref()
+                .map_or(wanted, |l| crate::sync::stock_to_push(wanted, l)),
             listing,
             work,
             recent_calls: store.sync_log(&filter).await?,

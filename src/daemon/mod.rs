@@ -109,6 +109,7 @@ pub async fn run(
         store: store.clone(),
         channels: Arc::new(channels),
         workers: signals.clone(),
+        refusals: Arc::default(),
     });
     let mut closing = stopping.clone();
     let server = axum::serve(listener, app)

@@ -34,6 +34,10 @@ pub struct Timing {
 /// A busy channel (its lease held elsewhere) is asked again after this.
 const BUSY_RETRY: Duration = Duration::from_secs(1);
 
+/// Due work a pass could not take is looked at again after this (sooner
+/// when new work rings).
+const STUCK_RETRY: Duration = Duration::from_secs(10);
+
 pub struct Worker {
     pub live: Arc<LiveChannel>,
     pub store: Arc<dyn Store>,
@@ -99,24 +103,43 @@ impl Worker {
 
     async fn work(&mut self, doorbell: &Notify) {
         let mut next_poll = Instant::now();
-        let mut orders_backoff = Backoff::default();
+        // A failing poll and failing hints back off apart: an empty hints
+        // import succeeds without a call and must not reset the poll's.
+        let mut poll_backoff = Backoff::default();
+        let mut hints_backoff = Backoff::default();
         let mut push_backoff = Backoff::default();
+        // The last pass settled no due work (a raise waiting for room, a
+        // create waiting for its listing): looked at again later, or at
+        // once when new work rings.
+        let mut stuck = false;
+        let mut rung = false;
         let mut due_at = None;
         while !*self.stopping.borrow() {
+            if rung && stuck {
+                push_backoff.succeeded();
+                stuck = false;
+            }
             let now = Instant::now();
-            if orders_backoff.ready(now) {
-                let source = if now >= next_poll {
-                    next_poll = now + self.timing.poll;
-                    Source::Poll
-                } else {
-                    Source::Hints
-                };
-                match self.import(source).await {
+            if now >= next_poll && poll_backoff.ready(now) {
+                match self.import(Source::Poll).await {
                     None => return,
-                    Some(true) => orders_backoff.succeeded(),
+                    Some(true) => {
+                        poll_backoff.succeeded();
+                        next_poll = Instant::now() + self.timing.poll;
+                    }
                     Some(false) => {
-                        let delay = orders_backoff.failed(Instant::now());
-                        tracing::info!(channel = self.id(), retry_in = ?delay, "orders retried later");
+                        let delay = poll_backoff.failed(Instant::now());
+                        next_poll = Instant::now() + delay;
+                        tracing::info!(channel = self.id(), retry_in = ?delay, "order poll retried later");
+                    }
+                }
+            } else if hints_backoff.ready(now) {
+                match self.import(Source::Hints).await {
+                    None => return,
+                    Some(true) => hints_backoff.succeeded(),
+                    Some(false) => {
+                        let delay = hints_backoff.failed(Instant::now());
+                        tracing::info!(channel = self.id(), retry_in = ?delay, "pushed orders retried later");
                     }
                 }
             }
@@ -129,8 +152,9 @@ impl Worker {
                         if !self.debounce().await {
                             return;
                         }
-                        if !self.push(&mut push_backoff).await {
-                            return;
+                        match self.push(&mut push_backoff).await {
+                            None => return,
+                            Some(settled_nothing) => stuck = settled_nothing,
                         }
                     }
                     Err(err) => {
@@ -146,16 +170,17 @@ impl Worker {
             let wake_at = [
                 Some(next_poll),
                 due_at,
-                orders_backoff.until,
+                hints_backoff.until,
                 push_backoff.until,
             ]
             .into_iter()
             .flatten()
             .filter(|at| *at > now)
             .fold(backstop, Instant::min);
+            rung = false;
             tokio::select! {
                 _ = self.stopping.wait_for(|s| *s) => return,
-                () = doorbell.notified() => {}
+                () = doorbell.notified() => rung = true,
                 () = tokio::time::sleep_until(wake_at) => {}
             }
         }
@@ -211,8 +236,9 @@ impl Worker {
         }
     }
 
-    /// One pass; `false` when it was stopped by the shutdown.
-    async fn push(&mut self, backoff: &mut Backoff) -> bool {
+    /// One pass; `None` when it was stopped by the shutdown, else whether
+    /// it settled none of the due work.
+    async fn push(&mut self, backoff: &mut Backoff) -> Option<bool> {
         let options = Options {
             lease: self.timing.lease,
             stop: Some(self.abandon.clone()),
@@ -234,24 +260,27 @@ impl Worker {
                     "pass done"
                 );
                 if settled == 0 {
-                    // Due work the pass could not take: not again at once.
-                    let delay = backoff.failed(Instant::now());
-                    tracing::warn!(channel = self.id(), retry_in = ?delay, "a pass settled no work");
+                    // Due work the pass could not take: looked at again
+                    // after a while, or at once when new work rings (new
+                    // work never waits behind it).
+                    backoff.retry_after(Instant::now(), STUCK_RETRY);
+                    tracing::debug!(channel = self.id(), "a pass settled no work");
+                    Some(true)
                 } else {
                     backoff.succeeded();
+                    Some(false)
                 }
-                true
             }
-            Err(SyncError::Stopped(_)) => false,
+            Err(SyncError::Stopped(_)) => None,
             Err(SyncError::Busy { until, .. }) => {
                 tracing::debug!(channel = self.id(), %until, "channel busy; trying again shortly");
                 backoff.retry_after(Instant::now(), BUSY_RETRY);
-                true
+                Some(false)
             }
             Err(err) => {
                 let delay = backoff.failed(Instant::now());
                 tracing::warn!(channel = self.id(), %err, retry_in = ?delay, "pass failed");
-                true
+                Some(false)
             }
         }
     }

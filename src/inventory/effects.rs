@@ -134,11 +134,16 @@ pub fn targets(line: LineView, applied: Units, restock_returns: bool) -> Units {
         out.set(effect, want.get(effect).max(applied.get(effect)));
     }
     // Never free or ship more than was held: a later, larger target of one
-    // effect cannot push the line's hold below zero.
+    // effect (a platform that says cancelled, then shipped, in the same
+    // second) cannot push the line's hold below zero.
     out.release = out
         .release
         .min(out.reserve - out.commit)
         .max(applied.release);
+    out.commit = out
+        .commit
+        .min(out.reserve - out.release)
+        .max(applied.commit);
     out
 }
 
@@ -235,6 +240,14 @@ mod tests {
         let (restocked, units) = walk(&[line(Shipped, 2, 0), line(Returned, 2, 0)], true);
         assert_eq!(restocked, (0, 0));
         assert_eq!(units.restock, 2);
+    }
+
+    #[test]
+    fn a_line_cancelled_then_shipped_never_holds_less_than_nothing() {
+        let states = [line(Paid, 2, 0), line(Cancelled, 2, 0), line(Shipped, 2, 0)];
+        let (total, units) = walk(&states, false);
+        assert_eq!(total, (0, 0));
+        assert_eq!(units.held(), 0);
     }
 
     #[test]

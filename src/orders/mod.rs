@@ -48,6 +48,8 @@ pub struct OrderReport {
     pub oversold: BTreeSet<String>,
     /// Waiting lines that took effect now that their SKU exists.
     pub settled: usize,
+    /// Orders the store could not record (alerted; tried again next time).
+    pub failed: BTreeSet<String>,
     pub seconds: f64,
 }
 
@@ -173,27 +175,73 @@ async fn fetch_and_record(
         Source::Hints => "push",
         Source::Poll => "poll",
     };
-    let orders = connector.get_orders(&ids).await.map_err(platform)?;
+    let orders = match connector.get_orders(&ids).await {
+        Ok(orders) => orders,
+        Err(error) => {
+            if source == Source::Hints && matches!(error, ConnectorError::Rejected { .. }) {
+                // The platform refuses these ids for good: dropped, so they
+                // cannot hold up the pushes after them (the poll finds
+                // every real order anyway).
+                store.drop_order_hints(id, hints).await?;
+            }
+            return Err(platform(error));
+        }
+    };
     report.fetched = orders.len();
     for order in &orders {
-        record(store, channel, order, seen_by, report).await?;
+        isolated(store, channel, order, seen_by, report).await?;
     }
     if source == Source::Poll {
         for order_id in store.waiting_orders(id).await? {
             for stored in store.order(Some(id), &order_id).await? {
                 let before = report.effects;
-                record(store, channel, &stored.as_order(), "settle", report).await?;
+                isolated(store, channel, &stored.as_order(), "settle", report).await?;
                 report.settled += usize::from(report.effects > before);
             }
         }
     }
-    store.drop_order_hints(id, hints).await?;
+    // The hints of orders not recorded stay: they are tried again.
+    let handled: Vec<_> = hints
+        .iter()
+        .filter(|(order, _)| !report.failed.contains(order))
+        .cloned()
+        .collect();
+    store.drop_order_hints(id, &handled).await?;
     if let Some(polled_to) = polled_to {
         store.save_order_cursor(id, polled_to).await?;
     }
     if let Some(mark) = lost_mark {
         channel.client.confirm_lost(mark).await.map_err(platform)?;
     }
+    Ok(())
+}
+
+/// Records one order; one the store refuses is alerted by its id and
+/// left for the next import, and the others go on.
+async fn isolated(
+    store: &dyn Store,
+    channel: &Channel<'_>,
+    order: &chosync_connector::dto::Order,
+    seen_by: &str,
+    report: &mut OrderReport,
+) -> Result<(), OrderError> {
+    let Err(err) = record(store, channel, order, seen_by, report).await else {
+        return Ok(());
+    };
+    let id = channel.settings.id.as_str();
+    tracing::warn!(channel = id, order = %order.order_id, %err, "order not recorded");
+    report.failed.insert(order.order_id.clone());
+    store
+        .raise_alert(&NewAlert {
+            kind: AlertKind::OrderImportFailing,
+            channel: id.to_string(),
+            subject: order.order_id.clone(),
+            message: format!(
+                "order {} of {id} could not be recorded: {err}; it is tried again at the next import",
+                order.order_id
+            ),
+        })
+        .await?;
     Ok(())
 }
 

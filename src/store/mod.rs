@@ -333,6 +333,10 @@ pub struct BatchRecord {
     /// Tasks that failed in a way that may pass, tried again after the delay
     /// (unless a newer version arrives first, which is due at once).
     pub retry: Vec<(String, Aspect, i64, std::time::Duration)>,
+    /// Tasks the pass could not act on (a stock value for a listing not made
+    /// yet, a partitioned raise with no room): looked at again after the
+    /// delay, or at once when a newer version arrives; no attempt counted.
+    pub wait: Vec<(String, Aspect, i64, std::time::Duration)>,
     pub log: Vec<LogRow>,
 }
 
@@ -1019,6 +1023,10 @@ mod sql {
     /// Backoff after a failure that may pass; a newer version is due at once.
     pub const RETRY_TASK: &str = "UPDATE push_tasks SET attempts = attempts + 1, \
         not_before = $5, updated_at = $6 \
+        WHERE channel = $1 AND sku = $2 AND aspect = $3 AND desired_version = $4";
+
+    /// Work a pass could not act on waits; a newer version is due at once.
+    pub const WAIT_TASK: &str = "UPDATE push_tasks SET not_before = $5, updated_at = $6 \
         WHERE channel = $1 AND sku = $2 AND aspect = $3 AND desired_version = $4";
 
     /// An operator's retry: quarantined SKUs get work again, deferred work is due now.

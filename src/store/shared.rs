@@ -293,26 +293,39 @@ macro_rules! impl_store {
                         .execute(&mut *tx)
                         .await?;
                 }
-                for (sku, aspect, version) in &batch.done {
-                    sqlx::query(sql::FINISH_TASK)
-                        .bind(channel)
-                        .bind(sku)
-                        .bind(aspect.as_str())
-                        .bind(version)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                for (sku, aspect, version, delay) in &batch.retry {
-                    sqlx::query(sql::RETRY_TASK)
-                        .bind(channel)
-                        .bind(sku)
-                        .bind(aspect.as_str())
-                        .bind(version)
-                        .bind(after(now, *delay))
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
+                // Tasks in SKU order, as an order's import marks them: the
+                // two cannot deadlock on PostgreSQL.
+                let retried = batch.retry.iter().map(|(sku, aspect, version, delay)| {
+                    (sku, *aspect, *version, Some((sql::RETRY_TASK, *delay)))
+                });
+                let waiting = batch.wait.iter().map(|(sku, aspect, version, delay)| {
+                    (sku, *aspect, *version, Some((sql::WAIT_TASK, *delay)))
+                });
+                let mut tasks: Vec<_> = batch
+                    .done
+                    .iter()
+                    .map(|(sku, aspect, version)| (sku, *aspect, *version, None))
+                    .chain(retried)
+                    .chain(waiting)
+                    .collect();
+                tasks.sort_by(|a, b| (a.0, a.1.as_str()).cmp(&(b.0, b.1.as_str())));
+                for (sku, aspect, version, delayed) in tasks {
+                    let query = match delayed {
+                        None => sqlx::query(sql::FINISH_TASK)
+                            .bind(channel)
+                            .bind(sku)
+                            .bind(aspect.as_str())
+                            .bind(version)
+                            .bind(now),
+                        Some((statement, delay)) => sqlx::query(statement)
+                            .bind(channel)
+                            .bind(sku)
+                            .bind(aspect.as_str())
+                            .bind(version)
+                            .bind(after(now, delay))
+                            .bind(now),
+                    };
+                    query.execute(&mut *tx).await?;
                 }
                 for row in &batch.log {
                     insert_log_row!(tx, run_id, channel, row, now);

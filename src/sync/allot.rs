@@ -8,9 +8,6 @@ use crate::inventory::allocation::{Allocation, Mode};
 use crate::inventory::split::{self, Listed};
 use crate::store::{CatalogueRow, ShownOn, Store, StoreError};
 
-/// Days of orders that say which channel sells a SKU most.
-const SALES_DAYS: i64 = 30;
-
 /// Fills `pass.allotted` with the channel's share of each partitioned SKU.
 pub(super) async fn allot(
     store: &dyn Store,
@@ -41,36 +38,53 @@ pub(super) async fn allot(
     let mut allotted = Vec::with_capacity(partitioned.len());
     for row in partitioned {
         let sku = &row.variant.sku;
-        let sold = timed("units sold", store.units_sold(sku, since)).await?;
-        let mut listed: Vec<Listed> = shown
-            .get(sku)
-            .into_iter()
-            .flatten()
-            .map(|on| other(on, settings, allocation))
-            .collect();
-        if !listed.iter().any(|l| l.channel == settings.id) {
-            let state = pass.state(sku);
-            listed.push(Listed {
-                channel: settings.id.clone(),
-                rule: settings.stock.clone(),
-                shown: state.stock,
-                in_flight: state.stock_in_flight,
-                reachable: true,
-                sold: 0,
-            });
-        }
-        for l in &mut listed {
-            l.sold = sold.get(&l.channel).copied().unwrap_or(0);
-        }
-        let shares = split::allocate(row.on_hand - row.reserved, Mode::Partitioned, &listed);
-        let own = listed.iter().position(|l| l.channel == settings.id);
-        if let Some(share) = own.and_then(|i| shares.get(i)) {
-            allotted.push((sku.clone(), *share));
+        let shown = shown.get(sku).map_or(&[][..], Vec::as_slice);
+        let state = pass.state(sku);
+        if let Some(share) = share(store, settings, allocation, row, &state, shown, since).await? {
+            allotted.push((sku.clone(), share));
         }
     }
     pass.allotted.extend(allotted);
     Ok(())
 }
+
+/// The channel's share of a partitioned SKU: `settings`' channel, its own
+/// listing state `state`, and every channel `shown` to show the SKU.
+pub async fn share(
+    store: &dyn Store,
+    settings: &ChannelSettings,
+    allocation: &Allocation,
+    row: &CatalogueRow,
+    state: &crate::store::ListingState,
+    shown: &[ShownOn],
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<i64>, StoreError> {
+    let sku = &row.variant.sku;
+    let sold = timed("units sold", store.units_sold(sku, since)).await?;
+    let mut listed: Vec<Listed> = shown
+        .iter()
+        .map(|on| other(on, settings, allocation))
+        .collect();
+    if !listed.iter().any(|l| l.channel == settings.id) {
+        listed.push(Listed {
+            channel: settings.id.clone(),
+            rule: settings.stock.clone(),
+            shown: state.stock,
+            in_flight: state.stock_in_flight,
+            reachable: true,
+            sold: 0,
+        });
+    }
+    for l in &mut listed {
+        l.sold = sold.get(&l.channel).copied().unwrap_or(0);
+    }
+    let shares = split::allocate(row.on_hand - row.reserved, Mode::Partitioned, &listed);
+    let own = listed.iter().position(|l| l.channel == settings.id);
+    Ok(own.and_then(|i| shares.get(i)).copied())
+}
+
+/// Days of orders that say which channel sells a SKU most.
+pub const SALES_DAYS: i64 = 30;
 
 /// A channel showing the SKU. Another channel is out of reach when it is
 /// disabled or no longer configured (its listing still sells), or when its

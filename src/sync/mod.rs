@@ -4,7 +4,7 @@
 //! platform call — in one short transaction per batch. No transaction is open
 //! during a call.
 
-mod allot;
+pub mod allot;
 mod calls;
 mod channels;
 pub mod log;
@@ -119,6 +119,11 @@ impl Options {
         }
     }
 }
+
+/// How long work a pass could not act on waits before a pass looks again
+/// (a stock value for a listing not made yet, a partitioned raise with no
+/// room); a newer version of it is due at once.
+pub const UNWORKED_WAIT: Duration = Duration::from_secs(60);
 
 /// Long enough to ride out a slow database; short enough that a dead pass
 /// holds up its channel for a minute at most.
@@ -351,6 +356,20 @@ async fn run_pass(
     // earlier attempt added): set now, not a pass later.
     push_stock(store, channel, pass, None).await?;
     push_prices(store, channel, pass).await?;
+    // Work this pass could not act on waits a while (a newer version is due
+    // at once), so the daemon does not run pass after pass for it.
+    let wait: Vec<_> = pass
+        .tasks
+        .values()
+        .map(|t| (t.sku.clone(), t.aspect, t.desired_version, UNWORKED_WAIT))
+        .collect();
+    if !wait.is_empty() {
+        let batch = BatchRecord {
+            wait,
+            ..BatchRecord::default()
+        };
+        pass.record(store, channel, batch, "", "waiting").await?;
+    }
     let status = if pass.counts.failed > 0 {
         "partial"
     } else {
@@ -554,6 +573,7 @@ impl Pass {
             && batch.states.is_empty()
             && batch.done.is_empty()
             && batch.retry.is_empty()
+            && batch.wait.is_empty()
         {
             return Ok(());
         }
@@ -569,8 +589,12 @@ impl Pass {
             self.states.insert(state.sku.clone(), state);
         }
         let before = self.tasks.len();
-        // Finished, or deferred by a backoff: either way settled for this pass.
-        let retried = batch.retry.iter().map(|(sku, aspect, _, _)| (sku, aspect));
+        // Finished, deferred by a backoff, or waiting: settled for this pass.
+        let retried = batch
+            .retry
+            .iter()
+            .chain(&batch.wait)
+            .map(|(sku, aspect, _, _)| (sku, aspect));
         for (sku, aspect) in batch.done.iter().map(|(s, a, _)| (s, a)).chain(retried) {
             self.tasks.remove(&(sku.clone(), *aspect));
         }

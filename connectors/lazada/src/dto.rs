@@ -154,8 +154,12 @@ impl Sku {
         self.warehouses
             .iter()
             .flatten()
-            .map(|w| w.withhold_quantity.unwrap_or(0) + w.occupy_quantity.unwrap_or(0))
-            .sum()
+            .map(|w| {
+                w.withhold_quantity
+                    .unwrap_or(0)
+                    .saturating_add(w.occupy_quantity.unwrap_or(0))
+            })
+            .fold(0, i64::saturating_add)
     }
 }
 

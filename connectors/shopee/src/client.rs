@@ -1627,6 +1627,13 @@ impl Connector for Shopee {
                 field: None,
                 message: format!("push body is not Shopee's push JSON: {e}"),
             })?;
+        // One partner app has one callback URL and one key for all its
+        // shops: another shop's push is signed alike, and not this channel's.
+        if push.shop_id != 0 && push.shop_id != self.config.shop_id {
+            return Ok(WebhookHint::Other {
+                code: format!("{} for shop {}", push.code, push.shop_id),
+            });
+        }
         Ok(push.hint())
     }
 }

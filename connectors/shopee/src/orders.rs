@@ -30,7 +30,11 @@ pub fn state_of(status: &str) -> OrderState {
         "SHIPPED" | "TO_CONFIRM_RECEIVE" => OrderState::Shipped,
         "COMPLETED" => OrderState::Completed,
         "CANCELLED" => OrderState::Cancelled,
-        "TO_RETURN" => OrderState::Returned,
+        // A buyer's return or refund request: the goods are still with the
+        // buyer and the request may be refused, so nothing comes back yet
+        // (Shopee's returns API says when a parcel arrives; chosync does
+        // not read it yet: an operator restocks with `stock adjust`).
+        "TO_RETURN" => OrderState::Shipped,
         // UNPAID, PENDING, INVOICE_PENDING and anything new: held, not sold.
         _ => OrderState::Unpaid,
     }

@@ -126,7 +126,7 @@ pub fn classify(seen: Seen, known: Known) -> Verdict {
         return found(Class::PlatformReserved, true);
     }
     let base = known.last_set.unwrap_or(known.wanted);
-    if seen.held > 0 && seen.stock < base && base - seen.stock <= seen.held {
+    if seen.held > 0 && seen.stock < base && base.saturating_sub(seen.stock) <= seen.held {
         // Orders hold these units; importing them lowers what chosync wants.
         // Pushing the old figure now would sell them twice.
         return found(Class::PlatformReserved, false);

@@ -28,13 +28,26 @@ impl Knowledge {
     ) -> Result<Self, StoreError> {
         let id = channel.settings.id.as_str();
         let rule = &channel.settings.stock;
+        let allocation = &channel.allocation.settings;
         let mut wanted = HashMap::new();
+        let mut partitioned = BTreeSet::new();
         let mut visit = |row: crate::store::CatalogueRow| {
-            wanted.insert(row.variant.sku, rule.apply(row.on_hand - row.reserved));
+            let sellable = row.on_hand - row.reserved;
+            let policy = allocation.policy(&row.product.product_id, &row.product.category);
+            if policy.mode_at(sellable) == crate::inventory::allocation::Mode::Partitioned {
+                partitioned.insert(row.variant.sku.clone());
+            }
+            wanted.insert(row.variant.sku, rule.apply(sellable));
             Ok(())
         };
         timed("catalogue", store.for_each_catalogue_row(&mut visit)).await?;
         let states = timed("listing states", store.listing_states(id)).await?;
+        // A partitioned SKU's channel is to show its share, as last set by
+        // the pass that claimed it, not all the rule makes of the ledger.
+        for sku in &partitioned {
+            let share = states.get(sku).and_then(|s| s.stock).unwrap_or(0);
+            wanted.insert(sku.clone(), share);
+        }
         let mut work: HashMap<String, Work> = timed("pending tasks", store.pending_tasks(id))
             .await?
             .into_iter()
