@@ -20,6 +20,8 @@ pub struct Settings {
     pub sync: SyncSettings,
     pub orders: OrderSettings,
     pub server: ServerSettings,
+    /// What every channel's schedules share: the time zone they are read in.
+    pub schedule: crate::schedule::ScheduleSettings,
     /// How channels share a SKU's stock.
     pub allocation: AllocationSettings,
     /// Allows channel secrets written inline (the demo only).
@@ -347,6 +349,26 @@ mod tests {
         assert!(
             text.starts_with("database.urll: unknown field: found `urll`"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_time_zone_is_named_with_its_key() {
+        let file = write("[schedule]\ntimezone = \"Asia/Saigon City\"\n");
+        let err = Settings::load(Some(file.path())).expect_err("unknown zone");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "schedule.timezone: \"Asia/Saigon City\" is not an IANA time zone, e.g. \"Asia/Ho_Chi_Minh\""
+            ),
+            "{text}"
+        );
+        let file = write("[schedule]\ntimezone = \"Asia/Bangkok\"\n");
+        let settings = Settings::load(Some(file.path())).expect("known zone");
+        assert_eq!(settings.schedule.timezone.name(), "Asia/Bangkok");
+        assert_eq!(
+            Settings::default().schedule.timezone.name(),
+            "Asia/Ho_Chi_Minh"
         );
     }
 

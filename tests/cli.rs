@@ -193,6 +193,136 @@ fn check_config_lists_the_allocations_problems() {
     );
 }
 
+/// A channel check-config accepts without a mapping or a platform: disabled.
+const SCHEDULED_CHANNEL: &str = "allow_plaintext_secrets = true\n\
+    [schedule]\ntimezone = \"Asia/Ho_Chi_Minh\"\n\
+    [[channels]]\nid = \"shopee-a\"\nplatform = \"shopee\"\nenabled = false\n\
+    base_url = \"https://partner.shopeemobile.com\"\npartner_id = 1\npartner_key = \"k\"\n\
+    shop_id = 2\nschedule = { reconcile = \"0 0 0 * * MON-FRI\" }\n";
+
+#[test]
+fn check_config_prints_the_next_three_fire_times_of_every_schedule() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("c.db");
+    let config = dir.path().join("scheduled.toml");
+    std::fs::write(&config, SCHEDULED_CHANNEL).expect("write");
+    let out = chosync(
+        &db,
+        &["--config", config.to_str().expect("utf-8"), "check-config"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some("configuration is valid (1 channels)"));
+    assert_eq!(lines.next(), Some("next fire times (Asia/Ho_Chi_Minh):"));
+    let rows: Vec<&str> = lines.collect();
+    let kinds: Vec<&str> = rows
+        .iter()
+        .map(|row| row.split_whitespace().nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "catalogue",
+            "stock",
+            "price",
+            "orders",
+            "reconcile",
+            "tokens",
+            "prune"
+        ],
+        "{stdout}"
+    );
+    // Reconcile at local midnight on weekdays: three times, each 00:00:00
+    // on a Monday to Friday, in the configured zone.
+    let reconcile = rows[4];
+    assert!(reconcile.contains("0 0 0 * * MON-FRI"), "{reconcile}");
+    let times: Vec<&str> = reconcile
+        .split("MON-FRI")
+        .nth(1)
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .collect();
+    assert_eq!(times.len(), 3, "{reconcile}");
+    for time in times {
+        let local = chrono::NaiveDateTime::parse_from_str(time, "%Y-%m-%d %H:%M:%S")
+            .unwrap_or_else(|e| panic!("{time}: {e}"));
+        assert_eq!(local.time(), chrono::NaiveTime::MIN, "{time}");
+        use chrono::Datelike;
+        assert!(
+            local.weekday().number_from_monday() <= 5,
+            "{time} is a weekday"
+        );
+    }
+    assert!(!db.exists(), "check-config creates no database");
+}
+
+#[test]
+fn schedules_shows_each_schedules_last_and_next_run() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("c.db");
+    let config = dir.path().join("scheduled.toml");
+    std::fs::write(&config, SCHEDULED_CHANNEL).expect("write");
+    let out = chosync(
+        &db,
+        &[
+            "--config",
+            config.to_str().expect("utf-8"),
+            "schedules",
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(shown["timezone"], "Asia/Ho_Chi_Minh");
+    let schedules = shown["schedules"].as_array().expect("schedules");
+    assert_eq!(schedules.len(), 7);
+    let reconcile = &schedules[4];
+    assert_eq!(reconcile["channel"], "shopee-a");
+    assert_eq!(reconcile["kind"], "reconcile");
+    assert_eq!(reconcile["expression"], "0 0 0 * * MON-FRI");
+    assert_eq!(reconcile["last"], serde_json::Value::Null);
+    let next = reconcile["next"][0].as_str().expect("next run");
+    assert!(next.ends_with("T00:00:00+07:00"), "{next}");
+
+    let out = chosync(
+        &db,
+        &["--config", config.to_str().expect("utf-8"), "schedules"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("times in Asia/Ho_Chi_Minh\n"),
+        "{stdout}"
+    );
+    let row = stdout
+        .lines()
+        .find(|l| l.contains("reconcile"))
+        .expect("reconcile row");
+    assert!(row.starts_with("shopee-a (disabled)"), "{row}");
+    assert!(row.contains("never"), "{row}");
+    assert!(row.trim_end().ends_with("00:00:00"), "{row}");
+}
+
+#[test]
+fn an_unknown_time_zone_exits_2() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("c.db");
+    let config = dir.path().join("zone.toml");
+    std::fs::write(&config, "[schedule]\ntimezone = \"Mars/Olympus\"\n").expect("write");
+    let out = chosync(
+        &db,
+        &["--config", config.to_str().expect("utf-8"), "check-config"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("schedule.timezone: \"Mars/Olympus\" is not an IANA time zone"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn an_environment_variable_overrides_the_config_file() {
     let out = Command::new(env!("CARGO_BIN_EXE_chosync"))

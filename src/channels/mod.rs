@@ -108,7 +108,8 @@ pub struct ChannelSettings {
     pub price: PriceRule,
     #[serde(default)]
     pub stock: StockRule,
-    /// When the daemon (not built yet) is to run each kind of sync here.
+    /// When each kind of work runs here (see `crate::schedule`; the daemon
+    /// does not fire these yet).
     #[serde(default)]
     pub schedule: crate::schedule::Schedules,
     /// Calls per second per rate bucket (Shopee: `shop`; Lazada: `inventory`, `other`).

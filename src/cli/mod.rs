@@ -17,6 +17,7 @@ mod reconcile;
 mod report;
 mod run;
 mod sandbox;
+mod schedules;
 mod stock;
 mod sync;
 
@@ -133,6 +134,13 @@ pub enum Command {
         /// after a failure due now.
         #[arg(long)]
         retry: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every channel's schedules (catalogue, stock, price, orders, reconcile,
+    /// tokens, prune): the expression, the last run and the next fire time,
+    /// in `[schedule] timezone`.
+    Schedules {
         #[arg(long)]
         json: bool,
     },
@@ -465,6 +473,9 @@ async fn execute(
                 json,
             )
             .await?;
+        }
+        Command::Schedules { json } => {
+            schedules::run(settings, open(url).await?.as_ref(), json).await?;
         }
         Command::Reconcile { channel, json } => {
             reconcile::run(settings, &open(url).await?, channel.as_deref(), json).await?;

@@ -49,6 +49,9 @@ macro_rules! with_work {
 pub mod orders;
 pub use orders::OrderStore;
 #[macro_use]
+pub mod schedule;
+pub use schedule::ScheduleStore;
+#[macro_use]
 mod shared;
 mod postgres;
 mod sqlite;
@@ -391,7 +394,7 @@ pub struct Sealed {
 }
 
 #[async_trait]
-pub trait Store: OrderStore + Send + Sync {
+pub trait Store: OrderStore + ScheduleStore + Send + Sync {
     /// Opens one write transaction for a catalogue change; nothing is visible
     /// to others until `commit`, and dropping it rolls back.
     async fn begin_catalogue_write(&self) -> Result<Box<dyn CatalogueWrite>, StoreError>;

@@ -32,6 +32,7 @@ macro_rules! insert_log_row {
 macro_rules! impl_store {
     ($engine:ident { $($own:tt)* }) => {
         impl_order_store!($engine);
+        impl_schedule_store!($engine);
 
         #[async_trait]
         impl Store for $engine {

@@ -18,6 +18,7 @@ use super::orders;
 use super::rows::{
     self, CatalogueCols, MovementCols, StockCols, StoredProductCols, TaskCols, VariantCols,
 };
+use super::schedule;
 use super::{
     Aspect, BatchRecord, CHUNK, CatalogueRow, CatalogueSummary, CatalogueWrite, ListingState,
     PushTask, RunCounts, Sealed, StockMovement, StockRow, Store, StoreError, StoredProduct,
