@@ -39,6 +39,16 @@ pub enum DaemonError {
     },
 }
 
+/// A supervised task: a channel's worker, or (PostgreSQL) the relay of
+/// work notifications.
+enum Job {
+    Worker(Arc<LiveChannel>),
+    Relay,
+}
+
+/// How long a task that ended early waits before it starts again.
+const RESTART_PAUSE: Duration = Duration::from_secs(1);
+
 /// What stopping a pass that outlived the grace period may take: marking its
 /// run and releasing its lease.
 const ABANDON_GRACE: Duration = Duration::from_secs(5);
@@ -79,29 +89,44 @@ pub async fn run(
         lease: Duration::from_secs(settings.sync.lease_seconds.into()),
     };
     let mut tasks = JoinSet::new();
-    if postgres {
-        tasks.spawn(wake::relay(
-            database_url.to_string(),
-            signals.clone(),
-            stopping.clone(),
-        ));
-    }
-    let spawn = |tasks: &mut JoinSet<()>, live: &Arc<LiveChannel>| {
-        let worker = Worker {
-            live: live.clone(),
-            store: store.clone(),
-            signals: signals.clone(),
-            timing,
-            orders: settings.orders.clone(),
-            stopping: stopping.clone(),
-            abandon: abandon.clone(),
+    // What each supervised task is, so that one that ends early (a panic)
+    // is started again after a pause.
+    let spawn = |tasks: &mut JoinSet<()>, job: &Job, pause: Duration| {
+        let job_run: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = match job {
+            Job::Worker(live) => Box::pin(
+                Worker {
+                    live: live.clone(),
+                    store: store.clone(),
+                    signals: signals.clone(),
+                    timing,
+                    orders: settings.orders.clone(),
+                    stopping: stopping.clone(),
+                    abandon: abandon.clone(),
+                }
+                .run(),
+            ),
+            Job::Relay => Box::pin(wake::relay(
+                database_url.to_string(),
+                signals.clone(),
+                stopping.clone(),
+            )),
         };
-        tasks.spawn(worker.run()).id()
+        tasks
+            .spawn(async move {
+                tokio::time::sleep(pause).await;
+                job_run.await;
+            })
+            .id()
     };
-    let mut workers = BTreeMap::new();
-    for live in channels.values() {
-        workers.insert(spawn(&mut tasks, live), live.clone());
+    let mut jobs = BTreeMap::new();
+    if postgres {
+        jobs.insert(spawn(&mut tasks, &Job::Relay, Duration::ZERO), Job::Relay);
     }
+    for live in channels.values() {
+        let job = Job::Worker(live.clone());
+        jobs.insert(spawn(&mut tasks, &job, Duration::ZERO), job);
+    }
+    let channel_count = channels.len();
     let addr = listener
         .local_addr()
         .map_or_else(|_| settings.server.listen.clone(), |a| a.to_string());
@@ -118,23 +143,24 @@ pub async fn run(
         })
         .into_future();
     let server = tokio::spawn(server);
-    tracing::info!(listen = %addr, channels = workers.len(), "chosync is running");
+    tracing::info!(listen = %addr, channels = channel_count, "chosync is running");
     tokio::pin!(stop);
     loop {
         tokio::select! {
             () = &mut stop => break,
             Some(ended) = tasks.join_next_with_id() => {
-                // A task ends before the shutdown only by a panic: start
-                // that channel's worker again.
+                // A task ends before the shutdown only by a panic: start it
+                // again after a pause (the supervisor itself never waits).
                 let id = match &ended {
                     Ok((id, ())) => *id,
                     Err(err) => err.id(),
                 };
                 tracing::error!(?ended, "a daemon task ended unexpectedly");
-                if let Some(live) = workers.remove(&id) {
-                    signals.set_running(&live.settings.id, false);
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    workers.insert(spawn(&mut tasks, &live), live);
+                if let Some(job) = jobs.remove(&id) {
+                    if let Job::Worker(live) = &job {
+                        signals.set_running(&live.settings.id, false);
+                    }
+                    jobs.insert(spawn(&mut tasks, &job, RESTART_PAUSE), job);
                 }
             }
         }
