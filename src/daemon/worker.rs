@@ -34,10 +34,6 @@ pub struct Timing {
 /// A busy channel (its lease held elsewhere) is asked again after this.
 const BUSY_RETRY: Duration = Duration::from_secs(1);
 
-/// Due work a pass could not take is looked at again after this (sooner
-/// when new work rings).
-const STUCK_RETRY: Duration = Duration::from_secs(10);
-
 pub struct Worker {
     pub live: Arc<LiveChannel>,
     pub store: Arc<dyn Store>,
@@ -108,17 +104,8 @@ impl Worker {
         let mut poll_backoff = Backoff::default();
         let mut hints_backoff = Backoff::default();
         let mut push_backoff = Backoff::default();
-        // The last pass settled no due work (a raise waiting for room, a
-        // create waiting for its listing): looked at again later, or at
-        // once when new work rings.
-        let mut stuck = false;
-        let mut rung = false;
         let mut due_at = None;
         while !*self.stopping.borrow() {
-            if rung && stuck {
-                push_backoff.succeeded();
-                stuck = false;
-            }
             let now = Instant::now();
             if now >= next_poll && poll_backoff.ready(now) {
                 match self.import(Source::Poll).await {
@@ -152,9 +139,10 @@ impl Worker {
                         if !self.debounce().await {
                             return;
                         }
-                        match self.push(&mut push_backoff).await {
-                            None => return,
-                            Some(settled_nothing) => stuck = settled_nothing,
+                        // Work a pass cannot act on is parked in the store
+                        // (see `sync::UNWORKED_WAIT`): `next_due` moves on.
+                        if !self.push(&mut push_backoff).await {
+                            return;
                         }
                     }
                     Err(err) => {
@@ -177,10 +165,9 @@ impl Worker {
             .flatten()
             .filter(|at| *at > now)
             .fold(backstop, Instant::min);
-            rung = false;
             tokio::select! {
                 _ = self.stopping.wait_for(|s| *s) => return,
-                () = doorbell.notified() => rung = true,
+                () = doorbell.notified() => {}
                 () = tokio::time::sleep_until(wake_at) => {}
             }
         }
@@ -236,9 +223,8 @@ impl Worker {
         }
     }
 
-    /// One pass; `None` when it was stopped by the shutdown, else whether
-    /// it settled none of the due work.
-    async fn push(&mut self, backoff: &mut Backoff) -> Option<bool> {
+    /// One pass; `false` when it was stopped by the shutdown.
+    async fn push(&mut self, backoff: &mut Backoff) -> bool {
         let options = Options {
             lease: self.timing.lease,
             stop: Some(self.abandon.clone()),
@@ -248,7 +234,6 @@ impl Worker {
         match sync_channel(self.store.as_ref(), &channel, &options).await {
             Ok(summary) => {
                 let c = &summary.counts;
-                let settled = c.pushed + c.skipped + c.failed + c.quarantined;
                 tracing::info!(
                     channel = self.id(),
                     pushed = c.pushed,
@@ -259,28 +244,19 @@ impl Worker {
                     seconds = summary.seconds,
                     "pass done"
                 );
-                if settled == 0 {
-                    // Due work the pass could not take: looked at again
-                    // after a while, or at once when new work rings (new
-                    // work never waits behind it).
-                    backoff.retry_after(Instant::now(), STUCK_RETRY);
-                    tracing::debug!(channel = self.id(), "a pass settled no work");
-                    Some(true)
-                } else {
-                    backoff.succeeded();
-                    Some(false)
-                }
+                backoff.succeeded();
+                true
             }
-            Err(SyncError::Stopped(_)) => None,
+            Err(SyncError::Stopped(_)) => false,
             Err(SyncError::Busy { until, .. }) => {
                 tracing::debug!(channel = self.id(), %until, "channel busy; trying again shortly");
                 backoff.retry_after(Instant::now(), BUSY_RETRY);
-                Some(false)
+                true
             }
             Err(err) => {
                 let delay = backoff.failed(Instant::now());
                 tracing::warn!(channel = self.id(), %err, retry_in = ?delay, "pass failed");
-                Some(false)
+                true
             }
         }
     }
