@@ -50,12 +50,11 @@ pub struct SyncSettings {
     pub lease_seconds: u32,
 }
 
-/// The order poll: the backstop to the platforms' pushes.
+/// The order poll (each channel's `schedule.orders`): the backstop to the
+/// platforms' pushes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OrderSettings {
-    /// How often `chosync run` asks each channel for the orders updated since its last poll.
-    pub poll_seconds: u32,
     /// Each poll reaches back this far before the last one ended, so an
     /// order the platform indexed late is still found (recording is idempotent).
     pub overlap_seconds: u32,
@@ -66,7 +65,6 @@ pub struct OrderSettings {
 impl Default for OrderSettings {
     fn default() -> Self {
         Self {
-            poll_seconds: 60,
             overlap_seconds: 300,
             lookback_hours: 72,
         }
@@ -272,12 +270,6 @@ impl Settings {
             out.push(SettingProblem {
                 key: "sync.lease_seconds".into(),
                 message: "must be between 3 and 3600 (it is renewed every third of it)".into(),
-            });
-        }
-        if !(5..=3600).contains(&self.orders.poll_seconds) {
-            out.push(SettingProblem {
-                key: "orders.poll_seconds".into(),
-                message: "must be between 5 and 3600".into(),
             });
         }
         if self.orders.lookback_hours == 0 || self.orders.lookback_hours > 24 * 15 {

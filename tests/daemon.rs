@@ -149,9 +149,10 @@ async fn a_forged_push_is_refused_and_records_nothing(db: &TestDb) {
 /// stock is lowered once.
 async fn a_push_seen_twice_and_polled_lowers_stock_once(db: &TestDb) {
     let mut rig = Rig::new(db, 5).await;
-    // The poll's interval, shorter than configuration allows, so it comes
-    // round within the story.
-    rig.settings.orders.poll_seconds = 1;
+    // The poll every second, so it comes round within the story.
+    for channel in &mut rig.settings.channels {
+        channel.schedule.orders = "* * * * * *".into();
+    }
     let daemon = rig.start();
     rig.push_to_daemon().await;
     let before = rig.available(SKU).await;

@@ -770,7 +770,10 @@ async fn the_sync_log_is_pruned_past_its_retention(db: &TestDb) {
     }
     // Now: 62 days after the first run, 31 after the second.
     let cutoff = db.clock.now() - chrono::Duration::days(40);
-    assert_eq!(db.store.prune_sync_log(cutoff).await.expect("prune"), 1);
+    assert_eq!(
+        db.store.prune_sync_log(cutoff, None).await.expect("prune"),
+        1
+    );
     let filter = LogFilter {
         limit: 100,
         ..Default::default()
@@ -784,7 +787,10 @@ async fn the_sync_log_is_pruned_past_its_retention(db: &TestDb) {
         .map(|e| e.call.action)
         .collect();
     assert_eq!(left, vec!["new"]);
-    assert_eq!(db.store.prune_sync_log(cutoff).await.expect("again"), 0);
+    assert_eq!(
+        db.store.prune_sync_log(cutoff, None).await.expect("again"),
+        0
+    );
     // The newer run still shows as the channel's last success.
     let health = db.store.channel_health("shopee-a").await.expect("health");
     assert!(health.last_success.is_some(), "{health:?}");

@@ -1,5 +1,5 @@
-//! `/healthz`: the process answers. `/readyz`: the store answers and every
-//! channel's worker runs.
+//! `/healthz`: the process answers. `/readyz`: the store answers, this
+//! replica is not a standby, and the worker of every channel it owns runs.
 
 use std::time::Duration;
 
@@ -30,17 +30,23 @@ pub(super) async fn ready(State(state): State<ApiState>) -> Response {
             false
         }
     };
-    let workers = state.workers.running();
-    let ready = store && workers.values().all(|running| *running);
+    let work = state.workers.state();
+    let ready = store
+        && work.settled
+        && !work.standby
+        && work
+            .channels
+            .values()
+            .all(|w| *w != super::ChannelWork::Stopped);
     let body = json!({
         "ready": ready,
         "store": if store { "ok" } else { "unavailable" },
-        "workers": workers
-            .iter()
-            .map(|(channel, running)| {
-                (channel.clone(), json!(if *running { "running" } else { "stopped" }))
-            })
-            .collect::<serde_json::Map<_, _>>(),
+        "role": match (work.settled, work.standby) {
+            (false, _) => "starting",
+            (true, true) => "standby",
+            (true, false) => "active",
+        },
+        "workers": work.channels,
     });
     let status = if ready {
         StatusCode::OK

@@ -19,8 +19,30 @@ use crate::store::Store;
 pub trait Workers: Send + Sync {
     /// Work for `channel` was just recorded (a push's hints).
     fn wake(&self, channel: &str);
-    /// Each channel's worker, and whether it is running.
-    fn running(&self) -> BTreeMap<String, bool>;
+    /// This replica's part in the work.
+    fn state(&self) -> WorkState;
+}
+
+/// A replica's part in the work, as `/readyz` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkState {
+    /// The replica knows its part (it has met the others once).
+    pub settled: bool,
+    /// Waits while another daemon works the (SQLite) database.
+    pub standby: bool,
+    pub channels: BTreeMap<String, ChannelWork>,
+}
+
+/// Where a channel's work happens, seen from this replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelWork {
+    /// Owned here, its worker running.
+    Running,
+    /// Owned here, its worker not (yet, or any more) running.
+    Stopped,
+    /// Owned by another replica, or by none yet.
+    Elsewhere,
 }
 
 #[derive(Clone)]

@@ -619,10 +619,14 @@ fn write_config(
     )?;
     let mut config = format!(
         "[database]\nurl = \"sqlite://{}\"\n[secrets]\nkey_file = \"{}\"\n\
-         [server]\nlisten = \"{listen}\"\n[orders]\npoll_seconds = {}\n",
+         [server]\nlisten = \"{listen}\"\n",
         dir.join("bench.db").display(),
         dir.join("bench.key").display(),
-        plan.poll_seconds,
+    );
+    // The order poll on the plan's interval, a divisor of a minute.
+    let schedule = format!(
+        "schedule = {{ orders = \"*/{} * * * * *\" }}\n",
+        plan.poll_seconds
     );
     for shop in shops {
         let secret = dir.join(format!("{}.secret", shop.id));
@@ -641,6 +645,7 @@ fn write_config(
                     r.credentials.shop_id,
                     shop.buffer
                 ));
+                config.push_str(&schedule);
             }
             Sandbox::Lazada(r) => {
                 std::fs::write(&secret, &r.credentials.app_secret)?;
@@ -654,6 +659,7 @@ fn write_config(
                     secret.display(),
                     shop.buffer
                 ));
+                config.push_str(&schedule);
             }
         }
     }

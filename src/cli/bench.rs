@@ -47,8 +47,9 @@ pub enum BenchCommand {
         /// Leave the sandboxes' pushes off: orders arrive by the poll only.
         #[arg(long)]
         no_pushes: bool,
-        /// The order poll's interval.
-        #[arg(long, default_value_t = 5)]
+        /// The order poll's interval (each channel's `schedule.orders`
+        /// fires every N seconds of the minute: a divisor of 60 is regular).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..60))]
         poll_seconds: u32,
         #[arg(long, default_value_t = 7)]
         seed: u64,

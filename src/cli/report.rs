@@ -79,7 +79,7 @@ pub(super) async fn passes(
             lines: failures,
         });
     }
-    crate::sync::log::prune_log(store.as_ref(), &settings.sync)
+    crate::sync::log::prune_log(store.as_ref(), &settings.sync, None)
         .await
         .map_err(|e| Failure {
             code: 1,

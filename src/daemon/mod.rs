@@ -1,12 +1,16 @@
-//! `chosync run`: one supervisor over the HTTP listener (`crate::api`), one
-//! worker task per channel, and on PostgreSQL the relay of work
-//! notifications. Schedules and replicas join as further supervised tasks.
+//! `chosync run`: the HTTP listener (`crate::api`), the fleet (`fleet`) —
+//! this replica's share of the channels, one worker each firing the
+//! channel's schedules (`ticks`) and pushing its work — and on PostgreSQL
+//! the relay of work notifications.
 //!
 //! Shutdown: the listener stops accepting, workers claim nothing more, and
 //! work in flight gets `server.shutdown_seconds` to finish; then it is
-//! dropped where it is — a pass marks its run failed and releases its lease —
-//! and stays pending for the next start. Nothing is lost either way.
+//! dropped where it is — a pass marks its run failed — and stays pending for
+//! the next start; the leases go back. Nothing is lost either way.
 
+mod fleet;
+mod share;
+mod ticks;
 mod wake;
 mod worker;
 
@@ -19,14 +23,18 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use fleet::Fleet;
+pub use fleet::Identity;
+use ticks::Ticks;
 pub use wake::{NOTIFY_CHANNEL, POSTGRES_BACKSTOP, SQLITE_BACKSTOP, Signals};
-use worker::{Timing, Worker};
+use worker::{KINDS, Timing, Worker};
 
 use crate::api::{self, ApiState};
 use crate::channels::ChannelError;
 use crate::channels::prepare::{self, LiveChannel};
 use crate::settings::Settings;
 use crate::store::Store;
+use crate::sync::STORE_TIMEOUT;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -39,19 +47,19 @@ pub enum DaemonError {
     },
 }
 
-/// A supervised task: a channel's worker, or (PostgreSQL) the relay of
-/// work notifications.
+/// A task of the supervisor: the fleet, or (PostgreSQL) the relay of work
+/// notifications; one that ends early (a panic) starts again after a pause.
+#[derive(Clone, Copy)]
 enum Job {
-    Worker(Arc<LiveChannel>),
+    Fleet,
     Relay,
 }
 
+/// How long the listener may take to close once asked.
+const LISTENER_GRACE: Duration = Duration::from_secs(5);
+
 /// How long a task that ended early waits before it starts again.
 const RESTART_PAUSE: Duration = Duration::from_secs(1);
-
-/// What stopping a pass that outlived the grace period may take: marking its
-/// run and releasing its lease.
-const ABANDON_GRACE: Duration = Duration::from_secs(5);
 
 /// Binds `[server] listen`.
 pub async fn bind(settings: &Settings) -> Result<TcpListener, DaemonError> {
@@ -76,11 +84,9 @@ pub async fn run(
         .collect();
     let signals = Arc::new(Signals::new(channels.keys()));
     let (stopping_tx, stopping) = watch::channel(false);
-    let (abandon_tx, abandon) = watch::channel(false);
     let postgres = !database_url.starts_with("sqlite:");
     let timing = Timing {
         debounce: Duration::from_millis(settings.server.debounce_ms.into()),
-        poll: Duration::from_secs(settings.orders.poll_seconds.into()),
         backstop: if postgres {
             POSTGRES_BACKSTOP
         } else {
@@ -88,51 +94,65 @@ pub async fn run(
         },
         lease: Duration::from_secs(settings.sync.lease_seconds.into()),
     };
-    let mut tasks = JoinSet::new();
-    // What each supervised task is, so that one that ends early (a panic)
-    // is started again after a pause.
-    let spawn = |tasks: &mut JoinSet<()>, job: &Job, pause: Duration| {
-        let job_run: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = match job {
-            Job::Worker(live) => Box::pin(
-                Worker {
-                    live: live.clone(),
-                    store: store.clone(),
-                    signals: signals.clone(),
-                    timing,
-                    orders: settings.orders.clone(),
-                    stopping: stopping.clone(),
-                    abandon: abandon.clone(),
-                }
-                .run(),
-            ),
-            Job::Relay => Box::pin(wake::relay(
-                database_url.to_string(),
-                signals.clone(),
-                stopping.clone(),
-            )),
-        };
-        tasks
-            .spawn(async move {
-                tokio::time::sleep(pause).await;
-                job_run.await;
-            })
-            .id()
-    };
-    let mut jobs = BTreeMap::new();
-    if postgres {
-        jobs.insert(spawn(&mut tasks, &Job::Relay, Duration::ZERO), Job::Relay);
-    }
-    for live in channels.values() {
-        let job = Job::Worker(live.clone());
-        jobs.insert(spawn(&mut tasks, &job, Duration::ZERO), job);
-    }
-    let channel_count = channels.len();
     let addr = listener
         .local_addr()
         .map_or_else(|_| settings.server.listen.clone(), |a| a.to_string());
+    let identity = Identity::new(&addr);
+    let grace = Duration::from_secs(settings.server.shutdown_seconds.into());
+    let fleet = |pause: Duration| {
+        let maker = {
+            let (store, signals, replica) = (store.clone(), signals.clone(), identity.id.clone());
+            let (orders, sync, zone) = (
+                settings.orders.clone(),
+                settings.sync.clone(),
+                settings.schedule.timezone.tz(),
+            );
+            move |live: Arc<LiveChannel>, stopping, abandon| Worker {
+                ticks: Ticks::new(&live.settings.id, &live.settings.schedule, zone, &KINDS),
+                live,
+                store: store.clone(),
+                signals: signals.clone(),
+                timing,
+                orders: orders.clone(),
+                sync: sync.clone(),
+                replica: replica.clone(),
+                stopping,
+                abandon,
+            }
+        };
+        let fleet = Fleet {
+            identity: identity.clone(),
+            store: store.clone(),
+            channels: channels.clone(),
+            // SQLite: one daemon works, a second waits (see `share`).
+            active_limit: if postgres { usize::MAX } else { 1 },
+            lease: timing.lease,
+            signals: signals.clone(),
+            worker: Box::new(maker),
+        };
+        let stopping = stopping.clone();
+        async move {
+            tokio::time::sleep(pause).await;
+            fleet.run(stopping, grace).await;
+        }
+    };
+    let relay = |pause: Duration| {
+        let relay = wake::relay(database_url.to_string(), signals.clone(), stopping.clone());
+        async move {
+            tokio::time::sleep(pause).await;
+            relay.await;
+        }
+    };
+    let mut tasks = JoinSet::new();
+    let mut jobs = BTreeMap::new();
+    jobs.insert(tasks.spawn(fleet(Duration::ZERO)).id(), Job::Fleet);
+    if postgres {
+        jobs.insert(tasks.spawn(relay(Duration::ZERO)).id(), Job::Relay);
+    }
+    let channel_count = channels.len();
     let app = api::router(ApiState {
         store: store.clone(),
-        channels: Arc::new(channels),
+        channels: Arc::new(channels.clone()),
         workers: signals.clone(),
         refusals: Arc::default(),
     });
@@ -143,7 +163,7 @@ pub async fn run(
         })
         .into_future();
     let server = tokio::spawn(server);
-    tracing::info!(listen = %addr, channels = channel_count, "chosync is running");
+    tracing::info!(listen = %addr, replica = %identity.id, channels = channel_count, "chosync is running");
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -156,11 +176,14 @@ pub async fn run(
                     Err(err) => err.id(),
                 };
                 tracing::error!(?ended, "a daemon task ended unexpectedly");
-                if let Some(job) = jobs.remove(&id) {
-                    if let Job::Worker(live) = &job {
-                        signals.set_running(&live.settings.id, false);
+                match jobs.remove(&id) {
+                    Some(Job::Fleet) => {
+                        jobs.insert(tasks.spawn(fleet(RESTART_PAUSE)).id(), Job::Fleet);
                     }
-                    jobs.insert(spawn(&mut tasks, &job, RESTART_PAUSE), job);
+                    Some(Job::Relay) => {
+                        jobs.insert(tasks.spawn(relay(RESTART_PAUSE)).id(), Job::Relay);
+                    }
+                    None => {}
                 }
             }
         }
@@ -170,21 +193,16 @@ pub async fn run(
         "stopping: work in flight may finish"
     );
     let _ = stopping_tx.send(true);
-    let grace = Duration::from_secs(settings.server.shutdown_seconds.into());
-    if tokio::time::timeout(grace, drain(&mut tasks))
+    // The fleet keeps to the grace period itself; this bound only guards
+    // against a store that no longer answers.
+    if tokio::time::timeout(grace + STORE_TIMEOUT * 2, drain(&mut tasks))
         .await
         .is_err()
     {
-        tracing::warn!("work in flight outlived the grace period: dropped, it stays pending");
-        let _ = abandon_tx.send(true);
-        if tokio::time::timeout(ABANDON_GRACE, drain(&mut tasks))
-            .await
-            .is_err()
-        {
-            tasks.abort_all();
-        }
+        tracing::warn!("the daemon's tasks did not stop in time");
+        tasks.abort_all();
     }
-    match tokio::time::timeout(ABANDON_GRACE, server).await {
+    match tokio::time::timeout(LISTENER_GRACE, server).await {
         Ok(Ok(Err(err))) => tracing::warn!(%err, "the listener stopped with an error"),
         Ok(Err(err)) => tracing::warn!(%err, "the listener's task failed"),
         Err(_) => tracing::warn!("the listener did not close in time"),

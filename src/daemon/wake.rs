@@ -28,15 +28,20 @@ pub const POSTGRES_BACKSTOP: Duration = Duration::from_secs(30);
 /// The channel PostgreSQL notifies on (migration 0010).
 pub const NOTIFY_CHANNEL: &str = "chosync_work";
 
-/// Each worker's doorbell, and whether it runs.
+/// Each worker's doorbell, whether this replica owns its channel and the
+/// worker runs, and whether the replica stands by.
 #[derive(Default)]
 pub struct Signals {
     by_channel: BTreeMap<String, Signal>,
+    standby: AtomicBool,
+    /// The fleet has looked once: until then no channel's place is known.
+    settled: AtomicBool,
 }
 
 #[derive(Default)]
 struct Signal {
     notify: Arc<Notify>,
+    owned: AtomicBool,
     running: AtomicBool,
 }
 
@@ -47,6 +52,8 @@ impl Signals {
                 .into_iter()
                 .map(|id| (id.clone(), Signal::default()))
                 .collect(),
+            standby: AtomicBool::new(false),
+            settled: AtomicBool::new(false),
         }
     }
 
@@ -70,6 +77,18 @@ impl Signals {
             signal.running.store(running, Ordering::Relaxed);
         }
     }
+
+    pub fn set_owned(&self, channel: &str, owned: bool) {
+        if let Some(signal) = self.by_channel.get(channel) {
+            signal.owned.store(owned, Ordering::Relaxed);
+        }
+    }
+
+    /// After each look of the fleet: whether this replica stands by.
+    pub fn set_standby(&self, standby: bool) {
+        self.standby.store(standby, Ordering::Relaxed);
+        self.settled.store(true, Ordering::Relaxed);
+    }
 }
 
 impl crate::api::Workers for Signals {
@@ -81,11 +100,26 @@ impl crate::api::Workers for Signals {
         }
     }
 
-    fn running(&self) -> BTreeMap<String, bool> {
-        self.by_channel
-            .iter()
-            .map(|(id, s)| (id.clone(), s.running.load(Ordering::Relaxed)))
-            .collect()
+    fn state(&self) -> crate::api::WorkState {
+        crate::api::WorkState {
+            settled: self.settled.load(Ordering::Relaxed),
+            standby: self.standby.load(Ordering::Relaxed),
+            channels: self
+                .by_channel
+                .iter()
+                .map(|(id, s)| {
+                    let work = match (
+                        s.owned.load(Ordering::Relaxed),
+                        s.running.load(Ordering::Relaxed),
+                    ) {
+                        (true, true) => crate::api::ChannelWork::Running,
+                        (true, false) => crate::api::ChannelWork::Stopped,
+                        (false, _) => crate::api::ChannelWork::Elsewhere,
+                    };
+                    (id.clone(), work)
+                })
+                .collect(),
+        }
     }
 }
 

@@ -1,30 +1,34 @@
-//! One channel's worker: a task that sleeps until there is work — a wake-up
-//! (see `wake`), the order poll's interval, deferred work falling due, a
-//! retry — then takes the pushes' hints (or polls), and pushes due work after
-//! the debounce, so that a burst of changes goes out in the platform's
-//! batches. A failure is logged and retried with backoff; it never reaches
-//! another channel's worker.
+//! One channel's worker, on the replica that owns the channel: a task that
+//! sleeps until there is work — a wake-up (see `wake`), a schedule's tick
+//! (see `ticks`), deferred work falling due, a retry — then takes the
+//! pushes' hints, runs the ticks due, and pushes due work after the
+//! debounce, so that a burst of changes goes out in the platform's batches.
+//! Every pass runs under the replica's lease on the channel. A failure is
+//! logged and retried with backoff; it never reaches another channel's
+//! worker.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
+use super::ticks::Ticks;
 use super::wake::Signals;
 use crate::channels::prepare::LiveChannel;
 use crate::orders::{self, Source};
-use crate::settings::OrderSettings;
-use crate::store::Store;
-use crate::sync::{Options, SyncError, sync_channel};
+use crate::schedule::Kind;
+use crate::settings::{OrderSettings, SyncSettings};
+use crate::store::schedule::TickOutcome;
+use crate::store::{Aspect, Store};
+use crate::sync::{self, Options, SyncError, sync_channel};
 
 /// How a worker paces itself.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
     /// Waited between noticing due work and pushing it.
     pub debounce: Duration,
-    /// Between order polls (the first one at start).
-    pub poll: Duration,
     /// Longest sleep without looking for work (see `wake`).
     pub backstop: Duration,
     /// The channel's lease during a pass.
@@ -34,16 +38,32 @@ pub struct Timing {
 /// A busy channel (its lease held elsewhere) is asked again after this.
 const BUSY_RETRY: Duration = Duration::from_secs(1);
 
+/// The kinds of tick a worker fires.
+pub const KINDS: [Kind; 6] = [
+    Kind::Orders,
+    Kind::Stock,
+    Kind::Price,
+    Kind::Catalogue,
+    Kind::Reconcile,
+    Kind::Prune,
+];
+
 pub struct Worker {
     pub live: Arc<LiveChannel>,
     pub store: Arc<dyn Store>,
     pub signals: Arc<Signals>,
     pub timing: Timing,
     pub orders: OrderSettings,
-    /// Turns true on SIGTERM or Ctrl-C: claim nothing more.
+    pub sync: SyncSettings,
+    pub ticks: Ticks,
+    /// The replica: whose lease the passes run under, who claims the ticks.
+    pub replica: String,
+    /// Turns true on SIGTERM or Ctrl-C, or when the channel goes to another
+    /// replica: claim nothing more.
     pub stopping: watch::Receiver<bool>,
-    /// Turns true once the shutdown's grace period is over: drop what is in
-    /// flight (its work stays pending; a pass releases its lease).
+    /// Turns true once the shutdown's grace period is over, or the lease is
+    /// lost: drop what is in flight (its work stays pending; a pass marks
+    /// its run).
     pub abandon: watch::Receiver<bool>,
 }
 
@@ -98,29 +118,22 @@ impl Worker {
     }
 
     async fn work(&mut self, doorbell: &Notify) {
-        let mut next_poll = Instant::now();
-        // A failing poll and failing hints back off apart: an empty hints
-        // import succeeds without a call and must not reset the poll's.
-        let mut poll_backoff = Backoff::default();
         let mut hints_backoff = Backoff::default();
         let mut push_backoff = Backoff::default();
+        let mut tick_backoff = Backoff::default();
         let mut due_at = None;
         while !*self.stopping.borrow() {
-            let now = Instant::now();
-            if now >= next_poll && poll_backoff.ready(now) {
-                match self.import(Source::Poll).await {
+            if tick_backoff.ready(Instant::now()) {
+                match self.run_ticks().await {
                     None => return,
-                    Some(true) => {
-                        poll_backoff.succeeded();
-                        next_poll = Instant::now() + self.timing.poll;
-                    }
+                    Some(true) => tick_backoff.succeeded(),
                     Some(false) => {
-                        let delay = poll_backoff.failed(Instant::now());
-                        next_poll = Instant::now() + delay;
-                        tracing::info!(channel = self.id(), retry_in = ?delay, "order poll retried later");
+                        let delay = tick_backoff.failed(Instant::now());
+                        tracing::warn!(channel = self.id(), retry_in = ?delay, "cannot claim the schedules' ticks");
                     }
                 }
-            } else if hints_backoff.ready(now) {
+            }
+            if hints_backoff.ready(Instant::now()) {
                 match self.import(Source::Hints).await {
                     None => return,
                     Some(true) => hints_backoff.succeeded(),
@@ -141,7 +154,10 @@ impl Worker {
                         }
                         // Work a pass cannot act on is parked in the store
                         // (see `sync::UNWORKED_WAIT`): `next_due` moves on.
-                        if !self.push(&mut push_backoff).await {
+                        if !self
+                            .push(&mut push_backoff, sync::Kind::All, "daemon")
+                            .await
+                        {
                             return;
                         }
                     }
@@ -155,11 +171,13 @@ impl Worker {
             // that has its own time here: only future ones count.
             let now = Instant::now();
             let backstop = now + self.timing.backstop;
+            let next_tick = self.ticks.next(self.store.now()).map(|at| self.instant(at));
             let wake_at = [
-                Some(next_poll),
+                next_tick,
                 due_at,
                 hints_backoff.until,
                 push_backoff.until,
+                tick_backoff.until,
             ]
             .into_iter()
             .flatten()
@@ -170,6 +188,113 @@ impl Worker {
                 () = doorbell.notified() => {}
                 () = tokio::time::sleep_until(wake_at) => {}
             }
+        }
+    }
+
+    /// When the store's clock shows `at`, on this process's timer.
+    fn instant(&self, at: DateTime<Utc>) -> Instant {
+        Instant::now() + (at - self.store.now()).to_std().unwrap_or_default()
+    }
+
+    /// Claims the ticks due and runs them; `None` when abandoned at
+    /// shutdown, `Some(false)` when the ticks could not be claimed.
+    async fn run_ticks(&mut self) -> Option<bool> {
+        let now = self.store.now();
+        let claimed = match self
+            .ticks
+            .claim_due(self.store.as_ref(), &self.replica, now)
+            .await
+        {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                tracing::warn!(channel = self.id(), %err, "cannot claim ticks");
+                return Some(false);
+            }
+        };
+        for (kind, fire_time) in claimed {
+            tracing::info!(channel = self.id(), %kind, %fire_time, "schedule tick");
+            let (outcome, note) = match self.tick(kind).await? {
+                Ok(()) => (TickOutcome::Done, None),
+                Err(why) => {
+                    tracing::warn!(channel = self.id(), %kind, %why, "scheduled work failed");
+                    (TickOutcome::Failed, Some(why))
+                }
+            };
+            let finished =
+                self.store
+                    .finish_tick(self.id(), kind, fire_time, outcome, note.as_deref());
+            if let Err(err) = finished.await {
+                tracing::warn!(channel = self.id(), %kind, %err, "cannot record the tick's end");
+            }
+        }
+        Some(true)
+    }
+
+    /// One tick's work; `None` when abandoned at shutdown.
+    async fn tick(&mut self, kind: Kind) -> Option<Result<(), String>> {
+        let aspect = match kind {
+            Kind::Orders => {
+                return self.import(Source::Poll).await.map(|ok| {
+                    ok.then_some(())
+                        .ok_or_else(|| "the order poll failed".to_string())
+                });
+            }
+            Kind::Prune => {
+                let pruned = sync::log::prune_log(self.store.as_ref(), &self.sync, Some(self.id()));
+                return Some(pruned.await.map(drop).map_err(|e| e.to_string()));
+            }
+            Kind::Reconcile => return self.reconcile().await,
+            Kind::Tokens => return Some(Ok(())),
+            Kind::Stock => Aspect::Stock,
+            Kind::Price => Aspect::Price,
+            Kind::Catalogue => Aspect::Content,
+        };
+        // The backstop: work waiting after a failure, or parked by a pass,
+        // is due now, and a pass of that kind runs.
+        if let Err(err) = self.store.hasten(self.id(), aspect).await {
+            return Some(Err(err.to_string()));
+        }
+        let kind = match aspect {
+            Aspect::Stock => sync::Kind::Stock,
+            Aspect::Price => sync::Kind::Price,
+            Aspect::Content => sync::Kind::Catalogue,
+        };
+        let mut backoff = Backoff::default();
+        if !self.push(&mut backoff, kind, "schedule").await {
+            return None;
+        }
+        Some(if backoff.failures == 0 {
+            Ok(())
+        } else {
+            Err(format!("the {} pass failed", kind.as_str()))
+        })
+    }
+
+    /// Orders first (one not imported yet would read as a change made in the
+    /// seller centre), then the channel's stock against chosync's.
+    async fn reconcile(&mut self) -> Option<Result<(), String>> {
+        if !self.import(Source::Poll).await? {
+            return Some(Err("the order poll before reconciling failed".into()));
+        }
+        let options = self.options("schedule", sync::Kind::All);
+        let channel = self.live.pass();
+        let reconcile = sync::reconcile::reconcile_channel(self.store.as_ref(), &channel, &options);
+        Some(match reconcile.await {
+            Ok(report) => {
+                tracing::info!(channel = self.id(), ?report, "reconciled");
+                Ok(())
+            }
+            Err(err) => Err(err.to_string()),
+        })
+    }
+
+    fn options(&self, trigger: &str, kind: sync::Kind) -> Options {
+        Options {
+            kind,
+            lease: self.timing.lease,
+            stop: Some(self.abandon.clone()),
+            holder: Some(self.replica.clone()),
+            ..Options::new(trigger)
         }
     }
 
@@ -224,12 +349,8 @@ impl Worker {
     }
 
     /// One pass; `false` when it was stopped by the shutdown.
-    async fn push(&mut self, backoff: &mut Backoff) -> bool {
-        let options = Options {
-            lease: self.timing.lease,
-            stop: Some(self.abandon.clone()),
-            ..Options::new("daemon")
-        };
+    async fn push(&mut self, backoff: &mut Backoff, kind: sync::Kind, trigger: &str) -> bool {
+        let options = self.options(trigger, kind);
         let channel = self.live.pass();
         match sync_channel(self.store.as_ref(), &channel, &options).await {
             Ok(summary) => {

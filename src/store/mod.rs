@@ -52,6 +52,9 @@ pub use orders::OrderStore;
 pub mod schedule;
 pub use schedule::ScheduleStore;
 #[macro_use]
+pub mod replicas;
+pub use replicas::ReplicaStore;
+#[macro_use]
 mod shared;
 mod postgres;
 mod sqlite;
@@ -394,7 +397,7 @@ pub struct Sealed {
 }
 
 #[async_trait]
-pub trait Store: OrderStore + ScheduleStore + Send + Sync {
+pub trait Store: OrderStore + ScheduleStore + ReplicaStore + Send + Sync {
     /// Opens one write transaction for a catalogue change; nothing is visible
     /// to others until `commit`, and dropping it rolls back.
     async fn begin_catalogue_write(&self) -> Result<Box<dyn CatalogueWrite>, StoreError>;
@@ -464,6 +467,11 @@ pub trait Store: OrderStore + ScheduleStore + Send + Sync {
     /// An operator's retry: every quarantined SKU of the channel gets work
     /// again and deferred work is due now. Returns the tasks touched.
     async fn retry_channel(&self, channel: &str) -> Result<u64, StoreError>;
+
+    /// A schedule's backstop: `channel`'s deferred work of `aspect` (waiting
+    /// after a failure, or parked by a pass) is due now; quarantined SKUs stay
+    /// held. Returns the tasks touched.
+    async fn hasten(&self, channel: &str, aspect: Aspect) -> Result<u64, StoreError>;
 
     /// Stock work for each of `skus` on `channel`, due now, that is pushed
     /// even where the value looks unchanged (recheck).
@@ -552,11 +560,13 @@ pub trait Store: OrderStore + ScheduleStore + Send + Sync {
         error: Option<&str>,
     ) -> Result<(), StoreError>;
 
-    /// Deletes sync log rows, and finished runs, older than `before`;
+    /// Deletes sync log rows, finished runs and schedule ticks (all but each
+    /// schedule's latest) older than `before`, of `channel` or of all;
     /// returns how many log rows went.
     async fn prune_sync_log(
         &self,
         before: chrono::DateTime<chrono::Utc>,
+        channel: Option<&str>,
     ) -> Result<u64, StoreError>;
 
     /// Categories that active products use, with how many products use each.
@@ -1159,10 +1169,21 @@ mod sql {
         skipped = $5, failed = $6, quarantined = $7, calls = $8, throttled = $9, error = $10 \
         WHERE id = $1";
 
-    pub const PRUNE_LOG: &str = "DELETE FROM sync_log WHERE created_at < $1";
+    pub const PRUNE_LOG: &str =
+        "DELETE FROM sync_log WHERE created_at < $1 AND ($2 IS NULL OR channel = $2)";
 
     pub const PRUNE_RUNS: &str = "DELETE FROM sync_runs WHERE finished_at IS NOT NULL \
-        AND finished_at < $1 AND NOT EXISTS (SELECT 1 FROM sync_log l WHERE l.run_id = sync_runs.id)";
+        AND finished_at < $1 AND ($2 IS NULL OR channel = $2) \
+        AND NOT EXISTS (SELECT 1 FROM sync_log l WHERE l.run_id = sync_runs.id)";
+
+    /// Each schedule's latest tick stays: later claims are checked against it.
+    pub const PRUNE_TICKS: &str = "DELETE FROM schedule_ticks WHERE fire_time < $1 \
+        AND ($2 IS NULL OR channel = $2) AND fire_time < (SELECT MAX(t.fire_time) \
+        FROM schedule_ticks t WHERE t.channel = schedule_ticks.channel AND t.kind = schedule_ticks.kind)";
+
+    /// A schedule's backstop: deferred work of one aspect due now.
+    pub const HASTEN: &str = "UPDATE push_tasks SET not_before = $2 \
+        WHERE channel = $1 AND aspect = $3 AND desired_version > done_version AND not_before > $2";
 
     /// The SKU filter matches one of a call's space-separated SKUs exactly:
     /// `replace` has no wildcards and folds no case on either engine (`LIKE`

@@ -33,6 +33,7 @@ macro_rules! impl_store {
     ($engine:ident { $($own:tt)* }) => {
         impl_order_store!($engine);
         impl_schedule_store!($engine);
+        impl_replica_store!($engine);
 
         #[async_trait]
         impl Store for $engine {
@@ -189,6 +190,16 @@ macro_rules! impl_store {
                 }
                 tx.commit().await?;
                 Ok(touched)
+            }
+
+            async fn hasten(&self, channel: &str, aspect: Aspect) -> Result<u64, StoreError> {
+                Ok(sqlx::query(sql::HASTEN)
+                    .bind(channel)
+                    .bind(self.clock.now())
+                    .bind(aspect.as_str())
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
             }
 
             async fn recheck_stock(
@@ -456,17 +467,22 @@ macro_rules! impl_store {
             async fn prune_sync_log(
                 &self,
                 before: chrono::DateTime<chrono::Utc>,
+                channel: Option<&str>,
             ) -> Result<u64, StoreError> {
                 let mut tx = self.begin_write().await?;
                 let rows = sqlx::query(sql::PRUNE_LOG)
                     .bind(before)
+                    .bind(channel)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                sqlx::query(sql::PRUNE_RUNS)
-                    .bind(before)
-                    .execute(&mut *tx)
-                    .await?;
+                for statement in [sql::PRUNE_RUNS, sql::PRUNE_TICKS] {
+                    sqlx::query(statement)
+                        .bind(before)
+                        .bind(channel)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 Ok(rows)
             }

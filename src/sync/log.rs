@@ -65,13 +65,19 @@ impl LogTail {
     }
 }
 
-/// Deletes sync log rows (and finished runs) past the retention period;
+/// Deletes sync log rows (and finished runs, and old schedule ticks) past
+/// the retention period, of one channel (its `prune` schedule) or of all;
 /// returns how many log rows went.
-pub async fn prune_log(store: &dyn Store, settings: &SyncSettings) -> Result<u64, StoreError> {
+pub async fn prune_log(
+    store: &dyn Store,
+    settings: &SyncSettings,
+    channel: Option<&str>,
+) -> Result<u64, StoreError> {
     let kept = chrono::Duration::days(i64::from(settings.log_retention_days));
-    let pruned = store.prune_sync_log(store.now() - kept).await?;
+    let pruned = store.prune_sync_log(store.now() - kept, channel).await?;
     if pruned > 0 {
         tracing::info!(
+            channel = channel.unwrap_or("all"),
             rows = pruned,
             days = settings.log_retention_days,
             "sync log pruned"

@@ -105,6 +105,9 @@ pub struct Options {
     /// run out (its work stays pending), and releases the channel: the
     /// daemon's shutdown once its grace period is over.
     pub stop: Option<tokio::sync::watch::Receiver<bool>>,
+    /// The daemon replica that owns the channel: the pass runs under the
+    /// replica's lease (it must still hold it) and leaves it held.
+    pub holder: Option<String>,
 }
 
 impl Options {
@@ -116,6 +119,7 @@ impl Options {
             lease: DEFAULT_LEASE,
             progress: Arc::new(Quiet),
             stop: None,
+            holder: None,
         }
     }
 }
@@ -226,19 +230,9 @@ pub async fn sync_channel(
     options: &Options,
 ) -> Result<SyncSummary, SyncError> {
     let id = channel.settings.id.as_str();
-    let owner = uuid::Uuid::now_v7().to_string();
     let asked = tokio::time::Instant::now();
-    let grant = timed(
-        "acquire lease",
-        store.acquire_lease(id, &owner, options.lease),
-    )
-    .await?;
-    if let LeaseGrant::HeldUntil(until) = grant {
-        return Err(SyncError::Busy {
-            channel: id.to_string(),
-            until,
-        });
-    }
+    let lease = take_lease(store, id, options).await?;
+    let owner = lease.owner.clone();
     let renew = keep_lease(options.lease, asked, || {
         store.renew_lease(id, &owner, options.lease)
     });
@@ -262,10 +256,63 @@ pub async fn sync_channel(
     }
     // A pass that lost its lease has nothing to release; the pass's own
     // error, if any, is the one to report.
-    let released = timed("release lease", store.release_lease(id, &owner)).await;
+    let released = give_back(store, id, lease).await;
     let summary = result?;
     released?;
     Ok(summary)
+}
+
+/// The lease a pass runs under: its own, taken for it and released after,
+/// or its daemon replica's (`Options::holder`), checked and left held.
+pub(crate) struct PassLease {
+    pub owner: String,
+    own: bool,
+}
+
+/// Takes the pass's lease, or checks that its replica still holds the
+/// channel: `Busy` when another holds it, `LeaseLost` when the replica does
+/// not any more.
+pub(crate) async fn take_lease(
+    store: &dyn Store,
+    id: &str,
+    options: &Options,
+) -> Result<PassLease, SyncError> {
+    if let Some(holder) = &options.holder {
+        let held = timed("renew lease", store.renew_lease(id, holder, options.lease)).await?;
+        if !held {
+            return Err(StoreError::LeaseLost(id.to_string()).into());
+        }
+        return Ok(PassLease {
+            owner: holder.clone(),
+            own: false,
+        });
+    }
+    let owner = uuid::Uuid::now_v7().to_string();
+    match timed(
+        "acquire lease",
+        store.acquire_lease(id, &owner, options.lease),
+    )
+    .await?
+    {
+        LeaseGrant::Granted => Ok(PassLease { owner, own: true }),
+        LeaseGrant::HeldUntil(until) => Err(SyncError::Busy {
+            channel: id.to_string(),
+            until,
+        }),
+    }
+}
+
+/// Releases a lease the pass took for itself; a replica's stays held.
+pub(crate) async fn give_back(
+    store: &dyn Store,
+    id: &str,
+    lease: PassLease,
+) -> Result<(), StoreError> {
+    if lease.own {
+        timed("release lease", store.release_lease(id, &lease.owner)).await
+    } else {
+        Ok(())
+    }
 }
 
 /// Renews a lease taken when `asked` every third of its length, and returns

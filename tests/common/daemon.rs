@@ -23,6 +23,11 @@ use super::control::Control;
 pub const SHOPEE: &str = "shopee-demo";
 pub const LAZADA: &str = "lazada-demo";
 
+/// The stories' schedules: the order poll hourly (it runs once at start),
+/// the other kinds not before 2099, so that only what a story does
+/// happens. Stories of the schedules set their own.
+pub const QUIET: &str = r#"{ orders = "0 0 * * * *", catalogue = "0 0 0 1 1 * 2099", stock = "0 0 0 1 1 * 2099", price = "0 0 0 1 1 * 2099", reconcile = "0 0 0 1 1 * 2099", tokens = "0 0 0 1 1 * 2099", prune = "0 0 0 1 1 * 2099" }"#;
+
 pub struct Rig {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
@@ -115,9 +120,6 @@ listen = "{addr}"
 debounce_ms = 50
 shutdown_seconds = {shutdown_seconds}
 
-[orders]
-poll_seconds = 3600
-
 [sync]
 lease_seconds = 30
 
@@ -133,6 +135,7 @@ mapping = "{mappings}/shopee-demo.toml"
 price = {{ markup_percent = 5, round_to = 1000, rounding = "up" }}
 stock = {{ buffer = 1 }}
 rate = {{ shop = 150 }}
+schedule = {QUIET}
 
 [[channels]]
 id = "{LAZADA}"
@@ -145,6 +148,7 @@ mapping = "{mappings}/lazada-demo.toml"
 price = {{ markup_percent = 8, round_to = 1000, rounding = "nearest" }}
 stock = {{ buffer = 2 }}
 rate = {{ inventory = 450, other = 180 }}
+schedule = {QUIET}
 "#,
             url = db.url,
             key = dir.path().join("chosync.key").display(),

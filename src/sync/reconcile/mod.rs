@@ -19,13 +19,13 @@ use serde::Serialize;
 pub use classify::{Class, Known, Seen, Verdict, Work, classify};
 
 use super::{
-    CallLog, Channel, Kind, Options, Pass, SyncError, keep_lease, log_row, run_pass, timed,
-    under_lease,
+    CallLog, Channel, Kind, Options, Pass, SyncError, give_back, keep_lease, log_row, run_pass,
+    take_lease, timed, under_lease,
 };
 use crate::channels::ChannelError;
 use crate::channels::prepare::prepare;
 use crate::settings::Settings;
-use crate::store::{BatchRecord, LeaseGrant, RunCounts, Store, StoreError};
+use crate::store::{BatchRecord, RunCounts, Store, StoreError};
 use compare::{Knowledge, alert, compare};
 
 #[derive(Debug, thiserror::Error)]
@@ -158,20 +158,9 @@ pub async fn reconcile_channel(
     options: &Options,
 ) -> Result<ReconcileReport, ReconcileError> {
     let id = channel.settings.id.as_str();
-    let owner = uuid::Uuid::now_v7().to_string();
     let asked = tokio::time::Instant::now();
-    let grant = timed(
-        "acquire lease",
-        store.acquire_lease(id, &owner, options.lease),
-    )
-    .await?;
-    if let LeaseGrant::HeldUntil(until) = grant {
-        return Err(SyncError::Busy {
-            channel: id.to_string(),
-            until,
-        }
-        .into());
-    }
+    let lease = take_lease(store, id, options).await?;
+    let owner = lease.owner.clone();
     let renew = keep_lease(options.lease, asked, || {
         store.renew_lease(id, &owner, options.lease)
     });
@@ -196,7 +185,7 @@ pub async fn reconcile_channel(
             }
         }
     }
-    let released = timed("release lease", store.release_lease(id, &owner)).await;
+    let released = give_back(store, id, lease).await;
     let report = result?;
     released?;
     Ok(report)

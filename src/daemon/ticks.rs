@@ -1,0 +1,90 @@
+//! A channel's schedules as its worker fires them: which ticks are due now
+//! (claimed in the store, once across replicas) and when the next one falls.
+//! What each kind of tick does is the worker's (`worker::Worker::tick`).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::schedule::due::due_tick;
+use crate::schedule::fire::next_fires;
+use crate::schedule::{Kind, Schedules};
+use crate::store::{Store, StoreError};
+
+pub struct Ticks {
+    channel: String,
+    zone: Tz,
+    schedules: Vec<(Kind, cron::Schedule)>,
+    /// The latest fire time claimed per kind, by anyone, as far as known
+    /// here (read from the store once, then kept up to date).
+    last: HashMap<Kind, Option<DateTime<Utc>>>,
+}
+
+impl Ticks {
+    /// `channel`'s schedules of `kinds`; an expression that does not parse
+    /// (`check-config` names it) is left out with an error in the log.
+    pub fn new(channel: &str, schedules: &Schedules, zone: Tz, kinds: &[Kind]) -> Self {
+        let schedules = kinds
+            .iter()
+            .filter_map(|&kind| match schedules.schedule(kind) {
+                Ok(schedule) => Some((kind, schedule)),
+                Err(why) => {
+                    tracing::error!(channel, %kind, %why, "schedule left out");
+                    None
+                }
+            })
+            .collect();
+        Self {
+            channel: channel.to_string(),
+            zone,
+            schedules,
+            last: HashMap::new(),
+        }
+    }
+
+    /// The ticks due at `now` that this worker claimed (as `claimed_by`),
+    /// in the order of `Kind`. Ticks missed while no daemon ran collapse into
+    /// one (see `schedule::due`); a tick another replica claimed is skipped.
+    pub async fn claim_due(
+        &mut self,
+        store: &dyn Store,
+        claimed_by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(Kind, DateTime<Utc>)>, StoreError> {
+        let mut claimed = Vec::new();
+        for (kind, schedule) in &self.schedules {
+            let last = match self.last.get(kind) {
+                Some(last) => *last,
+                None => {
+                    let last = store
+                        .last_tick(&self.channel, *kind)
+                        .await?
+                        .map(|t| t.fire_time);
+                    self.last.insert(*kind, last);
+                    last
+                }
+            };
+            let Some(fire) = due_tick(schedule, self.zone, last, now) else {
+                continue;
+            };
+            if store
+                .claim_tick(&self.channel, *kind, fire, claimed_by)
+                .await?
+            {
+                claimed.push((*kind, fire));
+            }
+            // Claimed here or by another: either way not due here again.
+            self.last.insert(*kind, Some(fire));
+        }
+        Ok(claimed)
+    }
+
+    /// The earliest fire time of any schedule after `now`.
+    pub fn next(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.schedules
+            .iter()
+            .filter_map(|(_, schedule)| next_fires(schedule, self.zone, now, 1).into_iter().next())
+            .min()
+    }
+}
