@@ -331,19 +331,7 @@ async fn running_passes(db: &TestDb) -> i64 {
 }
 
 async fn count(db: &TestDb, sql: &'static str) -> i64 {
-    if db.url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(&db.url).await.expect("SQLite");
-        sqlx::query_scalar(sql)
-            .fetch_one(&pool)
-            .await
-            .expect("runs")
-    } else {
-        let pool = sqlx::PgPool::connect(&db.url).await.expect("PostgreSQL");
-        sqlx::query_scalar(sql)
-            .fetch_one(&pool)
-            .await
-            .expect("runs")
-    }
+    db.count(sql).await
 }
 
 /// `chosync stock adjust` in another process: on PostgreSQL its write

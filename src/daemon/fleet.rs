@@ -232,6 +232,16 @@ impl Fleet {
                     .map(|left| looked + left + Duration::from_millis(50));
             }
         }
+        // Another replica that stops beating changes the shares: look the
+        // moment its row runs out, not a beat later.
+        let gone_at = membership
+            .replicas
+            .iter()
+            .filter(|r| r.id != me.id)
+            .filter_map(|r| (r.expires_at - membership.now).to_std().ok())
+            .min()
+            .map(|left| looked + left + Duration::from_millis(50));
+        wake = [wake, gone_at].into_iter().flatten().min();
         if crews.values().any(|c| c.leaving != Leaving::No) {
             let soon = Instant::now() + LEAVING_CHECK;
             wake = Some(wake.map_or(soon, |w| w.min(soon)));

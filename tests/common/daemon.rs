@@ -268,6 +268,15 @@ schedule = {QUIET}
         self.start_on(listener)
     }
 
+    /// A second `chosync run` in this process on the same database, on a
+    /// loopback port of its own.
+    pub async fn start_another(&self) -> Running {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        self.start_on(listener)
+    }
+
     fn start_on(&self, listener: tokio::net::TcpListener) -> Running {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let settings = self.settings.clone();

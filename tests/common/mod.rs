@@ -37,6 +37,24 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// One number from a query run straight on the database (what no store
+    /// method tells, e.g. how many runs of a kind there were).
+    pub async fn count(&self, sql: &str) -> i64 {
+        if self.url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(&self.url).await.expect("SQLite");
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_one(&pool)
+                .await
+                .expect(sql)
+        } else {
+            let pool = sqlx::PgPool::connect(&self.url).await.expect("PostgreSQL");
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_one(&pool)
+                .await
+                .expect(sql)
+        }
+    }
+
     pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
