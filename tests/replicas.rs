@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use chosync::schedule::Kind;
+use chosync::store::schedule::TickOutcome;
 use common::TestDb;
 use common::daemon::{LAZADA, Rig, SHOPEE, eventually};
 use common::process::Process;
@@ -276,7 +278,52 @@ async fn a_tick_runs_once_with_two_daemons(db: &TestDb) {
     }
 }
 
+/// A tick claimed by a replica that died before finishing it is run by the
+/// next owner of the channel, once — not left unfinished until the next
+/// night's tick.
+async fn a_tick_a_dead_replica_claimed_is_run_by_the_next_owner(db: &TestDb) {
+    let mut rig = Rig::new(db, 2).await;
+    let daily = "0 15 3 * * *";
+    for channel in &mut rig.settings.channels {
+        channel.schedule.prune = daily.into();
+    }
+    let schedule: cron::Schedule = daily.parse().expect("cron");
+    let zone = rig.settings.schedule.timezone.tz();
+    let fire = chosync::schedule::fire::latest_fire(&schedule, zone, chrono::Utc::now())
+        .expect("fired before");
+    let dead = "gone-host/127.0.0.1:9";
+    let claimed = rig.store.claim_tick(SHOPEE, Kind::Prune, fire, dead).await;
+    assert!(claimed.expect("claim"));
+    let daemon = rig.start();
+    eventually(SOON, "the orphaned tick finished", || async {
+        let tick = rig
+            .store
+            .last_tick(SHOPEE, Kind::Prune)
+            .await
+            .expect("tick");
+        tick.is_some_and(|t| t.fire_time == fire && t.finished_at.is_some())
+    })
+    .await;
+    let tick = rig
+        .store
+        .last_tick(SHOPEE, Kind::Prune)
+        .await
+        .expect("tick");
+    let tick = tick.expect("the tick");
+    assert_ne!(tick.claimed_by, dead);
+    assert_eq!(tick.outcome, Some(TickOutcome::Done), "{tick:?}");
+    // Lazada's tick of the same instant had never been claimed: it ran too.
+    let lazada = rig
+        .store
+        .last_tick(LAZADA, Kind::Prune)
+        .await
+        .expect("tick");
+    assert_eq!(lazada.map(|t| t.fire_time), Some(fire));
+    daemon.stop().await;
+}
+
 on_both_engines!(
+    a_tick_a_dead_replica_claimed_is_run_by_the_next_owner,
     a_tick_runs_once_with_two_daemons,
     two_replicas_share_and_take_over,
     three_replicas_share_and_take_over,

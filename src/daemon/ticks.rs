@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use crate::schedule::due::due_tick;
 use crate::schedule::fire::next_fires;
 use crate::schedule::{Kind, Schedules};
+use crate::store::schedule::Tick;
 use crate::store::{Store, StoreError};
 
 pub struct Ticks {
@@ -57,11 +58,25 @@ impl Ticks {
             let last = match self.last.get(kind) {
                 Some(last) => *last,
                 None => {
-                    let last = store
-                        .last_tick(&self.channel, *kind)
-                        .await?
-                        .map(|t| t.fire_time);
+                    let tick = store.last_tick(&self.channel, *kind).await?;
+                    let last = tick.as_ref().map(|t| t.fire_time);
                     self.last.insert(*kind, last);
+                    let newer = due_tick(schedule, self.zone, last, now).is_some();
+                    if let Some(tick) = tick.filter(|t| t.finished_at.is_none() && !newer)
+                        && self.orphaned(store, &tick, claimed_by).await?
+                        && store
+                            .reclaim_tick(
+                                &self.channel,
+                                *kind,
+                                tick.fire_time,
+                                &tick.claimed_by,
+                                claimed_by,
+                            )
+                            .await?
+                    {
+                        tracing::info!(channel = %self.channel, %kind, fire_time = %tick.fire_time, from = %tick.claimed_by, "running a tick its claimer never finished");
+                        claimed.push((*kind, tick.fire_time));
+                    }
                     last
                 }
             };
@@ -78,6 +93,17 @@ impl Ticks {
             self.last.insert(*kind, Some(fire));
         }
         Ok(claimed)
+    }
+
+    /// Whether an unfinished tick's claimer is gone: a replica no longer
+    /// alive, or this replica before it restarted (a worker just started
+    /// runs nothing yet). A newer tick due supersedes it instead.
+    async fn orphaned(&self, store: &dyn Store, tick: &Tick, me: &str) -> Result<bool, StoreError> {
+        if tick.claimed_by == me {
+            return Ok(true);
+        }
+        let alive = store.membership().await?;
+        Ok(!alive.replicas.iter().any(|r| r.id == tick.claimed_by))
     }
 
     /// The earliest fire time of any schedule after `now`.

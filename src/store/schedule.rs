@@ -90,6 +90,17 @@ pub trait ScheduleStore: Send + Sync {
         claimed_by: &str,
     ) -> Result<bool, StoreError>;
 
+    /// Takes over a tick `from` claimed and never finished (its process
+    /// died): `true` for exactly one caller, which runs it.
+    async fn reclaim_tick(
+        &self,
+        channel: &str,
+        kind: Kind,
+        fire_time: DateTime<Utc>,
+        from: &str,
+        claimed_by: &str,
+    ) -> Result<bool, StoreError>;
+
     /// Records how a claimed tick ended; `false` if no such tick was claimed.
     async fn finish_tick(
         &self,
@@ -110,6 +121,9 @@ pub(super) mod sql {
         SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM schedule_ticks \
         WHERE channel = $1 AND kind = $2 AND fire_time >= $3) \
         ON CONFLICT (channel, kind, fire_time) DO NOTHING";
+    pub const RECLAIM_TICK: &str = "UPDATE schedule_ticks SET claimed_by = $5, claimed_at = $6 \
+        WHERE channel = $1 AND kind = $2 AND fire_time = $3 AND claimed_by = $4 \
+        AND finished_at IS NULL";
     pub const FINISH_TICK: &str = "UPDATE schedule_ticks \
         SET finished_at = $4, outcome = $5, note = $6 \
         WHERE channel = $1 AND kind = $2 AND fire_time = $3";
@@ -143,6 +157,27 @@ macro_rules! impl_schedule_store {
                     .await?
                     .rows_affected();
                 Ok(inserted == 1)
+            }
+
+            async fn reclaim_tick(
+                &self,
+                channel: &str,
+                kind: crate::schedule::Kind,
+                fire_time: DateTime<Utc>,
+                from: &str,
+                claimed_by: &str,
+            ) -> Result<bool, StoreError> {
+                let updated = sqlx::query(schedule::sql::RECLAIM_TICK)
+                    .bind(channel)
+                    .bind(kind.as_str())
+                    .bind(chrono::SubsecRound::trunc_subsecs(fire_time, 0))
+                    .bind(from)
+                    .bind(claimed_by)
+                    .bind(self.clock.now())
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(updated == 1)
             }
 
             async fn finish_tick(
