@@ -289,7 +289,7 @@ async fn a_tick_a_dead_replica_claimed_is_run_by_the_next_owner(db: &TestDb) {
     }
     let schedule: cron::Schedule = daily.parse().expect("cron");
     let zone = rig.settings.schedule.timezone.tz();
-    let fire = chosync::schedule::fire::latest_fire(&schedule, zone, chrono::Utc::now())
+    let fire = chosync::schedule::fire::latest_fire(&schedule, zone, rig.store.now())
         .expect("fired before");
     let dead = "gone-host/127.0.0.1:9";
     let claimed = rig.store.claim_tick(SHOPEE, Kind::Prune, fire, dead).await;
