@@ -6,10 +6,8 @@
 //! This module decides *when*: the next fire times of an expression
 //! ([`fire`]), which tick is due given the last one claimed ([`due`]) and the
 //! overview `check-config` and `chosync schedules` print ([`overview`]).
-//! Ticks are claimed in the store (`ScheduleStore`), once across replicas.
-//! The daemon (`src/daemon/`) does not fire them yet: it still pushes on
-//! events and polls orders every `[orders] poll_seconds`; wiring the ticks
-//! into it is the next step.
+//! Ticks are claimed in the store (`ScheduleStore`), once across replicas;
+//! the daemon's workers fire them (`daemon::ticks`, `daemon::worker`).
 
 pub mod due;
 pub mod fire;
