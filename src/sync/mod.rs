@@ -142,7 +142,7 @@ pub enum SyncError {
     Refused(String),
     /// Another pass (this process or another) holds the channel.
     #[error(
-        "channel {channel} is being synced by another pass (its lease runs until {until}); try again later"
+        "channel {channel} is being synced by another pass, or worked by a running `chosync run` (its lease runs until {until}, renewed while it works); try again later, or leave it to the daemon"
     )]
     Busy {
         channel: String,
