@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::{ChannelAction, Failure, report, say};
 use crate::channels::connect::{authorize, connect_link};
 use crate::channels::status::{ChannelStatus, statuses};
+use crate::channels::tokens::ChannelState;
 use crate::settings::Settings;
 use crate::store::Store;
 
@@ -39,10 +40,11 @@ fn list(rows: &[ChannelStatus], json: bool) {
         return;
     }
     say!(
-        "{:<24} {:<8} {:<8} {:<22} {:<22} {:>7} {:>11}  LAST ERROR",
+        "{:<24} {:<8} {:<8} {:<10} {:<22} {:<22} {:>7} {:>11}  LAST ERROR",
         "CHANNEL",
         "PLATFORM",
         "ENABLED",
+        "STATE",
         "ACCESS TOKEN UNTIL",
         "LAST SUCCESS",
         "QUEUED",
@@ -61,15 +63,22 @@ fn list(rows: &[ChannelStatus], json: bool) {
             "not authorized".into()
         };
         say!(
-            "{:<24} {:<8} {:<8} {:<22} {:<22} {:>7} {:>11}  {}",
+            "{:<24} {:<8} {:<8} {:<10} {:<22} {:<22} {:>7} {:>11}  {}",
             row.id,
             format!("{:?}", row.platform).to_lowercase(),
             if row.enabled { "yes" } else { "no" },
+            row.state.short(),
             access,
             when(row.health.last_success),
             row.health.queued_tasks,
             row.health.quarantined_skus,
             row.health.last_error.as_deref().unwrap_or("-")
         );
+    }
+    // Why a channel is paused is a sentence: under the table, not in it.
+    for row in rows {
+        if let ChannelState::Paused { .. } = row.state {
+            say!("{}: {}", row.id, row.state.label());
+        }
     }
 }

@@ -25,6 +25,9 @@ pub enum OrderError {
         channel: String,
         error: ConnectorError,
     },
+    /// The channel's credentials are dead: refused before any call.
+    #[error(transparent)]
+    Paused(#[from] crate::channels::tokens::Paused),
 }
 
 /// What one import did.
@@ -74,6 +77,9 @@ pub async fn import(
     trigger: &str,
 ) -> Result<OrderReport, OrderError> {
     let id = channel.settings.id.as_str();
+    if let Some(paused) = crate::channels::tokens::paused(store, id).await? {
+        return Err(paused.into());
+    }
     let started = Instant::now();
     let hints = store.order_hints(id).await?;
     if source == Source::Hints && hints.is_empty() {

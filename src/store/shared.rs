@@ -33,6 +33,7 @@ macro_rules! impl_store {
     ($engine:ident { $($own:tt)* }) => {
         impl_order_store!($engine);
         impl_schedule_store!($engine);
+        impl_pause_store!($engine);
 
         #[async_trait]
         impl Store for $engine {

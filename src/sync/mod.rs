@@ -147,6 +147,9 @@ pub enum SyncError {
     /// Stopped by `Options::stop` before it finished; its work stays pending.
     #[error("the pass on {0} was stopped before it finished; its work stays pending")]
     Stopped(String),
+    /// The channel's credentials are dead: refused before any call.
+    #[error(transparent)]
+    Paused(#[from] crate::channels::tokens::Paused),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -226,6 +229,7 @@ pub async fn sync_channel(
     options: &Options,
 ) -> Result<SyncSummary, SyncError> {
     let id = channel.settings.id.as_str();
+    refuse_paused(store, id).await?;
     let owner = uuid::Uuid::now_v7().to_string();
     let asked = tokio::time::Instant::now();
     let grant = timed(
@@ -266,6 +270,20 @@ pub async fn sync_channel(
     let summary = result?;
     released?;
     Ok(summary)
+}
+
+/// A paused channel's work is refused before its lease is taken or any call
+/// made: its credentials are dead until the seller authorizes again.
+async fn refuse_paused(store: &dyn Store, channel: &str) -> Result<(), SyncError> {
+    match timed(
+        "channel pause",
+        crate::channels::tokens::paused(store, channel),
+    )
+    .await?
+    {
+        Some(paused) => Err(SyncError::Paused(paused)),
+        None => Ok(()),
+    }
 }
 
 /// Renews a lease taken when `asked` every third of its length, and returns

@@ -142,6 +142,46 @@ impl Tokens {
         }
     }
 
+    /// When the current pair runs out, as loaded (`None`: never authorized).
+    pub async fn expiry(&self) -> Result<Option<Expiry>, ConnectorError> {
+        let mut current = self.current.lock().await;
+        if current.is_none() {
+            *current = self
+                .store
+                .load(&self.channel)
+                .await
+                .map_err(store_failure)?;
+        }
+        Ok(current.as_ref().map(Expiry::of))
+    }
+
+    /// Refreshes when the access token has less than `margin` left: the
+    /// tokens schedule looks further ahead than a call does, so calls rarely
+    /// wait for a refresh. Single-flight with every other refresh; a pair
+    /// another task refreshed meanwhile is not refreshed again.
+    pub async fn refresh_ahead(
+        &self,
+        margin: Duration,
+        refresher: &dyn Refresher,
+    ) -> Result<Ahead, ConnectorError> {
+        let mut current = self.current.lock().await;
+        let tokens = self.loaded(&mut current).await?.clone();
+        if self.unsaved.load(Ordering::SeqCst) {
+            self.save_pending(&tokens).await;
+        }
+        if tokens.access_expires_at - margin > self.clock.now() {
+            return Ok(Ahead {
+                refreshed: false,
+                expiry: Expiry::of(&tokens),
+            });
+        }
+        let fresh = self.refresh_locked(&mut current, refresher).await?;
+        Ok(Ahead {
+            refreshed: true,
+            expiry: Expiry::of(&fresh),
+        })
+    }
+
     /// Refreshes now, whatever the expiry says.
     pub async fn refresh_now(&self, refresher: &dyn Refresher) -> Result<(), ConnectorError> {
         let mut current = self.current.lock().await;
@@ -274,6 +314,30 @@ impl Tokens {
             .await
             .map_err(store_failure)
     }
+}
+
+/// When a pair runs out (nothing secret).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry {
+    pub access_expires_at: DateTime<Utc>,
+    pub refresh_expires_at: Option<DateTime<Utc>>,
+}
+
+impl Expiry {
+    fn of(tokens: &TokenPair) -> Self {
+        Self {
+            access_expires_at: tokens.access_expires_at,
+            refresh_expires_at: tokens.refresh_expires_at,
+        }
+    }
+}
+
+/// What `refresh_ahead` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ahead {
+    pub refreshed: bool,
+    /// The pair in use now.
+    pub expiry: Expiry,
 }
 
 /// How a refresh whose answer was lost was settled.
@@ -647,6 +711,29 @@ mod tests {
         assert_eq!(answer, Err(ConnectorError::Transient("HTTP 503".into())));
         assert_eq!(*used.lock().expect("lock"), ["once"]);
         assert_eq!(refresher.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_ahead_refreshes_only_within_its_margin_and_once() {
+        let (tokens, refresher) = installed_for_hours(1).await;
+        let far = tokens
+            .refresh_ahead(Duration::minutes(30), &refresher)
+            .await
+            .expect("checked");
+        assert!(!far.refreshed);
+        assert_eq!(refresher.calls.load(Ordering::SeqCst), 0);
+        let near = tokens
+            .refresh_ahead(Duration::minutes(90), &refresher)
+            .await
+            .expect("refreshed");
+        assert!(near.refreshed);
+        assert_eq!(near.expiry.access_expires_at, at() + Duration::hours(4));
+        let again = tokens
+            .refresh_ahead(Duration::minutes(90), &refresher)
+            .await
+            .expect("fresh now");
+        assert!(!again.refreshed, "the fresh pair holds 4 hours");
+        assert_eq!(refresher.calls.load(Ordering::SeqCst), 1);
     }
 
     #[test]

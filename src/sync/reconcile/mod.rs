@@ -19,8 +19,8 @@ use serde::Serialize;
 pub use classify::{Class, Known, Seen, Verdict, Work, classify};
 
 use super::{
-    CallLog, Channel, Kind, Options, Pass, SyncError, keep_lease, log_row, run_pass, timed,
-    under_lease,
+    CallLog, Channel, Kind, Options, Pass, SyncError, keep_lease, log_row, refuse_paused, run_pass,
+    timed, under_lease,
 };
 use crate::channels::ChannelError;
 use crate::channels::prepare::prepare;
@@ -158,6 +158,7 @@ pub async fn reconcile_channel(
     options: &Options,
 ) -> Result<ReconcileReport, ReconcileError> {
     let id = channel.settings.id.as_str();
+    refuse_paused(store, id).await?;
     let owner = uuid::Uuid::now_v7().to_string();
     let asked = tokio::time::Instant::now();
     let grant = timed(
