@@ -230,6 +230,8 @@ fn a_shopee_channel_is_connected_and_authorized_against_the_sandbox() {
     let listed: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(listed[0]["authorized"], true);
     assert!(listed[0]["access_expires_at"].is_string());
+    assert_eq!(listed[0]["state"], "active");
+    assert!(listed[0]["authorization_expires_at"].is_string());
 
     // Authorized: the platform's attribute tree names what the mapping lacks.
     let out = chosync(dir.path(), &config, &["check-config"], &env);
@@ -344,6 +346,7 @@ fn a_lazada_channel_is_authorized_on_its_auth_host() {
     assert!(
         table.contains("lazada-demo")
             && table.contains("lazada")
+            && table.contains("active")
             && !table.contains("not authorized"),
         "{table}"
     );
