@@ -267,6 +267,35 @@ fn under<'a>(shop: &'a Shop, allocation: &'a Allocation) -> Channel<'a> {
     }
 }
 
+async fn a_refresh_refused_mid_pass_pauses_the_channel_when_the_pass_ends(db: &TestDb) {
+    let (shopee, lazada) = listed(
+        db,
+        shops::shopee(db, "shopee-a", "").await,
+        shops::lazada(db, "lazada-a", "").await,
+    )
+    .await;
+    shopee
+        .control
+        .control("/_sandbox/authorization/revoke", json!({}))
+        .await;
+    adjust(db, 3).await;
+    // The pass's calls are refused; its one refresh too, for good.
+    let _ = sync_channel(db.store.as_ref(), &shopee.channel(), &Options::new("test")).await;
+    assert_eq!(
+        shopee.control.calls(SHOPEE_REFRESH).await,
+        1,
+        "a dead refresh token is not tried again"
+    );
+    let state = ChannelState::of(db.store.as_ref(), "shopee-a")
+        .await
+        .expect("state");
+    assert!(matches!(state, ChannelState::Paused { .. }), "{state:?}");
+    let refused = open_alerts(db, AlertKind::TokenRefreshRefused, "shopee-a").await;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    sync(db, &lazada.channel()).await;
+    assert_converged(db, &lazada).await;
+}
+
 async fn a_paused_channel_keeps_its_shown_stock_counted_under_partitioned_stock(db: &TestDb) {
     let shopee = shops::shopee_on(db, "shopee-a", "buffer = 0", short_lived_shopee(), None).await;
     let lazada = shops::lazada(db, "lazada-a", "buffer = 0").await;
@@ -472,6 +501,7 @@ on_both_engines!(
     an_access_token_that_runs_out_mid_run_is_refreshed_once_and_the_work_converges,
     the_tokens_check_refreshes_ahead_of_expiry_and_only_then,
     a_refused_refresh_pauses_only_that_channel_until_it_is_authorized_again,
+    a_refresh_refused_mid_pass_pauses_the_channel_when_the_pass_ends,
     a_paused_channel_keeps_its_shown_stock_counted_under_partitioned_stock,
     the_authorization_end_is_alerted_seven_days_ahead_on_shopee_and_48_hours_on_lazada,
     a_shopee_push_code_12_raises_the_authorization_expiring_alert,

@@ -174,6 +174,15 @@ impl ChannelClient {
         }
     }
 
+    /// Why the platform refused a refresh for good since last asked (a
+    /// call's refresh, mid-pass).
+    pub fn take_refused_refresh(&self) -> Option<String> {
+        match self {
+            Self::Shopee(shopee) => shopee.take_refused_refresh(),
+            Self::Lazada(lazada) => lazada.take_refused_refresh(),
+        }
+    }
+
     /// Exchanges the code the platform sent back; the tokens are stored sealed.
     pub async fn authorize(&self, code: &str) -> Result<(), ConnectorError> {
         match self {

@@ -155,6 +155,9 @@ pub async fn check(store: &dyn Store, channel: &Channel<'_>) -> Result<TokenRepo
     if let Some(pause) = store.channel_pause(id).await? {
         return Ok(report(TokenCheck::Paused(pause), None, false));
     }
+    if let Some(reason) = pause_if_refused(store, channel).await? {
+        return Ok(report(TokenCheck::Refused { reason }, None, false));
+    }
     let platform_error = |error| TokenError::Platform {
         channel: id.to_string(),
         error,
@@ -182,6 +185,8 @@ pub async fn check(store: &dyn Store, channel: &Channel<'_>) -> Result<TokenRepo
             ahead.expiry,
         ),
         Err(ConnectorError::Unauthorized(why)) => {
+            // Noted by the client too: taken, so it is acted on once.
+            channel.client.take_refused_refresh();
             let reason = refused(store, id, &why).await?;
             return Ok(report(TokenCheck::Refused { reason }, None, false));
         }
@@ -223,6 +228,19 @@ async fn authorization_end(
         PlatformKind::Lazada => expiry.refresh_expires_at,
         PlatformKind::Shopee => None,
     }))
+}
+
+/// Pauses the channel if the platform refused one of its calls' refreshes
+/// for good (a pass, an import or a reconcile asks when it is done), as
+/// `check` does; returns the pause's reason.
+pub async fn pause_if_refused(
+    store: &dyn Store,
+    channel: &Channel<'_>,
+) -> Result<Option<String>, StoreError> {
+    match channel.client.take_refused_refresh() {
+        Some(why) => refused(store, &channel.settings.id, &why).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// The platform refused a refresh for good: alert, then pause. Returns the

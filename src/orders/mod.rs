@@ -100,6 +100,10 @@ pub async fn import(
         fetch_and_record(store, channel, source, settings, &hints, &mut report),
     )
     .await;
+    // A refresh refused for good while fetching pauses the channel now.
+    if let Err(err) = crate::channels::tokens::pause_if_refused(store, channel).await {
+        tracing::warn!(channel = id, %err, "could not pause the channel");
+    }
     let events = channel.events.take(call);
     let counts = RunCounts {
         pushed: report.changed as i64,

@@ -266,6 +266,16 @@ pub async fn sync_channel(
     }
     // A pass that lost its lease has nothing to release; the pass's own
     // error, if any, is the one to report.
+    // A refresh refused for good during the work pauses the channel now,
+    // not at the next tokens check.
+    if let Err(err) = timed(
+        "pause if refused",
+        crate::channels::tokens::pause_if_refused(store, channel),
+    )
+    .await
+    {
+        tracing::warn!(channel = id, %err, "could not pause the channel");
+    }
     let released = timed("release lease", store.release_lease(id, &owner)).await;
     let summary = result?;
     released?;

@@ -58,6 +58,14 @@ pub struct Tokens {
     current: Mutex<Option<TokenPair>>,
     /// The pair in memory is newer than the stored one.
     unsaved: AtomicBool,
+    /// The pair in memory has a refresh token the platform refused for good.
+    dead: std::sync::Mutex<Option<Dead>>,
+}
+
+/// Why a refresh token was refused for good, and whether the caller was told.
+struct Dead {
+    why: String,
+    told: bool,
 }
 
 impl Tokens {
@@ -69,6 +77,7 @@ impl Tokens {
             margin: Duration::minutes(5),
             current: Mutex::new(None),
             unsaved: AtomicBool::new(false),
+            dead: std::sync::Mutex::new(None),
         }
     }
 
@@ -83,7 +92,31 @@ impl Tokens {
         let mut current = self.current.lock().await;
         self.persist(&tokens).await?;
         *current = Some(tokens);
+        self.note_refusal(None);
         Ok(())
+    }
+
+    /// Why the platform refused a refresh for good, once per refusal (and
+    /// only while no refresh or new authorization succeeded since): the
+    /// caller decides what a dead channel means (chosync pauses it).
+    pub fn take_refused_refresh(&self) -> Option<String> {
+        let mut dead = self.dead.lock().ok()?;
+        let dead = dead.as_mut().filter(|d| !d.told)?;
+        dead.told = true;
+        Some(dead.why.clone())
+    }
+
+    fn note_refusal(&self, why: Option<String>) {
+        if let Ok(mut dead) = self.dead.lock() {
+            *dead = why.map(|why| Dead { why, told: false });
+        }
+    }
+
+    fn known_dead(&self) -> Option<String> {
+        self.dead
+            .lock()
+            .ok()
+            .and_then(|d| d.as_ref().map(|d| d.why.clone()))
     }
 
     /// A usable access token, refreshing first when it is about to expire.
@@ -211,6 +244,35 @@ impl Tokens {
     }
 
     async fn refresh_locked(
+        &self,
+        current: &mut Option<TokenPair>,
+        refresher: &dyn Refresher,
+    ) -> Result<TokenPair, ConnectorError> {
+        if let Some(why) = self.known_dead() {
+            // Refused for good already: a pair saved since (a new
+            // authorization) is taken, and the platform is not asked again.
+            let refresh_token = match current.as_ref() {
+                Some(tokens) => tokens.refresh_token.clone(),
+                None => return Err(ConnectorError::Unauthorized(why)),
+            };
+            return match self.stored_newer(&refresh_token).await? {
+                Some(stored) => {
+                    self.note_refusal(None);
+                    Ok(adopt(current, stored))
+                }
+                None => Err(ConnectorError::Unauthorized(why)),
+            };
+        }
+        let refreshed = self.refresh_once(current, refresher).await;
+        match &refreshed {
+            Ok(_) => self.note_refusal(None),
+            Err(ConnectorError::Unauthorized(why)) => self.note_refusal(Some(why.clone())),
+            Err(_) => {}
+        }
+        refreshed
+    }
+
+    async fn refresh_once(
         &self,
         current: &mut Option<TokenPair>,
         refresher: &dyn Refresher,
@@ -734,6 +796,39 @@ mod tests {
             .expect("fresh now");
         assert!(!again.refreshed, "the fresh pair holds 4 hours");
         assert_eq!(refresher.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_refused_for_good_is_not_asked_again_and_told_once() {
+        struct Refuses(AtomicU32);
+        #[async_trait]
+        impl Refresher for Refuses {
+            async fn refresh(&self, _: &SecretString) -> Result<TokenPair, ConnectorError> {
+                self.0.fetch_add(1, Ordering::SeqCst);
+                Err(ConnectorError::Unauthorized(
+                    "error_shop_refresh_token".into(),
+                ))
+            }
+        }
+        let (tokens, refresher) = installed_for_hours(3).await;
+        let refuses = Refuses(AtomicU32::new(0));
+        assert_eq!(tokens.take_refused_refresh(), None);
+        assert!(tokens.refresh_now(&refuses).await.is_err());
+        assert!(tokens.refresh_now(&refuses).await.is_err());
+        assert_eq!(refuses.0.load(Ordering::SeqCst), 1, "asked once");
+        assert_eq!(
+            tokens.take_refused_refresh().as_deref(),
+            Some("error_shop_refresh_token")
+        );
+        assert_eq!(tokens.take_refused_refresh(), None, "told once");
+        // The seller consents again: the new pair refreshes as usual.
+        tokens
+            .install(pair(at(), Duration::hours(3)))
+            .await
+            .expect("install");
+        tokens.refresh_now(&refresher).await.expect("refreshed");
+        assert_eq!(refresher.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(tokens.take_refused_refresh(), None);
     }
 
     #[test]

@@ -205,6 +205,11 @@ impl Lazada {
         self.tokens.refresh_ahead(margin, self).await
     }
 
+    /// Why the platform refused a refresh for good since last asked.
+    pub fn take_refused_refresh(&self) -> Option<String> {
+        self.tokens.take_refused_refresh()
+    }
+
     fn pair(&self, tokens: dto::Tokens) -> TokenPair {
         let now = self.clock.now();
         TokenPair {

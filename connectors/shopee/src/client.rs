@@ -215,6 +215,11 @@ impl Shopee {
         self.tokens.refresh_ahead(margin, self).await
     }
 
+    /// Why the platform refused a refresh for good since last asked.
+    pub fn take_refused_refresh(&self) -> Option<String> {
+        self.tokens.take_refused_refresh()
+    }
+
     fn pair(&self, tokens: dto::Tokens) -> TokenPair {
         let now = self.clock.now();
         TokenPair {

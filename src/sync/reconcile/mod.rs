@@ -197,6 +197,16 @@ pub async fn reconcile_channel(
             }
         }
     }
+    // A refresh refused for good during the work pauses the channel now,
+    // not at the next tokens check.
+    if let Err(err) = timed(
+        "pause if refused",
+        crate::channels::tokens::pause_if_refused(store, channel),
+    )
+    .await
+    {
+        tracing::warn!(channel = id, %err, "could not pause the channel");
+    }
     let released = timed("release lease", store.release_lease(id, &owner)).await;
     let report = result?;
     released?;
