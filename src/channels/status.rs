@@ -6,10 +6,49 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::tokens::ChannelState;
 use super::{ChannelError, PlatformKind, prepare};
 use crate::settings::Settings;
-use crate::store::{ChannelHealth, Store};
+use crate::store::{ChannelHealth, Store, StoreError};
+
+/// What a channel is doing, as `chosync channels` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ChannelState {
+    Active,
+    /// Its credentials are dead: nothing is sent until it is authorized again.
+    Paused {
+        reason: String,
+        since: DateTime<Utc>,
+    },
+}
+
+impl ChannelState {
+    pub async fn of(store: &dyn Store, channel: &str) -> Result<Self, StoreError> {
+        Ok(match store.channel_pause(channel).await? {
+            Some(pause) => Self::Paused {
+                reason: pause.reason,
+                since: pause.since,
+            },
+            None => Self::Active,
+        })
+    }
+
+    /// One word: `active`, `paused`.
+    pub fn short(&self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Paused { .. } => "paused",
+        }
+    }
+
+    /// `active`, `paused (why)`.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Active => "active".into(),
+            Self::Paused { reason, .. } => format!("paused ({reason})"),
+        }
+    }
+}
 
 #[derive(Debug, Serialize)]
 pub struct ChannelStatus {

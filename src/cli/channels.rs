@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use super::{ChannelAction, Failure, report, say};
 use crate::channels::connect::{authorize, connect_link};
-use crate::channels::status::{ChannelStatus, statuses};
-use crate::channels::tokens::ChannelState;
+use crate::channels::status::{ChannelState, ChannelStatus, statuses};
 use crate::settings::Settings;
 use crate::store::Store;
 

@@ -264,18 +264,9 @@ pub async fn sync_channel(
             tracing::warn!(channel = id, %err, "could not mark the run failed");
         }
     }
+    pause_if_refused(store, channel).await;
     // A pass that lost its lease has nothing to release; the pass's own
     // error, if any, is the one to report.
-    // A refresh refused for good during the work pauses the channel now,
-    // not at the next tokens check.
-    if let Err(err) = timed(
-        "pause if refused",
-        crate::channels::tokens::pause_if_refused(store, channel),
-    )
-    .await
-    {
-        tracing::warn!(channel = id, %err, "could not pause the channel");
-    }
     let released = timed("release lease", store.release_lease(id, &owner)).await;
     let summary = result?;
     released?;
@@ -293,6 +284,16 @@ async fn refuse_paused(store: &dyn Store, channel: &str) -> Result<(), SyncError
     {
         Some(paused) => Err(SyncError::Paused(paused)),
         None => Ok(()),
+    }
+}
+
+/// A refresh refused for good during the work pauses the channel now, not
+/// at the next tokens check; the work's own outcome is reported either way.
+async fn pause_if_refused(store: &dyn Store, channel: &Channel<'_>) {
+    let paused = crate::channels::tokens::pause_if_refused(store, channel);
+    if let Err(err) = timed("pause if refused", paused).await {
+        let id = channel.settings.id.as_str();
+        tracing::warn!(channel = id, %err, "could not pause the channel");
     }
 }
 

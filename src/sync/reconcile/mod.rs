@@ -19,8 +19,8 @@ use serde::Serialize;
 pub use classify::{Class, Known, Seen, Verdict, Work, classify};
 
 use super::{
-    CallLog, Channel, Kind, Options, Pass, SyncError, keep_lease, log_row, refuse_paused, run_pass,
-    timed, under_lease,
+    CallLog, Channel, Kind, Options, Pass, SyncError, keep_lease, log_row, pause_if_refused,
+    refuse_paused, run_pass, timed, under_lease,
 };
 use crate::channels::ChannelError;
 use crate::channels::prepare::prepare;
@@ -197,16 +197,7 @@ pub async fn reconcile_channel(
             }
         }
     }
-    // A refresh refused for good during the work pauses the channel now,
-    // not at the next tokens check.
-    if let Err(err) = timed(
-        "pause if refused",
-        crate::channels::tokens::pause_if_refused(store, channel),
-    )
-    .await
-    {
-        tracing::warn!(channel = id, %err, "could not pause the channel");
-    }
+    pause_if_refused(store, channel).await;
     let released = timed("release lease", store.release_lease(id, &owner)).await;
     let report = result?;
     released?;
