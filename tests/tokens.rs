@@ -407,6 +407,38 @@ async fn the_authorization_end_is_alerted_seven_days_ahead_on_shopee_and_48_hour
     );
 }
 
+async fn a_pause_keeps_its_first_moment_and_resuming_twice_is_harmless(db: &TestDb) {
+    let store = db.store.as_ref();
+    assert_eq!(store.channel_pause("shopee-a").await.expect("read"), None);
+    let first = store
+        .pause_channel("shopee-a", "refused: error_shop_refresh_token")
+        .await
+        .expect("pause");
+    assert_eq!(first.since, db.clock.now());
+    db.clock.advance(chrono::Duration::minutes(10));
+    let again = store
+        .pause_channel("shopee-a", "refused: IllegalRefreshToken")
+        .await
+        .expect("pause");
+    assert_eq!(again.since, first.since, "paused since the first refusal");
+    assert_eq!(again.reason, "refused: IllegalRefreshToken");
+    assert_eq!(
+        store.channel_pause("shopee-a").await.expect("read"),
+        Some(again)
+    );
+    assert_eq!(store.channel_pause("lazada-a").await.expect("read"), None);
+    assert!(store.resume_channel("shopee-a").await.expect("resume"));
+    assert!(!store.resume_channel("shopee-a").await.expect("resume"));
+    assert_eq!(store.channel_pause("shopee-a").await.expect("read"), None);
+    assert!(
+        !store
+            .set_authorization_end("shopee-a", db.clock.now())
+            .await
+            .expect("set"),
+        "no authorization recorded yet"
+    );
+}
+
 struct NoWorkers;
 
 impl Workers for NoWorkers {
@@ -506,4 +538,5 @@ on_both_engines!(
     a_paused_channel_keeps_its_shown_stock_counted_under_partitioned_stock,
     the_authorization_end_is_alerted_seven_days_ahead_on_shopee_and_48_hours_on_lazada,
     a_shopee_push_code_12_raises_the_authorization_expiring_alert,
+    a_pause_keeps_its_first_moment_and_resuming_twice_is_harmless,
 );
