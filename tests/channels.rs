@@ -230,6 +230,8 @@ fn a_shopee_channel_is_connected_and_authorized_against_the_sandbox() {
     let listed: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(listed[0]["authorized"], true);
     assert!(listed[0]["access_expires_at"].is_string());
+    assert_eq!(listed[0]["state"], "active");
+    assert!(listed[0]["authorization_expires_at"].is_string());
 
     // Authorized: the platform's attribute tree names what the mapping lacks.
     let out = chosync(dir.path(), &config, &["check-config"], &env);
@@ -285,6 +287,95 @@ fn a_shopee_channel_is_connected_and_authorized_against_the_sandbox() {
         text(&out.stderr)
     );
     assert!(!text(&out.stderr).contains(key), "secrets never printed");
+}
+
+/// The seller withdraws the authorization: the next sync's refresh is
+/// refused, the channel is paused (shown with why, alerted, its syncs
+/// refused without a call) until the seller consents again and `channels
+/// authorize` takes the new code.
+#[test]
+fn a_channel_whose_authorization_is_withdrawn_is_paused_until_authorized_again() {
+    let sandbox = sandbox("shopee", &[]);
+    let credentials = &sandbox.announced["credentials"];
+    let base = sandbox.announced["base_url"].as_str().expect("base");
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("chosync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[secrets]\nkey_file = \"{key}\"\n\n[[channels]]\nid = \"shopee-demo\"\nplatform = \"shopee\"\nbase_url = \"{base}\"\npartner_id = {partner}\npartner_key = {{ env = \"SANDBOX_PARTNER_KEY\" }}\nshop_id = {shop}\nredirect_url = \"https://chosync.example.vn/authorized\"\nmapping = \"{mappings}/shopee-demo.toml\"\n",
+            key = dir.path().join("chosync.key").display(),
+            partner = credentials["partner_id"],
+            shop = credentials["shop_id"],
+            mappings = mappings().display(),
+        ),
+    )
+    .expect("write");
+    let key = credentials["partner_key"].as_str().expect("key");
+    let env = [("SANDBOX_PARTNER_KEY", key)];
+    let run = |args: &[&str]| chosync(dir.path(), &config, args, &env);
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/catalogue.csv");
+    assert!(
+        run(&["import", sample.to_str().expect("utf-8")])
+            .status
+            .success()
+    );
+    let code = credentials["code"].as_str().expect("code");
+    let out = run(&["channels", "authorize", "shopee-demo", "--code", code]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    reqwest::blocking_post(
+        &format!("{base}/_sandbox/authorization/revoke"),
+        serde_json::json!({}),
+    );
+    run(&["sync", "--channel", "shopee-demo"]);
+    let out = run(&["channels"]);
+    let table = text(&out.stdout);
+    assert!(
+        table.contains(" paused ")
+            && table.contains("shopee-demo: paused (the platform refused a token refresh: error_shop_refresh_token"),
+        "{table}"
+    );
+    let out = run(&["alerts", "--json"]);
+    assert!(
+        text(&out.stdout).contains("token_refresh_refused"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(&["sync", "--channel", "shopee-demo"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("channel shopee-demo is paused since"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(key), "secrets never printed");
+
+    // The seller consents again on the page `connect` prints.
+    let out = run(&["channels", "connect", "shopee-demo"]);
+    let link = text(&out.stdout)
+        .lines()
+        .find(|l| l.starts_with("http"))
+        .expect("link")
+        .to_string();
+    let back = reqwest::blocking_location(&link);
+    let code = back
+        .split(['?', '&'])
+        .find_map(|pair| pair.strip_prefix("code="))
+        .expect("code in the redirect");
+    let out = run(&["channels", "authorize", "shopee-demo", "--code", code]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&["channels", "--json"]);
+    let listed: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(listed[0]["state"], "active");
+    let out = run(&["alerts", "--json"]);
+    assert!(
+        !text(&out.stdout).contains("token_refresh_refused"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(&["sync", "--channel", "shopee-demo"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
 /// A configuration in `dir` with one Lazada channel on `sandbox` (its
@@ -344,6 +435,7 @@ fn a_lazada_channel_is_authorized_on_its_auth_host() {
     assert!(
         table.contains("lazada-demo")
             && table.contains("lazada")
+            && table.contains("active")
             && !table.contains("not authorized"),
         "{table}"
     );
@@ -569,6 +661,26 @@ mod reqwest {
                 .json()
                 .await
                 .expect("JSON")
+        })
+    }
+    /// Where a GET redirects to (the `Location` it answers with).
+    pub fn blocking_location(url: &str) -> String {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let client = ::reqwest::Client::builder()
+                .redirect(::reqwest::redirect::Policy::none())
+                .build()
+                .expect("client");
+            let answer = client.get(url).send().await.expect("GET");
+            answer
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .expect("a redirect")
+                .to_string()
         })
     }
     /// A control POST from a synchronous test; the sandbox must accept it.

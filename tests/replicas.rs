@@ -155,6 +155,21 @@ async fn replicas_share_and_take_over(db: &TestDb, count: usize) {
     };
     let seen = runners(&http, &addrs).await;
     assert!(settled(&seen), "{seen:?}");
+    // `chosync channels` names the replica working each channel.
+    let statuses = chosync::channels::status::statuses(&rig.settings, &rig.store)
+        .await
+        .expect("statuses");
+    for status in &statuses {
+        let owner = &addrs[seen[status.id.as_str()][0]];
+        assert_eq!(status.state.short(), "active", "{status:?}");
+        assert!(
+            status
+                .worked_by
+                .as_deref()
+                .is_some_and(|w| w.ends_with(&format!("/{owner}"))),
+            "{status:?} worked by {owner}"
+        );
+    }
     if !postgres {
         // The others say they stand by.
         let working: Vec<usize> = seen.values().flatten().copied().collect();

@@ -15,6 +15,7 @@ use chosync_connector::ConnectorError;
 use chosync_connector::dto::WebhookHint;
 
 use super::ApiState;
+use crate::channels::tokens;
 use crate::store::orders::{AlertKind, NewAlert};
 
 /// Longest a push's write may take before it is answered 503 (the platform
@@ -58,7 +59,21 @@ pub(super) async fn receive(
                 expires_at = ?expires_at,
                 "the platform says the channel's authorization runs out soon: authorize it again"
             );
-            StatusCode::OK
+            let platform = live.settings.platform;
+            let raised =
+                tokens::expiry_pushed(state.store.as_ref(), &channel, platform, expires_at);
+            match tokio::time::timeout(STORE_DEADLINE, raised).await {
+                Ok(Ok(_)) => StatusCode::OK,
+                // Answered 503, the platform sends it again.
+                Ok(Err(err)) => {
+                    tracing::error!(channel, %err, "authorization_expiring not raised");
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                Err(_) => {
+                    tracing::error!(channel, "raising authorization_expiring timed out");
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+            }
         }
         Ok(WebhookHint::Other { code }) => {
             tracing::debug!(channel, code, "push of a kind chosync does not act on");

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chosync_connector::clock::Clock;
-use chosync_connector::credentials::CredentialStore;
+use chosync_connector::credentials::{Ahead, CredentialStore, Expiry};
 use chosync_connector::dto::WebhookHint;
 use chosync_connector::events::EventSink;
 use chosync_connector::http::HttpConfig;
@@ -155,6 +155,31 @@ impl ChannelClient {
         match self {
             Self::Shopee(shopee) => shopee.auth_link(redirect),
             Self::Lazada(lazada) => lazada.auth_link(redirect),
+        }
+    }
+
+    /// When the channel's tokens run out (`None`: not authorized yet).
+    pub async fn token_expiry(&self) -> Result<Option<Expiry>, ConnectorError> {
+        match self {
+            Self::Shopee(shopee) => shopee.token_expiry().await,
+            Self::Lazada(lazada) => lazada.token_expiry().await,
+        }
+    }
+
+    /// Refreshes the tokens when the access token has less than `margin` left.
+    pub async fn refresh_ahead(&self, margin: chrono::Duration) -> Result<Ahead, ConnectorError> {
+        match self {
+            Self::Shopee(shopee) => shopee.refresh_ahead(margin).await,
+            Self::Lazada(lazada) => lazada.refresh_ahead(margin).await,
+        }
+    }
+
+    /// Why the platform refused a refresh for good since last asked (a
+    /// call's refresh, mid-pass).
+    pub fn take_refused_refresh(&self) -> Option<String> {
+        match self {
+            Self::Shopee(shopee) => shopee.take_refused_refresh(),
+            Self::Lazada(lazada) => lazada.take_refused_refresh(),
         }
     }
 

@@ -43,7 +43,8 @@ pub struct Authorized {
 }
 
 /// Exchanges `code` for the tokens of `channel`; `shop_id` overrides the
-/// configured shop (Shopee, for a shop the config does not name yet).
+/// configured shop (Shopee, for a shop the config does not name yet). The
+/// channel is active afterwards, paused or not before.
 pub async fn authorize(
     settings: &Settings,
     store: &Arc<dyn Store>,
@@ -63,6 +64,15 @@ pub async fn authorize(
             channel: channel.id.clone(),
             source,
         })?;
+    let expiry = client
+        .token_expiry()
+        .await
+        .map_err(|source| ChannelError::Authorize {
+            channel: channel.id.clone(),
+            source,
+        })?;
+    // A new authorization resumes a paused channel and ends its token alerts.
+    super::tokens::authorized(store.as_ref(), &channel.id, channel.platform, expiry).await?;
     let tokens = credentials.load(&channel.id).await?;
     Ok(Authorized {
         channel: channel.id.clone(),

@@ -11,6 +11,7 @@ pub mod mapping;
 pub mod prepare;
 pub mod rules;
 pub mod status;
+pub mod tokens;
 
 pub use error::ChannelError;
 

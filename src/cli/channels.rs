@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::{ChannelAction, Failure, report, say};
 use crate::channels::connect::{authorize, connect_link};
-use crate::channels::status::{ChannelStatus, statuses};
+use crate::channels::status::{ChannelState, ChannelStatus, statuses};
 use crate::settings::Settings;
 use crate::store::Store;
 
@@ -39,10 +39,11 @@ fn list(rows: &[ChannelStatus], json: bool) {
         return;
     }
     say!(
-        "{:<24} {:<8} {:<8} {:<22} {:<22} {:>7} {:>11}  LAST ERROR",
+        "{:<24} {:<8} {:<8} {:<10} {:<22} {:<22} {:>7} {:>11}  LAST ERROR",
         "CHANNEL",
         "PLATFORM",
         "ENABLED",
+        "STATE",
         "ACCESS TOKEN UNTIL",
         "LAST SUCCESS",
         "QUEUED",
@@ -61,15 +62,28 @@ fn list(rows: &[ChannelStatus], json: bool) {
             "not authorized".into()
         };
         say!(
-            "{:<24} {:<8} {:<8} {:<22} {:<22} {:>7} {:>11}  {}",
+            "{:<24} {:<8} {:<8} {:<10} {:<22} {:<22} {:>7} {:>11}  {}",
             row.id,
             format!("{:?}", row.platform).to_lowercase(),
             if row.enabled { "yes" } else { "no" },
+            row.state.short(),
             access,
             when(row.health.last_success),
             row.health.queued_tasks,
             row.health.quarantined_skus,
             row.health.last_error.as_deref().unwrap_or("-")
         );
+    }
+    // Why a channel is paused, and which daemon works each, are sentences:
+    // under the table, not in it.
+    for row in rows {
+        if let ChannelState::Paused { .. } = row.state {
+            say!("{}: {}", row.id, row.state.label());
+        }
+    }
+    for row in rows {
+        if let Some(replica) = &row.worked_by {
+            say!("{}: worked by the daemon at {replica}", row.id);
+        }
     }
 }

@@ -38,8 +38,9 @@ pub struct Timing {
 /// A busy channel (its lease held elsewhere) is asked again after this.
 const BUSY_RETRY: Duration = Duration::from_secs(1);
 
-/// The kinds of tick a worker fires.
-pub const KINDS: [Kind; 6] = [
+/// The kinds of tick a worker fires (all of them).
+pub const KINDS: [Kind; 7] = [
+    Kind::Tokens,
     Kind::Orders,
     Kind::Stock,
     Kind::Price,
@@ -122,7 +123,32 @@ impl Worker {
         let mut push_backoff = Backoff::default();
         let mut tick_backoff = Backoff::default();
         let mut due_at = None;
+        let mut paused = false;
         while !*self.stopping.borrow() {
+            // A paused channel waits for the seller's new authorization (from
+            // any process): nothing is asked of its platform meanwhile.
+            match crate::channels::tokens::paused(self.store.as_ref(), self.id()).await {
+                Ok(pause) => {
+                    if pause.is_some() != paused {
+                        paused = pause.is_some();
+                        match &pause {
+                            Some(pause) => tracing::warn!(channel = self.id(), %pause, "paused"),
+                            None => tracing::info!(channel = self.id(), "resumed"),
+                        }
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(channel = self.id(), %err, "cannot read whether the channel is paused")
+                }
+            }
+            if paused {
+                tokio::select! {
+                    _ = self.stopping.wait_for(|s| *s) => return,
+                    () = doorbell.notified() => {}
+                    () = tokio::time::sleep(self.timing.backstop) => {}
+                }
+                continue;
+            }
             if tick_backoff.ready(Instant::now()) {
                 match self.run_ticks().await {
                     None => return,
@@ -244,7 +270,7 @@ impl Worker {
                 return Some(pruned.await.map(drop).map_err(|e| e.to_string()));
             }
             Kind::Reconcile => return self.reconcile().await,
-            Kind::Tokens => return Some(Ok(())),
+            Kind::Tokens => return Some(self.check_tokens().await),
             Kind::Stock => Aspect::Stock,
             Kind::Price => Aspect::Price,
             Kind::Catalogue => Aspect::Content,
@@ -268,6 +294,20 @@ impl Worker {
         } else {
             Err(format!("the {} pass failed", kind.as_str()))
         })
+    }
+
+    /// Refreshes the access token ahead of expiry and raises the alerts of
+    /// an authorization near its end; a refresh refused for good pauses the
+    /// channel (see `channels::tokens`).
+    async fn check_tokens(&self) -> Result<(), String> {
+        let channel = self.live.pass();
+        match crate::channels::tokens::check(self.store.as_ref(), &channel).await {
+            Ok(report) => {
+                tracing::info!(channel = self.id(), check = ?report.check, expiring = report.expiring, "tokens checked");
+                Ok(())
+            }
+            Err(err) => Err(err.to_string()),
+        }
     }
 
     /// Orders first (one not imported yet would read as a change made in the

@@ -25,6 +25,9 @@ pub enum OrderError {
         channel: String,
         error: ConnectorError,
     },
+    /// The channel's credentials are dead: refused before any call.
+    #[error(transparent)]
+    Paused(#[from] crate::channels::tokens::Paused),
 }
 
 /// What one import did.
@@ -74,6 +77,9 @@ pub async fn import(
     trigger: &str,
 ) -> Result<OrderReport, OrderError> {
     let id = channel.settings.id.as_str();
+    if let Some(paused) = crate::channels::tokens::paused(store, id).await? {
+        return Err(paused.into());
+    }
     let started = Instant::now();
     let hints = store.order_hints(id).await?;
     if source == Source::Hints && hints.is_empty() {
@@ -94,6 +100,10 @@ pub async fn import(
         fetch_and_record(store, channel, source, settings, &hints, &mut report),
     )
     .await;
+    // A refresh refused for good while fetching pauses the channel now.
+    if let Err(err) = crate::channels::tokens::pause_if_refused(store, channel).await {
+        tracing::warn!(channel = id, %err, "could not pause the channel");
+    }
     let events = channel.events.take(call);
     let counts = RunCounts {
         pushed: report.changed as i64,

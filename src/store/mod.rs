@@ -55,6 +55,9 @@ pub use schedule::ScheduleStore;
 pub mod replicas;
 pub use replicas::ReplicaStore;
 #[macro_use]
+pub mod pause;
+pub use pause::{Authorization, Pause, PauseStore};
+#[macro_use]
 mod shared;
 mod postgres;
 mod sqlite;
@@ -312,6 +315,9 @@ pub struct ShownOn {
     pub stock_in_flight: Option<i64>,
     pub quarantined: bool,
     pub last_error: Option<String>,
+    /// The channel is paused (its credentials are dead): it shows what it
+    /// showed, untouched.
+    pub paused: bool,
 }
 
 /// One platform call as the sync log keeps it.
@@ -397,7 +403,7 @@ pub struct Sealed {
 }
 
 #[async_trait]
-pub trait Store: OrderStore + ScheduleStore + ReplicaStore + Send + Sync {
+pub trait Store: OrderStore + ScheduleStore + ReplicaStore + PauseStore + Send + Sync {
     /// Opens one write transaction for a catalogue change; nothing is visible
     /// to others until `commit`, and dropping it rolls back.
     async fn begin_catalogue_write(&self) -> Result<Box<dyn CatalogueWrite>, StoreError>;
@@ -1105,7 +1111,8 @@ mod sql {
     /// Every channel listing one SKU (or showing some of it), as the
     /// allocation counts it.
     pub const SHOWN_ON_CHANNELS: &str = "SELECT channel, stock, stock_in_flight, quarantined, \
-        last_error FROM listing_state WHERE sku = $1 \
+        last_error, EXISTS (SELECT 1 FROM channel_pauses p \
+        WHERE p.channel = listing_state.channel) AS paused FROM listing_state WHERE sku = $1 \
         AND (listing_id IS NOT NULL OR stock IS NOT NULL OR stock_in_flight IS NOT NULL) \
         ORDER BY channel";
 

@@ -134,6 +134,10 @@ pub enum AlertKind {
     Drift,
     OrderImportFailing,
     WebhookRefused,
+    /// The seller's authorization ends soon: authorize the channel again.
+    AuthorizationExpiring,
+    /// The platform refused a token refresh for good: the channel is paused.
+    TokenRefreshRefused,
 }
 
 impl AlertKind {
@@ -144,6 +148,8 @@ impl AlertKind {
             Self::Drift => "drift",
             Self::OrderImportFailing => "order_import_failing",
             Self::WebhookRefused => "webhook_refused",
+            Self::AuthorizationExpiring => "authorization_expiring",
+            Self::TokenRefreshRefused => "token_refresh_refused",
         }
     }
 }

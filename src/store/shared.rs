@@ -34,6 +34,7 @@ macro_rules! impl_store {
         impl_order_store!($engine);
         impl_schedule_store!($engine);
         impl_replica_store!($engine);
+        impl_pause_store!($engine);
 
         #[async_trait]
         impl Store for $engine {

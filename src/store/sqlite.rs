@@ -15,6 +15,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Sqlite, Transaction};
 
 use super::orders;
+use super::pause;
 use super::replicas;
 use super::rows::{
     self, CatalogueCols, MovementCols, StockCols, StoredProductCols, TaskCols, VariantCols,

@@ -87,14 +87,15 @@ pub async fn share(
 pub const SALES_DAYS: i64 = 30;
 
 /// A channel showing the SKU. Another channel is out of reach when it is
-/// disabled or no longer configured (its listing still sells), or when its
-/// listing of the SKU is quarantined or its last stock push failed: what it
-/// shows stays put, so its units stay counted as shown. The pass's own
-/// channel is always in reach: it is about to push.
+/// disabled or no longer configured (its listing still sells), paused (its
+/// credentials are dead: nothing can be sent to it), or when its listing of
+/// the SKU is quarantined or its last stock push failed: what it shows
+/// stays put, so its units stay counted as shown. The pass's own channel is
+/// always in reach: it is about to push.
 fn other(on: &ShownOn, settings: &ChannelSettings, allocation: &Allocation) -> Listed {
     let own = on.channel == settings.id;
     let configured = allocation.channels.get(&on.channel);
-    let enabled = configured.is_some_and(|(enabled, _)| *enabled);
+    let enabled = configured.is_some_and(|(enabled, _)| *enabled) && !on.paused;
     let reachable = own || split::reachable(enabled, on.quarantined, on.last_error.as_deref());
     let rule = match configured {
         _ if own => settings.stock.clone(),

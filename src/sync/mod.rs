@@ -151,6 +151,9 @@ pub enum SyncError {
     /// Stopped by `Options::stop` before it finished; its work stays pending.
     #[error("the pass on {0} was stopped before it finished; its work stays pending")]
     Stopped(String),
+    /// The channel's credentials are dead: refused before any call.
+    #[error(transparent)]
+    Paused(#[from] crate::channels::tokens::Paused),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -230,6 +233,7 @@ pub async fn sync_channel(
     options: &Options,
 ) -> Result<SyncSummary, SyncError> {
     let id = channel.settings.id.as_str();
+    refuse_paused(store, id).await?;
     let asked = tokio::time::Instant::now();
     let lease = take_lease(store, id, options).await?;
     let owner = lease.owner.clone();
@@ -254,6 +258,7 @@ pub async fn sync_channel(
             tracing::warn!(channel = id, %err, "could not mark the run failed");
         }
     }
+    pause_if_refused(store, channel).await;
     // A pass that lost its lease has nothing to release; the pass's own
     // error, if any, is the one to report.
     let released = give_back(store, id, lease).await;
@@ -312,6 +317,30 @@ pub(crate) async fn give_back(
         timed("release lease", store.release_lease(id, &lease.owner)).await
     } else {
         Ok(())
+    }
+}
+
+/// A paused channel's work is refused before its lease is taken or any call
+/// made: its credentials are dead until the seller authorizes again.
+async fn refuse_paused(store: &dyn Store, channel: &str) -> Result<(), SyncError> {
+    match timed(
+        "channel pause",
+        crate::channels::tokens::paused(store, channel),
+    )
+    .await?
+    {
+        Some(paused) => Err(SyncError::Paused(paused)),
+        None => Ok(()),
+    }
+}
+
+/// A refresh refused for good during the work pauses the channel now, not
+/// at the next tokens check; the work's own outcome is reported either way.
+async fn pause_if_refused(store: &dyn Store, channel: &Channel<'_>) {
+    let paused = crate::channels::tokens::pause_if_refused(store, channel);
+    if let Err(err) = timed("pause if refused", paused).await {
+        let id = channel.settings.id.as_str();
+        tracing::warn!(channel = id, %err, "could not pause the channel");
     }
 }
 

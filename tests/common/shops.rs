@@ -36,12 +36,28 @@ fn rate(n: u32) -> NonZeroU32 {
 
 /// A Shopee shop as channel `id`; `stock` is its stock rule's TOML.
 pub async fn shopee(db: &TestDb, id: &str, stock: &str) -> Shop {
-    use chosync_shopee::sandbox::{SandboxConfig, ShopeeSandbox};
-    let config = SandboxConfig {
+    shopee_on(db, id, stock, shopee_sandbox(), None).await
+}
+
+/// The Shopee sandbox the stories use: quick, with room for bursts.
+pub fn shopee_sandbox() -> chosync_shopee::sandbox::SandboxConfig {
+    chosync_shopee::sandbox::SandboxConfig {
         rate: rate(200),
         tier_wait: Duration::from_millis(50),
-        ..SandboxConfig::default()
-    };
+        ..Default::default()
+    }
+}
+
+/// A Shopee shop on a sandbox configured so; `callback_url` is where its
+/// pushes are registered (Shopee signs them with it).
+pub async fn shopee_on(
+    db: &TestDb,
+    id: &str,
+    stock: &str,
+    config: chosync_shopee::sandbox::SandboxConfig,
+    callback_url: Option<String>,
+) -> Shop {
+    use chosync_shopee::sandbox::ShopeeSandbox;
     let running = ShopeeSandbox::start(config, 0).await.expect("sandbox");
     rig::register(db, id).await;
     let settings = rig::settings(&format!(
@@ -62,7 +78,7 @@ pub async fn shopee(db: &TestDb, id: &str, stock: &str) -> Shop {
             partner_id: running.credentials.partner_id,
             partner_key: running.credentials.partner_key.clone().into(),
             shop_id: running.credentials.shop_id,
-            callback_url: None,
+            callback_url,
             limits: chosync_connector::Limits::shared("shop", rate(200)),
             http: rig::quick_http(),
             tier_wait: Duration::from_millis(50),
@@ -84,13 +100,27 @@ pub async fn shopee(db: &TestDb, id: &str, stock: &str) -> Shop {
 
 /// A Lazada shop as channel `id`; `stock` is its stock rule's TOML.
 pub async fn lazada(db: &TestDb, id: &str, stock: &str) -> Shop {
-    use chosync_lazada::sandbox::{LazadaSandbox, SandboxConfig};
-    let config = SandboxConfig {
+    lazada_on(db, id, stock, lazada_sandbox()).await
+}
+
+/// The Lazada sandbox the stories use: quick, no QC wait.
+pub fn lazada_sandbox() -> chosync_lazada::sandbox::SandboxConfig {
+    chosync_lazada::sandbox::SandboxConfig {
         inventory_rate: rate(500),
         other_rate: rate(200),
         qc_delay: Duration::ZERO,
-        ..SandboxConfig::default()
-    };
+        ..Default::default()
+    }
+}
+
+/// A Lazada shop on a sandbox configured so.
+pub async fn lazada_on(
+    db: &TestDb,
+    id: &str,
+    stock: &str,
+    config: chosync_lazada::sandbox::SandboxConfig,
+) -> Shop {
+    use chosync_lazada::sandbox::LazadaSandbox;
     let running = LazadaSandbox::start(config, 0).await.expect("sandbox");
     rig::register(db, id).await;
     let settings = rig::settings(&format!(

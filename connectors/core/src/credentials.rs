@@ -58,6 +58,14 @@ pub struct Tokens {
     current: Mutex<Option<TokenPair>>,
     /// The pair in memory is newer than the stored one.
     unsaved: AtomicBool,
+    /// The pair in memory has a refresh token the platform refused for good.
+    dead: std::sync::Mutex<Option<Dead>>,
+}
+
+/// Why a refresh token was refused for good, and whether the caller was told.
+struct Dead {
+    why: String,
+    told: bool,
 }
 
 impl Tokens {
@@ -69,6 +77,7 @@ impl Tokens {
             margin: Duration::minutes(5),
             current: Mutex::new(None),
             unsaved: AtomicBool::new(false),
+            dead: std::sync::Mutex::new(None),
         }
     }
 
@@ -83,7 +92,31 @@ impl Tokens {
         let mut current = self.current.lock().await;
         self.persist(&tokens).await?;
         *current = Some(tokens);
+        self.note_refusal(None);
         Ok(())
+    }
+
+    /// Why the platform refused a refresh for good, once per refusal (and
+    /// only while no refresh or new authorization succeeded since): the
+    /// caller decides what a dead channel means (chosync pauses it).
+    pub fn take_refused_refresh(&self) -> Option<String> {
+        let mut dead = self.dead.lock().ok()?;
+        let dead = dead.as_mut().filter(|d| !d.told)?;
+        dead.told = true;
+        Some(dead.why.clone())
+    }
+
+    fn note_refusal(&self, why: Option<String>) {
+        if let Ok(mut dead) = self.dead.lock() {
+            *dead = why.map(|why| Dead { why, told: false });
+        }
+    }
+
+    fn known_dead(&self) -> Option<String> {
+        self.dead
+            .lock()
+            .ok()
+            .and_then(|d| d.as_ref().map(|d| d.why.clone()))
     }
 
     /// A usable access token, refreshing first when it is about to expire.
@@ -142,6 +175,46 @@ impl Tokens {
         }
     }
 
+    /// When the current pair runs out, as loaded (`None`: never authorized).
+    pub async fn expiry(&self) -> Result<Option<Expiry>, ConnectorError> {
+        let mut current = self.current.lock().await;
+        if current.is_none() {
+            *current = self
+                .store
+                .load(&self.channel)
+                .await
+                .map_err(store_failure)?;
+        }
+        Ok(current.as_ref().map(Expiry::of))
+    }
+
+    /// Refreshes when the access token has less than `margin` left: the
+    /// tokens schedule looks further ahead than a call does, so calls rarely
+    /// wait for a refresh. Single-flight with every other refresh; a pair
+    /// another task refreshed meanwhile is not refreshed again.
+    pub async fn refresh_ahead(
+        &self,
+        margin: Duration,
+        refresher: &dyn Refresher,
+    ) -> Result<Ahead, ConnectorError> {
+        let mut current = self.current.lock().await;
+        let tokens = self.loaded(&mut current).await?.clone();
+        if self.unsaved.load(Ordering::SeqCst) {
+            self.save_pending(&tokens).await;
+        }
+        if tokens.access_expires_at - margin > self.clock.now() {
+            return Ok(Ahead {
+                refreshed: false,
+                expiry: Expiry::of(&tokens),
+            });
+        }
+        let fresh = self.refresh_locked(&mut current, refresher).await?;
+        Ok(Ahead {
+            refreshed: true,
+            expiry: Expiry::of(&fresh),
+        })
+    }
+
     /// Refreshes now, whatever the expiry says.
     pub async fn refresh_now(&self, refresher: &dyn Refresher) -> Result<(), ConnectorError> {
         let mut current = self.current.lock().await;
@@ -171,6 +244,35 @@ impl Tokens {
     }
 
     async fn refresh_locked(
+        &self,
+        current: &mut Option<TokenPair>,
+        refresher: &dyn Refresher,
+    ) -> Result<TokenPair, ConnectorError> {
+        if let Some(why) = self.known_dead() {
+            // Refused for good already: a pair saved since (a new
+            // authorization) is taken, and the platform is not asked again.
+            let refresh_token = match current.as_ref() {
+                Some(tokens) => tokens.refresh_token.clone(),
+                None => return Err(ConnectorError::Unauthorized(why)),
+            };
+            return match self.stored_newer(&refresh_token).await? {
+                Some(stored) => {
+                    self.note_refusal(None);
+                    Ok(adopt(current, stored))
+                }
+                None => Err(ConnectorError::Unauthorized(why)),
+            };
+        }
+        let refreshed = self.refresh_once(current, refresher).await;
+        match &refreshed {
+            Ok(_) => self.note_refusal(None),
+            Err(ConnectorError::Unauthorized(why)) => self.note_refusal(Some(why.clone())),
+            Err(_) => {}
+        }
+        refreshed
+    }
+
+    async fn refresh_once(
         &self,
         current: &mut Option<TokenPair>,
         refresher: &dyn Refresher,
@@ -274,6 +376,30 @@ impl Tokens {
             .await
             .map_err(store_failure)
     }
+}
+
+/// When a pair runs out (nothing secret).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry {
+    pub access_expires_at: DateTime<Utc>,
+    pub refresh_expires_at: Option<DateTime<Utc>>,
+}
+
+impl Expiry {
+    fn of(tokens: &TokenPair) -> Self {
+        Self {
+            access_expires_at: tokens.access_expires_at,
+            refresh_expires_at: tokens.refresh_expires_at,
+        }
+    }
+}
+
+/// What `refresh_ahead` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ahead {
+    pub refreshed: bool,
+    /// The pair in use now.
+    pub expiry: Expiry,
 }
 
 /// How a refresh whose answer was lost was settled.
@@ -647,6 +773,62 @@ mod tests {
         assert_eq!(answer, Err(ConnectorError::Transient("HTTP 503".into())));
         assert_eq!(*used.lock().expect("lock"), ["once"]);
         assert_eq!(refresher.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_ahead_refreshes_only_within_its_margin_and_once() {
+        let (tokens, refresher) = installed_for_hours(1).await;
+        let far = tokens
+            .refresh_ahead(Duration::minutes(30), &refresher)
+            .await
+            .expect("checked");
+        assert!(!far.refreshed);
+        assert_eq!(refresher.calls.load(Ordering::SeqCst), 0);
+        let near = tokens
+            .refresh_ahead(Duration::minutes(90), &refresher)
+            .await
+            .expect("refreshed");
+        assert!(near.refreshed);
+        assert_eq!(near.expiry.access_expires_at, at() + Duration::hours(4));
+        let again = tokens
+            .refresh_ahead(Duration::minutes(90), &refresher)
+            .await
+            .expect("fresh now");
+        assert!(!again.refreshed, "the fresh pair holds 4 hours");
+        assert_eq!(refresher.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_refused_for_good_is_not_asked_again_and_told_once() {
+        struct Refuses(AtomicU32);
+        #[async_trait]
+        impl Refresher for Refuses {
+            async fn refresh(&self, _: &SecretString) -> Result<TokenPair, ConnectorError> {
+                self.0.fetch_add(1, Ordering::SeqCst);
+                Err(ConnectorError::Unauthorized(
+                    "error_shop_refresh_token".into(),
+                ))
+            }
+        }
+        let (tokens, refresher) = installed_for_hours(3).await;
+        let refuses = Refuses(AtomicU32::new(0));
+        assert_eq!(tokens.take_refused_refresh(), None);
+        assert!(tokens.refresh_now(&refuses).await.is_err());
+        assert!(tokens.refresh_now(&refuses).await.is_err());
+        assert_eq!(refuses.0.load(Ordering::SeqCst), 1, "asked once");
+        assert_eq!(
+            tokens.take_refused_refresh().as_deref(),
+            Some("error_shop_refresh_token")
+        );
+        assert_eq!(tokens.take_refused_refresh(), None, "told once");
+        // The seller consents again: the new pair refreshes as usual.
+        tokens
+            .install(pair(at(), Duration::hours(3)))
+            .await
+            .expect("install");
+        tokens.refresh_now(&refresher).await.expect("refreshed");
+        assert_eq!(refresher.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(tokens.take_refused_refresh(), None);
     }
 
     #[test]

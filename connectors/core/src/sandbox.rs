@@ -6,7 +6,10 @@
 //! `{sku, quantity}`, `POST /_sandbox/orders/{id}/cancel`, `POST
 //! /_sandbox/orders/{id}/ship`, `POST /_sandbox/faults`, `POST
 //! /_sandbox/webhook-target` `{url}`, `POST /_sandbox/listings/{sku}/stock`
-//! `{stock}` (the seller changes stock in the seller centre).
+//! `{stock}` (the seller changes stock in the seller centre), `POST
+//! /_sandbox/tokens/expire` (every access token issued so far runs out now)
+//! and `POST /_sandbox/authorization/revoke` (the seller withdraws the
+//! authorization: every token is refused, refresh tokens too).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -99,6 +102,12 @@ pub trait Platform: Send + Sync + 'static {
     /// the figure the platform's stock call sets (Shopee's seller stock,
     /// Lazada's sellable quantity).
     fn set_seller_stock(&self, sku: &str, stock: i64) -> Result<(), String>;
+    /// Every access token issued so far runs out now, as its life would.
+    fn expire_access_tokens(&self);
+    /// The seller withdraws the app's authorization in the seller centre:
+    /// every token issued so far is refused, refresh tokens too, until the
+    /// seller consents again (a new code).
+    fn revoke_authorization(&self);
 }
 
 /// Shared machinery of one sandbox instance.
@@ -248,6 +257,8 @@ pub fn router(kit: Arc<Kit>, platform: Arc<dyn Platform>, api: Router) -> Router
         .route("/_sandbox/orders/{id}/ship", post(ship_order))
         .route("/_sandbox/faults", post(set_faults))
         .route("/_sandbox/webhook-target", post(set_webhook_target))
+        .route("/_sandbox/tokens/expire", post(expire_tokens))
+        .route("/_sandbox/authorization/revoke", post(revoke_authorization))
         .with_state((kit, platform));
     api.merge(control)
 }
@@ -372,6 +383,16 @@ struct Target {
 
 async fn set_webhook_target(State((kit, _)): ControlState, body: axum::Json<Target>) -> Response {
     kit.set_webhook_target(&body.0.url);
+    axum::Json(json!({ "ok": true })).into_response()
+}
+
+async fn expire_tokens(State((_, platform)): ControlState) -> Response {
+    platform.expire_access_tokens();
+    axum::Json(json!({ "ok": true })).into_response()
+}
+
+async fn revoke_authorization(State((_, platform)): ControlState) -> Response {
+    platform.revoke_authorization();
     axum::Json(json!({ "ok": true })).into_response()
 }
 

@@ -13,7 +13,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chosync_connector::batch::{BatchOutcomes, last_per_key};
 use chosync_connector::clock::Clock;
-use chosync_connector::credentials::{CredentialStore, Refresher, TokenPair, Tokens};
+use chosync_connector::credentials::{
+    Ahead, CredentialStore, Expiry, Refresher, TokenPair, Tokens,
+};
 use chosync_connector::dto::{
     AttributeSpec, ItemOutcome, ListingDraft, Order, OrderLine, OrderRef, OrderWindow, Page,
     PriceSet, RemoteListing, RemoteVariant, StockSet, VariantDraft, WebhookHint,
@@ -191,6 +193,21 @@ impl Lazada {
             )
             .await?;
         self.tokens.install(self.pair(tokens)).await
+    }
+
+    /// When the channel's tokens run out (`None`: not authorized yet).
+    pub async fn token_expiry(&self) -> Result<Option<Expiry>, ConnectorError> {
+        self.tokens.expiry().await
+    }
+
+    /// Refreshes the tokens when the access token has less than `margin` left.
+    pub async fn refresh_ahead(&self, margin: chrono::Duration) -> Result<Ahead, ConnectorError> {
+        self.tokens.refresh_ahead(margin, self).await
+    }
+
+    /// Why the platform refused a refresh for good since last asked.
+    pub fn take_refused_refresh(&self) -> Option<String> {
+        self.tokens.take_refused_refresh()
     }
 
     fn pair(&self, tokens: dto::Tokens) -> TokenPair {

@@ -11,7 +11,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chosync_connector::batch::{BatchOutcomes, last_per_key};
 use chosync_connector::clock::Clock;
-use chosync_connector::credentials::{CredentialStore, Refresher, TokenPair, Tokens};
+use chosync_connector::credentials::{
+    Ahead, CredentialStore, Expiry, Refresher, TokenPair, Tokens,
+};
 use chosync_connector::dto::{
     AttributeSpec, ItemOutcome, ListingDraft, Order, OrderRef, OrderWindow, Page, PriceSet,
     RemoteListing, RemoteRef, RemoteVariant, StockSet, WebhookHint, same_option,
@@ -201,6 +203,21 @@ impl Shopee {
             .public_post(&ep::TOKEN_GET, body, Payload::TopLevel)
             .await?;
         self.tokens.install(self.pair(tokens)).await
+    }
+
+    /// When the channel's tokens run out (`None`: not authorized yet).
+    pub async fn token_expiry(&self) -> Result<Option<Expiry>, ConnectorError> {
+        self.tokens.expiry().await
+    }
+
+    /// Refreshes the tokens when the access token has less than `margin` left.
+    pub async fn refresh_ahead(&self, margin: chrono::Duration) -> Result<Ahead, ConnectorError> {
+        self.tokens.refresh_ahead(margin, self).await
+    }
+
+    /// Why the platform refused a refresh for good since last asked.
+    pub fn take_refused_refresh(&self) -> Option<String> {
+        self.tokens.take_refused_refresh()
     }
 
     fn pair(&self, tokens: dto::Tokens) -> TokenPair {
@@ -1632,6 +1649,11 @@ impl Connector for Shopee {
         if push.shop_id != 0 && push.shop_id != self.config.shop_id {
             return Ok(WebhookHint::Other {
                 code: format!("{} for shop {}", push.code, push.shop_id),
+            });
+        }
+        if push.code == 12 && !push.expiry_concerns(self.config.shop_id) {
+            return Ok(WebhookHint::Other {
+                code: "12 for other shops".into(),
             });
         }
         Ok(push.hint())

@@ -406,15 +406,36 @@ pub struct Push {
 }
 
 impl Push {
-    /// Code 3 is an order status update; the rest chosync only logs.
+    /// Code 3 is an order status update; code 12 warns that authorizations
+    /// run out within 7 days; the rest chosync only logs.
     pub fn hint(&self) -> WebhookHint {
         match (self.code, order_sn(&self.data)) {
             (3, Some(order)) => WebhookHint::OrdersChanged {
                 order_ids: vec![order],
             },
+            (12, _) => WebhookHint::TokenExpiring {
+                expires_at: self
+                    .data
+                    .get("expire_before")
+                    .and_then(serde_json::Value::as_i64)
+                    .and_then(|seconds| chrono::DateTime::from_timestamp(seconds, 0)),
+            },
             _ => WebhookHint::Other {
                 code: self.code.to_string(),
             },
+        }
+    }
+}
+
+impl Push {
+    /// Whether a code-12 push concerns `shop_id`: it is partner-level (no
+    /// `shop_id`) and names the shops whose authorization ends in
+    /// `data.shop_expire_soon` (field names as community SDKs read them; a
+    /// push without the list is taken as concerning every shop).
+    pub fn expiry_concerns(&self, shop_id: i64) -> bool {
+        match self.data.get("shop_expire_soon").and_then(|s| s.as_array()) {
+            Some(shops) => shops.iter().any(|s| s.as_i64() == Some(shop_id)),
+            None => true,
         }
     }
 }

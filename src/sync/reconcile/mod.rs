@@ -19,8 +19,8 @@ use serde::Serialize;
 pub use classify::{Class, Known, Seen, Verdict, Work, classify};
 
 use super::{
-    CallLog, Channel, Kind, Options, Pass, SyncError, give_back, keep_lease, log_row, run_pass,
-    take_lease, timed, under_lease,
+    CallLog, Channel, Kind, Options, Pass, SyncError, give_back, keep_lease, log_row,
+    pause_if_refused, refuse_paused, run_pass, take_lease, timed, under_lease,
 };
 use crate::channels::ChannelError;
 use crate::channels::prepare::prepare;
@@ -158,6 +158,7 @@ pub async fn reconcile_channel(
     options: &Options,
 ) -> Result<ReconcileReport, ReconcileError> {
     let id = channel.settings.id.as_str();
+    refuse_paused(store, id).await?;
     let asked = tokio::time::Instant::now();
     let lease = take_lease(store, id, options).await?;
     let owner = lease.owner.clone();
@@ -185,6 +186,7 @@ pub async fn reconcile_channel(
             }
         }
     }
+    pause_if_refused(store, channel).await;
     let released = give_back(store, id, lease).await;
     let report = result?;
     released?;

@@ -307,6 +307,15 @@ impl Platform for LazadaSandbox {
         let now = self.now();
         self.state().set_sellable(sku, stock, now)
     }
+
+    fn expire_access_tokens(&self) {
+        let now = self.now();
+        self.state().expire_access(now);
+    }
+
+    fn revoke_authorization(&self) {
+        self.state().revoke();
+    }
 }
 
 /// Lazada's error answer (HTTP 200, `code` other than "0").

@@ -195,6 +195,30 @@ impl ShopeeSandbox {
             "code": 3,
             "timestamp": self.now().timestamp(),
         });
+        self.deliver(body);
+    }
+
+    /// Shopee's authorization-expiry push (code 12), sent 7 days ahead: a
+    /// partner-level push (no `shop_id`) naming the shops whose
+    /// authorization ends before `expire_before` (Unix seconds).
+    pub fn push_authorization_expiry(&self, expire_before: i64) {
+        let body = json!({
+            "data": {
+                "merchant_expire_soon": [],
+                "shop_expire_soon": [self.config.shop_id],
+                "expire_before": expire_before,
+                "page_no": 1,
+                "total_page": 1,
+            },
+            "code": 12,
+            "timestamp": self.now().timestamp(),
+        });
+        self.deliver(body);
+    }
+
+    /// Sends a push signed as Shopee signs it; kept as a lost push when no
+    /// target is registered.
+    fn deliver(&self, body: Value) {
         let raw = serde_json::to_vec(&body).unwrap_or_default();
         match self.kit.webhook_target() {
             Some(url) => {
@@ -250,6 +274,15 @@ impl Platform for ShopeeSandbox {
     fn set_seller_stock(&self, sku: &str, stock: i64) -> Result<(), String> {
         let now = self.now().timestamp();
         self.state().set_seller_stock(sku, stock, now)
+    }
+
+    fn expire_access_tokens(&self) {
+        let now = self.now();
+        self.state().expire_access(now);
+    }
+
+    fn revoke_authorization(&self) {
+        self.state().revoke();
     }
 }
 

@@ -297,6 +297,19 @@ impl State {
         true
     }
 
+    /// Every access token issued so far runs out at `now`.
+    pub fn expire_access(&mut self, now: DateTime<Utc>) {
+        for expires in self.access.values_mut() {
+            *expires = (*expires).min(now);
+        }
+    }
+
+    /// The authorization is withdrawn: no token issued so far works again.
+    pub fn revoke(&mut self) {
+        self.access.clear();
+        self.refresh.clear();
+    }
+
     pub fn access_valid(&self, token: &str, now: DateTime<Utc>) -> bool {
         self.access.get(token).is_some_and(|expires| *expires > now)
     }
