@@ -370,7 +370,76 @@ async fn a_change_by_another_process_wakes_the_daemon(db: &TestDb) {
     daemon.stop().await;
 }
 
+/// The seller withdraws Shopee's authorization while the daemon runs: the
+/// next call's refresh is refused once, Shopee is paused with an alert and
+/// asked nothing more, and Lazada carries on; the tokens schedule runs.
+async fn a_dead_authorization_pauses_only_that_channel(db: &TestDb) {
+    let mut rig = Rig::new(db, 2).await;
+    for channel in &mut rig.settings.channels {
+        channel.schedule.tokens = "* * * * * *".into();
+    }
+    let daemon = rig.start();
+    first_poll_done(db).await;
+    for path in ["/_sandbox/authorization/revoke", "/_sandbox/tokens/expire"] {
+        rig.shopee_control().control(path, json!({})).await;
+    }
+    let before = rig.available(SKU).await;
+    chosync::inventory::adjust(rig.store.as_ref(), SKU, -1, "a broken jar", "test")
+        .await
+        .expect("adjust");
+    let lazada = rig
+        .settings
+        .channel(LAZADA)
+        .expect("Lazada")
+        .stock
+        .apply(before - 1);
+    eventually(SOON, "Lazada shows the new stock", || async {
+        rig.shown().await[LAZADA].get(SKU).map(|s| s.1) == Some(lazada)
+    })
+    .await;
+    eventually(SOON, "Shopee paused", || async {
+        rig.store
+            .channel_pause(SHOPEE)
+            .await
+            .expect("pause")
+            .is_some()
+    })
+    .await;
+    let alerts = rig.store.alerts(false).await.expect("alerts");
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.kind == "token_refresh_refused" && a.channel == SHOPEE),
+        "{alerts:?}"
+    );
+    assert!(
+        rig.store
+            .channel_pause(LAZADA)
+            .await
+            .expect("pause")
+            .is_none()
+    );
+    let refresh = "/api/v2/auth/access_token/get";
+    assert_eq!(rig.shopee_control().calls(refresh).await, 1, "refused once");
+    let asked = rig.shopee_control().stats().await["calls"].clone();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        rig.shopee_control().stats().await["calls"],
+        asked,
+        "nothing asked of a paused channel"
+    );
+    let ticks = count(
+        db,
+        "SELECT COUNT(*) FROM schedule_ticks WHERE channel = 'lazada-demo' \
+         AND kind = 'tokens' AND outcome = 'done'",
+    )
+    .await;
+    assert!(ticks >= 2, "Lazada's tokens checked every second: {ticks}");
+    daemon.stop().await;
+}
+
 on_both_engines!(
+    a_dead_authorization_pauses_only_that_channel,
     an_order_pushed_by_shopee_reaches_every_channel,
     a_forged_push_is_refused_and_records_nothing,
     a_push_seen_twice_and_polled_lowers_stock_once,
