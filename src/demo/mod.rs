@@ -1,0 +1,91 @@
+//! The living demo: the daemon serving the in-process sandboxes with their
+//! pushes on, simulated buyers ordering and cancelling at random channels,
+//! and, when it ends, a summary of what the system did (see [`summary`]).
+//! `chosync demo` sets the scene (configuration, catalogue, first sync) and
+//! presents what this returns.
+
+pub mod summary;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::buyers::{Book, Shop, Simulator};
+use crate::settings::Settings;
+use crate::store::Store;
+
+pub use summary::Summary;
+
+/// How the buyers behave.
+#[derive(Debug, Clone, Copy)]
+pub struct Buyers {
+    /// Orders (and cancellations) a second, over all channels; 0: none.
+    pub per_second: f64,
+    pub seed: u64,
+}
+
+/// How long the demo waits at the end for the last orders to reach every
+/// channel, beyond one order poll.
+const STRAGGLERS: Duration = Duration::from_secs(5);
+
+/// How long the demo waits for every SKU on every channel to show the
+/// wanted stock before it reports that they do not.
+const CONVERGENCE: Duration = Duration::from_secs(30);
+
+/// Runs the daemon (on `listener`) and the buyers on `shops` until `stop`
+/// completes, then lets the last orders arrive, stops the daemon gracefully
+/// and sums up.
+pub async fn live(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    shops: &[Shop],
+    listener: tokio::net::TcpListener,
+    buyers: Buyers,
+    stop: impl Future<Output = ()>,
+) -> anyhow::Result<Summary> {
+    let listen = listener.local_addr()?;
+    for shop in shops {
+        shop.set_pushes(&format!("http://{listen}/webhooks/{}", shop.id));
+    }
+    let (stop_daemon, daemon_stopped) = tokio::sync::oneshot::channel::<()>();
+    let daemon = {
+        let (settings, store) = (settings.clone(), store.clone());
+        tokio::spawn(async move {
+            let stop = async {
+                let _ = daemon_stopped.await;
+            };
+            let url = settings.database.url.clone();
+            crate::daemon::run(&settings, store, &url, listener, stop).await
+        })
+    };
+    let mut book = Book::default();
+    for row in store.stock(None).await? {
+        book.on_hand.insert(row.sku.clone(), row.on_hand);
+        book.held.insert(row.sku, row.reserved);
+    }
+    // Buyers never order more than a channel shows, so nothing is oversold
+    // unless chosync is late to tell the other channels.
+    let mut simulator = Simulator::new(buyers.seed, book, true);
+    let since = store.now();
+    let started = Instant::now();
+    simulator.buy_until(shops, buyers.per_second, stop).await;
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::info!("demo stopping: waiting for the last orders to reach every channel");
+    let poll = Duration::from_secs(settings.orders.poll_seconds.into());
+    simulator
+        .wait_for_stragglers(shops, Instant::now() + poll + STRAGGLERS)
+        .await;
+    let converged = summary::converge(
+        settings,
+        store.as_ref(),
+        shops,
+        Instant::now() + CONVERGENCE,
+    )
+    .await?;
+    let _ = stop_daemon.send(());
+    let daemon = daemon.await;
+    let summary =
+        Summary::gather(store.as_ref(), shops, &simulator, since, seconds, converged).await?;
+    daemon??;
+    Ok(summary)
+}
