@@ -44,9 +44,10 @@ pub struct Simulator {
     pub pending: Vec<Pending>,
     pub latencies: Vec<f64>,
     pub placed: u64,
-    /// Orders not placed: the SKU (with `within_shown`: every SKU) was sold
-    /// out on that channel.
+    /// Orders the sandbox refused (sold out there, or not for sale yet).
     pub refused: u64,
+    /// With `within_shown`: turns a channel had nothing in stock to offer.
+    pub sold_out: u64,
     pub cancelled: u64,
 }
 
@@ -63,6 +64,7 @@ impl Simulator {
             latencies: Vec::new(),
             placed: 0,
             refused: 0,
+            sold_out: 0,
             cancelled: 0,
         }
     }
@@ -91,7 +93,7 @@ impl Simulator {
                 .filter(|(_, shown)| *shown > 0)
                 .collect();
             if offered.is_empty() {
-                self.refused += 1;
+                self.sold_out += 1;
                 return;
             }
             let (sku, shown) = offered[self.rng.usize(..offered.len())];
@@ -118,12 +120,23 @@ impl Simulator {
         }
     }
 
-    /// A cancelled order is not waited for, and the orders of its SKU still
-    /// waiting may show its units again.
+    /// A cancelled order is not waited for, and its units are sellable again.
     fn cancelled(&mut self, shops: &[Shop], order: &str, sku: &str, units: i64) {
         *self.book.held.entry(sku.to_string()).or_default() -= units;
         self.cancelled += 1;
         self.pending.retain(|p| p.order != order);
+        self.sellable_again(shops, sku, units);
+    }
+
+    /// `units` of `sku` came onto the shelf (a new harvest, say).
+    pub fn restocked(&mut self, shops: &[Shop], sku: &str, units: i64) {
+        *self.book.on_hand.entry(sku.to_string()).or_default() += units;
+        self.sellable_again(shops, sku, units);
+    }
+
+    /// The orders of `sku` still waiting may see the channels show `units`
+    /// more than they left.
+    fn sellable_again(&mut self, shops: &[Shop], sku: &str, units: i64) {
         for p in self.pending.iter_mut().filter(|p| p.sku == sku) {
             p.sellable += units;
             p.wanted = shops.iter().map(|s| s.wanted(p.sellable)).collect();

@@ -53,7 +53,13 @@ pub(super) async fn run(
     let shopee = chosync_shopee::sandbox::ShopeeSandbox::start(Default::default(), 0)
         .await
         .context("starting the Shopee sandbox")?;
-    let lazada = chosync_lazada::sandbox::LazadaSandbox::start(Default::default(), 0)
+    // Lazada's quality check holds a new product off sale for a minute;
+    // five seconds here, so the buyers find every product for sale soon.
+    let lazada_config = chosync_lazada::sandbox::SandboxConfig {
+        qc_delay: Duration::from_secs(5),
+        ..Default::default()
+    };
+    let lazada = chosync_lazada::sandbox::LazadaSandbox::start(lazada_config, 0)
         .await
         .context("starting the Lazada sandbox")?;
     // The daemon's address goes into the configuration: Shopee signs its
@@ -246,8 +252,9 @@ fn print(summary: &Summary, config: &Path) {
     let c = &summary.convergence;
     say!(
         "\nchosync demo: {:.0} s of buyers\n  \
-         orders placed      {} ({} cancelled; {} times a buyer found the channel sold out)\n  \
+         orders placed      {} ({} cancelled; {} refused by the platform; {} times a channel had nothing in stock)\n  \
          orders recorded    {} with {} lines; {} order effects in the ledger\n  \
+         new harvests       {} (a SKU running low gets {} units)\n  \
          stock pushes       {}\n  \
          propagation        p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} orders measured, {} still travelling)\n  \
          oversold           {}\n  \
@@ -256,10 +263,13 @@ fn print(summary: &Summary, config: &Path) {
         summary.seconds,
         o.placed,
         o.cancelled,
+        o.refused,
         o.sold_out,
         o.recorded,
         o.lines,
         o.effects,
+        o.restocked,
+        crate::demo::HARVEST,
         summary.stock_pushes,
         p.p50_ms,
         p.p99_ms,

@@ -24,6 +24,13 @@ pub struct Buyers {
     pub seed: u64,
 }
 
+/// How often the cooperative looks for SKUs running low; below
+/// `RESTOCK_BELOW` sellable units a harvest of `HARVEST` arrives, so a demo
+/// left running for hours never sells out.
+const RESTOCK_EVERY: Duration = Duration::from_secs(10);
+const RESTOCK_BELOW: i64 = 5;
+pub const HARVEST: i64 = 20;
+
 /// How long the demo waits at the end for the last orders to reach every
 /// channel, beyond one order poll.
 const STRAGGLERS: Duration = Duration::from_secs(5);
@@ -68,7 +75,21 @@ pub async fn live(
     let mut simulator = Simulator::new(buyers.seed, book, true);
     let since = store.now();
     let started = Instant::now();
-    simulator.buy_until(shops, buyers.per_second, stop).await;
+    let mut restocked = 0;
+    tokio::pin!(stop);
+    let mut stopped = false;
+    while !stopped {
+        let until = async {
+            tokio::select! {
+                () = &mut stop => stopped = true,
+                () = tokio::time::sleep(RESTOCK_EVERY) => {}
+            }
+        };
+        simulator.buy_until(shops, buyers.per_second, until).await;
+        if !stopped {
+            restocked += restock(store.as_ref(), &mut simulator, shops).await?;
+        }
+    }
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!("demo stopping: waiting for the last orders to reach every channel");
     let poll = Duration::from_secs(settings.orders.poll_seconds.into());
@@ -84,8 +105,32 @@ pub async fn live(
     .await?;
     let _ = stop_daemon.send(());
     let daemon = daemon.await;
-    let summary =
+    let mut summary =
         Summary::gather(store.as_ref(), shops, &simulator, since, seconds, converged).await?;
+    summary.orders.restocked = restocked;
     daemon??;
     Ok(summary)
+}
+
+/// A harvest for every SKU running low, through the ledger as an operator's
+/// adjustment: the daemon pushes the new stock to every channel. Returns the
+/// SKUs restocked.
+async fn restock(
+    store: &dyn Store,
+    simulator: &mut Simulator,
+    shops: &[Shop],
+) -> anyhow::Result<u64> {
+    let low: Vec<String> = simulator
+        .skus
+        .iter()
+        .filter(|sku| simulator.book.sellable(sku) < RESTOCK_BELOW)
+        .cloned()
+        .collect();
+    for sku in &low {
+        crate::inventory::adjust(store, sku, HARVEST, "demo: a new harvest arrives", "demo")
+            .await
+            .map_err(|e| anyhow::anyhow!("restocking {sku}: {e}"))?;
+        simulator.restocked(shops, sku, HARVEST);
+    }
+    Ok(low.len() as u64)
 }

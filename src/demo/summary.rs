@@ -39,6 +39,8 @@ pub struct Orders {
     /// By the buyers.
     pub placed: u64,
     pub cancelled: u64,
+    /// Orders the platform refused (not for sale, or sold out there first).
+    pub refused: u64,
     /// Buyers who found nothing in stock on their channel and bought nothing.
     pub sold_out: u64,
     /// Orders chosync recorded, with their lines and the ledger effects
@@ -46,6 +48,8 @@ pub struct Orders {
     pub recorded: u64,
     pub lines: u64,
     pub effects: u64,
+    /// SKUs that ran low and got a new harvest while the buyers bought.
+    pub restocked: u64,
 }
 
 /// Every SKU on every channel against the stock chosync wants it to show.
@@ -117,10 +121,12 @@ impl Summary {
             orders: Orders {
                 placed: buyers.placed,
                 cancelled: buyers.cancelled,
-                sold_out: buyers.refused,
+                refused: buyers.refused,
+                sold_out: buyers.sold_out,
                 recorded: recorded.len() as u64,
                 lines: lines.count() as u64,
                 effects: effects as u64,
+                restocked: 0,
             },
             stock_pushes: stock_pushes as u64,
             propagation: buyers.propagation(),
