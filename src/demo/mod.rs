@@ -55,7 +55,7 @@ pub async fn live(
         shop.set_pushes(&format!("http://{listen}/webhooks/{}", shop.id));
     }
     let (stop_daemon, daemon_stopped) = tokio::sync::oneshot::channel::<()>();
-    let daemon = {
+    let mut daemon = {
         let (settings, store) = (settings.clone(), store.clone());
         tokio::spawn(async move {
             let stop = async {
@@ -75,6 +75,49 @@ pub async fn live(
     let mut simulator = Simulator::new(buyers.seed, book, true);
     let since = store.now();
     let started = Instant::now();
+    let bought = tokio::select! {
+        bought = buy(store.as_ref(), shops, buyers.per_second, &mut simulator, stop) => bought,
+        // Without the daemon nothing would reach the channels: say so now.
+        ended = &mut daemon => {
+            return Err(match ended {
+                Ok(Ok(())) => anyhow::anyhow!("the daemon stopped before the demo"),
+                Ok(Err(err)) => err.into(),
+                Err(err) => err.into(),
+            });
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let settled = async {
+        let restocked = bought?;
+        tracing::info!("demo stopping: waiting for the last orders to reach every channel");
+        let poll = Duration::from_secs(settings.orders.poll_seconds.into());
+        simulator
+            .wait_for_stragglers(shops, Instant::now() + poll + STRAGGLERS)
+            .await;
+        let deadline = Instant::now() + CONVERGENCE;
+        let converged = summary::converge(settings, store.as_ref(), shops, deadline).await?;
+        anyhow::Ok((restocked, converged))
+    }
+    .await;
+    let _ = stop_daemon.send(());
+    let daemon = daemon.await;
+    let (restocked, converged) = settled?;
+    let mut summary =
+        Summary::gather(store.as_ref(), shops, &simulator, since, seconds, converged).await?;
+    summary.orders.restocked = restocked;
+    daemon??;
+    Ok(summary)
+}
+
+/// The buyers until `stop`, with a look for SKUs running low every
+/// `RESTOCK_EVERY`. Returns the harvests brought in.
+async fn buy(
+    store: &dyn Store,
+    shops: &[Shop],
+    per_second: f64,
+    simulator: &mut Simulator,
+    stop: impl Future<Output = ()>,
+) -> anyhow::Result<u64> {
     let mut restocked = 0;
     tokio::pin!(stop);
     let mut stopped = false;
@@ -85,31 +128,12 @@ pub async fn live(
                 () = tokio::time::sleep(RESTOCK_EVERY) => {}
             }
         };
-        simulator.buy_until(shops, buyers.per_second, until).await;
+        simulator.buy_until(shops, per_second, until).await;
         if !stopped {
-            restocked += restock(store.as_ref(), &mut simulator, shops).await?;
+            restocked += restock(store, simulator, shops).await?;
         }
     }
-    let seconds = started.elapsed().as_secs_f64();
-    tracing::info!("demo stopping: waiting for the last orders to reach every channel");
-    let poll = Duration::from_secs(settings.orders.poll_seconds.into());
-    simulator
-        .wait_for_stragglers(shops, Instant::now() + poll + STRAGGLERS)
-        .await;
-    let converged = summary::converge(
-        settings,
-        store.as_ref(),
-        shops,
-        Instant::now() + CONVERGENCE,
-    )
-    .await?;
-    let _ = stop_daemon.send(());
-    let daemon = daemon.await;
-    let mut summary =
-        Summary::gather(store.as_ref(), shops, &simulator, since, seconds, converged).await?;
-    summary.orders.restocked = restocked;
-    daemon??;
-    Ok(summary)
+    Ok(restocked)
 }
 
 /// A harvest for every SKU running low, through the ledger as an operator's
