@@ -175,14 +175,21 @@ schedule = {SCHEDULE}
         );
         Ok(())
     } else {
+        let who = if buyers.per_second > 0.0 {
+            format!(
+                "buyers order and cancel on both, {} a second, only what a channel shows",
+                buyers.per_second
+            )
+        } else {
+            "no simulated buyers (--orders-per-second 0)".to_string()
+        };
         let until = match duration {
             Some(d) => format!(" before its {} s are up", d.as_secs()),
             None => String::new(),
         };
         say!(
-            "\nThe daemon runs on http://{listen}; buyers order and cancel on both sandboxes \
-             ({rate} a second), only what a channel shows, and the sandboxes push \
-             their orders to the daemon. From another terminal:\n  \
+            "\nThe daemon runs on http://{listen} and the sandboxes push their orders to it; \
+             {who}. From another terminal:\n  \
              chosync --config {shown} logs --follow\n  \
              chosync --config {shown} orders\n  \
              chosync --config {shown} explain MD-500G\n  \
@@ -191,7 +198,6 @@ schedule = {SCHEDULE}
              Or order yourself on the Shopee sandbox:\n  \
              curl -s -X POST http://{shopee_addr}/_sandbox/orders -H 'content-type: application/json' -d '{{\"sku\":\"MD-500G\",\"quantity\":2}}'\n\
              Ctrl-C stops the demo{until}, with a summary of what it did.",
-            rate = buyers.per_second,
         );
         live(&settings, store, &shops, listener, buyers, duration)
             .await
