@@ -2,11 +2,13 @@
 
 pub mod api;
 pub mod bench;
+pub mod buyers;
 pub mod catalogue;
 pub mod channels;
 pub mod cli;
 pub mod clock;
 pub mod daemon;
+pub mod demo;
 pub mod inventory;
 pub mod orders;
 pub mod redact;

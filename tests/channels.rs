@@ -704,6 +704,8 @@ mod reqwest {
 
 /// `chosync demo` lists the sample catalogue on both built-in sandboxes and
 /// keeps them serving: its configuration then works from another process.
+/// Without buyers (`tests/demo.rs` has them), so every call counted here is
+/// the test's own.
 #[test]
 fn the_demo_syncs_both_sandboxes_and_serves_them_for_other_commands() {
     let dir = tempfile::tempdir().expect("dir");
@@ -711,7 +713,7 @@ fn the_demo_syncs_both_sandboxes_and_serves_them_for_other_commands() {
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/catalogue.csv");
     let mut child = Command::new(env!("CARGO_BIN_EXE_chosync"))
         .current_dir(dir.path())
-        .args(["demo", "--dir"])
+        .args(["demo", "--orders-per-second", "0", "--dir"])
         .arg(&demo_dir)
         .arg("--catalogue")
         .arg(&sample)
@@ -876,7 +878,7 @@ fn the_demo_never_wipes_a_folder_it_did_not_make() {
     let dir = tempfile::tempdir().expect("dir");
     std::fs::write(dir.path().join("chosync.db"), b"a real database").expect("write");
     let out = Command::new(env!("CARGO_BIN_EXE_chosync"))
-        .args(["demo", "--no-wait", "--dir"])
+        .args(["demo", "--duration", "0s", "--dir"])
         .arg(dir.path())
         .output()
         .expect("run");

@@ -8,7 +8,7 @@
 //! until every channel is right and judged against the floor the platforms'
 //! documented batch sizes and the channels' rates allow.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
@@ -18,6 +18,8 @@ use anyhow::Context as _;
 use chosync_connector::sandbox::Stats;
 use serde::Serialize;
 
+use crate::buyers::shop::calls_between;
+use crate::buyers::{Book, Latency, Sandbox, Shop, Simulator};
 use crate::catalogue::import::{NoProgress, import_file};
 use crate::channels::connect::authorize;
 use crate::clock::SystemClock;
@@ -54,17 +56,6 @@ pub struct Buyers {
     /// Orders the sandboxes refused (a SKU sold out there).
     pub refused: u64,
     pub cancelled: u64,
-}
-
-#[derive(Debug, Default, Serialize)]
-pub struct Latency {
-    pub measured: usize,
-    /// Orders whose stock had not reached every channel when measuring ended.
-    pub unpropagated: usize,
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -111,94 +102,6 @@ pub struct Plan {
     pub seed: u64,
 }
 
-/// One sandbox and the channel on it.
-struct Shop {
-    id: String,
-    sandbox: Sandbox,
-    /// The stock rule's buffer (`stock = { buffer = N }`).
-    buffer: i64,
-    /// Calls per second chosync allows itself on the buckets orders use.
-    rates: BTreeMap<&'static str, f64>,
-}
-
-enum Sandbox {
-    Shopee(chosync_shopee::sandbox::Running),
-    Lazada(chosync_lazada::sandbox::Running),
-}
-
-impl Shop {
-    fn stats(&self) -> Stats {
-        match &self.sandbox {
-            Sandbox::Shopee(r) => r.sandbox.kit().stats(),
-            Sandbox::Lazada(r) => r.sandbox.kit().stats(),
-        }
-    }
-
-    /// What a buyer can buy of `sku` here now.
-    fn buyable(&self, sku: &str) -> Option<i64> {
-        match &self.sandbox {
-            Sandbox::Shopee(r) => r.sandbox.buyable(sku),
-            Sandbox::Lazada(r) => r.sandbox.buyable(sku),
-        }
-    }
-
-    fn place(&self, sku: &str, quantity: i64) -> Result<String, String> {
-        use chosync_connector::sandbox::Platform as _;
-        match &self.sandbox {
-            Sandbox::Shopee(r) => r.sandbox.place_order(sku, quantity),
-            Sandbox::Lazada(r) => r.sandbox.place_order(sku, quantity),
-        }
-    }
-
-    fn cancel(&self, order: &str) -> Result<(), String> {
-        use chosync_connector::sandbox::Platform as _;
-        match &self.sandbox {
-            Sandbox::Shopee(r) => r.sandbox.cancel_order(order, None),
-            Sandbox::Lazada(r) => r.sandbox.cancel_order(order, None),
-        }
-    }
-
-    fn set_pushes(&self, url: &str) {
-        match &self.sandbox {
-            Sandbox::Shopee(r) => r.sandbox.kit().set_webhook_target(url),
-            Sandbox::Lazada(r) => r.sandbox.kit().set_webhook_target(url),
-        }
-    }
-
-    /// What the channel should show with `sellable` units.
-    fn wanted(&self, sellable: i64) -> i64 {
-        (sellable - self.buffer).max(0)
-    }
-}
-
-/// The units each SKU has on hand and held by live orders, as the orders
-/// the sandboxes took imply.
-#[derive(Default)]
-struct Book {
-    on_hand: HashMap<String, i64>,
-    held: HashMap<String, i64>,
-    /// Live orders: (shop index, order id, SKU, units).
-    live: Vec<(usize, String, String, i64)>,
-}
-
-impl Book {
-    fn sellable(&self, sku: &str) -> i64 {
-        self.on_hand.get(sku).copied().unwrap_or(0) - self.held.get(sku).copied().unwrap_or(0)
-    }
-}
-
-/// An order waiting for every other channel to show its stock.
-struct Pending {
-    placed: Instant,
-    origin: usize,
-    order: String,
-    sku: String,
-    /// Sellable units the order left.
-    sellable: i64,
-    /// What each channel must show at most.
-    wanted: Vec<i64>,
-}
-
 pub async fn run(plan: Plan) -> anyhow::Result<OrdersBench> {
     let dir = tempfile::tempdir()?;
     let dir = dir.path();
@@ -216,11 +119,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<OrdersBench> {
     let store = crate::store::open(&settings.database.url, Arc::new(SystemClock)).await?;
     store.register_channels(&settings.registrations()).await?;
     for shop in &shops {
-        let code = match &shop.sandbox {
-            Sandbox::Shopee(r) => r.credentials.code.clone(),
-            Sandbox::Lazada(r) => r.credentials.code.clone(),
-        };
-        authorize(&settings, &store, &shop.id, &code, None).await?;
+        authorize(&settings, &store, &shop.id, shop.authorization_code(), None).await?;
     }
     let imported = import_file(store.as_ref(), &catalogue, false, Arc::new(NoProgress)).await?;
     eprintln!(
@@ -245,7 +144,8 @@ pub async fn run(plan: Plan) -> anyhow::Result<OrdersBench> {
     for row in store.stock(None).await? {
         book.on_hand.insert(row.sku.clone(), row.on_hand);
     }
-    let skus: Vec<String> = book.on_hand.keys().cloned().collect();
+    // The sandboxes refuse what they cannot sell: the bench asks regardless.
+    let mut buyers = Simulator::new(plan.seed, book, false);
     if plan.pushes {
         for shop in &shops {
             shop.set_pushes(&format!("http://{listen}/webhooks/{}", shop.id));
@@ -271,106 +171,53 @@ pub async fn run(plan: Plan) -> anyhow::Result<OrdersBench> {
         plan.seconds,
         if plan.pushes { "on" } else { "off" }
     );
-    let mut rng = fastrand::Rng::with_seed(plan.seed);
-    let mut latencies = Vec::new();
-    let mut pending: Vec<Pending> = Vec::new();
-    let (mut placed, mut refused, mut cancelled) = (0u64, 0u64, 0u64);
     let started = Instant::now();
-    let every = Duration::from_secs_f64(1.0 / plan.orders_per_second.max(0.1));
-    let mut next = Instant::now();
-    let end = started + Duration::from_secs(plan.seconds);
-    while Instant::now() < end {
-        if Instant::now() >= next {
-            next += every;
-            // One in five turns is a buyer cancelling an order not yet shipped.
-            if rng.u8(0..5) == 0 && !book.live.is_empty() {
-                let (shop, order, sku, units) = book.live.swap_remove(rng.usize(..book.live.len()));
-                if shops[shop].cancel(&order).is_ok() {
-                    *book.held.entry(sku.clone()).or_default() -= units;
-                    cancelled += 1;
-                    // A cancelled order is not waited for, and the orders of
-                    // its SKU still waiting may show its units again.
-                    pending.retain(|p| p.order != order);
-                    for p in pending.iter_mut().filter(|p| p.sku == sku) {
-                        p.sellable += units;
-                        p.wanted = shops.iter().map(|s| s.wanted(p.sellable)).collect();
-                    }
-                }
-            } else {
-                let origin = rng.usize(..shops.len());
-                let sku = skus[rng.usize(..skus.len())].clone();
-                let units = rng.i64(1..=2);
-                match shops[origin].place(&sku, units) {
-                    Ok(order) => {
-                        placed += 1;
-                        *book.held.entry(sku.clone()).or_default() += units;
-                        let sellable = book.sellable(&sku);
-                        pending.push(Pending {
-                            placed: Instant::now(),
-                            origin,
-                            order: order.clone(),
-                            sellable,
-                            wanted: shops.iter().map(|s| s.wanted(sellable)).collect(),
-                            sku: sku.clone(),
-                        });
-                        book.live.push((origin, order, sku, units));
-                    }
-                    Err(_) => refused += 1,
-                }
-            }
-        }
-        settle(&shops, &mut pending, &mut latencies);
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let buying = tokio::time::sleep(Duration::from_secs(plan.seconds));
+    buyers
+        .buy_until(&shops, plan.orders_per_second.max(0.1), buying)
+        .await;
     let buy_seconds = started.elapsed().as_secs_f64();
     // Stragglers: a poll interval and a little more to arrive.
     let wait = Duration::from_secs(u64::from(plan.poll_seconds) + 5);
-    let deadline = Instant::now() + wait;
-    while !pending.is_empty() && Instant::now() < deadline {
-        settle(&shops, &mut pending, &mut latencies);
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let unpropagated = pending.len();
+    buyers
+        .wait_for_stragglers(&shops, Instant::now() + wait)
+        .await;
+    let propagation = buyers.propagation();
     let after: Vec<Stats> = shops.iter().map(Shop::stats).collect();
     let channels = shops
         .iter()
         .zip(before.iter().zip(&after))
         .map(|(shop, (before, after))| {
-            let calls_by_endpoint = difference(before, after);
+            let calls_by_endpoint = calls_between(before, after);
             let calls: u64 = calls_by_endpoint.values().sum();
             ChannelCalls {
                 channel: shop.id.clone(),
                 calls,
-                calls_per_order: calls as f64 / placed.max(1) as f64,
+                calls_per_order: calls as f64 / buyers.placed.max(1) as f64,
                 calls_by_endpoint,
             }
         })
         .collect();
     eprintln!("burst: {} orders within one second…", plan.burst);
-    let burst = burst(&shops, &mut book, &skus, plan, &mut rng).await;
+    let burst = burst(&shops, &mut buyers, plan).await;
     let throttled = shops.iter().map(|s| s.stats().throttled).sum::<u64>();
-    let mismatches = ledger(store.as_ref(), &shops, &book).await?;
+    let mismatches = ledger(store.as_ref(), &shops, &buyers.book).await?;
     let _ = stop_tx.send(());
     daemon.await??;
-    for shop in &shops {
-        match &shop.sandbox {
-            Sandbox::Shopee(r) => r.task.abort(),
-            Sandbox::Lazada(r) => r.task.abort(),
-        }
-    }
+    shops.iter().for_each(Shop::stop);
     Ok(OrdersBench {
         products: plan.products,
-        skus: skus.len() as u64,
+        skus: buyers.skus.len() as u64,
         pushes: plan.pushes,
         poll_seconds: plan.poll_seconds,
         buyers: Buyers {
             seconds: buy_seconds,
             orders_per_second: plan.orders_per_second,
-            placed,
-            refused,
-            cancelled,
+            placed: buyers.placed,
+            refused: buyers.refused,
+            cancelled: buyers.cancelled,
         },
-        propagation: latency(latencies, unpropagated),
+        propagation,
         channels,
         throttled,
         ledger_exact: mismatches.is_empty(),
@@ -387,50 +234,12 @@ pub async fn run(plan: Plan) -> anyhow::Result<OrdersBench> {
     })
 }
 
-/// Moves every order whose stock every other channel now shows into `latencies`.
-fn settle(shops: &[Shop], pending: &mut Vec<Pending>, latencies: &mut Vec<f64>) {
-    pending.retain(|order| {
-        let arrived = shops.iter().enumerate().all(|(i, shop)| {
-            i == order.origin
-                || shop
-                    .buyable(&order.sku)
-                    .is_some_and(|shown| shown <= order.wanted[i])
-        });
-        if arrived {
-            latencies.push(order.placed.elapsed().as_secs_f64() * 1_000.0);
-        }
-        !arrived
-    });
-}
-
-fn latency(mut ms: Vec<f64>, unpropagated: usize) -> Latency {
-    ms.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        if ms.is_empty() {
-            return 0.0;
-        }
-        let i = ((ms.len() as f64 * q).ceil() as usize).clamp(1, ms.len()) - 1;
-        ms[i]
-    };
-    Latency {
-        measured: ms.len(),
-        unpropagated,
-        p50_ms: at(0.50),
-        p95_ms: at(0.95),
-        p99_ms: at(0.99),
-        max_ms: ms.last().copied().unwrap_or(0.0),
-    }
-}
-
 /// `burst` orders within one second on distinct SKUs at random channels,
 /// timed until every channel shows every SKU's new stock.
-async fn burst(
-    shops: &[Shop],
-    book: &mut Book,
-    skus: &[String],
-    plan: Plan,
-    rng: &mut fastrand::Rng,
-) -> anyhow::Result<Burst> {
+async fn burst(shops: &[Shop], buyers: &mut Simulator, plan: Plan) -> anyhow::Result<Burst> {
+    let Simulator {
+        rng, book, skus, ..
+    } = buyers;
     let mut chosen: Vec<&String> = skus.iter().collect();
     rng.shuffle(&mut chosen);
     let started = Instant::now();
@@ -544,20 +353,6 @@ async fn ledger(store: &dyn Store, shops: &[Shop], book: &Book) -> anyhow::Resul
     }
 }
 
-fn difference(before: &Stats, after: &Stats) -> BTreeMap<String, u64> {
-    after
-        .calls
-        .iter()
-        .map(|(path, n)| {
-            (
-                path.clone(),
-                n - before.calls.get(path).copied().unwrap_or(0),
-            )
-        })
-        .filter(|(_, n)| *n > 0)
-        .collect()
-}
-
 async fn start_shops() -> anyhow::Result<Vec<Shop>> {
     let mut shops = Vec::new();
     for (n, seed) in [(1, 11), (2, 12)] {
@@ -566,12 +361,7 @@ async fn start_shops() -> anyhow::Result<Vec<Shop>> {
             ..Default::default()
         };
         let running = chosync_shopee::sandbox::ShopeeSandbox::start(config, 0).await?;
-        shops.push(Shop {
-            id: format!("shopee-{n}"),
-            sandbox: Sandbox::Shopee(running),
-            buffer: 1,
-            rates: rates(chosync_shopee::ShopeeConfig::default_limits()),
-        });
+        shops.push(Shop::shopee(&format!("shopee-{n}"), running, 1));
     }
     for (n, seed) in [(1, 21), (2, 22)] {
         // Lazada's quality check holds a new product off sale for a while;
@@ -582,22 +372,9 @@ async fn start_shops() -> anyhow::Result<Vec<Shop>> {
             ..Default::default()
         };
         let running = chosync_lazada::sandbox::LazadaSandbox::start(config, 0).await?;
-        shops.push(Shop {
-            id: format!("lazada-{n}"),
-            sandbox: Sandbox::Lazada(running),
-            buffer: 2,
-            rates: rates(chosync_lazada::LazadaConfig::default_limits()),
-        });
+        shops.push(Shop::lazada(&format!("lazada-{n}"), running, 2));
     }
     Ok(shops)
-}
-
-fn rates(limits: chosync_connector::Limits) -> BTreeMap<&'static str, f64> {
-    limits
-        .buckets
-        .iter()
-        .map(|b| (b.name, f64::from(b.per_second.get())))
-        .collect()
 }
 
 /// The bench's configuration: the four channels on their sandboxes, the

@@ -1,21 +1,24 @@
-//! `chosync demo`: the sample cooperative's catalogue pushed to built-in
-//! Shopee and Lazada sandboxes, with the same code paths an operator uses.
-//! The demo writes a configuration into its folder (channels pointing at the
-//! sandboxes, secrets in owner-only files), authorizes both channels, imports
-//! the catalogue, syncs, sells a few packs and syncs stock again; then the
-//! sandboxes keep serving with the daemon (`chosync run`) in the same
-//! process, their pushes pointed at its webhooks: an order placed in a
-//! sandbox reaches every channel, and `chosync --config DIR/chosync.toml …`
-//! works from another terminal until the demo is stopped.
+//! `chosync demo`: the whole system at work on built-in Shopee and Lazada
+//! sandboxes, with the same code paths an operator uses. The demo writes a
+//! configuration into its folder (channels pointing at the sandboxes, with
+//! accelerated schedules; secrets in owner-only files), authorizes both
+//! channels, imports the catalogue, syncs, sells a few packs and syncs stock
+//! again. Then (`crate::demo::live`) the daemon serves the sandboxes' pushes
+//! while simulated buyers order and cancel, until Ctrl-C or `--duration`;
+//! the summary follows, and `chosync --config DIR/chosync.toml …` reads
+//! what the demo recorded, during the demo and after it.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 
 use super::{Failure, report, say};
+use crate::buyers::Shop;
 use crate::catalogue::import::{NoProgress, import_file};
 use crate::channels::connect::authorize;
+use crate::demo::{Buyers, Summary};
 use crate::settings::Settings;
 use crate::store::Store;
 use crate::sync::{Kind, Options};
@@ -23,9 +26,28 @@ use crate::sync::{Kind, Options};
 const SHOPEE_MAPPING: &str = include_str!("../../config/mappings/shopee-demo.toml");
 const LAZADA_MAPPING: &str = include_str!("../../config/mappings/lazada-demo.toml");
 
-/// Runs the demo in `dir` (started afresh) with the catalogue at `catalogue`;
-/// with `wait`, serves the sandboxes until Ctrl-C.
-pub(super) async fn run(dir: &Path, catalogue: &Path, wait: bool) -> Result<(), Failure> {
+/// Units each channel keeps back (`stock = { buffer = N }`).
+const SHOPEE_BUFFER: i64 = 1;
+const LAZADA_BUFFER: i64 = 2;
+
+/// Every channel's schedules, accelerated so a few minutes show each kind
+/// of work: orders every 10 s, stock every 30 s, prices every 2 minutes,
+/// listings and reconcile every 5, tokens every minute, pruning every 10.
+/// Every channel's schedules, quicker than an operator would set them so the
+/// demo shows them at work: the order poll (the backstop to the sandboxes'
+/// pushes) every 10 s.
+const SCHEDULE: &str = r#"{ orders = "*/10 * * * * *", stock = "*/30 * * * * *", price = "0 */2 * * * *", catalogue = "0 */5 * * * *", reconcile = "0 */5 * * * *", tokens = "0 * * * * *", prune = "0 */10 * * * *" }"#;
+
+/// Runs the demo in `dir` (started afresh) with the catalogue at
+/// `catalogue`: after the first syncs, the daemon and the buyers until
+/// Ctrl-C or `duration` (`0s`: not at all), then the summary.
+pub(super) async fn run(
+    dir: &Path,
+    catalogue: &Path,
+    duration: Option<Duration>,
+    buyers: Buyers,
+    json: bool,
+) -> Result<(), Failure> {
     fresh(dir)?;
     // Absolute, so the configuration works from any directory.
     let dir = &dir
@@ -34,7 +56,13 @@ pub(super) async fn run(dir: &Path, catalogue: &Path, wait: bool) -> Result<(), 
     let shopee = chosync_shopee::sandbox::ShopeeSandbox::start(Default::default(), 0)
         .await
         .context("starting the Shopee sandbox")?;
-    let lazada = chosync_lazada::sandbox::LazadaSandbox::start(Default::default(), 0)
+    // Lazada's quality check holds a new product off sale for a minute;
+    // five seconds here, so the buyers find every product for sale soon.
+    let lazada_config = chosync_lazada::sandbox::SandboxConfig {
+        qc_delay: Duration::from_secs(5),
+        ..Default::default()
+    };
+    let lazada = chosync_lazada::sandbox::LazadaSandbox::start(lazada_config, 0)
         .await
         .context("starting the Lazada sandbox")?;
     // The daemon's address goes into the configuration: Shopee signs its
@@ -74,7 +102,8 @@ shop_id = {shop_id}
 callback_url = "http://{listen}/webhooks/shopee-demo"
 mapping = "mappings/shopee-demo.toml"
 price = {{ markup_percent = 5, round_to = 1000, rounding = "up" }}
-stock = {{ buffer = 1 }}
+stock = {{ buffer = {SHOPEE_BUFFER} }}
+schedule = {SCHEDULE}
 
 [[channels]]
 id = "lazada-demo"
@@ -85,7 +114,8 @@ app_key = "{app_key}"
 app_secret = {{ file = "{lazada_secret}" }}
 mapping = "mappings/lazada-demo.toml"
 price = {{ markup_percent = 8, round_to = 1000, rounding = "nearest" }}
-stock = {{ buffer = 2 }}
+stock = {{ buffer = {LAZADA_BUFFER} }}
+schedule = {SCHEDULE}
 "#,
             db = dir.join("chosync.db").display(),
             key = dir.join("chosync.key").display(),
@@ -99,16 +129,20 @@ stock = {{ buffer = 2 }}
             app_key = lazada.credentials.app_key,
         ),
     )?;
+    let shopee_addr = shopee.addr;
+    let shops = [
+        Shop::shopee("shopee-demo", shopee, SHOPEE_BUFFER),
+        Shop::lazada("lazada-demo", lazada, LAZADA_BUFFER),
+    ];
     let settings = Settings::load(Some(&config))?;
     let store =
         crate::store::open(&settings.database.url, Arc::new(crate::clock::SystemClock)).await?;
     store.register_channels(&settings.registrations()).await?;
     say!("chosync demo in {}", dir.display());
-    for (channel, code) in [
-        ("shopee-demo", &shopee.credentials.code),
-        ("lazada-demo", &lazada.credentials.code),
-    ] {
-        report::authorized(&authorize(&settings, &store, channel, code, None).await?);
+    for shop in &shops {
+        report::authorized(
+            &authorize(&settings, &store, &shop.id, shop.authorization_code(), None).await?,
+        );
     }
     let report = import_file(store.as_ref(), catalogue, false, Arc::new(NoProgress))
         .await
@@ -131,45 +165,138 @@ stock = {{ buffer = 2 }}
     say!("sold 3 × MD-500G at the market stall; pushing stock:");
     sync(&settings, &store, Kind::Stock).await?;
     let shown = config.display();
-    if wait {
-        for (sandbox, channel) in [
-            (shopee.sandbox.kit(), "shopee-demo"),
-            (lazada.sandbox.kit(), "lazada-demo"),
-        ] {
-            sandbox.set_webhook_target(&format!("http://{listen}/webhooks/{channel}"));
-        }
-        say!(
-            "\nThe daemon runs on http://{listen} and the sandboxes push orders to it.\n\
-             Place an order on the Shopee sandbox; every channel shows the new stock:\n  \
-             curl -s -X POST http://{shopee}/_sandbox/orders -H 'content-type: application/json' -d '{{\"sku\":\"MD-500G\",\"quantity\":2}}'\n\
-             From another terminal:\n  \
-             chosync --config {shown} stock MD-500G\n  \
-             chosync --config {shown} logs --follow\n  \
-             chosync --config {shown} explain MD-500G\n  \
-             chosync --config {shown} stock adjust MD-1KG -2 --reason \"2 gói bán lẻ\"\n\
-             Ctrl-C stops the demo.",
-            shopee = shopee.addr,
-        );
-        let stop = super::run::signal().context("cannot watch for Ctrl-C")?;
-        crate::daemon::run(
-            &settings,
-            store.clone(),
-            &settings.database.url,
-            listener,
-            stop,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?;
-    } else {
+    let outcome = if duration == Some(Duration::ZERO) {
         say!(
             "\nDone; the sandboxes stopped with the demo. What it recorded stays readable:\n  \
              chosync --config {shown} explain TDQ-10ML\n  \
              chosync --config {shown} logs --since 1h"
         );
+        Ok(())
+    } else {
+        let who = if buyers.per_second > 0.0 {
+            format!(
+                "buyers order and cancel on both, {} a second, only what a channel shows",
+                buyers.per_second
+            )
+        } else {
+            "no simulated buyers (--orders-per-second 0)".to_string()
+        };
+        let until = match duration {
+            Some(d) => format!(" before its {} s are up", d.as_secs()),
+            None => String::new(),
+        };
+        say!(
+            "\nThe daemon runs on http://{listen} and the sandboxes push their orders to it; \
+             {who}. From another terminal:\n  \
+             chosync --config {shown} logs --follow\n  \
+             chosync --config {shown} orders\n  \
+             chosync --config {shown} explain MD-500G\n  \
+             chosync --config {shown} schedules\n  \
+             chosync --config {shown} stock adjust MD-1KG -2 --reason \"2 gói bán lẻ\"\n\
+             Or order yourself on the Shopee sandbox:\n  \
+             curl -s -X POST http://{shopee_addr}/_sandbox/orders -H 'content-type: application/json' -d '{{\"sku\":\"MD-500G\",\"quantity\":2}}'\n\
+             Ctrl-C stops the demo{until}, with a summary of what it did.",
+        );
+        live(&settings, store, &shops, listener, buyers, duration)
+            .await
+            .and_then(|summary| present(&summary, dir, json))
+    };
+    shops.iter().for_each(Shop::stop);
+    outcome
+}
+
+/// The daemon and the buyers until Ctrl-C or `duration`.
+async fn live(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    shops: &[Shop],
+    listener: tokio::net::TcpListener,
+    buyers: Buyers,
+    duration: Option<Duration>,
+) -> Result<Summary, Failure> {
+    let interrupted = super::run::signal().context("cannot watch for Ctrl-C")?;
+    let stop = async move {
+        match duration {
+            Some(duration) => tokio::select! {
+                () = interrupted => {}
+                () = tokio::time::sleep(duration) => {}
+            },
+            None => interrupted.await,
+        }
+    };
+    Ok(crate::demo::live(settings, store, shops, listener, buyers, stop).await?)
+}
+
+/// The summary printed (and kept in the demo's folder); a failure when the
+/// system did not keep up.
+fn present(summary: &Summary, dir: &Path, json: bool) -> Result<(), Failure> {
+    let text = serde_json::to_string(summary).context("the summary as JSON")?;
+    write(&dir.join("summary.json"), &text)?;
+    if json {
+        say!("{text}");
+    } else {
+        print(summary, &dir.join("chosync.toml"));
     }
-    shopee.task.abort();
-    lazada.task.abort();
-    Ok(())
+    if summary.healthy() {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: 1,
+            lines: vec![format!(
+                "error: the demo did not keep up: {} oversold, {} throttled calls, converged: {}",
+                summary.oversold, summary.throttled, summary.convergence.converged
+            )],
+        })
+    }
+}
+
+fn print(summary: &Summary, config: &Path) {
+    let o = &summary.orders;
+    let p = &summary.propagation;
+    let c = &summary.convergence;
+    say!(
+        "\nchosync demo: {:.0} s of buyers\n  \
+         orders placed      {} ({} cancelled; {} refused by the platform; {} times a channel had nothing in stock)\n  \
+         orders recorded    {} with {} lines; {} order effects in the ledger\n  \
+         new harvests       {} (a SKU running low gets {} units)\n  \
+         stock pushes       {}\n  \
+         propagation        p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} orders measured, {} still travelling)\n  \
+         oversold           {}\n  \
+         throttled calls    {}\n  \
+         converged          {}: {} SKU × channel pairs checked, {} not listed, {} showing other stock",
+        summary.seconds,
+        o.placed,
+        o.cancelled,
+        o.refused,
+        o.sold_out,
+        o.recorded,
+        o.lines,
+        o.effects,
+        o.restocked,
+        crate::demo::HARVEST,
+        summary.stock_pushes,
+        p.p50_ms,
+        p.p99_ms,
+        p.max_ms,
+        p.measured,
+        p.unpropagated,
+        summary.oversold,
+        summary.throttled,
+        if c.converged { "yes" } else { "no" },
+        c.checked,
+        c.not_listed,
+        c.mismatches.len(),
+    );
+    for mismatch in c.mismatches.iter().take(10) {
+        say!("    {mismatch}");
+    }
+    let config = config.display();
+    say!(
+        "What it recorded stays readable:\n  \
+         chosync --config {config} orders\n  \
+         chosync --config {config} explain MD-500G\n  \
+         chosync --config {config} logs --since 1h"
+    );
 }
 
 async fn sync(settings: &Settings, store: &Arc<dyn Store>, kind: Kind) -> Result<(), Failure> {

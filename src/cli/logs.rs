@@ -18,7 +18,7 @@ pub(super) fn filter(
     let since = match since.as_deref() {
         None => None,
         Some(text) => {
-            let span = parse_since(text).ok_or_else(|| {
+            let span = super::span::parse(text).ok_or_else(|| {
                 Failure::invalid(vec![format!(
                     "error: --since \"{text}\" is not like 30m, 1h, 2d or 1w"
                 )])
@@ -43,20 +43,6 @@ pub(super) fn filter(
         limit,
         ..Default::default()
     })
-}
-
-/// How far back `--since 30m|1h|2d|1w` reaches.
-fn parse_since(text: &str) -> Option<chrono::Duration> {
-    let text = text.trim();
-    let (number, unit) = text.split_at(text.len().checked_sub(1)?);
-    let n: i64 = number.parse().ok().filter(|n| *n >= 0)?;
-    match unit {
-        "m" => Some(chrono::Duration::minutes(n)),
-        "h" => Some(chrono::Duration::hours(n)),
-        "d" => Some(chrono::Duration::days(n)),
-        "w" => Some(chrono::Duration::weeks(n)),
-        _ => None,
-    }
 }
 
 pub(super) async fn run(
@@ -129,24 +115,4 @@ fn print_row(e: &LogEntry) {
         e.call.skus,
         e.call.cause
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_since;
-
-    #[test]
-    fn since_reads_minutes_hours_days_and_weeks() {
-        assert_eq!(parse_since("30m"), Some(chrono::Duration::minutes(30)));
-        assert_eq!(parse_since(" 1h "), Some(chrono::Duration::hours(1)));
-        assert_eq!(parse_since("2d"), Some(chrono::Duration::days(2)));
-        assert_eq!(parse_since("1w"), Some(chrono::Duration::weeks(1)));
-    }
-
-    #[test]
-    fn since_refuses_what_is_not_a_span() {
-        for text in ["", "h", "-1h", "1y", "1.5h", "1 h"] {
-            assert_eq!(parse_since(text), None, "{text}");
-        }
-    }
 }

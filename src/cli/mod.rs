@@ -18,6 +18,7 @@ mod report;
 mod run;
 mod sandbox;
 mod schedules;
+mod span;
 mod stock;
 mod sync;
 
@@ -195,9 +196,11 @@ pub enum Command {
         #[command(subcommand)]
         what: BenchCommand,
     },
-    /// The sample cooperative's catalogue synced to built-in Shopee and Lazada
-    /// sandboxes; they keep serving (for `chosync --config DIR/chosync.toml …`)
-    /// until Ctrl-C.
+    /// The whole system at work on built-in Shopee and Lazada sandboxes: the
+    /// sample catalogue synced, the daemon serving their pushes, buyers
+    /// ordering and cancelling at random channels until Ctrl-C (or
+    /// `--duration`), then a summary. `chosync --config DIR/chosync.toml …`
+    /// reads it meanwhile and afterwards.
     Demo {
         /// Where the demo keeps its configuration, database and secrets
         /// (started afresh each time).
@@ -205,9 +208,19 @@ pub enum Command {
         dir: std::path::PathBuf,
         #[arg(long, default_value = "config/demo/catalogue.csv")]
         catalogue: std::path::PathBuf,
-        /// Stop after the demo's syncs instead of serving the sandboxes.
+        /// End after this long (30s, 10m, 1h) and print the summary; 0s
+        /// stops after the first syncs, before the daemon and the buyers.
+        #[arg(long, value_parser = span::duration)]
+        duration: Option<std::time::Duration>,
+        /// Orders and cancellations a second, over every channel; 0: no buyers.
+        #[arg(long, default_value_t = 2.0)]
+        orders_per_second: f64,
+        /// Seed for the buyers' choices, so runs repeat.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// The summary as JSON: the last line printed.
         #[arg(long)]
-        no_wait: bool,
+        json: bool,
     },
     /// Run one marketplace sandbox on loopback; prints one JSON line with its
     /// base URL and test credentials, then serves until interrupted.
@@ -542,8 +555,17 @@ async fn execute(
         Command::Demo {
             dir,
             catalogue,
-            no_wait,
-        } => demo::run(&dir, &catalogue, !no_wait).await?,
+            duration,
+            orders_per_second,
+            seed,
+            json,
+        } => {
+            let buyers = crate::demo::Buyers {
+                per_second: orders_per_second.max(0.0),
+                seed,
+            };
+            demo::run(&dir, &catalogue, duration, buyers, json).await?;
+        }
         Command::Sandbox {
             platform,
             port,

@@ -1,0 +1,123 @@
+//! One marketplace sandbox running in process and the channel on it, as a
+//! buyer and a measurement see it: what a buyer can buy, placing and
+//! cancelling orders, the sandbox's call counters.
+
+use std::collections::BTreeMap;
+
+use chosync_connector::sandbox::{Platform as _, Stats};
+
+pub struct Shop {
+    /// The channel's id in the configuration.
+    pub id: String,
+    pub sandbox: Sandbox,
+    /// The stock rule's buffer (`stock = { buffer = N }`).
+    pub buffer: i64,
+    /// Calls per second chosync allows itself on the buckets orders use.
+    pub rates: BTreeMap<&'static str, f64>,
+}
+
+pub enum Sandbox {
+    Shopee(chosync_shopee::sandbox::Running),
+    Lazada(chosync_lazada::sandbox::Running),
+}
+
+impl Shop {
+    pub fn shopee(id: &str, running: chosync_shopee::sandbox::Running, buffer: i64) -> Self {
+        Self {
+            id: id.to_string(),
+            sandbox: Sandbox::Shopee(running),
+            buffer,
+            rates: rates(chosync_shopee::ShopeeConfig::default_limits()),
+        }
+    }
+
+    pub fn lazada(id: &str, running: chosync_lazada::sandbox::Running, buffer: i64) -> Self {
+        Self {
+            id: id.to_string(),
+            sandbox: Sandbox::Lazada(running),
+            buffer,
+            rates: rates(chosync_lazada::LazadaConfig::default_limits()),
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        match &self.sandbox {
+            Sandbox::Shopee(r) => r.sandbox.kit().stats(),
+            Sandbox::Lazada(r) => r.sandbox.kit().stats(),
+        }
+    }
+
+    /// What a buyer can buy of `sku` here now; `None` when it is not listed.
+    pub fn buyable(&self, sku: &str) -> Option<i64> {
+        match &self.sandbox {
+            Sandbox::Shopee(r) => r.sandbox.buyable(sku),
+            Sandbox::Lazada(r) => r.sandbox.buyable(sku),
+        }
+    }
+
+    pub fn place(&self, sku: &str, quantity: i64) -> Result<String, String> {
+        match &self.sandbox {
+            Sandbox::Shopee(r) => r.sandbox.place_order(sku, quantity),
+            Sandbox::Lazada(r) => r.sandbox.place_order(sku, quantity),
+        }
+    }
+
+    pub fn cancel(&self, order: &str) -> Result<(), String> {
+        match &self.sandbox {
+            Sandbox::Shopee(r) => r.sandbox.cancel_order(order, None),
+            Sandbox::Lazada(r) => r.sandbox.cancel_order(order, None),
+        }
+    }
+
+    /// Sends the sandbox's pushes (order webhooks) to `url` from now on.
+    pub fn set_pushes(&self, url: &str) {
+        match &self.sandbox {
+            Sandbox::Shopee(r) => r.sandbox.kit().set_webhook_target(url),
+            Sandbox::Lazada(r) => r.sandbox.kit().set_webhook_target(url),
+        }
+    }
+
+    /// The code the seller's authorization sends back.
+    pub fn authorization_code(&self) -> &str {
+        match &self.sandbox {
+            Sandbox::Shopee(r) => &r.credentials.code,
+            Sandbox::Lazada(r) => &r.credentials.code,
+        }
+    }
+
+    /// What the channel should show with `sellable` units.
+    pub fn wanted(&self, sellable: i64) -> i64 {
+        (sellable - self.buffer).max(0)
+    }
+
+    /// Stops serving.
+    pub fn stop(&self) {
+        match &self.sandbox {
+            Sandbox::Shopee(r) => r.task.abort(),
+            Sandbox::Lazada(r) => r.task.abort(),
+        }
+    }
+}
+
+fn rates(limits: chosync_connector::Limits) -> BTreeMap<&'static str, f64> {
+    limits
+        .buckets
+        .iter()
+        .map(|b| (b.name, f64::from(b.per_second.get())))
+        .collect()
+}
+
+/// Calls per endpoint made between two readings of a sandbox's counters.
+pub fn calls_between(before: &Stats, after: &Stats) -> BTreeMap<String, u64> {
+    after
+        .calls
+        .iter()
+        .map(|(path, n)| {
+            (
+                path.clone(),
+                n.saturating_sub(before.calls.get(path).copied().unwrap_or(0)),
+            )
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
