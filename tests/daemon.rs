@@ -18,20 +18,6 @@ const SKU: &str = "MD-500G";
 /// How long a story waits for what should take well under a second.
 const SOON: Duration = Duration::from_secs(10);
 
-async fn place_order(rig: &Rig, sku: &str, quantity: i64) -> String {
-    let placed = rig
-        .shopee_control()
-        .control(
-            "/_sandbox/orders",
-            json!({ "sku": sku, "quantity": quantity }),
-        )
-        .await;
-    placed["order_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("order not placed: {placed}"))
-        .to_string()
-}
-
 /// A buyer orders on Shopee with pushes on: the push reaches the daemon's
 /// webhook, the order is fetched and recorded once, and every SKU on every
 /// channel — Lazada included — shows the stock the ledger now leaves.
@@ -42,7 +28,7 @@ async fn an_order_pushed_by_shopee_reaches_every_channel(db: &TestDb) {
     // Placed after the start-up poll, the order can only arrive by its push.
     first_poll_done(db).await;
     let before = rig.available(SKU).await;
-    let order = place_order(&rig, SKU, 2).await;
+    let order = rig.place(SHOPEE, SKU, 2).await;
     eventually(SOON, "the order's stock on every channel", || {
         rig.shows(SKU, before - 2)
     })
@@ -161,7 +147,7 @@ async fn a_push_seen_twice_and_polled_lowers_stock_once(db: &TestDb) {
             .calls("/api/v2/order/get_order_list")
             .await
     };
-    let order = place_order(&rig, SKU, 3).await;
+    let order = rig.place(SHOPEE, SKU, 3).await;
     eventually(SOON, "the first push's effect", || {
         rig.shows(SKU, before - 3)
     })

@@ -17,7 +17,7 @@ use chosync::store::schedule::TickOutcome;
 use common::TestDb;
 use common::daemon::{LAZADA, Rig, SHOPEE, eventually};
 use common::process::Process;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Listed on both channels.
 const SKUS: [&str; 2] = ["MD-500G", "BQ-TD-3X10"];
@@ -85,24 +85,6 @@ async fn runners(http: &reqwest::Client, replicas: &[SocketAddr]) -> BTreeMap<St
 
 fn each_run_once(runners: &BTreeMap<String, Vec<usize>>) -> bool {
     runners.values().all(|r| r.len() == 1)
-}
-
-async fn place(rig: &Rig, channel: &str, sku: &str, quantity: i64) -> String {
-    let control = if channel == SHOPEE {
-        rig.shopee_control()
-    } else {
-        rig.lazada_control()
-    };
-    let placed = control
-        .control(
-            "/_sandbox/orders",
-            json!({ "sku": sku, "quantity": quantity }),
-        )
-        .await;
-    placed["order_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("order not placed: {placed}"))
-        .to_string()
 }
 
 /// `count` replicas share the channels; the one working Shopee is killed
@@ -194,7 +176,7 @@ async fn replicas_share_and_take_over(db: &TestDb, count: usize) {
     };
     let mut orders = Vec::new();
     for (channel, sku) in [(SHOPEE, SKUS[0]), (LAZADA, SKUS[1]), (SHOPEE, SKUS[1])] {
-        orders.push((channel, sku, 1, place(&rig, channel, sku, 1).await));
+        orders.push((channel, sku, 1, rig.place(channel, sku, 1).await));
     }
     let victim = seen[SHOPEE][0];
     let killed_at = Instant::now();
@@ -203,7 +185,7 @@ async fn replicas_share_and_take_over(db: &TestDb, count: usize) {
         let _ = replica.process.child.wait();
     }
     for (channel, sku) in [(SHOPEE, SKUS[0]), (LAZADA, SKUS[0]), (SHOPEE, SKUS[1])] {
-        orders.push((channel, sku, 2, place(&rig, channel, sku, 2).await));
+        orders.push((channel, sku, 2, rig.place(channel, sku, 2).await));
     }
     let survivors: Vec<SocketAddr> = replicas.iter().flatten().map(|r| r.addr).collect();
     eventually(

@@ -318,6 +318,25 @@ schedule = {QUIET}
         format!("http://{}/webhooks/{channel}", self.addr)
     }
 
+    /// A buyer's order of `quantity` × `sku` on `channel`'s sandbox; its id.
+    pub async fn place(&self, channel: &str, sku: &str, quantity: i64) -> String {
+        let control = if channel == SHOPEE {
+            self.shopee_control()
+        } else {
+            self.lazada_control()
+        };
+        let placed = control
+            .control(
+                "/_sandbox/orders",
+                serde_json::json!({ "sku": sku, "quantity": quantity }),
+            )
+            .await;
+        placed["order_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("order not placed: {placed}"))
+            .to_string()
+    }
+
     pub fn shopee_control(&self) -> Control {
         Control::new(self.shopee.addr)
     }
