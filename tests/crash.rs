@@ -1,0 +1,614 @@
+//! `kill -9` of `chosync run` (a child process of the binary) in the middle
+//! of its work, several times in a row, on both databases: mid-create (new
+//! products on their way to Shopee and Lazada) and mid-order-import (orders
+//! arriving by push and poll while the platforms answer slowly). After the
+//! last restart every channel converges: one listing per SKU, the ledger
+//! exact, every SKU on every channel at the price and stock wanted.
+//!
+//! Five rounds each by default; `CHOSYNC_LONG_TESTS=1` runs twenty.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use chosync::catalogue::model::Status;
+use chosync::inventory::MovementKind;
+use common::TestDb;
+use common::control::Control;
+use common::daemon::{LAZADA, Rig, SHOPEE, eventually};
+use common::process::Process;
+use serde_json::{Value, json};
+
+/// Longer runs of the same stories when set to `1`.
+const LONG_ENV: &str = "CHOSYNC_LONG_TESTS";
+
+/// How long a step waits for what should take a second or two.
+const SOON: Duration = Duration::from_secs(20);
+
+/// An endpoint of a sandbox: the path a fault names, and the one its call
+/// counts go under (Lazada's without the `/rest` prefix).
+#[derive(Clone, Copy)]
+struct Endpoint {
+    path: &'static str,
+    counted: &'static str,
+}
+
+/// The create endpoints, by channel.
+const SHOPEE_CREATE: Endpoint = Endpoint {
+    path: "/api/v2/product/add_item",
+    counted: "/api/v2/product/add_item",
+};
+const LAZADA_CREATE: Endpoint = Endpoint {
+    path: "/rest/product/create",
+    counted: "/product/create",
+};
+
+/// The order-fetch endpoints (a push or a poll fetches every order it names).
+const SHOPEE_FETCH: Endpoint = Endpoint {
+    path: "/api/v2/order/get_order_detail",
+    counted: "/api/v2/order/get_order_detail",
+};
+const LAZADA_FETCH: Endpoint = Endpoint {
+    path: "/rest/orders/items/get",
+    counted: "/orders/items/get",
+};
+
+/// Kill-and-restart rounds per story.
+fn rounds() -> usize {
+    if std::env::var(LONG_ENV).is_ok_and(|v| v == "1") {
+        20
+    } else {
+        5
+    }
+}
+
+/// `chosync run` as a child process on the rig's configuration, its log
+/// appended to `daemon.log` in the rig's folder.
+fn spawn(rig: &Rig) -> Process {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path(rig))
+        .expect("daemon log");
+    Process::guard(
+        Command::new(env!("CARGO_BIN_EXE_chosync"))
+            .arg("--config")
+            .arg(&rig.config)
+            .arg("run")
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("chosync run"),
+    )
+}
+
+fn log_path(rig: &Rig) -> std::path::PathBuf {
+    rig.dir.path().join("daemon.log")
+}
+
+/// SIGKILL (`Child::kill` on Unix): no shutdown, no lease released.
+fn kill_9(daemon: &mut Process) {
+    daemon.child.kill().expect("kill -9");
+    let status = daemon.child.wait().expect("wait");
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the daemon died of SIGKILL ({status:?}), not of its own accord"
+    );
+}
+
+/// Waits until the daemon answers `/readyz` with 200 (its channels taken).
+async fn ready(rig: &Rig) {
+    let url = format!("http://{}/readyz", rig.addr);
+    eventually(SOON, "the daemon is ready", || async {
+        reqwest::get(&url).await.is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+}
+
+/// Prints the end of the daemon's log when the story fails.
+struct LogOnPanic(std::path::PathBuf);
+
+impl Drop for LogOnPanic {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let log = std::fs::read_to_string(&self.0).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(80).collect();
+        eprintln!("--- the daemon's log, last lines ---");
+        for line in tail.into_iter().rev() {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// Listings per SKU on each platform, whatever their status short of
+/// deleted: a create made twice shows as two.
+async fn listings_per_sku(rig: &Rig) -> BTreeMap<(&'static str, String), usize> {
+    let mut counts = BTreeMap::new();
+    let shopee = rig.shopee_control().inspect("/_sandbox/listings").await;
+    for item in shopee
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["status"] != "SELLER_DELETE")
+    {
+        let models = item["models"].as_array().filter(|m| !m.is_empty());
+        let skus: Vec<String> = match models {
+            Some(models) => models
+                .iter()
+                .map(|m| m["sku"].as_str().unwrap_or_default().to_string())
+                .collect(),
+            None => vec![item["item_sku"].as_str().unwrap_or_default().to_string()],
+        };
+        for sku in skus {
+            *counts.entry((SHOPEE, sku)).or_default() += 1;
+        }
+    }
+    let lazada = rig.lazada_control().inspect("/_sandbox/listings").await;
+    for product in lazada.as_array().into_iter().flatten() {
+        for sku in product["skus"].as_array().into_iter().flatten() {
+            let sku = sku["SellerSku"].as_str().unwrap_or_default().to_string();
+            *counts.entry((LAZADA, sku)).or_default() += 1;
+        }
+    }
+    counts
+}
+
+fn assert_no_duplicate(counts: &BTreeMap<(&'static str, String), usize>) {
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "listed more than once: {twice:?}");
+}
+
+/// Whether every SKU of every active product (not held back) shows on every
+/// channel at the price and stock its rules want, and no work is left: the
+/// non-panicking form of `Rig::assert_converged`, to wait on.
+async fn converged(rig: &Rig, db: &TestDb) -> bool {
+    let shown = rig.shown().await;
+    let mut rows = Vec::new();
+    let mut keep = |row| {
+        rows.push(row);
+        Ok(())
+    };
+    if db.store.for_each_catalogue_row(&mut keep).await.is_err() {
+        return false;
+    }
+    for channel in &rig.settings.channels {
+        let Ok(states) = db.store.listing_states(&channel.id).await else {
+            return false;
+        };
+        for row in &rows {
+            let sku = &row.variant.sku;
+            let held_back = states.get(sku).is_some_and(|s| s.quarantined);
+            if row.product.status != Status::Active || held_back {
+                continue;
+            }
+            let wanted = (
+                channel.price.apply(sku, row.variant.price),
+                channel.stock.apply(row.on_hand - row.reserved),
+            );
+            if shown[channel.id.as_str()].get(sku) != Some(&wanted) {
+                return false;
+            }
+            if states.get(sku).is_none_or(|s| s.status != "live") {
+                return false;
+            }
+        }
+        match db.store.pending_tasks(&channel.id).await {
+            Ok(tasks) if tasks.is_empty() => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// On hand and reserved of every SKU.
+async fn levels(rig: &Rig) -> BTreeMap<String, (i64, i64)> {
+    let rows = rig.store.stock(None).await.expect("stock");
+    rows.into_iter()
+        .map(|r| (r.sku, (r.on_hand, r.reserved)))
+        .collect()
+}
+
+/// Every SKU's on hand is the sum of its ledger's movements.
+async fn assert_ledger_adds_up(rig: &Rig) {
+    for (sku, (on_hand, _)) in levels(rig).await {
+        let movements = rig.store.movements(&sku, 100_000).await.expect("ledger");
+        let total: i64 = movements.iter().map(|m| m.delta).sum();
+        assert_eq!(total, on_hand, "{sku}: the ledger's sum vs on hand");
+    }
+}
+
+/// Imports `count` new single-SKU products `CR-{round}-{n}`, stock 40 each,
+/// listed on neither channel yet; returns their SKUs.
+async fn add_products(db: &TestDb, folder: &Path, round: usize, count: usize) -> Vec<String> {
+    let images = folder.join("images");
+    std::fs::create_dir_all(&images).expect("images folder");
+    let image = images.join("la-khoi.png");
+    if !image.exists() {
+        let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/images/la-khoi.png");
+        std::fs::copy(demo, &image).expect("image");
+    }
+    let mut csv = String::from(
+        "product_id,name,description,category,sku,price,stock,weight_g,length_cm,width_cm,height_cm,images,status\n",
+    );
+    let mut skus = Vec::new();
+    for n in 0..count {
+        let sku = format!("CR-{round:02}-{n}");
+        csv.push_str(&format!(
+            "P-{sku},Lá khôi tía khô lô {round}-{n},\"Lá khôi tía sấy khô, lô {round}-{n}.\",\
+             Sức khỏe > Thảo dược,{sku},{price},40,230,24,15,8,images/la-khoi.png,active\n",
+            price = 90_000 + 1_000 * (round * 10 + n) as i64,
+        ));
+        skus.push(sku);
+    }
+    let file = folder.join(format!("round-{round}.csv"));
+    std::fs::write(&file, csv).expect("catalogue file");
+    db.import(&file).await.expect("import");
+    skus
+}
+
+async fn calls(control: &Control, endpoint: Endpoint) -> u64 {
+    control.calls(endpoint.counted).await
+}
+
+/// Whether a `creating` mark (written just before a create goes out) is on
+/// one of `skus` on `channel`.
+async fn creating(db: &TestDb, channel: &str, skus: &[String]) -> bool {
+    let states = db.store.listing_states(channel).await.expect("states");
+    skus.iter()
+        .any(|sku| states.get(sku).is_some_and(|s| s.status == "creating"))
+}
+
+/// New products wait to be listed while the platforms' create endpoints
+/// are slow; `kill -9` lands in each of a create's windows in turn:
+/// - after the platform made the listing, its answer never coming (the
+///   sandbox's time-out fault: the work is done, the answer is lost);
+/// - before the platform acted (a slow platform: the kill lands while the
+///   call waits);
+/// - just after the platform answered, whether or not it was recorded.
+///
+/// Between rounds more products arrive and stock is adjusted. After the
+/// last round the faults go, a daemon runs to the end: each SKU is listed
+/// exactly once on each platform (a listing whose answer was lost is
+/// adopted, never made again), every SKU on every channel shows the wanted
+/// price and stock, and the ledger holds exactly the adjustments made.
+async fn kill_9_mid_create_lists_each_sku_once(db: &TestDb) {
+    let mut rig = Rig::new(db, 1).await;
+    rig.release_listener();
+    let _log = LogOnPanic(log_path(&rig));
+    let folder = rig.dir.path().to_path_buf();
+    let start = levels(&rig).await;
+    let mut adjusted: BTreeMap<String, i64> = BTreeMap::new();
+    let mut new_skus: Vec<String> = Vec::new();
+    let creates = [
+        (rig.shopee_control(), SHOPEE_CREATE, SHOPEE),
+        (rig.lazada_control(), LAZADA_CREATE, LAZADA),
+    ];
+    for round in 0..rounds() {
+        let added = add_products(db, &folder, round, 3).await;
+        new_skus.extend(added.iter().cloned());
+        let window = round % 3;
+        for (control, path, _) in &creates {
+            let fault = match window {
+                0 => json!({ "timeout_rate": 1.0, "only": path.path }),
+                _ => json!({ "latency_ms": 1500, "only": path.path }),
+            };
+            control.faults(fault).await;
+        }
+        let mut made = Vec::new();
+        for (control, path, _) in &creates {
+            made.push(calls(control, *path).await);
+        }
+        let mut daemon = spawn(&rig);
+        {
+            match window {
+                // Made on both platforms, answers lost (or, with latency,
+                // answered): the kill lands after the platform acted.
+                0 | 2 => {
+                    eventually(SOON, "a create made on each platform", || async {
+                        for ((control, path, _), before) in creates.iter().zip(&made) {
+                            if calls(control, *path).await <= *before {
+                                return false;
+                            }
+                        }
+                        true
+                    })
+                    .await;
+                    let jitter = (round as u64 * 7) % 25;
+                    tokio::time::sleep(Duration::from_millis(jitter)).await;
+                }
+                // Marked `creating` and sent, the platform still waiting.
+                _ => {
+                    eventually(SOON, "creates on their way to both platforms", || async {
+                        creating(db, SHOPEE, &added).await && creating(db, LAZADA, &added).await
+                    })
+                    .await;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+            }
+        }
+        kill_9(&mut daemon);
+        // While it is down, stock changes on a new SKU already on its way.
+        let sku = &new_skus[round];
+        chosync::inventory::adjust(rig.store.as_ref(), sku, -1, "one bag torn", "test")
+            .await
+            .expect("adjust");
+        *adjusted.entry(sku.clone()).or_default() -= 1;
+        assert_no_duplicate(&listings_per_sku(&rig).await);
+    }
+    for (control, _, _) in &creates {
+        control.faults(json!({})).await;
+    }
+    let daemon = spawn(&rig);
+    {
+        ready(&rig).await;
+        eventually(Duration::from_secs(30), "every channel converged", || {
+            converged(&rig, db)
+        })
+        .await;
+        rig.assert_converged(db).await;
+        let counts = listings_per_sku(&rig).await;
+        assert_no_duplicate(&counts);
+        for sku in &new_skus {
+            for channel in [SHOPEE, LAZADA] {
+                assert_eq!(
+                    counts.get(&(channel, sku.clone())),
+                    Some(&1),
+                    "{sku} on {channel}"
+                );
+            }
+        }
+        let end = levels(&rig).await;
+        for (sku, (on_hand, reserved)) in &end {
+            let first = start.get(sku).map_or(40, |l| l.0);
+            let wanted = first + adjusted.get(sku).copied().unwrap_or(0);
+            assert_eq!((*on_hand, *reserved), (wanted, 0), "{sku}");
+        }
+        assert_ledger_adds_up(&rig).await;
+    }
+    drop(daemon);
+}
+
+/// An order the test placed on a sandbox, as the sandbox answered it.
+#[derive(Debug, Clone)]
+struct Placed {
+    channel: &'static str,
+    order_id: String,
+    sku: String,
+    quantity: i64,
+    shipped: bool,
+}
+
+async fn place(control: &Control, channel: &'static str, sku: &str, quantity: i64) -> Placed {
+    let placed = control
+        .control(
+            "/_sandbox/orders",
+            json!({ "sku": sku, "quantity": quantity }),
+        )
+        .await;
+    let order_id = placed["order_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("order not placed on {channel}: {placed}"))
+        .to_string();
+    Placed {
+        channel,
+        order_id,
+        sku: sku.to_string(),
+        quantity,
+        shipped: false,
+    }
+}
+
+async fn ship(control: &Control, order: &mut Placed) {
+    let answer: Value = control
+        .control(
+            &format!("/_sandbox/orders/{}/ship", order.order_id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(answer["order_id"], order.order_id.as_str(), "{answer}");
+    order.shipped = true;
+}
+
+/// Whether every order placed is recorded in the store.
+async fn all_recorded(rig: &Rig, placed: &[Placed]) -> bool {
+    for order in placed {
+        match rig.store.order(Some(order.channel), &order.order_id).await {
+            Ok(found) if found.len() == 1 => {
+                let state = found[0].state.as_str();
+                if order.shipped != (state == "shipped") {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Orders keep arriving on both platforms — by push to the daemon's webhook
+/// and by its poll every second — while the platforms' order-fetch endpoints
+/// answer slowly; `kill -9` lands during the imports (just as a fetch is
+/// answered, while its orders are being recorded), and more orders are
+/// placed, and some shipped, while the daemon is down. After the last
+/// restart: every order placed is recorded exactly once, the units
+/// reserved and committed per SKU are exactly the orders' (nothing counted
+/// twice, nothing lost), the ledger's sales are exactly the shipped units,
+/// and every channel shows the wanted stock of every SKU.
+async fn kill_9_mid_order_import_records_each_order_once(db: &TestDb) {
+    let mut rig = Rig::new(db, 1).await;
+    rig.release_listener();
+    let _log = LogOnPanic(log_path(&rig));
+    // The poll every second, so that it comes round between kills.
+    let config = std::fs::read_to_string(&rig.config).expect("config");
+    let fast = config.replace(r#"orders = "0 0 * * * *""#, r#"orders = "* * * * * *""#);
+    assert_ne!(config, fast, "the orders schedule is in the configuration");
+    std::fs::write(&rig.config, fast).expect("config");
+    rig.push_to_daemon().await;
+    let shown = rig.shown().await;
+    let skus: Vec<String> = [
+        "MD-500G", "MD-1KG", "NH-100G", "MN-100G", "HD-500G", "GCL-100G",
+    ]
+    .into_iter()
+    .filter(|sku| shown[SHOPEE].contains_key(*sku) && shown[LAZADA].contains_key(*sku))
+    .map(String::from)
+    .collect();
+    assert!(skus.len() >= 4, "SKUs listed on both channels: {skus:?}");
+    let start = levels(&rig).await;
+    let sandboxes = [
+        (rig.shopee_control(), SHOPEE_FETCH, SHOPEE),
+        (rig.lazada_control(), LAZADA_FETCH, LAZADA),
+    ];
+    let mut placed: Vec<Placed> = Vec::new();
+    let mut n = 0usize;
+    let mut next_sku = || {
+        n += 1;
+        (skus[n % skus.len()].clone(), 1 + (n % 3) as i64)
+    };
+    for round in 0..rounds() {
+        for (control, path, _) in &sandboxes {
+            control
+                .faults(json!({ "latency_ms": 700, "only": path.path }))
+                .await;
+        }
+        let (control, path, _) = &sandboxes[round % 2];
+        let fetched = calls(control, *path).await;
+        let mut daemon = spawn(&rig);
+        for (control, _, channel) in &sandboxes {
+            for _ in 0..2 {
+                let (sku, quantity) = next_sku();
+                placed.push(place(control, channel, &sku, quantity).await);
+            }
+        }
+        {
+            eventually(SOON, "an order fetch answered", || async {
+                calls(control, *path).await > fetched
+            })
+            .await;
+        }
+        // Just after the answer: its orders are being recorded.
+        let jitter = (round as u64 * 11) % 40;
+        tokio::time::sleep(Duration::from_millis(jitter)).await;
+        kill_9(&mut daemon);
+        // While it is down: more orders (their pushes find no one), and
+        // an order of an earlier round shipped on each platform.
+        for (control, _, channel) in &sandboxes {
+            let (sku, quantity) = next_sku();
+            placed.push(place(control, channel, &sku, quantity).await);
+            if let Some(order) = placed
+                .iter_mut()
+                .find(|o| o.channel == *channel && !o.shipped)
+            {
+                ship(control, order).await;
+            }
+        }
+    }
+    for (control, _, _) in &sandboxes {
+        control.faults(json!({})).await;
+    }
+    let daemon = spawn(&rig);
+    {
+        ready(&rig).await;
+        eventually(Duration::from_secs(30), "every order recorded", || {
+            all_recorded(&rig, &placed)
+        })
+        .await;
+        eventually(Duration::from_secs(30), "every channel converged", || {
+            converged(&rig, db)
+        })
+        .await;
+        rig.assert_converged(db).await;
+        assert_orders_exact(&rig, &placed, &start).await;
+        assert_no_duplicate(&listings_per_sku(&rig).await);
+    }
+    drop(daemon);
+}
+
+/// Each order placed recorded once with its units; nothing else recorded;
+/// per SKU the reserved and on-hand changes are exactly the orders' and the
+/// ledger's sales exactly the shipped units.
+async fn assert_orders_exact(rig: &Rig, placed: &[Placed], start: &BTreeMap<String, (i64, i64)>) {
+    let mut held: HashMap<&str, i64> = HashMap::new();
+    let mut sold: HashMap<&str, i64> = HashMap::new();
+    for order in placed {
+        let found = rig
+            .store
+            .order(Some(order.channel), &order.order_id)
+            .await
+            .expect("order");
+        assert_eq!(found.len(), 1, "{order:?}: {found:?}");
+        let record = &found[0];
+        let units: i64 = record.lines.iter().map(|l| l.quantity).sum();
+        assert_eq!(units, order.quantity, "{order:?}: {record:?}");
+        for line in &record.lines {
+            assert_eq!(line.sku, order.sku, "{record:?}");
+            let (effect, other) = if order.shipped {
+                ("commit", "reserve")
+            } else {
+                ("reserve", "commit")
+            };
+            let moved = |name: &str| {
+                line.effects
+                    .iter()
+                    .filter(|(e, _)| e.as_str() == name)
+                    .map(|(_, units)| *units)
+                    .sum::<i64>()
+            };
+            assert_eq!(moved(effect), line.quantity, "{effect}: {record:?}");
+            if order.shipped {
+                // A shipped line reserved its units first, then committed them.
+                assert!(moved(other) <= line.quantity, "{record:?}");
+            } else {
+                assert_eq!(moved(other), 0, "{record:?}");
+            }
+        }
+        let sum = if order.shipped { &mut sold } else { &mut held };
+        *sum.entry(order.sku.as_str()).or_default() += order.quantity;
+    }
+    let recorded = rig
+        .store
+        .orders(&chosync::store::orders::OrderFilter {
+            limit: 10_000,
+            ..Default::default()
+        })
+        .await
+        .expect("orders");
+    assert_eq!(
+        recorded.len(),
+        placed.len(),
+        "no order recorded that was not placed"
+    );
+    let end = levels(rig).await;
+    for (sku, (on_hand, reserved)) in &end {
+        let (first_on_hand, first_reserved) = start[sku];
+        let sku = sku.as_str();
+        let shipped = sold.get(sku).copied().unwrap_or(0);
+        assert_eq!(
+            (*on_hand, *reserved),
+            (
+                first_on_hand - shipped,
+                first_reserved + held.get(sku).copied().unwrap_or(0)
+            ),
+            "{sku}: on hand and reserved vs the orders placed"
+        );
+        let movements = rig.store.movements(sku, 100_000).await.expect("ledger");
+        let sales: i64 = movements
+            .iter()
+            .filter(|m| m.kind == MovementKind::Sale)
+            .map(|m| m.delta)
+            .sum();
+        assert_eq!(sales, -shipped, "{sku}: the ledger's sales");
+    }
+    assert_ledger_adds_up(rig).await;
+}
+
+on_both_engines!(
+    kill_9_mid_create_lists_each_sku_once,
+    kill_9_mid_order_import_records_each_order_once,
+);
