@@ -115,11 +115,11 @@ struct LogOnPanic(std::path::PathBuf);
 
 impl Drop for LogOnPanic {
     fn drop(&mut self) {
-        if !std::thread::panicking() {
+        if !std::thread::panicking() && std::env::var_os("CRASH_LOG").is_none() {
             return;
         }
         let log = std::fs::read_to_string(&self.0).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(80).collect();
+        let tail: Vec<&str> = log.lines().rev().take(100_000).collect();
         eprintln!("--- the daemon's log, last lines ---");
         for line in tail.into_iter().rev() {
             eprintln!("{line}");
@@ -265,6 +265,27 @@ async fn creating(db: &TestDb, channel: &str, skus: &[String]) -> bool {
         .any(|sku| states.get(sku).is_some_and(|s| s.status == "creating"))
 }
 
+/// Of `skus` marked `creating` on `channel` (a create sent, its outcome not
+/// recorded): how many the platform lists, and how many it does not.
+async fn cut_off(
+    db: &TestDb,
+    listed: &BTreeMap<(&'static str, String), usize>,
+    channel: &'static str,
+    skus: &[String],
+) -> (usize, usize) {
+    let states = db.store.listing_states(channel).await.expect("states");
+    let marked = skus
+        .iter()
+        .filter(|sku| states.get(*sku).is_some_and(|s| s.status == "creating"));
+    marked.fold((0, 0), |(made, unmade), sku| {
+        if listed.contains_key(&(channel, sku.clone())) {
+            (made + 1, unmade)
+        } else {
+            (made, unmade + 1)
+        }
+    })
+}
+
 /// New products wait to be listed while the platforms' create endpoints
 /// are slow; `kill -9` lands in each of a create's windows in turn:
 /// - after the platform made the listing, its answer never coming (the
@@ -306,34 +327,48 @@ async fn kill_9_mid_create_lists_each_sku_once(db: &TestDb) {
             made.push(calls(control, *path).await);
         }
         let mut daemon = spawn(&rig);
-        {
-            match window {
-                // Made on both platforms, answers lost (or, with latency,
-                // answered): the kill lands after the platform acted.
-                0 | 2 => {
-                    eventually(SOON, "a create made on each platform", || async {
-                        for ((control, path, _), before) in creates.iter().zip(&made) {
-                            if calls(control, *path).await <= *before {
-                                return false;
-                            }
+        match window {
+            // Made on both platforms, answers lost (or, with latency,
+            // answered): the kill lands after the platform acted.
+            0 | 2 => {
+                eventually(SOON, "a create made on each platform", || async {
+                    for ((control, path, _), before) in creates.iter().zip(&made) {
+                        if calls(control, *path).await <= *before {
+                            return false;
                         }
-                        true
-                    })
-                    .await;
-                    let jitter = (round as u64 * 7) % 25;
-                    tokio::time::sleep(Duration::from_millis(jitter)).await;
-                }
-                // Marked `creating` and sent, the platform still waiting.
-                _ => {
-                    eventually(SOON, "creates on their way to both platforms", || async {
-                        creating(db, SHOPEE, &added).await && creating(db, LAZADA, &added).await
-                    })
-                    .await;
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                }
+                    }
+                    true
+                })
+                .await;
+                let jitter = (round as u64 * 7) % 25;
+                tokio::time::sleep(Duration::from_millis(jitter)).await;
+            }
+            // Marked `creating` and sent, the platform still waiting.
+            _ => {
+                eventually(SOON, "creates on their way to both platforms", || async {
+                    creating(db, SHOPEE, &added).await && creating(db, LAZADA, &added).await
+                })
+                .await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
             }
         }
         kill_9(&mut daemon);
+        // The kill landed where it was meant to, on both platforms.
+        let listed = listings_per_sku(&rig).await;
+        for channel in [SHOPEE, LAZADA] {
+            let (made, unmade) = cut_off(db, &listed, channel, &new_skus).await;
+            match window {
+                0 => assert!(
+                    made > 0,
+                    "round {round}: no create on {channel} lost its answer"
+                ),
+                1 => assert!(
+                    unmade > 0,
+                    "round {round}: no create on {channel} cut off before the platform acted"
+                ),
+                _ => {}
+            }
+        }
         // While it is down, stock changes on a new SKU already on its way.
         let sku = &new_skus[round];
         chosync::inventory::adjust(rig.store.as_ref(), sku, -1, "one bag torn", "test")
@@ -345,34 +380,55 @@ async fn kill_9_mid_create_lists_each_sku_once(db: &TestDb) {
     for (control, _, _) in &creates {
         control.faults(json!({})).await;
     }
-    let daemon = spawn(&rig);
-    {
-        ready(&rig).await;
-        eventually(Duration::from_secs(30), "every channel converged", || {
-            converged(&rig, db)
-        })
-        .await;
-        rig.assert_converged(db).await;
-        let counts = listings_per_sku(&rig).await;
-        assert_no_duplicate(&counts);
-        for sku in &new_skus {
-            for channel in [SHOPEE, LAZADA] {
-                assert_eq!(
-                    counts.get(&(channel, sku.clone())),
-                    Some(&1),
-                    "{sku} on {channel}"
-                );
-            }
+    // Stopped (killed) when the story ends.
+    let _daemon = spawn(&rig);
+    ready(&rig).await;
+    eventually(Duration::from_secs(30), "every channel converged", || {
+        converged(&rig, db)
+    })
+    .await;
+    rig.assert_converged(db).await;
+    let counts = listings_per_sku(&rig).await;
+    assert_no_duplicate(&counts);
+    for sku in &new_skus {
+        for channel in [SHOPEE, LAZADA] {
+            assert_eq!(
+                counts.get(&(channel, sku.clone())),
+                Some(&1),
+                "{sku} on {channel}"
+            );
         }
-        let end = levels(&rig).await;
-        for (sku, (on_hand, reserved)) in &end {
-            let first = start.get(sku).map_or(40, |l| l.0);
-            let wanted = first + adjusted.get(sku).copied().unwrap_or(0);
-            assert_eq!((*on_hand, *reserved), (wanted, 0), "{sku}");
-        }
-        assert_ledger_adds_up(&rig).await;
     }
-    drop(daemon);
+    let end = levels(&rig).await;
+    for (sku, (on_hand, reserved)) in &end {
+        let first = start.get(sku).map_or(40, |l| l.0);
+        let wanted = first + adjusted.get(sku).copied().unwrap_or(0);
+        assert_eq!((*on_hand, *reserved), (wanted, 0), "{sku}");
+    }
+    assert_ledger_adds_up(&rig).await;
+}
+
+/// Order imports left `running`: cut off by a kill (a live daemon ends
+/// each one it starts).
+async fn running_imports(db: &TestDb) -> i64 {
+    const SQL: &str = "SELECT COUNT(*) FROM sync_runs WHERE kind = 'orders' AND status = 'running'";
+    if db.url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.expect("SQLite");
+        let n = sqlx::query_scalar(SQL)
+            .fetch_one(&pool)
+            .await
+            .expect("runs");
+        pool.close().await;
+        n
+    } else {
+        let pool = sqlx::PgPool::connect(&db.url).await.expect("PostgreSQL");
+        let n = sqlx::query_scalar(SQL)
+            .fetch_one(&pool)
+            .await
+            .expect("runs");
+        pool.close().await;
+        n
+    }
 }
 
 /// An order the test placed on a sandbox, as the sandbox answered it.
@@ -466,6 +522,7 @@ async fn kill_9_mid_order_import_records_each_order_once(db: &TestDb) {
         (rig.lazada_control(), LAZADA_FETCH, LAZADA),
     ];
     let mut placed: Vec<Placed> = Vec::new();
+    let mut cut_imports = 0;
     let mut n = 0usize;
     let mut next_sku = || {
         n += 1;
@@ -479,6 +536,7 @@ async fn kill_9_mid_order_import_records_each_order_once(db: &TestDb) {
         }
         let (control, path, _) = &sandboxes[round % 2];
         let fetched = calls(control, *path).await;
+        let imports_cut = running_imports(db).await;
         let mut daemon = spawn(&rig);
         for (control, _, channel) in &sandboxes {
             for _ in 0..2 {
@@ -486,16 +544,22 @@ async fn kill_9_mid_order_import_records_each_order_once(db: &TestDb) {
                 placed.push(place(control, channel, &sku, quantity).await);
             }
         }
-        {
-            eventually(SOON, "an order fetch answered", || async {
-                calls(control, *path).await > fetched
-            })
-            .await;
+        // Watched closely: the kill must come while the answer's orders are
+        // being recorded, which takes milliseconds.
+        let deadline = tokio::time::Instant::now() + SOON;
+        while calls(control, *path).await <= fetched {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no order fetch answered"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        // Just after the answer: its orders are being recorded.
-        let jitter = (round as u64 * 11) % 40;
+        let jitter = (round as u64 * 3) % 7;
         tokio::time::sleep(Duration::from_millis(jitter)).await;
         kill_9(&mut daemon);
+        if running_imports(db).await > imports_cut {
+            cut_imports += 1;
+        }
         // While it is down: more orders (their pushes find no one), and
         // an order of an earlier round shipped on each platform.
         for (control, _, channel) in &sandboxes {
@@ -509,25 +573,33 @@ async fn kill_9_mid_order_import_records_each_order_once(db: &TestDb) {
             }
         }
     }
+    eprintln!(
+        "{}: {cut_imports} of {} kills landed during an order import",
+        db.url.split(':').next().unwrap_or(""),
+        rounds()
+    );
+    assert!(
+        cut_imports * 2 >= rounds(),
+        "only {cut_imports} of {} kills landed during an order import",
+        rounds()
+    );
     for (control, _, _) in &sandboxes {
         control.faults(json!({})).await;
     }
-    let daemon = spawn(&rig);
-    {
-        ready(&rig).await;
-        eventually(Duration::from_secs(30), "every order recorded", || {
-            all_recorded(&rig, &placed)
-        })
-        .await;
-        eventually(Duration::from_secs(30), "every channel converged", || {
-            converged(&rig, db)
-        })
-        .await;
-        rig.assert_converged(db).await;
-        assert_orders_exact(&rig, &placed, &start).await;
-        assert_no_duplicate(&listings_per_sku(&rig).await);
-    }
-    drop(daemon);
+    // Stopped (killed) when the story ends.
+    let _daemon = spawn(&rig);
+    ready(&rig).await;
+    eventually(Duration::from_secs(30), "every order recorded", || {
+        all_recorded(&rig, &placed)
+    })
+    .await;
+    eventually(Duration::from_secs(30), "every channel converged", || {
+        converged(&rig, db)
+    })
+    .await;
+    rig.assert_converged(db).await;
+    assert_orders_exact(&rig, &placed, &start).await;
+    assert_no_duplicate(&listings_per_sku(&rig).await);
 }
 
 /// Each order placed recorded once with its units; nothing else recorded;
