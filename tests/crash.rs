@@ -224,9 +224,18 @@ async fn assert_ledger_adds_up(rig: &Rig) {
     }
 }
 
-/// Imports `count` new single-SKU products `CR-{round}-{n}`, stock 40 each,
-/// listed on neither channel yet; returns their SKUs.
-async fn add_products(db: &TestDb, folder: &Path, round: usize, count: usize) -> Vec<String> {
+/// What a round adds to the catalogue, listed on neither channel yet.
+struct Added {
+    /// Single-SKU products `CR-{round}-{n}`: one `add_item` on Shopee.
+    singles: Vec<String>,
+    /// The two SKUs of product `V-CR-{round}`: on Shopee an `add_item`, then
+    /// its variations 5 s later (the platform's wait), a long window.
+    variants: Vec<String>,
+}
+
+/// Imports `count` new single-SKU products and one with two variants,
+/// stock 40 each.
+async fn add_products(db: &TestDb, folder: &Path, round: usize, count: usize) -> Added {
     let images = folder.join("images");
     std::fs::create_dir_all(&images).expect("images folder");
     let image = images.join("la-khoi.png");
@@ -235,22 +244,41 @@ async fn add_products(db: &TestDb, folder: &Path, round: usize, count: usize) ->
         std::fs::copy(demo, &image).expect("image");
     }
     let mut csv = String::from(
-        "product_id,name,description,category,sku,price,stock,weight_g,length_cm,width_cm,height_cm,images,status\n",
+        "product_id,name,description,category,sku,option1_name,option1_value,price,stock,\
+         weight_g,length_cm,width_cm,height_cm,images,status\n",
     );
-    let mut skus = Vec::new();
+    let row = |product: &str, name: &str, sku: &str, option: &str, price: i64| {
+        let (option_name, option_value) = match option {
+            "" => ("", ""),
+            value => ("Khối lượng", value),
+        };
+        format!(
+            "{product},{name},\"{name}, sấy khô, đóng túi.\",Sức khỏe > Thảo dược,{sku},\
+             {option_name},{option_value},{price},40,230,24,15,8,images/la-khoi.png,active\n"
+        )
+    };
+    let mut added = Added {
+        singles: Vec::new(),
+        variants: Vec::new(),
+    };
     for n in 0..count {
         let sku = format!("CR-{round:02}-{n}");
-        csv.push_str(&format!(
-            "P-{sku},Lá khôi tía khô lô {round}-{n},\"Lá khôi tía sấy khô, lô {round}-{n}.\",\
-             Sức khỏe > Thảo dược,{sku},{price},40,230,24,15,8,images/la-khoi.png,active\n",
-            price = 90_000 + 1_000 * (round * 10 + n) as i64,
-        ));
-        skus.push(sku);
+        let name = format!("Lá khôi tía khô lô {round}-{n}");
+        let price = 90_000 + 1_000 * (round * 10 + n) as i64;
+        csv.push_str(&row(&format!("P-{sku}"), &name, &sku, "", price));
+        added.singles.push(sku);
+    }
+    let product = format!("V-CR-{round:02}");
+    let name = format!("Lá khôi tía lô {round}");
+    for (size, price) in [("100 g", 50_000), ("200 g", 95_000)] {
+        let sku = format!("CRV-{round:02}-{}", size.replace(' ', ""));
+        csv.push_str(&row(&product, &name, &sku, size, price));
+        added.variants.push(sku);
     }
     let file = folder.join(format!("round-{round}.csv"));
     std::fs::write(&file, csv).expect("catalogue file");
     db.import(&file).await.expect("import");
-    skus
+    added
 }
 
 async fn calls(control: &Control, endpoint: Endpoint) -> u64 {
@@ -306,14 +334,19 @@ async fn kill_9_mid_create_lists_each_sku_once(db: &TestDb) {
     let folder = rig.dir.path().to_path_buf();
     let start = levels(&rig).await;
     let mut adjusted: BTreeMap<String, i64> = BTreeMap::new();
+    // Single-SKU products (the windows' checks look at these), and all.
     let mut new_skus: Vec<String> = Vec::new();
+    let mut all_new: Vec<String> = Vec::new();
+    let mut cut_before_variations = false;
     let creates = [
         (rig.shopee_control(), SHOPEE_CREATE, SHOPEE),
         (rig.lazada_control(), LAZADA_CREATE, LAZADA),
     ];
     for round in 0..rounds() {
-        let added = add_products(db, &folder, round, 3).await;
-        new_skus.extend(added.iter().cloned());
+        let Added { singles, variants } = add_products(db, &folder, round, 3).await;
+        new_skus.extend(singles.iter().cloned());
+        all_new.extend(singles.iter().chain(&variants).cloned());
+        let added = singles;
         let window = round % 3;
         for (control, path, _) in &creates {
             let fault = match window {
@@ -327,10 +360,11 @@ async fn kill_9_mid_create_lists_each_sku_once(db: &TestDb) {
             made.push(calls(control, *path).await);
         }
         let mut daemon = spawn(&rig);
+        let product = format!("V-CR-{round:02}");
         match window {
-            // Made on both platforms, answers lost (or, with latency,
-            // answered): the kill lands after the platform acted.
-            0 | 2 => {
+            // Made on both platforms, the answers lost: the kill lands after
+            // the platform acted.
+            0 => {
                 eventually(SOON, "a create made on each platform", || async {
                     for ((control, path, _), before) in creates.iter().zip(&made) {
                         if calls(control, *path).await <= *before {
@@ -340,21 +374,37 @@ async fn kill_9_mid_create_lists_each_sku_once(db: &TestDb) {
                     true
                 })
                 .await;
-                let jitter = (round as u64 * 7) % 25;
-                tokio::time::sleep(Duration::from_millis(jitter)).await;
             }
             // Marked `creating` and sent, the platform still waiting.
-            _ => {
+            1 => {
                 eventually(SOON, "creates on their way to both platforms", || async {
                     creating(db, SHOPEE, &added).await && creating(db, LAZADA, &added).await
                 })
                 .await;
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }
+            // Answered (recorded or not, by a few milliseconds), and this
+            // round's product with variations made on Shopee without them:
+            // its variations wait the platform's 5 s.
+            _ => {
+                eventually(SOON, "the creates answered", || async {
+                    let lazada = calls(&creates[1].0, creates[1].1).await > made[1];
+                    let listed = listings_per_sku(&rig).await;
+                    lazada && listed.contains_key(&(SHOPEE, product.clone()))
+                })
+                .await;
+                let jitter = (round as u64 * 7) % 25;
+                tokio::time::sleep(Duration::from_millis(jitter)).await;
+            }
         }
         kill_9(&mut daemon);
         // The kill landed where it was meant to, on both platforms.
         let listed = listings_per_sku(&rig).await;
+        // A Shopee item whose variations never came lists its product key.
+        let tierless = listed
+            .keys()
+            .any(|(c, sku)| *c == SHOPEE && sku.starts_with("V-CR-"));
+        cut_before_variations |= tierless;
         for channel in [SHOPEE, LAZADA] {
             let (made, unmade) = cut_off(db, &listed, channel, &new_skus).await;
             match window {
@@ -377,6 +427,10 @@ async fn kill_9_mid_create_lists_each_sku_once(db: &TestDb) {
         *adjusted.entry(sku.clone()).or_default() -= 1;
         assert_no_duplicate(&listings_per_sku(&rig).await);
     }
+    assert!(
+        cut_before_variations,
+        "no kill landed between a Shopee item's create and its variations"
+    );
     for (control, _, _) in &creates {
         control.faults(json!({})).await;
     }
@@ -390,7 +444,7 @@ async fn kill_9_mid_create_lists_each_sku_once(db: &TestDb) {
     rig.assert_converged(db).await;
     let counts = listings_per_sku(&rig).await;
     assert_no_duplicate(&counts);
-    for sku in &new_skus {
+    for sku in &all_new {
         for channel in [SHOPEE, LAZADA] {
             assert_eq!(
                 counts.get(&(channel, sku.clone())),
