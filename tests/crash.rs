@@ -526,6 +526,17 @@ async fn ship(control: &Control, order: &mut Placed) {
     order.shipped = true;
 }
 
+/// Whether one of `orders` is recorded in the store.
+async fn any_recorded(rig: &Rig, orders: &[Placed]) -> bool {
+    for order in orders {
+        let found = rig.store.order(Some(order.channel), &order.order_id).await;
+        if found.is_ok_and(|found| !found.is_empty()) {
+            return true;
+        }
+    }
+    false
+}
+
 /// Whether every order placed is recorded in the store.
 async fn all_recorded(rig: &Rig, placed: &[Placed]) -> bool {
     for order in placed {
@@ -588,28 +599,39 @@ async fn kill_9_mid_order_import_records_each_order_once(db: &TestDb) {
                 .faults(json!({ "latency_ms": 700, "only": path.path }))
                 .await;
         }
-        let (control, path, _) = &sandboxes[round % 2];
+        let (control, path, _) = &sandboxes[(round / 2) % 2];
         let fetched = calls(control, *path).await;
         let imports_cut = running_imports(db).await;
         let mut daemon = spawn(&rig);
+        let first = placed.len();
         for (control, _, channel) in &sandboxes {
             for _ in 0..2 {
                 let (sku, quantity) = next_sku();
                 placed.push(place(control, channel, &sku, quantity).await);
             }
         }
-        // Watched closely: the kill must come while the answer's orders are
-        // being recorded, which takes milliseconds.
+        // Watched closely (the windows last milliseconds), the kill lands
+        // in even rounds just after an order fetch is answered, before or
+        // while its orders are recorded; in odd ones as soon as one of this
+        // round's orders is recorded, cutting off the rest of its import
+        // (the other orders, the hints' and the poll cursor's updates).
         let deadline = tokio::time::Instant::now() + SOON;
-        while calls(control, *path).await <= fetched {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no order fetch answered"
-            );
-            tokio::time::sleep(Duration::from_millis(1)).await;
+        if round % 2 == 0 {
+            while calls(control, *path).await <= fetched {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no order fetch answered"
+                );
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let jitter = (round as u64 * 3) % 7;
+            tokio::time::sleep(Duration::from_millis(jitter)).await;
+        } else {
+            while !any_recorded(&rig, &placed[first..]).await {
+                assert!(tokio::time::Instant::now() < deadline, "no order recorded");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
         }
-        let jitter = (round as u64 * 3) % 7;
-        tokio::time::sleep(Duration::from_millis(jitter)).await;
         kill_9(&mut daemon);
         if running_imports(db).await > imports_cut {
             cut_imports += 1;
