@@ -320,9 +320,11 @@ async fn cut_off(
 ///   sandbox's time-out fault: the work is done, the answer is lost);
 /// - before the platform acted (a slow platform: the kill lands while the
 ///   call waits);
-/// - just after the platform answered, whether or not it was recorded.
+/// - just after the platform answered (recorded or not, by milliseconds),
+///   with a Shopee item made but its variations not yet (they wait 5 s).
 ///
-/// Between rounds more products arrive and stock is adjusted. After the
+/// Each round checks that its kill landed where it was meant to. Between
+/// rounds more products arrive and stock is adjusted. After the
 /// last round the faults go, a daemon runs to the end: each SKU is listed
 /// exactly once on each platform (a listing whose answer was lost is
 /// adopted, never made again), every SKU on every channel shows the wanted
@@ -555,10 +557,12 @@ async fn all_recorded(rig: &Rig, placed: &[Placed]) -> bool {
 
 /// Orders keep arriving on both platforms — by push to the daemon's webhook
 /// and by its poll every second — while the platforms' order-fetch endpoints
-/// answer slowly; `kill -9` lands during the imports (just as a fetch is
-/// answered, while its orders are being recorded), and more orders are
-/// placed, and some shipped, while the daemon is down. After the last
-/// restart: every order placed is recorded exactly once, the units
+/// answer slowly; `kill -9` lands during the imports — just as a fetch is
+/// answered, or just after the first of its orders is recorded (the rest of
+/// the import cut off: other orders, hints, the poll's cursor) — and more
+/// orders are placed, and some shipped, while the daemon is down. After the
+/// last restart: the platforms hold exactly the orders placed (read through
+/// their APIs), every one is recorded exactly once, the units
 /// reserved and committed per SKU are exactly the orders' (nothing counted
 /// twice, nothing lost), the ledger's sales are exactly the shipped units,
 /// and every channel shows the wanted stock of every SKU.
@@ -582,6 +586,7 @@ async fn kill_9_mid_order_import_records_each_order_once(db: &TestDb) {
     .collect();
     assert!(skus.len() >= 4, "SKUs listed on both channels: {skus:?}");
     let start = levels(&rig).await;
+    let started = chrono::Utc::now() - chrono::Duration::minutes(5);
     let sandboxes = [
         (rig.shopee_control(), SHOPEE_FETCH, SHOPEE),
         (rig.lazada_control(), LAZADA_FETCH, LAZADA),
@@ -674,8 +679,55 @@ async fn kill_9_mid_order_import_records_each_order_once(db: &TestDb) {
     })
     .await;
     rig.assert_converged(db).await;
+    // The platforms' own records are the orders the test placed.
+    let held = platform_orders(&rig, started).await;
+    let wanted: BTreeMap<_, _> = placed
+        .iter()
+        .map(|o| {
+            let units = BTreeMap::from([(o.sku.clone(), o.quantity)]);
+            (
+                (o.channel.to_string(), o.order_id.clone()),
+                (units, o.shipped),
+            )
+        })
+        .collect();
+    assert_eq!(held, wanted, "the platforms' orders vs those placed");
     assert_orders_exact(&rig, &placed, &start).await;
     assert_no_duplicate(&listings_per_sku(&rig).await);
+}
+
+/// Every order each platform holds — read through its API, as chosync's
+/// poll reads it — with its units per SKU and whether it was shipped.
+async fn platform_orders(
+    rig: &Rig,
+    since: chrono::DateTime<chrono::Utc>,
+) -> BTreeMap<(String, String), (BTreeMap<String, i64>, bool)> {
+    let channels = chosync::channels::prepare::prepare(&rig.settings, &rig.store, None, || {
+        std::sync::Arc::new(chosync::sync::CallLog::default())
+    })
+    .expect("channels");
+    let mut held = BTreeMap::new();
+    for channel in &channels {
+        let connector = channel.client.connector();
+        let window = chosync_connector::dto::OrderWindow {
+            from: since,
+            to: chrono::Utc::now(),
+        };
+        let listed = connector.list_orders(window).await.expect("list orders");
+        let ids: Vec<String> = listed.into_iter().map(|o| o.order_id).collect();
+        for order in connector.get_orders(&ids).await.expect("orders") {
+            let mut units: BTreeMap<String, i64> = BTreeMap::new();
+            for line in &order.lines {
+                *units.entry(line.sku.clone()).or_default() += line.quantity;
+            }
+            let shipped = order.state.as_str() == "shipped";
+            held.insert(
+                (channel.settings.id.clone(), order.order_id),
+                (units, shipped),
+            );
+        }
+    }
+    held
 }
 
 /// Each order placed recorded once with its units; nothing else recorded;
