@@ -462,15 +462,42 @@ async fn kill_9_mid_create_lists_each_sku_once(db: &TestDb) {
         assert_eq!((*on_hand, *reserved), (wanted, 0), "{sku}");
     }
     assert_ledger_adds_up(&rig).await;
+    // The passes the kills cut off were marked by the next pass; none is
+    // left `running` once the last one has ended.
+    eventually(SOON, "no pass left running", || async {
+        count(
+            db,
+            "SELECT COUNT(*) FROM sync_runs WHERE kind <> 'orders' AND status = 'running'",
+        )
+        .await
+            == 0
+    })
+    .await;
+    let interrupted = count(
+        db,
+        "SELECT COUNT(*) FROM sync_runs WHERE kind <> 'orders' AND status = 'interrupted'",
+    )
+    .await;
+    assert!(
+        interrupted >= rounds() as i64,
+        "{interrupted} passes cut off"
+    );
 }
 
 /// Order imports left `running`: cut off by a kill (a live daemon ends
 /// each one it starts).
 async fn running_imports(db: &TestDb) -> i64 {
-    const SQL: &str = "SELECT COUNT(*) FROM sync_runs WHERE kind = 'orders' AND status = 'running'";
+    count(
+        db,
+        "SELECT COUNT(*) FROM sync_runs WHERE kind = 'orders' AND status = 'running'",
+    )
+    .await
+}
+
+async fn count(db: &TestDb, sql: &'static str) -> i64 {
     if db.url.starts_with("sqlite:") {
         let pool = sqlx::SqlitePool::connect(&db.url).await.expect("SQLite");
-        let n = sqlx::query_scalar(SQL)
+        let n = sqlx::query_scalar(sql)
             .fetch_one(&pool)
             .await
             .expect("runs");
@@ -478,7 +505,7 @@ async fn running_imports(db: &TestDb) -> i64 {
         n
     } else {
         let pool = sqlx::PgPool::connect(&db.url).await.expect("PostgreSQL");
-        let n = sqlx::query_scalar(SQL)
+        let n = sqlx::query_scalar(sql)
             .fetch_one(&pool)
             .await
             .expect("runs");
