@@ -613,7 +613,7 @@ async fn kill_9_mid_order_import_records_each_order_once(db: &TestDb) {
     .collect();
     assert!(skus.len() >= 4, "SKUs listed on both channels: {skus:?}");
     let start = levels(&rig).await;
-    let started = chrono::Utc::now() - chrono::Duration::minutes(5);
+    let started = rig.store.now() - chrono::Duration::minutes(5);
     let sandboxes = [
         (rig.shopee_control(), SHOPEE_FETCH, SHOPEE),
         (rig.lazada_control(), LAZADA_FETCH, LAZADA),
@@ -738,7 +738,7 @@ async fn platform_orders(
         let connector = channel.client.connector();
         let window = chosync_connector::dto::OrderWindow {
             from: since,
-            to: chrono::Utc::now(),
+            to: rig.store.now(),
         };
         let listed = connector.list_orders(window).await.expect("list orders");
         let ids: Vec<String> = listed.into_iter().map(|o| o.order_id).collect();
