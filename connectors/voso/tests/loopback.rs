@@ -1,0 +1,1 @@
+//! Connector ↔ sandbox over loopback.
