@@ -8,6 +8,8 @@ mod client;
 pub mod dto;
 pub mod mapping;
 pub mod orders;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 pub mod sign;
 
 pub use client::{ITEMS_PER_BATCH, ORDER_WINDOW_DAYS, Voso, VosoConfig};
