@@ -341,13 +341,12 @@ impl Connector for Voso {
         draft: &ListingDraft,
         existing: Option<&RemoteListing>,
     ) -> Result<RemoteListing, ConnectorError> {
-        let body = serde_json::to_value(product_write(draft)).map_err(|_| {
-            ConnectorError::Rejected {
+        let body =
+            serde_json::to_value(product_write(draft)).map_err(|_| ConnectorError::Rejected {
                 code: "unencodable".into(),
                 field: None,
                 message: "the draft could not be written as JSON".into(),
-            }
-        })?;
+            })?;
         if let Some(existing) = existing {
             let path = format!("/v1/products/{}", path_segment(&existing.listing_id));
             let product: Product = self
@@ -403,10 +402,7 @@ impl Connector for Voso {
     }
 
     async fn set_stock(&self, items: &[StockSet]) -> Vec<ItemOutcome> {
-        let items: Vec<(&str, i64)> = items
-            .iter()
-            .map(|i| (i.sku.as_str(), i.quantity))
-            .collect();
+        let items: Vec<(&str, i64)> = items.iter().map(|i| (i.sku.as_str(), i.quantity)).collect();
         self.batched(&ep::STOCK, "stock", &items).await
     }
 

@@ -125,10 +125,14 @@ async fn a_listing_is_created_with_its_variants_and_an_update_keeps_their_ids() 
     assert_eq!(created.variants.len(), 2);
     assert_eq!(created.variant("P1-M").map(|v| v.price), Some(120_000));
 
+    // An update adds new SKUs; existing variants' prices go through set_price.
+    let mut bigger = draft("P1", &["P1-S", "P1-M", "P1-L"]);
+    bigger.variants[0].price = 150_000;
     let grown = voso
-        .upsert_listing(&draft("P1", &["P1-S", "P1-M", "P1-L"]), Some(&created))
+        .upsert_listing(&bigger, Some(&created))
         .await
         .expect("updated");
+    assert_eq!(grown.variant("P1-S").map(|v| v.price), Some(120_000));
     assert_eq!(grown.listing_id, created.listing_id);
     assert_eq!(grown.at("P1-S"), created.at("P1-S"));
     assert!(grown.variant("P1-L").is_some());
@@ -147,7 +151,10 @@ async fn a_refused_product_names_its_field() {
     let voso = connector(&running);
     let mut cheap = draft("P2", &["P2-A"]);
     cheap.variants[0].price = 10;
-    let err = voso.upsert_listing(&cheap, None).await.expect_err("refused");
+    let err = voso
+        .upsert_listing(&cheap, None)
+        .await
+        .expect_err("refused");
     assert!(
         matches!(&err, ConnectorError::Rejected { field: Some(f), .. } if f == "variants[0].price"),
         "{err:?}"
@@ -213,9 +220,19 @@ async fn stock_and_price_batches_answer_per_item_across_calls_of_fifty() {
     ];
     let outcomes = voso.set_price(&prices).await;
     assert_eq!(outcomes[0].result, Ok(()));
-    assert!(matches!(outcomes[1].result, Err(ConnectorError::NotFound(_))));
-    let now = voso.find_listing_by_sku("C-01").await.expect("read").expect("held");
-    assert_eq!(now.variant("C-01").map(|v| (v.price, v.stock)), Some((99_000, 4)));
+    assert!(matches!(
+        outcomes[1].result,
+        Err(ConnectorError::NotFound(_))
+    ));
+    let now = voso
+        .find_listing_by_sku("C-01")
+        .await
+        .expect("read")
+        .expect("held");
+    assert_eq!(
+        now.variant("C-01").map(|v| (v.price, v.stock)),
+        Some((99_000, 4))
+    );
 }
 
 #[tokio::test]
@@ -239,7 +256,12 @@ async fn a_token_expiring_mid_run_costs_exactly_one_new_login() {
 async fn throttling_and_ten_percent_faults_converge_with_one_listing_per_sku() {
     let running = sandbox().await;
     let voso = connector(&running);
-    control(&running, "/_sandbox/faults", json!({ "error_rate": 0.1, "malformed_rate": 0.05 })).await;
+    control(
+        &running,
+        "/_sandbox/faults",
+        json!({ "error_rate": 0.1, "malformed_rate": 0.05 }),
+    )
+    .await;
     let keys: Vec<String> = (0..15).map(|n| format!("F{n:02}")).collect();
     for key in &keys {
         let sku = format!("{key}-1");
@@ -332,11 +354,26 @@ async fn orders_are_read_by_cursor_across_windows_with_their_states() {
     voso.upsert_listing(&big, None).await.expect("created");
     let mut ids = Vec::new();
     for _ in 0..120 {
-        let placed = control(&running, "/_sandbox/orders", json!({ "sku": "O-1", "quantity": 1 })).await;
+        let placed = control(
+            &running,
+            "/_sandbox/orders",
+            json!({ "sku": "O-1", "quantity": 1 }),
+        )
+        .await;
         ids.push(placed["order_id"].as_str().expect("order id").to_string());
     }
-    control(&running, &format!("/_sandbox/orders/{}/cancel", ids[0]), json!({})).await;
-    control(&running, &format!("/_sandbox/orders/{}/ship", ids[1]), json!({})).await;
+    control(
+        &running,
+        &format!("/_sandbox/orders/{}/cancel", ids[0]),
+        json!({}),
+    )
+    .await;
+    control(
+        &running,
+        &format!("/_sandbox/orders/{}/ship", ids[1]),
+        json!({}),
+    )
+    .await;
 
     let now = SystemClock.now();
     let window = OrderWindow {
@@ -378,11 +415,21 @@ async fn a_signed_push_is_verified_and_a_forged_one_refused() {
     let (hook, _task) = chosync_connector::sandbox::serve(receiver, 0)
         .await
         .expect("receiver");
-    control(&running, "/_sandbox/webhook-target", json!({ "url": format!("http://{hook}/hook") })).await;
+    control(
+        &running,
+        "/_sandbox/webhook-target",
+        json!({ "url": format!("http://{hook}/hook") }),
+    )
+    .await;
     voso.upsert_listing(&draft("W", &["W-1"]), None)
         .await
         .expect("created");
-    let placed = control(&running, "/_sandbox/orders", json!({ "sku": "W-1", "quantity": 1 })).await;
+    let placed = control(
+        &running,
+        "/_sandbox/orders",
+        json!({ "sku": "W-1", "quantity": 1 }),
+    )
+    .await;
     let (headers, body) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await
         .expect("push in time")

@@ -141,7 +141,9 @@ async fn list_products(
         .skip(usize::try_from(skip).unwrap_or(usize::MAX))
         .take(page_size as usize)
         .collect();
-    ok(json!({ "items": items, "page": page, "page_size": page_size, "total": state.products.len() }))
+    ok(
+        json!({ "items": items, "page": page, "page_size": page_size, "total": state.products.len() }),
+    )
 }
 
 async fn create_product(Axum(sandbox): Shared, headers: HeaderMap, body: Bytes) -> Answer {
@@ -242,8 +244,9 @@ async fn list_orders(
     }
     let offset = match query.get("cursor") {
         None => 0,
-        Some(c) => state::cursor_offset(c, from, to)
-            .ok_or_else(|| ApiError::validation("cursor", "cursor does not belong to this window"))?,
+        Some(c) => state::cursor_offset(c, from, to).ok_or_else(|| {
+            ApiError::validation("cursor", "cursor does not belong to this window")
+        })?,
     };
     let state = sandbox.state();
     let (page, next) = state.orders_between(from, to, offset);

@@ -113,7 +113,10 @@ pub fn product_write(body: &Value) -> Result<ProductWrite, ApiError> {
     })?;
     let name_len = write.name.chars().count();
     if !(1..=255).contains(&name_len) {
-        return Err(ApiError::validation("name", "name must be 1-255 characters"));
+        return Err(ApiError::validation(
+            "name",
+            "name must be 1-255 characters",
+        ));
     }
     if write.status != "active" && write.status != "inactive" {
         return Err(ApiError::validation(
@@ -431,7 +434,10 @@ mod tests {
         let mut state = State::default();
         let write = product_write(&body(5000)).expect("valid");
         state.create(write.clone()).expect("created");
-        assert_eq!(state.create(write).map(|_| ()).map_err(|e| e.status), Err(409));
+        assert_eq!(
+            state.create(write).map(|_| ()).map_err(|e| e.status),
+            Err(409)
+        );
     }
 
     #[test]
@@ -440,7 +446,10 @@ mod tests {
         let to = from + chrono::Duration::days(1);
         let c = cursor(from, to, 50);
         assert_eq!(cursor_offset(&c, from, to), Some(50));
-        assert_eq!(cursor_offset(&c, from, to + chrono::Duration::seconds(1)), None);
+        assert_eq!(
+            cursor_offset(&c, from, to + chrono::Duration::seconds(1)),
+            None
+        );
         assert_eq!(cursor_offset("garbage", from, to), None);
     }
 }
