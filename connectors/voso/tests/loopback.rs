@@ -457,3 +457,81 @@ async fn a_signed_push_is_verified_and_a_forged_one_refused() {
     unsigned.remove("x-voso-signature");
     assert!(voso.verify_webhook(&unsigned, &body).is_err());
 }
+
+#[tokio::test]
+async fn the_sandbox_answers_any_garbage_with_an_error_envelope() {
+    let running = sandbox().await;
+    let http = reqwest::Client::new();
+    let login: Value = http
+        .post(format!("{}/v1/auth/token", running.base_url()))
+        .json(&json!({ "key": running.sandbox.key(), "secret": running.sandbox.secret() }))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("token");
+    let token = login["access_token"].as_str().expect("token").to_string();
+    let bodies: [&[u8]; 6] = [
+        b"",
+        b"\xff\xfe",
+        b"null",
+        b"[]",
+        br#"{"items": [{"sku": 7}, {"stock": "x"}, 3]}"#,
+        br#"{"name": "", "variants": [{"sku": "", "price": -1, "stock": -1}]}"#,
+    ];
+    let calls = [
+        (reqwest::Method::POST, "/v1/auth/token"),
+        (reqwest::Method::POST, "/v1/products"),
+        (reqwest::Method::PUT, "/v1/products/99999999999999999999999"),
+        (reqwest::Method::PUT, "/v1/products/1"),
+        (reqwest::Method::POST, "/v1/stock"),
+        (reqwest::Method::POST, "/v1/prices"),
+        (
+            reqwest::Method::GET,
+            "/v1/orders?updated_from=x&updated_to=y&cursor=z",
+        ),
+        (
+            reqwest::Method::GET,
+            "/v1/orders?updated_from=2026-01-01T00:00:00Z&updated_to=2026-03-01T00:00:00Z",
+        ),
+        (reqwest::Method::GET, "/v1/orders/%00"),
+        (reqwest::Method::GET, "/v1/products?page=0&page_size=1000"),
+        (reqwest::Method::GET, "/v1/products?page=%zz"),
+        (reqwest::Method::GET, "/v1/skus/%E2%82"),
+    ];
+    for (method, path) in calls {
+        for body in bodies {
+            // Spaced under the quota so every call reaches its checks.
+            tokio::time::sleep(Duration::from_millis(110)).await;
+            let answer = http
+                .request(method.clone(), format!("{}{path}", running.base_url()))
+                .bearer_auth(&token)
+                .body(body.to_vec())
+                .send()
+                .await
+                .expect("an answer");
+            let status = answer.status().as_u16();
+            let envelope: Value = answer.json().await.unwrap_or(Value::Null);
+            if status == 200 {
+                // A batch whose items are all bad: each refused on its own.
+                let results = envelope["results"].as_array().expect("per-item results");
+                assert!(
+                    results
+                        .iter()
+                        .all(|r| r["ok"] == false && r["error"]["code"].is_string()),
+                    "{method} {path}: {envelope}"
+                );
+                continue;
+            }
+            assert!((400..500).contains(&status), "{method} {path}: {status}");
+            // Paths axum refuses before any handler (bad percent-encoding) carry no envelope.
+            assert!(
+                envelope["error"]["code"].is_string()
+                    || path.contains("%E2")
+                    || path.contains("%00"),
+                "{method} {path}: {envelope}"
+            );
+        }
+    }
+}

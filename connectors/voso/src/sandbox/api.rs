@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State as Axum};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -83,6 +84,10 @@ impl VosoSandbox {
     }
 }
 
+fn unreadable_query(_: QueryRejection) -> ApiError {
+    ApiError::validation("query", "unreadable query string")
+}
+
 fn json_body(body: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|_| ApiError::validation("body", "not a JSON document"))
 }
@@ -122,9 +127,10 @@ fn number(query: &HashMap<String, String>, name: &str, default: u64) -> Result<u
 async fn list_products(
     Axum(sandbox): Shared,
     headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Answer {
     sandbox.gate("/v1/products", &headers)?;
+    let Query(query) = query.map_err(unreadable_query)?;
     let page = number(&query, "page", 1)?;
     let page_size = number(&query, "page_size", 20)?;
     if page < 1 {
@@ -225,9 +231,10 @@ fn time(query: &HashMap<String, String>, name: &str) -> Result<DateTime<Utc>, Ap
 async fn list_orders(
     Axum(sandbox): Shared,
     headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Answer {
     sandbox.gate("/v1/orders", &headers)?;
+    let Query(query) = query.map_err(unreadable_query)?;
     let from = time(&query, "updated_from")?;
     let to = time(&query, "updated_to")?;
     if to <= from {
