@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chosync_connector::Connector;
 use chosync_connector::ConnectorError;
-use chosync_connector::clock::{Clock, SystemClock};
+use chosync_connector::clock::{Clock, FixedClock, SystemClock};
 use chosync_connector::credentials::MemoryCredentials;
 use chosync_connector::dto::{
     ListingDraft, OrderState, OrderWindow, PriceSet, RemoteListing, RemoteRef, StockSet,
@@ -28,6 +28,10 @@ async fn sandbox() -> Running {
 }
 
 fn connector(running: &Running) -> Voso {
+    connector_at(running, Arc::new(SystemClock))
+}
+
+fn connector_at(running: &Running, clock: Arc<dyn Clock>) -> Voso {
     let config = VosoConfig {
         channel: "voso-test".into(),
         base_url: running.base_url(),
@@ -49,7 +53,7 @@ fn connector(running: &Running) -> Voso {
         config,
         Arc::new(MemoryCredentials::default()),
         Arc::new(LogOnly),
-        Arc::new(SystemClock),
+        clock,
     )
     .expect("connector")
 }
@@ -253,6 +257,26 @@ async fn a_token_expiring_mid_run_costs_exactly_one_new_login() {
 }
 
 #[tokio::test]
+async fn a_token_near_its_expiry_is_renewed_ahead_once_for_concurrent_calls() {
+    let running = sandbox().await;
+    let clock = Arc::new(FixedClock::new(SystemClock.now()));
+    let voso = connector_at(&running, clock.clone());
+    voso.upsert_listing(&draft("A", &["A-1"]), None)
+        .await
+        .expect("created");
+    // Four minutes left of two hours: inside the five-minute margin.
+    clock.advance(chrono::Duration::minutes(116));
+    let (a, b, c) = tokio::join!(
+        voso.find_listing_by_sku("A-1"),
+        voso.find_listing_by_sku("A-1"),
+        voso.list_remote_listings(None)
+    );
+    assert!(a.is_ok() && b.is_ok() && c.is_ok());
+    let stats = stats(&running).await;
+    assert_eq!(stats.calls.get("/v1/auth/token"), Some(&2));
+}
+
+#[tokio::test]
 async fn throttling_and_ten_percent_faults_converge_with_one_listing_per_sku() {
     let running = sandbox().await;
     let voso = connector(&running);
@@ -307,6 +331,7 @@ async fn throttling_and_ten_percent_faults_converge_with_one_listing_per_sku() {
         "{:?}",
         stats.peak_rps
     );
+    assert_eq!(stats.throttled, 0, "the client keeps under the quota");
 }
 
 #[tokio::test]
