@@ -101,11 +101,12 @@ pub struct State {
 /// Reads and checks a create or update body; `id` is the product updated.
 pub fn product_write(body: &Value) -> Result<ProductWrite, ApiError> {
     let write: ProductWrite = serde_json::from_value(body.clone()).map_err(|e| {
-        // serde names the first field it could not read, without values.
+        // serde names a missing field between backticks; other messages
+        // quote the offending value there, which is no field name.
         let text = e.to_string();
         let field = text
-            .split('`')
-            .nth(1)
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
             .filter(|f| !f.is_empty())
             .unwrap_or("body")
             .to_string();
@@ -426,7 +427,12 @@ mod tests {
         let err = product_write(&body(10)).expect_err("refused");
         assert_eq!(err.field.as_deref(), Some("variants[0].price"));
         let err = product_write(&json!({"name": 3})).expect_err("refused");
-        assert_eq!(err.code, "validation");
+        assert_eq!(
+            (err.code, err.field.as_deref()),
+            ("validation", Some("body"))
+        );
+        let err = product_write(&json!({"name": "x"})).expect_err("refused");
+        assert_eq!(err.field.as_deref(), Some("description"));
     }
 
     #[test]
