@@ -4,7 +4,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chosync_connector::clock::SystemClock;
+use chosync_connector::clock::{Clock, SystemClock};
 use chosync_connector::credentials::MemoryCredentials;
 use chosync_connector::dto::{
     ListingDraft, OrderState, OrderWindow, PriceSet, RemoteListing, StockSet, VariantDraft,
@@ -16,7 +16,6 @@ use chosync_connector::sandbox::Platform;
 use chosync_connector::{Connector, Limits};
 use chosync_sendo::sandbox::{Running, SandboxConfig, SendoSandbox};
 use chosync_sendo::{Sendo, SendoConfig};
-use chrono::Utc;
 use reqwest::header::HeaderMap;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -268,7 +267,7 @@ async fn ten_days_of_orders_are_read_through_three_day_windows() {
         .upsert_listing(&simple("TEA-1", 100), None)
         .await
         .expect("created");
-    let now = Utc::now();
+    let now = SystemClock.now();
     let mut placed = Vec::new();
     for days in 0..10 {
         let at = now - chrono::Duration::days(days) - chrono::Duration::minutes(5);
@@ -490,4 +489,41 @@ async fn the_sandbox_refuses_what_sendo_refuses() {
     assert!(body["error"]["exp"].is_number());
     let text = body.to_string();
     assert!(!text.contains(&config.secret_key));
+}
+
+#[tokio::test]
+async fn an_expired_page_token_restarts_its_window() {
+    let rig = fast().await;
+    rig.sendo
+        .upsert_listing(&simple("TEA-1", 100), None)
+        .await
+        .expect("created");
+    let now = SystemClock.now();
+    // More than one page (50) of orders on one day.
+    let mut placed: Vec<String> = (0..55)
+        .map(|_| {
+            rig.running
+                .sandbox
+                .place_order_at("TEA-1", 1, now - chrono::Duration::minutes(1))
+                .expect("order")
+        })
+        .collect();
+    rig.running.sandbox.issue_stale_page_tokens(1);
+    let refs = rig
+        .sendo
+        .list_orders(OrderWindow {
+            from: now - chrono::Duration::hours(1),
+            to: now,
+        })
+        .await
+        .expect("listed");
+    let mut listed: Vec<String> = refs.into_iter().map(|r| r.order_id).collect();
+    listed.sort();
+    placed.sort();
+    assert_eq!(listed, placed);
+    // First page, a refused token, the window again: two pages.
+    assert_eq!(
+        rig.running.sandbox.kit().stats().calls["/api/partner/salesorder/search"],
+        4
+    );
 }

@@ -264,8 +264,13 @@ fn next_token(s: &SendoSandbox, mut token: PageToken, more: bool) -> Value {
     if !more {
         return Value::Null;
     }
+    let mut state = s.state();
     token.expires = s.now() + s.config.page_token_life;
-    json!(s.state().page_token(token))
+    if state.stale_tokens > 0 {
+        state.stale_tokens -= 1;
+        token.expires = s.now() - Duration::seconds(1);
+    }
+    json!(state.page_token(token))
 }
 
 async fn search_products(Axum(s): Shared, headers: HeaderMap, body: Bytes) -> Response {

@@ -136,6 +136,11 @@ impl SendoSandbox {
         }
     }
 
+    /// The next `n` page tokens are issued already expired (a slow client's).
+    pub fn issue_stale_page_tokens(&self, n: u32) {
+        self.state().stale_tokens = n;
+    }
+
     /// Puts a product in `status` (the seller or Sendo's moderation does).
     pub fn set_product_status(&self, sku: &str, status: i64) -> Result<(), String> {
         let mut state = self.state();

@@ -136,6 +136,8 @@ pub struct State {
     next_page: u64,
     /// Create answers still to lose (the product is written first).
     pub lose_creates: u32,
+    /// Page tokens still to issue already expired.
+    pub stale_tokens: u32,
     /// Logins answered, for tests.
     pub logins: u64,
 }
