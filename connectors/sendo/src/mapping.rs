@@ -187,7 +187,7 @@ pub fn product_body(
             .map(|o| number("option_id", o))
             .collect::<Result<Vec<_>, _>>()?;
         let (price, stock) = kept(&variant.sku).unwrap_or((variant.price, variant.stock));
-        total += stock.max(0);
+        total = stock.max(0).saturating_add(total);
         lowest = lowest.min(price);
         variants.push(json!({
             "variant_sku": variant.sku,

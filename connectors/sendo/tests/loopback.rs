@@ -527,3 +527,78 @@ async fn an_expired_page_token_restarts_its_window() {
         4
     );
 }
+
+#[tokio::test]
+async fn the_sandbox_answers_every_malformed_body_with_an_envelope() {
+    let rig = fast().await;
+    let listing = rig
+        .sendo
+        .upsert_listing(&sizes(), None)
+        .await
+        .expect("created");
+    let id: i64 = listing.listing_id.parse().expect("numeric id");
+    let config = rig.running.sandbox.config().clone();
+    let http = reqwest::Client::new();
+    let base = rig.running.base_url.clone();
+    let login: Value = http
+        .post(format!("{base}/login"))
+        .json(&json!({"shop_key": config.shop_key, "secret_key": config.secret_key}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = login["result"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let bodies = [
+        json!(null),
+        json!([]),
+        json!(7),
+        json!({"id": "x"}),
+        json!({"id": -1}),
+        json!({"id": id, "variants": [1, "a"]}),
+        json!([1, {"id": id}, {"id": id, "field_mask": "price"}]),
+        json!([{"id": id, "field_mask": ["variants"], "variants": [1, {"variant_sku": 5}]}]),
+        json!([{"id": id, "field_mask": ["variants"], "variants": [{"variant_sku": "TEA-100G", "field_mask": ["variant_quantity"], "variant_quantity": "many"}]}]),
+        json!({"page_size": -3, "token": 5, "order_status_date_from": 20261101}),
+        json!({"order_date_from": "2026/13/40", "order_date_to": "x"}),
+    ];
+    let paths = [
+        "/login",
+        "/api/partner/product",
+        "/api/partner/product/update-by-field-mask",
+        "/api/partner/product/search",
+        "/api/partner/salesorder/search",
+    ];
+    for path in paths {
+        for body in &bodies {
+            let answer: Value = http
+                .post(format!("{base}{path}"))
+                .header("authorization", format!("bearer {token}"))
+                .json(body)
+                .send()
+                .await
+                .expect("answered")
+                .json()
+                .await
+                .expect("an envelope");
+            assert!(answer["success"].is_boolean(), "{path} {body}: {answer}");
+        }
+    }
+    let odd = http
+        .get(format!("{base}/api/partner/salesorder/%00%FF"))
+        .header("authorization", format!("bearer {token}"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(odd.status().as_u16(), 404);
+    let held = rig.running.sandbox.product("TEA-100G").expect("held");
+    assert_eq!(
+        held["variants"][0]["variant_quantity"],
+        json!(10),
+        "nothing half-applied"
+    );
+}

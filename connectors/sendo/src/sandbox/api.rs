@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State as Axum};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -429,10 +430,17 @@ async fn search_orders(Axum(s): Shared, headers: HeaderMap, body: Bytes) -> Resp
     answer(result)
 }
 
-async fn get_order(Axum(s): Shared, headers: HeaderMap, Path(number): Path<String>) -> Response {
+async fn get_order(
+    Axum(s): Shared,
+    headers: HeaderMap,
+    number: Result<Path<String>, PathRejection>,
+) -> Response {
     if let Err(refusal) = s.guard("/api/partner/salesorder", &headers) {
         return refused(refusal);
     }
+    let Ok(Path(number)) = number else {
+        return refused(Refusal::new(404, "order not found"));
+    };
     let order = s.state().orders.get(&number).map(|o| o.detail());
     match order {
         Some(detail) => ok(detail),

@@ -242,9 +242,9 @@ fn set_stock(
         let total: i64 = product["variants"]
             .as_array()
             .map(|vs| {
-                vs.iter()
-                    .map(|v| v["variant_quantity"].as_i64().unwrap_or(0).max(0))
-                    .sum()
+                vs.iter().fold(0i64, |sum, v| {
+                    sum.saturating_add(v["variant_quantity"].as_i64().unwrap_or(0).max(0))
+                })
             })
             .unwrap_or(0);
         product["stock_quantity"] = json!(total);
@@ -285,7 +285,7 @@ impl Platform for SendoSandbox {
             let order = order.clone();
             for (sku, id, quantity, _) in &order.lines {
                 if let Some(product) = state.products.get_mut(id) {
-                    let _ = set_stock(product, sku, |have| Ok(have + quantity));
+                    let _ = set_stock(product, sku, |have| Ok(have.saturating_add(*quantity)));
                 }
             }
             order

@@ -73,7 +73,9 @@ pub struct SalesOrder {
 
 impl SalesOrder {
     pub fn detail(&self) -> Value {
-        let sub_total: i64 = self.lines.iter().map(|(_, _, q, p)| q * p).sum();
+        let sub_total = self.lines.iter().fold(0i64, |sum, (_, _, q, p)| {
+            sum.saturating_add(q.saturating_mul(*p))
+        });
         json!({
             "sales_order": {
                 "order_number": self.number,
@@ -178,9 +180,9 @@ fn total_stock(product: &Value) -> i64 {
         product["variants"]
             .as_array()
             .map(|vs| {
-                vs.iter()
-                    .map(|v| v["variant_quantity"].as_i64().unwrap_or(0).max(0))
-                    .sum()
+                vs.iter().fold(0i64, |sum, v| {
+                    sum.saturating_add(v["variant_quantity"].as_i64().unwrap_or(0).max(0))
+                })
             })
             .unwrap_or(0)
     } else {
