@@ -8,7 +8,52 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::dto::{Product, ProductWrite, Variant};
+use serde::Deserialize;
+
+/// A product as the contract (README, "Products") describes it: the
+/// sandbox's own types, not the connector's, so a shape the client gets
+/// wrong is refused here rather than mirrored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Product {
+    pub id: String,
+    pub status: String,
+    pub name: String,
+    pub description: String,
+    pub category_id: String,
+    pub images: Vec<String>,
+    pub variants: Vec<Variant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Variant {
+    pub id: String,
+    pub sku: String,
+    pub options: Vec<String>,
+    pub price: i64,
+    pub stock: i64,
+}
+
+/// The body of `POST /v1/products` and `PUT /v1/products/{id}`: every
+/// field the contract names, nothing else.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductWrite {
+    pub name: String,
+    pub description: String,
+    pub category_id: String,
+    pub images: Vec<String>,
+    pub status: String,
+    pub variants: Vec<VariantWrite>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantWrite {
+    pub sku: String,
+    pub options: Vec<String>,
+    pub price: i64,
+    pub stock: i64,
+}
 
 /// An answer of the error envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,16 +146,22 @@ pub struct State {
 /// Reads and checks a create or update body; `id` is the product updated.
 pub fn product_write(body: &Value) -> Result<ProductWrite, ApiError> {
     let write: ProductWrite = serde_json::from_value(body.clone()).map_err(|e| {
-        // serde names a missing field between backticks; other messages
-        // quote the offending value there, which is no field name.
+        // serde names a missing or unknown field between backticks; other
+        // messages quote the offending value there, which is no field name.
         let text = e.to_string();
-        let field = text
-            .strip_prefix("missing field `")
+        let field = ["missing field `", "unknown field `"]
+            .iter()
+            .find_map(|prefix| text.strip_prefix(prefix))
             .and_then(|rest| rest.split('`').next())
             .filter(|f| !f.is_empty())
             .unwrap_or("body")
             .to_string();
-        ApiError::validation(field, "missing or wrongly typed field")
+        let why = if text.starts_with("unknown field") {
+            "not a field of the contract"
+        } else {
+            "missing or wrongly typed field"
+        };
+        ApiError::validation(field, why)
     })?;
     let name_len = write.name.chars().count();
     if !(1..=255).contains(&name_len) {
