@@ -14,12 +14,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::RESTART_PAUSE;
 use super::share::{fair_share, preference};
 use super::wake::Signals;
 use super::worker::Worker;
 use crate::channels::prepare::LiveChannel;
 use crate::store::{LeaseGrant, Store, StoreError};
-use crate::sync::STORE_TIMEOUT;
+use crate::sync::timed;
 
 /// How this process is known to the others.
 #[derive(Debug, Clone)]
@@ -81,6 +82,18 @@ struct Crew {
     abandon: watch::Sender<bool>,
     task: JoinHandle<()>,
     leaving: Leaving,
+    /// Until when the lease surely holds, counted from before the last
+    /// renewal was asked: past it the worker stops, renewed or not.
+    held_until: Instant,
+}
+
+impl Crew {
+    /// The lease is gone (or may be): stop at once, work in flight too.
+    fn lose(&mut self) {
+        self.leaving = Leaving::Lost;
+        let _ = self.stop.send(true);
+        let _ = self.abandon.send(true);
+    }
 }
 
 impl Drop for Crew {
@@ -92,9 +105,6 @@ impl Drop for Crew {
 /// What stopping a pass that outlived the grace period may take: marking its
 /// run and releasing its lease.
 const ABANDON_GRACE: Duration = Duration::from_secs(5);
-
-/// A worker that ended on its own (a panic) starts again after this.
-const RESTART_PAUSE: Duration = Duration::from_secs(1);
 
 /// How often a fleet with crews winding down looks whether they have ended.
 const LEAVING_CHECK: Duration = Duration::from_millis(200);
@@ -130,27 +140,16 @@ impl Fleet {
         standby: &mut Option<bool>,
     ) -> Result<Instant, StoreError> {
         let me = &self.identity;
-        let membership = timed(self.store.heartbeat(&me.id, &me.host, me.pid, self.lease)).await?;
-        let looked = Instant::now();
         self.settle(crews).await;
-        for (channel, crew) in crews.iter_mut() {
-            if crew.leaving != Leaving::No {
-                continue;
-            }
-            match timed(self.store.renew_lease(channel, &me.id, self.lease)).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!(
-                        channel,
-                        "lease lost: another replica may own the channel now"
-                    );
-                    crew.leaving = Leaving::Lost;
-                    let _ = crew.stop.send(true);
-                    let _ = crew.abandon.send(true);
-                }
-                Err(err) => tracing::warn!(channel, %err, "lease renewal failed; trying again"),
-            }
-        }
+        // Renewed first: a heartbeat that fails must not leave the leases
+        // to run out under workers that go on.
+        self.renew(crews).await;
+        let membership = timed(
+            "replica heartbeat",
+            self.store.heartbeat(&me.id, &me.host, me.pid, self.lease),
+        )
+        .await?;
+        let looked = Instant::now();
         let share = fair_share(
             &me.id,
             &membership.replicas,
@@ -214,9 +213,11 @@ impl Fleet {
                 if wanted == 0 {
                     break;
                 }
-                match timed(self.store.acquire_lease(channel, &me.id, self.lease)).await? {
+                let asked = Instant::now();
+                let acquired = self.store.acquire_lease(channel, &me.id, self.lease);
+                match timed("acquire lease", acquired).await? {
                     LeaseGrant::Granted => {
-                        self.start(crews, channel, Duration::ZERO);
+                        self.start(crews, channel, Duration::ZERO, asked);
                         wanted -= 1;
                     }
                     LeaseGrant::HeldUntil(_) => {}
@@ -242,6 +243,13 @@ impl Fleet {
             .min()
             .map(|left| looked + left + Duration::from_millis(50));
         wake = [wake, gone_at].into_iter().flatten().min();
+        // Renewals failing: stop each worker when its lease may run out.
+        let deadline = crews
+            .values()
+            .filter(|c| c.leaving != Leaving::Lost)
+            .map(|c| c.held_until)
+            .min();
+        wake = [wake, deadline].into_iter().flatten().min();
         if crews.values().any(|c| c.leaving != Leaving::No) {
             let soon = Instant::now() + LEAVING_CHECK;
             wake = Some(wake.map_or(soon, |w| w.min(soon)));
@@ -249,6 +257,39 @@ impl Fleet {
         // Told once the channels are taken: `/readyz` waits for this.
         self.signals.set_standby(standing_by);
         Ok(wake.unwrap_or(looked + self.lease / 3))
+    }
+
+    /// Renews the lease of every crew still holding one (one being given
+    /// back too: its worker may be in a pass); a crew whose lease was refused,
+    /// or may have run out unrenewed, stops at once.
+    async fn renew(&self, crews: &mut BTreeMap<String, Crew>) {
+        for (channel, crew) in crews.iter_mut() {
+            if crew.leaving == Leaving::Lost {
+                continue;
+            }
+            let asked = Instant::now();
+            let renewal = self
+                .store
+                .renew_lease(channel, &self.identity.id, self.lease);
+            match timed("renew lease", renewal).await {
+                Ok(true) => crew.held_until = asked + self.lease,
+                Ok(false) => {
+                    tracing::warn!(
+                        channel,
+                        "lease lost: another replica may own the channel now"
+                    );
+                    crew.lose();
+                }
+                Err(err) => tracing::warn!(channel, %err, "lease renewal failed; trying again"),
+            }
+            if crew.leaving != Leaving::Lost && Instant::now() >= crew.held_until {
+                tracing::warn!(
+                    channel,
+                    "lease not renewed in time: stopping the channel's worker"
+                );
+                crew.lose();
+            }
+        }
     }
 
     /// Crews whose worker ended: one given back releases its lease, a lost
@@ -269,7 +310,14 @@ impl Fleet {
                         channel,
                         "the channel's worker ended unexpectedly; starting it again"
                     );
-                    self.start(crews, &channel, RESTART_PAUSE);
+                    // Its lease still holds as far as last renewed.
+                    let renewed = crew.held_until.checked_sub(self.lease);
+                    self.start(
+                        crews,
+                        &channel,
+                        RESTART_PAUSE,
+                        renewed.unwrap_or_else(Instant::now),
+                    );
                 }
                 Leaving::GiveBack => {
                     self.release(&channel).await;
@@ -280,7 +328,15 @@ impl Fleet {
         }
     }
 
-    fn start(&self, crews: &mut BTreeMap<String, Crew>, channel: &str, pause: Duration) {
+    /// Starts `channel`'s worker under the lease taken (or renewed) when
+    /// `asked`.
+    fn start(
+        &self,
+        crews: &mut BTreeMap<String, Crew>,
+        channel: &str,
+        pause: Duration,
+        asked: Instant,
+    ) {
         let Some(live) = self.channels.get(channel) else {
             return;
         };
@@ -300,12 +356,17 @@ impl Fleet {
                 abandon,
                 task,
                 leaving: Leaving::No,
+                held_until: asked + self.lease,
             },
         );
     }
 
     async fn release(&self, channel: &str) {
-        let released = timed(self.store.release_lease(channel, &self.identity.id)).await;
+        let released = timed(
+            "release lease",
+            self.store.release_lease(channel, &self.identity.id),
+        )
+        .await;
         if let Err(err) = released {
             tracing::warn!(channel, %err, "cannot release the lease; it runs out by itself");
         }
@@ -320,7 +381,16 @@ impl Fleet {
             for crew in crews.values() {
                 let _ = crew.abandon.send(true);
             }
-            self.all_ended(&mut crews, ABANDON_GRACE).await;
+            if !self.all_ended(&mut crews, ABANDON_GRACE).await {
+                // Ended for sure before the leases go back: no other
+                // replica may take a channel while its old worker runs.
+                for crew in crews.values_mut() {
+                    crew.task.abort();
+                    if !crew.task.is_finished() {
+                        let _ = (&mut crew.task).await;
+                    }
+                }
+            }
         }
         for (channel, crew) in &crews {
             if crew.leaving != Leaving::Lost {
@@ -329,7 +399,7 @@ impl Fleet {
             self.signals.set_owned(channel, false);
         }
         drop(crews);
-        if let Err(err) = timed(self.store.leave(&self.identity.id)).await {
+        if let Err(err) = timed("leave", self.store.leave(&self.identity.id)).await {
             tracing::warn!(%err, "cannot remove this replica's row; it expires by itself");
         }
     }
@@ -351,12 +421,4 @@ impl Fleet {
         }
         true
     }
-}
-
-async fn timed<T>(
-    call: impl std::future::Future<Output = Result<T, StoreError>>,
-) -> Result<T, StoreError> {
-    tokio::time::timeout(STORE_TIMEOUT, call)
-        .await
-        .unwrap_or(Err(StoreError::TimedOut("replica beat")))
 }

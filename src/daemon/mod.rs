@@ -58,7 +58,8 @@ enum Job {
 /// How long the listener may take to close once asked.
 const LISTENER_GRACE: Duration = Duration::from_secs(5);
 
-/// How long a task that ended early waits before it starts again.
+/// How long a task (or a channel's worker) that ended early waits before it
+/// starts again.
 const RESTART_PAUSE: Duration = Duration::from_secs(1);
 
 /// Binds `[server] listen`.

@@ -54,43 +54,67 @@ impl Ticks {
         now: DateTime<Utc>,
     ) -> Result<Vec<(Kind, DateTime<Utc>)>, StoreError> {
         let mut claimed = Vec::new();
-        for (kind, schedule) in &self.schedules {
-            let last = match self.last.get(kind) {
-                Some(last) => *last,
-                None => {
-                    let tick = store.last_tick(&self.channel, *kind).await?;
-                    let last = tick.as_ref().map(|t| t.fire_time);
-                    self.last.insert(*kind, last);
-                    let newer = due_tick(schedule, self.zone, last, now).is_some();
-                    if let Some(tick) = tick.filter(|t| t.finished_at.is_none() && !newer)
-                        && self.orphaned(store, &tick, claimed_by).await?
-                        && store
-                            .reclaim_tick(
-                                &self.channel,
-                                *kind,
-                                tick.fire_time,
-                                &tick.claimed_by,
-                                claimed_by,
-                            )
-                            .await?
-                    {
-                        tracing::info!(channel = %self.channel, %kind, fire_time = %tick.fire_time, from = %tick.claimed_by, "running a tick its claimer never finished");
-                        claimed.push((*kind, tick.fire_time));
-                    }
-                    last
+        for i in 0..self.schedules.len() {
+            let (kind, schedule) = self.schedules[i].clone();
+            match self.claim(store, claimed_by, now, kind, &schedule).await {
+                Ok(ticks) => claimed.extend(ticks),
+                // Ticks claimed already are run, not dropped: their claims
+                // stand in the store.
+                Err(err) if !claimed.is_empty() => {
+                    tracing::warn!(channel = %self.channel, %kind, %err, "cannot claim this tick now");
+                    break;
                 }
-            };
-            let Some(fire) = due_tick(schedule, self.zone, last, now) else {
-                continue;
-            };
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// The ticks of one schedule due at `now` that this worker claimed: an
+    /// orphaned one (see `orphaned`) and the latest due.
+    async fn claim(
+        &mut self,
+        store: &dyn Store,
+        claimed_by: &str,
+        now: DateTime<Utc>,
+        kind: Kind,
+        schedule: &cron::Schedule,
+    ) -> Result<Vec<(Kind, DateTime<Utc>)>, StoreError> {
+        let mut claimed = Vec::new();
+        let last = match self.last.get(&kind) {
+            Some(last) => *last,
+            None => {
+                let tick = store.last_tick(&self.channel, kind).await?;
+                let last = tick.as_ref().map(|t| t.fire_time);
+                self.last.insert(kind, last);
+                let newer = due_tick(schedule, self.zone, last, now).is_some();
+                if let Some(tick) = tick.filter(|t| t.finished_at.is_none() && !newer)
+                    && self.orphaned(store, &tick, claimed_by).await?
+                    && store
+                        .reclaim_tick(
+                            &self.channel,
+                            kind,
+                            tick.fire_time,
+                            &tick.claimed_by,
+                            claimed_by,
+                        )
+                        .await?
+                {
+                    tracing::info!(channel = %self.channel, %kind, fire_time = %tick.fire_time, from = %tick.claimed_by, "running a tick its claimer never finished");
+                    claimed.push((kind, tick.fire_time));
+                }
+                last
+            }
+        };
+        if let Some(fire) = due_tick(schedule, self.zone, last, now) {
             if store
-                .claim_tick(&self.channel, *kind, fire, claimed_by)
+                .claim_tick(&self.channel, kind, fire, claimed_by)
                 .await?
             {
-                claimed.push((*kind, fire));
+                claimed.push((kind, fire));
             }
             // Claimed here or by another: either way not due here again.
-            self.last.insert(*kind, Some(fire));
+            self.last.insert(kind, Some(fire));
         }
         Ok(claimed)
     }

@@ -125,7 +125,8 @@ macro_rules! impl_replica_store {
             }
 
             async fn membership(&self) -> Result<replicas::Membership, StoreError> {
-                let mut tx = self.begin_write().await?;
+                // A read: it need not queue behind SQLite's writers.
+                let mut tx = self.pool.begin().await?;
                 let now = database_now(&mut tx).await?;
                 let membership = read_membership!(tx, now);
                 tx.commit().await?;

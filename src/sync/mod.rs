@@ -211,8 +211,9 @@ struct Pass {
 /// `failed`. The lease's own deadline may stop the pass sooner.
 pub const STORE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A store call of a pass, bounded by `STORE_TIMEOUT`.
-async fn timed<T>(
+/// A store call of a pass (or of the daemon's fleet), bounded by
+/// `STORE_TIMEOUT`.
+pub(crate) async fn timed<T>(
     what: &'static str,
     call: impl std::future::Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
