@@ -30,6 +30,15 @@ pub struct Endpoint {
     pub idempotent: bool,
 }
 
+/// An `Endpoint`, short enough for a connector's table of them.
+pub const fn endpoint(path: &'static str, class: EndpointClass, idempotent: bool) -> Endpoint {
+    Endpoint {
+        path,
+        class,
+        idempotent,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub first_delay: Duration,

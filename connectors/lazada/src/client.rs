@@ -51,19 +51,7 @@ const IMAGES_PER_BATCH: usize = 8;
 
 mod ep {
     use chosync_connector::EndpointClass::*;
-    use chosync_connector::http::Endpoint;
-
-    const fn e(
-        path: &'static str,
-        class: chosync_connector::EndpointClass,
-        idempotent: bool,
-    ) -> Endpoint {
-        Endpoint {
-            path,
-            class,
-            idempotent,
-        }
-    }
+    use chosync_connector::http::{Endpoint, endpoint as e};
 
     // Spending a code or refresh token twice is refused, which is where a
     // lost answer leaves the channel anyway: safe to repeat.

@@ -45,19 +45,7 @@ const WINDOW_RESTARTS: usize = 3;
 
 mod ep {
     use chosync_connector::EndpointClass::*;
-    use chosync_connector::http::Endpoint;
-
-    const fn e(
-        path: &'static str,
-        class: chosync_connector::EndpointClass,
-        idempotent: bool,
-    ) -> Endpoint {
-        Endpoint {
-            path,
-            class,
-            idempotent,
-        }
-    }
+    use chosync_connector::http::{Endpoint, endpoint as e};
 
     // Logging in twice only issues a second token.
     pub const LOGIN: Endpoint = e("/login", Auth, true);

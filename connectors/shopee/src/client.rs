@@ -51,19 +51,7 @@ pub const TIER_WAIT: Duration = Duration::from_secs(5);
 
 mod ep {
     use chosync_connector::EndpointClass::*;
-    use chosync_connector::http::Endpoint;
-
-    const fn e(
-        path: &'static str,
-        class: chosync_connector::EndpointClass,
-        idempotent: bool,
-    ) -> Endpoint {
-        Endpoint {
-            path,
-            class,
-            idempotent,
-        }
-    }
+    use chosync_connector::http::{Endpoint, endpoint as e};
 
     pub const AUTH_PARTNER: &str = "/api/v2/shop/auth_partner";
     // Codes are single-use, yet repeating the exchange is safe: if the first

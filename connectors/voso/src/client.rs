@@ -38,19 +38,7 @@ const PRODUCT_PAGE: u64 = 50;
 
 mod ep {
     use chosync_connector::EndpointClass::*;
-    use chosync_connector::http::Endpoint;
-
-    const fn e(
-        path: &'static str,
-        class: chosync_connector::EndpointClass,
-        idempotent: bool,
-    ) -> Endpoint {
-        Endpoint {
-            path,
-            class,
-            idempotent,
-        }
-    }
+    use chosync_connector::http::{Endpoint, endpoint as e};
 
     // A login may be repeated: it only issues another token.
     pub const TOKEN: Endpoint = e("/v1/auth/token", Auth, true);
