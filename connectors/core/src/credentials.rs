@@ -60,6 +60,8 @@ pub struct Tokens {
     unsaved: AtomicBool,
     /// The pair in memory has a refresh token the platform refused for good.
     dead: std::sync::Mutex<Option<Dead>>,
+    /// One first login at a time (`install_first`).
+    first: Mutex<()>,
 }
 
 /// Why a refresh token was refused for good, and whether the caller was told.
@@ -78,6 +80,7 @@ impl Tokens {
             current: Mutex::new(None),
             unsaved: AtomicBool::new(false),
             dead: std::sync::Mutex::new(None),
+            first: Mutex::new(()),
         }
     }
 
@@ -85,6 +88,24 @@ impl Tokens {
     pub fn with_margin(mut self, margin: Duration) -> Self {
         self.margin = margin;
         self
+    }
+
+    /// For platforms where the connector logs itself in (key + secret, no
+    /// seller consent): installs the pair `login` gives when none is stored
+    /// yet, one login at a time however many calls start together.
+    pub async fn install_first<F, Fut>(&self, login: F) -> Result<(), ConnectorError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<TokenPair, ConnectorError>>,
+    {
+        if self.expiry().await?.is_some() {
+            return Ok(());
+        }
+        let _first = self.first.lock().await;
+        if self.expiry().await?.is_some() {
+            return Ok(());
+        }
+        self.install(login().await?).await
     }
 
     /// Stores a freshly authorized pair (after the seller consented).

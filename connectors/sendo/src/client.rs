@@ -84,8 +84,6 @@ pub struct Sendo {
     http: Http,
     tokens: Tokens,
     clock: Arc<dyn Clock>,
-    /// The first login of a channel with no stored token, one at a time.
-    first_login: tokio::sync::Mutex<()>,
 }
 
 /// One element of `update-by-field-mask`'s per-product answer (G: the
@@ -114,7 +112,6 @@ impl Sendo {
             http,
             tokens,
             clock,
-            first_login: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -142,15 +139,7 @@ impl Sendo {
 
     /// Logs in once when the channel has no token yet.
     async fn logged_in(&self) -> Result<(), ConnectorError> {
-        if self.tokens.expiry().await?.is_some() {
-            return Ok(());
-        }
-        let _first = self.first_login.lock().await;
-        if self.tokens.expiry().await?.is_some() {
-            return Ok(());
-        }
-        let pair = self.login().await?;
-        self.tokens.install(pair).await
+        self.tokens.install_first(|| self.login()).await
     }
 
     /// One bearer call; an expired-token answer logs in again once.

@@ -77,8 +77,6 @@ pub struct Voso {
     http: Http,
     tokens: Tokens,
     clock: Arc<dyn Clock>,
-    /// Single flight for the very first login (the store holds no token yet).
-    first_login: tokio::sync::Mutex<()>,
 }
 
 impl Voso {
@@ -96,7 +94,6 @@ impl Voso {
             http,
             tokens,
             clock,
-            first_login: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -127,15 +124,7 @@ impl Voso {
 
     /// Logs in once if no token was ever stored for the channel.
     async fn ensure_logged_in(&self) -> Result<(), ConnectorError> {
-        if self.tokens.expiry().await?.is_some() {
-            return Ok(());
-        }
-        let _flight = self.first_login.lock().await;
-        if self.tokens.expiry().await?.is_some() {
-            return Ok(());
-        }
-        let fresh = self.login().await?;
-        self.tokens.install(fresh).await
+        self.tokens.install_first(|| self.login()).await
     }
 
     /// One authorized call: a token (logged in ahead of expiry), and one new
