@@ -9,6 +9,8 @@ use serde_json::json;
 pub enum Platform {
     Shopee,
     Lazada,
+    Sendo,
+    Voso,
 }
 
 /// A sandbox serving in the background, and the line that announces it.
@@ -56,6 +58,48 @@ pub async fn start(platform: Platform, port: u16, rate: u32, seed: u64) -> anyho
                 "base_url": running.base_url,
                 "auth_url": running.auth_url,
                 "credentials": running.credentials,
+            })
+            .to_string();
+            Ok(Started {
+                announcement,
+                task: running.task,
+            })
+        }
+        Platform::Sendo => {
+            let config = chosync_sendo::sandbox::SandboxConfig {
+                seed,
+                rate,
+                ..Default::default()
+            };
+            let (shop_key, secret_key) = (config.shop_key.clone(), config.secret_key.clone());
+            let running = chosync_sendo::sandbox::SendoSandbox::start(config, port)
+                .await
+                .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+            let announcement = json!({
+                "platform": "sendo",
+                "base_url": running.base_url,
+                "credentials": { "shop_key": shop_key, "secret_key": secret_key },
+            })
+            .to_string();
+            Ok(Started {
+                announcement,
+                task: running.task,
+            })
+        }
+        Platform::Voso => {
+            let config = chosync_voso::sandbox::SandboxConfig {
+                seed,
+                rate,
+                ..Default::default()
+            };
+            let (key, secret) = (config.key.clone(), config.secret.clone());
+            let running = chosync_voso::sandbox::VosoSandbox::start(config, port)
+                .await
+                .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+            let announcement = json!({
+                "platform": "voso",
+                "base_url": running.base_url,
+                "credentials": { "app_key": key, "app_secret": secret },
             })
             .to_string();
             Ok(Started {

@@ -11,8 +11,9 @@ use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use chosync_connector::credentials::{CredentialError, CredentialStore, TokenPair};
 use chrono::{DateTime, Utc};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::store::{Sealed, Store};
 
@@ -38,13 +39,35 @@ pub enum SecretsError {
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: ChaCha20Poly1305,
+    /// A second key drawn from the first, for secrets chosync derives
+    /// rather than stores (push URL keys): the sealing key never leaves.
+    derived: [u8; 32],
 }
 
 impl SecretBox {
     pub fn from_key(key: &[u8; 32]) -> Self {
+        let mut derived = Sha256::new();
+        derived.update(b"chosync derived keys v1\0");
+        derived.update(key);
         Self {
             cipher: ChaCha20Poly1305::new(&Key::from(*key)),
+            derived: derived.finalize().into(),
         }
+    }
+
+    /// The secret part of `channel`'s push URL, for platforms whose pushes
+    /// carry no signature (Sendo): 256 random-looking bits that the same key
+    /// gives again on every start and every replica, so nothing is stored.
+    pub fn push_url_key(&self, channel: &str) -> SecretString {
+        use hmac::{Mac, SimpleHmac};
+        // HMAC pads a short key with zeros to the block: the same MAC as
+        // the 32-byte key, with no fallible constructor.
+        let mut block = [0u8; 64];
+        block[..32].copy_from_slice(&self.derived);
+        let mut mac = <SimpleHmac<Sha256> as hmac::digest::KeyInit>::new(&block.into());
+        mac.update(b"push url\0");
+        mac.update(channel.as_bytes());
+        hex::encode(mac.finalize().into_bytes()).into()
     }
 
     /// The key from `CHOSYNC_SECRET_KEY`, else from `key_file` (created 0600 if absent).

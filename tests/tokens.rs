@@ -510,6 +510,7 @@ async fn a_shopee_push_code_12_raises_the_authorization_expiring_alert(db: &Test
         client: ChannelClient::Shopee(client),
         mapping: common::rig::mapping("shopee-demo.toml"),
         events: Arc::new(CallLog::default()),
+        push_key: None,
         allocation: Arc::new(Allocation::default()),
     };
     let state = ApiState {

@@ -62,6 +62,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/webhooks/{channel}", post(webhooks::receive))
+        .route("/webhooks/{channel}/{key}", post(webhooks::receive_keyed))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

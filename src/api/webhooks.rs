@@ -14,6 +14,8 @@ use axum::http::{HeaderMap, StatusCode};
 use chosync_connector::ConnectorError;
 use chosync_connector::dto::WebhookHint;
 
+use secrecy::ExposeSecret;
+
 use super::ApiState;
 use crate::channels::tokens;
 use crate::store::orders::{AlertKind, NewAlert};
@@ -28,10 +30,44 @@ pub(super) async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
+    take(state, channel, None, headers, body).await
+}
+
+/// A push to `/webhooks/{channel}/{key}`: the URL form of platforms whose
+/// pushes carry no signature (Sendo).
+pub(super) async fn receive_keyed(
+    State(state): State<ApiState>,
+    Path((channel, key)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    take(state, channel, Some(key), headers, body).await
+}
+
+async fn take(
+    state: ApiState,
+    channel: String,
+    key: Option<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let Some(live) = state.channels.get(&channel) else {
         return StatusCode::NOT_FOUND;
     };
-    match live.client.connector().verify_webhook(&headers, &body) {
+    let verified = match (&live.push_key, key) {
+        (None, None) => live.client.connector().verify_webhook(&headers, &body),
+        (None, Some(_)) => return StatusCode::NOT_FOUND,
+        (Some(_), None) => Err(ConnectorError::Unauthorized(
+            "the push URL holds no key (register the URL `chosync channels connect` prints)".into(),
+        )),
+        (Some(expected), Some(given)) if same_key(expected.expose_secret(), &given) => {
+            live.client.connector().verify_webhook(&headers, &body)
+        }
+        (Some(_), Some(_)) => Err(ConnectorError::Unauthorized(
+            "the push URL's key is wrong".into(),
+        )),
+    };
+    match verified {
         Ok(WebhookHint::OrdersChanged { order_ids }) => {
             let stored = state.store.add_order_hints(&channel, &order_ids);
             match tokio::time::timeout(STORE_DEADLINE, stored).await {
@@ -89,6 +125,13 @@ pub(super) async fn receive(
             StatusCode::BAD_REQUEST
         }
     }
+}
+
+/// Compares digests, so the time taken says nothing of how much of the key
+/// a guess got right.
+fn same_key(expected: &str, given: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(expected.as_bytes()) == Sha256::digest(given.as_bytes())
 }
 
 /// Refused pushes of one channel are logged and alerted once per this long.

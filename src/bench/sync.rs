@@ -485,7 +485,7 @@ pub(super) fn write_catalogue(path: &Path, products: u64, image: &Path) -> std::
         for (size, label) in sizes.iter().enumerate() {
             writeln!(
                 out,
-                "P{product:05},Tinh dầu quế Bắc Kạn lô {product},\"Tinh dầu quế nguyên chất chưng cất từ vỏ quế rừng Bắc Kạn, lô {product}.\",Sức khỏe > Tinh dầu,HTX Tinh dầu Ba Bể,P{product:05}-{size},Dung tích,{label},{},{},{},5,5,{},{},\"Ba Bể, Bắc Kạn\",active",
+                "P{product:05},Tinh dầu quế Bắc Kạn lô {product},\"Tinh dầu quế nguyên chất chưng cất từ vỏ quế rừng Bắc Kạn, lô {product}. Sản phẩm của hợp tác xã, đóng gói cẩn thận.\",Sức khỏe > Tinh dầu,HTX Tinh dầu Ba Bể,P{product:05}-{size},Dung tích,{label},{},{},{},5,5,{},{},\"Ba Bể, Bắc Kạn\",active",
                 price(product, size),
                 10 + (product * 7 + size as u64) % 200,
                 40 + 30 * size,

@@ -19,6 +19,8 @@ pub struct Shop {
 pub enum Sandbox {
     Shopee(chosync_shopee::sandbox::Running),
     Lazada(chosync_lazada::sandbox::Running),
+    Sendo(chosync_sendo::sandbox::Running),
+    Voso(chosync_voso::sandbox::Running),
 }
 
 impl Shop {
@@ -40,10 +42,30 @@ impl Shop {
         }
     }
 
+    pub fn sendo(id: &str, running: chosync_sendo::sandbox::Running, buffer: i64) -> Self {
+        Self {
+            id: id.to_string(),
+            sandbox: Sandbox::Sendo(running),
+            buffer,
+            rates: rates(chosync_sendo::SendoConfig::default_limits()),
+        }
+    }
+
+    pub fn voso(id: &str, running: chosync_voso::sandbox::Running, buffer: i64) -> Self {
+        Self {
+            id: id.to_string(),
+            sandbox: Sandbox::Voso(running),
+            buffer,
+            rates: rates(chosync_voso::VosoConfig::default_limits()),
+        }
+    }
+
     pub fn stats(&self) -> Stats {
         match &self.sandbox {
             Sandbox::Shopee(r) => r.sandbox.kit().stats(),
             Sandbox::Lazada(r) => r.sandbox.kit().stats(),
+            Sandbox::Sendo(r) => r.sandbox.kit().stats(),
+            Sandbox::Voso(r) => r.sandbox.kit().stats(),
         }
     }
 
@@ -52,6 +74,8 @@ impl Shop {
         match &self.sandbox {
             Sandbox::Shopee(r) => r.sandbox.buyable(sku),
             Sandbox::Lazada(r) => r.sandbox.buyable(sku),
+            Sandbox::Sendo(r) => r.sandbox.buyable(sku),
+            Sandbox::Voso(r) => r.sandbox.buyable(sku),
         }
     }
 
@@ -59,6 +83,8 @@ impl Shop {
         match &self.sandbox {
             Sandbox::Shopee(r) => r.sandbox.place_order(sku, quantity),
             Sandbox::Lazada(r) => r.sandbox.place_order(sku, quantity),
+            Sandbox::Sendo(r) => r.sandbox.place_order(sku, quantity),
+            Sandbox::Voso(r) => r.sandbox.place_order(sku, quantity),
         }
     }
 
@@ -66,7 +92,22 @@ impl Shop {
         match &self.sandbox {
             Sandbox::Shopee(r) => r.sandbox.cancel_order(order, None),
             Sandbox::Lazada(r) => r.sandbox.cancel_order(order, None),
+            Sandbox::Sendo(r) => r.sandbox.cancel_order(order, None),
+            Sandbox::Voso(r) => r.sandbox.cancel_order(order, None),
         }
+    }
+
+    /// Sends the sandbox's pushes (order webhooks) to the daemon listening
+    /// on `listen` from now on, at the channel's push URL.
+    pub fn push_to(
+        &self,
+        settings: &crate::settings::Settings,
+        listen: std::net::SocketAddr,
+    ) -> Result<(), crate::channels::ChannelError> {
+        let channel = crate::channels::prepare::find(settings, &self.id)?;
+        let path = crate::channels::prepare::push_path(settings, channel)?;
+        self.set_pushes(&format!("http://{listen}{path}"));
+        Ok(())
     }
 
     /// Sends the sandbox's pushes (order webhooks) to `url` from now on.
@@ -74,14 +115,37 @@ impl Shop {
         match &self.sandbox {
             Sandbox::Shopee(r) => r.sandbox.kit().set_webhook_target(url),
             Sandbox::Lazada(r) => r.sandbox.kit().set_webhook_target(url),
+            Sandbox::Sendo(r) => r.sandbox.kit().set_webhook_target(url),
+            Sandbox::Voso(r) => r.sandbox.kit().set_webhook_target(url),
         }
     }
 
-    /// The code the seller's authorization sends back.
-    pub fn authorization_code(&self) -> &str {
+    /// The code the seller's authorization sends back; `None` where chosync
+    /// logs in with the shop's keys (Sendo, Voso).
+    pub fn authorization_code(&self) -> Option<&str> {
         match &self.sandbox {
-            Sandbox::Shopee(r) => &r.credentials.code,
-            Sandbox::Lazada(r) => &r.credentials.code,
+            Sandbox::Shopee(r) => Some(&r.credentials.code),
+            Sandbox::Lazada(r) => Some(&r.credentials.code),
+            Sandbox::Sendo(_) | Sandbox::Voso(_) => None,
+        }
+    }
+
+    /// Authorizes the channel as its seller would: the consent page's code
+    /// exchanged, or a login with the shop's keys.
+    pub async fn authorize(
+        &self,
+        settings: &crate::settings::Settings,
+        store: &std::sync::Arc<dyn crate::store::Store>,
+    ) -> Result<crate::channels::connect::Authorized, crate::channels::ChannelError> {
+        use crate::channels::connect::{Connected, authorize, connect};
+        match self.authorization_code() {
+            Some(code) => authorize(settings, store, &self.id, code, None).await,
+            None => match connect(settings, store, &self.id).await? {
+                Connected::SignedIn { authorized, .. } => Ok(authorized),
+                Connected::ConsentPage(_) => Err(crate::channels::ChannelError::Misconfigured(
+                    format!("channel {} asks for the seller's consent", self.id),
+                )),
+            },
         }
     }
 
@@ -95,6 +159,8 @@ impl Shop {
         match &self.sandbox {
             Sandbox::Shopee(r) => r.task.abort(),
             Sandbox::Lazada(r) => r.task.abort(),
+            Sandbox::Sendo(r) => r.task.abort(),
+            Sandbox::Voso(r) => r.task.abort(),
         }
     }
 }

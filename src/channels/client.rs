@@ -11,7 +11,9 @@ use chosync_connector::events::EventSink;
 use chosync_connector::http::HttpConfig;
 use chosync_connector::{Connector, ConnectorError, Limits};
 use chosync_lazada::{Lazada, LazadaConfig};
+use chosync_sendo::{Sendo, SendoConfig};
 use chosync_shopee::{Shopee, ShopeeConfig};
+use chosync_voso::{Voso, VosoConfig};
 
 use super::{ChannelSettings, PlatformKind};
 
@@ -26,6 +28,8 @@ pub struct Context {
 pub enum ChannelClient {
     Shopee(Shopee),
     Lazada(Lazada),
+    Sendo(Sendo),
+    Voso(Voso),
 }
 
 fn limits(channel: &ChannelSettings, defaults: Limits) -> Limits {
@@ -109,6 +113,46 @@ impl ChannelClient {
                 )
                 .map(Self::Lazada)
             }
+            PlatformKind::Sendo => {
+                let config = SendoConfig {
+                    channel: channel.id.clone(),
+                    base_url: channel.base_url.clone(),
+                    shop_key: channel
+                        .shop_key
+                        .clone()
+                        .ok_or_else(|| missing(channel, "shop_key"))?,
+                    secret_key: secret("secret_key", &channel.secret_key)?,
+                    limits: limits(channel, SendoConfig::default_limits()),
+                    http: HttpConfig::default(),
+                };
+                Sendo::new(
+                    config,
+                    context.credentials.clone(),
+                    context.events.clone(),
+                    context.clock.clone(),
+                )
+                .map(Self::Sendo)
+            }
+            PlatformKind::Voso => {
+                let config = VosoConfig {
+                    channel: channel.id.clone(),
+                    base_url: channel.base_url.clone(),
+                    key: channel
+                        .app_key
+                        .clone()
+                        .ok_or_else(|| missing(channel, "app_key"))?,
+                    secret: secret("app_secret", &channel.app_secret)?,
+                    limits: limits(channel, VosoConfig::default_limits()),
+                    http: HttpConfig::default(),
+                };
+                Voso::new(
+                    config,
+                    context.credentials.clone(),
+                    context.events.clone(),
+                    context.clock.clone(),
+                )
+                .map(Self::Voso)
+            }
         };
         built.map_err(|e| format!("channel {}: {e}", channel.id))
     }
@@ -117,6 +161,8 @@ impl ChannelClient {
         match self {
             Self::Shopee(shopee) => shopee,
             Self::Lazada(lazada) => lazada,
+            Self::Sendo(sendo) => sendo,
+            Self::Voso(voso) => voso,
         }
     }
 
@@ -137,8 +183,8 @@ impl ChannelClient {
                     .collect();
                 Ok((ids, lost.last_message_id))
             }
-            // Lazada has no lost-push store: the poll is its backstop.
-            Self::Lazada(_) => Ok((Vec::new(), None)),
+            // No lost-push store elsewhere: the poll is the backstop.
+            Self::Lazada(_) | Self::Sendo(_) | Self::Voso(_) => Ok((Vec::new(), None)),
         }
     }
 
@@ -146,15 +192,28 @@ impl ChannelClient {
     pub async fn confirm_lost(&self, mark: i64) -> Result<(), ConnectorError> {
         match self {
             Self::Shopee(shopee) => shopee.confirm_pushes(mark).await,
-            Self::Lazada(_) => Ok(()),
+            Self::Lazada(_) | Self::Sendo(_) | Self::Voso(_) => Ok(()),
         }
     }
 
-    /// The page a seller opens to let chosync manage the shop.
-    pub fn auth_link(&self, redirect: &str) -> Result<String, ConnectorError> {
+    /// The page a seller opens to let chosync manage the shop; `None` for
+    /// platforms chosync logs into with the shop's keys (Sendo, Voso).
+    pub fn auth_link(&self, redirect: &str) -> Option<Result<String, ConnectorError>> {
         match self {
-            Self::Shopee(shopee) => shopee.auth_link(redirect),
-            Self::Lazada(lazada) => lazada.auth_link(redirect),
+            Self::Shopee(shopee) => Some(shopee.auth_link(redirect)),
+            Self::Lazada(lazada) => Some(lazada.auth_link(redirect)),
+            Self::Sendo(_) | Self::Voso(_) => None,
+        }
+    }
+
+    /// Logs in with the shop's keys now (platforms without a consent page).
+    pub async fn sign_in(&self) -> Result<(), ConnectorError> {
+        match self {
+            Self::Sendo(sendo) => sendo.sign_in().await,
+            Self::Voso(voso) => voso.sign_in().await,
+            Self::Shopee(_) | Self::Lazada(_) => Err(ConnectorError::Unauthorized(
+                "this platform is authorized by the seller's consent: use `chosync channels connect` and `authorize`".into(),
+            )),
         }
     }
 
@@ -163,6 +222,8 @@ impl ChannelClient {
         match self {
             Self::Shopee(shopee) => shopee.token_expiry().await,
             Self::Lazada(lazada) => lazada.token_expiry().await,
+            Self::Sendo(sendo) => sendo.token_expiry().await,
+            Self::Voso(voso) => voso.token_expiry().await,
         }
     }
 
@@ -171,6 +232,8 @@ impl ChannelClient {
         match self {
             Self::Shopee(shopee) => shopee.refresh_ahead(margin).await,
             Self::Lazada(lazada) => lazada.refresh_ahead(margin).await,
+            Self::Sendo(sendo) => sendo.refresh_ahead(margin).await,
+            Self::Voso(voso) => voso.refresh_ahead(margin).await,
         }
     }
 
@@ -180,6 +243,8 @@ impl ChannelClient {
         match self {
             Self::Shopee(shopee) => shopee.take_refused_refresh(),
             Self::Lazada(lazada) => lazada.take_refused_refresh(),
+            Self::Sendo(sendo) => sendo.take_refused_refresh(),
+            Self::Voso(voso) => voso.take_refused_refresh(),
         }
     }
 
@@ -188,6 +253,7 @@ impl ChannelClient {
         match self {
             Self::Shopee(shopee) => shopee.authorize(code).await,
             Self::Lazada(lazada) => lazada.authorize(code).await,
+            Self::Sendo(_) | Self::Voso(_) => self.sign_in().await,
         }
     }
 }

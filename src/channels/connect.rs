@@ -7,31 +7,66 @@ use chosync_connector::events::LogOnly;
 use chrono::{DateTime, Utc};
 
 use super::client::ChannelClient;
-use super::{ChannelError, prepare};
+use super::{ChannelError, ChannelSettings, prepare};
 use crate::settings::Settings;
 use crate::store::Store;
 
-/// The page where the seller of `channel` approves chosync.
-pub fn connect_link(
+/// What connecting a channel gives.
+#[derive(Debug)]
+pub enum Connected {
+    /// The page where the seller approves chosync; its code then goes to
+    /// `authorize` (Shopee, Lazada).
+    ConsentPage(String),
+    /// Logged in with the shop's keys (Sendo, Voso); `push_path` is where
+    /// the platform must send pushes, when its pushes carry no signature.
+    SignedIn {
+        authorized: Authorized,
+        push_path: Option<String>,
+    },
+}
+
+/// Connects `channel`: its consent page, or (platforms chosync logs into with
+/// the shop's keys) a login now, which checks the keys and resumes a paused
+/// channel.
+pub async fn connect(
     settings: &Settings,
     store: &Arc<dyn Store>,
     channel: &str,
-) -> Result<String, ChannelError> {
-    let context = prepare::context(
-        settings,
-        prepare::credentials(settings, store)?,
-        Arc::new(LogOnly),
-    );
+) -> Result<Connected, ChannelError> {
+    let credentials = prepare::credentials(settings, store)?;
+    let context = prepare::context(settings, credentials.clone(), Arc::new(LogOnly));
     let channel = prepare::find(settings, channel)?;
-    let redirect = channel.redirect_url.as_deref().ok_or_else(|| {
-        ChannelError::Misconfigured(format!(
-            "channels.{}.redirect_url: is required to connect (the URL registered with the platform)",
-            channel.id
-        ))
-    })?;
     let client =
         ChannelClient::build(channel, &context, None).map_err(ChannelError::Misconfigured)?;
-    client.auth_link(redirect).map_err(ChannelError::AuthLink)
+    let redirect = channel.redirect_url.as_deref().unwrap_or_default();
+    if let Some(link) = client.auth_link(redirect) {
+        if channel.redirect_url.is_none() {
+            return Err(ChannelError::Misconfigured(format!(
+                "channels.{}.redirect_url: is required to connect (the URL registered with the platform)",
+                channel.id
+            )));
+        }
+        return link
+            .map(Connected::ConsentPage)
+            .map_err(ChannelError::AuthLink);
+    }
+    client
+        .sign_in()
+        .await
+        .map_err(|source| ChannelError::Authorize {
+            channel: channel.id.clone(),
+            source,
+        })?;
+    let authorized = recorded(store, channel, &client, credentials).await?;
+    let push_path = if channel.platform.unsigned_pushes() {
+        Some(prepare::push_path(settings, channel)?)
+    } else {
+        None
+    };
+    Ok(Connected::SignedIn {
+        authorized,
+        push_path,
+    })
 }
 
 /// A channel just authorized.
@@ -64,14 +99,22 @@ pub async fn authorize(
             channel: channel.id.clone(),
             source,
         })?;
-    let expiry = client
-        .token_expiry()
-        .await
-        .map_err(|source| ChannelError::Authorize {
-            channel: channel.id.clone(),
-            source,
-        })?;
-    // A new authorization resumes a paused channel and ends its token alerts.
+    recorded(store, channel, &client, credentials).await
+}
+
+/// Records `channel` as just authorized: a paused channel resumes and its
+/// token alerts end.
+async fn recorded(
+    store: &Arc<dyn Store>,
+    channel: &ChannelSettings,
+    client: &ChannelClient,
+    credentials: Arc<dyn chosync_connector::credentials::CredentialStore>,
+) -> Result<Authorized, ChannelError> {
+    let failed = |source| ChannelError::Authorize {
+        channel: channel.id.clone(),
+        source,
+    };
+    let expiry = client.token_expiry().await.map_err(failed)?;
     super::tokens::authorized(store.as_ref(), &channel.id, channel.platform, expiry).await?;
     let tokens = credentials.load(&channel.id).await?;
     Ok(Authorized {

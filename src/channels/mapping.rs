@@ -7,6 +7,9 @@
 //! [categories."Sức khỏe > Tinh dầu"]
 //! id = "100150"
 //! attributes = { "100037" = "Việt Nam" }
+//! [categories."Sức khỏe > Tinh dầu".options."Dung tích"]
+//! id = "1290"                # platforms that take options as ids (Sendo's checkout
+//! values = { "10 ml" = "9001", "50 ml" = "9002" }   # attributes): name and values
 //! [skus]                     # an order line's SKU on the platform → the catalogue's
 //! "TD-QUE-10" = "TDQ-10ML"
 //! ```
@@ -38,6 +41,19 @@ pub struct CategoryMap {
     /// Platform attribute id → value.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// Catalogue option name → the platform's variation attribute and its
+    /// options, where the platform takes ids (Sendo); names not given here
+    /// are sent as they are.
+    #[serde(default)]
+    pub options: BTreeMap<String, OptionMap>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionMap {
+    pub id: String,
+    /// Catalogue option value → the platform's option id.
+    pub values: BTreeMap<String, String>,
 }
 
 impl Mapping {
@@ -76,5 +92,11 @@ mod tests {
         assert_eq!(oils.id, "100150");
         assert_eq!(oils.attributes["100037"], "Việt Nam");
         assert!(parse("[categories.x]\nidd = \"1\"\n").is_err());
+        let sendo = parse(
+            "[categories.\"Thực phẩm > Trà\"]\nid = \"2001\"\n[categories.\"Thực phẩm > Trà\".options.\"Khối lượng\"]\nid = \"1291\"\nvalues = { \"100 g\" = \"9101\" }\n",
+        )
+        .expect("parses");
+        let tea = sendo.category("Thực phẩm > Trà").expect("mapped");
+        assert_eq!(tea.options["Khối lượng"].values["100 g"], "9101");
     }
 }

@@ -30,6 +30,8 @@ use rules::{PriceRule, StockRule};
 pub enum PlatformKind {
     Shopee,
     Lazada,
+    Sendo,
+    Voso,
 }
 
 impl PlatformKind {
@@ -38,8 +40,16 @@ impl PlatformKind {
         let limits = match self {
             Self::Shopee => chosync_shopee::ShopeeConfig::default_limits(),
             Self::Lazada => chosync_lazada::LazadaConfig::default_limits(),
+            Self::Sendo => chosync_sendo::SendoConfig::default_limits(),
+            Self::Voso => chosync_voso::VosoConfig::default_limits(),
         };
         limits.buckets.iter().map(|b| b.name).collect()
+    }
+
+    /// Whether the platform's pushes carry no signature, so a secret in the
+    /// push URL is what tells them from a forger's (Sendo).
+    pub fn unsigned_pushes(self) -> bool {
+        matches!(self, Self::Sendo)
     }
 }
 
@@ -96,6 +106,8 @@ pub struct ChannelSettings {
     /// Unique; used in the CLI, the API and logs (e.g. `shopee-huongngan`).
     pub id: String,
     pub platform: PlatformKind,
+    /// The platform's API host.
+    #[serde(default)]
     pub base_url: String,
     /// Lazada's auth host.
     #[serde(default)]
@@ -113,7 +125,8 @@ pub struct ChannelSettings {
     /// does not fire these yet).
     #[serde(default)]
     pub schedule: crate::schedule::Schedules,
-    /// Calls per second per rate bucket (Shopee: `shop`; Lazada: `inventory`, `other`).
+    /// Calls per second per rate bucket (Shopee: `shop`; Lazada: `inventory`,
+    /// `other`; Sendo and Voso: `shop`).
     #[serde(default)]
     pub rate: BTreeMap<String, u32>,
     /// Returned units go back on the shelf by themselves (otherwise an
@@ -132,10 +145,21 @@ pub struct ChannelSettings {
     pub partner_key: Option<SecretRef>,
     #[serde(default)]
     pub shop_id: Option<i64>,
+    /// Lazada's app key and secret; Voso's API key and secret.
     #[serde(default)]
     pub app_key: Option<String>,
     #[serde(default)]
     pub app_secret: Option<SecretRef>,
+    /// Sendo: the shop's key and secret key, as its seller centre names them.
+    #[serde(default)]
+    pub shop_key: Option<String>,
+    #[serde(default)]
+    pub secret_key: Option<SecretRef>,
+    /// Where the catalogue's image files are published, for platforms that
+    /// take image URLs only (Sendo, Voso): `images/td-que.png` is sent as
+    /// `<image_base_url>/td-que.png`.
+    #[serde(default)]
+    pub image_base_url: Option<String>,
 }
 
 impl ChannelSettings {
@@ -155,9 +179,13 @@ impl ChannelSettings {
         if !crate::catalogue::model::is_valid_identifier(&self.id) {
             problem("id", "must be printable ASCII without spaces".into());
         }
+        if self.base_url.is_empty() {
+            problem("base_url", "is required for this platform".into());
+        }
         for (key, url) in [
-            ("base_url", Some(&self.base_url)),
+            ("base_url", Some(&self.base_url).filter(|u| !u.is_empty())),
             ("auth_url", self.auth_url.as_ref()),
+            ("image_base_url", self.image_base_url.as_ref()),
         ] {
             if let Some(url) = url
                 && !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
@@ -176,6 +204,14 @@ impl ChannelSettings {
                 ("app_secret", self.app_secret.is_some()),
                 ("auth_url", self.auth_url.is_some()),
             ],
+            PlatformKind::Sendo => vec![
+                ("shop_key", self.shop_key.is_some()),
+                ("secret_key", self.secret_key.is_some()),
+            ],
+            PlatformKind::Voso => vec![
+                ("app_key", self.app_key.is_some()),
+                ("app_secret", self.app_secret.is_some()),
+            ],
         };
         for (key, present) in required {
             if !present {
@@ -185,6 +221,7 @@ impl ChannelSettings {
         for (key, secret) in [
             ("partner_key", &self.partner_key),
             ("app_secret", &self.app_secret),
+            ("secret_key", &self.secret_key),
         ] {
             if let Some(secret) = secret
                 && let Err(why) = secret.resolve(allow_plaintext)

@@ -31,6 +31,30 @@ pub fn credentials(
     Ok(Arc::new(EncryptedCredentials::new(store.clone(), secrets)))
 }
 
+/// The secret part of the push URL of `channel`, for platforms whose pushes
+/// carry no signature (Sendo): only a push to `/webhooks/<id>/<key>` is
+/// taken. Derived from the secrets key, so every replica knows it.
+pub fn push_url_key(
+    settings: &Settings,
+    channel: &ChannelSettings,
+) -> Result<Option<secrecy::SecretString>, ChannelError> {
+    if !channel.platform.unsigned_pushes() {
+        return Ok(None);
+    }
+    let secrets = SecretBox::load(&settings.secrets.key_file)?;
+    Ok(Some(secrets.push_url_key(&channel.id)))
+}
+
+/// Where the platform of `channel` sends its pushes: `/webhooks/<id>`, or
+/// `/webhooks/<id>/<key>` where pushes carry no signature.
+pub fn push_path(settings: &Settings, channel: &ChannelSettings) -> Result<String, ChannelError> {
+    use secrecy::ExposeSecret;
+    Ok(match push_url_key(settings, channel)? {
+        Some(key) => format!("/webhooks/{}/{}", channel.id, key.expose_secret()),
+        None => format!("/webhooks/{}", channel.id),
+    })
+}
+
 /// What building a client needs besides the channel's settings.
 pub fn context(
     settings: &Settings,
@@ -92,6 +116,8 @@ pub struct LiveChannel {
     pub client: ChannelClient,
     pub mapping: Mapping,
     pub events: Arc<crate::sync::CallLog>,
+    /// The key a push URL must hold (see [`push_url_key`]).
+    pub push_key: Option<secrecy::SecretString>,
     /// How the channels share each SKU's stock (the same for all).
     pub allocation: Arc<crate::inventory::allocation::Allocation>,
 }
@@ -115,14 +141,17 @@ pub fn live(settings: &Settings, store: &Arc<dyn Store>) -> Result<Vec<LiveChann
         Arc::new(crate::sync::CallLog::default())
     })?;
     let allocation = Arc::new(crate::inventory::allocation::Allocation::new(settings));
-    Ok(prepared
+    prepared
         .into_iter()
-        .map(|p| LiveChannel {
-            settings: p.settings.clone(),
-            client: p.client,
-            mapping: p.mapping,
-            events: p.events,
-            allocation: allocation.clone(),
+        .map(|p| {
+            Ok(LiveChannel {
+                push_key: push_url_key(settings, p.settings)?,
+                settings: p.settings.clone(),
+                client: p.client,
+                mapping: p.mapping,
+                events: p.events,
+                allocation: allocation.clone(),
+            })
         })
-        .collect())
+        .collect()
 }

@@ -24,18 +24,19 @@ pub const SHOPEE_AUTHORIZATION_DAYS: i64 = 365;
 
 /// How long before the authorization ends operators are warned: what each
 /// platform warns with itself (Shopee push code 12: 7 days; Lazada push
-/// type 8: 48 hours).
+/// type 8: 48 hours). Sendo's and Voso's keys do not run out: no warning.
 pub fn warning_ahead(platform: PlatformKind) -> Duration {
     match platform {
         PlatformKind::Shopee => Duration::days(7),
         PlatformKind::Lazada => Duration::hours(48),
+        PlatformKind::Sendo | PlatformKind::Voso => Duration::zero(),
     }
 }
 
 /// Work refused at once because the channel is paused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "channel {channel} is paused since {since}: {reason}; nothing is sent to it until the seller authorizes chosync again (`chosync channels connect {channel}`, then `chosync channels authorize {channel} --code CODE`)"
+    "channel {channel} is paused since {since}: {reason}; nothing is sent to it until it is authorized again (`chosync channels connect {channel}`; Shopee and Lazada then `chosync channels authorize {channel} --code CODE`)"
 )]
 pub struct Paused {
     pub channel: String,
@@ -186,7 +187,7 @@ async fn authorization_end(
         .and_then(|a| a.expires_at);
     Ok(recorded.or(match platform {
         PlatformKind::Lazada => expiry.refresh_expires_at,
-        PlatformKind::Shopee => None,
+        PlatformKind::Shopee | PlatformKind::Sendo | PlatformKind::Voso => None,
     }))
 }
 
@@ -272,6 +273,8 @@ pub async fn authorized(
     let ends = match platform {
         PlatformKind::Shopee => Some(store.now() + Duration::days(SHOPEE_AUTHORIZATION_DAYS)),
         PlatformKind::Lazada => expiry.and_then(|e| e.refresh_expires_at),
+        // The shop's keys log in again whenever a token runs out.
+        PlatformKind::Sendo | PlatformKind::Voso => None,
     };
     store.record_authorization(channel, ends).await?;
     if store.resume_channel(channel).await? {

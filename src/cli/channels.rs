@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{ChannelAction, Failure, report, say};
-use crate::channels::connect::{authorize, connect_link};
+use crate::channels::connect::{Connected, authorize, connect};
 use crate::channels::status::{ChannelState, ChannelStatus, statuses};
 use crate::settings::Settings;
 use crate::store::Store;
@@ -17,10 +17,26 @@ pub(super) async fn run(
 ) -> Result<(), Failure> {
     match action {
         None => list(&statuses(settings, store).await?, json),
-        Some(ChannelAction::Connect { channel }) => {
-            let link = connect_link(settings, store, &channel)?;
-            say!("Open this page as the seller of {channel} and approve chosync:\n{link}");
-        }
+        Some(ChannelAction::Connect { channel }) => match connect(settings, store, &channel).await?
+        {
+            Connected::ConsentPage(link) => {
+                say!("Open this page as the seller of {channel} and approve chosync:\n{link}");
+            }
+            Connected::SignedIn {
+                authorized,
+                push_path,
+            } => {
+                report::authorized(&authorized);
+                if let Some(path) = push_path {
+                    say!(
+                        "Register this push URL in the platform's seller centre (keep it private: \
+                         its last part is the channel's key):\n  https://<this server's public address>{path}\n\
+                         (served here at http://{}{path})",
+                        settings.server.listen
+                    );
+                }
+            }
+        },
         Some(ChannelAction::Authorize {
             channel,
             code,

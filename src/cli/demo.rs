@@ -1,5 +1,5 @@
-//! `chosync demo`: the whole system at work on built-in Shopee and Lazada
-//! sandboxes, with the same code paths an operator uses. The demo writes a
+//! `chosync demo`: the whole system at work on built-in Shopee, Lazada,
+//! Sendo and Voso sandboxes, with the same code paths an operator uses. The demo writes a
 //! configuration into its folder (channels pointing at the sandboxes, with
 //! accelerated schedules; secrets in owner-only files), authorizes both
 //! channels, imports the catalogue, syncs, sells a few packs and syncs stock
@@ -17,7 +17,6 @@ use anyhow::Context as _;
 use super::{Failure, report, say};
 use crate::buyers::Shop;
 use crate::catalogue::import::{NoProgress, import_file};
-use crate::channels::connect::authorize;
 use crate::demo::{Buyers, Summary};
 use crate::settings::Settings;
 use crate::store::Store;
@@ -25,10 +24,18 @@ use crate::sync::{Kind, Options};
 
 const SHOPEE_MAPPING: &str = include_str!("../../config/mappings/shopee-demo.toml");
 const LAZADA_MAPPING: &str = include_str!("../../config/mappings/lazada-demo.toml");
+const SENDO_MAPPING: &str = include_str!("../../config/mappings/sendo-demo.toml");
+const VOSO_MAPPING: &str = include_str!("../../config/mappings/voso-demo.toml");
 
 /// Units each channel keeps back (`stock = { buffer = N }`).
 const SHOPEE_BUFFER: i64 = 1;
 const LAZADA_BUFFER: i64 = 2;
+const SENDO_BUFFER: i64 = 1;
+const VOSO_BUFFER: i64 = 0;
+
+/// Where the demo says the cooperative publishes its image files (Sendo and
+/// Voso take image URLs; the sandboxes never fetch them).
+const IMAGE_BASE_URL: &str = "https://anh.htx-backan.example/images";
 
 /// Every channel's schedules, accelerated so a few minutes show each kind
 /// of work: orders every 10 s, stock every 30 s, prices every 2 minutes,
@@ -65,6 +72,17 @@ pub(super) async fn run(
     let lazada = chosync_lazada::sandbox::LazadaSandbox::start(lazada_config, 0)
         .await
         .context("starting the Lazada sandbox")?;
+    let sendo_config = chosync_sendo::sandbox::SandboxConfig::default();
+    let (sendo_key, sendo_secret) = (
+        sendo_config.shop_key.clone(),
+        sendo_config.secret_key.clone(),
+    );
+    let sendo = chosync_sendo::sandbox::SendoSandbox::start(sendo_config, 0)
+        .await
+        .context("starting the Sendo sandbox")?;
+    let voso = chosync_voso::sandbox::VosoSandbox::start(Default::default(), 0)
+        .await
+        .context("starting the Voso sandbox")?;
     // The daemon's address goes into the configuration: Shopee signs its
     // pushes over the callback URL.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -75,8 +93,16 @@ pub(super) async fn run(
         .context("cannot read the daemon's address")?;
     secret_file(&dir.join("shopee.key"), &shopee.credentials.partner_key)?;
     secret_file(&dir.join("lazada.secret"), &lazada.credentials.app_secret)?;
-    write(&dir.join("mappings/shopee-demo.toml"), SHOPEE_MAPPING)?;
-    write(&dir.join("mappings/lazada-demo.toml"), LAZADA_MAPPING)?;
+    secret_file(&dir.join("sendo.secret"), &sendo_secret)?;
+    secret_file(&dir.join("voso.secret"), voso.sandbox.secret())?;
+    for (name, text) in [
+        ("shopee-demo.toml", SHOPEE_MAPPING),
+        ("lazada-demo.toml", LAZADA_MAPPING),
+        ("sendo-demo.toml", SENDO_MAPPING),
+        ("voso-demo.toml", VOSO_MAPPING),
+    ] {
+        write(&dir.join("mappings").join(name), text)?;
+    }
     let config = dir.join("chosync.toml");
     write(
         &config,
@@ -116,6 +142,29 @@ mapping = "mappings/lazada-demo.toml"
 price = {{ markup_percent = 8, round_to = 1000, rounding = "nearest" }}
 stock = {{ buffer = {LAZADA_BUFFER} }}
 schedule = {SCHEDULE}
+
+[[channels]]
+id = "sendo-demo"
+platform = "sendo"
+base_url = "{sendo_url}"
+shop_key = "{sendo_key}"
+secret_key = {{ file = "{sendo_secret}" }}
+image_base_url = "{IMAGE_BASE_URL}"
+mapping = "mappings/sendo-demo.toml"
+price = {{ markup_percent = 3, round_to = 1000, rounding = "up" }}
+stock = {{ buffer = {SENDO_BUFFER} }}
+schedule = {SCHEDULE}
+
+[[channels]]
+id = "voso-demo"
+platform = "voso"
+base_url = "{voso_url}"
+app_key = "{voso_key}"
+app_secret = {{ file = "{voso_secret}" }}
+image_base_url = "{IMAGE_BASE_URL}"
+mapping = "mappings/voso-demo.toml"
+stock = {{ buffer = {VOSO_BUFFER} }}
+schedule = {SCHEDULE}
 "#,
             db = dir.join("chosync.db").display(),
             key = dir.join("chosync.key").display(),
@@ -127,12 +176,19 @@ schedule = {SCHEDULE}
             lazada_url = lazada.base_url,
             auth_url = lazada.auth_url,
             app_key = lazada.credentials.app_key,
+            sendo_url = sendo.base_url,
+            sendo_secret = dir.join("sendo.secret").display(),
+            voso_url = voso.base_url,
+            voso_key = voso.sandbox.key(),
+            voso_secret = dir.join("voso.secret").display(),
         ),
     )?;
     let shopee_addr = shopee.addr;
     let shops = [
         Shop::shopee("shopee-demo", shopee, SHOPEE_BUFFER),
         Shop::lazada("lazada-demo", lazada, LAZADA_BUFFER),
+        Shop::sendo("sendo-demo", sendo, SENDO_BUFFER),
+        Shop::voso("voso-demo", voso, VOSO_BUFFER),
     ];
     let settings = Settings::load(Some(&config))?;
     let store =
@@ -140,9 +196,7 @@ schedule = {SCHEDULE}
     store.register_channels(&settings.registrations()).await?;
     say!("chosync demo in {}", dir.display());
     for shop in &shops {
-        report::authorized(
-            &authorize(&settings, &store, &shop.id, shop.authorization_code(), None).await?,
-        );
+        report::authorized(&shop.authorize(&settings, &store).await?);
     }
     let report = import_file(store.as_ref(), catalogue, false, Arc::new(NoProgress))
         .await
@@ -175,7 +229,7 @@ schedule = {SCHEDULE}
     } else {
         let who = if buyers.per_second > 0.0 {
             format!(
-                "buyers order and cancel on both, {} a second, only what a channel shows",
+                "buyers order and cancel on every channel, {} a second, only what a channel shows",
                 buyers.per_second
             )
         } else {

@@ -196,7 +196,7 @@ pub enum Command {
         #[command(subcommand)]
         what: BenchCommand,
     },
-    /// The whole system at work on built-in Shopee and Lazada sandboxes: the
+    /// The whole system at work on built-in Shopee, Lazada, Sendo and Voso sandboxes: the
     /// sample catalogue synced, the daemon serving their pushes, buyers
     /// ordering and cancelling at random channels until Ctrl-C (or
     /// `--duration`), then a summary. `chosync --config DIR/chosync.toml …`
@@ -240,7 +240,8 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ChannelAction {
-    /// Print the page where the seller authorizes chosync for this channel.
+    /// Print the page where the seller authorizes chosync for this channel;
+    /// Sendo and Voso: log in with the shop's keys now (and print Sendo's push URL).
     Connect { channel: String },
     /// Exchange the code the platform sent back; the tokens are stored sealed.
     Authorize {

@@ -74,14 +74,14 @@ pub async fn listing(
             });
             prices.insert(sku.clone(), price);
             wanted_stocks.insert(sku.clone(), wanted);
-            VariantDraft {
+            Ok(VariantDraft {
+                option_values: option_values(category, product, &sku, &row.variant.option_values)?,
                 sku,
-                option_values: row.variant.option_values.clone(),
                 price,
                 stock,
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_, RenderError>>()?;
     let cm = |mm: Option<i64>| mm.map(|mm| (mm + 9) / 10);
     let dimensions_cm = rows.iter().find_map(|r| {
         Some([
@@ -105,7 +105,11 @@ pub async fn listing(
         weight_g: rows.iter().find_map(|r| r.variant.weight_g).unwrap_or(100),
         dimensions_cm,
         logistics: channel.mapping.logistics.clone(),
-        option_names: product.option_names.clone(),
+        option_names: product
+            .option_names
+            .iter()
+            .map(|name| category.options.get(name).map_or(name, |o| &o.id).clone())
+            .collect(),
         variants,
         listed: product.status == Status::Active,
     };
@@ -116,6 +120,30 @@ pub async fn listing(
         prices,
         stocks: wanted_stocks,
     })
+}
+
+/// A variant's option values as the channel takes them: the platform's
+/// option ids where the mapping gives the option (Sendo), else as they are.
+fn option_values(
+    category: &crate::channels::mapping::CategoryMap,
+    product: &crate::catalogue::model::Product,
+    sku: &str,
+    values: &[String],
+) -> Result<Vec<String>, RenderError> {
+    product
+        .option_names
+        .iter()
+        .zip(values)
+        .map(|(name, value)| match category.options.get(name) {
+            None => Ok(value.clone()),
+            Some(option) => option.values.get(value).cloned().ok_or_else(|| {
+                RenderError::Refused(format!(
+                    "SKU {sku}: option \"{name}\" value \"{value}\" has no id in the channel's mapping (categories.\"{}\".options.\"{name}\".values)",
+                    product.category
+                ))
+            }),
+        })
+        .collect()
 }
 
 /// The draft without price and stock, hashed.
@@ -139,7 +167,14 @@ async fn hosted_image(
     if let Some(hosted) = known.get(source) {
         return Ok(hosted.clone());
     }
-    let hosted = if source.contains("://") {
+    let by_url = matches!(
+        channel.client,
+        ChannelClient::Sendo(_) | ChannelClient::Voso(_)
+    );
+    let hosted = if by_url {
+        // These platforms take image URLs only, and fetch them themselves.
+        published_url(channel.settings, source)?
+    } else if source.contains("://") {
         match channel.client {
             ChannelClient::Lazada(lazada) => lazada
                 .lazada_images(&[source.to_string()])
@@ -148,7 +183,7 @@ async fn hosted_image(
                 .into_iter()
                 .next()
                 .ok_or_else(|| RenderError::Refused(format!("image {source} was not migrated")))?,
-            ChannelClient::Shopee(_) => {
+            _ => {
                 return Err(RenderError::Refused(format!(
                     "Shopee takes uploaded image files; {source} is a URL (give the file instead)"
                 )));
@@ -174,6 +209,28 @@ async fn hosted_image(
         .map_err(RenderError::Store)?;
     known.insert(source.to_string(), hosted.clone());
     Ok(hosted)
+}
+
+/// An image as a public URL: a URL as it is, a file under the channel's
+/// `image_base_url` (where the cooperative publishes its image files).
+fn published_url(
+    settings: &crate::channels::ChannelSettings,
+    source: &str,
+) -> Result<String, RenderError> {
+    if source.contains("://") {
+        return Ok(source.to_string());
+    }
+    let Some(base) = &settings.image_base_url else {
+        return Err(RenderError::Refused(format!(
+            "image {source} is a file and this platform takes image URLs only: publish the images and set channels.{}.image_base_url",
+            settings.id
+        )));
+    };
+    let name = Path::new(source)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| RenderError::Refused(format!("image {source} names no file")))?;
+    Ok(format!("{}/{name}", base.trim_end_matches('/')))
 }
 
 fn failure(err: chosync_connector::ConnectorError) -> RenderError {

@@ -11,7 +11,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chosync_connector::batch::{BatchOutcomes, last_per_key};
 use chosync_connector::clock::Clock;
-use chosync_connector::credentials::{CredentialStore, Refresher, TokenPair, Tokens};
+use chosync_connector::credentials::{
+    Ahead, CredentialStore, Expiry, Refresher, TokenPair, Tokens,
+};
 use chosync_connector::dto::{
     AttributeSpec, ItemOutcome, ListingDraft, Order, OrderLine, OrderRef, OrderWindow, Page,
     PriceSet, RemoteListing, StockSet, WebhookHint,
@@ -117,6 +119,29 @@ impl Sendo {
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.config.base_url.trim_end_matches('/'))
+    }
+
+    /// Logs in now with the shop's keys and stores the token: how an operator
+    /// connects the channel (there is no seller consent page) and checks the keys.
+    pub async fn sign_in(&self) -> Result<(), ConnectorError> {
+        let pair = self.login().await?;
+        self.tokens.install(pair).await
+    }
+
+    /// When the channel's token runs out (`None`: never logged in).
+    pub async fn token_expiry(&self) -> Result<Option<Expiry>, ConnectorError> {
+        self.tokens.expiry().await
+    }
+
+    /// Logs in again when the token has less than `margin` left.
+    pub async fn refresh_ahead(&self, margin: chrono::Duration) -> Result<Ahead, ConnectorError> {
+        self.tokens.install_first(|| self.login()).await?;
+        self.tokens.refresh_ahead(margin, self).await
+    }
+
+    /// Why the platform refused a login for good since last asked.
+    pub fn take_refused_refresh(&self) -> Option<String> {
+        self.tokens.take_refused_refresh()
     }
 
     async fn login(&self) -> Result<TokenPair, ConnectorError> {

@@ -34,7 +34,7 @@ fn connector(running: &Running) -> Voso {
 fn connector_at(running: &Running, clock: Arc<dyn Clock>) -> Voso {
     let config = VosoConfig {
         channel: "voso-test".into(),
-        base_url: running.base_url(),
+        base_url: running.base_url.clone(),
         key: running.sandbox.key().into(),
         secret: SecretString::from(running.sandbox.secret().to_string()),
         limits: VosoConfig::default_limits(),
@@ -86,7 +86,7 @@ fn draft(key: &str, skus: &[&str]) -> ListingDraft {
 
 async fn control(running: &Running, path: &str, body: Value) -> Value {
     reqwest::Client::new()
-        .post(format!("{}{path}", running.base_url()))
+        .post(format!("{}{path}", running.base_url))
         .json(&body)
         .send()
         .await
@@ -97,7 +97,7 @@ async fn control(running: &Running, path: &str, body: Value) -> Value {
 }
 
 async fn stats(running: &Running) -> Stats {
-    reqwest::get(format!("{}/_sandbox/stats", running.base_url()))
+    reqwest::get(format!("{}/_sandbox/stats", running.base_url))
         .await
         .expect("stats")
         .json()
@@ -106,7 +106,7 @@ async fn stats(running: &Running) -> Stats {
 }
 
 async fn held(running: &Running) -> Vec<Value> {
-    reqwest::get(format!("{}/_sandbox/listings", running.base_url()))
+    reqwest::get(format!("{}/_sandbox/listings", running.base_url))
         .await
         .expect("listings")
         .json()
@@ -488,7 +488,7 @@ async fn the_sandbox_answers_any_garbage_with_an_error_envelope() {
     let running = sandbox().await;
     let http = reqwest::Client::new();
     let login: Value = http
-        .post(format!("{}/v1/auth/token", running.base_url()))
+        .post(format!("{}/v1/auth/token", running.base_url))
         .json(&json!({ "key": running.sandbox.key(), "secret": running.sandbox.secret() }))
         .send()
         .await
@@ -530,7 +530,7 @@ async fn the_sandbox_answers_any_garbage_with_an_error_envelope() {
             // Spaced under the quota so every call reaches its checks.
             tokio::time::sleep(Duration::from_millis(110)).await;
             let answer = http
-                .request(method.clone(), format!("{}{path}", running.base_url()))
+                .request(method.clone(), format!("{}{path}", running.base_url))
                 .bearer_auth(&token)
                 .body(body.to_vec())
                 .send()

@@ -118,6 +118,25 @@ impl SendoSandbox {
         self.state().product_by_sku(sku).cloned()
     }
 
+    /// What a buyer can buy of `sku` now (0 when not on sale); `None` when
+    /// no product carries it.
+    pub fn buyable(&self, sku: &str) -> Option<i64> {
+        let state = self.state();
+        let product = state.product_by_sku(sku)?;
+        if product["status"].as_i64() != Some(state::SELLING)
+            || product["stock_availability"].as_bool() != Some(true)
+        {
+            return Some(0);
+        }
+        let variant = product["variants"]
+            .as_array()
+            .and_then(|vs| vs.iter().find(|v| v["variant_sku"] == sku));
+        Some(match variant {
+            Some(v) => v["variant_quantity"].as_i64().unwrap_or(0),
+            None => product["stock_quantity"].as_i64().unwrap_or(0),
+        })
+    }
+
     /// Successful logins so far.
     pub fn logins(&self) -> u64 {
         self.state().logins

@@ -56,14 +56,9 @@ pub struct VosoSandbox {
 
 pub struct Running {
     pub addr: SocketAddr,
+    pub base_url: String,
     pub sandbox: Arc<VosoSandbox>,
     pub task: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
 }
 
 impl VosoSandbox {
@@ -80,6 +75,7 @@ impl VosoSandbox {
         let (addr, task) = sandbox::serve(sandbox.clone().router(), port).await?;
         Ok(Running {
             addr,
+            base_url: format!("http://{addr}"),
             sandbox,
             task,
         })
@@ -92,6 +88,11 @@ impl VosoSandbox {
 
     pub fn kit(&self) -> &Kit {
         &self.kit
+    }
+
+    /// What a buyer can buy of `sku` now; `None` when no product carries it.
+    pub fn buyable(&self, sku: &str) -> Option<i64> {
+        self.state().buyable(sku)
     }
 
     pub fn key(&self) -> &str {

@@ -227,6 +227,18 @@ impl State {
             .find(|p| p.variants.iter().any(|v| v.sku == sku))
     }
 
+    /// What a buyer can buy of `sku` (0 when its product is inactive).
+    pub fn buyable(&self, sku: &str) -> Option<i64> {
+        self.products.values().find_map(|p| {
+            let variant = p.variants.iter().find(|v| v.sku == sku)?;
+            Some(if p.status == "active" {
+                variant.stock
+            } else {
+                0
+            })
+        })
+    }
+
     fn variant_mut(&mut self, sku: &str) -> Option<&mut Variant> {
         self.products
             .values_mut()
@@ -368,6 +380,9 @@ impl State {
     ) -> Result<String, String> {
         if quantity <= 0 {
             return Err("quantity must be positive".into());
+        }
+        if self.buyable(sku) == Some(0) {
+            return Err(format!("{sku} is not on sale"));
         }
         let variant = self.variant_mut(sku).ok_or("no such sku")?;
         if variant.stock < quantity {
