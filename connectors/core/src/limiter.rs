@@ -11,14 +11,25 @@ use tokio::time::Instant;
 use crate::connector::{EndpointClass, Limits};
 
 struct Bucket {
-    /// Burst 1: requests are spaced evenly, so no one-second window ever holds
-    /// more than the quota.
+    /// Burst 1: requests are spaced evenly, a tenth wider than the quota
+    /// asks, so no one-second window of the platform ever holds more than
+    /// the quota even when the network delays one call more than the next.
     limiter: DefaultDirectRateLimiter,
     /// Callers wait their turn here, first come first served: the limiter
     /// alone wakes its waiters in no order, so one could starve past its
     /// deadline while later callers pass.
     queue: tokio::sync::Mutex<()>,
     paused_until: Mutex<Option<Instant>>,
+}
+
+/// One call per `1.1 / per_second` seconds: the platform counts calls as
+/// they arrive in its own one-second windows, and a call the network holds
+/// back must not land in the same window as the two after it.
+fn spaced(per_second: std::num::NonZeroU32) -> Quota {
+    let period = Duration::from_secs(1).mul_f64(1.1) / per_second.get();
+    Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(per_second))
+        .allow_burst(std::num::NonZeroU32::MIN)
 }
 
 /// The limiter of one channel.
@@ -32,9 +43,7 @@ impl Limiter {
         let mut by_class = HashMap::new();
         for bucket in &limits.buckets {
             let shared = Arc::new(Bucket {
-                limiter: RateLimiter::direct(
-                    Quota::per_second(bucket.per_second).allow_burst(std::num::NonZeroU32::MIN),
-                ),
+                limiter: RateLimiter::direct(spaced(bucket.per_second)),
                 queue: tokio::sync::Mutex::new(()),
                 paused_until: Mutex::new(None),
             });
