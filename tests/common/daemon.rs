@@ -1,7 +1,8 @@
-//! A daemon story's set-up: Shopee and Lazada sandboxes on loopback, a
-//! configuration naming them (as an operator writes it), both channels
-//! authorized and the demo catalogue listed on both, and `chosync run` —
-//! in this process (`start`) or as a child process (`spawn`).
+//! A daemon story's set-up: Shopee and Lazada sandboxes on loopback (and
+//! Sendo and Voso with `with_all_platforms`), a configuration naming them (as
+//! an operator writes it), every channel authorized and the demo catalogue
+//! listed on each, and `chosync run` — in this process (`start`) or as a
+//! child process (`spawn`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -22,6 +23,8 @@ use super::control::Control;
 
 pub const SHOPEE: &str = "shopee-demo";
 pub const LAZADA: &str = "lazada-demo";
+pub const SENDO: &str = "sendo-demo";
+pub const VOSO: &str = "voso-demo";
 
 /// The stories' schedules: the order poll hourly (it runs once at start),
 /// the other kinds not before 2099, so that only what a story does
@@ -37,6 +40,8 @@ pub struct Rig {
     pub url: String,
     pub shopee: chosync_shopee::sandbox::Running,
     pub lazada: chosync_lazada::sandbox::Running,
+    pub sendo: Option<chosync_sendo::sandbox::Running>,
+    pub voso: Option<chosync_voso::sandbox::Running>,
     /// Where the daemon listens.
     pub addr: std::net::SocketAddr,
     listener: Option<tokio::net::TcpListener>,
@@ -72,6 +77,15 @@ impl Rig {
     /// Sandboxes, configuration, authorized channels, the demo catalogue
     /// imported and listed on both channels; the daemon not started.
     pub async fn new(db: &TestDb, shutdown_seconds: u32) -> Self {
+        Self::build(db, shutdown_seconds, false).await
+    }
+
+    /// As `new`, with Sendo and Voso channels besides.
+    pub async fn with_all_platforms(db: &TestDb, shutdown_seconds: u32) -> Self {
+        Self::build(db, shutdown_seconds, true).await
+    }
+
+    async fn build(db: &TestDb, shutdown_seconds: u32, all: bool) -> Self {
         let rate = |n| std::num::NonZeroU32::new(n).expect("rate");
         let shopee = chosync_shopee::sandbox::ShopeeSandbox::start(
             chosync_shopee::sandbox::SandboxConfig {
@@ -94,6 +108,29 @@ impl Rig {
         )
         .await
         .expect("Lazada sandbox");
+        let (sendo, voso) = if all {
+            let sendo = chosync_sendo::sandbox::SendoSandbox::start(
+                chosync_sendo::sandbox::SandboxConfig {
+                    rate: rate(100),
+                    ..Default::default()
+                },
+                0,
+            )
+            .await
+            .expect("Sendo sandbox");
+            let voso = chosync_voso::sandbox::VosoSandbox::start(
+                chosync_voso::sandbox::SandboxConfig {
+                    rate: rate(100),
+                    ..Default::default()
+                },
+                0,
+            )
+            .await
+            .expect("Voso sandbox");
+            (Some(sendo), Some(voso))
+        } else {
+            (None, None)
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -108,7 +145,7 @@ impl Rig {
         let lazada_secret = secret("lazada.secret", &lazada.credentials.app_secret);
         let mappings = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/mappings");
         let config = dir.path().join("chosync.toml");
-        let text = format!(
+        let mut text = format!(
             r#"[database]
 url = "{url}"
 
@@ -162,6 +199,44 @@ schedule = {QUIET}
             auth_url = lazada.auth_url,
             app_key = lazada.credentials.app_key,
         );
+        if let (Some(sendo), Some(voso)) = (&sendo, &voso) {
+            let sendo_secret = secret("sendo.secret", &sendo.sandbox.config().secret_key);
+            let voso_secret = secret("voso.secret", voso.sandbox.secret());
+            text.push_str(&format!(
+                r#"
+[[channels]]
+id = "{SENDO}"
+platform = "sendo"
+base_url = "{sendo_url}"
+shop_key = "{shop_key}"
+secret_key = {{ file = "{sendo_secret}" }}
+image_base_url = "https://anh.htx-backan.example/images"
+mapping = "{mappings}/sendo-demo.toml"
+price = {{ markup_percent = 3, round_to = 1000, rounding = "up" }}
+stock = {{ buffer = 1 }}
+rate = {{ shop = 80 }}
+schedule = {QUIET}
+
+[[channels]]
+id = "{VOSO}"
+platform = "voso"
+base_url = "{voso_url}"
+app_key = "{voso_key}"
+app_secret = {{ file = "{voso_secret}" }}
+image_base_url = "https://anh.htx-backan.example/images"
+mapping = "{mappings}/voso-demo.toml"
+rate = {{ shop = 80 }}
+schedule = {QUIET}
+"#,
+                sendo_url = sendo.base_url,
+                shop_key = sendo.sandbox.config().shop_key,
+                sendo_secret = sendo_secret.display(),
+                mappings = mappings.display(),
+                voso_url = voso.base_url,
+                voso_key = voso.sandbox.key(),
+                voso_secret = voso_secret.display(),
+            ));
+        }
         std::fs::write(&config, text).expect("config");
         let settings = Settings::load(Some(&config)).expect("settings");
         let store = chosync::store::open(&db.url, Arc::new(SystemClock))
@@ -179,6 +254,13 @@ schedule = {QUIET}
                 .await
                 .expect("authorize");
         }
+        if all {
+            for channel in [SENDO, VOSO] {
+                chosync::channels::connect::connect(&settings, &store, channel)
+                    .await
+                    .expect("log in with the shop's keys");
+            }
+        }
         db.import(&super::demo_catalogue()).await.expect("import");
         let rig = Self {
             dir,
@@ -188,6 +270,8 @@ schedule = {QUIET}
             url: db.url.clone(),
             shopee,
             lazada,
+            sendo,
+            voso,
             addr,
             listener: Some(listener),
         };
@@ -237,21 +321,44 @@ schedule = {QUIET}
             .await
             .expect("Shopee listed");
         assert_eq!(listed.counts.failed, 0, "{listed:?}");
-        let lazada = prepare::prepare(&self.settings, &self.store, Some(LAZADA), || {
-            Arc::new(CallLog::default())
-        })
-        .expect("Lazada client");
-        let lazada = &lazada[0];
-        let channel = chosync::sync::Channel {
-            settings: lazada.settings,
-            mapping: &lazada.mapping,
-            client: &lazada.client,
-            events: lazada.events.clone(),
-            allocation: &chosync::inventory::allocation::SHARED,
-        };
-        sync_channel(self.store.as_ref(), &channel, &Options::new("test"))
-            .await
-            .expect("Lazada listed");
+        for id in self.channel_ids().into_iter().filter(|id| *id != SHOPEE) {
+            let prepared = prepare::prepare(&self.settings, &self.store, Some(id), || {
+                Arc::new(CallLog::default())
+            })
+            .expect("client");
+            let prepared = &prepared[0];
+            let channel = chosync::sync::Channel {
+                settings: prepared.settings,
+                mapping: &prepared.mapping,
+                client: &prepared.client,
+                events: prepared.events.clone(),
+                allocation: &chosync::inventory::allocation::SHARED,
+            };
+            let listed = sync_channel(self.store.as_ref(), &channel, &Options::new("test"))
+                .await
+                .unwrap_or_else(|e| panic!("{id} listed: {e}"));
+            assert_eq!(listed.counts.failed, 0, "{id}: {listed:?}");
+        }
+    }
+
+    /// The channels of this rig.
+    pub fn channel_ids(&self) -> Vec<&'static str> {
+        let mut ids = vec![SHOPEE, LAZADA];
+        if self.sendo.is_some() {
+            ids.extend([SENDO, VOSO]);
+        }
+        ids
+    }
+
+    /// The control API of `channel`'s sandbox.
+    pub fn control_of(&self, channel: &str) -> Control {
+        match channel {
+            SHOPEE => self.shopee_control(),
+            LAZADA => self.lazada_control(),
+            SENDO => Control::new(self.sendo.as_ref().expect("a Sendo channel").addr),
+            VOSO => Control::new(self.voso.as_ref().expect("a Voso channel").addr),
+            other => panic!("no channel {other}"),
+        }
     }
 
     /// `chosync run` in this process, on the listener the configuration names.
@@ -299,13 +406,10 @@ schedule = {QUIET}
         self.listener = None;
     }
 
-    /// Points both sandboxes' pushes at the daemon.
+    /// Points every sandbox's pushes at the daemon.
     pub async fn push_to_daemon(&self) {
-        for (control, channel) in [
-            (self.shopee_control(), SHOPEE),
-            (self.lazada_control(), LAZADA),
-        ] {
-            control
+        for channel in self.channel_ids() {
+            self.control_of(channel)
                 .control(
                     "/_sandbox/webhook-target",
                     serde_json::json!({ "url": self.webhook_url(channel) }),
@@ -314,18 +418,17 @@ schedule = {QUIET}
         }
     }
 
+    /// The URL `channel`'s pushes go to (with its key where pushes are unsigned).
     pub fn webhook_url(&self, channel: &str) -> String {
-        format!("http://{}/webhooks/{channel}", self.addr)
+        let settings = prepare::find(&self.settings, channel).expect("channel");
+        let path = prepare::push_path(&self.settings, settings).expect("push path");
+        format!("http://{}{path}", self.addr)
     }
 
     /// A buyer's order of `quantity` × `sku` on `channel`'s sandbox; its id.
     pub async fn place(&self, channel: &str, sku: &str, quantity: i64) -> String {
-        let control = if channel == SHOPEE {
-            self.shopee_control()
-        } else {
-            self.lazada_control()
-        };
-        let placed = control
+        let placed = self
+            .control_of(channel)
             .control(
                 "/_sandbox/orders",
                 serde_json::json!({ "sku": sku, "quantity": quantity }),
@@ -385,7 +488,70 @@ schedule = {QUIET}
                 lazada.insert(seller_sku.to_string(), (price, stock));
             }
         }
-        HashMap::from([(SHOPEE, shopee), (LAZADA, lazada)])
+        let mut shown = HashMap::from([(SHOPEE, shopee), (LAZADA, lazada)]);
+        if self.sendo.is_some() {
+            shown.insert(SENDO, self.sendo_shown().await);
+            shown.insert(VOSO, self.voso_shown().await);
+        }
+        shown
+    }
+
+    /// Sendo's products on sale (status 2), by SKU: a configured product's
+    /// variants, else the product's own SKU.
+    async fn sendo_shown(&self) -> HashMap<String, (i64, i64)> {
+        let mut shown = HashMap::new();
+        let products = self.control_of(SENDO).inspect("/_sandbox/listings").await;
+        for product in products
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["status"] == 2)
+        {
+            match product["variants"].as_array().filter(|v| !v.is_empty()) {
+                Some(variants) => {
+                    for v in variants {
+                        shown.insert(
+                            v["variant_sku"].as_str().unwrap_or_default().to_string(),
+                            (
+                                v["variant_price"].as_i64().unwrap_or(-1),
+                                v["variant_quantity"].as_i64().unwrap_or(-1),
+                            ),
+                        );
+                    }
+                }
+                None => {
+                    shown.insert(
+                        product["sku"].as_str().unwrap_or_default().to_string(),
+                        (
+                            product["price"].as_i64().unwrap_or(-1),
+                            product["stock_quantity"].as_i64().unwrap_or(-1),
+                        ),
+                    );
+                }
+            }
+        }
+        shown
+    }
+
+    /// Voso's active products' variants, by SKU.
+    async fn voso_shown(&self) -> HashMap<String, (i64, i64)> {
+        let products = self.control_of(VOSO).inspect("/_sandbox/listings").await;
+        products
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["status"] == "active")
+            .flat_map(|p| p["variants"].as_array().into_iter().flatten())
+            .map(|v| {
+                (
+                    v["sku"].as_str().unwrap_or_default().to_string(),
+                    (
+                        v["price"].as_i64().unwrap_or(-1),
+                        v["stock"].as_i64().unwrap_or(-1),
+                    ),
+                )
+            })
+            .collect()
     }
 
     /// Whether every channel shows `sku` at `stock` wanted by its rules from

@@ -643,11 +643,24 @@ impl Connector for Sendo {
     async fn get_orders(&self, ids: &[String]) -> Result<Vec<Order>, ConnectorError> {
         let mut orders = Vec::with_capacity(ids.len());
         for id in ids {
-            let path = format!("/api/partner/salesorder/{}", order_segment(id)?);
-            let detail: OrderDetail = self
-                .api(&ep::ORDER_GET, Method::GET, &path, &[], None)
-                .await?;
-            orders.push(Self::order(detail)?);
+            // An order Sendo does not know (a stale or forged push's) is
+            // left out, as a batch read leaves it out, not failed: it
+            // must not hold up the orders named with it.
+            let Ok(segment) = order_segment(id) else {
+                tracing::warn!(channel = %self.config.channel, order = id, "not an order number: left out");
+                continue;
+            };
+            let path = format!("/api/partner/salesorder/{segment}");
+            match self
+                .api::<OrderDetail>(&ep::ORDER_GET, Method::GET, &path, &[], None)
+                .await
+            {
+                Ok(detail) => orders.push(Self::order(detail)?),
+                Err(ConnectorError::NotFound(_)) => {
+                    tracing::warn!(channel = %self.config.channel, order = id, "Sendo knows no such order: left out");
+                }
+                Err(err) => return Err(err),
+            }
         }
         Ok(orders)
     }

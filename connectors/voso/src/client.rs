@@ -470,7 +470,17 @@ impl Connector for Voso {
         let mut orders = Vec::with_capacity(ids.len());
         for id in ids {
             let path = format!("/v1/orders/{}", path_segment(id));
-            let detail: OrderDetail = self.get(&ep::ORDER, &path, &[]).await?;
+            // An order the platform does not know (a stale push's) is left
+            // out, as a batch read leaves it out: it must not hold up the
+            // orders named with it.
+            let detail: OrderDetail = match self.get(&ep::ORDER, &path, &[]).await {
+                Ok(detail) => detail,
+                Err(ConnectorError::NotFound(_)) => {
+                    tracing::warn!(channel = %self.config.channel, order = %id, "no such order: left out");
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
             let state = state_of(&detail.status);
             orders.push(Order {
                 order_id: detail.id,
