@@ -129,15 +129,19 @@ impl Spreadsheet {
             if !unchanged(&file) {
                 continue;
             }
-            let folder = folder.clone();
-            let target_name = format!("{stamp}-{}", file.name);
-            let from = file.path.clone();
-            let result = blocking(move || move_into(&from, &folder, &target_name)).await;
+            let (folder, stamp) = (folder.clone(), stamp.clone());
+            let (from, name) = (file.path.clone(), file.name.clone());
+            let result = blocking(move || move_into(&from, &folder, &stamp, &name)).await;
             let endpoint = format!("inbox/{}", file.name);
             match result.and_then(|r| r.map_err(io_error)) {
                 Ok(target) => {
                     moved += 1;
-                    self.emit(endpoint, Ok(()), format!("archived as {IMPORTED}/{target}"), started);
+                    self.emit(
+                        endpoint,
+                        Ok(()),
+                        format!("archived as {IMPORTED}/{target}"),
+                        started,
+                    );
                 }
                 Err(e) => {
                     self.emit(endpoint, Err(&e), "not archived".into(), started);
@@ -159,7 +163,9 @@ impl Spreadsheet {
     ) -> Result<&'a mut Listings, ConnectorError> {
         if held.is_none() {
             let path = self.state_path();
-            let listings = blocking(move || state::load(&path)).await?.map_err(io_error)?;
+            let listings = blocking(move || state::load(&path))
+                .await?
+                .map_err(io_error)?;
             *held = Some(listings);
         }
         held.as_mut()
@@ -269,10 +275,21 @@ impl Spreadsheet {
         message: String,
         started: Instant,
     ) {
-        self.emit_outcome(endpoint, result.map_or_else(ConnectorError::kind, |_| "ok"), message, started);
+        self.emit_outcome(
+            endpoint,
+            result.map_or_else(ConnectorError::kind, |_| "ok"),
+            message,
+            started,
+        );
     }
 
-    fn emit_outcome(&self, endpoint: String, outcome: &'static str, message: String, started: Instant) {
+    fn emit_outcome(
+        &self,
+        endpoint: String,
+        outcome: &'static str,
+        message: String,
+        started: Instant,
+    ) {
         self.events.record(&AttemptEvent {
             channel: self.config.channel.clone(),
             endpoint,
@@ -302,7 +319,12 @@ impl Spreadsheet {
         };
         match read {
             Ok(orders) => {
-                self.emit(endpoint, Ok(()), format!("{} orders", orders.len()), started);
+                self.emit(
+                    endpoint,
+                    Ok(()),
+                    format!("{} orders", orders.len()),
+                    started,
+                );
                 Some(orders)
             }
             Err(problems) => {
@@ -315,7 +337,10 @@ impl Spreadsheet {
                     Ok(()) => self.emit_outcome(
                         endpoint,
                         "rejected",
-                        format!("{count} problems; moved to {REJECTED}/ with {}.errors.txt", file.name),
+                        format!(
+                            "{count} problems; moved to {REJECTED}/ with {}.errors.txt",
+                            file.name
+                        ),
                         started,
                     ),
                     Err(e) => self.emit(
@@ -335,7 +360,11 @@ impl Spreadsheet {
 fn sku_index(listings: &Listings) -> HashMap<String, String> {
     listings
         .values()
-        .flat_map(|l| l.variants.iter().map(|v| (v.sku.clone(), l.product_key.clone())))
+        .flat_map(|l| {
+            l.variants
+                .iter()
+                .map(|v| (v.sku.clone(), l.product_key.clone()))
+        })
         .collect()
 }
 
@@ -366,15 +395,16 @@ fn ensure_folder(folder: &Path) -> Result<(), FileError> {
     }
 }
 
-/// Moves `from` into `folder` as `name` (or `name` with a counter, never
-/// over another file); returns the name it got.
-fn move_into(from: &Path, folder: &Path, name: &str) -> Result<String, FileError> {
+/// Moves `from` into `folder` as `<stamp>-<name>` (`<stamp>-2-<name>` and
+/// so on when taken: never over another file, and still in time order);
+/// returns the name it got.
+fn move_into(from: &Path, folder: &Path, stamp: &str, name: &str) -> Result<String, FileError> {
     ensure_folder(folder)?;
-    let mut target = name.to_owned();
+    let mut target = format!("{stamp}-{name}");
     let mut n = 1;
     while folder.join(&target).exists() {
         n += 1;
-        target = format!("{n}-{name}");
+        target = format!("{stamp}-{n}-{name}");
     }
     std::fs::rename(from, folder.join(&target)).map_err(|e| FileError::new(from, e))?;
     Ok(target)
@@ -412,7 +442,9 @@ fn inbox_files(inbox: &Path) -> Result<Vec<ReadFile>, FileError> {
         files.push(ReadFile {
             path,
             name,
-            modified: meta.modified().map_err(|e| FileError::new(&entry.path(), e))?,
+            modified: meta
+                .modified()
+                .map_err(|e| FileError::new(&entry.path(), e))?,
             len: meta.len(),
         });
     }
@@ -431,7 +463,11 @@ fn rejected(code: &str, field: &str, message: String) -> ConnectorError {
 /// What a draft must be for the sheet to show it, and the channel to find it.
 fn draft_problem(draft: &ListingDraft, listings: &Listings) -> Option<ConnectorError> {
     if draft.product_key.trim().is_empty() {
-        return Some(rejected("empty_key", "product_key", "the product key is empty".into()));
+        return Some(rejected(
+            "empty_key",
+            "product_key",
+            "the product key is empty".into(),
+        ));
     }
     if draft.variants.is_empty() {
         return Some(rejected(
@@ -442,7 +478,11 @@ fn draft_problem(draft: &ListingDraft, listings: &Listings) -> Option<ConnectorE
     }
     for variant in &draft.variants {
         if variant.sku.trim().is_empty() {
-            return Some(rejected("empty_sku", "sku", "a variant's SKU is empty".into()));
+            return Some(rejected(
+                "empty_sku",
+                "sku",
+                "a variant's SKU is empty".into(),
+            ));
         }
         if let Some(other) = listings
             .values()
@@ -451,7 +491,10 @@ fn draft_problem(draft: &ListingDraft, listings: &Listings) -> Option<ConnectorE
             return Some(rejected(
                 "sku_taken",
                 "sku",
-                format!("SKU {} is already in listing {}", variant.sku, other.product_key),
+                format!(
+                    "SKU {} is already in listing {}",
+                    variant.sku, other.product_key
+                ),
             ));
         }
     }
@@ -487,9 +530,7 @@ impl Connector for Spreadsheet {
         Err(rejected(
             "not_supported",
             "images",
-            format!(
-                "spreadsheet channels take image URLs or paths as given, not uploads ({name})"
-            ),
+            format!("spreadsheet channels take image URLs or paths as given, not uploads ({name})"),
         ))
     }
 
@@ -573,7 +614,11 @@ impl Connector for Spreadsheet {
         let offset = match cursor {
             None => 0,
             Some(text) => text.parse::<usize>().map_err(|_| {
-                rejected("bad_cursor", "cursor", format!("\"{text}\" is not a listing offset"))
+                rejected(
+                    "bad_cursor",
+                    "cursor",
+                    format!("\"{text}\" is not a listing offset"),
+                )
             })?,
         };
         let mut held = self.held.lock().await;
@@ -599,7 +644,9 @@ impl Connector for Spreadsheet {
         };
         let mut round = self.inbox.lock().await;
         let inbox = self.config.inbox.clone();
-        let files = blocking(move || inbox_files(&inbox)).await?.map_err(io_error)?;
+        let files = blocking(move || inbox_files(&inbox))
+            .await?
+            .map_err(io_error)?;
         let mut orders: HashMap<String, Order> = HashMap::new();
         let mut seen: Vec<String> = Vec::new();
         let mut read = Vec::new();
@@ -635,7 +682,10 @@ impl Connector for Spreadsheet {
 
     async fn get_orders(&self, ids: &[String]) -> Result<Vec<Order>, ConnectorError> {
         let round = self.inbox.lock().await;
-        Ok(ids.iter().filter_map(|id| round.orders.get(id).cloned()).collect())
+        Ok(ids
+            .iter()
+            .filter_map(|id| round.orders.get(id).cloned())
+            .collect())
     }
 
     fn verify_webhook(&self, _: &HeaderMap, _: &[u8]) -> Result<WebhookHint, ConnectorError> {

@@ -173,16 +173,23 @@ fn read_line(
     if state.is_none() {
         problem(
             &named.status,
-            format!("unknown status \"{status}\" (known: {})", layout.known_words()),
+            format!(
+                "unknown status \"{status}\" (known: {})",
+                layout.known_words()
+            ),
         );
     }
     let mut time = |at: usize, header: &str| {
         let text = row.cell(at);
-        let read = read_time(&layout.time_format, text).or_else(|| read_time(CELL_TIME_FORMAT, text));
+        let read =
+            read_time(&layout.time_format, text).or_else(|| read_time(CELL_TIME_FORMAT, text));
         if read.is_none() {
             problem(
                 header,
-                format!("cannot read \"{text}\" as a time in format {}", layout.time_format),
+                format!(
+                    "cannot read \"{text}\" as a time in format {}",
+                    layout.time_format
+                ),
             );
         }
         read
@@ -237,15 +244,30 @@ fn disagreements(
         })
     };
     if !same_words(&first.platform_status, &this.platform_status) {
-        differs(&named.status, "status", first.platform_status.clone(), this.platform_status.clone());
+        differs(
+            &named.status,
+            "status",
+            first.platform_status.clone(),
+            this.platform_status.clone(),
+        );
     }
     if first.created_at != this.created_at {
-        differs(&named.created_at, "creation time", first.created_at.to_rfc3339(), this.created_at.to_rfc3339());
+        differs(
+            &named.created_at,
+            "creation time",
+            first.created_at.to_rfc3339(),
+            this.created_at.to_rfc3339(),
+        );
     }
     if let Some(header) = &named.updated_at
         && first.updated_at != this.updated_at
     {
-        differs(header, "update time", first.updated_at.to_rfc3339(), this.updated_at.to_rfc3339());
+        differs(
+            header,
+            "update time",
+            first.updated_at.to_rfc3339(),
+            this.updated_at.to_rfc3339(),
+        );
     }
 }
 

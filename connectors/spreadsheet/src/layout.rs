@@ -160,10 +160,10 @@ impl SheetLayout {
         let mut found = Vec::new();
         let mut problem = |key: String, message: String| found.push((key, message));
         self.file_problems(&mut problem);
-        if self.format() == Some(FileFormat::Xlsx) {
-            if let Some(why) = sheet_name_problem(&self.sheet_name) {
-                problem("sheet.sheet_name".into(), why);
-            }
+        if self.format() == Some(FileFormat::Xlsx)
+            && let Some(why) = sheet_name_problem(&self.sheet_name)
+        {
+            problem("sheet.sheet_name".into(), why);
         }
         if self.columns.is_empty() {
             problem("sheet.columns".into(), "the sheet has no columns".into());
@@ -256,7 +256,9 @@ fn sheet_name_problem(name: &str) -> Option<String> {
         return Some(format!("\"{name}\" is longer than Excel's 31 characters"));
     }
     if name.contains(['[', ']', ':', '*', '?', '/', '\\']) {
-        return Some(format!("\"{name}\" holds a character Excel refuses ([]:*?/\\)"));
+        return Some(format!(
+            "\"{name}\" holds a character Excel refuses ([]:*?/\\)"
+        ));
     }
     None
 }
@@ -323,7 +325,10 @@ impl OrdersLayout {
         let mut found = Vec::new();
         for (key, header) in self.columns.named() {
             if header.trim().is_empty() {
-                found.push((format!("orders.columns.{key}"), "the header is empty".into()));
+                found.push((
+                    format!("orders.columns.{key}"),
+                    "the header is empty".into(),
+                ));
             }
         }
         if self.statuses.is_empty() {

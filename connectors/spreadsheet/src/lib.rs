@@ -19,8 +19,7 @@ pub use client::{
 };
 pub use inbox::Problem;
 pub use layout::{
-    Column, FileFormat, LayoutProblem, NumberFormat, OrderColumns, OrdersLayout, SheetLayout,
-    Value,
+    Column, FileFormat, LayoutProblem, NumberFormat, OrderColumns, OrdersLayout, SheetLayout, Value,
 };
 pub use sheet::{SheetRow, read_sheet};
 pub use table::FileError;

@@ -40,7 +40,12 @@ pub fn render<'a>(
     rows
 }
 
-fn cell(layout: &SheetLayout, column: &Column, listing: &HeldListing, variant: &HeldVariant) -> Cell {
+fn cell(
+    layout: &SheetLayout,
+    column: &Column,
+    listing: &HeldListing,
+    variant: &HeldVariant,
+) -> Cell {
     let Some(value) = column.value else {
         return Cell::Text(column.text.clone().unwrap_or_default());
     };
@@ -80,7 +85,7 @@ pub fn dotted(n: i64) -> String {
         out.push('-');
     }
     for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('.');
         }
         out.push(digit);
@@ -189,7 +194,11 @@ pub fn read_sheet(layout: &SheetLayout, path: &Path) -> Result<Vec<SheetRow>, Fi
             let number = |at: Option<usize>, what: &str| -> Result<Option<i64>, FileError> {
                 at.map(|c| {
                     read_number(r.cell(c)).ok_or_else(|| {
-                        row_error(path, r, format!("{what} \"{}\" is not a whole number", r.cell(c)))
+                        row_error(
+                            path,
+                            r,
+                            format!("{what} \"{}\" is not a whole number", r.cell(c)),
+                        )
                     })
                 })
                 .transpose()
@@ -198,7 +207,11 @@ pub fn read_sheet(layout: &SheetLayout, path: &Path) -> Result<Vec<SheetRow>, Fi
                 .map(|c| match r.cell(c) {
                     word if same_words(word, listed) => Ok(true),
                     word if same_words(word, unlisted) => Ok(false),
-                    word => Err(row_error(path, r, format!("status \"{word}\" is neither \"{listed}\" nor \"{unlisted}\""))),
+                    word => Err(row_error(
+                        path,
+                        r,
+                        format!("status \"{word}\" is neither \"{listed}\" nor \"{unlisted}\""),
+                    )),
                 })
                 .transpose()?;
             Ok(SheetRow {

@@ -63,17 +63,34 @@ fn read_csv(path: &Path) -> Result<Vec<TableRow>, FileError> {
         .flexible(true)
         .from_reader(bytes);
     let mut rows = Vec::new();
+    // A spreadsheet counts records and blank lines, not the line breaks inside quoted cells.
+    let mut number = 0;
     for record in reader.records() {
         let record = record.map_err(|e| FileError::new(path, e))?;
-        let number = record
-            .position()
-            .map_or(rows.len() + 1, |p| p.line() as usize);
+        let start = record.position().map_or(0, |p| p.byte() as usize);
+        number += 1 + blank_lines(bytes, start);
         rows.push(TableRow {
             number,
             cells: record.iter().map(str::to_owned).collect(),
         });
     }
     Ok(rows)
+}
+
+/// The blank lines the reader skipped before the record at `start`: its
+/// position is where it started reading, before them (and, after a CRLF
+/// record end, at the LF the CR already ended).
+fn blank_lines(bytes: &[u8], start: usize) -> usize {
+    let from = bytes.get(start..).unwrap_or_default();
+    let after_cr = start > 0 && bytes.get(start - 1) == Some(&b'\r');
+    let from = match from.split_first() {
+        Some((b'\n', rest)) if after_cr => rest,
+        _ => from,
+    };
+    from.iter()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .filter(|b| **b == b'\n')
+        .count()
 }
 
 fn read_xlsx(path: &Path, sheet: Option<&str>) -> Result<Vec<TableRow>, FileError> {
@@ -147,7 +164,7 @@ mod tests {
     fn csv_rows_keep_the_numbers_a_spreadsheet_shows() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("t.csv");
-        std::fs::write(&path, "\u{feff}a,b\n1,2\n\n3\n").expect("write");
+        std::fs::write(&path, "\u{feff}a,b\n1,2\n\n\"3\n3\"\r\n4\n").expect("write");
         let rows = read_table(&path, None).expect("read");
         let numbered: Vec<(usize, Vec<String>)> =
             rows.into_iter().map(|r| (r.number, r.cells)).collect();
@@ -156,7 +173,8 @@ mod tests {
             [
                 (1, vec!["a".to_owned(), "b".to_owned()]),
                 (2, vec!["1".to_owned(), "2".to_owned()]),
-                (4, vec!["3".to_owned()]),
+                (4, vec!["3\n3".to_owned()]),
+                (5, vec!["4".to_owned()]),
             ]
         );
     }

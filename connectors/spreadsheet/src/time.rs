@@ -20,11 +20,13 @@ pub fn read_time(format: &str, text: &str) -> Option<DateTime<Utc>> {
     if let Ok(at) = DateTime::parse_from_str(text, format) {
         return Some(at.with_timezone(&Utc));
     }
-    let local = NaiveDateTime::parse_from_str(text, format).ok().or_else(|| {
-        NaiveDate::parse_from_str(text, format)
-            .ok()
-            .and_then(|day| day.and_hms_opt(0, 0, 0))
-    })?;
+    let local = NaiveDateTime::parse_from_str(text, format)
+        .ok()
+        .or_else(|| {
+            NaiveDate::parse_from_str(text, format)
+                .ok()
+                .and_then(|day| day.and_hms_opt(0, 0, 0))
+        })?;
     VIETNAM
         .from_local_datetime(&local)
         .single()

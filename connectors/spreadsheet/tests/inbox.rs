@@ -88,13 +88,23 @@ async fn an_orders_csv_gives_its_orders_with_states_and_vietnam_times() {
         .iter()
         .map(|r| (r.order_id.as_str(), r.status.as_str()))
         .collect();
-    assert_eq!(statuses, [("VS-1001", "Chờ xác nhận"), ("VS-1002", "Đã hủy")]);
+    assert_eq!(
+        statuses,
+        [("VS-1001", "Chờ xác nhận"), ("VS-1002", "Đã hủy")]
+    );
     let ids: Vec<String> = refs.into_iter().map(|r| r.order_id).collect();
-    assert_eq!(channel.sheet.get_orders(&ids).await.expect("get"), expected_orders());
+    assert_eq!(
+        channel.sheet.get_orders(&ids).await.expect("get"),
+        expected_orders()
+    );
     let events = channel.events.take();
     assert_eq!(events.len(), 1);
     assert_eq!(
-        (events[0].endpoint.as_str(), events[0].outcome, events[0].message.as_deref()),
+        (
+            events[0].endpoint.as_str(),
+            events[0].outcome,
+            events[0].message.as_deref()
+        ),
         ("inbox/don-hang-14-03.csv", "ok", Some("2 orders"))
     );
 }
@@ -121,7 +131,7 @@ async fn an_orders_xlsx_gives_the_same_orders_with_text_or_date_cells() {
                     let d: Vec<u16> = d.split('/').map(|p| p.parse().expect("d")).collect();
                     let t: Vec<u16> = t.split(':').map(|p| p.parse().expect("t")).collect();
                     let at = ExcelDateTime::from_ymd(d[2], d[1] as u8, d[0] as u8)
-                        .and_then(|x| x.and_hms(t[0], t[1], 0))
+                        .and_then(|x| x.and_hms(t[0], t[1] as u8, 0))
                         .expect("date");
                     sheet.write_datetime_with_format(r, c, &at, &when)
                 }
@@ -130,7 +140,8 @@ async fn an_orders_xlsx_gives_the_same_orders_with_text_or_date_cells() {
             .expect("cell");
         }
     }
-    book.save(channel.inbox().join("export.xlsx")).expect("save");
+    book.save(channel.inbox().join("export.xlsx"))
+        .expect("save");
     assert_eq!(import(&channel).await, expected_orders());
 }
 
@@ -154,7 +165,10 @@ async fn the_same_file_dropped_again_after_archiving_gives_the_same_orders() {
     assert_eq!(channel.sheet.archive_read().await, Ok(1));
     assert_eq!(
         names(&channel.inbox().join("imported")),
-        ["20260315T010000Z-don-hang.csv", "2-20260315T010000Z-don-hang.csv"]
+        [
+            "20260315T010000Z-2-don-hang.csv",
+            "20260315T010000Z-don-hang.csv"
+        ]
     );
 }
 
@@ -173,7 +187,11 @@ async fn a_file_with_one_bad_row_is_refused_whole_with_its_reasons_beside_it() {
     );
     let orders = import(&channel).await;
     let ids: Vec<&str> = orders.iter().map(|o| o.order_id.as_str()).collect();
-    assert_eq!(ids, ["VS-1001"], "the bad file's good rows are not returned");
+    assert_eq!(
+        ids,
+        ["VS-1001"],
+        "the bad file's good rows are not returned"
+    );
     assert_eq!(names(&channel.inbox()), ["a-good.csv", "rejected"]);
     assert_eq!(
         names(&channel.inbox().join("rejected")),
@@ -217,9 +235,12 @@ async fn a_missing_column_refuses_the_file_naming_the_header() {
     )
     .expect("drop");
     assert!(import(&channel).await.is_empty());
-    let errors = std::fs::read_to_string(channel.inbox().join("rejected/x.csv.errors.txt"))
-        .expect("errors");
-    assert_eq!(errors, "row 1, column \"Số lượng\": no column with this header\n");
+    let errors =
+        std::fs::read_to_string(channel.inbox().join("rejected/x.csv.errors.txt")).expect("errors");
+    assert_eq!(
+        errors,
+        "row 1, column \"Số lượng\": no column with this header\n"
+    );
 }
 
 #[tokio::test]
@@ -234,8 +255,8 @@ async fn rows_of_one_order_that_disagree_on_status_refuse_the_file() {
         ],
     );
     assert!(import(&channel).await.is_empty());
-    let errors = std::fs::read_to_string(channel.inbox().join("rejected/x.csv.errors.txt"))
-        .expect("errors");
+    let errors =
+        std::fs::read_to_string(channel.inbox().join("rejected/x.csv.errors.txt")).expect("errors");
     assert_eq!(
         errors,
         "row 3, column \"Trạng thái\": order VS-1 has status \"Đã hủy\" here but \"Chờ xác nhận\" on row 2\n"
@@ -246,8 +267,16 @@ async fn rows_of_one_order_that_disagree_on_status_refuse_the_file() {
 async fn an_order_in_two_files_is_taken_from_its_later_update() {
     let channel = channel("s.csv", "integer");
     // The later file by name holds the older update: the update time decides.
-    drop_csv(&channel, "a.csv", &["VS-1,A,1,Đã giao,14/03/2026 09:26,16/03/2026 08:00"]);
-    drop_csv(&channel, "b.csv", &["VS-1,A,1,Đang giao,14/03/2026 09:26,15/03/2026 08:00"]);
+    drop_csv(
+        &channel,
+        "a.csv",
+        &["VS-1,A,1,Đã giao,14/03/2026 09:26,16/03/2026 08:00"],
+    );
+    drop_csv(
+        &channel,
+        "b.csv",
+        &["VS-1,A,1,Đang giao,14/03/2026 09:26,15/03/2026 08:00"],
+    );
     let orders = import(&channel).await;
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0].state, OrderState::Completed);
@@ -284,7 +313,10 @@ async fn folders_and_other_files_in_the_inbox_are_left_alone() {
     assert!(import(&channel).await.is_empty());
     assert!(channel.events.take().is_empty());
     assert_eq!(channel.sheet.archive_read().await, Ok(0));
-    assert_eq!(names(&channel.inbox()), [".~lock.x.csv#", "cu.csv", "ghi-chu.txt"]);
+    assert_eq!(
+        names(&channel.inbox()),
+        [".~lock.x.csv#", "cu.csv", "ghi-chu.txt"]
+    );
 }
 
 #[tokio::test]

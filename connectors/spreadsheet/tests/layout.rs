@@ -38,6 +38,14 @@ created_at = "Ngày đặt hàng"
 "Đã hủy" = "cancelled"
 "#;
 
+/// (header, value, text, format) of a column.
+type ColumnView<'a> = (
+    &'a str,
+    Option<Value>,
+    Option<&'a str>,
+    Option<NumberFormat>,
+);
+
 fn keys_and_messages(toml: &str) -> Vec<(String, String)> {
     let mapping = mapping(toml).expect("parses");
     let mut problems = mapping.sheet.problems();
@@ -51,7 +59,7 @@ fn keys_and_messages(toml: &str) -> Vec<(String, String)> {
 fn the_documented_example_reads_with_its_vietnamese_intact_and_has_no_problems() {
     let mapping = mapping(EXAMPLE).expect("parses");
     assert_eq!(mapping.sheet.sheet_name, "Sản phẩm");
-    let columns: Vec<(&str, Option<Value>, Option<&str>, Option<NumberFormat>)> = mapping
+    let columns: Vec<ColumnView> = mapping
         .sheet
         .columns
         .iter()
@@ -61,7 +69,12 @@ fn the_documented_example_reads_with_its_vietnamese_intact_and_has_no_problems()
         columns,
         [
             ("Mã SKU", Some(Value::Sku), None, None),
-            ("Giá bán (₫)", Some(Value::Price), None, Some(NumberFormat::Dotted)),
+            (
+                "Giá bán (₫)",
+                Some(Value::Price),
+                None,
+                Some(NumberFormat::Dotted)
+            ),
             ("Ảnh 2", Some(Value::Image2), None, None),
             ("Nguồn", None, Some("chosync"), None),
         ]
@@ -138,21 +151,33 @@ created_at = "Ngày đặt hàng"
     let said = |part: &str| messages.iter().any(|m| m.contains(part));
     assert!(said("must end in .csv or .xlsx"), "{messages:#?}");
     assert!(said("no column shows the `sku`"), "{messages:#?}");
-    assert!(said("`format` applies to `price` and `stock` only"), "{messages:#?}");
+    assert!(
+        said("`format` applies to `price` and `stock` only"),
+        "{messages:#?}"
+    );
     assert!(said("header \"tên\" appears twice"), "{messages:#?}");
     assert!(said("both `value` and `text`"), "{messages:#?}");
-    assert!(said("\"huy\" is not a chosync order state (unpaid, paid, ready_to_ship, shipped, completed, cancelled, returned)"), "{messages:#?}");
+    assert!(
+        said(
+            "\"huy\" is not a chosync order state (unpaid, paid, ready_to_ship, shipped, completed, cancelled, returned)"
+        ),
+        "{messages:#?}"
+    );
     assert!(said("does not read back what it writes"), "{messages:#?}");
 }
 
 #[test]
 fn excel_worksheet_names_are_checked_for_xlsx_only() {
     let named = |file: &str| {
-        EXAMPLE
-            .replace("voso-san-pham.xlsx", file)
-            .replace("sheet_name = \"Sản phẩm\"", "sheet_name = \"Sản phẩm / Voso\"")
+        EXAMPLE.replace("voso-san-pham.xlsx", file).replace(
+            "sheet_name = \"Sản phẩm\"",
+            "sheet_name = \"Sản phẩm / Voso\"",
+        )
     };
-    let keys: Vec<String> = keys_and_messages(&named("a.xlsx")).into_iter().map(|(k, _)| k).collect();
+    let keys: Vec<String> = keys_and_messages(&named("a.xlsx"))
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
     assert_eq!(keys, ["sheet.sheet_name"]);
     assert!(keys_and_messages(&named("a.csv")).is_empty());
 }
@@ -163,12 +188,16 @@ fn an_invalid_time_format_is_named() {
     let problems = keys_and_messages(&bad);
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!(problems[0].0, "orders.time_format");
-    assert!(problems[0].1.contains("not a valid chrono time format"), "{problems:?}");
+    assert!(
+        problems[0].1.contains("not a valid chrono time format"),
+        "{problems:?}"
+    );
 }
 
 #[test]
 fn a_channel_with_layout_problems_is_not_built() {
-    let mapping = mapping(&EXAMPLE.replace("value = \"sku\"", "value = \"title\"")).expect("parses");
+    let mapping =
+        mapping(&EXAMPLE.replace("value = \"sku\"", "value = \"title\"")).expect("parses");
     let config = chosync_spreadsheet::SpreadsheetConfig {
         channel: "c".into(),
         folder: ".".into(),
@@ -182,5 +211,9 @@ fn a_channel_with_layout_problems_is_not_built() {
         std::sync::Arc::new(chosync_connector::clock::SystemClock),
     );
     let err = built.err().expect("refused");
-    assert!(err.to_string().contains("sheet.columns: no column shows the `sku`"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("sheet.columns: no column shows the `sku`"),
+        "{err}"
+    );
 }

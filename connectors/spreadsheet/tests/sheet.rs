@@ -9,7 +9,13 @@ use chosync_spreadsheet::{SheetRow, read_sheet};
 use common::*;
 
 /// (sku, title, price, stock, listed) of each row read back.
-type Row = (String, Option<String>, Option<i64>, Option<i64>, Option<bool>);
+type Row = (
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<bool>,
+);
 
 fn rows(channel: &Channel) -> Vec<Row> {
     read_sheet(&channel.config.layout, &channel.sheet.sheet_path())
@@ -20,7 +26,13 @@ fn rows(channel: &Channel) -> Vec<Row> {
 }
 
 fn row(sku: &str, title: &str, price: i64, stock: i64, listed: bool) -> Row {
-    (sku.into(), Some(title.into()), Some(price), Some(stock), Some(listed))
+    (
+        sku.into(),
+        Some(title.into()),
+        Some(price),
+        Some(stock),
+        Some(listed),
+    )
 }
 
 /// Two listings (one off sale), five SKUs, pushed out of order.
@@ -43,13 +55,7 @@ async fn five_skus(channel: &Channel) -> Vec<RemoteListing> {
     );
     let mut held = Vec::new();
     for d in [&tra, &che] {
-        held.push(
-            channel
-                .sheet
-                .upsert_listing(d, None)
-                .await
-                .expect("upsert"),
-        );
+        held.push(channel.sheet.upsert_listing(d, None).await.expect("upsert"));
     }
     held
 }
@@ -113,7 +119,11 @@ async fn set_stock_on_three_of_five_skus_changes_only_those_rows() {
     channel.events.take();
     let outcomes = channel
         .sheet
-        .set_stock(&[stock("CHE-01-100", 4), stock("TRA-02-100", 0), stock("00123", 9)])
+        .set_stock(&[
+            stock("CHE-01-100", 4),
+            stock("TRA-02-100", 0),
+            stock("00123", 9),
+        ])
         .await;
     assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
     let mut expected = five_rows();
@@ -131,14 +141,24 @@ async fn an_unknown_sku_fails_alone() {
     five_skus(&channel).await;
     let outcomes = channel
         .sheet
-        .set_price(&[price("CHE-01-100", 75_000), price("KHONG-CO", 1), price("00123", 130_000)])
+        .set_price(&[
+            price("CHE-01-100", 75_000),
+            price("KHONG-CO", 1),
+            price("00123", 130_000),
+        ])
         .await;
     let results: Vec<(&str, bool)> = outcomes
         .iter()
         .map(|o| (o.sku.as_str(), o.result.is_ok()))
         .collect();
-    assert_eq!(results, [("CHE-01-100", true), ("KHONG-CO", false), ("00123", true)]);
-    assert!(matches!(outcomes[1].result, Err(ConnectorError::NotFound(_))));
+    assert_eq!(
+        results,
+        [("CHE-01-100", true), ("KHONG-CO", false), ("00123", true)]
+    );
+    assert!(matches!(
+        outcomes[1].result,
+        Err(ConnectorError::NotFound(_))
+    ));
     let mut expected = five_rows();
     expected[0].2 = Some(130_000);
     expected[1].2 = Some(75_000);
@@ -151,7 +171,10 @@ async fn a_call_of_only_unknown_skus_writes_nothing() {
     five_skus(&channel).await;
     channel.events.take();
     let outcomes = channel.sheet.set_stock(&[stock("KHONG-CO", 1)]).await;
-    assert!(matches!(outcomes[0].result, Err(ConnectorError::NotFound(_))));
+    assert!(matches!(
+        outcomes[0].result,
+        Err(ConnectorError::NotFound(_))
+    ));
     assert!(channel.events.take().is_empty());
 }
 
@@ -206,7 +229,15 @@ async fn xlsx_headers_keep_their_vietnamese_in_the_named_worksheet() {
         .collect();
     assert_eq!(
         header,
-        ["Mã SKU", "Tên sản phẩm", "Giá bán (₫)", "Tồn kho", "Trạng thái", "Phân loại", "Nguồn"]
+        [
+            "Mã SKU",
+            "Tên sản phẩm",
+            "Giá bán (₫)",
+            "Tồn kho",
+            "Trạng thái",
+            "Phân loại",
+            "Nguồn"
+        ]
     );
     // Integer prices are number cells a seller can sum.
     let first = range.rows().nth(1).expect("a row");
@@ -260,7 +291,10 @@ async fn an_unreadable_state_file_fails_every_call_and_is_left_as_it_is() {
         .expect_err("must not reset the shop");
     assert!(err.to_string().contains("s.csv.state.json"), "{err}");
     let outcomes = channel.sheet.set_stock(&[stock("A-1", 1)]).await;
-    assert!(matches!(outcomes[0].result, Err(ConnectorError::Transient(_))));
+    assert!(matches!(
+        outcomes[0].result,
+        Err(ConnectorError::Transient(_))
+    ));
     assert_eq!(std::fs::read_to_string(&state).expect("read"), "{ not json");
 }
 
@@ -276,15 +310,25 @@ async fn a_failed_sheet_write_fails_every_item_and_rolls_the_state_back() {
         .sheet
         .set_stock(&[stock("00123", 99), stock("KHONG-CO", 1)])
         .await;
-    assert!(matches!(outcomes[0].result, Err(ConnectorError::Transient(_))));
+    assert!(matches!(
+        outcomes[0].result,
+        Err(ConnectorError::Transient(_))
+    ));
     assert!(outcomes[1].result.is_err());
     let events = channel.events.take();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].outcome, "transient");
-    let held = channel.sheet.find_listing_by_sku("00123").await.expect("look-up");
+    let held = channel
+        .sheet
+        .find_listing_by_sku("00123")
+        .await
+        .expect("look-up");
     assert_eq!(held.expect("held").variant("00123").expect("v").stock, 7);
     let restarted = channel.restarted();
-    let held = restarted.find_listing_by_sku("00123").await.expect("look-up");
+    let held = restarted
+        .find_listing_by_sku("00123")
+        .await
+        .expect("look-up");
     assert_eq!(held.expect("held").variant("00123").expect("v").stock, 7);
 }
 
@@ -332,7 +376,10 @@ async fn a_sku_held_by_another_listing_is_refused() {
         .upsert_listing(&thief, None)
         .await
         .expect_err("refused");
-    assert!(matches!(&err, ConnectorError::Rejected { code, .. } if code == "sku_taken"), "{err}");
+    assert!(
+        matches!(&err, ConnectorError::Rejected { code, .. } if code == "sku_taken"),
+        "{err}"
+    );
     assert_eq!(rows(&channel), five_rows());
 }
 
@@ -359,10 +406,22 @@ async fn each_write_is_one_event_naming_the_file_and_its_row_count() {
 async fn remote_listings_come_in_pages_of_a_hundred() {
     let channel = channel("s.csv", "integer");
     for i in 0..101 {
-        let d = draft(&format!("P{i:03}"), "t", vec![variant(&format!("S{i:03}"), "x", 1, 1)]);
-        channel.sheet.upsert_listing(&d, None).await.expect("upsert");
+        let d = draft(
+            &format!("P{i:03}"),
+            "t",
+            vec![variant(&format!("S{i:03}"), "x", 1, 1)],
+        );
+        channel
+            .sheet
+            .upsert_listing(&d, None)
+            .await
+            .expect("upsert");
     }
-    let first = channel.sheet.list_remote_listings(None).await.expect("page 1");
+    let first = channel
+        .sheet
+        .list_remote_listings(None)
+        .await
+        .expect("page 1");
     assert_eq!(first.items.len(), 100);
     assert_eq!(first.next.as_deref(), Some("100"));
     let second = channel
@@ -384,8 +443,6 @@ async fn images_are_not_uploaded_and_pushes_are_refused() {
         .await
         .expect_err("no uploads");
     assert!(err.to_string().contains("as given"), "{err}");
-    let push = channel
-        .sheet
-        .verify_webhook(&Default::default(), b"{}");
+    let push = channel.sheet.verify_webhook(&Default::default(), b"{}");
     assert!(matches!(push, Err(ConnectorError::Unauthorized(_))));
 }

@@ -20,8 +20,10 @@ pub struct Mapping {
     pub orders: Option<OrdersLayout>,
 }
 
-pub fn mapping(toml: &str) -> Result<Mapping, figment::Error> {
-    Figment::from(Toml::string(toml)).extract()
+pub fn mapping(toml: &str) -> Result<Mapping, Box<figment::Error>> {
+    Figment::from(Toml::string(toml))
+        .extract()
+        .map_err(Box::new)
 }
 
 /// A Voso-like layout writing `file`, prices in `price_format`.
@@ -118,8 +120,8 @@ pub fn channel_with(toml: &str) -> Channel {
     let clock = Arc::new(FixedClock::new(
         "2026-03-15T01:00:00Z".parse().expect("a test time"),
     ));
-    let sheet = Spreadsheet::new(config.clone(), events.clone(), clock.clone())
-        .expect("a valid layout");
+    let sheet =
+        Spreadsheet::new(config.clone(), events.clone(), clock.clone()).expect("a valid layout");
     Channel {
         dir,
         events,
