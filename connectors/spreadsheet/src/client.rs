@@ -435,8 +435,7 @@ fn inbox_files(inbox: &Path) -> Result<Vec<ReadFile>, FileError> {
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
             continue;
         };
-        // Temp files of a writer in progress (ours or an editor's) start with a dot.
-        if !meta.is_file() || name.starts_with('.') || FileFormat::of(&path).is_none() {
+        if !meta.is_file() || is_scratch(&name) || FileFormat::of(&path).is_none() {
             continue;
         }
         files.push(ReadFile {
@@ -450,6 +449,12 @@ fn inbox_files(inbox: &Path) -> Result<Vec<ReadFile>, FileError> {
     }
     files.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(files)
+}
+
+/// Files of a writer at work, not exports: temp files (ours, a copy in
+/// progress) and office lock files (`.~lock.x.csv#`, Excel's `~$x.xlsx`).
+fn is_scratch(name: &str) -> bool {
+    name.starts_with('.') || name.starts_with("~$")
 }
 
 fn rejected(code: &str, field: &str, message: String) -> ConnectorError {

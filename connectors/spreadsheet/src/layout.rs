@@ -13,7 +13,7 @@ use chrono::format::{Item, StrftimeItems};
 use chrono::{NaiveDate, TimeZone};
 use serde::Deserialize;
 
-use crate::text::same_words;
+use crate::text::{folded, same_words};
 use crate::time::{VIETNAM, read_time};
 
 /// A problem with the layout: the key it is under and what is wrong.
@@ -337,7 +337,14 @@ impl OrdersLayout {
                 "no status words: every order would be refused".into(),
             ));
         }
+        let mut words = HashSet::new();
         for (word, state) in &self.statuses {
+            if !words.insert(folded(word)) {
+                found.push((
+                    format!("orders.statuses.\"{word}\""),
+                    "the same word as another, but for case or spaces".into(),
+                ));
+            }
             if OrderState::parse(state.trim()).is_none() {
                 let states: Vec<&str> = OrderState::ALL.iter().map(|s| s.as_str()).collect();
                 found.push((

@@ -310,12 +310,20 @@ async fn folders_and_other_files_in_the_inbox_are_left_alone() {
     std::fs::create_dir(channel.inbox().join("cu.csv")).expect("a folder named like a file");
     std::fs::write(channel.inbox().join("ghi-chu.txt"), "not orders").expect("write");
     std::fs::write(channel.inbox().join(".~lock.x.csv#"), "editor lock").expect("write");
+    std::fs::write(channel.inbox().join("~$don-hang.xlsx"), "Excel lock").expect("write");
+    std::fs::write(channel.inbox().join(".dang-chep.csv"), "a copy in progress").expect("write");
     assert!(import(&channel).await.is_empty());
     assert!(channel.events.take().is_empty());
     assert_eq!(channel.sheet.archive_read().await, Ok(0));
     assert_eq!(
         names(&channel.inbox()),
-        [".~lock.x.csv#", "cu.csv", "ghi-chu.txt"]
+        [
+            ".dang-chep.csv",
+            ".~lock.x.csv#",
+            "cu.csv",
+            "ghi-chu.txt",
+            "~$don-hang.xlsx"
+        ]
     );
 }
 
@@ -327,4 +335,20 @@ async fn a_file_changed_after_it_was_read_is_not_archived() {
     drop_csv(&channel, "x.csv", &GOOD_ROWS);
     assert_eq!(channel.sheet.archive_read().await, Ok(0));
     assert_eq!(names(&channel.inbox()), ["x.csv"]);
+}
+
+#[tokio::test]
+async fn a_missing_inbox_is_an_error_naming_it() {
+    let channel = channel("s.csv", "integer");
+    std::fs::remove_dir(channel.inbox()).expect("remove");
+    let err = channel
+        .sheet
+        .list_orders(window())
+        .await
+        .expect_err("no inbox");
+    assert!(err.to_string().contains("inbox"), "{err}");
+    assert!(
+        !channel.inbox().exists(),
+        "not created behind the operator's back"
+    );
 }

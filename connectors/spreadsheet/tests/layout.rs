@@ -128,6 +128,7 @@ status = "Trạng thái"
 created_at = "Ngày đặt hàng"
 [orders.statuses]
 "Đã hủy" = "huy"
+"đã hủy " = "cancelled"
 "#;
     let keys: Vec<String> = keys_and_messages(bad).into_iter().map(|(k, _)| k).collect();
     assert_eq!(
@@ -144,6 +145,7 @@ created_at = "Ngày đặt hàng"
             "sheet.unlisted",
             "orders.columns.sku",
             "orders.statuses.\"Đã hủy\"",
+            "orders.statuses.\"đã hủy \"",
             "orders.time_format",
         ]
     );
@@ -164,6 +166,7 @@ created_at = "Ngày đặt hàng"
         "{messages:#?}"
     );
     assert!(said("does not read back what it writes"), "{messages:#?}");
+    assert!(said("the same word as another"), "{messages:#?}");
 }
 
 #[test]
