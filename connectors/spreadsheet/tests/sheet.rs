@@ -446,3 +446,36 @@ async fn images_are_not_uploaded_and_pushes_are_refused() {
     let push = channel.sheet.verify_webhook(&Default::default(), b"{}");
     assert!(matches!(push, Err(ConnectorError::Unauthorized(_))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_are_serialized_and_both_land() {
+    let channel = channel("s.csv", "integer");
+    five_skus(&channel).await;
+    let stock_items = [stock("00123", 1), stock("CHE-01-100", 2)];
+    let price_items = [price("TRA-02-100", 99_000)];
+    let (stocks, prices) = tokio::join!(
+        channel.sheet.set_stock(&stock_items),
+        channel.sheet.set_price(&price_items),
+    );
+    assert!(stocks.iter().chain(&prices).all(|o| o.result.is_ok()));
+    let mut expected = five_rows();
+    expected[0].3 = Some(1);
+    expected[1].3 = Some(2);
+    expected[4].2 = Some(99_000);
+    assert_eq!(rows(&channel), expected);
+    assert_eq!(rows_in_state(&channel), expected);
+}
+
+/// The rows a restarted channel would write: what the state file holds.
+fn rows_in_state(channel: &Channel) -> Vec<Row> {
+    let path = channel.folder().join(".chosync").join("s.csv.state.json");
+    let listings = chosync_spreadsheet::state::load(&path).expect("state");
+    let sheet = chosync_spreadsheet::sheet::render(&channel.config.layout, listings.values());
+    let out = channel.folder().join("again.csv");
+    chosync_spreadsheet::sheet::write_sheet(&channel.config.layout, &out, &sheet).expect("write");
+    read_sheet(&channel.config.layout, &out)
+        .expect("read")
+        .into_iter()
+        .map(|r| (r.sku, r.title, r.price, r.stock, r.listed))
+        .collect()
+}
