@@ -135,6 +135,7 @@ fn find_columns(layout: &OrdersLayout, header: &TableRow) -> Result<Columns, Vec
     }
 }
 
+/// One row as a one-line order, or `None` with its problems recorded.
 fn read_line(
     layout: &OrdersLayout,
     columns: &Columns,
@@ -142,7 +143,6 @@ fn read_line(
     modified: DateTime<Utc>,
     problems: &mut Vec<Problem>,
 ) -> Option<Order> {
-    // One row as a one-line order, or its problems recorded.
     let named = &layout.columns;
     let before = problems.len();
     let mut problem = |header: &str, reason: String| {
