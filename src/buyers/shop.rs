@@ -142,9 +142,12 @@ impl Shop {
             Some(code) => authorize(settings, store, &self.id, code, None).await,
             None => match connect(settings, store, &self.id).await? {
                 Connected::SignedIn { authorized, .. } => Ok(authorized),
-                Connected::ConsentPage(_) => Err(crate::channels::ChannelError::Misconfigured(
-                    format!("channel {} asks for the seller's consent", self.id),
-                )),
+                Connected::ConsentPage(_) | Connected::NoAuthorization => {
+                    Err(crate::channels::ChannelError::Misconfigured(format!(
+                        "channel {} asks for the seller's consent",
+                        self.id
+                    )))
+                }
             },
         }
     }

@@ -13,6 +13,7 @@ use chosync_connector::{Connector, ConnectorError, Limits};
 use chosync_lazada::{Lazada, LazadaConfig};
 use chosync_sendo::{Sendo, SendoConfig};
 use chosync_shopee::{Shopee, ShopeeConfig};
+use chosync_spreadsheet::{Spreadsheet, SpreadsheetConfig};
 use chosync_voso::{Voso, VosoConfig};
 
 use super::{ChannelSettings, PlatformKind};
@@ -23,6 +24,8 @@ pub struct Context {
     pub events: Arc<dyn EventSink>,
     pub clock: Arc<dyn Clock>,
     pub allow_plaintext_secrets: bool,
+    /// Where relative paths of the config are taken from (mappings, folders).
+    pub config_dir: std::path::PathBuf,
 }
 
 pub enum ChannelClient {
@@ -30,6 +33,7 @@ pub enum ChannelClient {
     Lazada(Lazada),
     Sendo(Sendo),
     Voso(Voso),
+    Spreadsheet(Spreadsheet),
 }
 
 fn limits(channel: &ChannelSettings, defaults: Limits) -> Limits {
@@ -153,6 +157,27 @@ impl ChannelClient {
                 )
                 .map(Self::Voso)
             }
+            PlatformKind::Spreadsheet => {
+                let (folder, inbox) = channel
+                    .folders(&context.config_dir)
+                    .ok_or_else(|| missing(channel, "folder"))?;
+                let mapping = channel.load_mapping(&context.config_dir)?;
+                let layout = mapping.sheet.ok_or_else(|| {
+                    format!(
+                        "channels.{}.mapping: has no [sheet] table (the bulk sheet's file and columns)",
+                        channel.id
+                    )
+                })?;
+                let config = SpreadsheetConfig {
+                    channel: channel.id.clone(),
+                    folder,
+                    inbox,
+                    layout,
+                    orders: mapping.orders,
+                };
+                Spreadsheet::new(config, context.events.clone(), context.clock.clone())
+                    .map(Self::Spreadsheet)
+            }
         };
         built.map_err(|e| format!("channel {}: {e}", channel.id))
     }
@@ -163,6 +188,7 @@ impl ChannelClient {
             Self::Lazada(lazada) => lazada,
             Self::Sendo(sendo) => sendo,
             Self::Voso(voso) => voso,
+            Self::Spreadsheet(sheet) => sheet,
         }
     }
 
@@ -184,7 +210,9 @@ impl ChannelClient {
                 Ok((ids, lost.last_message_id))
             }
             // No lost-push store elsewhere: the poll is the backstop.
-            Self::Lazada(_) | Self::Sendo(_) | Self::Voso(_) => Ok((Vec::new(), None)),
+            Self::Lazada(_) | Self::Sendo(_) | Self::Voso(_) | Self::Spreadsheet(_) => {
+                Ok((Vec::new(), None))
+            }
         }
     }
 
@@ -192,7 +220,17 @@ impl ChannelClient {
     pub async fn confirm_lost(&self, mark: i64) -> Result<(), ConnectorError> {
         match self {
             Self::Shopee(shopee) => shopee.confirm_pushes(mark).await,
-            Self::Lazada(_) | Self::Sendo(_) | Self::Voso(_) => Ok(()),
+            Self::Lazada(_) | Self::Sendo(_) | Self::Voso(_) | Self::Spreadsheet(_) => Ok(()),
+        }
+    }
+
+    /// Every order an import read was recorded: a spreadsheet channel moves
+    /// the order files it read to `imported/` (read again after a crash
+    /// before this, they change nothing: the ledger counts each line once).
+    pub async fn orders_recorded(&self) -> Result<(), ConnectorError> {
+        match self {
+            Self::Spreadsheet(sheet) => sheet.archive_read().await.map(|_| ()),
+            _ => Ok(()),
         }
     }
 
@@ -202,7 +240,7 @@ impl ChannelClient {
         match self {
             Self::Shopee(shopee) => Some(shopee.auth_link(redirect)),
             Self::Lazada(lazada) => Some(lazada.auth_link(redirect)),
-            Self::Sendo(_) | Self::Voso(_) => None,
+            Self::Sendo(_) | Self::Voso(_) | Self::Spreadsheet(_) => None,
         }
     }
 
@@ -211,6 +249,7 @@ impl ChannelClient {
         match self {
             Self::Sendo(sendo) => sendo.sign_in().await,
             Self::Voso(voso) => voso.sign_in().await,
+            Self::Spreadsheet(_) => Ok(()),
             Self::Shopee(_) | Self::Lazada(_) => Err(ConnectorError::Unauthorized(
                 "this platform is authorized by the seller's consent: use `chosync channels connect` and `authorize`".into(),
             )),
@@ -224,6 +263,7 @@ impl ChannelClient {
             Self::Lazada(lazada) => lazada.token_expiry().await,
             Self::Sendo(sendo) => sendo.token_expiry().await,
             Self::Voso(voso) => voso.token_expiry().await,
+            Self::Spreadsheet(_) => Ok(None),
         }
     }
 
@@ -234,6 +274,9 @@ impl ChannelClient {
             Self::Lazada(lazada) => lazada.refresh_ahead(margin).await,
             Self::Sendo(sendo) => sendo.refresh_ahead(margin).await,
             Self::Voso(voso) => voso.refresh_ahead(margin).await,
+            Self::Spreadsheet(_) => Err(ConnectorError::Unauthorized(
+                "a spreadsheet channel has no tokens".into(),
+            )),
         }
     }
 
@@ -245,6 +288,7 @@ impl ChannelClient {
             Self::Lazada(lazada) => lazada.take_refused_refresh(),
             Self::Sendo(sendo) => sendo.take_refused_refresh(),
             Self::Voso(voso) => voso.take_refused_refresh(),
+            Self::Spreadsheet(_) => None,
         }
     }
 
@@ -253,7 +297,7 @@ impl ChannelClient {
         match self {
             Self::Shopee(shopee) => shopee.authorize(code).await,
             Self::Lazada(lazada) => lazada.authorize(code).await,
-            Self::Sendo(_) | Self::Voso(_) => self.sign_in().await,
+            Self::Sendo(_) | Self::Voso(_) | Self::Spreadsheet(_) => self.sign_in().await,
         }
     }
 }

@@ -23,6 +23,8 @@ pub enum Connected {
         authorized: Authorized,
         push_path: Option<String>,
     },
+    /// Nothing to authorize: the channel writes and reads files.
+    NoAuthorization,
 }
 
 /// Connects `channel`: its consent page, or (platforms chosync logs into with

@@ -31,6 +31,12 @@ pub struct Mapping {
     /// Platform SKU → catalogue SKU, for order lines sold under another SKU.
     #[serde(default)]
     pub skus: BTreeMap<String, String>,
+    /// Spreadsheet channels: the bulk sheet's file, columns and formats.
+    #[serde(default)]
+    pub sheet: Option<chosync_spreadsheet::SheetLayout>,
+    /// Spreadsheet channels: how the seller centre's order exports read.
+    #[serde(default)]
+    pub orders: Option<chosync_spreadsheet::OrdersLayout>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -66,6 +72,23 @@ impl Mapping {
 
     pub fn category(&self, canonical: &str) -> Option<&CategoryMap> {
         self.categories.get(canonical)
+    }
+
+    /// What is wrong with a spreadsheet channel's layouts, by key: the
+    /// `[sheet]` table is required, `[orders]` checked when given.
+    pub fn sheet_problems(&self) -> Vec<(String, String)> {
+        let mut out = match &self.sheet {
+            None => vec![(
+                "sheet".to_string(),
+                "is required for a spreadsheet channel (the bulk sheet's file and columns)"
+                    .to_string(),
+            )],
+            Some(sheet) => sheet.problems(),
+        };
+        if let Some(orders) = &self.orders {
+            out.extend(orders.problems());
+        }
+        out
     }
 }
 

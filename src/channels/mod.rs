@@ -32,6 +32,9 @@ pub enum PlatformKind {
     Lazada,
     Sendo,
     Voso,
+    /// A marketplace without an API: a bulk sheet written into a folder,
+    /// order exports read from an inbox.
+    Spreadsheet,
 }
 
 impl PlatformKind {
@@ -42,6 +45,7 @@ impl PlatformKind {
             Self::Lazada => chosync_lazada::LazadaConfig::default_limits(),
             Self::Sendo => chosync_sendo::SendoConfig::default_limits(),
             Self::Voso => chosync_voso::VosoConfig::default_limits(),
+            Self::Spreadsheet => return Vec::new(),
         };
         limits.buckets.iter().map(|b| b.name).collect()
     }
@@ -50,6 +54,11 @@ impl PlatformKind {
     /// push URL is what tells them from a forger's (Sendo).
     pub fn unsigned_pushes(self) -> bool {
         matches!(self, Self::Sendo)
+    }
+
+    /// Whether chosync holds tokens for the platform (all but files).
+    pub fn has_tokens(self) -> bool {
+        !matches!(self, Self::Spreadsheet)
     }
 }
 
@@ -155,6 +164,13 @@ pub struct ChannelSettings {
     pub shop_key: Option<String>,
     #[serde(default)]
     pub secret_key: Option<SecretRef>,
+    /// Spreadsheet channels: the folder the bulk sheet is written into.
+    #[serde(default)]
+    pub folder: Option<PathBuf>,
+    /// Spreadsheet channels: where order exports are dropped (default
+    /// `<folder>/inbox`).
+    #[serde(default)]
+    pub inbox: Option<PathBuf>,
     /// Where the catalogue's image files are published, for platforms that
     /// take image URLs only (Sendo, Voso): `images/td-que.png` is sent as
     /// `<image_base_url>/td-que.png`.
@@ -179,7 +195,7 @@ impl ChannelSettings {
         if !crate::catalogue::model::is_valid_identifier(&self.id) {
             problem("id", "must be printable ASCII without spaces".into());
         }
-        if self.base_url.is_empty() {
+        if self.base_url.is_empty() && self.platform != PlatformKind::Spreadsheet {
             problem("base_url", "is required for this platform".into());
         }
         for (key, url) in [
@@ -212,6 +228,7 @@ impl ChannelSettings {
                 ("app_key", self.app_key.is_some()),
                 ("app_secret", self.app_secret.is_some()),
             ],
+            PlatformKind::Spreadsheet => vec![("folder", self.folder.is_some())],
         };
         for (key, present) in required {
             if !present {
@@ -261,13 +278,29 @@ impl ChannelSettings {
                 "is required to list products (config/mappings/<channel>.toml)".into(),
             ),
             None => {}
-            Some(path) => {
-                if let Err(why) = Mapping::load(&resolve(config_dir, path)) {
-                    problem("mapping", why);
+            Some(path) => match Mapping::load(&resolve(config_dir, path)) {
+                Err(why) => problem("mapping", why),
+                Ok(mapping) if self.platform == PlatformKind::Spreadsheet => {
+                    let layouts = mapping.sheet_problems();
+                    for (key, message) in layouts {
+                        problem(&format!("mapping: {key}"), message);
+                    }
                 }
-            }
+                Ok(_) => {}
+            },
         }
         out
+    }
+
+    /// A spreadsheet channel's folders, relative paths taken from the
+    /// config's folder: the sheet's, and the orders inbox.
+    pub fn folders(&self, config_dir: &Path) -> Option<(PathBuf, PathBuf)> {
+        let folder = resolve(config_dir, self.folder.as_ref()?);
+        let inbox = match &self.inbox {
+            Some(inbox) => resolve(config_dir, inbox),
+            None => folder.join("inbox"),
+        };
+        Some((folder, inbox))
     }
 
     /// The mapping file, read (relative paths are relative to the config file).

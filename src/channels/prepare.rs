@@ -66,6 +66,7 @@ pub fn context(
         events,
         clock: Arc::new(SystemClock),
         allow_plaintext_secrets: settings.allow_plaintext_secrets,
+        config_dir: settings.config_dir.clone(),
     }
 }
 

@@ -115,7 +115,7 @@ pub async fn statuses(
             id: channel.id.clone(),
             platform: channel.platform,
             enabled: channel.enabled,
-            authorized: tokens.is_some(),
+            authorized: tokens.is_some() || !channel.platform.has_tokens(),
             access_expires_at: tokens.as_ref().map(|t| t.access_expires_at),
             refresh_expires_at: tokens.as_ref().and_then(|t| t.refresh_expires_at),
         });

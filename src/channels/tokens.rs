@@ -29,7 +29,7 @@ pub fn warning_ahead(platform: PlatformKind) -> Duration {
     match platform {
         PlatformKind::Shopee => Duration::days(7),
         PlatformKind::Lazada => Duration::hours(48),
-        PlatformKind::Sendo | PlatformKind::Voso => Duration::zero(),
+        PlatformKind::Sendo | PlatformKind::Voso | PlatformKind::Spreadsheet => Duration::zero(),
     }
 }
 
@@ -58,6 +58,8 @@ pub async fn paused(store: &dyn Store, channel: &str) -> Result<Option<Paused>, 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum TokenCheck {
+    /// The platform takes no tokens (a spreadsheet channel).
+    NoTokens,
     /// No tokens yet: `chosync channels connect` first.
     NotAuthorized,
     /// Paused already; nothing was asked of the platform.
@@ -113,6 +115,9 @@ pub async fn check(store: &dyn Store, channel: &Channel<'_>) -> Result<TokenRepo
         authorization_ends_at,
         expiring,
     };
+    if !channel.settings.platform.has_tokens() {
+        return Ok(report(TokenCheck::NoTokens, None, false));
+    }
     if let Some(pause) = store.channel_pause(id).await? {
         return Ok(report(TokenCheck::Paused(pause), None, false));
     }
@@ -187,7 +192,10 @@ async fn authorization_end(
         .and_then(|a| a.expires_at);
     Ok(recorded.or(match platform {
         PlatformKind::Lazada => expiry.refresh_expires_at,
-        PlatformKind::Shopee | PlatformKind::Sendo | PlatformKind::Voso => None,
+        PlatformKind::Shopee
+        | PlatformKind::Sendo
+        | PlatformKind::Voso
+        | PlatformKind::Spreadsheet => None,
     }))
 }
 
@@ -274,7 +282,7 @@ pub async fn authorized(
         PlatformKind::Shopee => Some(store.now() + Duration::days(SHOPEE_AUTHORIZATION_DAYS)),
         PlatformKind::Lazada => expiry.and_then(|e| e.refresh_expires_at),
         // The shop's keys log in again whenever a token runs out.
-        PlatformKind::Sendo | PlatformKind::Voso => None,
+        PlatformKind::Sendo | PlatformKind::Voso | PlatformKind::Spreadsheet => None,
     };
     store.record_authorization(channel, ends).await?;
     if store.resume_channel(channel).await? {

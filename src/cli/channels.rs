@@ -22,6 +22,9 @@ pub(super) async fn run(
             Connected::ConsentPage(link) => {
                 say!("Open this page as the seller of {channel} and approve chosync:\n{link}");
             }
+            Connected::NoAuthorization => {
+                say!("{channel} writes and reads files: there is nothing to authorize");
+            }
             Connected::SignedIn {
                 authorized,
                 push_path,

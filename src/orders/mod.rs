@@ -30,6 +30,9 @@ pub enum OrderError {
     Paused(#[from] crate::channels::tokens::Paused),
 }
 
+/// The outcome of an orders file a spreadsheet channel refused whole.
+const REFUSED_FILE: &str = chosync_spreadsheet::REJECTED;
+
 /// What one import did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct OrderReport {
@@ -121,6 +124,21 @@ pub async fn import(
         .map(|e| crate::sync::log_row(e, "", "orders"))
         .collect();
     store.log_calls(run_id, id, &rows).await?;
+    for refused in events.iter().filter(|e| e.outcome == REFUSED_FILE) {
+        // An orders file refused whole waits for a person to mend it.
+        store
+            .raise_alert(&NewAlert {
+                kind: AlertKind::OrderImportFailing,
+                channel: id.to_string(),
+                subject: refused.endpoint.clone(),
+                message: format!(
+                    "{} of {id} was refused whole, nothing of it recorded: {}",
+                    refused.endpoint,
+                    refused.message.as_deref().unwrap_or("see its .errors.txt")
+                ),
+            })
+            .await?;
+    }
     report.seconds = started.elapsed().as_secs_f64();
     match result {
         Ok(()) => {
@@ -222,6 +240,9 @@ async fn fetch_and_record(
     }
     if let Some(mark) = lost_mark {
         channel.client.confirm_lost(mark).await.map_err(platform)?;
+    }
+    if source == Source::Poll && report.failed.is_empty() {
+        channel.client.orders_recorded().await.map_err(platform)?;
     }
     Ok(())
 }

@@ -174,6 +174,13 @@ async fn hosted_image(
     let hosted = if by_url {
         // These platforms take image URLs only, and fetch them themselves.
         published_url(channel.settings, source)?
+    } else if let ChannelClient::Spreadsheet(_) = channel.client {
+        // A bulk sheet names images as the seller centre takes them: URLs
+        // where the cooperative publishes them, else as the catalogue says.
+        match &channel.settings.image_base_url {
+            Some(_) => published_url(channel.settings, source)?,
+            None => source.to_string(),
+        }
     } else if source.contains("://") {
         match channel.client {
             ChannelClient::Lazada(lazada) => lazada
