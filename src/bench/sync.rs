@@ -1,5 +1,5 @@
-//! Sync throughput: a generated catalogue pushed to in-process Shopee and
-//! Lazada sandboxes at once, then a pass with every task pending and nothing
+//! Sync throughput: a generated catalogue pushed to in-process Shopee,
+//! Lazada, Sendo and Voso sandboxes at once, then a pass with every task pending and nothing
 //! changed, then a change of 100 prices. Rates (and Shopee's wait between
 //! `add_item` and its variations) are scaled by the same factor on client and
 //! sandbox alike: time runs faster, the ratio of wall time to the floor is
@@ -21,8 +21,12 @@ use chosync_connector::Limits;
 use chosync_connector::http::HttpConfig;
 use chosync_lazada::sandbox::LazadaSandbox;
 use chosync_lazada::{Lazada, LazadaConfig};
+use chosync_sendo::sandbox::SendoSandbox;
+use chosync_sendo::{Sendo, SendoConfig};
 use chosync_shopee::sandbox::ShopeeSandbox;
 use chosync_shopee::{Shopee, ShopeeConfig};
+use chosync_voso::sandbox::VosoSandbox;
+use chosync_voso::{Voso, VosoConfig};
 use serde::Serialize;
 
 use crate::catalogue::import::{NoProgress, import_file};
@@ -81,7 +85,8 @@ pub struct PassResult {
     pub minimum: Minimum,
     pub calls_to_minimum: f64,
     /// The minimum at the rates chosync allows itself (a margin below the
-    /// quota): no pass can be quicker. The target is judged against this.
+    /// quota, and its limiter's spacing a tenth below that): no pass can be
+    /// quicker. The target is judged against this.
     pub floor_seconds: f64,
     pub ratio_to_floor: f64,
     /// The minimum at the platform's quota, so that a margin set too wide
@@ -105,15 +110,15 @@ pub struct Minimum {
 
 impl Minimum {
     /// Seconds the calls take at least at `rates` (bucket → calls/s).
-    fn floor(&self, rates: &[(String, u32)]) -> f64 {
+    fn floor(&self, rates: &[(String, f64)]) -> f64 {
         self.by_bucket
             .iter()
             .map(|(bucket, calls)| {
                 let rate = rates
                     .iter()
                     .find(|(b, _)| b == bucket)
-                    .map_or(1, |(_, r)| *r);
-                *calls as f64 / f64::from(rate.max(1))
+                    .map_or(1.0, |(_, r)| *r);
+                *calls as f64 / rate.max(0.001)
             })
             .fold(0.0, f64::max)
     }
@@ -174,6 +179,40 @@ fn lazada_minimum(work: &Work) -> Minimum {
     }
 }
 
+/// Sendo (`shared/marketplaces/sendo.md` §3): one `POST /api/partner/product`
+/// per product carries its variants, prices and stock, and answers only the
+/// new id; one `GET …/product` reads its status (most categories sell at
+/// once, others await approval, and a product awaiting approval refuses
+/// updates). Images are URLs (no call). Stock and price changes go through
+/// `update-by-field-mask`, ≤ 50 products per call. One quota for the shop.
+fn sendo_minimum(work: &Work) -> Minimum {
+    let creates = 2 * (work.creates_with_variants + work.creates_single);
+    let values = (work.value_changes.len() as u64).div_ceil(50);
+    Minimum {
+        calls: creates + values,
+        by_bucket: vec![("shop".into(), creates + values)],
+        reckoning: format!(
+            "{} products × (POST product + GET product for its status) + {values} field-mask calls (≤ 50 products)",
+            creates / 2
+        ),
+    }
+}
+
+/// Voso (the assumed contract, `connectors/voso/README.md`): one `POST
+/// /v1/products` per product answers the product with its variant ids;
+/// images are URLs; stock and price ≤ 50 items per call across products.
+fn voso_minimum(work: &Work) -> Minimum {
+    let creates = work.creates_with_variants + work.creates_single;
+    let values = work.value_changes.iter().sum::<u64>().div_ceil(50);
+    Minimum {
+        calls: creates + values,
+        by_bucket: vec![("shop".into(), creates + values)],
+        reckoning: format!(
+            "{creates} POST /v1/products + {values} batch calls (≤ 50 items across products)"
+        ),
+    }
+}
+
 /// One channel and its sandbox, for the run.
 struct Rig {
     id: &'static str,
@@ -212,6 +251,8 @@ pub async fn run(products: u64, multiplier: u32) -> anyhow::Result<SyncBench> {
     let rigs = [
         shopee(multiplier, credentials.clone()).await?,
         lazada(multiplier, credentials.clone()).await?,
+        sendo(multiplier, credentials.clone()).await?,
+        voso(multiplier, credentials.clone()).await?,
     ];
     register(store.as_ref(), &rigs, "bench").await?;
     let report = import_file(store.as_ref(), &file, false, Arc::new(NoProgress)).await?;
@@ -316,8 +357,20 @@ async fn timed_pass(store: &dyn Store, rig: &Rig, work: &Work) -> anyhow::Result
         .collect();
     let calls: u64 = calls_by_endpoint.values().sum();
     let minimum = (rig.minimum)(work);
-    let floor_seconds = minimum.floor(&rig.rates);
-    let floor_at_quota_seconds = minimum.floor(&rig.quotas);
+    // chosync's own rates as its limiter spaces them (a tenth below the
+    // configured figure), and the platform's quotas as published.
+    let effective: Vec<(String, f64)> = rig
+        .rates
+        .iter()
+        .map(|(b, r)| (b.clone(), chosync_connector::limiter::effective_rate(*r)))
+        .collect();
+    let quotas: Vec<(String, f64)> = rig
+        .quotas
+        .iter()
+        .map(|(b, r)| (b.clone(), f64::from(*r)))
+        .collect();
+    let floor_seconds = minimum.floor(&effective);
+    let floor_at_quota_seconds = minimum.floor(&quotas);
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
     Ok(PassResult {
         seconds,
@@ -469,6 +522,105 @@ async fn lazada(multiplier: u32, credentials: Arc<EncryptedCredentials>) -> anyh
         rates: rates_of(&limits),
         quotas: vec![("inventory".into(), inventory), ("other".into(), other)],
         minimum: lazada_minimum,
+        _sandbox: running.task,
+    })
+}
+
+/// Where the bench says its image files are published (Sendo and Voso take
+/// URLs; the sandboxes never fetch them).
+const IMAGE_BASE_URL: &str = "https://anh.htx-backan.example/images";
+
+async fn sendo(multiplier: u32, credentials: Arc<EncryptedCredentials>) -> anyhow::Result<Rig> {
+    // Sendo publishes no quota: the sandbox enforces the reference's
+    // guess (2 calls/s per shop), and so does the client's default.
+    let shop_rate = 2 * multiplier;
+    let limits = scaled(SendoConfig::default_limits(), multiplier);
+    let sandbox_config = chosync_sendo::sandbox::SandboxConfig {
+        rate: rate(shop_rate),
+        ..Default::default()
+    };
+    let (shop_key, secret_key) = (
+        sandbox_config.shop_key.clone(),
+        sandbox_config.secret_key.clone(),
+    );
+    let running = SendoSandbox::start(sandbox_config, 0).await?;
+    let events = Arc::new(CallLog::default());
+    let config = SendoConfig {
+        channel: "sendo-bench".into(),
+        base_url: running.base_url.clone(),
+        shop_key: shop_key.clone(),
+        secret_key: secret_key.into(),
+        limits: limits.clone(),
+        http: HttpConfig::default(),
+    };
+    let sendo = Sendo::new(config, credentials, events.clone(), Arc::new(SystemClock))?;
+    sendo.sign_in().await?;
+    events.take(0);
+    let sandbox = running.sandbox.clone();
+    Ok(Rig {
+        id: "sendo-bench",
+        settings: settings(&format!(
+            "id = \"sendo-bench\"\nplatform = \"sendo\"\nbase_url = \"{}\"\nshop_key = \"{shop_key}\"\n\
+             image_base_url = \"{IMAGE_BASE_URL}\"\n\
+             price = {{ markup_percent = 3, round_to = 1000, rounding = \"up\" }}\nstock = {{ buffer = 1 }}\n",
+            running.base_url
+        ))?,
+        mapping: crate::channels::mapping::parse(include_str!(
+            "../../config/mappings/sendo-demo.toml"
+        ))
+        .map_err(|e| anyhow::anyhow!(e))?,
+        client: ChannelClient::Sendo(sendo),
+        events,
+        kit: Box::new(move || sandbox.kit().stats()),
+        rates: rates_of(&limits),
+        quotas: vec![("shop".into(), shop_rate)],
+        minimum: sendo_minimum,
+        _sandbox: running.task,
+    })
+}
+
+async fn voso(multiplier: u32, credentials: Arc<EncryptedCredentials>) -> anyhow::Result<Rig> {
+    // The assumed contract's quota: 10 calls/s per shop.
+    let shop_rate = 10 * multiplier;
+    let limits = scaled(VosoConfig::default_limits(), multiplier);
+    let running = VosoSandbox::start(
+        chosync_voso::sandbox::SandboxConfig {
+            rate: rate(shop_rate),
+            ..Default::default()
+        },
+        0,
+    )
+    .await?;
+    let events = Arc::new(CallLog::default());
+    let config = VosoConfig {
+        channel: "voso-bench".into(),
+        base_url: running.base_url.clone(),
+        key: running.sandbox.key().to_string(),
+        secret: running.sandbox.secret().to_string().into(),
+        limits: limits.clone(),
+        http: HttpConfig::default(),
+    };
+    let voso = Voso::new(config, credentials, events.clone(), Arc::new(SystemClock))?;
+    voso.sign_in().await?;
+    events.take(0);
+    let sandbox = running.sandbox.clone();
+    Ok(Rig {
+        id: "voso-bench",
+        settings: settings(&format!(
+            "id = \"voso-bench\"\nplatform = \"voso\"\nbase_url = \"{}\"\n\
+             image_base_url = \"{IMAGE_BASE_URL}\"\n",
+            running.base_url
+        ))?,
+        mapping: crate::channels::mapping::parse(include_str!(
+            "../../config/mappings/voso-demo.toml"
+        ))
+        .map_err(|e| anyhow::anyhow!(e))?,
+        client: ChannelClient::Voso(voso),
+        events,
+        kit: Box::new(move || sandbox.kit().stats()),
+        rates: rates_of(&limits),
+        quotas: vec![("shop".into(), shop_rate)],
+        minimum: voso_minimum,
         _sandbox: running.task,
     })
 }

@@ -12,7 +12,8 @@ pub struct Shop {
     pub sandbox: Sandbox,
     /// The stock rule's buffer (`stock = { buffer = N }`).
     pub buffer: i64,
-    /// Calls per second chosync allows itself on the buckets orders use.
+    /// Calls per second chosync makes at most on the buckets orders use
+    /// (its limiter's spacing included).
     pub rates: BTreeMap<&'static str, f64>,
 }
 
@@ -172,7 +173,12 @@ fn rates(limits: chosync_connector::Limits) -> BTreeMap<&'static str, f64> {
     limits
         .buckets
         .iter()
-        .map(|b| (b.name, f64::from(b.per_second.get())))
+        .map(|b| {
+            (
+                b.name,
+                chosync_connector::limiter::effective_rate(b.per_second.get()),
+            )
+        })
         .collect()
 }
 

@@ -17,7 +17,7 @@ pub enum BenchCommand {
         #[arg(long, env = "CHOSYNC_BENCH_POSTGRES_URL")]
         postgres: Option<String>,
     },
-    /// Sync a generated catalogue to in-process Shopee and Lazada sandboxes
+    /// Sync a generated catalogue to in-process Shopee, Lazada, Sendo and Voso sandboxes
     /// at once, then a no-op sync and 100 price changes; report calls, wall
     /// time against the rate floor, throttling and memory as JSON.
     Sync {
@@ -29,7 +29,7 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         rate_multiplier: u32,
     },
-    /// Orders at random channels of two Shopee and two Lazada sandboxes
+    /// Orders at random channels of two Shopee, two Lazada, a Sendo and a Voso sandbox
     /// with the daemon running; report propagation latency, calls per
     /// order, throttling, ledger exactness and a burst against its floor.
     Orders {

@@ -22,11 +22,19 @@ struct Bucket {
     paused_until: Mutex<Option<Instant>>,
 }
 
-/// One call per `1.1 / per_second` seconds: the platform counts calls as
-/// they arrive in its own one-second windows, and a call the network holds
-/// back must not land in the same window as the two after it.
+/// How much wider than `1 / rate` calls are spaced: the platform counts
+/// calls as they arrive in its own one-second windows, and a call the
+/// network holds back must not land in the same window as the two after it.
+pub const SPACING: f64 = 1.1;
+
+/// Calls per second a bucket of `per_second` makes at most, spacing included.
+pub fn effective_rate(per_second: u32) -> f64 {
+    f64::from(per_second) / SPACING
+}
+
+/// One call per `SPACING / per_second` seconds.
 fn spaced(per_second: std::num::NonZeroU32) -> Quota {
-    let period = Duration::from_secs(1).mul_f64(1.1) / per_second.get();
+    let period = Duration::from_secs(1).mul_f64(SPACING) / per_second.get();
     Quota::with_period(period)
         .unwrap_or_else(|| Quota::per_second(per_second))
         .allow_burst(std::num::NonZeroU32::MIN)
