@@ -85,9 +85,10 @@ fn the_demo_with_a_duration_sums_up_a_system_that_kept_up_and_leaves_its_data_re
             && number("/propagation/p99_ms") >= number("/propagation/p50_ms"),
         "{summary}"
     );
-    // Every SKU on every channel, not a sample: 32 SKUs on two channels.
+    // Every SKU on every channel, not a sample: 32 SKUs on five channels
+    // (the spreadsheet channel's sheet read back from its file).
     assert_eq!(summary["convergence"]["converged"], true, "{summary}");
-    assert_eq!(number("/convergence/checked"), 64.0, "{summary}");
+    assert_eq!(number("/convergence/checked"), 160.0, "{summary}");
     assert_eq!(
         summary["convergence"]["mismatches"]
             .as_array()
@@ -102,12 +103,22 @@ fn the_demo_with_a_duration_sums_up_a_system_that_kept_up_and_leaves_its_data_re
     assert!(listed.status.success(), "{}", text(&listed.stderr));
     let orders: Value = serde_json::from_slice(&listed.stdout).expect("orders as JSON");
     let orders = orders.as_array().expect("a list");
-    assert_eq!(orders.len() as f64, number("/orders/placed"));
+    // The buyers' orders, and the two of the sample export the demo drops
+    // into the spreadsheet channel's inbox before they start.
+    assert_eq!(orders.len() as f64, number("/orders/placed") + 2.0);
+    let on = |channel: &str| orders.iter().filter(|o| o["channel"] == channel).count();
+    assert_eq!(on("sheet-demo"), 2, "{orders:?}");
+    for channel in ["shopee-demo", "lazada-demo", "sendo-demo", "voso-demo"] {
+        assert!(on(channel) > 0, "buyers order on {channel}: {orders:?}");
+    }
     assert!(
-        orders
-            .iter()
-            .all(|o| ["shopee-demo", "lazada-demo"].contains(&o["channel"].as_str().unwrap_or(""))),
-        "{orders:?}"
+        demo_dir.join("sheet/san-pham.xlsx").is_file()
+            && demo_dir
+                .join("sheet/inbox/imported")
+                .read_dir()
+                .map_or(0, |d| d.count())
+                == 1,
+        "the sheet written, the sample export imported and moved aside"
     );
     let cancelled = orders.iter().filter(|o| o["state"] == "cancelled").count();
     assert_eq!(cancelled as f64, number("/orders/cancelled"), "{orders:?}");

@@ -83,7 +83,13 @@ impl Simulator {
             }
             return;
         }
-        let origin = self.rng.usize(..shops.len());
+        let open: Vec<usize> = (0..shops.len())
+            .filter(|&i| shops[i].takes_orders())
+            .collect();
+        if open.is_empty() {
+            return;
+        }
+        let origin = open[self.rng.usize(..open.len())];
         let (sku, units) = if self.within_shown {
             // A shop page offers what is listed and in stock there.
             let offered: Vec<(&String, i64)> = self

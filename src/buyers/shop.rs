@@ -2,7 +2,10 @@
 //! buyer and a measurement see it: what a buyer can buy, placing and
 //! cancelling orders, the sandbox's call counters.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
 
 use chosync_connector::sandbox::{Platform as _, Stats};
 
@@ -22,6 +25,51 @@ pub enum Sandbox {
     Lazada(chosync_lazada::sandbox::Running),
     Sendo(chosync_sendo::sandbox::Running),
     Voso(chosync_voso::sandbox::Running),
+    /// A spreadsheet channel: what it shows is its bulk sheet's file.
+    Sheet(SheetFile),
+}
+
+/// A spreadsheet channel's bulk sheet as a buyer would see the marketplace
+/// it is uploaded to: read again whenever the file changes.
+pub struct SheetFile {
+    layout: chosync_spreadsheet::SheetLayout,
+    path: PathBuf,
+    read: Mutex<Option<(SystemTime, HashMap<String, i64>)>>,
+}
+
+impl SheetFile {
+    pub fn new(layout: chosync_spreadsheet::SheetLayout, folder: &Path) -> Self {
+        Self {
+            path: folder.join(&layout.file),
+            layout,
+            read: Mutex::new(None),
+        }
+    }
+
+    /// Stock of `sku` in the sheet (0 when not on sale); `None` when the
+    /// sheet has no row for it or cannot be read.
+    fn buyable(&self, sku: &str) -> Option<i64> {
+        let modified = std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok()?;
+        let mut read = self.read.lock().ok()?;
+        if read.as_ref().map(|(at, _)| *at) != Some(modified) {
+            let rows = chosync_spreadsheet::read_sheet(&self.layout, &self.path).ok()?;
+            let stock = rows
+                .into_iter()
+                .map(|r| {
+                    let shown = if r.listed == Some(true) {
+                        r.stock.unwrap_or(0)
+                    } else {
+                        0
+                    };
+                    (r.sku, shown)
+                })
+                .collect();
+            *read = Some((modified, stock));
+        }
+        read.as_ref()?.1.get(sku).copied()
+    }
 }
 
 impl Shop {
@@ -61,12 +109,28 @@ impl Shop {
         }
     }
 
+    pub fn sheet(id: &str, sheet: SheetFile, buffer: i64) -> Self {
+        Self {
+            id: id.to_string(),
+            sandbox: Sandbox::Sheet(sheet),
+            buffer,
+            rates: BTreeMap::new(),
+        }
+    }
+
+    /// Whether buyers order here (a spreadsheet channel's orders come as
+    /// files the seller exports).
+    pub fn takes_orders(&self) -> bool {
+        !matches!(self.sandbox, Sandbox::Sheet(_))
+    }
+
     pub fn stats(&self) -> Stats {
         match &self.sandbox {
             Sandbox::Shopee(r) => r.sandbox.kit().stats(),
             Sandbox::Lazada(r) => r.sandbox.kit().stats(),
             Sandbox::Sendo(r) => r.sandbox.kit().stats(),
             Sandbox::Voso(r) => r.sandbox.kit().stats(),
+            Sandbox::Sheet(_) => Stats::default(),
         }
     }
 
@@ -77,6 +141,7 @@ impl Shop {
             Sandbox::Lazada(r) => r.sandbox.buyable(sku),
             Sandbox::Sendo(r) => r.sandbox.buyable(sku),
             Sandbox::Voso(r) => r.sandbox.buyable(sku),
+            Sandbox::Sheet(sheet) => sheet.buyable(sku),
         }
     }
 
@@ -86,6 +151,7 @@ impl Shop {
             Sandbox::Lazada(r) => r.sandbox.place_order(sku, quantity),
             Sandbox::Sendo(r) => r.sandbox.place_order(sku, quantity),
             Sandbox::Voso(r) => r.sandbox.place_order(sku, quantity),
+            Sandbox::Sheet(_) => Err("a spreadsheet channel's orders come as files".into()),
         }
     }
 
@@ -95,6 +161,7 @@ impl Shop {
             Sandbox::Lazada(r) => r.sandbox.cancel_order(order, None),
             Sandbox::Sendo(r) => r.sandbox.cancel_order(order, None),
             Sandbox::Voso(r) => r.sandbox.cancel_order(order, None),
+            Sandbox::Sheet(_) => Err("a spreadsheet channel's orders come as files".into()),
         }
     }
 
@@ -118,6 +185,7 @@ impl Shop {
             Sandbox::Lazada(r) => r.sandbox.kit().set_webhook_target(url),
             Sandbox::Sendo(r) => r.sandbox.kit().set_webhook_target(url),
             Sandbox::Voso(r) => r.sandbox.kit().set_webhook_target(url),
+            Sandbox::Sheet(_) => {}
         }
     }
 
@@ -127,28 +195,29 @@ impl Shop {
         match &self.sandbox {
             Sandbox::Shopee(r) => Some(&r.credentials.code),
             Sandbox::Lazada(r) => Some(&r.credentials.code),
-            Sandbox::Sendo(_) | Sandbox::Voso(_) => None,
+            Sandbox::Sendo(_) | Sandbox::Voso(_) | Sandbox::Sheet(_) => None,
         }
     }
 
     /// Authorizes the channel as its seller would: the consent page's code
-    /// exchanged, or a login with the shop's keys.
+    /// exchanged, or a login with the shop's keys; `None`: nothing to
+    /// authorize (a spreadsheet channel).
     pub async fn authorize(
         &self,
         settings: &crate::settings::Settings,
         store: &std::sync::Arc<dyn crate::store::Store>,
-    ) -> Result<crate::channels::connect::Authorized, crate::channels::ChannelError> {
+    ) -> Result<Option<crate::channels::connect::Authorized>, crate::channels::ChannelError> {
         use crate::channels::connect::{Connected, authorize, connect};
         match self.authorization_code() {
-            Some(code) => authorize(settings, store, &self.id, code, None).await,
+            Some(code) => authorize(settings, store, &self.id, code, None)
+                .await
+                .map(Some),
             None => match connect(settings, store, &self.id).await? {
-                Connected::SignedIn { authorized, .. } => Ok(authorized),
-                Connected::ConsentPage(_) | Connected::NoAuthorization => {
-                    Err(crate::channels::ChannelError::Misconfigured(format!(
-                        "channel {} asks for the seller's consent",
-                        self.id
-                    )))
-                }
+                Connected::SignedIn { authorized, .. } => Ok(Some(authorized)),
+                Connected::NoAuthorization => Ok(None),
+                Connected::ConsentPage(_) => Err(crate::channels::ChannelError::Misconfigured(
+                    format!("channel {} asks for the seller's consent", self.id),
+                )),
             },
         }
     }
@@ -165,6 +234,7 @@ impl Shop {
             Sandbox::Lazada(r) => r.task.abort(),
             Sandbox::Sendo(r) => r.task.abort(),
             Sandbox::Voso(r) => r.task.abort(),
+            Sandbox::Sheet(_) => {}
         }
     }
 }

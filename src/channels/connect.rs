@@ -52,6 +52,9 @@ pub async fn connect(
             .map(Connected::ConsentPage)
             .map_err(ChannelError::AuthLink);
     }
+    if !channel.platform.has_tokens() {
+        return Ok(Connected::NoAuthorization);
+    }
     client
         .sign_in()
         .await

@@ -16,6 +16,7 @@ use anyhow::Context as _;
 
 use super::{Failure, report, say};
 use crate::buyers::Shop;
+use crate::buyers::shop::SheetFile;
 use crate::catalogue::import::{NoProgress, import_file};
 use crate::demo::{Buyers, Summary};
 use crate::settings::Settings;
@@ -26,12 +27,15 @@ const SHOPEE_MAPPING: &str = include_str!("../../config/mappings/shopee-demo.tom
 const LAZADA_MAPPING: &str = include_str!("../../config/mappings/lazada-demo.toml");
 const SENDO_MAPPING: &str = include_str!("../../config/mappings/sendo-demo.toml");
 const VOSO_MAPPING: &str = include_str!("../../config/mappings/voso-demo.toml");
+const SHEET_MAPPING: &str = include_str!("../../config/mappings/sheet-demo.toml");
 
 /// Units each channel keeps back (`stock = { buffer = N }`).
 const SHOPEE_BUFFER: i64 = 1;
 const LAZADA_BUFFER: i64 = 2;
 const SENDO_BUFFER: i64 = 1;
 const VOSO_BUFFER: i64 = 0;
+const SHEET_BUFFER: i64 = 1;
+const SHEET: &str = "sheet-demo";
 
 /// Where the demo says the cooperative publishes its image files (Sendo and
 /// Voso take image URLs; the sandboxes never fetch them).
@@ -100,9 +104,17 @@ pub(super) async fn run(
         ("lazada-demo.toml", LAZADA_MAPPING),
         ("sendo-demo.toml", SENDO_MAPPING),
         ("voso-demo.toml", VOSO_MAPPING),
+        ("sheet-demo.toml", SHEET_MAPPING),
     ] {
         write(&dir.join("mappings").join(name), text)?;
     }
+    let sheet_folder = dir.join("sheet");
+    std::fs::create_dir_all(sheet_folder.join("inbox"))
+        .with_context(|| format!("cannot create {}", sheet_folder.display()))?;
+    let sheet_layout = crate::channels::mapping::parse(SHEET_MAPPING)
+        .ok()
+        .and_then(|m| m.sheet)
+        .context("the demo's sheet layout")?;
     let config = dir.join("chosync.toml");
     write(
         &config,
@@ -165,6 +177,17 @@ image_base_url = "{IMAGE_BASE_URL}"
 mapping = "mappings/voso-demo.toml"
 stock = {{ buffer = {VOSO_BUFFER} }}
 schedule = {SCHEDULE}
+
+# A marketplace without an API: its bulk-upload sheet is written into
+# sheet/, and order exports dropped into sheet/inbox are imported.
+[[channels]]
+id = "{SHEET}"
+platform = "spreadsheet"
+folder = "{sheet_folder}"
+mapping = "mappings/sheet-demo.toml"
+price = {{ markup_percent = 4, round_to = 1000, rounding = "up" }}
+stock = {{ buffer = {SHEET_BUFFER} }}
+schedule = {SCHEDULE}
 "#,
             db = dir.join("chosync.db").display(),
             key = dir.join("chosync.key").display(),
@@ -181,6 +204,7 @@ schedule = {SCHEDULE}
             voso_url = voso.base_url,
             voso_key = voso.sandbox.key(),
             voso_secret = dir.join("voso.secret").display(),
+            sheet_folder = sheet_folder.display(),
         ),
     )?;
     let shopee_addr = shopee.addr;
@@ -189,6 +213,11 @@ schedule = {SCHEDULE}
         Shop::lazada("lazada-demo", lazada, LAZADA_BUFFER),
         Shop::sendo("sendo-demo", sendo, SENDO_BUFFER),
         Shop::voso("voso-demo", voso, VOSO_BUFFER),
+        Shop::sheet(
+            SHEET,
+            SheetFile::new(sheet_layout, &sheet_folder),
+            SHEET_BUFFER,
+        ),
     ];
     let settings = Settings::load(Some(&config))?;
     let store =
@@ -196,7 +225,9 @@ schedule = {SCHEDULE}
     store.register_channels(&settings.registrations()).await?;
     say!("chosync demo in {}", dir.display());
     for shop in &shops {
-        report::authorized(&shop.authorize(&settings, &store).await?);
+        if let Some(authorized) = shop.authorize(&settings, &store).await? {
+            report::authorized(&authorized);
+        }
     }
     let report = import_file(store.as_ref(), catalogue, false, Arc::new(NoProgress))
         .await
@@ -216,7 +247,9 @@ schedule = {SCHEDULE}
     crate::inventory::adjust(store.as_ref(), "MD-500G", -3, reason, "demo")
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
-    say!("sold 3 × MD-500G at the market stall; pushing stock:");
+    say!("sold 3 × MD-500G at the market stall");
+    sheet_orders(&settings, &store, &sheet_folder.join("inbox")).await?;
+    say!("pushing stock:");
     sync(&settings, &store, Kind::Stock).await?;
     let shown = config.display();
     let outcome = if duration == Some(Duration::ZERO) {
@@ -247,9 +280,12 @@ schedule = {SCHEDULE}
              chosync --config {shown} explain MD-500G\n  \
              chosync --config {shown} schedules\n  \
              chosync --config {shown} stock adjust MD-1KG -2 --reason \"2 gói bán lẻ\"\n\
+             The spreadsheet channel's bulk sheet is {sheet_file}; drop order exports into {sheet_inbox}.\n\
              Or order yourself on the Shopee sandbox:\n  \
              curl -s -X POST http://{shopee_addr}/_sandbox/orders -H 'content-type: application/json' -d '{{\"sku\":\"MD-500G\",\"quantity\":2}}'\n\
              Ctrl-C stops the demo{until}, with a summary of what it did.",
+            sheet_file = sheet_folder.join("san-pham.xlsx").display(),
+            sheet_inbox = sheet_folder.join("inbox").display(),
         );
         live(&settings, store, &shops, listener, buyers, duration)
             .await
@@ -257,6 +293,51 @@ schedule = {SCHEDULE}
     };
     shops.iter().for_each(Shop::stop);
     outcome
+}
+
+/// Two orders as the spreadsheet channel's seller centre exports them,
+/// dropped into its inbox and imported.
+async fn sheet_orders(
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+    inbox: &Path,
+) -> Result<(), Failure> {
+    let vietnam = chrono::FixedOffset::east_opt(7 * 3600).context("UTC+7")?;
+    let at = |minutes_ago: i64| {
+        (store.now() - chrono::Duration::minutes(minutes_ago))
+            .with_timezone(&vietnam)
+            .format("%d/%m/%Y %H:%M")
+            .to_string()
+    };
+    let export = format!(
+        "Mã đơn hàng,SKU phân loại,Số lượng,Trạng thái đơn hàng,Thời gian đặt hàng,Thời gian cập nhật\n\
+         DH-MAU-0001,TDQ-10ML,2,Chờ xác nhận,{},{}\n\
+         DH-MAU-0002,MD-1KG,1,Đã giao,{},{}\n",
+        at(50),
+        at(45),
+        at(120),
+        at(30),
+    );
+    let file = inbox.join("don-hang-mau.csv");
+    write(&file, &export)?;
+    let imports = crate::orders::import_channels(
+        settings,
+        store,
+        Some(SHEET),
+        crate::orders::Source::Poll,
+        "demo",
+    )
+    .await?;
+    for import in imports {
+        let report = import.result.map_err(|e| anyhow::anyhow!(e))?;
+        say!(
+            "{SHEET}: {} orders read from {} ({} stock effects); the file moved to inbox/imported/",
+            report.new,
+            file.display(),
+            report.effects
+        );
+    }
+    Ok(())
 }
 
 /// The daemon and the buyers until Ctrl-C or `duration`.
@@ -382,6 +463,11 @@ fn fresh(dir: &Path) -> anyhow::Result<()> {
         &dir.join(MARKER),
         "made by chosync demo; it may delete its database here\n",
     )?;
+    let sheet = dir.join("sheet");
+    if sheet.exists() {
+        std::fs::remove_dir_all(&sheet)
+            .with_context(|| format!("cannot remove {}", sheet.display()))?;
+    }
     for name in [
         "chosync.db",
         "chosync.db-wal",

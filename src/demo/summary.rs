@@ -78,12 +78,15 @@ impl Summary {
         seconds: f64,
         convergence: Convergence,
     ) -> Result<Self, StoreError> {
-        let recorded = store
+        // The buyers' orders: those before them (the demo's sample order
+        // file) are not theirs to count.
+        let mut recorded = store
             .orders(&OrderFilter {
                 limit: ALL,
                 ..Default::default()
             })
             .await?;
+        recorded.retain(|o| o.first_seen_at >= since);
         let lines = recorded.iter().flat_map(|o| &o.lines);
         let effects = lines
             .clone()
