@@ -54,6 +54,7 @@ pub async fn missing_attributes(
     let mut authorized = Vec::new();
     for channel in settings.channels.iter().filter(|c| c.enabled) {
         match store.sealed_credentials(&channel.id).await? {
+            _ if !channel.platform.has_tokens() => authorized.push(channel.id.as_str()),
             Some(_) => authorized.push(channel.id.as_str()),
             None => check.notes.push(format!(
                 "channels.{}: not authorized yet, so its platform's mandatory attributes were not checked",

@@ -50,8 +50,13 @@ impl Limiter {
     pub fn new(limits: &Limits) -> Self {
         let mut by_class = HashMap::new();
         for bucket in &limits.buckets {
+            let limiter = RateLimiter::direct(spaced(bucket.per_second));
+            // Starts with its one permit taken: the channel's previous
+            // client (the last pass, another command) may have called
+            // just now, and the platform counts both in the same window.
+            let _ = limiter.check();
             let shared = Arc::new(Bucket {
-                limiter: RateLimiter::direct(spaced(bucket.per_second)),
+                limiter,
                 queue: tokio::sync::Mutex::new(()),
                 paused_until: Mutex::new(None),
             });
