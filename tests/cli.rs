@@ -193,6 +193,47 @@ fn check_config_lists_the_allocations_problems() {
     );
 }
 
+/// A spreadsheet channel's layouts are checked with its settings: every
+/// problem named under the channel's mapping, with its key in the file.
+#[test]
+fn check_config_names_a_spreadsheet_channels_layout_problems() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("c.db");
+    std::fs::write(
+        dir.path().join("sheet.toml"),
+        "[sheet]\nfile = \"san-pham.pdf\"\n[[sheet.columns]]\nheader = \"Giá\"\nvalue = \"price\"\n\
+         [orders]\ntime_format = \"%d/%m/%Y\"\n[orders.columns]\norder_id = \"Mã đơn\"\nsku = \"SKU\"\n\
+         quantity = \"SL\"\nstatus = \"Trạng thái\"\ncreated_at = \"Ngày\"\n\
+         [orders.statuses]\n\"Đã hủy\" = \"huy\"\n",
+    )
+    .expect("mapping");
+    let config = dir.path().join("chosync.toml");
+    std::fs::write(
+        &config,
+        "[[channels]]\nid = \"tiki-sheet\"\nplatform = \"spreadsheet\"\nmapping = \"sheet.toml\"\n",
+    )
+    .expect("config");
+    let out = chosync(
+        &db,
+        &["--config", config.to_str().expect("utf-8"), "check-config"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    for expected in [
+        "channels.tiki-sheet.folder: is required for this platform",
+        "channels.tiki-sheet.mapping: sheet.file",
+        "must end in .csv or .xlsx",
+        "sku",
+        "huy",
+    ] {
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+    assert!(
+        !stderr.contains("base_url"),
+        "no API host for files: {stderr}"
+    );
+}
+
 /// A channel check-config accepts without a mapping or a platform: disabled.
 const SCHEDULED_CHANNEL: &str = "allow_plaintext_secrets = true\n\
     [schedule]\ntimezone = \"Asia/Ho_Chi_Minh\"\n\

@@ -52,7 +52,7 @@ pub async fn live(
 ) -> anyhow::Result<Summary> {
     let listen = listener.local_addr()?;
     for shop in shops {
-        shop.push_to(&settings, listen)?;
+        shop.push_to(settings, listen)?;
     }
     let (stop_daemon, daemon_stopped) = tokio::sync::oneshot::channel::<()>();
     let mut daemon = {

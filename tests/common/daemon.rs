@@ -419,9 +419,12 @@ schedule = {QUIET}
     }
 
     /// The URL `channel`'s pushes go to (with its key where pushes are unsigned).
+    /// An unknown channel's is `/webhooks/<id>`.
     pub fn webhook_url(&self, channel: &str) -> String {
-        let settings = prepare::find(&self.settings, channel).expect("channel");
-        let path = prepare::push_path(&self.settings, settings).expect("push path");
+        let path = match prepare::find(&self.settings, channel) {
+            Ok(settings) => prepare::push_path(&self.settings, settings).expect("push path"),
+            Err(_) => format!("/webhooks/{channel}"),
+        };
         format!("http://{}{path}", self.addr)
     }
 
