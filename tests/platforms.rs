@@ -139,6 +139,44 @@ async fn a_sendo_push_without_its_url_key_is_refused(db: &TestDb) {
     daemon.stop().await;
 }
 
+/// The poll lists recent orders again each time (its overlap); one already
+/// recorded at the version and status the list shows is not read again — on
+/// Sendo and Voso each read is a call of a small quota — but a changed one is.
+async fn a_poll_reads_only_orders_changed_since_recorded(db: &TestDb) {
+    let rig = Rig::with_all_platforms(db, 5).await;
+    let poll = || async {
+        let imports = chosync::orders::import_channels(
+            &rig.settings,
+            &rig.store,
+            Some(VOSO),
+            chosync::orders::Source::Poll,
+            "test",
+        )
+        .await
+        .expect("import");
+        imports.into_iter().next().expect("one").result.expect("ok")
+    };
+    let details = || async { rig.control_of(VOSO).calls("/v1/orders/{id}").await };
+    let order = rig.place(VOSO, SKU, 1).await;
+    let first = poll().await;
+    assert_eq!(first.new, 1, "{first:?}");
+    let read = details().await;
+    assert!(read >= 1, "the new order read");
+    let again = poll().await;
+    assert_eq!((again.fetched, again.effects), (0, 0), "{again:?}");
+    assert_eq!(details().await, read, "a known order is not read again");
+    rig.control_of(VOSO)
+        .control(&format!("/_sandbox/orders/{order}/cancel"), json!({}))
+        .await;
+    let cancelled = poll().await;
+    assert_eq!(
+        (cancelled.fetched, cancelled.effects),
+        (1, 1),
+        "{cancelled:?}"
+    );
+    assert_eq!(details().await, read + 1, "the changed order is read");
+}
+
 /// The channel's start-up order poll is done (later orders arrive by push).
 async fn polled(db: &TestDb, channel: &str) {
     eventually(SOON, "the start-up poll", || async {
@@ -155,4 +193,5 @@ async fn polled(db: &TestDb, channel: &str) {
 on_both_engines!(
     an_order_on_sendo_lowers_stock_on_the_three_other_platforms,
     a_sendo_push_without_its_url_key_is_refused,
+    a_poll_reads_only_orders_changed_since_recorded,
 );

@@ -192,7 +192,11 @@ async fn fetch_and_record(
         };
         let window = OrderWindow { from, to: now };
         let listed = connector.list_orders(window).await.map_err(platform)?;
-        ids.extend(listed.into_iter().map(|o| o.order_id));
+        for order in listed {
+            if !recorded_as(store, id, &order).await? {
+                ids.insert(order.order_id);
+            }
+        }
         let (lost, mark) = channel.client.lost_order_hints().await.map_err(platform)?;
         ids.extend(lost);
         lost_mark = mark;
@@ -245,6 +249,28 @@ async fn fetch_and_record(
         channel.client.orders_recorded().await.map_err(platform)?;
     }
     Ok(())
+}
+
+/// Whether `listed` is recorded already at the version and status the
+/// platform's list shows: the poll's overlap lists recent orders again and
+/// again, and platforms that read one order per call (Sendo, Voso) would
+/// spend their quota reading what is known. Where the list names no time
+/// (Shopee), the order is read.
+async fn recorded_as(
+    store: &dyn Store,
+    channel: &str,
+    listed: &chosync_connector::dto::OrderRef,
+) -> Result<bool, StoreError> {
+    let Some(updated_at) = listed.updated_at else {
+        return Ok(false);
+    };
+    // PostgreSQL keeps microseconds.
+    let updated_at = chrono::SubsecRound::trunc_subsecs(updated_at, 6);
+    Ok(store
+        .order(Some(channel), &listed.order_id)
+        .await?
+        .iter()
+        .any(|o| o.platform_updated_at >= updated_at && o.platform_status == listed.status))
 }
 
 /// Records one order; one the store refuses is alerted by its id and

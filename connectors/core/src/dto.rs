@@ -208,6 +208,10 @@ pub struct OrderWindow {
 pub struct OrderRef {
     pub order_id: String,
     pub status: String,
+    /// When the platform last changed the order, where its list says: an
+    /// order recorded at this version and status need not be read again.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// What an order's platform status means for stock.

@@ -1291,6 +1291,7 @@ impl Connector for Lazada {
                 let id = id_text(&order.order_id);
                 if seen.insert(id.clone()) {
                     out.push(OrderRef {
+                        updated_at: parse_time(&order.updated_at).map(whole_second),
                         order_id: id,
                         status: order.statuses.join(","),
                     });

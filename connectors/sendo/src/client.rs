@@ -628,6 +628,7 @@ impl Connector for Sendo {
                         refs.push(OrderRef {
                             order_id: so.order_number,
                             status: status_word(so.order_status),
+                            updated_at: DateTime::from_timestamp(stamp, 0).filter(|_| stamp > 0),
                         });
                     }
                 }

@@ -1567,6 +1567,8 @@ impl Connector for Shopee {
                     )
                     .await?;
                 out.extend(page.order_list.into_iter().map(|o| OrderRef {
+                    // Shopee's list names no update time.
+                    updated_at: None,
                     order_id: o.order_sn,
                     status: o.order_status.unwrap_or_default(),
                 }));

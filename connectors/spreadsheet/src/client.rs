@@ -679,6 +679,7 @@ impl Connector for Spreadsheet {
             .map(|o| OrderRef {
                 order_id: o.order_id.clone(),
                 status: o.platform_status.clone(),
+                updated_at: Some(o.updated_at),
             })
             .collect();
         *round = InboxRound { orders, read };

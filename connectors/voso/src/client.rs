@@ -455,6 +455,7 @@ impl Connector for Voso {
                 found.extend(page.items.into_iter().map(|o| OrderRef {
                     order_id: o.id,
                     status: o.status,
+                    updated_at: o.updated_at,
                 }));
                 match page.next_cursor.filter(|c| !c.is_empty()) {
                     Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),

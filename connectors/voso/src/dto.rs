@@ -110,6 +110,8 @@ pub struct OrderPage {
 pub struct OrderSummary {
     pub id: String,
     pub status: String,
+    #[serde(default)]
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
