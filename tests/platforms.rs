@@ -177,6 +177,40 @@ async fn a_poll_reads_only_orders_changed_since_recorded(db: &TestDb) {
     assert_eq!(details().await, read + 1, "the changed order is read");
 }
 
+/// `reconcile` on Sendo and Voso: a stock changed in the seller centre is
+/// read back through each platform's product search / page read, found,
+/// and set back to what chosync wants; every channel ends converged.
+async fn reconcile_sets_back_stock_changed_on_sendo_and_voso(db: &TestDb) {
+    let rig = Rig::with_all_platforms(db, 5).await;
+    for channel in [SENDO, VOSO] {
+        rig.control_of(channel)
+            .control(
+                &format!("/_sandbox/listings/{SKU}/stock"),
+                json!({ "stock": 999 }),
+            )
+            .await;
+        let reconciled = chosync::sync::reconcile::reconcile_channels(
+            &rig.settings,
+            &rig.store,
+            Some(channel),
+            &chosync::sync::Options::new("test"),
+        )
+        .await
+        .expect("reconcile");
+        let report = reconciled
+            .into_iter()
+            .next()
+            .expect("one")
+            .result
+            .expect("reconciled");
+        assert_eq!(report.skus, 32, "{channel}: every SKU read back");
+        assert_eq!(report.different(), 1, "{channel}: {report:?}");
+        assert_eq!(report.findings[0].sku, SKU, "{channel}: {report:?}");
+        assert_eq!(report.corrected, 1, "{channel}: {report:?}");
+    }
+    rig.assert_converged(db).await;
+}
+
 /// The channel's start-up order poll is done (later orders arrive by push).
 async fn polled(db: &TestDb, channel: &str) {
     eventually(SOON, "the start-up poll", || async {
@@ -194,4 +228,5 @@ on_both_engines!(
     an_order_on_sendo_lowers_stock_on_the_three_other_platforms,
     a_sendo_push_without_its_url_key_is_refused,
     a_poll_reads_only_orders_changed_since_recorded,
+    reconcile_sets_back_stock_changed_on_sendo_and_voso,
 );
