@@ -1,5 +1,6 @@
 //! chosync: one cooperative catalogue, kept in sync with every marketplace it sells on.
 
+pub mod access;
 pub mod api;
 pub mod bench;
 pub mod buyers;

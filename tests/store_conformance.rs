@@ -983,7 +983,7 @@ async fn failed_work_waits_its_backoff_unless_an_operator_retries(db: &TestDb) {
     assert!(task("QS-200G", Aspect::Price).await.is_none());
 
     // An operator's retry: deferred work is due now, the quarantined SKU has work again.
-    assert!(store.retry_channel("shopee-a").await.expect("retry") >= 4);
+    assert!(store.retry_channel("shopee-a", None).await.expect("retry") >= 4);
     let md = task("MD-500G", Aspect::Stock).await.expect("task");
     assert_eq!(md.not_before, now);
     for aspect in [Aspect::Content, Aspect::Price, Aspect::Stock] {

@@ -515,6 +515,8 @@ async fn a_shopee_push_code_12_raises_the_authorization_expiring_alert(db: &Test
     };
     let state = ApiState {
         store: db.store.clone(),
+        settings: Arc::new(chosync::settings::Settings::default()),
+        stopping: tokio::sync::watch::channel(false).1,
         channels: Arc::new(BTreeMap::from([("shopee-a".to_string(), Arc::new(live))])),
         workers: Arc::new(NoWorkers),
         refusals: Arc::default(),

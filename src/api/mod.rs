@@ -1,8 +1,11 @@
-//! The daemon's HTTP side: platform pushes at `/webhooks/{channel}`, and
-//! `/healthz` and `/readyz` for whoever supervises the process. The operator
-//! API and the dashboard join this router later.
+//! The daemon's HTTP side: platform pushes at `/webhooks/{channel}`,
+//! `/healthz` and `/readyz` for whoever supervises the process, and the
+//! operator API at `/api/v1`.
 
+pub mod error;
 mod health;
+pub mod openapi;
+pub mod v1;
 mod webhooks;
 
 use std::collections::BTreeMap;
@@ -48,6 +51,10 @@ pub enum ChannelWork {
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Arc<dyn Store>,
+    pub settings: Arc<crate::settings::Settings>,
+    /// Turns true when the daemon stops: long-lived answers (the log's live
+    /// tail) end then.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
     /// The enabled channels by id: pushes to any other id are answered 404.
     pub channels: Arc<BTreeMap<String, Arc<LiveChannel>>>,
     pub workers: Arc<dyn Workers>,
@@ -60,11 +67,14 @@ pub struct ApiState {
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub fn router(state: ApiState) -> Router {
-    Router::new()
+    let webhooks = Router::new()
         .route("/webhooks/{channel}", post(webhooks::receive))
         .route("/webhooks/{channel}/{key}", post(webhooks::receive_keyed))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    Router::new()
+        .merge(webhooks)
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        .with_state(state.clone())
+        .nest("/api/v1", v1::router(state))
 }

@@ -25,14 +25,14 @@ use crate::store::{
     Aspect, CHUNK, CatalogueWrite, SheetChange, Store, StoreError, VariantRecord, Violation,
 };
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Counts {
     pub created: u64,
     pub updated: u64,
     pub unchanged: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
     pub file: String,
     pub dry_run: bool,
@@ -47,7 +47,7 @@ pub struct ImportReport {
 /// How the sheet's stock cells were read. A row carrying the export mark
 /// (`exported_stock` and `ledger_mark`) is a change from its exported stock;
 /// any other stock cell is a count as of the import.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StockReport {
     /// SKUs already in the catalogue whose stock cell is a count.
     pub counted: u64,

@@ -18,7 +18,7 @@ const RECENT_CALLS: i64 = 5;
 /// Ledger movements and order effects shown.
 const RECENT_CHANGES: i64 = 20;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Explained {
     pub sku: String,
     pub product_id: String,
@@ -35,7 +35,7 @@ pub struct Explained {
     pub channels: Vec<OnChannel>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OnChannel {
     pub channel: String,
     pub enabled: bool,
@@ -49,7 +49,7 @@ pub struct OnChannel {
     pub recent_calls: Vec<LogEntry>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Work {
     pub aspect: String,
     pub version: i64,

@@ -25,7 +25,7 @@ use crate::settings::SettingProblem;
 use mapping::Mapping;
 use rules::{PriceRule, StockRule};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PlatformKind {
     Shopee,

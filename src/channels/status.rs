@@ -12,7 +12,7 @@ use crate::store::replicas::Membership;
 use crate::store::{ChannelHealth, Store, StoreError};
 
 /// What a channel is doing, as `chosync channels` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ChannelState {
     /// Worked: by a daemon replica (`worked_by`), or by `chosync sync` when
@@ -75,7 +75,7 @@ fn worker(membership: &Membership, channel: &str) -> Option<String> {
         .map(|l| l.owner.clone())
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ChannelStatus {
     pub id: String,
     pub platform: PlatformKind,

@@ -21,6 +21,7 @@ mod schedules;
 mod span;
 mod stock;
 mod sync;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -191,6 +192,14 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<AlertAction>,
     },
+    /// Bearer tokens for the API and the dashboard: make one (printed
+    /// once; only its hash is kept), list them, revoke one.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Print the API's OpenAPI 3.1 document (JSON).
+    Openapi,
     /// Measure import speed and memory (see `chosync bench import --help`).
     Bench {
         #[command(subcommand)]
@@ -270,6 +279,28 @@ pub enum OrderAction {
 pub enum AlertAction {
     /// Mark an alert as seen; it opens again only if chosync resolved it and it comes back.
     Ack { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Make a token; prints it once.
+    Create {
+        /// viewer (reads) or operator (reads and writes).
+        #[arg(long)]
+        role: crate::access::Role,
+        /// Who or what uses it (the audit log names it).
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every token made, with its role, last use and revocation.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by its id: it opens nothing any more.
+    Revoke { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -550,6 +581,17 @@ async fn execute(
             }
         }
         Command::Bench { what } => bench::run(what).await?,
+        Command::Token { action } => {
+            let store = open(url).await?;
+            match action {
+                TokenAction::Create { role, name, json } => {
+                    token::create_token(store.as_ref(), &name, role, json).await?;
+                }
+                TokenAction::List { json } => token::list(store.as_ref(), json).await?,
+                TokenAction::Revoke { id } => token::revoke(store.as_ref(), id).await?,
+            }
+        }
+        Command::Openapi => say!("{}", crate::api::openapi::document().trim_end()),
         Command::Explain { sku, json } => {
             explain::run(settings, open(url).await?.as_ref(), &sku, json).await?;
         }

@@ -153,6 +153,8 @@ pub async fn run(
     let channel_count = channels.len();
     let app = api::router(ApiState {
         store: store.clone(),
+        settings: Arc::new(settings.clone()),
+        stopping: stopping.clone(),
         channels: Arc::new(channels.clone()),
         workers: signals.clone(),
         refusals: Arc::default(),

@@ -7,7 +7,7 @@ use crate::store::{StockMovement, StockRow, Store, StoreError};
 /// Movements shown with a SKU's levels.
 const RECENT_MOVEMENTS: i64 = 20;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SkuStock {
     pub movements: Vec<StockMovement>,
     pub stock: StockRow,

@@ -12,7 +12,7 @@ use serde::Serialize;
 pub use adjust::{AdjustError, MAX_ADJUSTMENT, adjust};
 pub use levels::{SkuStock, sku_stock};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MovementKind {
     /// A stock count (import or stocktake) set the level: delta = counted − previous.

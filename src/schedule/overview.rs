@@ -11,7 +11,7 @@ use crate::store::StoreError;
 use crate::store::schedule::{ScheduleStore, TickOutcome};
 
 /// One schedule of one channel.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ScheduleView {
     pub channel: String,
     pub enabled: bool,
@@ -27,7 +27,7 @@ pub struct ScheduleView {
 }
 
 /// The latest claimed tick of a schedule.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LastRun {
     pub fire_time: DateTime<FixedOffset>,
     pub claimed_by: String,

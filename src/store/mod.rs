@@ -35,6 +35,24 @@ macro_rules! catalogue_query {
     };
 }
 
+/// One page of products (`$5` at most, by id after `$1`) with their
+/// variants, filtered by category `$2`, status `$3`, a lowercase `LIKE`
+/// pattern `$4` over name, product id and SKUs, and an exact id `$6`.
+macro_rules! product_page {
+    () => {
+        "WHERE v.product_id IN (SELECT p2.product_id FROM products p2 \
+         WHERE p2.product_id > $1 \
+         AND (CAST($2 AS TEXT) IS NULL OR p2.category = $2) \
+         AND (CAST($3 AS TEXT) IS NULL OR p2.status = $3) \
+         AND (CAST($4 AS TEXT) IS NULL OR lower(p2.name) LIKE $4 ESCAPE '\\' \
+              OR lower(p2.product_id) LIKE $4 ESCAPE '\\' \
+              OR EXISTS (SELECT 1 FROM variants w WHERE w.product_id = p2.product_id \
+                         AND lower(w.sku) LIKE $4 ESCAPE '\\')) \
+         AND (CAST($6 AS TEXT) IS NULL OR p2.product_id = $6) \
+         ORDER BY p2.product_id LIMIT $5)"
+    };
+}
+
 /// The products with pending work on channel `$1`: a pass reads their rows
 /// only (a listing carries all of a product's SKUs).
 macro_rules! with_work {
@@ -57,6 +75,9 @@ pub use replicas::ReplicaStore;
 #[macro_use]
 pub mod pause;
 pub use pause::{Authorization, Pause, PauseStore};
+#[macro_use]
+pub mod access;
+pub use access::AccessStore;
 #[macro_use]
 mod shared;
 mod postgres;
@@ -158,7 +179,7 @@ pub enum Violation {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StockRow {
     pub sku: String,
     pub product_id: String,
@@ -169,7 +190,7 @@ pub struct StockRow {
     pub available: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StockMovement {
     pub id: i64,
     pub sku: String,
@@ -264,7 +285,7 @@ pub enum LeaseGrant {
 }
 
 /// What a channel holds for a SKU, as last acknowledged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ListingState {
     pub sku: String,
     /// The product the listing was made for.
@@ -321,7 +342,7 @@ pub struct ShownOn {
 }
 
 /// One platform call as the sync log keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct LogRow {
     pub skus: String,
     pub action: String,
@@ -362,8 +383,30 @@ pub struct RunCounts {
     pub throttled: i64,
 }
 
+/// One sync run: a pass of one kind over one channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct RunRow {
+    pub id: i64,
+    pub channel: String,
+    /// catalogue | stock | price | orders | reconcile | …
+    pub kind: String,
+    /// What started it: schedule, push, cli, api, …
+    pub trigger: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// running | ok | failed | refused | interrupted | …
+    pub status: String,
+    pub pushed: i64,
+    pub skipped: i64,
+    pub failed: i64,
+    pub quarantined: i64,
+    pub calls: i64,
+    pub throttled: i64,
+    pub error: Option<String>,
+}
+
 /// One row of the sync log, as `chosync logs` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct LogEntry {
     /// Grows with every row: `logs --follow` reads on from the last one seen.
     pub id: i64,
@@ -374,19 +417,53 @@ pub struct LogEntry {
     pub call: LogRow,
 }
 
+/// Which products to list, a page at a time (by product id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProductFilter {
+    /// Products after this id (the previous page's last).
+    pub after: Option<String>,
+    pub category: Option<String>,
+    /// active | inactive
+    pub status: Option<String>,
+    /// Part of a name, product id or SKU (letters compared in lower case).
+    pub text: Option<String>,
+    pub product_id: Option<String>,
+    pub limit: i64,
+}
+
+impl ProductFilter {
+    /// `text` as a `LIKE` pattern, its wildcards taken literally.
+    pub fn pattern(&self) -> Option<String> {
+        self.text.as_ref().map(|text| {
+            let escaped = text
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        })
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogFilter {
     pub channel: Option<String>,
     pub sku: Option<String>,
     pub since: Option<DateTime<Utc>>,
+    /// Rows recorded before this time only.
+    pub until: Option<DateTime<Utc>>,
     pub errors_only: bool,
+    /// Rows with this outcome only (ok, rejected, throttled, …).
+    pub outcome: Option<String>,
     /// Only rows after this one (`logs --follow`).
     pub after_id: Option<i64>,
+    /// Only rows before this one (the next page, newest first).
+    pub before_id: Option<i64>,
     pub limit: i64,
 }
 
 /// A channel's state at a glance.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ChannelHealth {
     pub queued_tasks: i64,
     pub quarantined_skus: i64,
@@ -403,7 +480,9 @@ pub struct Sealed {
 }
 
 #[async_trait]
-pub trait Store: OrderStore + ScheduleStore + ReplicaStore + PauseStore + Send + Sync {
+pub trait Store:
+    OrderStore + ScheduleStore + ReplicaStore + PauseStore + AccessStore + Send + Sync
+{
     /// Opens one write transaction for a catalogue change; nothing is visible
     /// to others until `commit`, and dropping it rolls back.
     async fn begin_catalogue_write(&self) -> Result<Box<dyn CatalogueWrite>, StoreError>;
@@ -424,6 +503,10 @@ pub trait Store: OrderStore + ScheduleStore + ReplicaStore + PauseStore + Send +
     ) -> Result<u64, StoreError>;
 
     async fn summary(&self) -> Result<CatalogueSummary, StoreError>;
+
+    /// A page of products with their variants (rows by product, position).
+    async fn catalogue_page(&self, filter: &ProductFilter)
+    -> Result<Vec<CatalogueRow>, StoreError>;
 
     /// Every catalogue row of the products with pending work on `channel`,
     /// in export order.
@@ -470,9 +553,18 @@ pub trait Store: OrderStore + ScheduleStore + ReplicaStore + PauseStore + Send +
 
     async fn release_lease(&self, channel: &str, owner: &str) -> Result<(), StoreError>;
 
-    /// An operator's retry: every quarantined SKU of the channel gets work
-    /// again and deferred work is due now. Returns the tasks touched.
-    async fn retry_channel(&self, channel: &str) -> Result<u64, StoreError>;
+    /// An operator's retry: every quarantined SKU of the channel (or only
+    /// `sku`) gets work again and deferred work is due now. Returns the
+    /// tasks touched.
+    async fn retry_channel(&self, channel: &str, sku: Option<&str>) -> Result<u64, StoreError>;
+
+    /// Sync runs, newest first: of one channel, before run `before_id`.
+    async fn sync_runs(
+        &self,
+        channel: Option<&str>,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<RunRow>, StoreError>;
 
     /// A schedule's backstop: `channel`'s deferred work of `aspect` (waiting
     /// after a failure, or parked by a pass) is due now; quarantined SKUs stay
@@ -690,6 +782,11 @@ pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>, St
 
 /// Page size for bulk statements: well under both engines' bind-parameter limits.
 pub const CHUNK: usize = 500;
+
+/// A bound later than any recorded time (an open end of a time range).
+fn far_future() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(253_402_214_400, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
 
 /// When a lease taken (or a delay started) at `now` ends.
 fn after(now: DateTime<Utc>, ttl: std::time::Duration) -> DateTime<Utc> {
@@ -1054,12 +1151,13 @@ mod sql {
          (channel, sku, aspect, desired_version, not_before, cause, updated_at) \
          SELECT l.channel, l.sku, a.aspect, 1, $2, 'retry', $2 FROM listing_state l \
          CROSS JOIN (SELECT 'content' AS aspect UNION ALL SELECT 'price' UNION ALL SELECT 'stock') a \
-         WHERE l.channel = $1 AND l.quarantined",
+         WHERE l.channel = $1 AND l.quarantined AND (CAST($3 AS TEXT) IS NULL OR l.sku = $3)",
         mark_conflict!()
     );
 
     pub const RETRY_DEFERRED: &str = "UPDATE push_tasks SET not_before = $2 \
-        WHERE channel = $1 AND desired_version > done_version AND not_before > $2";
+        WHERE channel = $1 AND desired_version > done_version AND not_before > $2 \
+        AND (CAST($3 AS TEXT) IS NULL OR sku = $3)";
 
     /// Granted when free, expired, or already the owner's.
     pub const ACQUIRE_LEASE: &str = "INSERT INTO channel_leases (channel, owner, expires_at) \
@@ -1169,6 +1267,13 @@ mod sql {
     pub const SAVE_CHANNEL_IMAGE: &str = "INSERT INTO channel_images (channel, source, platform_ref) \
         VALUES ($1, $2, $3) ON CONFLICT (channel, source) DO UPDATE SET platform_ref = excluded.platform_ref";
 
+    pub const SYNC_RUNS: &str = "SELECT id, channel, kind, trigger, started_at, finished_at, \
+        status, CAST(pushed AS BIGINT) AS pushed, CAST(skipped AS BIGINT) AS skipped, \
+        CAST(failed AS BIGINT) AS failed, CAST(quarantined AS BIGINT) AS quarantined, \
+        CAST(calls AS BIGINT) AS calls, CAST(throttled AS BIGINT) AS throttled, error \
+        FROM sync_runs WHERE (CAST($1 AS TEXT) IS NULL OR channel = $1) AND id < $2 \
+        ORDER BY id DESC LIMIT $3";
+
     pub const START_RUN: &str = "INSERT INTO sync_runs (channel, kind, trigger, started_at, status) \
         VALUES ($1, $2, $3, $4, 'running') RETURNING id";
 
@@ -1202,7 +1307,8 @@ mod sql {
         AND (CAST($2 AS TEXT) IS NULL \
              OR replace(' ' || skus || ' ', ' ' || $2 || ' ', '') <> ' ' || skus || ' ') \
         AND created_at >= $3 AND (CAST($4 AS INTEGER) = 0 OR outcome <> 'ok') \
-        AND id > $6 ORDER BY id DESC LIMIT $5";
+        AND id > $6 AND (CAST($7 AS TEXT) IS NULL OR outcome = $7) AND created_at < $8 \
+        AND id < $9 ORDER BY id DESC LIMIT $5";
 
     pub const QUEUED_TASKS: &str = "SELECT COUNT(*) FROM push_tasks \
         WHERE channel = $1 AND desired_version > done_version";

@@ -46,10 +46,12 @@ pub struct Moved {
 }
 
 /// An order as recorded.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OrderRecord {
     pub channel: String,
     pub order_id: String,
+    /// unpaid | paid | ready_to_ship | shipped | completed | cancelled | returned
+    #[schema(value_type = String)]
     pub state: OrderState,
     pub platform_status: String,
     pub placed_at: DateTime<Utc>,
@@ -60,16 +62,18 @@ pub struct OrderRecord {
     pub lines: Vec<LineRecord>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LineRecord {
     pub line_id: String,
     pub platform_sku: String,
     pub sku: String,
     pub quantity: i64,
     pub cancelled_quantity: i64,
+    #[schema(value_type = String)]
     pub state: OrderState,
     pub waiting: bool,
     /// Units each effect has moved.
+    #[schema(value_type = std::collections::BTreeMap<String, i64>)]
     pub effects: BTreeMap<Effect, i64>,
 }
 
@@ -106,7 +110,7 @@ pub struct OrderFilter {
 }
 
 /// One effect of an order on a SKU, for `explain`.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct EffectRow {
     pub channel: String,
     pub order_id: String,
@@ -154,7 +158,7 @@ impl AlertKind {
     }
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Alert {
     pub id: i64,
     pub kind: String,

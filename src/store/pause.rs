@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::StoreError;
 
 /// Why and since when a channel is paused.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Pause {
     pub reason: String,
     pub since: DateTime<Utc>,

@@ -14,6 +14,7 @@ use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
+use super::access;
 use super::orders;
 use super::pause;
 use super::replicas;
@@ -46,6 +47,12 @@ macro_rules! images {
 const CATALOGUE: &str = catalogue_query!(
     images!(),
     "v.product_id COLLATE \"C\", v.position, v.sku COLLATE \"C\""
+);
+
+const CATALOGUE_PAGE: &str = catalogue_query!(
+    images!(),
+    product_page!(),
+    "v.product_id, v.position, v.sku"
 );
 
 const CATALOGUE_WITH_WORK: &str = catalogue_query!(

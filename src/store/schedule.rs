@@ -9,7 +9,7 @@ use super::StoreError;
 use crate::schedule::Kind;
 
 /// How a claimed tick ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TickOutcome {
     Done,

@@ -35,6 +35,7 @@ macro_rules! impl_store {
         impl_schedule_store!($engine);
         impl_replica_store!($engine);
         impl_pause_store!($engine);
+        impl_access_store!($engine);
 
         #[async_trait]
         impl Store for $engine {
@@ -177,7 +178,11 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn retry_channel(&self, channel: &str) -> Result<u64, StoreError> {
+            async fn retry_channel(
+                &self,
+                channel: &str,
+                sku: Option<&str>,
+            ) -> Result<u64, StoreError> {
                 let now = self.clock.now();
                 let mut tx = self.begin_write().await?;
                 let mut touched = 0;
@@ -185,12 +190,27 @@ macro_rules! impl_store {
                     touched += sqlx::query(statement)
                         .bind(channel)
                         .bind(now)
+                        .bind(sku)
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
                 }
                 tx.commit().await?;
                 Ok(touched)
+            }
+
+            async fn sync_runs(
+                &self,
+                channel: Option<&str>,
+                before_id: Option<i64>,
+                limit: i64,
+            ) -> Result<Vec<super::RunRow>, StoreError> {
+                Ok(sqlx::query_as(sql::SYNC_RUNS)
+                    .bind(channel)
+                    .bind(before_id.unwrap_or(i64::MAX))
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?)
             }
 
             async fn hasten(&self, channel: &str, aspect: Aspect) -> Result<u64, StoreError> {
@@ -520,6 +540,9 @@ macro_rules! impl_store {
                     .bind(i32::from(filter.errors_only))
                     .bind(filter.limit)
                     .bind(filter.after_id.unwrap_or(0))
+                    .bind(&filter.outcome)
+                    .bind(filter.until.unwrap_or_else(super::far_future))
+                    .bind(filter.before_id.unwrap_or(i64::MAX))
                     .fetch_all(&self.pool)
                     .await?)
             }
@@ -587,6 +610,22 @@ macro_rules! impl_store {
             ) -> Result<Vec<CatalogueRow>, StoreError> {
                 let rows: Vec<CatalogueCols> = sqlx::query_as(CATALOGUE_WITH_WORK)
                     .bind(channel)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter().map(CatalogueCols::into_row).collect()
+            }
+
+            async fn catalogue_page(
+                &self,
+                filter: &super::ProductFilter,
+            ) -> Result<Vec<CatalogueRow>, StoreError> {
+                let rows: Vec<CatalogueCols> = sqlx::query_as(CATALOGUE_PAGE)
+                    .bind(filter.after.as_deref().unwrap_or(""))
+                    .bind(&filter.category)
+                    .bind(&filter.status)
+                    .bind(filter.pattern())
+                    .bind(filter.limit)
+                    .bind(&filter.product_id)
                     .fetch_all(&self.pool)
                     .await?;
                 rows.into_iter().map(CatalogueCols::into_row).collect()

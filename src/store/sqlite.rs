@@ -14,6 +14,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Sqlite, Transaction};
 
+use super::access;
 use super::orders;
 use super::pause;
 use super::replicas;
@@ -40,6 +41,12 @@ macro_rules! images {
 }
 
 const CATALOGUE: &str = catalogue_query!(images!(), "v.product_id, v.position, v.sku");
+
+const CATALOGUE_PAGE: &str = catalogue_query!(
+    images!(),
+    product_page!(),
+    "v.product_id, v.position, v.sku"
+);
 
 const CATALOGUE_WITH_WORK: &str =
     catalogue_query!(images!(), with_work!(), "v.product_id, v.position, v.sku");

@@ -41,7 +41,7 @@ pub async fn sync_channels(
         async move {
             let id = &channel.settings.id;
             if retry {
-                let touched = store.retry_channel(id).await?;
+                let touched = store.retry_channel(id, None).await?;
                 tracing::info!(channel = %id, tasks = touched, "retry requested");
             }
             let pass = Channel {

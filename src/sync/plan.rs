@@ -17,7 +17,7 @@ use crate::store::Aspect;
 /// Share of a channel's live listings a pass may zero or delist without `--force`.
 pub const GUARD_PERCENT: usize = 20;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Plan {
     pub channel: String,
     /// Products to list, with their SKUs.
@@ -43,13 +43,13 @@ pub struct Plan {
     pub min_calls: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PlannedListing {
     pub product_id: String,
     pub skus: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Change {
     pub sku: String,
     pub old: Option<i64>,

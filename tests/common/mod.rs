@@ -2,6 +2,7 @@
 //! PostgreSQL database when `CHOSYNC_TEST_POSTGRES_URL` is set.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod control;
 pub mod converged;
 pub mod daemon;
