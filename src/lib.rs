@@ -1,5 +1,6 @@
 //! chosync: one cooperative catalogue, kept in sync with every marketplace it sells on.
 
+pub mod alerts;
 pub mod api;
 pub mod bench;
 pub mod buyers;
@@ -10,6 +11,7 @@ pub mod clock;
 pub mod daemon;
 pub mod demo;
 pub mod inventory;
+pub mod metrics;
 pub mod orders;
 pub mod redact;
 pub mod sandboxes;

@@ -58,6 +58,9 @@ pub use replicas::ReplicaStore;
 pub mod pause;
 pub use pause::{Authorization, Pause, PauseStore};
 #[macro_use]
+pub mod monitor;
+pub use monitor::MonitorStore;
+#[macro_use]
 mod shared;
 mod postgres;
 mod sqlite;
@@ -253,6 +256,8 @@ pub struct PushTask {
     /// The platform may have changed this value itself since it was last
     /// set (an order there): set it again even if it looks unchanged.
     pub recheck: bool,
+    /// When the task was last marked, or last put off (a backoff, a wait).
+    pub marked_at: DateTime<Utc>,
 }
 
 /// Whether a pass got a channel's lease.
@@ -403,7 +408,9 @@ pub struct Sealed {
 }
 
 #[async_trait]
-pub trait Store: OrderStore + ScheduleStore + ReplicaStore + PauseStore + Send + Sync {
+pub trait Store:
+    OrderStore + ScheduleStore + ReplicaStore + PauseStore + MonitorStore + Send + Sync
+{
     /// Opens one write transaction for a catalogue change; nothing is visible
     /// to others until `commit`, and dropping it rolls back.
     async fn begin_catalogue_write(&self) -> Result<Box<dyn CatalogueWrite>, StoreError>;
@@ -883,6 +890,7 @@ mod rows {
         pub not_before: DateTime<Utc>,
         pub cause: String,
         pub recheck: bool,
+        pub marked_at: DateTime<Utc>,
     }
 
     impl TryFrom<TaskCols> for PushTask {
@@ -901,6 +909,7 @@ mod rows {
                 not_before: c.not_before,
                 cause: c.cause,
                 recheck: c.recheck,
+                marked_at: c.marked_at,
             })
         }
     }
@@ -1033,7 +1042,7 @@ mod sql {
 
     pub const PENDING_TASKS: &str = "SELECT channel, sku, aspect, desired_version, done_version, \
         CAST(attempts AS BIGINT) AS attempts, not_before, cause, \
-        recheck_version > done_version AS recheck FROM push_tasks \
+        recheck_version > done_version AS recheck, updated_at AS marked_at FROM push_tasks \
         WHERE channel = $1 AND desired_version > done_version ORDER BY sku, aspect";
 
     pub const NEXT_DUE: &str = "SELECT not_before FROM push_tasks \

@@ -35,6 +35,7 @@ macro_rules! impl_store {
         impl_schedule_store!($engine);
         impl_replica_store!($engine);
         impl_pause_store!($engine);
+        impl_monitor_store!($engine);
 
         #[async_trait]
         impl Store for $engine {
