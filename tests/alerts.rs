@@ -267,10 +267,97 @@ async fn two_replicas_deliver_once(db: &TestDb) {
     assert_eq!(inbox.lock().expect("inbox").received.len(), 4);
 }
 
+/// `chosync run` delivers by itself: an alert raised reaches the receiver,
+/// raised again it comes again only after the interval (2 s here), with its
+/// new count; acknowledged, it stops.
+async fn the_daemon_delivers_open_alerts(db: &TestDb) {
+    let inbox = Shared::default();
+    let base = receiver(inbox.clone()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = chosync::settings::Settings::default();
+    settings.database.url = db.url.clone();
+    settings.secrets.key_file = dir.path().join("chosync.key");
+    settings.alerts.interval_seconds = Some(2);
+    settings.alerts.deliver = vec![Target {
+        name: Some("ops".into()),
+        kinds: vec!["*".into()],
+        url: SecretRef::Inline(format!("{base}/ops")),
+    }];
+    // The daemon's store, on the wall clock.
+    let store = chosync::store::open(&db.url, Arc::new(chosync::clock::SystemClock))
+        .await
+        .expect("store");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let daemon = {
+        let (settings, store, url) = (settings.clone(), store.clone(), db.url.clone());
+        tokio::spawn(async move {
+            let stopped = async {
+                let _ = stopped.await;
+            };
+            chosync::daemon::run(&settings, store, &url, listener, stopped).await
+        })
+    };
+    let alert = NewAlert {
+        kind: AlertKind::Drift,
+        channel: "lazada-demo".into(),
+        subject: "MD-500G".into(),
+        message: "MD-500G shows 5 on lazada-demo, wants 7".into(),
+    };
+    let id = store.raise_alert(&alert).await.expect("raise");
+    let received = |n: usize| {
+        let inbox = inbox.clone();
+        move || {
+            let inbox = inbox.clone();
+            async move { inbox.lock().expect("inbox").received.len() >= n }
+        }
+    };
+    common::daemon::eventually(Duration::from_secs(10), "the first delivery", received(1)).await;
+    let first = std::time::Instant::now();
+    store.raise_alert(&alert).await.expect("raise again");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        inbox.lock().expect("inbox").received.len(),
+        1,
+        "not again within the interval"
+    );
+    common::daemon::eventually(Duration::from_secs(10), "the second delivery", received(2)).await;
+    assert!(
+        first.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        first.elapsed()
+    );
+    {
+        let inbox = inbox.lock().expect("inbox");
+        assert_eq!(inbox.received[1].1["id"], id);
+        assert_eq!(inbox.received[1].1["count"], 2);
+    }
+    store.acknowledge_alert(id, "test").await.expect("ack");
+    let acknowledged = inbox.lock().expect("inbox").received.len();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        inbox.lock().expect("inbox").received.len(),
+        acknowledged,
+        "nothing after the acknowledgement"
+    );
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(15), daemon)
+        .await
+        .expect("the daemon stops in time")
+        .expect("daemon task")
+        .expect("daemon");
+    let logged = delivery_log(db).await;
+    assert!(logged.len() >= 2, "{logged:?}");
+    assert!(logged.iter().all(|r| r.channel == "lazada-demo"));
+}
+
 on_both_engines!(
     an_alert_goes_once_per_interval,
     a_failing_receiver_is_retried,
     a_dead_receiver_fails_and_waits,
     kinds_and_acknowledgements_are_respected,
     two_replicas_deliver_once,
+    the_daemon_delivers_open_alerts,
 );

@@ -14,3 +14,6 @@ CREATE TABLE alert_deliveries (
     http_status INTEGER,
     PRIMARY KEY (alert_id, target, seq)
 );
+-- Each round reads the recent deliveries; rows past the sync log's
+-- retention are forgotten.
+CREATE INDEX alert_deliveries_by_time ON alert_deliveries (claimed_at);

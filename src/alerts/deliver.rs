@@ -95,10 +95,19 @@ pub async fn deliver_open(
         return Ok(done);
     }
     let now = store.now();
-    let ago = |d: Duration| now - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+    let ago = |d: Duration| now - bounded(d);
     let (since, failed_since) = (ago(interval), ago(interval.min(FAILED_AGAIN)));
+    // Read first: claiming is a write, and most pairs are not due.
+    let recent: std::collections::HashSet<(i64, String)> = store
+        .recent_alert_deliveries(since, failed_since)
+        .await?
+        .into_iter()
+        .collect();
     for alert in store.alerts(false).await? {
-        for target in targets.iter().filter(|t| t.takes(&alert.kind)) {
+        let due = targets
+            .iter()
+            .filter(|t| t.takes(&alert.kind) && !recent.contains(&(alert.id, t.name.clone())));
+        for target in due {
             let claim =
                 store.claim_alert_delivery(alert.id, &target.name, since, failed_since, replica);
             let Some(claimed) = claim.await? else {
@@ -127,6 +136,13 @@ pub async fn deliver_open(
         }
     }
     Ok(done)
+}
+
+/// `d` as a span of time no longer than ten years: any longer bound means
+/// the same, and time arithmetic must never overflow.
+pub fn bounded(d: Duration) -> chrono::Duration {
+    const TEN_YEARS: Duration = Duration::from_secs(10 * 365 * 86_400);
+    chrono::Duration::from_std(d.min(TEN_YEARS)).unwrap_or_else(|_| chrono::Duration::days(3650))
 }
 
 /// POSTs the alert until it is taken, refused, or the retries run out; one

@@ -11,7 +11,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-pub use deliver::{Delivered, Retry, deliver_open};
+pub use deliver::{Delivered, Retry, bounded, deliver_open};
 
 use crate::channels::SecretRef;
 use crate::settings::SettingProblem;

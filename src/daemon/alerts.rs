@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::alerts::{ResolvedTarget, Retry, deliver_open};
+use crate::alerts::{ResolvedTarget, Retry, bounded, deliver_open};
 use crate::store::Store;
 
 pub(super) struct Deliveries {
@@ -15,7 +15,12 @@ pub(super) struct Deliveries {
     pub targets: Vec<ResolvedTarget>,
     pub interval: Duration,
     pub replica: String,
+    /// Deliveries older than this are forgotten (the sync log's retention).
+    pub retention: Duration,
 }
+
+/// How often old deliveries are forgotten.
+const FORGET_EVERY: Duration = Duration::from_secs(3600);
 
 impl Deliveries {
     /// How often open alerts are looked at: a new alert goes out within
@@ -44,7 +49,15 @@ impl Deliveries {
             }
         };
         let retry = Retry::default();
+        let mut forgotten: Option<std::time::Instant> = None;
         loop {
+            if forgotten.is_none_or(|at| at.elapsed() >= FORGET_EVERY) {
+                forgotten = Some(std::time::Instant::now());
+                let before = self.store.now() - bounded(self.retention.max(self.interval));
+                if let Err(err) = self.store.forget_alert_deliveries(before).await {
+                    tracing::warn!(%err, "alerts: old deliveries could not be forgotten");
+                }
+            }
             let round = deliver_open(
                 self.store.as_ref(),
                 &client,

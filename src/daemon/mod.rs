@@ -192,6 +192,7 @@ pub async fn run(
             targets: targets.clone(),
             interval: settings.alerts.interval(),
             replica: identity.id.clone(),
+            retention: Duration::from_secs(u64::from(settings.sync.log_retention_days) * 86_400),
         };
         let stopping = stopping.clone();
         async move {

@@ -67,6 +67,17 @@ pub trait MonitorStore: Send + Sync {
         claimed_by: &str,
     ) -> Result<Option<Claimed>, StoreError>;
 
+    /// The (alert, target) pairs `claim_alert_delivery` would refuse now
+    /// (same bounds): one read, so that a round claims only what is due.
+    async fn recent_alert_deliveries(
+        &self,
+        since: DateTime<Utc>,
+        failed_since: DateTime<Utc>,
+    ) -> Result<Vec<(i64, String)>, StoreError>;
+
+    /// Forgets deliveries claimed before `before`; returns how many.
+    async fn forget_alert_deliveries(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
     /// Records how a claimed delivery ended (the receiver's last status).
     async fn finish_alert_delivery(
         &self,
@@ -92,10 +103,14 @@ pub(super) mod sql {
         SELECT $1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM alert_deliveries \
             WHERE alert_id = $1 AND target = $2), $3, $4 \
         WHERE NOT EXISTS (SELECT 1 FROM alert_deliveries WHERE alert_id = $1 AND target = $2 \
-            AND ((outcome IS NULL OR outcome <> 'failed') AND claimed_at > $5 \
-                OR outcome = 'failed' AND claimed_at > $6)) \
+            AND ((outcome IS NULL OR outcome <> 'failed') AND claimed_at >= $5 \
+                OR outcome = 'failed' AND claimed_at >= $6)) \
         ON CONFLICT (alert_id, target, seq) DO NOTHING \
         RETURNING seq";
+    pub const RECENT_DELIVERIES: &str = "SELECT DISTINCT alert_id, target \
+        FROM alert_deliveries WHERE (outcome IS NULL OR outcome <> 'failed') \
+        AND claimed_at >= $1 OR outcome = 'failed' AND claimed_at >= $2";
+    pub const FORGET_DELIVERIES: &str = "DELETE FROM alert_deliveries WHERE claimed_at < $1";
     pub const FINISH_DELIVERY: &str = "UPDATE alert_deliveries \
         SET outcome = $4, http_status = $5, finished_at = $6 \
         WHERE alert_id = $1 AND target = $2 AND seq = $3";
@@ -103,8 +118,10 @@ pub(super) mod sql {
 
 /// `impl_monitor_store!(Engine)`: the engine's `MonitorStore`, the same SQL
 /// on both (sqlx binds `$N` on SQLite too). SQLite keeps times as text of
-/// one format; claim times are bound as whole seconds, so comparing the
-/// texts compares the instants.
+/// one format; claim times and bounds are bound as whole seconds, so
+/// comparing the texts compares the instants, and a claim in the bound's
+/// second counts as recent: a delivery may wait up to a second longer,
+/// never come sooner than the interval.
 macro_rules! impl_monitor_store {
     ($engine:ident) => {
         #[async_trait]
@@ -156,6 +173,32 @@ macro_rules! impl_monitor_store {
                     target: target.to_string(),
                     seq,
                 }))
+            }
+
+            async fn recent_alert_deliveries(
+                &self,
+                since: DateTime<Utc>,
+                failed_since: DateTime<Utc>,
+            ) -> Result<Vec<(i64, String)>, StoreError> {
+                let whole = |t: DateTime<Utc>| chrono::SubsecRound::trunc_subsecs(t, 0);
+                Ok(
+                    sqlx::query_as(crate::store::monitor::sql::RECENT_DELIVERIES)
+                        .bind(whole(since))
+                        .bind(whole(failed_since))
+                        .fetch_all(&self.pool)
+                        .await?,
+                )
+            }
+
+            async fn forget_alert_deliveries(
+                &self,
+                before: DateTime<Utc>,
+            ) -> Result<u64, StoreError> {
+                Ok(sqlx::query(crate::store::monitor::sql::FORGET_DELIVERIES)
+                    .bind(chrono::SubsecRound::trunc_subsecs(before, 0))
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
             }
 
             async fn finish_alert_delivery(
