@@ -11,6 +11,8 @@ use std::time::Duration;
 use common::TestDb;
 use common::daemon::{LAZADA, Rig, SHOPEE, eventually};
 
+// `main` is written out below (one story at a time), not `on_both_engines!`.
+
 /// Listed on both channels.
 const SKUS: [&str; 2] = ["MD-500G", "MD-1KG"];
 
@@ -94,12 +96,31 @@ fn total(samples: &[Sample], name: &str, channel: &str) -> Option<f64> {
     (!matching.is_empty()).then(|| matching.iter().sum())
 }
 
+/// How much `name`'s samples of `channel` grew from `before` to `after`.
+fn grown(before: &[Sample], after: &[Sample], name: &str, channel: &str) -> f64 {
+    total(after, name, channel).unwrap_or(0.0) - total(before, name, channel).unwrap_or(0.0)
+}
+
+/// The first scrape, once the daemon listens.
+async fn scrape_when_up(addr: std::net::SocketAddr) -> (String, Vec<Sample>) {
+    eventually(Duration::from_secs(10), "the daemon listens", || async {
+        reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .is_ok_and(|a| a.status() == 200)
+    })
+    .await;
+    scrape(addr).await
+}
+
 /// Orders on both channels: every series is scraped with plausible values,
 /// and no label value is a SKU or an order id of the run.
 async fn metrics_show_calls_work_propagation_and_tokens(db: &TestDb) {
     let mut rig = Rig::new(db, 5).await;
     let daemon = rig.start();
     rig.push_to_daemon().await;
+    // What earlier stories in this process counted (the catalogue's
+    // listing before the start included).
+    let (_, before) = scrape_when_up(rig.addr).await;
     let mut orders = Vec::new();
     for (channel, sku) in [(SHOPEE, SKUS[0]), (LAZADA, SKUS[1]), (SHOPEE, SKUS[1])] {
         let before = rig.available(sku).await;
@@ -117,7 +138,7 @@ async fn metrics_show_calls_work_propagation_and_tokens(db: &TestDb) {
     let samples = loop {
         let (_, samples) = scrape(rig.addr).await;
         let ready = [SHOPEE, LAZADA].iter().all(|c| {
-            total(&samples, "chosync_propagation_seconds_count", c).is_some_and(|n| n > 0.0)
+            grown(&before, &samples, "chosync_propagation_seconds_count", c) > 0.0
                 && total(&samples, "chosync_order_import_lag_seconds", c).is_some()
         });
         if ready {
@@ -130,8 +151,15 @@ async fn metrics_show_calls_work_propagation_and_tokens(db: &TestDb) {
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     for channel in [SHOPEE, LAZADA] {
-        let calls = total(&samples, "chosync_calls_total", channel).unwrap_or(0.0);
+        let calls = grown(&before, &samples, "chosync_calls_total", channel);
         assert!(calls > 0.0, "{channel}: {calls} calls");
+        let timed = grown(
+            &before,
+            &samples,
+            "chosync_call_duration_seconds_count",
+            channel,
+        );
+        assert!(timed > 0.0, "{channel}: {timed} calls timed");
         assert!(
             samples.iter().any(|s| s.name == "chosync_calls_total"
                 && s.label("channel") == Some(channel)
@@ -254,7 +282,37 @@ async fn admin_listen_serves_metrics_apart(db: &TestDb) {
     daemon.stop().await;
 }
 
-on_both_engines!(
-    metrics_show_calls_work_propagation_and_tokens,
-    admin_listen_serves_metrics_apart,
-);
+/// As `on_both_engines!`, one story at a time: the recorder is the
+/// process's, so a story counts what its own daemon added (the counters'
+/// growth), not what a story beside it did.
+fn main() -> std::process::ExitCode {
+    let mut arguments = libtest_mimic::Arguments::from_args();
+    arguments.test_threads = Some(1);
+    let server = common::postgres_server();
+    if let Err(reason) = &server {
+        eprintln!("note: PostgreSQL cases skipped: {reason}");
+    }
+    type Story = fn(&TestDb) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>;
+    let stories: [(&str, Story); 2] = [
+        ("metrics_show_calls_work_propagation_and_tokens", |db| {
+            Box::pin(metrics_show_calls_work_propagation_and_tokens(db))
+        }),
+        ("admin_listen_serves_metrics_apart", |db| {
+            Box::pin(admin_listen_serves_metrics_apart(db))
+        }),
+    ];
+    let mut trials = Vec::new();
+    for (name, story) in stories {
+        trials.push(libtest_mimic::Trial::test(
+            format!("sqlite::{name}"),
+            move || common::run_async(async move { story(&TestDb::sqlite().await).await }),
+        ));
+        let on = server.clone();
+        let trial = libtest_mimic::Trial::test(format!("postgres::{name}"), move || {
+            let server = on.map_err(|reason| format!("PostgreSQL: {reason}"))?;
+            common::run_async(async move { story(&TestDb::postgres(&server).await).await })
+        });
+        trials.push(trial.with_ignored_flag(server.is_err()));
+    }
+    libtest_mimic::run(&arguments, trials).exit_code()
+}
