@@ -216,6 +216,41 @@ async fn a_dead_receiver_fails_and_waits(db: &TestDb) {
     assert_eq!(deliver(db, &to, "a").await, (1, 0), "the receiver is back");
 }
 
+/// A target nobody listens on fails its first alert (five tries) and is
+/// left for the rest of the round; a target that answers still gets both.
+async fn a_target_down_is_left_for_the_round(db: &TestDb) {
+    let inbox = Shared::default();
+    let base = receiver(inbox.clone()).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let nowhere = format!("http://{}/hook", closed.local_addr().expect("addr"));
+    drop(closed);
+    let mut to = targets(&nowhere, &[("down", &["*"], "down")]);
+    to.extend(targets(&base, &[("up", &["*"], "up")]));
+    raise(db, AlertKind::Oversold, "MD-500G").await;
+    raise(db, AlertKind::Oversold, "MD-1KG").await;
+    assert_eq!(deliver(db, &to, "a").await, (2, 1));
+    let log = delivery_log(db).await;
+    let refused: Vec<_> = log
+        .iter()
+        .filter(|r| {
+            r.call
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("to down"))
+        })
+        .collect();
+    assert_eq!(refused.len(), 5, "{log:?}");
+    assert!(refused.iter().all(|r| {
+        r.call.outcome == "transient"
+            && r.call.http_status.is_none()
+            && r.call
+                .message
+                .as_deref()
+                .is_some_and(|m| m.ends_with("could not connect"))
+    }));
+    assert_eq!(inbox.lock().expect("inbox").received.len(), 2);
+}
+
 /// Acknowledged alerts go nowhere; a target takes only its kinds.
 async fn kinds_and_acknowledgements_are_respected(db: &TestDb) {
     let inbox = Shared::default();
@@ -357,6 +392,7 @@ on_both_engines!(
     an_alert_goes_once_per_interval,
     a_failing_receiver_is_retried,
     a_dead_receiver_fails_and_waits,
+    a_target_down_is_left_for_the_round,
     kinds_and_acknowledgements_are_respected,
     two_replicas_deliver_once,
     the_daemon_delivers_open_alerts,

@@ -81,7 +81,8 @@ enum Failure {
 /// Delivers every open alert to every target taking its kind that has not
 /// had it within `interval` (a failed delivery: within 5 minutes or the
 /// interval), each claimed in the store first so that one replica sends it.
-/// `replica` names the claimer.
+/// A target that fails one is not tried again this round. `replica` names
+/// the claimer.
 pub async fn deliver_open(
     store: &dyn Store,
     client: &reqwest::Client,
@@ -103,11 +104,18 @@ pub async fn deliver_open(
         .await?
         .into_iter()
         .collect();
+    // A target that failed a delivery is left for the rest of the round:
+    // each of its alerts would wait out the same retries.
+    let mut down: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for alert in store.alerts(false).await? {
-        let due = targets
+        let due: Vec<&ResolvedTarget> = targets
             .iter()
-            .filter(|t| t.takes(&alert.kind) && !recent.contains(&(alert.id, t.name.clone())));
+            .filter(|t| t.takes(&alert.kind) && !recent.contains(&(alert.id, t.name.clone())))
+            .collect();
         for target in due {
+            if down.contains(target.name.as_str()) {
+                continue;
+            }
             let claim =
                 store.claim_alert_delivery(alert.id, &target.name, since, failed_since, replica);
             let Some(claimed) = claim.await? else {
@@ -120,6 +128,7 @@ pub async fn deliver_open(
                 DeliveryOutcome::Delivered
             } else {
                 done.failed += 1;
+                down.insert(&target.name);
                 DeliveryOutcome::Failed
             };
             let status = attempts.last().and_then(|a| a.status).map(i64::from);
