@@ -1,6 +1,7 @@
 //! chosync: one cooperative catalogue, kept in sync with every marketplace it sells on.
 
 pub mod access;
+pub mod alerts;
 pub mod api;
 pub mod bench;
 pub mod buyers;
@@ -11,6 +12,7 @@ pub mod clock;
 pub mod daemon;
 pub mod demo;
 pub mod inventory;
+pub mod metrics;
 pub mod orders;
 pub mod redact;
 pub mod sandboxes;

@@ -24,6 +24,8 @@ pub struct Settings {
     pub schedule: crate::schedule::ScheduleSettings,
     /// How channels share a SKU's stock.
     pub allocation: AllocationSettings,
+    /// Where open alerts are delivered, and how often.
+    pub alerts: crate::alerts::AlertSettings,
     /// Allows channel secrets written inline (the demo only).
     pub allow_plaintext_secrets: bool,
     pub channels: Vec<ChannelSettings>,
@@ -82,6 +84,9 @@ pub struct ServerSettings {
     /// Changes waited for before a channel's push, so that a burst goes out
     /// in the platform's batches (at most 250).
     pub debounce_ms: u32,
+    /// Where `/metrics` is served on a listener of its own; unset, it is
+    /// served on `listen`.
+    pub admin_listen: Option<String>,
 }
 
 impl Default for ServerSettings {
@@ -90,6 +95,7 @@ impl Default for ServerSettings {
             listen: "127.0.0.1:8080".into(),
             shutdown_seconds: 20,
             debounce_ms: 100,
+            admin_listen: None,
         }
     }
 }
@@ -232,12 +238,13 @@ impl Settings {
             .collect()
     }
 
-    /// What is wrong with the channels and the allocation: `check-config`
-    /// reports these, while commands that do not sync (import, stock…) run
-    /// regardless.
+    /// What is wrong with the channels, the allocation and the alert
+    /// targets: `check-config` reports these, while commands that do not
+    /// sync (import, stock…) run regardless.
     pub fn channel_problems(&self) -> Vec<SettingProblem> {
         let mut out = duplicate_ids(&self.channels);
         out.extend(self.allocation.problems());
+        out.extend(self.alerts.problems());
         for channel in &self.channels {
             out.extend(channel.problems(self.allow_plaintext_secrets, &self.config_dir));
         }
@@ -285,6 +292,21 @@ impl Settings {
                     "\"{}\" is not an address to listen on, e.g. 127.0.0.1:8080",
                     self.server.listen
                 ),
+            });
+        }
+        if let Some(admin) = &self.server.admin_listen
+            && admin.parse::<std::net::SocketAddr>().is_err()
+        {
+            out.push(SettingProblem {
+                key: "server.admin_listen".into(),
+                message: format!("\"{admin}\" is not an address to listen on, e.g. 127.0.0.1:9090"),
+            });
+        }
+        if self.server.admin_listen.as_ref() == Some(&self.server.listen) {
+            out.push(SettingProblem {
+                key: "server.admin_listen".into(),
+                message: "must differ from server.listen (leave it out to serve /metrics there)"
+                    .into(),
             });
         }
         if self.server.debounce_ms > 250 {
@@ -361,6 +383,62 @@ mod tests {
         assert_eq!(
             Settings::default().schedule.timezone.name(),
             "Asia/Ho_Chi_Minh"
+        );
+    }
+
+    #[test]
+    fn a_wrong_admin_address_is_named() {
+        let file = write("[server]\nadmin_listen = \"localhost\"\n");
+        let err = Settings::load(Some(file.path())).expect_err("bad address");
+        assert_eq!(
+            err.to_string(),
+            "server.admin_listen: \"localhost\" is not an address to listen on, e.g. 127.0.0.1:9090"
+        );
+        let file = write("[server]\nadmin_listen = \"127.0.0.1:9090\"\n");
+        let settings = Settings::load(Some(file.path())).expect("admin address");
+        assert_eq!(
+            settings.server.admin_listen.as_deref(),
+            Some("127.0.0.1:9090")
+        );
+        assert_eq!(Settings::default().server.admin_listen, None);
+    }
+
+    #[test]
+    fn alert_targets_are_checked_with_their_keys() {
+        let file = write(
+            "[alerts]\ninterval_minutes = 0\n\
+             [[alerts.deliver]]\nkinds = [\"oversold\", \"sold_out\"]\nurl = \"ftp://x\"\n\
+             [[alerts.deliver]]\nname = \"deliver-1\"\nkinds = []\n\
+             url = { env = \"CHOSYNC_TEST_UNSET_ALERT_URL\" }\n",
+        );
+        let settings = Settings::load(Some(file.path())).expect("read");
+        let problems: Vec<String> = settings
+            .channel_problems()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                "alerts.interval_minutes: must be at least 1",
+                "alerts.deliver[0].kinds: \"sold_out\" is not an alert kind; use \"*\" or one of oversold, unknown_sku, drift, order_import_failing, webhook_refused, authorization_expiring, token_refresh_refused",
+                "alerts.deliver[0].url: is not an http:// or https:// URL",
+                "alerts.deliver[1].name: \"deliver-1\" names another target too; names must be unique",
+                "alerts.deliver[1].kinds: names no alert kind; use [\"*\"] for all",
+                "alerts.deliver[1].url: environment variable CHOSYNC_TEST_UNSET_ALERT_URL is not set",
+            ]
+        );
+        let file = write(
+            "[alerts]\n[[alerts.deliver]]\nkinds = [\"*\"]\nurl = \"http://127.0.0.1:9000/hook\"\n",
+        );
+        let settings = Settings::load(Some(file.path())).expect("read");
+        assert!(settings.channel_problems().is_empty());
+        let targets = settings.alerts.targets().expect("targets");
+        assert_eq!(targets[0].name, "deliver-1");
+        assert!(targets[0].takes("drift"));
+        assert_eq!(
+            settings.alerts.interval(),
+            std::time::Duration::from_secs(3600)
         );
     }
 

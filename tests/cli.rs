@@ -193,6 +193,49 @@ fn check_config_lists_the_allocations_problems() {
     );
 }
 
+/// `[alerts]` targets are checked with the configuration: kinds, URLs (one
+/// named by a variable that is not set) and the interval; and the admin
+/// listener's address.
+#[test]
+fn check_config_names_the_alert_targets_problems() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("c.db");
+    let config = dir.path().join("alerts.toml");
+    std::fs::write(
+        &config,
+        "[alerts]\ninterval_minutes = 0\n\
+         [[alerts.deliver]]\nkinds = [\"oversold\", \"sold-out\"]\n\
+         url = { env = \"CHOSYNC_TEST_NO_SUCH_ALERT_URL\" }\n",
+    )
+    .expect("write");
+    let out = chosync(
+        &db,
+        &["--config", config.to_str().expect("utf-8"), "check-config"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    for problem in [
+        "alerts.interval_minutes: must be at least 1",
+        "alerts.deliver[0].kinds: \"sold-out\" is not an alert kind",
+        "alerts.deliver[0].url: environment variable CHOSYNC_TEST_NO_SUCH_ALERT_URL is not set",
+    ] {
+        assert!(stderr.contains(problem), "{problem}: {stderr}");
+    }
+    std::fs::write(&config, "[server]\nadmin_listen = \"9090\"\n").expect("write");
+    let out = chosync(
+        &db,
+        &["--config", config.to_str().expect("utf-8"), "check-config"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "server.admin_listen: \"9090\" is not an address to listen on, e.g. 127.0.0.1:9090"
+        ),
+        "{stderr}"
+    );
+}
+
 /// A spreadsheet channel's layouts are checked with its settings: every
 /// problem named under the channel's mapping, with its key in the file.
 #[test]

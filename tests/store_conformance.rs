@@ -505,7 +505,69 @@ async fn a_file_without_images_keeps_every_image_in_order(db: &TestDb) {
     assert_eq!((again.skus.updated, again.skus.unchanged), (0, 1));
 }
 
+/// The counts behind the metrics' gauges: work waiting by channel and
+/// aspect, open oversold alerts by channel ('' for none named), each
+/// channel's last order poll.
+async fn the_monitor_counts_each_channel(db: &TestDb) {
+    use chosync::store::ChannelRegistration;
+    use chosync::store::orders::{AlertKind, NewAlert};
+    let channels = ["shopee-a", "lazada-a"].map(|id| ChannelRegistration {
+        id: id.into(),
+        enabled: true,
+        config_hash: "h1".into(),
+    });
+    db.store
+        .register_channels(&channels)
+        .await
+        .expect("register");
+    db.import(&demo_catalogue()).await.expect("import");
+    let oversold = |channel: &str, subject: &str| NewAlert {
+        kind: AlertKind::Oversold,
+        channel: channel.into(),
+        subject: subject.into(),
+        message: "oversold".into(),
+    };
+    for alert in [
+        oversold("shopee-a", "MD-500G"),
+        oversold("shopee-a", "MD-1KG"),
+        oversold("", "MN-100G"),
+    ] {
+        db.store.raise_alert(&alert).await.expect("raise");
+    }
+    let acknowledged = db
+        .store
+        .raise_alert(&oversold("lazada-a", "MD-500G"))
+        .await
+        .expect("raise");
+    db.store
+        .acknowledge_alert(acknowledged, "test")
+        .await
+        .expect("ack");
+    // A poll ends (its cursor saved) 90 s before the counts are read.
+    let ended = db.store.now();
+    db.store
+        .save_order_cursor("lazada-a", ended - chrono::Duration::seconds(5))
+        .await
+        .expect("cursor");
+    db.clock.advance(chrono::Duration::seconds(90));
+    let counts = db.store.monitor_counts().await.expect("counts");
+    assert_eq!(counts.now, db.store.now());
+    let mut waiting = counts.waiting.clone();
+    waiting.sort();
+    let want: Vec<(String, String, i64)> = ["lazada-a", "shopee-a"]
+        .iter()
+        .flat_map(|c| ["content", "price", "stock"].map(|a| (c.to_string(), a.to_string(), 32)))
+        .collect();
+    assert_eq!(waiting, want);
+    let mut over = counts.oversold.clone();
+    over.sort();
+    assert_eq!(over, [(String::new(), 1), ("shopee-a".to_string(), 2)]);
+    assert!(counts.quarantined.is_empty(), "{:?}", counts.quarantined);
+    assert_eq!(counts.order_polls, [("lazada-a".to_string(), ended)]);
+}
+
 on_both_engines!(
+    the_monitor_counts_each_channel,
     a_pass_reads_the_listing_states_of_products_with_work_only,
     a_file_without_images_keeps_every_image_in_order,
     sheet_changes_are_kept_with_their_mark_and_counted_after_it,

@@ -279,11 +279,17 @@ schedule = {SCHEDULE}
              chosync --config {shown} orders\n  \
              chosync --config {shown} explain MD-500G\n  \
              chosync --config {shown} schedules\n  \
-             chosync --config {shown} stock adjust MD-1KG -2 --reason \"2 gói bán lẻ\"\n\
+             chosync --config {shown} stock adjust MD-1KG -2 --reason \"2 gói bán lẻ\"\n  \
+             curl -s http://{metrics}/metrics\n\
              The spreadsheet channel's bulk sheet is {sheet_file}; drop order exports into {sheet_inbox}.\n\
              Or order yourself on the Shopee sandbox:\n  \
              curl -s -X POST http://{shopee_addr}/_sandbox/orders -H 'content-type: application/json' -d '{{\"sku\":\"MD-500G\",\"quantity\":2}}'\n\
              Ctrl-C stops the demo{until}, with a summary of what it did.",
+            metrics = settings
+                .server
+                .admin_listen
+                .clone()
+                .unwrap_or_else(|| listen.to_string()),
             sheet_file = sheet_folder.join("san-pham.xlsx").display(),
             sheet_inbox = sheet_folder.join("inbox").display(),
         );

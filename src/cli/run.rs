@@ -21,6 +21,9 @@ pub(super) async fn run(
         .await
         .map_err(|err| match err {
             crate::daemon::DaemonError::Channel(err) => Failure::from(err),
+            crate::daemon::DaemonError::Alerts(problems) => {
+                Failure::invalid(problems.iter().map(ToString::to_string).collect())
+            }
             err => Failure::from(anyhow::Error::from(err)),
         })
 }

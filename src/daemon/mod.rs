@@ -8,7 +8,9 @@
 //! dropped where it is — a pass marks its run failed — and stays pending for
 //! the next start; the leases go back. Nothing is lost either way.
 
+mod alerts;
 mod fleet;
+mod gauges;
 mod share;
 mod ticks;
 mod wake;
@@ -45,14 +47,20 @@ pub enum DaemonError {
         listen: String,
         error: std::io::Error,
     },
+    /// `[alerts]` is wrong (`check-config` lists the same).
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Alerts(Vec<crate::settings::SettingProblem>),
 }
 
-/// A task of the supervisor: the fleet, or (PostgreSQL) the relay of work
-/// notifications; one that ends early (a panic) starts again after a pause.
+/// A task of the supervisor: the fleet, (PostgreSQL) the relay of work
+/// notifications, the metrics' gauges or the alert deliveries; one that
+/// ends early (a panic) starts again after a pause.
 #[derive(Clone, Copy)]
 enum Job {
     Fleet,
     Relay,
+    Gauges,
+    Alerts,
 }
 
 /// How long the listener may take to close once asked.
@@ -83,6 +91,21 @@ pub async fn run(
         .into_iter()
         .map(|live| (live.settings.id.clone(), Arc::new(live)))
         .collect();
+    let targets = settings.alerts.targets().map_err(DaemonError::Alerts)?;
+    let credentials = prepare::credentials(settings, &store)?;
+    let admin = match &settings.server.admin_listen {
+        Some(listen) => {
+            Some(
+                TcpListener::bind(listen)
+                    .await
+                    .map_err(|error| DaemonError::Listen {
+                        listen: listen.clone(),
+                        error,
+                    })?,
+            )
+        }
+        None => None,
+    };
     let signals = Arc::new(Signals::new(channels.keys()));
     let (stopping_tx, stopping) = watch::channel(false);
     let postgres = !database_url.starts_with("sqlite:");
@@ -144,12 +167,48 @@ pub async fn run(
             relay.await;
         }
     };
+    let watched: Vec<_> = channels
+        .values()
+        .map(|live| crate::metrics::gauges::Watched {
+            id: live.settings.id.clone(),
+            tokens: live.settings.platform.has_tokens(),
+        })
+        .collect();
+    let gauges = |pause: Duration| {
+        let gauges = gauges::Gauges {
+            store: store.clone(),
+            channels: watched.clone(),
+            credentials: credentials.clone(),
+        };
+        let stopping = stopping.clone();
+        async move {
+            tokio::time::sleep(pause).await;
+            gauges.run(stopping).await;
+        }
+    };
+    let deliveries = |pause: Duration| {
+        let deliveries = alerts::Deliveries {
+            store: store.clone(),
+            targets: targets.clone(),
+            interval: settings.alerts.interval(),
+            replica: identity.id.clone(),
+            retention: Duration::from_secs(u64::from(settings.sync.log_retention_days) * 86_400),
+        };
+        let stopping = stopping.clone();
+        async move {
+            tokio::time::sleep(pause).await;
+            deliveries.run(stopping).await;
+        }
+    };
+    crate::metrics::install();
     let mut tasks = JoinSet::new();
     let mut jobs = BTreeMap::new();
     jobs.insert(tasks.spawn(fleet(Duration::ZERO)).id(), Job::Fleet);
     if postgres {
         jobs.insert(tasks.spawn(relay(Duration::ZERO)).id(), Job::Relay);
     }
+    jobs.insert(tasks.spawn(gauges(Duration::ZERO)).id(), Job::Gauges);
+    jobs.insert(tasks.spawn(deliveries(Duration::ZERO)).id(), Job::Alerts);
     let channel_count = channels.len();
     let app = api::router(ApiState {
         store: store.clone(),
@@ -159,14 +218,16 @@ pub async fn run(
         workers: signals.clone(),
         refusals: Arc::default(),
     });
-    let mut closing = stopping.clone();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = closing.wait_for(|s| *s).await;
-        })
-        .into_future();
-    let server = tokio::spawn(server);
-    tracing::info!(listen = %addr, replica = %identity.id, channels = channel_count, "chosync is running");
+    // `/metrics` on the admin listener when there is one, else here.
+    let (app, admin) = match admin {
+        Some(admin) => (app, Some(serve(admin, crate::metrics::router(), &stopping))),
+        None => (app.merge(crate::metrics::router()), None),
+    };
+    let server = serve(listener, app, &stopping);
+    tracing::info!(
+        listen = %addr, admin = settings.server.admin_listen.as_deref(), replica = %identity.id,
+        channels = channel_count, "chosync is running"
+    );
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -185,6 +246,12 @@ pub async fn run(
                     }
                     Some(Job::Relay) => {
                         jobs.insert(tasks.spawn(relay(RESTART_PAUSE)).id(), Job::Relay);
+                    }
+                    Some(Job::Gauges) => {
+                        jobs.insert(tasks.spawn(gauges(RESTART_PAUSE)).id(), Job::Gauges);
+                    }
+                    Some(Job::Alerts) => {
+                        jobs.insert(tasks.spawn(deliveries(RESTART_PAUSE)).id(), Job::Alerts);
                     }
                     None => {}
                 }
@@ -205,14 +272,31 @@ pub async fn run(
         tracing::warn!("the daemon's tasks did not stop in time");
         tasks.abort_all();
     }
-    match tokio::time::timeout(LISTENER_GRACE, server).await {
-        Ok(Ok(Err(err))) => tracing::warn!(%err, "the listener stopped with an error"),
-        Ok(Err(err)) => tracing::warn!(%err, "the listener's task failed"),
-        Err(_) => tracing::warn!("the listener did not close in time"),
-        Ok(Ok(Ok(()))) => {}
+    for server in std::iter::once(server).chain(admin) {
+        match tokio::time::timeout(LISTENER_GRACE, server).await {
+            Ok(Ok(Err(err))) => tracing::warn!(%err, "the listener stopped with an error"),
+            Ok(Err(err)) => tracing::warn!(%err, "the listener's task failed"),
+            Err(_) => tracing::warn!("the listener did not close in time"),
+            Ok(Ok(Ok(()))) => {}
+        }
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Serves `app` on `listener` until `stopping` turns true.
+fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    stopping: &watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    let mut closing = stopping.clone();
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = closing.wait_for(|s| *s).await;
+        })
+        .into_future();
+    tokio::spawn(server)
 }
 
 async fn drain(tasks: &mut JoinSet<()>) {

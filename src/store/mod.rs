@@ -79,6 +79,9 @@ pub use pause::{Authorization, Pause, PauseStore};
 pub mod access;
 pub use access::AccessStore;
 #[macro_use]
+pub mod monitor;
+pub use monitor::MonitorStore;
+#[macro_use]
 mod shared;
 mod postgres;
 mod sqlite;
@@ -274,6 +277,8 @@ pub struct PushTask {
     /// The platform may have changed this value itself since it was last
     /// set (an order there): set it again even if it looks unchanged.
     pub recheck: bool,
+    /// When the task was last marked, or last put off (a backoff, a wait).
+    pub marked_at: DateTime<Utc>,
 }
 
 /// Whether a pass got a channel's lease.
@@ -481,7 +486,7 @@ pub struct Sealed {
 
 #[async_trait]
 pub trait Store:
-    OrderStore + ScheduleStore + ReplicaStore + PauseStore + AccessStore + Send + Sync
+    OrderStore + ScheduleStore + ReplicaStore + PauseStore + AccessStore + MonitorStore + Send + Sync
 {
     /// Opens one write transaction for a catalogue change; nothing is visible
     /// to others until `commit`, and dropping it rolls back.
@@ -980,6 +985,7 @@ mod rows {
         pub not_before: DateTime<Utc>,
         pub cause: String,
         pub recheck: bool,
+        pub marked_at: DateTime<Utc>,
     }
 
     impl TryFrom<TaskCols> for PushTask {
@@ -998,6 +1004,7 @@ mod rows {
                 not_before: c.not_before,
                 cause: c.cause,
                 recheck: c.recheck,
+                marked_at: c.marked_at,
             })
         }
     }
@@ -1130,7 +1137,7 @@ mod sql {
 
     pub const PENDING_TASKS: &str = "SELECT channel, sku, aspect, desired_version, done_version, \
         CAST(attempts AS BIGINT) AS attempts, not_before, cause, \
-        recheck_version > done_version AS recheck FROM push_tasks \
+        recheck_version > done_version AS recheck, updated_at AS marked_at FROM push_tasks \
         WHERE channel = $1 AND desired_version > done_version ORDER BY sku, aspect";
 
     pub const NEXT_DUE: &str = "SELECT not_before FROM push_tasks \

@@ -36,6 +36,7 @@ macro_rules! impl_store {
         impl_replica_store!($engine);
         impl_pause_store!($engine);
         impl_access_store!($engine);
+        impl_monitor_store!($engine);
 
         #[async_trait]
         impl Store for $engine {

@@ -211,6 +211,9 @@ struct Pass {
 /// `failed`. The lease's own deadline may stop the pass sooner.
 pub const STORE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How an order's import names the stock work it marks (`order CHANNEL:ID`).
+const ORDER_CAUSE: &str = "order ";
+
 /// A store call of a pass (or of the daemon's fleet), bounded by
 /// `STORE_TIMEOUT`.
 pub(crate) async fn timed<T>(
@@ -622,6 +625,31 @@ impl Pass {
         })
     }
 
+    /// An order's stock acknowledged on the channel: the time from its
+    /// movement's record (when it marked the task) to now goes to the
+    /// propagation histogram. Only a task finished at the version the order
+    /// marked, on its first try, measures that: a backoff or a wait moves
+    /// the mark.
+    fn observe_propagation(
+        &self,
+        store: &dyn Store,
+        channel: &str,
+        done: &[(String, Aspect, i64)],
+    ) {
+        let now = store.now();
+        for (sku, aspect, version) in done {
+            if *aspect == Aspect::Stock
+                && let Some(task) = self.tasks.get(&(sku.clone(), *aspect))
+                && task.desired_version == *version
+                && task.attempts == 0
+                && task.cause.starts_with(ORDER_CAUSE)
+            {
+                let seconds = (now - task.marked_at).num_milliseconds() as f64 / 1000.0;
+                crate::metrics::propagated(channel, seconds);
+            }
+        }
+    }
+
     /// Records a batch and keeps the new states for the rest of the pass.
     async fn record(
         &mut self,
@@ -662,6 +690,7 @@ impl Pass {
         batch.log = events.iter().map(|e| log_row(e, skus, cause)).collect();
         let record = store.record_batch(&channel.settings.id, &self.owner, self.run_id, &batch);
         timed("record batch", record).await?;
+        self.observe_propagation(store, &channel.settings.id, &batch.done);
         for state in batch.states {
             self.states.insert(state.sku.clone(), state);
         }

@@ -306,6 +306,31 @@ impl Http {
             );
         }
         self.events.record(event);
+        record_metrics(event);
+    }
+}
+
+/// Counts the attempt in the process's metrics (a no-op where no recorder
+/// is installed). Labels are the channel, the endpoint's static path and
+/// the outcome's kind: never a SKU, an order id or anything from the body.
+fn record_metrics(event: &AttemptEvent) {
+    let channel = event.channel.clone();
+    let endpoint = event.endpoint.clone();
+    metrics::counter!(
+        "chosync_calls_total",
+        "channel" => channel.clone(),
+        "endpoint" => endpoint.clone(),
+        "outcome" => event.outcome,
+    )
+    .increment(1);
+    metrics::histogram!(
+        "chosync_call_duration_seconds",
+        "channel" => channel.clone(),
+        "endpoint" => endpoint,
+    )
+    .record(event.latency.as_secs_f64());
+    if event.outcome == "rate_limited" {
+        metrics::counter!("chosync_throttled_calls_total", "channel" => channel).increment(1);
     }
 }
 

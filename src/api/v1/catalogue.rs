@@ -72,6 +72,9 @@ pub async fn upload(
     )
     .await
     .map_err(|err| refused(err, &name))?;
+    if !query.dry_run {
+        super::wake_all(&state);
+    }
     let summary = summary(&report, &name);
     Ok(if query.dry_run {
         axum::Json(report).into_response()

@@ -163,6 +163,14 @@ async fn record(
     }
 }
 
+/// Wakes every channel's worker: a write here (stock, catalogue) made work
+/// for them, and on SQLite nothing else tells them at once.
+pub fn wake_all(state: &ApiState) {
+    for channel in state.channels.keys() {
+        state.workers.wake(channel);
+    }
+}
+
 /// An optional JSON body: none (or an empty one) is `T::default()`.
 pub fn optional_body<T: serde::de::DeserializeOwned + Default>(
     bytes: &[u8],

@@ -180,6 +180,7 @@ pub async fn create(
         ));
     }
     let report = write(&state, &id, &input).await?;
+    super::wake_all(&state);
     let product = find(&state, &id).await?.ok_or_else(|| no_product(&id))?;
     Ok(audited(
         (StatusCode::CREATED, Json(product)),
@@ -207,6 +208,7 @@ pub async fn update(
         return Err(no_product(&id));
     }
     let report = write(&state, &id, &input).await?;
+    super::wake_all(&state);
     let product = find(&state, &id).await?.ok_or_else(|| no_product(&id))?;
     Ok(audited(
         Json(product),
@@ -258,6 +260,7 @@ pub async fn deactivate(
     import_bytes(&state, "product.csv", &bytes, false)
         .await
         .map_err(|err| problems(err, &[]))?;
+    super::wake_all(&state);
     let product = find(&state, &id).await?.ok_or_else(|| no_product(&id))?;
     Ok(audited(Json(product), format!("deactivated product {id}")))
 }

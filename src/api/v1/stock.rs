@@ -69,6 +69,7 @@ pub async fn adjust(
             "reason": other.to_string(),
         }])),
     })?;
+    super::wake_all(&state);
     let summary = format!(
         "adjusted {sku} by {:+}: {}",
         adjustment.delta,
