@@ -34,7 +34,7 @@ fn the_demo_with_a_duration_sums_up_a_system_that_kept_up_and_leaves_its_data_re
     let duration = if long { "120s" } else { "20s" };
     let dir = tempfile::tempdir().expect("dir");
     let demo_dir = dir.path().join("demo");
-    let out = Command::new(env!("CARGO_BIN_EXE_chosync"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chosync"))
         .current_dir(dir.path())
         .args(["demo", "--json", "--duration", duration, "--dir"])
         .arg(&demo_dir)
@@ -42,9 +42,108 @@ fn the_demo_with_a_duration_sums_up_a_system_that_kept_up_and_leaves_its_data_re
         .arg(sample())
         .env_remove("CHOSYNC_SECRET_KEY")
         .env_remove("CHOSYNC_CONFIG")
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run the demo");
-    let said = text(&out.stdout);
+    // Read while it runs: the dashboard's address and token come first.
+    let (lines, said_so_far) = std::sync::mpsc::channel::<String>();
+    let stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let (mut base, mut token) = (None, None);
+    while base.is_none() || token.is_none() {
+        let Ok(line) = said_so_far.recv_timeout(std::time::Duration::from_secs(120)) else {
+            break;
+        };
+        if let Some(url) = line.strip_prefix("dashboard: ") {
+            base = Some(url.trim_end_matches('/').to_string());
+        }
+        if let Some(t) = line.strip_prefix("token: ") {
+            token = Some(t.to_string());
+        }
+    }
+    // The log goes on to stderr all along: read it, or the demo blocks on a full pipe.
+    let mut stderr = child.stderr.take().expect("stderr");
+    let errors = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let (base, token) = (
+        base.expect("the dashboard's address"),
+        token.expect("a token"),
+    );
+    // Metrics and the API while buyers order (series labelled by channel only).
+    std::thread::sleep(std::time::Duration::from_secs(12));
+    let (metrics, channels) = tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            let http = reqwest::Client::new();
+            let metrics = http
+                .get(format!("{base}/metrics"))
+                .send()
+                .await
+                .expect("metrics");
+            assert_eq!(metrics.status(), reqwest::StatusCode::OK);
+            let channels: Value = http
+                .get(format!("{base}/api/v1/channels"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("API")
+                .json()
+                .await
+                .expect("JSON");
+            (metrics.text().await.expect("text"), channels)
+        });
+    assert_eq!(channels.as_array().map(Vec::len), Some(5), "{channels}");
+    for series in [
+        "chosync_calls_total{channel=\"shopee-demo\"",
+        "chosync_calls_total{channel=\"sendo-demo\"",
+        "chosync_call_duration_seconds_bucket{channel=\"lazada-demo\"",
+        "chosync_propagation_seconds_count{channel=",
+        "chosync_work_waiting{channel=\"voso-demo\",aspect=\"stock\"}",
+        "chosync_token_expiry_seconds{channel=\"shopee-demo\"}",
+        "chosync_quarantined_skus{channel=\"shopee-demo\"}",
+        "chosync_order_import_lag_seconds{channel=",
+    ] {
+        assert!(metrics.contains(series), "{series} in:\n{metrics}");
+    }
+    let catalogue = std::fs::read_to_string(sample()).expect("catalogue");
+    for sku in catalogue
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(5))
+    {
+        assert!(
+            !metrics.contains(&format!("\"{sku}\"")),
+            "a label carries SKU {sku}"
+        );
+    }
+    let status = child.wait().expect("the demo ends");
+    let said = reader.join().expect("reader");
+    let stderr = errors.join().expect("stderr reader");
+    struct Out {
+        status: std::process::ExitStatus,
+        stderr: Vec<u8>,
+    }
+    let out = Out {
+        status,
+        stderr: stderr.into_bytes(),
+    };
     assert!(
         out.status.success(),
         "{said}\n{}",

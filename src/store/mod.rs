@@ -590,6 +590,12 @@ pub trait Store:
         channel: &str,
     ) -> Result<HashMap<String, ListingState>, StoreError>;
 
+    /// When each SKU's listing on `channel` was last acknowledged (or refused).
+    async fn listing_times(
+        &self,
+        channel: &str,
+    ) -> Result<HashMap<String, DateTime<Utc>>, StoreError>;
+
     /// The listing states of every SKU of the products with pending work on
     /// `channel`: what a pass needs, read in proportion to its work.
     async fn listing_states_with_work(
@@ -1204,6 +1210,8 @@ mod sql {
     pub const LISTING_STATES: &str = "SELECT sku, product_id, listing_id, variant_id, \
         content_hash, price, stock, status, quarantined, last_error, stock_lock, stock_in_flight \
         FROM listing_state WHERE channel = $1";
+
+    pub const LISTING_TIMES: &str = "SELECT sku, updated_at FROM listing_state WHERE channel = $1";
 
     pub const LISTING_STATES_WITH_WORK: &str = concat!(
         "SELECT sku, product_id, listing_id, variant_id, content_hash, price, stock, status, \

@@ -200,6 +200,18 @@ macro_rules! impl_store {
                 Ok(touched)
             }
 
+            async fn listing_times(
+                &self,
+                channel: &str,
+            ) -> Result<HashMap<String, chrono::DateTime<chrono::Utc>>, StoreError> {
+                let rows: Vec<(String, chrono::DateTime<chrono::Utc>)> =
+                    sqlx::query_as(sql::LISTING_TIMES)
+                        .bind(channel)
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(rows.into_iter().collect())
+            }
+
             async fn sync_runs(
                 &self,
                 channel: Option<&str>,

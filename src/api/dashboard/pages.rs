@@ -148,6 +148,7 @@ fn cell(
     sku: &str,
     wanted: (i64, i64),
     listing: Option<&ListingState>,
+    pushed: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Markup {
     let l = session.lang;
     let held = listing.is_some_and(|s| s.quarantined);
@@ -166,6 +167,7 @@ fn cell(
                 }
             }
             @if differs { br; small.wanted { (l.t("muốn: ", "wanted: ")) (money(wanted.0)) " · " (wanted.1) } }
+            @if let Some(at) = pushed { br; small.pushed title=(l.t("lần đẩy gần nhất", "last pushed")) { (session.time(at)) } }
             @if let Some(s) = listing.filter(|_| held) {
                 br; span.reason { (s.last_error.as_deref().unwrap_or("")) }
                 @if session.may_write() { (push_again(session, channel, sku)) }
@@ -201,8 +203,14 @@ pub(super) async fn products(
     };
     let mut listings = Vec::new();
     for channel in &state.settings.channels {
-        match state.store.listing_states(&channel.id).await {
-            Ok(states) => listings.push((channel, states)),
+        let read = async {
+            Ok::<_, crate::store::StoreError>((
+                state.store.listing_states(&channel.id).await?,
+                state.store.listing_times(&channel.id).await?,
+            ))
+        };
+        match read.await {
+            Ok((states, times)) => listings.push((channel, states, times)),
             Err(err) => return failed(&session, &err),
         }
     }
@@ -219,7 +227,7 @@ pub(super) async fn products(
         p.quiet { (l.t("Mỗi ô: giá · tồn kho kênh đang hiển thị; “muốn” là giá trị chosync cần đẩy.",
                        "Each cell: price · stock the channel shows; “wanted” is what chosync pushes.")) }
         div.scroll { table #matrix {
-            thead { tr { th { "SKU" } @for (c, _) in &listings { th { (c.id) } } } }
+            thead { tr { th { "SKU" } @for (c, ..) in &listings { th { (c.id) } } } }
             tbody { @for r in &rows {
                 @let sku = &r.variant.sku;
                 @let sellable = r.on_hand - r.reserved;
@@ -227,8 +235,8 @@ pub(super) async fn products(
                     th.sku-cell { a.sku href=(format!("/explain/{}", urlencode(sku))) { (sku) } br;
                         small { (r.product.name) @for v in &r.variant.option_values { " · " (v) } } br;
                         small { (money(r.variant.price)) " · " (l.t("còn ", "available ")) (sellable) } }
-                    @for (c, states) in &listings {
-                        (cell(&session, &c.id, sku, (c.price.apply(sku, r.variant.price), c.stock.apply(sellable)), states.get(sku)))
+                    @for (c, states, times) in &listings {
+                        (cell(&session, &c.id, sku, (c.price.apply(sku, r.variant.price), c.stock.apply(sellable)), states.get(sku), times.get(sku).copied()))
                     }
                 }
             } }
