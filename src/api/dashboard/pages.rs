@@ -42,6 +42,11 @@ fn state_of(l: Lang, c: &ChannelStatus) -> (&'static str, &'static str) {
         ChannelState::Active if c.health.queued_tasks > 0 => {
             ("working", l.t("Đang đồng bộ", "Working"))
         }
+        // Everything pushed, but the platform refuses some SKUs.
+        ChannelState::Active if c.health.quarantined_skus > 0 => (
+            "held",
+            l.t("Đồng bộ, có SKU bị giữ lại", "In sync, some SKUs held back"),
+        ),
         ChannelState::Active => ("in-sync", l.t("Đã đồng bộ", "In sync")),
     }
 }
