@@ -223,7 +223,9 @@ async fn story(browser: &Browser, demo_url: &str, token: &str, shots: &mut Shots
         json!({
             "product_id": PRODUCT,
             "name": NAME,
-            "description": "Trà búp sấy khô của hợp tác xã, dùng để thử bảng điều khiển trong trình duyệt.",
+            // Sendo takes 100 characters or more.
+            "description": "Trà búp hái một tôm hai lá, sấy khô giữ mùi thơm. Sản phẩm của hợp tác xã, \
+                            dùng để thử bảng điều khiển trong trình duyệt.",
             "category": "Thực phẩm > Trà",
             "brand": "HTX Chè Bằng Phúc",
             "origin": "Chợ Đồn, Bắc Kạn",
@@ -233,18 +235,22 @@ async fn story(browser: &Browser, demo_url: &str, token: &str, shots: &mut Shots
     )
     .await;
     // The daemon takes the product to every channel; Shopee holds it back.
-    let shopee_reason = eventually("Shopee to hold the new product back", WAIT, || async {
-        let explained = api.get(&format!("/explain/{SKU}")).await;
-        let channels = explained["channels"].as_array()?.clone();
-        let shopee = channels.iter().find(|c| c["channel"] == "shopee-demo")?;
-        let listed_elsewhere = channels
-            .iter()
-            .filter(|c| c["channel"] != "shopee-demo")
-            .any(|c| c["listing"]["status"] == "live");
-        (shopee["listing"]["quarantined"] == true && listed_elsewhere)
-            .then(|| shopee["listing"]["last_error"].as_str().map(str::to_string))
-            .flatten()
-    })
+    let shopee_reason = eventually(
+        "Shopee to hold the new product back and every other channel to list it",
+        WAIT,
+        || async {
+            let explained = api.get(&format!("/explain/{SKU}")).await;
+            let channels = explained["channels"].as_array()?.clone();
+            let shopee = channels.iter().find(|c| c["channel"] == "shopee-demo")?;
+            let listed_elsewhere = channels
+                .iter()
+                .filter(|c| c["channel"] != "shopee-demo")
+                .all(|c| c["listing"]["status"] == "live");
+            (shopee["listing"]["quarantined"] == true && listed_elsewhere)
+                .then(|| shopee["listing"]["last_error"].as_str().map(str::to_string))
+                .flatten()
+        },
+    )
     .await;
 
     // Log in: a wrong token first.
@@ -322,7 +328,7 @@ async fn story(browser: &Browser, demo_url: &str, token: &str, shots: &mut Shots
     ))
     .await
     .expect("push again from the held cell");
-    for channel in ["lazada-demo", "voso-demo"] {
+    for channel in &CHANNELS[1..] {
         let cell = browser
             .find(&format!(
                 "table#matrix td.cell[data-sku='{SKU}'][data-channel='{channel}']"
@@ -534,5 +540,7 @@ fn main() {
             }
         }
         drop(demo);
+        // Chromium ends with its session; dropping the browser kills the rest.
+        let _ = browser.client.clone().close().await;
     });
 }
