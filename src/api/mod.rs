@@ -2,6 +2,7 @@
 //! `/healthz` and `/readyz` for whoever supervises the process, and the
 //! operator API at `/api/v1`.
 
+mod dashboard;
 pub mod error;
 mod health;
 pub mod openapi;
@@ -76,5 +77,6 @@ pub fn router(state: ApiState) -> Router {
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .with_state(state.clone())
-        .nest("/api/v1", v1::router(state))
+        .nest("/api/v1", v1::router(state.clone()))
+        .merge(dashboard::router(state))
 }

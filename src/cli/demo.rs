@@ -272,6 +272,16 @@ schedule = {SCHEDULE}
             Some(d) => format!(" before its {} s are up", d.as_secs()),
             None => String::new(),
         };
+        // The demo's operator signs in to the dashboard with this token.
+        let token = crate::access::create(store.as_ref(), "demo", crate::access::Role::Operator)
+            .await
+            .context("cannot make the demo's token")?;
+        say!(
+            "\nThe dashboard (Vietnamese; English at the top right) — sign in with the token below:\n\
+             dashboard: http://{listen}/\n\
+             token: {}",
+            secrecy::ExposeSecret::expose_secret(&token.token)
+        );
         say!(
             "\nThe daemon runs on http://{listen} and the sandboxes push their orders to it; \
              {who}. From another terminal:\n  \

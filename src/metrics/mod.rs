@@ -133,4 +133,51 @@ async fn scrape() -> impl IntoResponse {
 /// `seconds` after the movement was recorded.
 pub fn propagated(channel: &str, seconds: f64) {
     histogram!(PROPAGATION, "channel" => channel.to_string()).record(seconds.max(0.0));
+    recent::record(channel, seconds.max(0.0));
+}
+
+/// The last hour's propagation times, for the dashboard's overview (this
+/// process's own, like every series here).
+pub mod recent {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    const WINDOW: Duration = Duration::from_secs(3600);
+    /// Bounds memory under any load: the newest are kept.
+    const MOST: usize = 100_000;
+
+    static TIMES: Mutex<VecDeque<(Instant, String, f64)>> = Mutex::new(VecDeque::new());
+
+    pub(super) fn record(channel: &str, seconds: f64) {
+        if let Ok(mut times) = TIMES.lock() {
+            let now = Instant::now();
+            while times
+                .front()
+                .is_some_and(|(at, ..)| now.duration_since(*at) > WINDOW)
+                || times.len() >= MOST
+            {
+                times.pop_front();
+            }
+            times.push_back((now, channel.to_string(), seconds));
+        }
+    }
+
+    /// p50 and p99 in seconds of `channel`'s propagations in the last hour,
+    /// and how many there were; `None` when there were none.
+    pub fn percentiles(channel: &str) -> Option<(f64, f64, usize)> {
+        let times = TIMES.lock().ok()?;
+        let now = Instant::now();
+        let mut seconds: Vec<f64> = times
+            .iter()
+            .filter(|(at, c, _)| c == channel && now.duration_since(*at) <= WINDOW)
+            .map(|(.., s)| *s)
+            .collect();
+        if seconds.is_empty() {
+            return None;
+        }
+        seconds.sort_by(f64::total_cmp);
+        let at = |q: f64| seconds[((seconds.len() - 1) as f64 * q).round() as usize];
+        Some((at(0.5), at(0.99), seconds.len()))
+    }
 }

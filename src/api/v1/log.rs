@@ -99,23 +99,20 @@ pub async fn tail(
     Ok(Sse::new(stream(tail, state.stopping.clone())).keep_alive(KeepAlive::default()))
 }
 
-/// Events until the daemon stops (a stream left open would hold its shutdown).
-pub(crate) fn stream(
+/// The tail's rows, oldest first, until the daemon stops (a stream left
+/// open would hold its shutdown); `None` now and then while nothing comes,
+/// so a closed connection is noticed.
+pub(crate) fn entries(
     tail: LogTail,
     stopping: tokio::sync::watch::Receiver<bool>,
-) -> impl Stream<Item = Result<Event, Infallible>> {
+) -> impl Stream<Item = Option<LogEntry>> {
     let pending: std::collections::VecDeque<LogEntry> = Default::default();
     futures_util::stream::unfold(
         (tail, pending, stopping, true),
         |(mut tail, mut pending, mut stopping, first)| async move {
             loop {
                 if let Some(entry) = pending.pop_front() {
-                    let event = Event::default()
-                        .event("log")
-                        .id(entry.id.to_string())
-                        .json_data(&entry)
-                        .unwrap_or_else(|_| Event::default().comment("unserialisable row"));
-                    return Some((Ok(event), (tail, pending, stopping, false)));
+                    return Some((Some(entry), (tail, pending, stopping, false)));
                 }
                 if *stopping.borrow() {
                     return None;
@@ -131,13 +128,27 @@ pub(crate) fn stream(
                     Err(err) => tracing::warn!(%err, "log tail: the store did not answer"),
                 }
                 if pending.is_empty() && first {
-                    // Nothing yet: wait like any later round.
-                    return Some((
-                        Ok(Event::default().comment("following")),
-                        (tail, pending, stopping, false),
-                    ));
+                    return Some((None, (tail, pending, stopping, false)));
                 }
             }
         },
     )
+}
+
+/// The tail as Server-Sent Events: event `log`, the row as JSON.
+fn stream(
+    tail: LogTail,
+    stopping: tokio::sync::watch::Receiver<bool>,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    use futures_util::StreamExt;
+    entries(tail, stopping).map(|entry| {
+        Ok(match entry {
+            Some(entry) => Event::default()
+                .event("log")
+                .id(entry.id.to_string())
+                .json_data(&entry)
+                .unwrap_or_else(|_| Event::default().comment("unserialisable row")),
+            None => Event::default().comment("following"),
+        })
+    })
 }

@@ -407,7 +407,7 @@ fn sheet(id: &str, input: &ProductInput) -> Result<Vec<u8>, csv::Error> {
 }
 
 /// Imports a sheet held in memory (written to a private temporary file).
-pub(super) async fn import_bytes(
+pub(crate) async fn import_bytes(
     state: &ApiState,
     name: &str,
     bytes: &[u8],
