@@ -504,6 +504,7 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
+        common::browser::fresh_artifacts();
         let Some(browser) = Browser::start().await else {
             return;
         };

@@ -25,6 +25,15 @@ pub fn artifacts() -> PathBuf {
     dir
 }
 
+/// Empties `target/browser-artifacts`, so what it holds is this run's.
+pub fn fresh_artifacts() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-artifacts");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).expect("empty target/browser-artifacts");
+    }
+    artifacts();
+}
+
 /// Polls `probe` until it gives `Some`, or panics naming `what` once
 /// `timeout` has passed.
 pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
