@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod browser;
 pub mod control;
 pub mod converged;
 pub mod daemon;
