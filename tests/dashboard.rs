@@ -240,6 +240,39 @@ async fn signs_in_guards_writes_and_escapes(db: &TestDb) {
     assert_eq!(status, StatusCode::FORBIDDEN, "a viewer only reads");
     assert_eq!(rig.available(SKU).await, before + 5);
 
+    // A catalogue upload refused: its problems row by row, nothing written.
+    let (_, upload) = browser.page("/upload", &session).await;
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf(&upload))
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(
+                "product_id,name,sku,price\nX-1,Trà,X-1-A,12.5\n"
+                    .as_bytes()
+                    .to_vec(),
+            )
+            .file_name("bang-gia.csv"),
+        );
+    let answer = browser
+        .http
+        .post(format!("{}/upload", browser.base))
+        .header(COOKIE, &session)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(answer.status(), StatusCode::OK);
+    let page = answer.text().await.expect("page");
+    assert!(
+        page.contains("id=\"problems\"") && page.contains("<td>2</td><td>D</td>"),
+        "{page}"
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM variants WHERE sku = 'X-1-A'")
+            .await,
+        0
+    );
+
     // English.
     let switch = browser
         .http

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use super::{LANGUAGE, Lang, SESSION, Session, lang_of, layout, problem, same_origin};
 use crate::access::authenticate;
 use crate::api::ApiState;
+use crate::api::v1::{record, upload_name, wake_all};
 use crate::inventory::adjust as adjust_stock;
-use crate::store::access::NewAudit;
 
 fn login_form(lang: Lang, error: Option<&str>) -> Markup {
     html! {
@@ -143,24 +143,10 @@ fn refusal(session: &Session, headers: &HeaderMap, csrf: &str) -> Option<Respons
     None
 }
 
+/// A dashboard write done (it answers with a redirect), for the audit log.
 async fn audit(state: &ApiState, session: &Session, path: &str, summary: String) {
-    let entry = NewAudit {
-        token_id: Some(session.caller.token_id),
-        actor: session.caller.name.clone(),
-        method: "POST".into(),
-        path: path.to_string(),
-        status: 303,
-        summary,
-    };
-    if let Err(err) = state.store.record_audit(&entry).await {
-        tracing::error!(%err, "could not record a dashboard write in the audit log");
-    }
-}
-
-fn wake_all(state: &ApiState) {
-    for channel in state.channels.keys() {
-        state.workers.wake(channel);
-    }
+    let (method, done) = (axum::http::Method::POST, StatusCode::SEE_OTHER);
+    record(state, &session.caller, &method, path, done, &summary).await;
 }
 
 /// Pushes a held-back SKU again on one channel.
@@ -338,18 +324,8 @@ pub(super) async fn upload(
             l.t("Chưa chọn tệp.", "No file chosen."),
         );
     };
-    let extension = std::path::Path::new(&name)
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    let outcome = crate::api::v1::products::import_bytes(
-        &state,
-        &format!("upload.{extension}"),
-        &bytes,
-        dry_run,
-    )
-    .await;
+    let outcome =
+        crate::api::v1::products::import_bytes(&state, &upload_name(&name), &bytes, dry_run).await;
     let body = match outcome {
         Ok(report) => {
             if !dry_run {

@@ -58,20 +58,9 @@ pub async fn upload(
     let (name, bytes) = file.ok_or_else(|| {
         ApiError::bad_request("send the catalogue as a multipart form field named `file`")
     })?;
-    // Only the extension of the name the client gave is kept.
-    let extension = std::path::Path::new(&name)
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    let report = import_bytes(
-        &state,
-        &format!("upload.{extension}"),
-        &bytes,
-        query.dry_run,
-    )
-    .await
-    .map_err(|err| refused(err, &name))?;
+    let report = import_bytes(&state, &upload_name(&name), &bytes, query.dry_run)
+        .await
+        .map_err(|err| refused(err, &name))?;
     if !query.dry_run {
         super::wake_all(&state);
     }
@@ -81,6 +70,17 @@ pub async fn upload(
     } else {
         audited(axum::Json(report), summary)
     })
+}
+
+/// The name an uploaded file is imported under: only the extension of the
+/// name the client gave is kept (it tells CSV from XLSX).
+pub fn upload_name(given: &str) -> String {
+    let extension = std::path::Path::new(given)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    format!("upload.{extension}")
 }
 
 fn summary(report: &ImportReport, name: &str) -> String {

@@ -24,7 +24,7 @@ use super::error::ApiError;
 use crate::access::{Caller, Role, authenticate};
 use crate::store::access::NewAudit;
 
-pub use catalogue::UPLOAD_LIMIT_BYTES;
+pub use catalogue::{UPLOAD_LIMIT_BYTES, upload_name};
 
 /// Largest JSON body a request may carry (uploads have their own limit).
 pub const JSON_LIMIT_BYTES: usize = 256 * 1024;
@@ -142,7 +142,8 @@ async fn guard(State(state): State<ApiState>, mut request: Request, next: Next) 
     response
 }
 
-async fn record(
+/// Records a write in the audit log (the API's and the dashboard's).
+pub(crate) async fn record(
     state: &ApiState,
     caller: &Caller,
     method: &Method,
