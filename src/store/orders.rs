@@ -172,6 +172,9 @@ pub struct Alert {
     pub acknowledged_by: Option<String>,
 }
 
+/// How an order's import names the stock work it marks (`order CHANNEL:ID`).
+pub const ORDER_CAUSE: &str = "order ";
+
 /// Who acknowledges an alert whose cause went away; such an alert opens
 /// again when the cause comes back.
 pub const RESOLVED_BY: &str = "chosync";
@@ -571,7 +574,7 @@ macro_rules! impl_order_store {
                 .bind(order.updated_at)
                 .execute(&mut *tx)
                 .await?;
-            let cause = format!("order {channel}:{}", order.order_id);
+            let cause = format!("{}{channel}:{}", orders::ORDER_CAUSE, order.order_id);
             let resolve = |line: &chosync_connector::dto::OrderLine| {
                 import
                     .aliases

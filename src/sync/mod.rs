@@ -211,9 +211,6 @@ struct Pass {
 /// `failed`. The lease's own deadline may stop the pass sooner.
 pub const STORE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How an order's import names the stock work it marks (`order CHANNEL:ID`).
-const ORDER_CAUSE: &str = "order ";
-
 /// A store call of a pass (or of the daemon's fleet), bounded by
 /// `STORE_TIMEOUT`.
 pub(crate) async fn timed<T>(
@@ -642,7 +639,7 @@ impl Pass {
                 && let Some(task) = self.tasks.get(&(sku.clone(), *aspect))
                 && task.desired_version == *version
                 && task.attempts == 0
-                && task.cause.starts_with(ORDER_CAUSE)
+                && task.cause.starts_with(crate::store::orders::ORDER_CAUSE)
             {
                 let seconds = (now - task.marked_at).num_milliseconds() as f64 / 1000.0;
                 crate::metrics::propagated(channel, seconds);

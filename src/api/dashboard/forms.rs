@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
-use super::{LANGUAGE, Lang, SESSION, Session, lang_of, layout, problem, same_origin};
+use super::{LANGUAGE, Lang, SESSION, Session, head, lang_of, layout, problem, same_origin};
 use crate::access::authenticate;
 use crate::api::ApiState;
 use crate::api::v1::{record, upload_name, wake_all};
@@ -18,12 +18,7 @@ fn login_form(lang: Lang, error: Option<&str>) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(lang.code()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "chosync" }
-                link rel="stylesheet" href="/static/dashboard.css";
-            }
+            (head("chosync"))
             body.login {
                 main {
                     h1 { "chosync" }

@@ -188,6 +188,19 @@ pub fn money(vnd: i64) -> String {
     format!("{}{grouped} ₫", if vnd < 0 { "-" } else { "" })
 }
 
+/// Every page's `<head>`: the sign-in page's too.
+pub fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) }
+            link rel="stylesheet" href="/static/dashboard.css";
+            script src="/static/dashboard.js" defer {}
+        }
+    }
+}
+
 /// Every page: the header with the navigation and the language switch.
 pub fn layout(session: &Session, title: &str, flash: Option<&str>, body: Markup) -> Markup {
     let l = session.lang;
@@ -207,13 +220,7 @@ pub fn layout(session: &Session, title: &str, flash: Option<&str>, body: Markup)
     html! {
         (DOCTYPE)
         html lang=(l.code()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · chosync" }
-                link rel="stylesheet" href="/static/dashboard.css";
-                script src="/static/dashboard.js" defer {}
-            }
+            (head(&format!("{title} · chosync")))
             body {
                 header {
                     strong.brand { "chosync" }

@@ -77,10 +77,7 @@ pub async fn list(
 ) -> Result<Json<Page<LogEntry>>, ApiError> {
     let filter = query.filter()?;
     let items = state.store.sync_log(&filter).await?;
-    let next_cursor = (items.len() as i64 == filter.limit)
-        .then(|| items.last().map(|e| e.id.to_string()))
-        .flatten();
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(Page::new(items, filter.limit, |e| e.id.to_string())))
 }
 
 /// The log followed live: first the newest matching rows, then each row as

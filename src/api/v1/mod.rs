@@ -41,6 +41,16 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// A page of at most `limit` items: a full one names where the next starts.
+    pub fn new(items: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> String) -> Self {
+        let next_cursor = (items.len() as i64 == limit)
+            .then(|| items.last().map(cursor_of))
+            .flatten();
+        Self { items, next_cursor }
+    }
+}
+
 /// A page size as asked, kept within bounds.
 pub fn page_size(limit: Option<i64>) -> i64 {
     limit.unwrap_or(PAGE).clamp(1, MAX_PAGE)

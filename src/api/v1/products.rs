@@ -139,10 +139,7 @@ pub async fn list(
         })
         .await?;
     let items = group(rows);
-    let next_cursor = (items.len() as i64 == limit)
-        .then(|| items.last().map(|p| p.product_id.clone()))
-        .flatten();
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(Page::new(items, limit, |p| p.product_id.clone())))
 }
 
 /// One product with its variants.

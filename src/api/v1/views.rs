@@ -67,10 +67,7 @@ pub async fn runs(
         .store
         .sync_runs(query.channel.as_deref(), query.cursor, limit)
         .await?;
-    let next_cursor = (items.len() as i64 == limit)
-        .then(|| items.last().map(|r| r.id.to_string()))
-        .flatten();
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(Page::new(items, limit, |r| r.id.to_string())))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -90,8 +87,5 @@ pub async fn audit(
 ) -> Result<Json<Page<AuditEntry>>, ApiError> {
     let limit = page_size(query.limit);
     let items = state.store.audit_log(query.cursor, limit).await?;
-    let next_cursor = (items.len() as i64 == limit)
-        .then(|| items.last().map(|r| r.id.to_string()))
-        .flatten();
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(Page::new(items, limit, |r| r.id.to_string())))
 }
